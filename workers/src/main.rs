@@ -1,0 +1,2 @@
+//! `refundd`: one binary, every role.
+fn main() {}
