@@ -1,3 +1,12 @@
 //! The refund-processing library: domain rules (money, calendars, policies, identity,
 //! lifecycle, messages) and the adapters every `refundd` role uses (db, broker, config,
 //! telemetry).
+
+pub mod broker;
+pub mod config;
+pub mod db;
+pub mod lifecycle;
+pub mod messages;
+pub mod outbox;
+pub mod telemetry;
+pub mod transition;

@@ -1,1 +1,296 @@
-//! Test support
+//! Test support for the end-to-end suite: each test gets its own Postgres database and its own
+//! RabbitMQ names (or vhost), so tests run in parallel without seeing each other; and a way
+//! to start the real `refundd` binary against them.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::types::FieldTable;
+use shared::broker::Topology;
+use shared::lifecycle::RequestState;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use uuid::Uuid;
+
+/// The server tests create their databases on (`TEST_DATABASE_URL`, default local trust auth).
+pub fn admin_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// The broker tests use (`TEST_AMQP_URL`, default the local guest account).
+pub fn amqp_base_url() -> String {
+    std::env::var("TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672".into())
+}
+
+/// A database of one's own, migrated.
+pub struct TestDb {
+    pub pool: PgPool,
+    pub url: String,
+    pub name: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let name = format!("refundd_test_{}", Uuid::new_v4().simple());
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&admin_database_url())
+            .await
+            .expect("Postgres must be running for the tests (see README: scripts/test)");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        let base = admin_database_url();
+        let url = format!(
+            "{}/{name}",
+            &base[..base.rfind('/').expect("url has a path")]
+        );
+        let pool = PgPoolOptions::new()
+            .max_connections(20)
+            .connect(&url)
+            .await
+            .expect("connect to test database");
+        shared::db::migrate(&pool).await.expect("migrate");
+        Self { pool, url, name }
+    }
+
+    /// Drops the database (best effort; a failed test leaves it for inspection).
+    pub async fn drop_database(self) {
+        self.pool.close().await;
+        if let Ok(admin) = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&admin_database_url())
+            .await
+        {
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&admin)
+            .await;
+        }
+    }
+}
+
+/// Exchange and queue names of one's own, on the default vhost or on a fresh vhost.
+pub struct TestBroker {
+    pub url: String,
+    pub topology: Topology,
+    pub vhost: Option<String>,
+}
+
+impl TestBroker {
+    /// Own names under a fresh prefix; short retry delays so tests don't wait minutes.
+    pub fn new(retry_delays: &[Duration]) -> Self {
+        let prefix = format!("t{}", &Uuid::new_v4().simple().to_string()[..12]);
+        Self {
+            url: format!("{}/%2f", amqp_base_url()),
+            topology: Topology {
+                prefix,
+                delivery_limit: 5,
+                retry_delays: retry_delays.to_vec(),
+            },
+            vhost: None,
+        }
+    }
+
+    /// A vhost of one's own (needs `rabbitmqctl`): lets a test close every connection of its
+    /// own without disturbing other tests.
+    pub fn with_vhost(retry_delays: &[Duration]) -> Self {
+        let mut broker = Self::new(retry_delays);
+        let vhost = broker.topology.prefix.clone();
+        rabbitmqctl(&["add_vhost", &vhost]);
+        rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]);
+        broker.url = format!("{}/{vhost}", amqp_base_url());
+        broker.vhost = Some(vhost);
+        broker
+    }
+
+    pub async fn declare(&self) {
+        let conn = shared::broker::connect(&self.url, "test setup")
+            .await
+            .expect("RabbitMQ must be running for the tests (see README: scripts/test)");
+        let ch = conn.create_channel().await.unwrap();
+        self.topology.declare(&ch).await.expect("declare topology");
+        conn.close(200, "done").await.ok();
+    }
+
+    /// Messages ready in a queue.
+    pub async fn queue_depth(&self, queue: &str) -> u32 {
+        let conn = shared::broker::connect(&self.url, "test probe")
+            .await
+            .unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        let q = ch
+            .queue_declare(
+                queue,
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("queue exists");
+        conn.close(200, "done").await.ok();
+        q.message_count()
+    }
+
+    /// Closes every connection on this test's vhost, as an operator or a network fault would.
+    pub fn close_all_connections(&self) {
+        let vhost = self
+            .vhost
+            .as_deref()
+            .expect("close_all_connections needs with_vhost");
+        rabbitmqctl(&[
+            "close_all_connections",
+            "--vhost",
+            vhost,
+            "test: forced close",
+        ]);
+    }
+
+    pub async fn cleanup(self) {
+        if let Some(vhost) = &self.vhost {
+            rabbitmqctl(&["delete_vhost", vhost]);
+            return;
+        }
+        if let Ok(conn) = shared::broker::connect(&self.url, "test cleanup").await {
+            if let Ok(ch) = conn.create_channel().await {
+                for q in self.topology.queues() {
+                    let _ = ch.queue_delete(&q, QueueDeleteOptions::default()).await;
+                }
+                for e in self.topology.exchanges() {
+                    let _ = ch
+                        .exchange_delete(&e, ExchangeDeleteOptions::default())
+                        .await;
+                }
+            }
+            conn.close(200, "done").await.ok();
+        }
+    }
+}
+
+fn rabbitmqctl(args: &[&str]) {
+    let out = Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .expect("rabbitmqctl runs");
+    assert!(
+        out.status.success(),
+        "rabbitmqctl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The `refundd` binary built next to this test binary.
+pub fn refundd_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join("refundd");
+    assert!(
+        bin.exists(),
+        "{} not found: build the workspace first (cargo build)",
+        bin.display()
+    );
+    bin
+}
+
+/// A `refundd` process pointed at this test's database and broker.
+pub fn refundd(db: &TestDb, broker: &TestBroker, args: &[&str]) -> Child {
+    let delays: Vec<String> = broker
+        .topology
+        .retry_delays
+        .iter()
+        .map(|d| shared::config::format_duration(*d))
+        .collect();
+    Command::new(refundd_bin())
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &db.url)
+        .env("AMQP_URL", &broker.url)
+        .env("REFUNDD_QUEUE_PREFIX", &broker.topology.prefix)
+        .env("REFUNDD_RETRY_DELAYS", delays.join(","))
+        .env("REFUNDD_RELAY_POLL_INTERVAL", "100ms")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start refundd")
+}
+
+/// Sends SIGTERM (a polite stop) to a child process.
+pub fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// Waits for a child to exit, at most `timeout`.
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// Polls `check` until it returns true or `timeout` passes; returns the last answer.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return true;
+        }
+        if start.elapsed() > timeout {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A payment and a refund request in `state`, inserted directly (the API comes later in the
+/// pipeline tests; here only the lifecycle matters).
+pub async fn insert_request(pool: &PgPool, state: RequestState) -> Uuid {
+    let payment = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO payments (id, merchant, policy_id, gateway, gateway_txn_id, amount_minor, currency, paid_at)
+         VALUES ($1, 'demo', 'by-online-courses', 'sandbox', $2, 45000, 'BYN', now())",
+    )
+    .bind(payment)
+    .bind(payment.to_string())
+    .execute(pool)
+    .await
+    .unwrap();
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO refund_requests (id, payment_id, merchant, state, channel, reason, received_at)
+         VALUES ($1, $2, 'demo', $3, 'api', 'withdrawal', now())",
+    )
+    .bind(id)
+    .bind(payment)
+    .bind(state.as_str())
+    .execute(pool)
+    .await
+    .unwrap();
+    id
+}

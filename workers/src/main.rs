@@ -1,2 +1,88 @@
-//! `refundd`: one binary, every role.
-fn main() {}
+//! `refundd`: one binary, every role. A thin entry point: parse the command line, load the
+//! settings (a bad one stops the process with exit code 2), start logging, run the command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use shared::config::Settings;
+use workers::{roles, signals};
+
+#[derive(Parser)]
+#[command(
+    name = "refundd",
+    version,
+    about = "Refund processing for card payments: HTTP API, email intake and pipeline workers",
+    propagate_version = true
+)]
+struct Cli {
+    /// Optional TOML settings file; environment variables override it.
+    #[arg(long, global = true, env = "REFUNDD_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Serve the HTTP API (health checks at /healthz and /readyz).
+    Api,
+    /// Run one worker role; run more copies (on more machines) to scale it.
+    Worker {
+        #[arg(value_enum)]
+        role: roles::Role,
+    },
+    /// Run every role in one process: the single-machine default.
+    All,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("refundd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    shared::telemetry::init(settings.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("refundd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "refundd stopped on an error");
+            eprintln!("refundd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    let shutdown = signals::shutdown_on_signal();
+    match command {
+        Command::Migrate => {
+            shared::db::create_if_missing(&settings.database_url).await?;
+            let pool = shared::db::connect(&settings.database_url, 2).await?;
+            shared::db::migrate(&pool).await?;
+            tracing::info!(
+                database = settings.database_url_redacted(),
+                "schema is up to date"
+            );
+            Ok(())
+        }
+        Command::Api => roles::run_api(settings, shutdown).await,
+        Command::Worker { role } => roles::run_worker(role, settings, shutdown).await,
+        Command::All => roles::run_all(settings, shutdown).await,
+    }
+}

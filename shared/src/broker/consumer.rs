@@ -1,0 +1,309 @@
+//! The consumer runtime every worker role uses: takes messages from a stage queue, runs the
+//! role's handler, and acks only after the handler's transaction has committed.
+//!
+//! - transient failure: the message waits in the next retry tier, then comes back;
+//! - permanent failure, or more transient failures than there are tiers: parking queue, with
+//!   the reason in headers;
+//! - a message that does not parse: parking queue and a log line; the consumer goes on;
+//! - lost connection: reconnects with backoff; unacked messages are redelivered by RabbitMQ;
+//! - shutdown: stops taking messages, finishes the ones in flight, acks them, returns.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
+    BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+};
+use lapin::publisher_confirm::Confirmation;
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::{BasicProperties, Channel};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use super::{Backoff, HEADER_ATTEMPT, HEADER_REASON, HEADER_STAGE, Topology, connect, header_int};
+use crate::messages::{Stage, WorkMessage};
+
+/// Why a handler could not finish a message.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth trying again later (a gateway timeout, a lock, a broker hiccup).
+    #[error("transient: {0:#}")]
+    Transient(anyhow::Error),
+    /// Trying again changes nothing; a person must look at it.
+    #[error("permanent: {0:#}")]
+    Permanent(anyhow::Error),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    /// Database trouble is transient: the transaction rolled back and can be replayed.
+    fn from(e: sqlx::Error) -> Self {
+        HandlerError::Transient(e.into())
+    }
+}
+
+/// The work of one stage. Must be safe to run twice for the same message: check the request's
+/// state (and version) first, and do nothing when the work is already done.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, message: WorkMessage)
+    -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// How one consumer runs.
+#[derive(Clone, Debug)]
+pub struct ConsumerConfig {
+    pub amqp_url: String,
+    pub topology: Topology,
+    pub stage: Stage,
+    pub prefetch: u16,
+}
+
+/// What became of one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    Retried,
+    Parked,
+}
+
+/// Runs until `shutdown` fires; in-flight messages are finished and acked before it returns.
+pub async fn run<H: Handler>(config: ConsumerConfig, handler: Arc<H>, shutdown: CancellationToken) {
+    let mut backoff = Backoff::default();
+    let stage = config.stage;
+    while !shutdown.is_cancelled() {
+        match consume(&config, &handler, &shutdown, &mut backoff).await {
+            Ok(()) => break,
+            Err(e) => {
+                let delay = backoff.next_delay();
+                tracing::warn!(%stage, error = %e, retry_in_ms = delay.as_millis() as u64, "consumer lost its connection; reconnecting");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+    tracing::info!(%stage, "consumer stopped");
+}
+
+async fn consume<H: Handler>(
+    config: &ConsumerConfig,
+    handler: &Arc<H>,
+    shutdown: &CancellationToken,
+    backoff: &mut Backoff,
+) -> lapin::Result<()> {
+    let stage = config.stage;
+    let connection = connect(&config.amqp_url, &format!("refundd worker {stage}")).await?;
+    let channel = connection.create_channel().await?;
+    config.topology.declare(&channel).await?;
+    channel
+        .basic_qos(config.prefetch, BasicQosOptions::default())
+        .await?;
+    // Retries and parking are published on a channel of their own, with confirms.
+    let publisher = connection.create_channel().await?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    let queue = config.topology.stage_queue(stage);
+    let tag = format!("refundd-{stage}-{}", uuid::Uuid::new_v4());
+    let mut deliveries = channel
+        .basic_consume(
+            &queue,
+            &tag,
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    tracing::info!(%stage, queue, "consumer connected");
+    backoff.reset();
+
+    let tracker = TaskTracker::new();
+    let result = loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break Ok(()),
+            next = deliveries.next() => match next {
+                Some(Ok(delivery)) => {
+                    let handler = Arc::clone(handler);
+                    let publisher = publisher.clone();
+                    let topology = config.topology.clone();
+                    tracker.spawn(async move {
+                        process(delivery, stage, &topology, &publisher, handler.as_ref()).await;
+                    });
+                }
+                Some(Err(e)) => break Err(e),
+                None => break Err(lapin::Error::InvalidChannelState(lapin::ChannelState::Closed)),
+            }
+        }
+    };
+    if result.is_ok() {
+        // Stop new deliveries, then let the ones in flight finish and be acked.
+        let _ = channel
+            .basic_cancel(&tag, BasicCancelOptions::default())
+            .await;
+    }
+    tracker.close();
+    tracker.wait().await;
+    if result.is_ok() {
+        let _ = connection.close(200, "shutting down").await;
+    }
+    result
+}
+
+async fn process<H: Handler>(
+    delivery: Delivery,
+    stage: Stage,
+    topology: &Topology,
+    publisher: &Channel,
+    handler: &H,
+) {
+    let headers = delivery.properties.headers().as_ref();
+    let attempt = header_int(headers, HEADER_ATTEMPT).unwrap_or(0);
+    let message: WorkMessage = match serde_json::from_slice(&delivery.data) {
+        Ok(m) => m,
+        Err(e) => {
+            let reason = format!("unparseable message: {e}");
+            tracing::error!(%stage, error = %e, bytes = delivery.data.len(), "unparseable message parked");
+            finish(
+                &delivery,
+                park(&delivery, stage, topology, publisher, &reason).await,
+            )
+            .await;
+            return;
+        }
+    };
+    let span = tracing::info_span!(
+        "message",
+        %stage,
+        message_id = %message.message_id,
+        request_id = %message.request_id,
+        attempt
+    );
+    let outcome = async {
+        match handler.handle(message).await {
+            Ok(()) => Ok(Outcome::Done),
+            Err(HandlerError::Transient(e)) => {
+                let tier = attempt as usize;
+                match topology.retry_tier(tier) {
+                    Some(exchange) => {
+                        tracing::warn!(error = %format!("{e:#}"), retry_exchange = exchange, "transient failure; retrying later");
+                        republish(&delivery, publisher, &exchange, attempt + 1, None).await?;
+                        Ok(Outcome::Retried)
+                    }
+                    None => {
+                        let reason = format!(
+                            "gave up after {} attempts; last error: {e:#}",
+                            attempt + 1
+                        );
+                        tracing::error!(reason, "message parked");
+                        park(&delivery, stage, topology, publisher, &reason).await
+                    }
+                }
+            }
+            Err(HandlerError::Permanent(e)) => {
+                let reason = format!("permanent failure: {e:#}");
+                tracing::error!(reason, "message parked");
+                park(&delivery, stage, topology, publisher, &reason).await
+            }
+        }
+    }
+    .instrument(span)
+    .await;
+    finish(&delivery, outcome).await;
+}
+
+/// Acks once the message's fate is committed somewhere; otherwise hands it back to the queue
+/// (the delivery limit stops a message from bouncing for ever).
+async fn finish(delivery: &Delivery, outcome: lapin::Result<Outcome>) {
+    let result = match outcome {
+        Ok(_) => delivery.acker.ack(BasicAckOptions::default()).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not retry or park the message; returning it to the queue");
+            delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await
+        }
+    };
+    if let Err(e) = result {
+        // The connection is gone: RabbitMQ redelivers the message, and the handler is idempotent.
+        tracing::warn!(error = %e, "ack lost; the message will be redelivered");
+    }
+}
+
+async fn park(
+    delivery: &Delivery,
+    stage: Stage,
+    topology: &Topology,
+    publisher: &Channel,
+    reason: &str,
+) -> lapin::Result<Outcome> {
+    let attempt = header_int(delivery.properties.headers().as_ref(), HEADER_ATTEMPT).unwrap_or(0);
+    let mut extra = FieldTable::default();
+    extra.insert(
+        HEADER_REASON.into(),
+        AMQPValue::LongString(LongString::from(reason)),
+    );
+    extra.insert(
+        HEADER_STAGE.into(),
+        AMQPValue::LongString(LongString::from(stage.as_str())),
+    );
+    republish(
+        delivery,
+        publisher,
+        &topology.parking(),
+        attempt,
+        Some(extra),
+    )
+    .await?;
+    Ok(Outcome::Parked)
+}
+
+/// Publishes a copy of the delivery (same body, message id and routing key) to `exchange`
+/// and waits for the broker's confirm.
+async fn republish(
+    delivery: &Delivery,
+    publisher: &Channel,
+    exchange: &str,
+    attempt: i64,
+    extra_headers: Option<FieldTable>,
+) -> lapin::Result<Outcome> {
+    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+    headers.insert(HEADER_ATTEMPT.into(), AMQPValue::LongLongInt(attempt));
+    if let Some(extra) = extra_headers {
+        for (k, v) in extra.inner() {
+            headers.insert(k.clone(), v.clone());
+        }
+    }
+    let mut props = BasicProperties::default()
+        .with_headers(headers)
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into());
+    if let Some(id) = delivery.properties.message_id() {
+        props = props.with_message_id(id.clone());
+    }
+    let confirm = publisher
+        .basic_publish(
+            exchange,
+            delivery.routing_key.as_str(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            &delivery.data,
+            props,
+        )
+        .await?
+        .await?;
+    match confirm {
+        Confirmation::Ack(None) | Confirmation::NotRequested => Ok(Outcome::Retried),
+        Confirmation::Ack(Some(_)) | Confirmation::Nack(_) => Err(
+            lapin::Error::InvalidChannelState(lapin::ChannelState::Error),
+        ),
+    }
+}

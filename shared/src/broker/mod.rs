@@ -1,0 +1,271 @@
+//! RabbitMQ: connecting, and the topology every role declares (idempotently) at start.
+//!
+//! Names, all under one configurable prefix `P` so parallel systems and tests never meet:
+//! - `P.work`: topic exchange; each stage queue `P.<stage>` is bound with `request.<stage>`.
+//!   Stage queues are durable quorum queues with an explicit delivery limit; what exceeds
+//!   it is dead-lettered to parking.
+//! - `P.retry.<delay>`: one fanout exchange and one queue per retry tier; the queue holds a
+//!   message for `<delay>` (queue TTL) and dead-letters it back to `P.work` with its original
+//!   routing key.
+//! - `P.parking`: fanout exchange and quorum queue for messages a person must look at; each
+//!   carries its reason in the `x-refundd-reason` header.
+
+pub mod consumer;
+pub mod relay;
+
+use std::time::Duration;
+
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
+
+use crate::config::{Settings, format_duration};
+use crate::messages::Stage;
+
+/// Header naming why a message was parked.
+pub const HEADER_REASON: &str = "x-refundd-reason";
+/// Header naming the stage a parked message came from.
+pub const HEADER_STAGE: &str = "x-refundd-stage";
+/// Header counting the transient failures a message has been through.
+pub const HEADER_ATTEMPT: &str = "x-refundd-attempt";
+
+/// The names and limits of one system's exchanges and queues.
+#[derive(Clone, Debug)]
+pub struct Topology {
+    pub prefix: String,
+    pub delivery_limit: u32,
+    pub retry_delays: Vec<Duration>,
+}
+
+impl Topology {
+    pub fn from_settings(s: &Settings) -> Self {
+        Self {
+            prefix: s.queue_prefix.clone(),
+            delivery_limit: s.delivery_limit,
+            retry_delays: s.retry_delays.clone(),
+        }
+    }
+
+    pub fn work_exchange(&self) -> String {
+        format!("{}.work", self.prefix)
+    }
+
+    pub fn stage_queue(&self, stage: Stage) -> String {
+        format!("{}.{}", self.prefix, stage.as_str())
+    }
+
+    pub fn parking(&self) -> String {
+        format!("{}.parking", self.prefix)
+    }
+
+    /// The exchange (and queue) of retry tier `tier` (0-based).
+    pub fn retry_tier(&self, tier: usize) -> Option<String> {
+        self.retry_delays
+            .get(tier)
+            .map(|d| format!("{}.retry.{}", self.prefix, format_duration(*d)))
+    }
+
+    /// Every queue this topology declares.
+    pub fn queues(&self) -> Vec<String> {
+        let mut names: Vec<String> = Stage::ALL.iter().map(|s| self.stage_queue(*s)).collect();
+        names.extend((0..self.retry_delays.len()).filter_map(|t| self.retry_tier(t)));
+        names.push(self.parking());
+        names
+    }
+
+    /// Every exchange this topology declares.
+    pub fn exchanges(&self) -> Vec<String> {
+        let mut names = vec![self.work_exchange(), self.parking()];
+        names.extend((0..self.retry_delays.len()).filter_map(|t| self.retry_tier(t)));
+        names
+    }
+
+    /// Declares everything; safe to repeat, from any number of processes.
+    pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
+        let durable_exchange = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        let durable_queue = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        channel
+            .exchange_declare(
+                &self.work_exchange(),
+                ExchangeKind::Topic,
+                durable_exchange,
+                FieldTable::default(),
+            )
+            .await?;
+        channel
+            .exchange_declare(
+                &self.parking(),
+                ExchangeKind::Fanout,
+                durable_exchange,
+                FieldTable::default(),
+            )
+            .await?;
+        let mut parking_args = FieldTable::default();
+        parking_args.insert("x-queue-type".into(), long_string("quorum"));
+        channel
+            .queue_declare(&self.parking(), durable_queue, parking_args)
+            .await?;
+        channel
+            .queue_bind(
+                &self.parking(),
+                &self.parking(),
+                "",
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+
+        for stage in Stage::ALL {
+            let queue = self.stage_queue(stage);
+            let mut args = FieldTable::default();
+            args.insert("x-queue-type".into(), long_string("quorum"));
+            args.insert(
+                "x-delivery-limit".into(),
+                AMQPValue::LongInt(self.delivery_limit as i32),
+            );
+            args.insert(
+                "x-dead-letter-exchange".into(),
+                long_string(&self.parking()),
+            );
+            channel.queue_declare(&queue, durable_queue, args).await?;
+            channel
+                .queue_bind(
+                    &queue,
+                    &self.work_exchange(),
+                    &stage.routing_key(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+
+        for (tier, delay) in self.retry_delays.iter().enumerate() {
+            let name = self.retry_tier(tier).expect("tier exists");
+            channel
+                .exchange_declare(
+                    &name,
+                    ExchangeKind::Fanout,
+                    durable_exchange,
+                    FieldTable::default(),
+                )
+                .await?;
+            let mut args = FieldTable::default();
+            args.insert(
+                "x-message-ttl".into(),
+                AMQPValue::LongLongInt(delay.as_millis() as i64),
+            );
+            args.insert(
+                "x-dead-letter-exchange".into(),
+                long_string(&self.work_exchange()),
+            );
+            channel.queue_declare(&name, durable_queue, args).await?;
+            channel
+                .queue_bind(
+                    &name,
+                    &name,
+                    "",
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn long_string(s: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(s))
+}
+
+/// Opens a connection on the tokio runtime, named so operators can find it in the broker.
+pub async fn connect(url: &str, name: &str) -> lapin::Result<Connection> {
+    let props = ConnectionProperties::default()
+        .with_executor(tokio_executor_trait::Tokio::current())
+        .with_reactor(tokio_reactor_trait::Tokio)
+        .with_connection_name(LongString::from(name));
+    Connection::connect(url, props).await
+}
+
+/// Exponential backoff for reconnecting: 100 ms doubling up to 5 s.
+#[derive(Debug)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            next: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Backoff {
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(5));
+        d
+    }
+
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// Reads a header as an integer, whatever integer type the sender used.
+pub fn header_int(headers: Option<&FieldTable>, name: &str) -> Option<i64> {
+    let value = headers?.inner().get(name)?;
+    match value {
+        AMQPValue::ShortShortInt(v) => Some(i64::from(*v)),
+        AMQPValue::ShortShortUInt(v) => Some(i64::from(*v)),
+        AMQPValue::ShortInt(v) => Some(i64::from(*v)),
+        AMQPValue::ShortUInt(v) => Some(i64::from(*v)),
+        AMQPValue::LongInt(v) => Some(i64::from(*v)),
+        AMQPValue::LongUInt(v) => Some(i64::from(*v)),
+        AMQPValue::LongLongInt(v) => Some(*v),
+        _ => None,
+    }
+}
+
+/// Reads a header as text.
+pub fn header_str(headers: Option<&FieldTable>, name: &str) -> Option<String> {
+    match headers?.inner().get(name)? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_the_prefix() {
+        let t = Topology {
+            prefix: "t1".into(),
+            delivery_limit: 5,
+            retry_delays: vec![Duration::from_secs(5), Duration::from_secs(60)],
+        };
+        assert_eq!(t.stage_queue(Stage::Payout), "t1.payout");
+        assert_eq!(t.retry_tier(1).as_deref(), Some("t1.retry.1m"));
+        assert_eq!(t.retry_tier(2), None);
+        assert!(t.queues().iter().all(|q| q.starts_with("t1.")));
+        assert_eq!(t.queues().len(), 4 + 2 + 1);
+    }
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let mut b = Backoff::default();
+        let delays: Vec<_> = (0..10).map(|_| b.next_delay()).collect();
+        assert_eq!(delays[0], Duration::from_millis(100));
+        assert_eq!(delays[1], Duration::from_millis(200));
+        assert_eq!(*delays.last().unwrap(), Duration::from_secs(5));
+    }
+}

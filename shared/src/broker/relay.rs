@@ -1,0 +1,198 @@
+//! The outbox relay: publishes committed outbox rows to RabbitMQ, in id order, with publisher
+//! confirms and `mandatory` (a message no queue would take is an error, not a silent ack),
+//! then marks them published. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several
+//! relays run side by side without publishing a row twice. A crash between publishing and
+//! marking publishes a row again: consumers treat redelivery as normal.
+
+use std::time::Duration;
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::publisher_confirm::Confirmation;
+use lapin::{BasicProperties, Channel};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{Backoff, Topology, connect};
+
+/// How the relay runs.
+#[derive(Clone, Debug)]
+pub struct RelayConfig {
+    pub amqp_url: String,
+    pub topology: Topology,
+    pub batch_size: i64,
+    pub poll_interval: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RelayError {
+    #[error("broker: {0}")]
+    Broker(#[from] lapin::Error),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Runs until `shutdown` fires, reconnecting to the broker (and waiting out Postgres) with
+/// backoff. Returns once the batch in flight is finished.
+pub async fn run(pool: PgPool, config: RelayConfig, shutdown: CancellationToken) {
+    let mut backoff = Backoff::default();
+    while !shutdown.is_cancelled() {
+        match connected(&pool, &config, &shutdown, &mut backoff).await {
+            Ok(()) => break,
+            Err(e) => {
+                let delay = backoff.next_delay();
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "relay lost its connection; reconnecting");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+    tracing::info!("relay stopped");
+}
+
+async fn connected(
+    pool: &PgPool,
+    config: &RelayConfig,
+    shutdown: &CancellationToken,
+    backoff: &mut Backoff,
+) -> Result<(), RelayError> {
+    let connection = connect(&config.amqp_url, "refundd relay").await?;
+    let channel = connection.create_channel().await?;
+    config.topology.declare(&channel).await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    let mut listener = match PgListener::connect_with(pool).await {
+        Ok(mut l) => match l.listen("refundd_outbox").await {
+            Ok(()) => Some(l),
+            Err(_) => None,
+        },
+        Err(_) => None,
+    };
+    tracing::info!("relay connected");
+    loop {
+        if shutdown.is_cancelled() {
+            let _ = connection.close(200, "shutting down").await;
+            return Ok(());
+        }
+        let published = publish_batch(pool, &channel, config).await?;
+        backoff.reset();
+        if published > 0 {
+            continue;
+        }
+        // Nothing to do: wait for a new row, the poll interval, or shutdown.
+        let wait = async {
+            match listener.as_mut() {
+                Some(l) => {
+                    let _ = tokio::time::timeout(config.poll_interval, l.recv()).await;
+                }
+                None => tokio::time::sleep(config.poll_interval).await,
+            }
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = wait => {}
+        }
+    }
+}
+
+struct Row {
+    id: i64,
+    message_id: Uuid,
+    routing_key: String,
+    payload: serde_json::Value,
+}
+
+/// Publishes one batch; returns how many rows it marked published.
+async fn publish_batch(
+    pool: &PgPool,
+    channel: &Channel,
+    config: &RelayConfig,
+) -> Result<usize, RelayError> {
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query_as!(
+        Row,
+        r#"SELECT id, message_id, routing_key, payload
+             FROM outbox
+            WHERE published_at IS NULL
+            ORDER BY id
+            LIMIT $1
+              FOR UPDATE SKIP LOCKED"#,
+        config.batch_size
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.is_empty() {
+        tx.commit().await?;
+        return Ok(0);
+    }
+
+    let exchange = config.topology.work_exchange();
+    let mut confirms = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let body = serde_json::to_vec(&row.payload).expect("json values serialize");
+        let props = BasicProperties::default()
+            .with_message_id(row.message_id.to_string().into())
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2);
+        let confirm = channel
+            .basic_publish(
+                &exchange,
+                &row.routing_key,
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                &body,
+                props,
+            )
+            .await?;
+        confirms.push(confirm);
+    }
+
+    let mut published = Vec::with_capacity(rows.len());
+    let mut failed: Vec<(i64, String)> = Vec::new();
+    for (row, confirm) in rows.iter().zip(confirms) {
+        match confirm.await? {
+            Confirmation::Ack(None) => published.push(row.id),
+            Confirmation::Ack(Some(returned)) => failed.push((
+                row.id,
+                format!(
+                    "unroutable: no queue is bound to {:?} on {exchange} ({})",
+                    row.routing_key, returned.reply_text
+                ),
+            )),
+            Confirmation::Nack(_) => failed.push((row.id, "broker refused (nack)".into())),
+            Confirmation::NotRequested => {
+                unreachable!("the relay channel is in confirm mode")
+            }
+        }
+    }
+
+    sqlx::query!(
+        "UPDATE outbox SET published_at = now() WHERE id = ANY($1)",
+        &published
+    )
+    .execute(&mut *tx)
+    .await?;
+    for (id, error) in &failed {
+        tracing::error!(outbox_id = id, error = %error, "outbox message not published");
+        sqlx::query!(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+            id,
+            error
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    if !failed.is_empty() && published.is_empty() {
+        // Only failures: don't spin on them.
+        tokio::time::sleep(config.poll_interval).await;
+    }
+    tracing::debug!(published = published.len(), "outbox batch published");
+    Ok(published.len())
+}

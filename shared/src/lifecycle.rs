@@ -1,0 +1,221 @@
+//! The lifecycle of a refund request: its states and the one function that says which moves
+//! between them are legal. Nothing else in the system decides that.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a refund request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    Received,
+    Validating,
+    NeedsInfo,
+    Approved,
+    AwaitingConfirmation,
+    ManualReview,
+    Rejected,
+    PayoutPending,
+    PayoutSent,
+    Refunded,
+    PayoutFailed,
+    NeedsBankDetails,
+    ManualPayout,
+    Withdrawn,
+}
+
+use RequestState::*;
+
+impl RequestState {
+    pub const ALL: [RequestState; 14] = [
+        Received,
+        Validating,
+        NeedsInfo,
+        Approved,
+        AwaitingConfirmation,
+        ManualReview,
+        Rejected,
+        PayoutPending,
+        PayoutSent,
+        Refunded,
+        PayoutFailed,
+        NeedsBankDetails,
+        ManualPayout,
+        Withdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Received => "received",
+            Validating => "validating",
+            NeedsInfo => "needs_info",
+            Approved => "approved",
+            AwaitingConfirmation => "awaiting_confirmation",
+            ManualReview => "manual_review",
+            Rejected => "rejected",
+            PayoutPending => "payout_pending",
+            PayoutSent => "payout_sent",
+            Refunded => "refunded",
+            PayoutFailed => "payout_failed",
+            NeedsBankDetails => "needs_bank_details",
+            ManualPayout => "manual_payout",
+            Withdrawn => "withdrawn",
+        }
+    }
+
+    /// No further transition is possible.
+    pub fn is_final(self) -> bool {
+        RequestState::ALL
+            .iter()
+            .all(|to| check_transition(self, *to).is_err())
+    }
+
+    /// The request is waiting on the customer: the SLA clock is stopped.
+    pub fn waits_on_customer(self) -> bool {
+        matches!(self, NeedsInfo | NeedsBankDetails)
+    }
+}
+
+impl fmt::Display for RequestState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unknown request state {0:?}")]
+pub struct UnknownState(pub String);
+
+impl FromStr for RequestState {
+    type Err = UnknownState;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RequestState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| UnknownState(s.to_string()))
+    }
+}
+
+/// A move the lifecycle does not allow.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a request cannot go from {from} to {to}")]
+pub struct IllegalTransition {
+    pub from: RequestState,
+    pub to: RequestState,
+}
+
+/// The lifecycle of ARCHITECTURE.md, in one place:
+/// `received → validating → (needs_info ⇄ validating) → decided` (approved, awaiting
+/// confirmation, manual review or rejected); `approved → payout_pending → payout_sent →
+/// refunded`, or `payout_failed → needs_bank_details → manual_payout → refunded`; the customer
+/// may withdraw any time before payout.
+pub fn check_transition(from: RequestState, to: RequestState) -> Result<(), IllegalTransition> {
+    let legal = match (from, to) {
+        (Received, Validating) => true,
+        (Validating, NeedsInfo | Approved | AwaitingConfirmation | ManualReview | Rejected) => true,
+        (NeedsInfo, Validating) => true,
+        // A supervisor confirms, rejects, or (for a policy that is silent) decides by hand.
+        (AwaitingConfirmation, Approved | Rejected | ManualReview) => true,
+        (ManualReview, Approved | Rejected) => true,
+        // Withdrawal: any time before the money leaves.
+        (
+            Received | Validating | NeedsInfo | Approved | AwaitingConfirmation | ManualReview,
+            Withdrawn,
+        ) => true,
+        (Approved, PayoutPending) => true,
+        (PayoutPending, PayoutSent | PayoutFailed) => true,
+        (PayoutSent, Refunded | PayoutFailed) => true,
+        (PayoutFailed, NeedsBankDetails | PayoutPending) => true,
+        (NeedsBankDetails, ManualPayout) => true,
+        (ManualPayout, Refunded) => true,
+        _ => false,
+    };
+    if legal {
+        Ok(())
+    } else {
+        Err(IllegalTransition { from, to })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_happy_path_is_legal() {
+        let path = [
+            Received,
+            Validating,
+            Approved,
+            PayoutPending,
+            PayoutSent,
+            Refunded,
+        ];
+        for w in path.windows(2) {
+            check_transition(w[0], w[1]).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_manual_payout_path_is_legal() {
+        let path = [
+            PayoutPending,
+            PayoutFailed,
+            NeedsBankDetails,
+            ManualPayout,
+            Refunded,
+        ];
+        for w in path.windows(2) {
+            check_transition(w[0], w[1]).unwrap();
+        }
+    }
+
+    #[test]
+    fn nothing_leaves_a_final_state() {
+        for state in [Refunded, Rejected, Withdrawn] {
+            assert!(state.is_final(), "{state}");
+        }
+        assert!(!Approved.is_final());
+    }
+
+    #[test]
+    fn no_withdrawal_once_money_moves() {
+        for from in [PayoutPending, PayoutSent, Refunded, ManualPayout] {
+            assert_eq!(
+                check_transition(from, Withdrawn),
+                Err(IllegalTransition {
+                    from,
+                    to: Withdrawn
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn no_payout_without_approval() {
+        for from in [
+            Received,
+            Validating,
+            NeedsInfo,
+            AwaitingConfirmation,
+            ManualReview,
+            Rejected,
+        ] {
+            assert!(check_transition(from, PayoutPending).is_err(), "{from}");
+        }
+    }
+
+    #[test]
+    fn states_round_trip_through_text() {
+        for state in RequestState::ALL {
+            assert_eq!(state.as_str().parse::<RequestState>().unwrap(), state);
+            assert_eq!(
+                serde_json::to_string(&state).unwrap(),
+                format!("\"{}\"", state.as_str())
+            );
+        }
+        assert!("paid".parse::<RequestState>().is_err());
+    }
+}

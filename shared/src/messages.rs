@@ -1,0 +1,91 @@
+//! What travels through RabbitMQ: small messages naming a request and the work to do on it,
+//! never documents or personal data. The database row is the truth; a message only says
+//! "look at this request now".
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A stage of the pipeline; each has one queue and one worker role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Validate,
+    Decide,
+    Payout,
+    Notify,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 4] = [Stage::Validate, Stage::Decide, Stage::Payout, Stage::Notify];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Validate => "validate",
+            Stage::Decide => "decide",
+            Stage::Payout => "payout",
+            Stage::Notify => "notify",
+        }
+    }
+
+    /// The routing key on the work exchange that reaches this stage's queue.
+    pub fn routing_key(self) -> String {
+        format!("request.{}", self.as_str())
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Stage {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Stage::ALL
+            .into_iter()
+            .find(|stage| stage.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown stage {s:?} (expected validate, decide, payout or notify)")
+            })
+    }
+}
+
+/// "Do `stage` work on this request." `version` is the request version the sender saw, so a
+/// handler can tell an old message from a new one; `event` names what a notification is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkMessage {
+    pub message_id: Uuid,
+    pub stage: Stage,
+    pub request_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+}
+
+impl WorkMessage {
+    pub fn new(stage: Stage, request_id: Uuid) -> Self {
+        Self {
+            message_id: Uuid::now_v7(),
+            stage,
+            request_id,
+            version: None,
+            event: None,
+        }
+    }
+
+    pub fn with_version(mut self, version: i32) -> Self {
+        self.version = Some(version);
+        self
+    }
+
+    pub fn with_event(mut self, event: impl Into<String>) -> Self {
+        self.event = Some(event.into());
+        self
+    }
+}

@@ -1,0 +1,157 @@
+//! Applying a lifecycle transition to a stored request: the new state, an audit event and the
+//! outbox rows, in the caller's transaction, guarded by the row's version so a stale writer
+//! fails instead of overwriting someone else's change.
+
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::lifecycle::{IllegalTransition, RequestState, check_transition};
+use crate::outbox::{self, OutboxMessage};
+
+/// Who moved a request: a worker role, an API key's name, or the customer.
+pub type Actor<'a> = &'a str;
+
+/// One move of one request.
+#[derive(Clone, Debug)]
+pub struct Transition<'a> {
+    pub request_id: Uuid,
+    /// The version the writer read; the write fails if the row has moved on since.
+    pub expected_version: i32,
+    pub from: RequestState,
+    pub to: RequestState,
+    pub actor: Actor<'a>,
+    /// Why, in words a person reading the history understands.
+    pub reason: Option<&'a str>,
+    pub details: Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    #[error(
+        "request {request_id} changed since it was read (expected version {expected_version} in state {expected_state}); reload and try again"
+    )]
+    Stale {
+        request_id: Uuid,
+        expected_version: i32,
+        expected_state: RequestState,
+    },
+    #[error("request {0} does not exist")]
+    NotFound(Uuid),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Writes the transition, its audit event and `messages` to the outbox. Returns the new
+/// version. The caller commits (or rolls back) the transaction.
+pub async fn apply(
+    conn: &mut PgConnection,
+    t: &Transition<'_>,
+    messages: &[OutboxMessage],
+) -> Result<i32, TransitionError> {
+    check_transition(t.from, t.to)?;
+    let updated = sqlx::query_scalar!(
+        r#"UPDATE refund_requests
+              SET state = $1, version = version + 1, updated_at = now()
+            WHERE id = $2 AND version = $3 AND state = $4
+        RETURNING version"#,
+        t.to.as_str(),
+        t.request_id,
+        t.expected_version,
+        t.from.as_str(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(version) = updated else {
+        let exists = sqlx::query_scalar!(
+            "SELECT 1 AS \"one!\" FROM refund_requests WHERE id = $1",
+            t.request_id
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        return Err(match exists {
+            Some(_) => TransitionError::Stale {
+                request_id: t.request_id,
+                expected_version: t.expected_version,
+                expected_state: t.from,
+            },
+            None => TransitionError::NotFound(t.request_id),
+        });
+    };
+    record_event(
+        conn,
+        t.request_id,
+        t.actor,
+        Some(t.from),
+        t.to,
+        t.reason,
+        &t.details,
+    )
+    .await?;
+    outbox::enqueue(conn, messages).await?;
+    Ok(version)
+}
+
+/// Appends one audit event. Used by [`apply`], and on creation (no `from` state).
+pub async fn record_event(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+    actor: Actor<'_>,
+    from: Option<RequestState>,
+    to: RequestState,
+    reason: Option<&str>,
+    details: &Value,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"INSERT INTO request_events (request_id, actor, from_state, to_state, reason, details)
+           VALUES ($1, $2, $3, $4, $5, $6)"#,
+        request_id,
+        actor,
+        from.map(RequestState::as_str),
+        to.as_str(),
+        reason,
+        details
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The state and version of a request, locked for the rest of the transaction.
+pub async fn lock_state(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+) -> Result<(RequestState, i32), TransitionError> {
+    let row = sqlx::query!(
+        "SELECT state, version FROM refund_requests WHERE id = $1 FOR UPDATE",
+        request_id
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(TransitionError::NotFound(request_id))?;
+    let state = row
+        .state
+        .parse()
+        .map_err(|e: crate::lifecycle::UnknownState| sqlx::Error::Decode(Box::new(e)))?;
+    Ok((state, row.version))
+}
+
+/// Records that `consumer` applied `message_id`, in the caller's transaction. Returns false
+/// when it had already been applied: the caller then does nothing (redelivery is normal).
+pub async fn first_delivery(
+    conn: &mut PgConnection,
+    consumer: &str,
+    message_id: Uuid,
+) -> sqlx::Result<bool> {
+    let inserted = sqlx::query!(
+        r#"INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2)
+           ON CONFLICT DO NOTHING"#,
+        consumer,
+        message_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}

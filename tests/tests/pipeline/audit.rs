@@ -1,0 +1,169 @@
+//! The audit trail cannot be rewritten, and a writer holding an old version cannot overwrite.
+
+use serde_json::json;
+use shared::lifecycle::RequestState;
+use shared::transition::{self, Transition, TransitionError};
+
+use e2e::{TestDb, insert_request};
+
+fn transition(
+    request_id: uuid::Uuid,
+    version: i32,
+    from: RequestState,
+    to: RequestState,
+) -> Transition<'static> {
+    Transition {
+        request_id,
+        expected_version: version,
+        from,
+        to,
+        actor: "test",
+        reason: Some("test"),
+        details: json!({}),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_version_write_fails_and_leaves_the_row_unchanged() {
+    let db = TestDb::new().await;
+    let id = insert_request(&db.pool, RequestState::Received).await;
+
+    // Two writers read version 1; the first wins.
+    let mut tx = db.pool.begin().await.unwrap();
+    let v = transition::apply(
+        &mut tx,
+        &transition(id, 1, RequestState::Received, RequestState::Validating),
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(v, 2);
+
+    let mut tx = db.pool.begin().await.unwrap();
+    let err = transition::apply(
+        &mut tx,
+        &transition(id, 1, RequestState::Received, RequestState::Withdrawn),
+        &[],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransitionError::Stale {
+                expected_version: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    tx.rollback().await.unwrap();
+
+    let (state, version): (String, i32) =
+        sqlx::query_as("SELECT state, version FROM refund_requests WHERE id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), version), ("validating", 2));
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM request_events WHERE request_id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(events, 1, "only the winning transition is in the history");
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_illegal_transition_is_refused_before_touching_the_row() {
+    let db = TestDb::new().await;
+    let id = insert_request(&db.pool, RequestState::Received).await;
+    let mut tx = db.pool.begin().await.unwrap();
+    let err = transition::apply(
+        &mut tx,
+        &transition(id, 1, RequestState::Received, RequestState::PayoutPending),
+        &[],
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, TransitionError::Illegal(_)));
+    assert_eq!(
+        err.to_string(),
+        "a request cannot go from received to payout_pending"
+    );
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_events_cannot_be_updated_or_deleted() {
+    let db = TestDb::new().await;
+    let id = insert_request(&db.pool, RequestState::Received).await;
+    let mut tx = db.pool.begin().await.unwrap();
+    transition::apply(
+        &mut tx,
+        &transition(id, 1, RequestState::Received, RequestState::Validating),
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let update =
+        sqlx::query("UPDATE request_events SET actor = 'someone else' WHERE request_id = $1")
+            .bind(id)
+            .execute(&db.pool)
+            .await
+            .unwrap_err();
+    assert!(update.to_string().contains("append-only"), "{update}");
+    let delete = sqlx::query("DELETE FROM request_events WHERE request_id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .unwrap_err();
+    assert!(delete.to_string().contains("append-only"), "{delete}");
+    let truncate = sqlx::query("TRUNCATE request_events CASCADE")
+        .execute(&db.pool)
+        .await
+        .unwrap_err();
+    assert!(truncate.to_string().contains("append-only"), "{truncate}");
+
+    let actor: String =
+        sqlx::query_scalar("SELECT actor FROM request_events WHERE request_id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(actor, "test");
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transition_and_its_outbox_rows_commit_or_roll_back_together() {
+    let db = TestDb::new().await;
+    let id = insert_request(&db.pool, RequestState::Received).await;
+    let msg = shared::messages::WorkMessage::new(shared::messages::Stage::Decide, id);
+    let mut tx = db.pool.begin().await.unwrap();
+    transition::apply(
+        &mut tx,
+        &transition(id, 1, RequestState::Received, RequestState::Validating),
+        &[(&msg).into()],
+    )
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(outbox, 0, "a rolled-back change publishes nothing");
+    let state: String = sqlx::query_scalar("SELECT state FROM refund_requests WHERE id = $1")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "received");
+    db.drop_database().await;
+}

@@ -1,0 +1,9 @@
+//! The pipeline's guarantees against real Postgres and RabbitMQ: the audit trail is
+//! append-only, stale writers fail, the outbox relay publishes everything exactly once in
+//! effect, and consumers retry, park and shut down as promised.
+
+mod audit;
+mod consumer;
+mod process;
+mod relay;
+mod support;

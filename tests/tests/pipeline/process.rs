@@ -1,0 +1,74 @@
+//! The real `refundd` process: SIGTERM while a message is in flight lets it finish.
+
+use std::time::Duration;
+
+use shared::lifecycle::RequestState;
+use shared::messages::{Stage, WorkMessage};
+
+use crate::support::publish;
+use e2e::{TestBroker, TestDb, eventually, insert_request, refundd, terminate, wait_exit};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_a_message_is_in_flight_completes_it_and_exits_zero() {
+    let db = TestDb::new().await;
+    let broker = TestBroker::new(&[Duration::from_millis(200)]);
+    broker.declare().await;
+    let id = insert_request(&db.pool, RequestState::Received).await;
+
+    // Hold the request's row lock so the worker's handler blocks mid-transaction.
+    let mut blocker = db.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM refund_requests WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+
+    let mut worker = refundd(&db, &broker, &["worker", "validate"]);
+    publish(&broker, &WorkMessage::new(Stage::Validate, id)).await;
+    let name = db.name.clone();
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            let pool = db.pool.clone();
+            let name = name.clone();
+            async move {
+                let waiting: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                )
+                .bind(name)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                waiting > 0
+            }
+        })
+        .await,
+        "the worker's handler is in flight"
+    );
+
+    terminate(&worker);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        worker.try_wait().unwrap().is_none(),
+        "still finishing the message in flight"
+    );
+    blocker.rollback().await.unwrap();
+
+    let status = tokio::task::block_in_place(|| wait_exit(&mut worker, Duration::from_secs(15)))
+        .expect("exits after finishing");
+    assert!(status.success(), "exit status {status:?}");
+    let state: String = sqlx::query_scalar("SELECT state FROM refund_requests WHERE id = $1")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "validating", "the in-flight message was applied");
+    assert_eq!(
+        broker
+            .queue_depth(&broker.topology.stage_queue(Stage::Validate))
+            .await,
+        0,
+        "and acked"
+    );
+    broker.cleanup().await;
+    db.drop_database().await;
+}

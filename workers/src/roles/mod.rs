@@ -1,0 +1,169 @@
+//! Starting roles: one worker role per process (`refundd worker <role>`), the API, or all of
+//! them in one process (`refundd all`). Every role stops on the shared shutdown token and
+//! finishes its work in flight first.
+
+pub mod validate;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use shared::broker::consumer::{self, ConsumerConfig, Handler};
+use shared::broker::relay::{self, RelayConfig};
+use shared::broker::{Topology, connect};
+use shared::config::Settings;
+use shared::messages::Stage;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::api::{self, ApiContext};
+
+/// A worker role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Check what the policy requires (facts, documents, window) and pass complete requests on.
+    Validate,
+    /// Apply the merchant's refund policy and record the decision.
+    Decide,
+    /// Refund the original card through the payment gateway, never twice.
+    Payout,
+    /// Email the customer about each step.
+    Notify,
+    /// Publish committed outbox rows to RabbitMQ.
+    Relay,
+    /// Watch due dates and escalate requests at risk of breaching their SLA.
+    Sla,
+}
+
+async fn database(settings: &Settings, connections: u32) -> anyhow::Result<PgPool> {
+    shared::db::connect(&settings.database_url, connections).await
+}
+
+/// Declares the broker topology once at start, so a misconfigured broker stops the process
+/// with a clear message instead of a retry loop.
+async fn declare_topology(settings: &Settings) -> anyhow::Result<Topology> {
+    let topology = Topology::from_settings(settings);
+    let conn = connect(&settings.amqp_url, "refundd setup")
+        .await
+        .with_context(|| {
+            format!(
+                "cannot connect to RabbitMQ at {}",
+                settings.amqp_url_redacted()
+            )
+        })?;
+    let channel = conn.create_channel().await?;
+    topology
+        .declare(&channel)
+        .await
+        .context("cannot declare the RabbitMQ exchanges and queues")?;
+    let _ = conn.close(200, "topology declared").await;
+    Ok(topology)
+}
+
+fn spawn_consumer<H: Handler>(
+    tracker: &TaskTracker,
+    settings: &Settings,
+    topology: &Topology,
+    stage: Stage,
+    handler: H,
+    shutdown: &CancellationToken,
+) {
+    let config = ConsumerConfig {
+        amqp_url: settings.amqp_url.clone(),
+        topology: topology.clone(),
+        stage,
+        prefetch: settings.prefetch,
+    };
+    tracker.spawn(consumer::run(config, Arc::new(handler), shutdown.clone()));
+}
+
+fn spawn_role(
+    role: Role,
+    tracker: &TaskTracker,
+    settings: &Settings,
+    topology: &Topology,
+    pool: &PgPool,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    match role {
+        Role::Relay => {
+            let config = RelayConfig {
+                amqp_url: settings.amqp_url.clone(),
+                topology: topology.clone(),
+                batch_size: settings.relay_batch_size,
+                poll_interval: settings.relay_poll_interval,
+            };
+            tracker.spawn(relay::run(pool.clone(), config, shutdown.clone()));
+        }
+        Role::Validate => spawn_consumer(
+            tracker,
+            settings,
+            topology,
+            Stage::Validate,
+            validate::Validate::new(pool.clone()),
+            shutdown,
+        ),
+        Role::Decide | Role::Payout | Role::Notify | Role::Sla => {
+            anyhow::bail!(
+                "the {role:?} role is not part of this build yet; run `refundd worker validate` or `refundd worker relay`"
+            )
+        }
+    }
+    Ok(())
+}
+
+pub async fn run_worker(
+    role: Role,
+    settings: Settings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let pool = database(&settings, 8).await?;
+    let topology = declare_topology(&settings).await?;
+    let tracker = TaskTracker::new();
+    spawn_role(role, &tracker, &settings, &topology, &pool, &shutdown)?;
+    tracker.close();
+    tracker.wait().await;
+    Ok(())
+}
+
+pub async fn run_api(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let pool = database(&settings, 16).await?;
+    let listener = tokio::net::TcpListener::bind(settings.api_bind)
+        .await
+        .with_context(|| format!("cannot listen on {} (REFUNDD_API_BIND)", settings.api_bind))?;
+    let ctx = ApiContext {
+        db: pool,
+        amqp_url: settings.amqp_url.clone(),
+    };
+    api::serve(listener, ctx, shutdown).await?;
+    Ok(())
+}
+
+/// Every role in one process, on one pool: the single-machine default.
+pub async fn run_all(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    shared::db::create_if_missing(&settings.database_url).await?;
+    let pool = database(&settings, 24).await?;
+    shared::db::migrate(&pool).await?;
+    let topology = declare_topology(&settings).await?;
+    let listener = tokio::net::TcpListener::bind(settings.api_bind)
+        .await
+        .with_context(|| format!("cannot listen on {} (REFUNDD_API_BIND)", settings.api_bind))?;
+    let tracker = TaskTracker::new();
+    for role in [Role::Relay, Role::Validate] {
+        spawn_role(role, &tracker, &settings, &topology, &pool, &shutdown)?;
+    }
+    let ctx = ApiContext {
+        db: pool.clone(),
+        amqp_url: settings.amqp_url.clone(),
+    };
+    let api_shutdown = shutdown.clone();
+    tracker.spawn(async move {
+        if let Err(e) = api::serve(listener, ctx, api_shutdown.clone()).await {
+            tracing::error!(error = %e, "API stopped");
+            api_shutdown.cancel();
+        }
+    });
+    tracker.close();
+    tracker.wait().await;
+    Ok(())
+}
