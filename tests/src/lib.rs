@@ -61,7 +61,8 @@ impl TestDb {
 
     /// Drops the database (best effort; a failed test leaves it for inspection).
     pub async fn drop_database(self) {
-        self.pool.close().await;
+        // A connection still checked out (a test's open transaction) must not hang the test.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.pool.close()).await;
         if let Ok(admin) = PgPoolOptions::new()
             .max_connections(1)
             .connect(&admin_database_url())

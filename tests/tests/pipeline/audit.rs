@@ -94,6 +94,7 @@ async fn an_illegal_transition_is_refused_before_touching_the_row() {
         err.to_string(),
         "a request cannot go from received to payout_pending"
     );
+    tx.rollback().await.unwrap();
     db.drop_database().await;
 }
 
