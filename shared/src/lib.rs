@@ -2,10 +2,12 @@
 //! lifecycle, messages) and the adapters every `refundd` role uses (db, broker, config,
 //! telemetry).
 
+pub mod api_keys;
 pub mod broker;
 pub mod config;
 pub mod db;
 pub mod lifecycle;
+pub mod merchants;
 pub mod messages;
 pub mod outbox;
 pub mod telemetry;

@@ -1,0 +1,234 @@
+//! Merchants: who they are, which policy packs they use, which gateway refunds their payments
+//! and where its credentials come from, and how their emails are signed. Loaded from a TOML
+//! file at start; a bad file stops the process naming the file, the merchant and the field.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// The shipped example: the five merchants of the seed documents.
+pub const DEMO_MERCHANTS: &str = include_str!("../data/merchants.toml");
+
+/// Payment gateways refunds can go through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GatewayKind {
+    /// Our own sandbox gateway (demos and tests).
+    Sandbox,
+    Webpay,
+    Robokassa,
+    Cloudpayments,
+    Stripe,
+}
+
+impl GatewayKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayKind::Sandbox => "sandbox",
+            GatewayKind::Webpay => "webpay",
+            GatewayKind::Robokassa => "robokassa",
+            GatewayKind::Cloudpayments => "cloudpayments",
+            GatewayKind::Stripe => "stripe",
+        }
+    }
+}
+
+/// A merchant's gateway. Secrets are never in this file: `credentials_env` names the
+/// environment variable prefix they are read from (e.g. `SHOP_CP` → `SHOP_CP_PUBLIC_ID`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    pub kind: GatewayKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_env: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Merchant {
+    pub id: String,
+    pub name: String,
+    pub policies: Vec<String>,
+    pub gateway: GatewayConfig,
+    pub support_email: String,
+    pub reply_to: String,
+    pub signature: String,
+    pub default_language: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Environment variable holding the webhook signing secret (never the secret itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret_env: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MerchantsFile {
+    merchants: Vec<Merchant>,
+}
+
+/// A merchants file that could not be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{source_name}: {field}: {problem}")]
+pub struct MerchantsError {
+    pub source_name: String,
+    pub field: String,
+    pub problem: String,
+}
+
+/// Languages customer emails are written in.
+pub const LANGUAGES: [&str; 4] = ["ru", "kk", "lv", "en"];
+
+/// The configured merchants, by id.
+#[derive(Clone, Debug, Default)]
+pub struct Merchants {
+    by_id: BTreeMap<String, Merchant>,
+}
+
+impl Merchants {
+    pub fn demo() -> Self {
+        Self::from_toml(DEMO_MERCHANTS, "shared/data/merchants.toml")
+            .expect("the shipped merchants file is valid")
+    }
+
+    pub fn load(path: &Path) -> Result<Self, MerchantsError> {
+        let text = std::fs::read_to_string(path).map_err(|e| MerchantsError {
+            source_name: path.display().to_string(),
+            field: "file".into(),
+            problem: format!("cannot be read: {e}"),
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks a merchants file. `known_policy` says whether a policy pack exists.
+    pub fn from_toml(text: &str, source: &str) -> Result<Self, MerchantsError> {
+        let err = |field: String, problem: String| MerchantsError {
+            source_name: source.to_string(),
+            field,
+            problem,
+        };
+        let file: MerchantsFile = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start].lines().count().max(1))
+                .unwrap_or(0);
+            err(format!("line {line}"), e.message().to_string())
+        })?;
+        let mut by_id = BTreeMap::new();
+        for (i, m) in file.merchants.into_iter().enumerate() {
+            let at = |field: &str| format!("merchants[{i}] ({}).{field}", m.id);
+            if m.id.is_empty()
+                || !m
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                return Err(err(
+                    format!("merchants[{i}].id"),
+                    format!("{:?}: use lowercase letters, digits and '-'", m.id),
+                ));
+            }
+            if m.policies.is_empty() {
+                return Err(err(at("policies"), "name at least one policy pack".into()));
+            }
+            for (field, value) in [("support_email", &m.support_email), ("reply_to", &m.reply_to)] {
+                if !looks_like_email(value) {
+                    return Err(err(at(field), format!("{value:?} is not an email address")));
+                }
+            }
+            if !LANGUAGES.contains(&m.default_language.as_str()) {
+                return Err(err(
+                    at("default_language"),
+                    format!("{:?}: expected one of ru, kk, lv, en", m.default_language),
+                ));
+            }
+            if let Some(url) = &m.webhook_url {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(err(at("webhook_url"), format!("{url:?} is not an http(s) URL")));
+                }
+                if m.webhook_secret_env.is_none() {
+                    return Err(err(
+                        at("webhook_secret_env"),
+                        "a webhook needs a signing secret (name the environment variable)".into(),
+                    ));
+                }
+            }
+            if by_id.contains_key(&m.id) {
+                return Err(err(at("id"), "defined twice".into()));
+            }
+            by_id.insert(m.id.clone(), m);
+        }
+        Ok(Self { by_id })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Merchant> {
+        self.by_id.get(id)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Merchant> {
+        self.by_id.values()
+    }
+}
+
+/// A light check: something@domain.tld, no spaces. Real delivery is the SMTP server's word.
+pub fn looks_like_email(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(char::is_whitespace)
+        && s.len() <= 254
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_file_has_the_five_seed_merchants() {
+        let m = Merchants::demo();
+        assert_eq!(m.all().count(), 5);
+        let policies: Vec<&str> = m
+            .all()
+            .flat_map(|m| m.policies.iter().map(String::as_str))
+            .collect();
+        for p in [
+            "by-app-studio",
+            "kz-saas-subscription",
+            "by-online-courses",
+            "kz-goods-store",
+            "lv-webshop",
+        ] {
+            assert!(policies.contains(&p), "{p}");
+        }
+    }
+
+    #[test]
+    fn a_bad_field_is_named() {
+        let text = r#"
+[[merchants]]
+id = "shop"
+name = "Shop"
+policies = ["lv-webshop"]
+gateway = { kind = "sandbox" }
+support_email = "not an email"
+reply_to = "r@shop.lv"
+signature = "Shop"
+default_language = "lv"
+"#;
+        let e = Merchants::from_toml(text, "m.toml").unwrap_err();
+        assert_eq!(e.field, "merchants[0] (shop).support_email");
+        assert_eq!(e.source_name, "m.toml");
+
+        let e = Merchants::from_toml(&text.replace("kind = \"sandbox\"", "kind = \"paypal\""), "m.toml")
+            .unwrap_err();
+        assert!(e.field.starts_with("line "), "{e}");
+        assert!(e.problem.contains("paypal"), "{e}");
+    }
+}
