@@ -427,10 +427,103 @@ fn check_names(
             ProblemCode::NameMismatch,
             "holder_name",
             format!(
-                "The name on the {document} ({holder}) does not match the payer's name ({expected}): similarity {:.2}, at least {NAME_MATCH_THRESHOLD:.2} is needed.",
+                "The name on the {document} ({holder}) does not match the name of the payer or customer ({expected}): similarity {:.2}, at least {NAME_MATCH_THRESHOLD:.2} is needed.",
                 result.score
             ),
         ));
     }
     Some(result)
+}
+
+/// The JSON shape of a report (API answers, `refundd check-document`): numbers masked.
+#[derive(Serialize)]
+struct ReportView<'a> {
+    valid: bool,
+    problems: &'a [Problem],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    masked_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country: Option<Country>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mrz: Option<MrzView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    personal_number: Option<NationalNumberView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name_match: Option<NameMatchView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a FileInfo>,
+}
+
+#[derive(Serialize)]
+struct MrzView<'a> {
+    format: MrzFormat,
+    document_code: &'a str,
+    issuing_state: &'a str,
+    surname: &'a str,
+    given_names: &'a str,
+    masked_number: String,
+    nationality: &'a str,
+    birth_date: NaiveDate,
+    sex: Sex,
+    expiry_date: NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    masked_optional_data: Option<String>,
+}
+
+#[derive(Serialize)]
+struct NationalNumberView {
+    kind: &'static str,
+    masked_number: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    birth_date: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sex: Option<Sex>,
+}
+
+#[derive(Serialize)]
+struct NameMatchView {
+    score: f64,
+    matched: bool,
+    threshold: f64,
+}
+
+impl Serialize for CheckReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReportView {
+            valid: self.valid,
+            problems: &self.problems,
+            masked_number: self.masked_number(),
+            country: self.country,
+            mrz: self.mrz.as_ref().map(|mrz| MrzView {
+                format: mrz.format,
+                document_code: &mrz.document_code,
+                issuing_state: &mrz.issuing_state,
+                surname: &mrz.surname,
+                given_names: &mrz.given_names,
+                masked_number: mrz.document_number.masked(),
+                nationality: &mrz.nationality,
+                birth_date: mrz.birth_date,
+                sex: mrz.sex,
+                expiry_date: mrz.expiry_date,
+                masked_optional_data: (!mrz.optional_data.is_empty())
+                    .then(|| mask_document_number(&mrz.optional_data)),
+            }),
+            personal_number: self
+                .national_number
+                .as_ref()
+                .map(|number| NationalNumberView {
+                    kind: number.kind(),
+                    masked_number: number.masked(),
+                    birth_date: number.birth_date(),
+                    sex: number.sex(),
+                }),
+            name_match: self.name_match.map(|m| NameMatchView {
+                score: m.score,
+                matched: m.matched,
+                threshold: NAME_MATCH_THRESHOLD,
+            }),
+            file: self.file.as_ref(),
+        }
+        .serialize(serializer)
+    }
 }
