@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod broker;
 pub mod config;
 pub mod db;
+pub mod identity;
 pub mod lifecycle;
 pub mod merchants;
 pub mod messages;

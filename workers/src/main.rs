@@ -1,6 +1,8 @@
 //! `refundd`: one binary, every role. A thin entry point: parse the command line, load the
 //! settings (a bad one stops the process with exit code 2), start logging, run the command.
 
+mod tools;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,10 +38,20 @@ enum Command {
     },
     /// Run every role in one process: the single-machine default.
     All,
+    /// Check an identity document described as JSON (FILE or stdin) and print the verdict.
+    CheckDocument {
+        /// JSON file to read; standard input when absent.
+        file: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Tools work on their input alone: no settings, no services.
+    let command = match cli.command {
+        Command::CheckDocument { file } => return tools::check_document::run(file),
+        other => other,
+    };
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -58,7 +70,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, settings)) {
+    match runtime.block_on(run(command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "refundd stopped on an error");
@@ -84,5 +96,6 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Api => roles::run_api(settings, shutdown).await,
         Command::Worker { role } => roles::run_worker(role, settings, shutdown).await,
         Command::All => roles::run_all(settings, shutdown).await,
+        Command::CheckDocument { .. } => unreachable!("tools return before the runtime starts"),
     }
 }

@@ -1,0 +1,3 @@
+//! One-shot tools for support agents and operators, run as `refundd <tool>`.
+
+pub mod check_document;
