@@ -2,5 +2,6 @@
 //! lifecycle, messages) and the adapters every `refundd` role uses (db, broker, config,
 //! telemetry).
 
+pub mod calendar;
 pub mod money;
 pub mod policy;
