@@ -4,12 +4,15 @@
 
 pub mod api_keys;
 pub mod broker;
+pub mod calendar;
 pub mod config;
 pub mod db;
 pub mod identity;
 pub mod lifecycle;
 pub mod merchants;
 pub mod messages;
+pub mod money;
 pub mod outbox;
+pub mod policy;
 pub mod telemetry;
 pub mod transition;

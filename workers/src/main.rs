@@ -38,6 +38,16 @@ enum Command {
     },
     /// Run every role in one process: the single-machine default.
     All,
+    /// Decide a refund request (JSON from FILE or stdin) and print the decision as JSON.
+    Quote {
+        /// The request; read from stdin when absent.
+        file: Option<PathBuf>,
+    },
+    /// List the shipped policy packs or check a merchant's pack file.
+    Policies {
+        #[command(subcommand)]
+        cmd: tools::policies::PoliciesCmd,
+    },
     /// Check an identity document described as JSON (FILE or stdin) and print the verdict.
     CheckDocument {
         /// JSON file to read; standard input when absent.
@@ -50,6 +60,8 @@ fn main() -> ExitCode {
     // Tools work on their input alone: no settings, no services.
     let command = match cli.command {
         Command::CheckDocument { file } => return tools::check_document::run(file),
+        Command::Quote { file } => return tools::quote::run(file),
+        Command::Policies { cmd } => return tools::policies::run(cmd),
         other => other,
     };
     let settings = match Settings::load(cli.config.as_deref()) {
@@ -96,6 +108,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Api => roles::run_api(settings, shutdown).await,
         Command::Worker { role } => roles::run_worker(role, settings, shutdown).await,
         Command::All => roles::run_all(settings, shutdown).await,
-        Command::CheckDocument { .. } => unreachable!("tools return before the runtime starts"),
+        Command::CheckDocument { .. } | Command::Quote { .. } | Command::Policies { .. } => {
+            unreachable!("tools return before the runtime starts")
+        }
     }
 }

@@ -1,3 +1,5 @@
 //! One-shot tools for support agents and operators, run as `refundd <tool>`.
 
 pub mod check_document;
+pub mod policies;
+pub mod quote;

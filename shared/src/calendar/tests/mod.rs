@@ -1,0 +1,4 @@
+//! Tests of the calendar module: the shipped data against official lists, the rules on
+//! synthetic data files, and the terms (examples and properties).
+
+mod official;

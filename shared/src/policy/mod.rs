@@ -1,0 +1,16 @@
+//! Refund policies: the pack format merchants write their terms in ([`pack`]), the vocabulary
+//! of reasons and facts requests use ([`facts`]), and the engine that turns a request into a
+//! decision under a pack ([`decide`]). The shipped packs live in `shared/data/policies/`.
+
+pub mod decide;
+pub mod facts;
+pub mod pack;
+
+pub use decide::{
+    Calculation, Decision, Effect, PaymentInput, QuoteError, QuoteInput, decide,
+};
+pub use facts::{DateOrTimestamp, DocumentKind, FactKind, FactName, Facts, Percent, Reason};
+pub use pack::{DecisionKind, PackError, PayoutMethod, PolicyId, PolicyPack, PolicyPacks};
+
+#[cfg(test)]
+mod tests;

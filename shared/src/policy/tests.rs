@@ -1,0 +1,861 @@
+//! The worked examples and boundaries of POLICIES.md, run against the shipped packs, plus pack
+//! validation and the engine's invariants (property tests).
+
+use chrono::NaiveDate;
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+use crate::calendar::WorkingDayCalendar;
+
+fn quote(request: serde_json::Value) -> Decision {
+    try_quote(request).unwrap()
+}
+
+fn try_quote(request: serde_json::Value) -> Result<Decision, QuoteError> {
+    let input: QuoteInput = serde_json::from_value(request).expect("a well-formed request");
+    let pack = PolicyPacks::builtin()
+        .get(&input.policy)
+        .expect("a shipped pack");
+    decide(pack, WorkingDayCalendar::builtin(pack.country()), &input)
+}
+
+fn date(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+fn amount(decision: &Decision) -> String {
+    decision
+        .amount
+        .map(|m| m.amount_text())
+        .unwrap_or_else(|| "null".into())
+}
+
+// ---------- by-online-courses (seed 002) ----------
+
+fn course(received_at: &str, facts: serde_json::Value) -> serde_json::Value {
+    json!({
+        "policy": "by-online-courses",
+        "payment": {"amount": "450.00", "currency": "BYN", "paid_at": "2026-03-02T10:15:00+03:00"},
+        "received_at": received_at,
+        "reason": "withdrawal",
+        "facts": facts,
+    })
+}
+
+#[test]
+fn courses_worked_example_refunds_90_byn_due_5_may() {
+    let decision = quote(course(
+        "2026-03-20T12:00:00+03:00",
+        json!({"access_started_at": "2026-03-02", "progress_percent": 35}),
+    ));
+    assert_eq!(decision.decision, DecisionKind::Approve);
+    assert_eq!(amount(&decision), "90.00");
+    assert_eq!(decision.currency, crate::money::Currency::BYN);
+    // 30 BY working days from Friday 20 March, skipping 20-21 April (day off, Radunitsa),
+    // counting Saturday 25 April (working) and skipping 1 May.
+    assert_eq!(decision.refund_due_by, Some(date("2026-05-05")));
+    assert!(decision.clause.starts_with("§11 b)"), "{}", decision.clause);
+    assert_eq!(decision.payout_method, Some(PayoutMethod::OriginalCard));
+    assert!(!decision.requires_confirmation);
+    assert_eq!(decision.policy, "by-online-courses");
+    assert_eq!(decision.policy_version.len(), 16);
+    assert_eq!(decision.rule.as_deref(), Some("by_progress"));
+    // §15: access revoked within 1 working day of Friday 20 March: Monday 23 March.
+    assert_eq!(decision.effects.len(), 1);
+    assert_eq!(decision.effects[0].kind, "access_revocation");
+    assert_eq!(decision.effects[0].due_by, date("2026-03-23"));
+    assert_eq!(decision.facts_used[&FactName::ProgressPercent], json!(35));
+    assert_eq!(
+        decision.facts_used[&FactName::AccessStartedAt],
+        json!("2026-03-02")
+    );
+    // The defaults consulted for §14 are kept too, so the decision can be replayed.
+    assert_eq!(decision.facts_used[&FactName::CardChanged], json!(false));
+}
+
+#[test]
+fn courses_decision_serializes_to_the_quote_shape() {
+    let decision = quote(course(
+        "2026-03-20T12:00:00+03:00",
+        json!({"access_started_at": "2026-03-02", "progress_percent": 35}),
+    ));
+    let value = serde_json::to_value(&decision).unwrap();
+    assert_eq!(value["decision"], "approve");
+    assert_eq!(value["amount"], "90.00");
+    assert_eq!(value["currency"], "BYN");
+    assert_eq!(value["refund_due_by"], "2026-05-05");
+    assert_eq!(value["payout_method"], "original_card");
+    assert_eq!(value["requires_confirmation"], false);
+    assert_eq!(value["missing"], json!([]));
+    assert_eq!(value["effects"][0]["due_by"], "2026-03-23");
+    assert_eq!(value["facts_used"]["progress_percent"], 35);
+    assert_eq!(value["calculation"]["kind"], "tier");
+    assert_eq!(value["calculation"]["percent"], 20);
+}
+
+#[test]
+fn courses_progress_tier_edges() {
+    let cases = [
+        (0, Some("135.00")),
+        (30, Some("135.00")),
+        (31, Some("90.00")),
+        (50, Some("90.00")),
+        (51, Some("45.00")),
+        (70, Some("45.00")),
+        (71, None),
+        (100, None),
+    ];
+    for (progress, expected) in cases {
+        let decision = quote(course(
+            "2026-03-20T12:00:00+03:00",
+            json!({"access_started_at": "2026-03-02", "progress_percent": progress}),
+        ));
+        match expected {
+            Some(refund) => {
+                assert_eq!(decision.decision, DecisionKind::Approve, "progress {progress}");
+                assert_eq!(amount(&decision), refund, "progress {progress}");
+            }
+            None => {
+                assert_eq!(decision.decision, DecisionKind::Reject, "progress {progress}");
+                assert_eq!(amount(&decision), "0.00");
+                assert!(decision.clause.starts_with("§11 d)"), "{}", decision.clause);
+                // Access still ends: the customer withdrew.
+                assert_eq!(decision.effects[0].due_by, date("2026-03-23"));
+            }
+        }
+    }
+}
+
+#[test]
+fn courses_cooling_off_window_ends_on_its_last_day() {
+    let facts = json!({"access_started_at": "2026-03-02", "progress_percent": 35});
+    // Paid Monday 2 March: the 7 calendar days end on Monday 9 March.
+    let last_day = quote(course("2026-03-09T23:59:00+03:00", facts.clone()));
+    assert_eq!(last_day.decision, DecisionKind::Approve);
+    assert_eq!(amount(&last_day), "450.00");
+    assert_eq!(last_day.rule.as_deref(), Some("cooling_off"));
+    let day_after = quote(course("2026-03-10T00:00:00+03:00", facts));
+    assert_eq!(amount(&day_after), "90.00");
+}
+
+#[test]
+fn courses_cooling_off_ending_on_a_weekend_moves_to_the_next_working_day() {
+    // Paid Saturday 7 March: 7 days end Saturday 14 March, moved to Monday 16 March.
+    let request = |received: &str| {
+        json!({
+            "policy": "by-online-courses",
+            "payment": {"amount": "450.00", "currency": "BYN", "paid_at": "2026-03-07"},
+            "received_at": received,
+            "reason": "withdrawal",
+            "facts": {"access_started_at": "2026-03-07", "progress_percent": 10},
+        })
+    };
+    assert_eq!(amount(&quote(request("2026-03-16"))), "450.00");
+    assert_eq!(amount(&quote(request("2026-03-17"))), "135.00");
+}
+
+#[test]
+fn courses_dates_are_taken_in_minsk_time() {
+    let request = |paid_at: &str, received_at: &str| {
+        json!({
+            "policy": "by-online-courses",
+            "payment": {"amount": "450.00", "currency": "BYN", "paid_at": paid_at},
+            "received_at": received_at,
+            "reason": "withdrawal",
+            "facts": {"access_started_at": "2026-03-03", "progress_percent": 35},
+        })
+    };
+    // 22:30 UTC on 2 March is 01:30 on 3 March in Minsk: the window runs to 10 March.
+    let late_evening = quote(request("2026-03-02T22:30:00Z", "2026-03-10T20:00:00Z"));
+    assert_eq!(late_evening.received_on, date("2026-03-10"));
+    assert_eq!(amount(&late_evening), "450.00");
+    // 21:30 UTC on 10 March is already 11 March in Minsk: outside the window.
+    let after_midnight = quote(request("2026-03-02T22:30:00Z", "2026-03-10T21:30:00Z"));
+    assert_eq!(after_midnight.received_on, date("2026-03-11"));
+    assert_eq!(amount(&after_midnight), "90.00");
+    // A timestamp fact becomes the local date as well.
+    let decision = quote(json!({
+        "policy": "by-online-courses",
+        "payment": {"amount": "450.00", "currency": "BYN", "paid_at": "2026-03-02"},
+        "received_at": "2026-03-20",
+        "reason": "withdrawal",
+        "facts": {"access_started_at": "2026-03-19T22:00:00Z"},
+    }));
+    // 01:00 on 20 March in Minsk: started, not after the received date, so progress is asked.
+    assert_eq!(decision.decision, DecisionKind::NeedsInfo);
+    assert_eq!(decision.missing, vec!["progress_percent"]);
+}
+
+#[test]
+fn courses_full_refund_when_not_rendered_or_not_started() {
+    let not_delivered = quote(json!({
+        "policy": "by-online-courses",
+        "payment": {"amount": "450.00", "currency": "BYN", "paid_at": "2026-03-02"},
+        "received_at": "2026-03-20",
+        "reason": "not_delivered",
+        "facts": {"access_started_at": "2026-03-02", "progress_percent": 90},
+    }));
+    assert_eq!(amount(&not_delivered), "450.00");
+    assert!(not_delivered.clause.starts_with("§7.1"));
+
+    let never_started = quote(course("2026-03-20", json!({})));
+    assert_eq!(amount(&never_started), "450.00");
+    assert!(never_started.clause.starts_with("§7.2"));
+
+    let starts_later = quote(course(
+        "2026-03-20",
+        json!({"access_started_at": "2026-04-01"}),
+    ));
+    assert_eq!(amount(&starts_later), "450.00");
+    assert_eq!(starts_later.rule.as_deref(), Some("not_started_yet"));
+}
+
+#[test]
+fn courses_ask_for_progress_and_bank_details() {
+    let no_progress = quote(course(
+        "2026-03-20",
+        json!({"access_started_at": "2026-03-02"}),
+    ));
+    assert_eq!(no_progress.decision, DecisionKind::NeedsInfo);
+    assert_eq!(no_progress.missing, vec!["progress_percent"]);
+    assert_eq!(no_progress.amount, None);
+    assert!(no_progress.effects.is_empty());
+
+    let card_changed = quote(course(
+        "2026-03-20",
+        json!({"access_started_at": "2026-03-02", "progress_percent": 35, "card_changed": true}),
+    ));
+    assert_eq!(card_changed.decision, DecisionKind::NeedsInfo);
+    assert_eq!(card_changed.missing, vec!["bank_details"]);
+    assert!(card_changed.clause.starts_with("§14"));
+
+    let both = quote(course(
+        "2026-03-20",
+        json!({"access_started_at": "2026-03-02", "paid_by_credit": true}),
+    ));
+    assert_eq!(both.missing, vec!["progress_percent", "bank_details"]);
+
+    let with_details = quote(course(
+        "2026-03-20",
+        json!({"access_started_at": "2026-03-02", "progress_percent": 35,
+               "paid_by_credit": true, "bank_details": "BY20 ALFA 3012 0000 0000 0000 0000"}),
+    ));
+    assert_eq!(with_details.decision, DecisionKind::Approve);
+    assert_eq!(with_details.payout_method, Some(PayoutMethod::BankTransfer));
+    assert_eq!(amount(&with_details), "90.00");
+}
+
+#[test]
+fn percentages_round_half_away_from_zero_once() {
+    // 450.05 × 10 % = 45.005 → 45.01; 450.05 × 30 % = 135.015 → 135.02.
+    let request = |progress: u8| {
+        json!({
+            "policy": "by-online-courses",
+            "payment": {"amount": "450.05", "currency": "BYN", "paid_at": "2026-03-02"},
+            "received_at": "2026-03-20",
+            "reason": "withdrawal",
+            "facts": {"access_started_at": "2026-03-02", "progress_percent": progress},
+        })
+    };
+    assert_eq!(amount(&quote(request(60))), "45.01");
+    assert_eq!(amount(&quote(request(10))), "135.02");
+    assert_eq!(amount(&quote(request(40))), "90.01");
+}
+
+#[test]
+fn deadlines_from_a_weekend_or_holiday_receipt() {
+    // Received Saturday 21 March: the next working day is Monday 23 March.
+    let saturday = quote(course(
+        "2026-03-21T10:00:00+03:00",
+        json!({"access_started_at": "2026-03-02", "progress_percent": 35}),
+    ));
+    assert_eq!(saturday.effects[0].due_by, date("2026-03-23"));
+    // 30 working days from the Saturday end on the same day as from the Friday before.
+    assert_eq!(saturday.refund_due_by, Some(date("2026-05-05")));
+
+    // Received on Radunitsa (Tuesday 21 April, a BY holiday): access ends Wednesday 22 April.
+    let holiday = quote(course(
+        "2026-04-21T10:00:00+03:00",
+        json!({"access_started_at": "2026-03-02", "progress_percent": 35}),
+    ));
+    assert_eq!(holiday.effects[0].due_by, date("2026-04-22"));
+
+    // Received Friday 24 April: the next working day is Saturday 25 April (a working Saturday).
+    let before_working_saturday = quote(course(
+        "2026-04-24T10:00:00+03:00",
+        json!({"access_started_at": "2026-03-02", "progress_percent": 35}),
+    ));
+    assert_eq!(before_working_saturday.effects[0].due_by, date("2026-04-25"));
+}
+
+// ---------- by-app-studio (seed 000) ----------
+
+fn studio(reason: &str, facts: serde_json::Value) -> serde_json::Value {
+    json!({
+        "policy": "by-app-studio",
+        "payment": {"amount": "1200.00", "currency": "BYN", "paid_at": "2026-03-02T10:00:00+03:00"},
+        "received_at": "2026-03-06T10:00:00+03:00",
+        "reason": reason,
+        "facts": facts,
+    })
+}
+
+#[test]
+fn studio_refunds_only_before_acceptance() {
+    let before = quote(studio("withdrawal", json!({"order_accepted": false})));
+    assert_eq!(before.decision, DecisionKind::Approve);
+    assert_eq!(amount(&before), "1200.00");
+    assert!(before.clause.starts_with("Before acceptance"));
+    // 10 BY working days from Friday 6 March: 9-13 and 16-20 March (BY does not move
+    // 8 March off its Sunday).
+    assert_eq!(before.refund_due_by, Some(date("2026-03-20")));
+
+    let after = quote(studio("withdrawal", json!({"order_accepted": true})));
+    assert_eq!(after.decision, DecisionKind::Reject);
+    assert!(after.clause.contains("not refundable"), "{}", after.clause);
+
+    for reason in ["not_delivered", "force_majeure"] {
+        let exception = quote(studio(reason, json!({"order_accepted": true})));
+        assert_eq!(exception.decision, DecisionKind::Approve, "{reason}");
+        assert_eq!(amount(&exception), "1200.00");
+        assert_eq!(exception.payout_method, Some(PayoutMethod::OriginalCard));
+    }
+
+    let unknown = quote(studio("withdrawal", json!({})));
+    assert_eq!(unknown.decision, DecisionKind::NeedsInfo);
+    assert_eq!(unknown.missing, vec!["order_accepted"]);
+}
+
+// ---------- kz-saas-subscription (seed 001) ----------
+
+fn saas(received_at: &str, facts: serde_json::Value) -> serde_json::Value {
+    json!({
+        "policy": "kz-saas-subscription",
+        "payment": {"amount": "60000.00", "currency": "KZT", "paid_at": "2026-03-02T09:00:00+05:00"},
+        "received_at": received_at,
+        "reason": "withdrawal",
+        "facts": facts,
+    })
+}
+
+#[test]
+fn saas_worked_example_refunds_57391_30_kzt() {
+    let decision = quote(saas(
+        "2026-03-10T12:00:00+05:00",
+        json!({"access_started_at": "2026-03-02", "reason_text": "The builder lacks a shop module",
+               "approved_at": "2026-04-01"}),
+    ));
+    assert_eq!(decision.decision, DecisionKind::Approve);
+    assert_eq!(amount(&decision), "57391.30");
+    assert_eq!(
+        decision.calculation,
+        Some(Calculation::ProRataDays {
+            paid: crate::money::Money::parse("60000.00", crate::money::Currency::KZT).unwrap(),
+            term_days: 184,
+            used_days: 8,
+            rendered: crate::money::Money::parse("2608.70", crate::money::Currency::KZT).unwrap(),
+        })
+    );
+    assert!(decision.requires_confirmation);
+    // 14 calendar days from the confirmation on Wednesday 1 April.
+    assert_eq!(decision.refund_due_by, Some(date("2026-04-15")));
+}
+
+#[test]
+fn saas_sla_counts_from_received_until_confirmed_and_moves_off_weekends() {
+    // Received Saturday 4 April, no confirmation yet: 14 days end Saturday 18 April → Monday 20.
+    let decision = quote(json!({
+        "policy": "kz-saas-subscription",
+        "payment": {"amount": "60000.00", "currency": "KZT", "paid_at": "2026-04-01"},
+        "received_at": "2026-04-04T11:00:00+05:00",
+        "reason": "withdrawal",
+        "facts": {"access_started_at": "2026-04-01", "reason_text": "not needed"},
+    }));
+    assert_eq!(decision.decision, DecisionKind::Approve);
+    assert_eq!(decision.refund_due_by, Some(date("2026-04-20")));
+}
+
+#[test]
+fn saas_window_is_14_calendar_days_from_access() {
+    let facts = json!({"access_started_at": "2026-03-02", "reason_text": "too expensive"});
+    // Monday 16 March is the last day.
+    let last_day = quote(saas("2026-03-16T23:00:00+05:00", facts.clone()));
+    assert_eq!(last_day.decision, DecisionKind::Approve);
+    // 60000 × 14 / 184 = 4565.217… → rendered 4565.22, refund 55434.78.
+    assert_eq!(amount(&last_day), "55434.78");
+    let late = quote(saas("2026-03-17T00:30:00+05:00", facts));
+    assert_eq!(late.decision, DecisionKind::Reject);
+    assert!(late.clause.starts_with("§8.3"));
+    // 23:30 on 16 March in Almaty is 18:30 UTC: still the 16th locally.
+    let utc = quote(saas(
+        "2026-03-16T18:30:00Z",
+        json!({"access_started_at": "2026-03-02", "reason_text": "too expensive"}),
+    ));
+    assert_eq!(utc.decision, DecisionKind::Approve);
+}
+
+#[test]
+fn saas_window_ending_on_a_weekend_extends_to_monday() {
+    // Access Saturday 4 April: 14 days end Saturday 18 April, extended to Monday 20 April.
+    let request = |received: &str| {
+        json!({
+            "policy": "kz-saas-subscription",
+            "payment": {"amount": "60000.00", "currency": "KZT", "paid_at": "2026-04-04"},
+            "received_at": received,
+            "reason": "withdrawal",
+            "facts": {"access_started_at": "2026-04-04", "reason_text": "changed plans"},
+        })
+    };
+    assert_eq!(quote(request("2026-04-20")).decision, DecisionKind::Approve);
+    assert_eq!(quote(request("2026-04-21")).decision, DecisionKind::Reject);
+}
+
+#[test]
+fn saas_rejects_violations_and_asks_for_reasons() {
+    let violated = quote(saas(
+        "2026-03-10",
+        json!({"access_started_at": "2026-03-02", "reason_text": "x", "terms_violated": true}),
+    ));
+    assert_eq!(violated.decision, DecisionKind::Reject);
+    assert!(violated.clause.starts_with("§8.5"));
+
+    for facts in [
+        json!({"access_started_at": "2026-03-02"}),
+        json!({"access_started_at": "2026-03-02", "reason_text": "   "}),
+    ] {
+        let no_reason = quote(saas("2026-03-10", facts));
+        assert_eq!(no_reason.decision, DecisionKind::NeedsInfo);
+        assert_eq!(no_reason.missing, vec!["reason_text"]);
+        assert!(no_reason.clause.contains("motivated"));
+    }
+
+    let no_access = quote(saas("2026-03-10", json!({"reason_text": "x"})));
+    assert_eq!(no_access.decision, DecisionKind::NeedsInfo);
+    assert_eq!(no_access.missing, vec!["access_started_at"]);
+}
+
+// ---------- kz-goods-store (seed 003) ----------
+
+fn goods(reason: &str, facts: serde_json::Value, documents: serde_json::Value) -> serde_json::Value {
+    json!({
+        "policy": "kz-goods-store",
+        "payment": {"amount": "25990.00", "currency": "KZT", "paid_at": "2026-04-01T15:00:00+05:00"},
+        "received_at": "2026-04-11T10:00:00+05:00",
+        "reason": reason,
+        "facts": facts,
+        "documents": documents,
+    })
+}
+
+fn all_documents() -> serde_json::Value {
+    json!(["refund_application", "identity_document"])
+}
+
+#[test]
+fn goods_store_refunds_intact_goods_within_14_days() {
+    let intact = json!({"goods_received_at": "2026-04-03", "goods_intact": true,
+                        "proof_of_purchase": true, "identity_document_verified": true});
+    let decision = quote(goods("withdrawal", intact.clone(), all_documents()));
+    assert_eq!(decision.decision, DecisionKind::Approve);
+    assert_eq!(amount(&decision), "25990.00");
+    // Received Saturday 11 April: 3 KZ working days (Mon 13, Tue 14, Wed 15) come before
+    // 10 calendar days (Tuesday 21 April).
+    assert_eq!(decision.refund_due_by, Some(date("2026-04-15")));
+    assert_eq!(
+        decision.documents_used,
+        vec![DocumentKind::RefundApplication, DocumentKind::IdentityDocument]
+    );
+
+    let no_documents = quote(goods("withdrawal", intact, json!([])));
+    assert_eq!(no_documents.decision, DecisionKind::NeedsInfo);
+    assert_eq!(no_documents.missing, vec!["refund_application", "identity_document"]);
+
+    let unverified = quote(goods(
+        "withdrawal",
+        json!({"goods_received_at": "2026-04-03", "goods_intact": true,
+               "proof_of_purchase": true, "identity_document_verified": false}),
+        all_documents(),
+    ));
+    assert_eq!(unverified.missing, vec!["identity_document_verified"]);
+}
+
+#[test]
+fn goods_store_refuses_personalized_late_or_damaged_goods() {
+    let base = |extra: serde_json::Value| {
+        let mut facts = json!({"goods_received_at": "2026-04-03", "goods_intact": true,
+                               "proof_of_purchase": true, "identity_document_verified": true});
+        facts.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        quote(goods("withdrawal", facts, all_documents()))
+    };
+    let personalized = base(json!({"personalized": true}));
+    assert_eq!(personalized.decision, DecisionKind::Reject);
+    assert_eq!(personalized.rule.as_deref(), Some("personalized"));
+
+    let damaged = base(json!({"goods_intact": false}));
+    assert_eq!(damaged.decision, DecisionKind::Reject);
+    assert_eq!(damaged.rule.as_deref(), Some("not_intact"));
+
+    // Received 11 April: goods received 27 March → window to 10 April (Friday): too late.
+    let late = base(json!({"goods_received_at": "2026-03-27"}));
+    assert_eq!(late.decision, DecisionKind::Reject);
+    assert_eq!(late.rule.as_deref(), Some("late_return"));
+    // Goods received 28 March → 14 days end on Saturday 11 April, the received date: in time.
+    let last_day = base(json!({"goods_received_at": "2026-03-28"}));
+    assert_eq!(last_day.decision, DecisionKind::Approve);
+}
+
+#[test]
+fn goods_store_before_receipt_and_erroneous_charges() {
+    let not_received = quote(goods(
+        "withdrawal",
+        json!({"identity_document_verified": true}),
+        all_documents(),
+    ));
+    assert_eq!(not_received.decision, DecisionKind::Approve);
+    assert_eq!(not_received.rule.as_deref(), Some("before_receipt"));
+
+    let erroneous = quote(goods(
+        "erroneous_charge",
+        json!({"identity_document_verified": true}),
+        all_documents(),
+    ));
+    assert_eq!(erroneous.decision, DecisionKind::NeedsInfo);
+    assert_eq!(erroneous.missing, vec!["proof_of_purchase"]);
+    let proven = quote(goods(
+        "erroneous_charge",
+        json!({"identity_document_verified": true, "proof_of_purchase": true}),
+        all_documents(),
+    ));
+    assert_eq!(amount(&proven), "25990.00");
+}
+
+#[test]
+fn goods_store_deadline_after_a_public_holiday() {
+    // Received Friday 1 May (Unity Day): 3 working days are 4, 5 and 6 May.
+    let decision = quote(json!({
+        "policy": "kz-goods-store",
+        "payment": {"amount": "1000.00", "currency": "KZT", "paid_at": "2026-04-28"},
+        "received_at": "2026-05-01T09:00:00+05:00",
+        "reason": "withdrawal",
+        "facts": {"identity_document_verified": true},
+        "documents": ["refund_application", "identity_document"],
+    }));
+    assert_eq!(decision.refund_due_by, Some(date("2026-05-06")));
+}
+
+// ---------- lv-webshop (seed 004) ----------
+
+fn webshop(reason: &str, received_at: &str, facts: serde_json::Value) -> serde_json::Value {
+    json!({
+        "policy": "lv-webshop",
+        "payment": {"amount": "84.90", "currency": "EUR", "paid_at": "2026-03-30T10:00:00+03:00"},
+        "received_at": received_at,
+        "reason": reason,
+        "facts": facts,
+    })
+}
+
+#[test]
+fn webshop_returns_the_out_of_stock_difference() {
+    // Received Saturday 4 April: 14 calendar days end Saturday 18 April; LV does not extend.
+    let decision = quote(webshop(
+        "out_of_stock_difference",
+        "2026-04-04",
+        json!({"invoiced_amount": "61.35"}),
+    ));
+    assert_eq!(decision.decision, DecisionKind::Approve);
+    assert_eq!(amount(&decision), "23.55");
+    assert_eq!(decision.currency, crate::money::Currency::EUR);
+    assert_eq!(decision.refund_due_by, Some(date("2026-04-18")));
+    assert_eq!(decision.payout_method, Some(PayoutMethod::OriginalCard));
+
+    let no_difference = quote(webshop(
+        "out_of_stock_difference",
+        "2026-04-04",
+        json!({"invoiced_amount": "84.90"}),
+    ));
+    assert_eq!(no_difference.decision, DecisionKind::Reject);
+
+    let unknown = quote(webshop("out_of_stock_difference", "2026-04-04", json!({})));
+    assert_eq!(unknown.missing, vec!["invoiced_amount"]);
+}
+
+#[test]
+fn webshop_returns_the_advance_balance_by_bank_transfer() {
+    let decision = quote(webshop(
+        "advance_balance",
+        "2026-04-02",
+        json!({"balance": "40.00"}),
+    ));
+    assert_eq!(decision.decision, DecisionKind::Approve);
+    assert_eq!(amount(&decision), "40.00");
+    assert_eq!(decision.payout_method, Some(PayoutMethod::BankTransfer));
+    // 10 LV working days from Thursday 2 April skip Good Friday (3 April) and Easter Monday
+    // (6 April): 7-10, 13-17, 20 April.
+    assert_eq!(decision.refund_due_by, Some(date("2026-04-20")));
+}
+
+#[test]
+fn webshop_other_reasons_go_to_a_person() {
+    for reason in ["withdrawal", "not_delivered", "erroneous_charge"] {
+        let decision = quote(webshop(reason, "2026-04-04", json!({})));
+        assert_eq!(decision.decision, DecisionKind::ManualReview, "{reason}");
+        assert_eq!(decision.amount, None);
+        assert_eq!(decision.refund_due_by, None);
+    }
+}
+
+// ---------- caps and malformed requests ----------
+
+#[test]
+fn refunds_never_exceed_what_is_left_of_the_payment() {
+    let request = |refunded: &str| {
+        json!({
+            "policy": "by-app-studio",
+            "payment": {"amount": "1200.00", "currency": "BYN", "paid_at": "2026-03-02",
+                        "refunded": refunded},
+            "received_at": "2026-03-06",
+            "reason": "not_delivered",
+        })
+    };
+    let partly = quote(request("1000.00"));
+    assert_eq!(amount(&partly), "200.00");
+    assert!(partly.capped);
+    let fully = quote(request("1200.00"));
+    assert_eq!(fully.decision, DecisionKind::Reject);
+    assert!(fully.clause.contains("already been refunded"), "{}", fully.clause);
+    assert!(matches!(
+        try_quote(request("1200.01")),
+        Err(QuoteError::RefundedExceedsCaptured { .. })
+    ));
+}
+
+#[test]
+fn malformed_requests_are_refused_with_the_field() {
+    let mut request = course("2026-03-20", json!({}));
+    request["payment"]["currency"] = json!("EUR");
+    let err = try_quote(request).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "payment currency EUR is not the currency of policy `by-online-courses` (BYN)"
+    );
+
+    let mut request = course("2026-03-20", json!({}));
+    request["payment"]["amount"] = json!("450.001");
+    assert!(try_quote(request).unwrap_err().to_string().starts_with("payment.amount:"));
+
+    let err = try_quote(course("2026-03-01", json!({}))).unwrap_err();
+    assert!(matches!(err, QuoteError::ReceivedBeforePayment { .. }));
+}
+
+// ---------- pack format ----------
+
+#[test]
+fn builtin_packs_load_with_content_versions() {
+    let packs = PolicyPacks::try_builtin().unwrap();
+    assert_eq!(
+        packs.ids(),
+        vec![
+            "by-app-studio",
+            "by-online-courses",
+            "kz-goods-store",
+            "kz-saas-subscription",
+            "lv-webshop"
+        ]
+    );
+    for pack in packs.iter() {
+        assert_eq!(pack.version().len(), 16);
+        assert!(pack.version().bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+    let courses = packs.get("by-online-courses").unwrap();
+    assert_eq!(courses.currency(), crate::money::Currency::BYN);
+    assert_eq!(courses.timezone(), chrono_tz::Europe::Minsk);
+}
+
+const MERCHANT_PACK: &str = r#"
+id = "lv-gym"
+name = "Gym membership"
+country = "LV"
+currency = "EUR"
+extend_to_working_day = false
+
+[sla]
+terms = [{ working_days = 5 }]
+
+[[rules]]
+id = "by_visits"
+clause = "Refund by share of visits used."
+requires = { facts = ["progress_percent"] }
+outcome = { tiers = { fact = "progress_percent", bands = [
+  { up_to = 10, percent = 90 },
+  { up_to = 100, percent = 0 },
+] } }
+"#;
+
+#[test]
+fn a_merchant_pack_is_interpreted_without_code_changes() {
+    let pack = PolicyPack::from_toml(MERCHANT_PACK, "gym.toml").unwrap();
+    assert_eq!(pack.timezone(), chrono_tz::Europe::Riga);
+    let input: QuoteInput = serde_json::from_value(json!({
+        "policy": "lv-gym",
+        "payment": {"amount": "30.00", "currency": "EUR", "paid_at": "2026-03-02"},
+        "received_at": "2026-03-05",
+        "reason": "withdrawal",
+        "facts": {"progress_percent": 10},
+    }))
+    .unwrap();
+    let decision = decide(
+        &pack,
+        WorkingDayCalendar::builtin(pack.country()),
+        &input,
+    )
+    .unwrap();
+    assert_eq!(amount(&decision), "27.00");
+    assert_eq!(decision.refund_due_by, Some(date("2026-03-12")));
+    // Any edit is a new version.
+    let edited = PolicyPack::from_toml(&MERCHANT_PACK.replace("90", "80"), "gym.toml").unwrap();
+    assert_ne!(edited.version(), pack.version());
+}
+
+fn pack_error(text: &str) -> PackError {
+    PolicyPack::from_toml(text, "merchant.toml").unwrap_err()
+}
+
+#[test]
+fn pack_errors_name_file_line_field_and_problem() {
+    let unknown_fact = pack_error(&MERCHANT_PACK.replace(
+        r#"requires = { facts = ["progress_percent"] }"#,
+        r#"requires = { facts = ["progres_percent"] }"#,
+    ));
+    assert_eq!(unknown_fact.file, "merchant.toml");
+    assert_eq!(unknown_fact.line, Some(14));
+    assert_eq!(unknown_fact.field, "rules[1].requires.facts");
+    assert!(unknown_fact.problem.contains("unknown fact `progres_percent`"));
+    assert!(
+        unknown_fact
+            .to_string()
+            .starts_with("merchant.toml:14: rules[1].requires.facts: unknown fact")
+    );
+
+    let wrong_kind = pack_error(&MERCHANT_PACK.replace(
+        r#"fact = "progress_percent""#,
+        r#"fact = "goods_intact""#,
+    ));
+    assert_eq!(wrong_kind.line, Some(15));
+    assert!(
+        wrong_kind.problem.contains("`goods_intact` is a yes/no fact"),
+        "{}",
+        wrong_kind.problem
+    );
+
+    let gap = pack_error(&MERCHANT_PACK.replace("up_to = 100", "up_to = 99"));
+    assert!(gap.problem.contains("up_to = 100"), "{}", gap.problem);
+
+    let bad_currency = pack_error(&MERCHANT_PACK.replace(r#""EUR""#, r#""GBP""#));
+    assert_eq!(bad_currency.line, Some(5));
+    assert_eq!(bad_currency.field, "currency");
+
+    let bad_zone = pack_error(&MERCHANT_PACK.replace(
+        "extend_to_working_day = false",
+        "extend_to_working_day = false\ntimezone = \"Europe/Riga2\"",
+    ));
+    assert_eq!(bad_zone.field, "timezone");
+    assert!(bad_zone.problem.contains("Europe/Riga2"));
+
+    let typo_key = pack_error(&MERCHANT_PACK.replace("[sla]\nterms", "[sla]\nterm"));
+    assert_eq!(typo_key.field, "sla.term");
+    assert!(typo_key.problem.contains("unknown field `term`"), "{}", typo_key.problem);
+
+    let missing_clause = pack_error(&MERCHANT_PACK.replace(
+        "clause = \"Refund by share of visits used.\"\n",
+        "",
+    ));
+    assert!(missing_clause.problem.contains("missing field `clause`"));
+    assert_eq!(missing_clause.line, Some(11));
+}
+
+#[test]
+fn pack_refuses_a_fee_that_is_not_defined() {
+    let text = MERCHANT_PACK
+        .split("[[rules]]")
+        .next()
+        .unwrap()
+        .to_owned()
+        + r#"[[rules]]
+id = "balance"
+clause = "Balance back."
+outcome = { fact_minus_fee = { fact = "balance", fee = "bank_fee" } }
+"#;
+    let err = pack_error(&text);
+    assert_eq!(err.line, Some(11));
+    assert!(err.problem.contains("fee `bank_fee`"), "{}", err.problem);
+}
+
+// ---------- properties ----------
+
+fn course_quote(paid_minor: i64, refunded_minor: i64, progress: u8, day: u32) -> Decision {
+    let paid = crate::money::Money::from_minor(paid_minor, crate::money::Currency::BYN);
+    let refunded = crate::money::Money::from_minor(refunded_minor, crate::money::Currency::BYN);
+    quote(json!({
+        "policy": "by-online-courses",
+        "payment": {"amount": paid.amount_text(), "currency": "BYN", "paid_at": "2026-03-02",
+                    "refunded": refunded.amount_text()},
+        "received_at": format!("2026-03-{day:02}"),
+        "reason": "withdrawal",
+        "facts": {"access_started_at": "2026-03-02", "progress_percent": progress},
+    }))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn refund_never_exceeds_paid_minus_refunded(
+        paid in 1_i64..10_000_000,
+        refunded_share in 0_i64..=100,
+        progress in 0_u8..=100,
+        day in 2_u32..=31,
+    ) {
+        let refunded = paid * refunded_share / 100;
+        let decision = course_quote(paid, refunded, progress, day);
+        let refund = decision.amount.map_or(0, |m| m.minor());
+        prop_assert!(refund >= 0);
+        prop_assert!(refund <= paid - refunded, "{refund} > {paid} - {refunded}");
+    }
+
+    #[test]
+    fn more_progress_never_refunds_more(
+        paid in 1_i64..10_000_000,
+        low in 0_u8..=100,
+        high in 0_u8..=100,
+        day in 2_u32..=31,
+    ) {
+        let (low, high) = (low.min(high), low.max(high));
+        let at_low = course_quote(paid, 0, low, day).amount.map_or(0, |m| m.minor());
+        let at_high = course_quote(paid, 0, high, day).amount.map_or(0, |m| m.minor());
+        prop_assert!(at_high <= at_low, "progress {high} refunds {at_high} > {at_low} at {low}");
+    }
+
+    #[test]
+    fn saas_refund_shrinks_as_days_pass(days in 0_u32..=14, paid in 1_i64..100_000_000) {
+        let paid = crate::money::Money::from_minor(paid, crate::money::Currency::KZT);
+        let received = date("2026-03-02") + chrono::Days::new(days.into());
+        let at = |received: NaiveDate| {
+            quote(json!({
+                "policy": "kz-saas-subscription",
+                "payment": {"amount": paid.amount_text(), "currency": "KZT", "paid_at": "2026-03-02"},
+                "received_at": received.to_string(),
+                "reason": "withdrawal",
+                "facts": {"access_started_at": "2026-03-02", "reason_text": "r"},
+            }))
+            .amount
+            .map_or(0, |m| m.minor())
+        };
+        let today = at(received);
+        prop_assert!(today <= paid.minor());
+        if days > 0 {
+            prop_assert!(today <= at(received - chrono::Days::new(1)));
+        }
+    }
+}
