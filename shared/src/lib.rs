@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod broker;
 pub mod calendar;
+pub mod cards;
 pub mod config;
 pub mod db;
 pub mod identity;
@@ -13,6 +14,8 @@ pub mod merchants;
 pub mod messages;
 pub mod money;
 pub mod outbox;
+pub mod payments;
 pub mod policy;
+pub mod requests;
 pub mod telemetry;
 pub mod transition;

@@ -1,29 +1,89 @@
-//! The HTTP API. `serve` takes its listener and its shutdown signal as parameters, so tests
+//! The HTTP API for support agents, supervisors, mail providers and dashboards. JSON in and
+//! out, problem+json errors, API keys with roles, OpenAPI at `/openapi.json` and a browsable
+//! page at `/docs`. `serve` takes its listener and its shutdown signal as parameters, so tests
 //! bind port 0 and choose when it stops.
 
-use std::time::Duration;
+pub mod auth;
+pub mod docs;
+pub mod extract;
+pub mod health;
+pub mod merchants;
+pub mod payments;
+pub mod problem;
+pub mod quotes;
+pub mod requests;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef, Request};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use shared::calendar::Calendars;
+use shared::merchants::Merchants;
+use shared::policy::PolicyPacks;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use self::auth::FailedAttempts;
+use self::problem::ApiError;
+
+/// Largest JSON body accepted (documents have their own limit).
+pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct ApiContext {
     pub db: PgPool,
     pub amqp_url: String,
+    pub merchants: Arc<Merchants>,
+    pub packs: Arc<PolicyPacks>,
+    pub calendars: Arc<Calendars>,
+    pub failed_attempts: FailedAttempts,
+}
+
+impl ApiContext {
+    pub fn new(
+        db: PgPool,
+        amqp_url: String,
+        merchants: Merchants,
+        packs: PolicyPacks,
+        calendars: Calendars,
+    ) -> Self {
+        Self {
+            db,
+            amqp_url,
+            merchants: Arc::new(merchants),
+            packs: Arc::new(packs),
+            calendars: Arc::new(calendars),
+            failed_attempts: FailedAttempts::default(),
+        }
+    }
 }
 
 pub fn router(ctx: ApiContext) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .merge(health::router())
+        .merge(docs::router())
+        .merge(merchants::router())
+        .merge(payments::router())
+        .merge(requests::router())
+        .merge(quotes::router())
+        .fallback(|| async { ApiError::not_found("no such endpoint; see /docs") })
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn(request_id))
         .with_state(ctx)
+}
+
+impl FromRef<ApiContext> for PgPool {
+    fn from_ref(ctx: &ApiContext) -> PgPool {
+        ctx.db.clone()
+    }
 }
 
 pub async fn serve(
@@ -32,50 +92,45 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "API listening");
-    axum::serve(listener, router(ctx))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    axum::serve(
+        listener,
+        router(ctx).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
 }
 
-/// The process is up.
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
-}
-
-/// Postgres and RabbitMQ are reachable.
-async fn readyz(State(ctx): State<ApiContext>) -> (StatusCode, Json<serde_json::Value>) {
-    let postgres = tokio::time::timeout(
-        Duration::from_secs(2),
-        sqlx::query("SELECT 1").execute(&ctx.db),
-    )
-    .await
-    .map_err(|_| "timed out".to_string())
-    .and_then(|r| r.map(|_| ()).map_err(|e| e.to_string()));
-    let rabbitmq = tokio::time::timeout(
-        Duration::from_secs(2),
-        shared::broker::connect(&ctx.amqp_url, "refundd readiness check"),
-    )
-    .await
-    .map_err(|_| "timed out".to_string())
-    .and_then(|r| r.map_err(|e| e.to_string()));
-    if let Ok(conn) = &rabbitmq {
-        let _ = conn.close(200, "readiness check done").await;
+/// Gives every request an id (the caller's `X-Request-Id` when it is sane), puts it on the
+/// span of everything the request does, echoes it back, and logs one line per request.
+async fn request_id(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 100
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let span = tracing::info_span!(
+        "http",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path()
+    );
+    let started = Instant::now();
+    let mut response = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request answered"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
     }
-    let status = |r: &Result<_, String>| match r {
-        Ok(_) => json!("ok"),
-        Err(e) => json!({"error": e}),
-    };
-    let ready = postgres.is_ok() && rabbitmq.is_ok();
-    (
-        if ready {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        },
-        Json(json!({
-            "status": if ready { "ready" } else { "not_ready" },
-            "postgres": status(&postgres),
-            "rabbitmq": status(&rabbitmq.map(|_| ())),
-        })),
-    )
+    response
 }

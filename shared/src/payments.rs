@@ -1,0 +1,177 @@
+//! Captured card payments: the registry refunds are paid against. Only the card's brand and
+//! last four digits are kept; the refund goes back by the gateway's transaction id.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::money::{Currency, Money};
+
+/// A payment as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Payment {
+    pub id: Uuid,
+    pub merchant: String,
+    pub policy: String,
+    pub gateway: String,
+    pub gateway_transaction_id: String,
+    pub amount: Money,
+    pub currency: Currency,
+    pub paid_at: DateTime<Utc>,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub cardholder_name: Option<String>,
+    pub customer_email: Option<String>,
+    pub customer_language: Option<String>,
+}
+
+impl Payment {
+    /// True when `other` registers the same payment with the same details (a replay).
+    pub fn same_registration(&self, other: &Payment) -> bool {
+        Payment { id: other.id, ..self.clone() } == *other
+    }
+}
+
+struct Row {
+    id: Uuid,
+    merchant: String,
+    policy_id: String,
+    gateway: String,
+    gateway_txn_id: String,
+    amount_minor: i64,
+    currency: String,
+    paid_at: DateTime<Utc>,
+    card_brand: Option<String>,
+    card_last4: Option<String>,
+    cardholder_name: Option<String>,
+    customer_email: Option<String>,
+    customer_language: Option<String>,
+}
+
+impl TryFrom<Row> for Payment {
+    type Error = sqlx::Error;
+    fn try_from(r: Row) -> Result<Self, Self::Error> {
+        let currency: Currency = r
+            .currency
+            .parse()
+            .map_err(|e: crate::money::MoneyError| sqlx::Error::Decode(Box::new(e)))?;
+        Ok(Payment {
+            id: r.id,
+            merchant: r.merchant,
+            policy: r.policy_id,
+            gateway: r.gateway,
+            gateway_transaction_id: r.gateway_txn_id,
+            amount: Money::from_minor(r.amount_minor, currency),
+            currency,
+            paid_at: r.paid_at,
+            card_brand: r.card_brand,
+            card_last4: r.card_last4,
+            cardholder_name: r.cardholder_name,
+            customer_email: r.customer_email,
+            customer_language: r.customer_language,
+        })
+    }
+}
+
+/// What registering did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Registered {
+    Created(Payment),
+    /// The same payment with the same details was registered before.
+    AlreadyRegistered(Payment),
+    /// The gateway transaction id is registered with other details.
+    Conflict(Payment),
+}
+
+/// Registers a payment, idempotently on gateway + transaction id.
+pub async fn register(conn: &mut PgConnection, p: &Payment) -> sqlx::Result<Registered> {
+    let inserted = sqlx::query!(
+        r#"INSERT INTO payments (id, merchant, policy_id, gateway, gateway_txn_id, amount_minor,
+                                 currency, paid_at, card_brand, card_last4, cardholder_name,
+                                 customer_email, customer_language)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           ON CONFLICT ON CONSTRAINT payments_gateway_txn_key DO NOTHING"#,
+        p.id,
+        p.merchant,
+        p.policy,
+        p.gateway,
+        p.gateway_transaction_id,
+        p.amount.minor(),
+        p.currency.code(),
+        p.paid_at,
+        p.card_brand,
+        p.card_last4,
+        p.cardholder_name,
+        p.customer_email,
+        p.customer_language
+    )
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        return Ok(Registered::Created(p.clone()));
+    }
+    let existing = find_by_gateway(conn, &p.gateway, &p.gateway_transaction_id)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    Ok(if existing.same_registration(p) {
+        Registered::AlreadyRegistered(existing)
+    } else {
+        Registered::Conflict(existing)
+    })
+}
+
+pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Payment>> {
+    let row = sqlx::query_as!(
+        Row,
+        r#"SELECT id, merchant, policy_id, gateway, gateway_txn_id, amount_minor,
+                  currency AS "currency!", paid_at, card_brand,
+                  card_last4 AS "card_last4?", cardholder_name, customer_email, customer_language
+             FROM payments WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await?;
+    row.map(Payment::try_from).transpose()
+}
+
+pub async fn find_by_gateway(
+    conn: &mut PgConnection,
+    gateway: &str,
+    transaction_id: &str,
+) -> sqlx::Result<Option<Payment>> {
+    let row = sqlx::query_as!(
+        Row,
+        r#"SELECT id, merchant, policy_id, gateway, gateway_txn_id, amount_minor,
+                  currency AS "currency!", paid_at, card_brand,
+                  card_last4 AS "card_last4?", cardholder_name, customer_email, customer_language
+             FROM payments WHERE gateway = $1 AND gateway_txn_id = $2"#,
+        gateway,
+        transaction_id
+    )
+    .fetch_optional(conn)
+    .await?;
+    row.map(Payment::try_from).transpose()
+}
+
+/// What has been refunded, or is on its way, on a payment: the sum of approved refund
+/// amounts of requests that are not rejected or withdrawn (excluding `except`).
+pub async fn committed_refunds(
+    conn: &mut PgConnection,
+    payment_id: Uuid,
+    except: Option<Uuid>,
+) -> sqlx::Result<i64> {
+    let sum = sqlx::query_scalar!(
+        r#"SELECT COALESCE(SUM(amount_minor), 0)::bigint AS "sum!"
+             FROM refund_requests
+            WHERE payment_id = $1
+              AND state IN ('approved', 'payout_pending', 'payout_sent', 'refunded',
+                            'payout_failed', 'needs_bank_details', 'manual_payout')
+              AND ($2::uuid IS NULL OR id <> $2)"#,
+        payment_id,
+        except
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(sum)
+}

@@ -1,0 +1,323 @@
+//! The payments registry: `POST /v1/payments` registers a captured card payment (idempotent on
+//! gateway + transaction id), `GET /v1/payments/{id}` reads one. Anything that looks like a
+//! full card number is refused: only the brand and last four digits may enter.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use shared::api_keys::ApiRole;
+use shared::cards::contains_card_number;
+use shared::merchants::{GatewayKind, LANGUAGES, looks_like_email};
+use shared::money::{Currency, DecimalAmount};
+use shared::payments::{self, Payment, Registered};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::ApiContext;
+use super::auth::Authenticated;
+use super::extract::ApiJson;
+use super::problem::{ApiError, FieldProblem, Problem};
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/v1/payments", post(register))
+        .route("/v1/payments/{id}", get(read))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Card {
+    /// e.g. `visa`, `mastercard`.
+    pub brand: String,
+    /// The last four digits, and only those.
+    pub last4: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Customer {
+    pub email: String,
+    /// `ru`, `kk`, `lv` or `en`.
+    pub language: Option<String>,
+}
+
+/// A captured card payment.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayment {
+    pub merchant: String,
+    /// The policy pack its refunds fall under (one of the merchant's).
+    pub policy: String,
+    /// The gateway that captured it (the merchant's): `sandbox`, `webpay`, `robokassa`,
+    /// `cloudpayments` or `stripe`.
+    #[schema(value_type = String, example = "sandbox")]
+    pub gateway: GatewayKind,
+    pub gateway_transaction_id: String,
+    /// Captured amount as a decimal string, e.g. `"450.00"`.
+    #[schema(value_type = String, example = "450.00")]
+    pub amount: DecimalAmount,
+    #[schema(value_type = String, example = "BYN")]
+    pub currency: Currency,
+    /// When it was captured (RFC 3339 with offset).
+    pub paid_at: DateTime<FixedOffset>,
+    pub card: Option<Card>,
+    pub cardholder_name: Option<String>,
+    pub customer: Option<Customer>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PaymentView {
+    pub id: Uuid,
+    pub merchant: String,
+    pub policy: String,
+    pub gateway: String,
+    pub gateway_transaction_id: String,
+    #[schema(example = "450.00")]
+    pub amount: String,
+    pub currency: String,
+    pub paid_at: DateTime<Utc>,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub cardholder_name: Option<String>,
+    pub customer_email: Option<String>,
+    pub customer_language: Option<String>,
+}
+
+impl From<Payment> for PaymentView {
+    fn from(p: Payment) -> Self {
+        Self {
+            id: p.id,
+            merchant: p.merchant,
+            policy: p.policy,
+            gateway: p.gateway,
+            gateway_transaction_id: p.gateway_transaction_id,
+            amount: p.amount.amount_text(),
+            currency: p.currency.code().to_string(),
+            paid_at: p.paid_at,
+            card_brand: p.card_brand,
+            card_last4: p.card_last4,
+            cardholder_name: p.cardholder_name,
+            customer_email: p.customer_email,
+            customer_language: p.customer_language,
+        }
+    }
+}
+
+fn problem(field: &str, message: impl Into<String>) -> FieldProblem {
+    FieldProblem {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Checks everything a person could get wrong, and builds the payment.
+fn validate(ctx: &ApiContext, p: NewPayment) -> Result<Payment, ApiError> {
+    let mut errors = Vec::new();
+    let mut texts: Vec<(&str, &str)> = vec![
+        ("gateway_transaction_id", &p.gateway_transaction_id),
+        ("merchant", &p.merchant),
+    ];
+    if let Some(name) = &p.cardholder_name {
+        texts.push(("cardholder_name", name));
+    }
+    if let Some(card) = &p.card {
+        texts.push(("card.last4", &card.last4));
+        texts.push(("card.brand", &card.brand));
+    }
+    for (field, text) in texts {
+        if contains_card_number(text) {
+            errors.push(problem(
+                field,
+                "this looks like a full card number; card numbers must never be sent: give only the brand and the last 4 digits",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(
+            "a full card number was sent; it was not stored",
+            errors,
+        ));
+    }
+
+    let merchant = ctx.merchants.get(&p.merchant);
+    match merchant {
+        None => errors.push(problem(
+            "merchant",
+            format!("unknown merchant {:?}; GET /v1/merchants lists them", p.merchant),
+        )),
+        Some(m) => {
+            if !m.policies.contains(&p.policy) {
+                errors.push(problem(
+                    "policy",
+                    format!(
+                        "merchant {} does not use policy {:?}; its policies are {}",
+                        m.id,
+                        p.policy,
+                        m.policies.join(", ")
+                    ),
+                ));
+            }
+            if m.gateway.kind != p.gateway {
+                errors.push(problem(
+                    "gateway",
+                    format!(
+                        "merchant {} takes payments through {}, not {}",
+                        m.id,
+                        m.gateway.kind.as_str(),
+                        p.gateway.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    let pack = ctx.packs.get(&p.policy);
+    if let Some(pack) = pack {
+        if pack.currency() != p.currency {
+            errors.push(problem(
+                "currency",
+                format!(
+                    "policy {} is in {}, not {}",
+                    p.policy,
+                    pack.currency().code(),
+                    p.currency.code()
+                ),
+            ));
+        }
+    } else if merchant.is_some() {
+        errors.push(problem("policy", format!("unknown policy {:?}", p.policy)));
+    }
+    let amount = match p.amount.in_currency(p.currency) {
+        Ok(a) if a.minor() > 0 => Some(a),
+        Ok(_) => {
+            errors.push(problem("amount", "the captured amount must be more than zero"));
+            None
+        }
+        Err(e) => {
+            errors.push(problem("amount", e.to_string()));
+            None
+        }
+    };
+    let txn = p.gateway_transaction_id.trim();
+    if txn.is_empty() || txn.len() > 200 {
+        errors.push(problem("gateway_transaction_id", "give the gateway's transaction id (1-200 characters)"));
+    }
+    if p.paid_at.with_timezone(&Utc) > Utc::now() + chrono::Duration::minutes(5) {
+        errors.push(problem("paid_at", "a payment cannot be captured in the future"));
+    }
+    if let Some(card) = &p.card {
+        if card.last4.len() != 4 || !card.last4.chars().all(|c| c.is_ascii_digit()) {
+            errors.push(problem("card.last4", "give exactly the last 4 digits of the card"));
+        }
+        if card.brand.trim().is_empty() || card.brand.len() > 30 {
+            errors.push(problem("card.brand", "give the card brand, e.g. visa"));
+        }
+    }
+    if let Some(c) = &p.customer {
+        if !looks_like_email(&c.email) {
+            errors.push(problem("customer.email", format!("{:?} is not an email address", c.email)));
+        }
+        if let Some(lang) = &c.language {
+            if !LANGUAGES.contains(&lang.as_str()) {
+                errors.push(problem("customer.language", "expected one of ru, kk, lv, en"));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(
+            format!("{} problem(s) with the payment", errors.len()),
+            errors,
+        ));
+    }
+    Ok(Payment {
+        id: Uuid::now_v7(),
+        merchant: p.merchant,
+        policy: p.policy,
+        gateway: p.gateway.as_str().to_string(),
+        gateway_transaction_id: txn.to_string(),
+        amount: amount.expect("checked above"),
+        currency: p.currency,
+        paid_at: p.paid_at.with_timezone(&Utc),
+        card_brand: p.card.as_ref().map(|c| c.brand.trim().to_lowercase()),
+        card_last4: p.card.map(|c| c.last4),
+        cardholder_name: p.cardholder_name.map(|n| n.trim().to_string()),
+        customer_email: p.customer.as_ref().map(|c| c.email.trim().to_string()),
+        customer_language: p.customer.and_then(|c| c.language),
+    })
+}
+
+/// Registers a captured card payment. Registering the same gateway transaction again with
+/// the same details answers 200 with the stored payment; with other details, 409.
+#[utoipa::path(post, path = "/v1/payments", tag = "payments",
+    security(("api_key" = [])),
+    request_body = NewPayment,
+    responses(
+        (status = 201, body = PaymentView, description = "registered"),
+        (status = 200, body = PaymentView, description = "already registered with the same details"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn register(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    ApiJson(body): ApiJson<NewPayment>,
+) -> Result<(StatusCode, Json<PaymentView>), ApiError> {
+    caller.require(&[ApiRole::Intake, ApiRole::Supervisor], "register payments")?;
+    let payment = validate(&ctx, body)?;
+    let mut conn = ctx.db.acquire().await?;
+    match payments::register(&mut conn, &payment).await? {
+        Registered::Created(p) => {
+            tracing::info!(payment_id = %p.id, merchant = p.merchant, "payment registered");
+            Ok((StatusCode::CREATED, Json(p.into())))
+        }
+        Registered::AlreadyRegistered(p) => Ok((StatusCode::OK, Json(p.into()))),
+        Registered::Conflict(existing) => Err(ApiError::conflict(
+            "payment-conflict",
+            format!(
+                "gateway transaction {} of {} is already registered (payment {}) with other details",
+                existing.gateway_transaction_id, existing.gateway, existing.id
+            ),
+        )),
+    }
+}
+
+/// One registered payment.
+#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "payment id")),
+    responses(
+        (status = 200, body = PaymentView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn read(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<PaymentView>, ApiError> {
+    caller.require(
+        &[ApiRole::Support, ApiRole::Supervisor, ApiRole::Intake],
+        "read payments",
+    )?;
+    let id = parse_id(&id)?;
+    let mut conn = ctx.db.acquire().await?;
+    let payment = payments::find(&mut conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no payment {id}")))?;
+    Ok(Json(payment.into()))
+}
+
+/// A path id that must be a UUID.
+pub fn parse_id(text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text).map_err(|_| {
+        ApiError::malformed(format!("{text:?} is not a valid id (a UUID)"), Some("id".into()))
+    })
+}
