@@ -6,7 +6,7 @@ mod tools;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, error::ErrorKind};
 use shared::config::Settings;
 use workers::{roles, signals};
 
@@ -48,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         cmd: tools::policies::PoliciesCmd,
     },
+    /// Working-day calendars: list working days, compute the end of a term.
+    Calendar {
+        #[command(subcommand)]
+        cmd: tools::calendar::CalendarCmd,
+    },
     /// Check an identity document described as JSON (FILE or stdin) and print the verdict.
     CheckDocument {
         /// JSON file to read; standard input when absent.
@@ -56,11 +61,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     // Tools work on their input alone: no settings, no services.
     let command = match cli.command {
         Command::CheckDocument { file } => return tools::check_document::run(file),
         Command::Quote { file } => return tools::quote::run(file),
+        Command::Calendar { cmd } => return tools::calendar::run(cmd),
         Command::Policies { cmd } => return tools::policies::run(cmd),
         other => other,
     };
@@ -108,8 +117,36 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Api => roles::run_api(settings, shutdown).await,
         Command::Worker { role } => roles::run_worker(role, settings, shutdown).await,
         Command::All => roles::run_all(settings, shutdown).await,
-        Command::CheckDocument { .. } | Command::Quote { .. } | Command::Policies { .. } => {
+        Command::CheckDocument { .. }
+        | Command::Quote { .. }
+        | Command::Policies { .. }
+        | Command::Calendar { .. } => {
             unreachable!("tools return before the runtime starts")
         }
     }
+}
+
+/// Help and version print as clap prints them; any other usage error is one line on stderr
+/// (the lines of clap's message before its usage section, joined) and exit code 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let message: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.starts_with("Usage:"))
+        .filter(|line| !line.is_empty())
+        .collect();
+    eprintln!(
+        "refundd: {}",
+        message.join(" ").trim_start_matches("error: ")
+    );
+    ExitCode::from(2)
 }

@@ -8,6 +8,10 @@ use chrono::{Days, NaiveDate};
 
 use super::{CalendarError, WorkingDayCalendar};
 
+/// Up to this many working days a term is found by stepping through the days; longer ones by
+/// searching the cache's running count.
+const SHORT_TERM_DAYS: u32 = 40;
+
 impl WorkingDayCalendar {
     /// The end of "`n` working days from `from`": the `n`-th working day strictly after
     /// `from` (`from` itself never counts, whatever kind of day it is). `n = 0` gives `from`.
@@ -19,14 +23,41 @@ impl WorkingDayCalendar {
         if i64::from(n) > self.count_after(from, self.last) {
             return Err(self.beyond_data(from, format!("{n} working days")));
         }
-        let steps = i32::try_from(n).expect("n is at most the working days in the data");
-        // bdays' advance first moves a non-working start to the next working day, which is
-        // then the first of the n days.
-        let end = if self.cache.is_bday(from) {
-            self.cache.advance_bdays(from, steps)
-        } else {
-            self.cache.advance_bdays(from, steps - 1)
-        };
+        if n <= SHORT_TERM_DAYS {
+            // Short terms: step through the cached days, a few nanoseconds each.
+            let mut date = from;
+            let mut left = n;
+            while left > 0 {
+                date = date
+                    .succ_opt()
+                    .expect("a working day follows inside the data");
+                if self.cache.is_bday(date) {
+                    left -= 1;
+                }
+            }
+            return Ok(date);
+        }
+        // The n-th working day after `from` is the first date whose count of working days
+        // in (from, date] reaches n. The cache counts in constant time: gallop to a date that
+        // reaches n (about 1.5 n days away in practice), then binary-search below it.
+        let target = i64::from(n);
+        let count_to = |offset: i64| self.count_after(from, from + chrono::TimeDelta::days(offset));
+        let last_offset = (self.last - from).num_days();
+        let (mut below, mut reached) = (0, (target + target / 2 + 16).min(last_offset));
+        while count_to(reached) < target {
+            below = reached;
+            reached = (reached * 2).min(last_offset);
+        }
+        while reached - below > 1 {
+            let middle = below + (reached - below) / 2;
+            if count_to(middle) >= target {
+                reached = middle;
+            } else {
+                below = middle;
+            }
+        }
+        let end = from + chrono::TimeDelta::days(reached);
+        debug_assert!(self.cache.is_bday(end));
         Ok(end)
     }
 

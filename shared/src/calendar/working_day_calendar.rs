@@ -16,7 +16,8 @@ use super::{CalendarError, Country};
 /// The working-day calendar of one country: public holidays, the country's weekend-move rule,
 /// decreed days off and working Saturdays, for the years its data covers.
 ///
-/// The checked methods (`is_working_day`, the term methods in this module's parent) return
+/// The checked methods (`is_working_day`, `day_kind`, `add_working_days`,
+/// `add_calendar_days`, `working_days_between`, `working_days_in`) return
 /// [`CalendarError::OutOfRange`] for dates outside [`years`](Self::years). The
 /// [`bdays::HolidayCalendar`] implementation cannot return errors: it **panics** outside the
 /// covered years (as `bdays::HolidayCalendarCache` does) rather than guess.

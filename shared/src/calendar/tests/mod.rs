@@ -2,3 +2,5 @@
 //! synthetic data files, and the terms (examples and properties).
 
 mod official;
+mod rules;
+mod terms;
