@@ -101,11 +101,7 @@ pub async fn create(pool: &PgPool, role: ApiRole, name: &str) -> Result<NewKey, 
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiKeyError::BadName);
     }
-    let secret = format!(
-        "rfd_{}{}",
-        Uuid::new_v4().simple(),
-        Uuid::new_v4().simple()
-    );
+    let secret = format!("rfd_{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
     let id = Uuid::now_v7();
     let result = sqlx::query!(
         "INSERT INTO api_keys (id, name, role, key_hash, key_prefix) VALUES ($1, $2, $3, $4, $5)",

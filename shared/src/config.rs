@@ -57,6 +57,8 @@ pub struct Settings {
     pub policy_dir: Option<PathBuf>,
     /// Directory of calendar data files overriding the shipped ones.
     pub calendar_dir: Option<PathBuf>,
+    /// The merchants file (default: the five demo merchants shipped with the project).
+    pub merchants_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -78,6 +80,7 @@ impl Default for Settings {
             relay_poll_interval: Duration::from_millis(500),
             policy_dir: None,
             calendar_dir: None,
+            merchants_file: None,
         }
     }
 }
@@ -96,6 +99,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("relay_poll_interval", "REFUNDD_RELAY_POLL_INTERVAL"),
     ("policy_dir", "REFUNDD_POLICY_DIR"),
     ("calendar_dir", "REFUNDD_CALENDAR_DIR"),
+    ("merchants_file", "REFUNDD_MERCHANTS_FILE"),
 ];
 
 #[derive(Deserialize)]
@@ -240,6 +244,13 @@ impl Settings {
                 }
                 "policy_dir" => s.policy_dir = Some(existing_dir(&value).map_err(bad)?),
                 "calendar_dir" => s.calendar_dir = Some(existing_dir(&value).map_err(bad)?),
+                "merchants_file" => {
+                    let path = PathBuf::from(&value);
+                    if !path.is_file() {
+                        return Err(bad(format!("{value:?} is not a file")));
+                    }
+                    s.merchants_file = Some(path);
+                }
                 _ => unreachable!("every name in SETTINGS is handled"),
             }
         }

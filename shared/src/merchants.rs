@@ -134,7 +134,10 @@ impl Merchants {
             if m.policies.is_empty() {
                 return Err(err(at("policies"), "name at least one policy pack".into()));
             }
-            for (field, value) in [("support_email", &m.support_email), ("reply_to", &m.reply_to)] {
+            for (field, value) in [
+                ("support_email", &m.support_email),
+                ("reply_to", &m.reply_to),
+            ] {
                 if !looks_like_email(value) {
                     return Err(err(at(field), format!("{value:?} is not an email address")));
                 }
@@ -147,7 +150,10 @@ impl Merchants {
             }
             if let Some(url) = &m.webhook_url {
                 if !(url.starts_with("https://") || url.starts_with("http://")) {
-                    return Err(err(at("webhook_url"), format!("{url:?} is not an http(s) URL")));
+                    return Err(err(
+                        at("webhook_url"),
+                        format!("{url:?} is not an http(s) URL"),
+                    ));
                 }
                 if m.webhook_secret_env.is_none() {
                     return Err(err(
@@ -226,8 +232,11 @@ default_language = "lv"
         assert_eq!(e.field, "merchants[0] (shop).support_email");
         assert_eq!(e.source_name, "m.toml");
 
-        let e = Merchants::from_toml(&text.replace("kind = \"sandbox\"", "kind = \"paypal\""), "m.toml")
-            .unwrap_err();
+        let e = Merchants::from_toml(
+            &text.replace("kind = \"sandbox\"", "kind = \"paypal\""),
+            "m.toml",
+        )
+        .unwrap_err();
         assert!(e.field.starts_with("line "), "{e}");
         assert!(e.problem.contains("paypal"), "{e}");
     }

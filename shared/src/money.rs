@@ -281,7 +281,11 @@ impl Money {
     /// The smaller of two amounts of the same currency.
     pub fn min(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        Ok(if other.minor < self.minor { other } else { self })
+        Ok(if other.minor < self.minor {
+            other
+        } else {
+            self
+        })
     }
 
     /// `self × numerator / denominator`, computed exactly and rounded once, half away from
@@ -317,11 +321,7 @@ impl Money {
         struct Amount(Money);
         impl fmt::Display for Amount {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write_scaled(
-                    f,
-                    i128::from(self.0.minor),
-                    self.0.currency.exponent(),
-                )
+                write_scaled(f, i128::from(self.0.minor), self.0.currency.exponent())
             }
         }
         Amount(self).to_string()

@@ -29,7 +29,10 @@ pub struct Payment {
 impl Payment {
     /// True when `other` registers the same payment with the same details (a replay).
     pub fn same_registration(&self, other: &Payment) -> bool {
-        Payment { id: other.id, ..self.clone() } == *other
+        Payment {
+            id: other.id,
+            ..self.clone()
+        } == *other
     }
 }
 

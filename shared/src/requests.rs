@@ -74,7 +74,9 @@ pub struct RequestRecord {
 
 impl RequestRecord {
     pub fn state(&self) -> RequestState {
-        self.state.parse().expect("states in the database are valid")
+        self.state
+            .parse()
+            .expect("states in the database are valid")
     }
 }
 

@@ -16,7 +16,9 @@ fn refundd(args: &[&str], stdin: Option<&str>) -> Output {
         .expect("refundd starts");
     let mut input = child.stdin.take().expect("stdin is piped");
     if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).expect("stdin accepts the request");
+        input
+            .write_all(text.as_bytes())
+            .expect("stdin accepts the request");
     }
     drop(input);
     child.wait_with_output().expect("refundd finishes")
@@ -164,18 +166,54 @@ fn malformed_requests_exit_2_with_one_line() {
         request
     };
     let cases: Vec<(Value, &str)> = vec![
-        (change(&|r| r["policy"] = json!("no-such-pack")), "unknown policy `no-such-pack`"),
-        (change(&|r| r["reason"] = json!("refund")), "unknown variant `refund`"),
-        (change(&|r| r["payment"]["amount"] = json!("45O.00")), "payment.amount"),
-        (change(&|r| r["payment"]["amount"] = json!("450.001")), "more than 2 decimal places"),
-        (change(&|r| r["payment"]["amount"] = json!(450)), "decimal string"),
-        (change(&|r| r["payment"]["currency"] = json!("EUR")), "not the currency of policy"),
-        (change(&|r| r["received_at"] = json!("2026-02-30")), "received_at"),
-        (change(&|r| r["facts"]["access_started_at"] = json!("March 2")), "facts.access_started_at"),
-        (change(&|r| r["facts"]["progres_percent"] = json!(3)), "unknown field `progres_percent`"),
-        (change(&|r| r["facts"]["progress_percent"] = json!(35.5)), "facts.progress_percent"),
-        (change(&|r| r["facts"]["progress_percent"] = json!(101)), "whole percentage 0-100"),
-        (change(&|r| r["facts"]["progress_percent"] = json!(-1)), "whole percentage 0-100"),
+        (
+            change(&|r| r["policy"] = json!("no-such-pack")),
+            "unknown policy `no-such-pack`",
+        ),
+        (
+            change(&|r| r["reason"] = json!("refund")),
+            "unknown variant `refund`",
+        ),
+        (
+            change(&|r| r["payment"]["amount"] = json!("45O.00")),
+            "payment.amount",
+        ),
+        (
+            change(&|r| r["payment"]["amount"] = json!("450.001")),
+            "more than 2 decimal places",
+        ),
+        (
+            change(&|r| r["payment"]["amount"] = json!(450)),
+            "decimal string",
+        ),
+        (
+            change(&|r| r["payment"]["currency"] = json!("EUR")),
+            "not the currency of policy",
+        ),
+        (
+            change(&|r| r["received_at"] = json!("2026-02-30")),
+            "received_at",
+        ),
+        (
+            change(&|r| r["facts"]["access_started_at"] = json!("March 2")),
+            "facts.access_started_at",
+        ),
+        (
+            change(&|r| r["facts"]["progres_percent"] = json!(3)),
+            "unknown field `progres_percent`",
+        ),
+        (
+            change(&|r| r["facts"]["progress_percent"] = json!(35.5)),
+            "facts.progress_percent",
+        ),
+        (
+            change(&|r| r["facts"]["progress_percent"] = json!(101)),
+            "whole percentage 0-100",
+        ),
+        (
+            change(&|r| r["facts"]["progress_percent"] = json!(-1)),
+            "whole percentage 0-100",
+        ),
     ];
     for (request, expected) in cases {
         let (code, stdout, stderr) = quote(&request);
@@ -186,10 +224,17 @@ fn malformed_requests_exit_2_with_one_line() {
     }
     let (code, _, stderr) = {
         let output = refundd(&["quote"], Some("{not json"));
-        (output.status.code(), (), String::from_utf8(output.stderr).unwrap())
+        (
+            output.status.code(),
+            (),
+            String::from_utf8(output.stderr).unwrap(),
+        )
     };
     assert_eq!(code, Some(2));
-    assert!(stderr.starts_with("refundd quote: invalid request"), "{stderr}");
+    assert!(
+        stderr.starts_with("refundd quote: invalid request"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -214,9 +259,14 @@ fn policies_list_shows_the_five_packs() {
     assert_eq!((webshop[2], webshop[3]), ("LV", "EUR"));
 
     let output = refundd(&["policies", "list", "--json"], None);
-    let first: Value =
-        serde_json::from_str(String::from_utf8(output.stdout).unwrap().lines().next().unwrap())
-            .unwrap();
+    let first: Value = serde_json::from_str(
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(first["id"], "by-app-studio");
     assert_eq!(first["timezone"], "Europe/Minsk");
     assert_eq!(first["version"], rows[0][1]);
@@ -244,7 +294,10 @@ fn policies_check_accepts_a_good_pack_with_its_version() {
 fn policies_check_names_file_line_field_and_problem() {
     let text = std::fs::read_to_string(shipped_pack("by-app-studio.toml"))
         .unwrap()
-        .replace(r#"reason = ["not_delivered", "force_majeure"]"#, r#"reason = ["not_delivred"]"#);
+        .replace(
+            r#"reason = ["not_delivered", "force_majeure"]"#,
+            r#"reason = ["not_delivred"]"#,
+        );
     let path = temp_file("bad-pack.toml", &text);
     let output = refundd(&["policies", "check", path.to_str().unwrap()], None);
     std::fs::remove_file(&path).unwrap();
@@ -256,6 +309,9 @@ fn policies_check_names_file_line_field_and_problem() {
         .unwrap()
         + 1;
     let expected = format!("{}:{line}: rules[1].when.reason: ", path.display());
-    assert!(stderr.starts_with(&expected), "{expected} not at the start of {stderr}");
+    assert!(
+        stderr.starts_with(&expected),
+        "{expected} not at the start of {stderr}"
+    );
     assert!(stderr.contains("not_delivred"), "{stderr}");
 }

@@ -72,7 +72,10 @@ pub enum QuoteError {
     #[error("payment.refunded ({refunded}) is more than payment.amount ({captured})")]
     RefundedExceedsCaptured { refunded: Money, captured: Money },
     #[error("received_at ({received}) is before the payment date ({paid})")]
-    ReceivedBeforePayment { received: NaiveDate, paid: NaiveDate },
+    ReceivedBeforePayment {
+        received: NaiveDate,
+        paid: NaiveDate,
+    },
     #[error("complete_at ({complete}) is before received_at ({received})")]
     CompleteBeforeReceived {
         complete: NaiveDate,
@@ -244,7 +247,9 @@ pub fn decide(
     let zone = pack.timezone();
     let paid_on = input.payment.paid_at.local_date(zone);
     let received_on = input.received_at.local_date(zone);
-    let complete_on = input.complete_at.map_or(received_on, |c| c.local_date(zone));
+    let complete_on = input
+        .complete_at
+        .map_or(received_on, |c| c.local_date(zone));
     if received_on < paid_on {
         return Err(QuoteError::ReceivedBeforePayment {
             received: received_on,
@@ -262,10 +267,12 @@ pub fn decide(
         calendar,
         input,
         captured,
-        available: captured.checked_sub(refunded).map_err(|source| QuoteError::BadAmount {
-            field: "payment.refunded",
-            source,
-        })?,
+        available: captured
+            .checked_sub(refunded)
+            .map_err(|source| QuoteError::BadAmount {
+                field: "payment.refunded",
+                source,
+            })?,
         paid_on,
         received_on,
         complete_on,
@@ -337,8 +344,12 @@ impl<'a> Evaluation<'a> {
                 return Ok(decision);
             }
             Outcome::ManualReview => {
-                let mut decision =
-                    self.finish(DecisionKind::ManualReview, None, rule.clause.clone(), Some(rule));
+                let mut decision = self.finish(
+                    DecisionKind::ManualReview,
+                    None,
+                    rule.clause.clone(),
+                    Some(rule),
+                );
                 decision.effects = self.effects(DecisionKind::ManualReview)?;
                 return Ok(decision);
             }
@@ -381,7 +392,9 @@ impl<'a> Evaluation<'a> {
                     Some(Money::zero(amount.currency())),
                     format!(
                         "Nothing is left to refund: {} of the {} paid has already been refunded.",
-                        self.captured.checked_sub(self.available).unwrap_or(self.captured),
+                        self.captured
+                            .checked_sub(self.available)
+                            .unwrap_or(self.captured),
                         self.captured
                     ),
                     None,
@@ -466,12 +479,12 @@ impl<'a> Evaluation<'a> {
                     .find(|b| value.value() <= b.up_to)
                     .expect("pack validation makes the last band reach 100");
                 Computed::Amount {
-                    amount: paid
-                        .percent(u32::from(band.percent))
-                        .map_err(|source| QuoteError::BadAmount {
+                    amount: paid.percent(u32::from(band.percent)).map_err(|source| {
+                        QuoteError::BadAmount {
                             field: "payment.amount",
                             source,
-                        })?,
+                        }
+                    })?,
                     calculation: Calculation::Tier {
                         fact: tiers.fact,
                         value: value.value(),

@@ -120,7 +120,10 @@ impl fmt::Display for FactName {
     }
 }
 
-fn names_of<T: Copy>(items: impl IntoIterator<Item = T>, name: impl Fn(T) -> &'static str) -> String {
+fn names_of<T: Copy>(
+    items: impl IntoIterator<Item = T>,
+    name: impl Fn(T) -> &'static str,
+) -> String {
     items.into_iter().map(name).collect::<Vec<_>>().join(", ")
 }
 
@@ -190,7 +193,10 @@ impl<'de, const K: u8> Deserialize<'de> for FactOfKind<K> {
         if fact.kind() == expected {
             Ok(FactOfKind(fact))
         } else {
-            let fitting = FactName::ALL.iter().copied().filter(|f| f.kind() == expected);
+            let fitting = FactName::ALL
+                .iter()
+                .copied()
+                .filter(|f| f.kind() == expected);
             Err(serde::de::Error::custom(format!(
                 "`{fact}` is {}, but {expected} is needed here (one of {})",
                 fact.kind(),

@@ -6,9 +6,7 @@ pub mod decide;
 pub mod facts;
 pub mod pack;
 
-pub use decide::{
-    Calculation, Decision, Effect, PaymentInput, QuoteError, QuoteInput, decide,
-};
+pub use decide::{Calculation, Decision, Effect, PaymentInput, QuoteError, QuoteInput, decide};
 pub use facts::{DateOrTimestamp, DocumentKind, FactKind, FactName, Facts, Percent, Reason};
 pub use pack::{DecisionKind, PackError, PayoutMethod, PolicyId, PolicyPack, PolicyPacks};
 

@@ -279,7 +279,9 @@ impl TryFrom<TiersWire> for Tiers {
             previous = Some(band.up_to);
         }
         if previous != Some(100) {
-            return Err("the last band must have up_to = 100 so every value 0-100 is covered".into());
+            return Err(
+                "the last band must have up_to = 100 so every value 0-100 is covered".into(),
+            );
         }
         Ok(Tiers {
             fact: wire.fact.0,
@@ -467,10 +469,7 @@ impl PolicyPack {
     pub fn from_toml(text: &str, file: &str) -> Result<Self, PackError> {
         let located = |span: Option<Range<usize>>, problem: String| {
             let (line, field) = match span {
-                Some(span) => (
-                    Some(line_of(text, span.start)),
-                    field_at(text, span.start),
-                ),
+                Some(span) => (Some(line_of(text, span.start)), field_at(text, span.start)),
                 None => (None, "(file)".to_owned()),
             };
             PackError {
@@ -480,8 +479,8 @@ impl PolicyPack {
                 problem,
             }
         };
-        let raw: PackFile = toml::from_str(text)
-            .map_err(|e| located(e.span(), e.message().trim().to_owned()))?;
+        let raw: PackFile =
+            toml::from_str(text).map_err(|e| located(e.span(), e.message().trim().to_owned()))?;
 
         let timezone = match &raw.timezone {
             None => raw.country.timezone(),
@@ -518,17 +517,26 @@ impl PolicyPack {
             ));
         }
         if raw.rules.is_empty() {
-            return Err(located(None, "a pack needs at least one `[[rules]]`".into()));
+            return Err(located(
+                None,
+                "a pack needs at least one `[[rules]]`".into(),
+            ));
         }
         let mut ids = BTreeSet::new();
         for rule in &raw.rules {
             let span = Some(rule.span());
             let body = rule.get_ref();
             if !ids.insert(body.id.clone()) {
-                return Err(located(span, format!("rule id `{}` is used twice", body.id)));
+                return Err(located(
+                    span,
+                    format!("rule id `{}` is used twice", body.id),
+                ));
             }
             if body.clause.trim().is_empty() {
-                return Err(located(span, format!("rule `{}` has an empty clause", body.id)));
+                return Err(located(
+                    span,
+                    format!("rule `{}` has an empty clause", body.id),
+                ));
             }
             if let Outcome::FactMinusFee(minus) = &body.outcome
                 && !fees.contains_key(&minus.fee)
@@ -812,7 +820,10 @@ impl PolicyPacks {
     pub fn try_builtin() -> Result<PolicyPacks, PackError> {
         let mut packs = PolicyPacks::default();
         for (file, text) in BUILTIN {
-            packs.insert(PolicyPack::from_toml(text, &format!("data/policies/{file}"))?)?;
+            packs.insert(PolicyPack::from_toml(
+                text,
+                &format!("data/policies/{file}"),
+            )?)?;
         }
         Ok(packs)
     }
@@ -847,7 +858,11 @@ impl PolicyPacks {
                 file: pack.file().to_owned(),
                 line: None,
                 field: "id".into(),
-                problem: format!("pack id `{}` is already used by {}", pack.id(), first.file()),
+                problem: format!(
+                    "pack id `{}` is already used by {}",
+                    pack.id(),
+                    first.file()
+                ),
             });
         }
         self.packs.insert(pack.id().to_string(), pack);

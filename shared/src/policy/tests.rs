@@ -113,11 +113,19 @@ fn courses_progress_tier_edges() {
         ));
         match expected {
             Some(refund) => {
-                assert_eq!(decision.decision, DecisionKind::Approve, "progress {progress}");
+                assert_eq!(
+                    decision.decision,
+                    DecisionKind::Approve,
+                    "progress {progress}"
+                );
                 assert_eq!(amount(&decision), refund, "progress {progress}");
             }
             None => {
-                assert_eq!(decision.decision, DecisionKind::Reject, "progress {progress}");
+                assert_eq!(
+                    decision.decision,
+                    DecisionKind::Reject,
+                    "progress {progress}"
+                );
                 assert_eq!(amount(&decision), "0.00");
                 assert!(decision.clause.starts_with("§11 d)"), "{}", decision.clause);
                 // Access still ends: the customer withdrew.
@@ -286,7 +294,10 @@ fn deadlines_from_a_weekend_or_holiday_receipt() {
         "2026-04-24T10:00:00+03:00",
         json!({"access_started_at": "2026-03-02", "progress_percent": 35}),
     ));
-    assert_eq!(before_working_saturday.effects[0].due_by, date("2026-04-25"));
+    assert_eq!(
+        before_working_saturday.effects[0].due_by,
+        date("2026-04-25")
+    );
 }
 
 // ---------- by-app-studio (seed 000) ----------
@@ -437,7 +448,11 @@ fn saas_rejects_violations_and_asks_for_reasons() {
 
 // ---------- kz-goods-store (seed 003) ----------
 
-fn goods(reason: &str, facts: serde_json::Value, documents: serde_json::Value) -> serde_json::Value {
+fn goods(
+    reason: &str,
+    facts: serde_json::Value,
+    documents: serde_json::Value,
+) -> serde_json::Value {
     json!({
         "policy": "kz-goods-store",
         "payment": {"amount": "25990.00", "currency": "KZT", "paid_at": "2026-04-01T15:00:00+05:00"},
@@ -464,12 +479,18 @@ fn goods_store_refunds_intact_goods_within_14_days() {
     assert_eq!(decision.refund_due_by, Some(date("2026-04-15")));
     assert_eq!(
         decision.documents_used,
-        vec![DocumentKind::RefundApplication, DocumentKind::IdentityDocument]
+        vec![
+            DocumentKind::RefundApplication,
+            DocumentKind::IdentityDocument
+        ]
     );
 
     let no_documents = quote(goods("withdrawal", intact, json!([])));
     assert_eq!(no_documents.decision, DecisionKind::NeedsInfo);
-    assert_eq!(no_documents.missing, vec!["refund_application", "identity_document"]);
+    assert_eq!(
+        no_documents.missing,
+        vec!["refund_application", "identity_document"]
+    );
 
     let unverified = quote(goods(
         "withdrawal",
@@ -485,7 +506,10 @@ fn goods_store_refuses_personalized_late_or_damaged_goods() {
     let base = |extra: serde_json::Value| {
         let mut facts = json!({"goods_received_at": "2026-04-03", "goods_intact": true,
                                "proof_of_purchase": true, "identity_document_verified": true});
-        facts.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        facts
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         quote(goods("withdrawal", facts, all_documents()))
     };
     let personalized = base(json!({"personalized": true}));
@@ -624,7 +648,11 @@ fn refunds_never_exceed_what_is_left_of_the_payment() {
     assert!(partly.capped);
     let fully = quote(request("1200.00"));
     assert_eq!(fully.decision, DecisionKind::Reject);
-    assert!(fully.clause.contains("already been refunded"), "{}", fully.clause);
+    assert!(
+        fully.clause.contains("already been refunded"),
+        "{}",
+        fully.clause
+    );
     assert!(matches!(
         try_quote(request("1200.01")),
         Err(QuoteError::RefundedExceedsCaptured { .. })
@@ -643,7 +671,12 @@ fn malformed_requests_are_refused_with_the_field() {
 
     let mut request = course("2026-03-20", json!({}));
     request["payment"]["amount"] = json!("450.001");
-    assert!(try_quote(request).unwrap_err().to_string().starts_with("payment.amount:"));
+    assert!(
+        try_quote(request)
+            .unwrap_err()
+            .to_string()
+            .starts_with("payment.amount:")
+    );
 
     let err = try_quote(course("2026-03-01", json!({}))).unwrap_err();
     assert!(matches!(err, QuoteError::ReceivedBeforePayment { .. }));
@@ -705,12 +738,7 @@ fn a_merchant_pack_is_interpreted_without_code_changes() {
         "facts": {"progress_percent": 10},
     }))
     .unwrap();
-    let decision = decide(
-        &pack,
-        WorkingDayCalendar::builtin(pack.country()),
-        &input,
-    )
-    .unwrap();
+    let decision = decide(&pack, WorkingDayCalendar::builtin(pack.country()), &input).unwrap();
     assert_eq!(amount(&decision), "27.00");
     assert_eq!(decision.refund_due_by, Some(date("2026-03-12")));
     // Any edit is a new version.
@@ -731,20 +759,25 @@ fn pack_errors_name_file_line_field_and_problem() {
     assert_eq!(unknown_fact.file, "merchant.toml");
     assert_eq!(unknown_fact.line, Some(14));
     assert_eq!(unknown_fact.field, "rules[1].requires.facts");
-    assert!(unknown_fact.problem.contains("unknown fact `progres_percent`"));
+    assert!(
+        unknown_fact
+            .problem
+            .contains("unknown fact `progres_percent`")
+    );
     assert!(
         unknown_fact
             .to_string()
             .starts_with("merchant.toml:14: rules[1].requires.facts: unknown fact")
     );
 
-    let wrong_kind = pack_error(&MERCHANT_PACK.replace(
-        r#"fact = "progress_percent""#,
-        r#"fact = "goods_intact""#,
-    ));
+    let wrong_kind = pack_error(
+        &MERCHANT_PACK.replace(r#"fact = "progress_percent""#, r#"fact = "goods_intact""#),
+    );
     assert_eq!(wrong_kind.line, Some(15));
     assert!(
-        wrong_kind.problem.contains("`goods_intact` is a yes/no fact"),
+        wrong_kind
+            .problem
+            .contains("`goods_intact` is a yes/no fact"),
         "{}",
         wrong_kind.problem
     );
@@ -765,23 +798,21 @@ fn pack_errors_name_file_line_field_and_problem() {
 
     let typo_key = pack_error(&MERCHANT_PACK.replace("[sla]\nterms", "[sla]\nterm"));
     assert_eq!(typo_key.field, "sla.term");
-    assert!(typo_key.problem.contains("unknown field `term`"), "{}", typo_key.problem);
+    assert!(
+        typo_key.problem.contains("unknown field `term`"),
+        "{}",
+        typo_key.problem
+    );
 
-    let missing_clause = pack_error(&MERCHANT_PACK.replace(
-        "clause = \"Refund by share of visits used.\"\n",
-        "",
-    ));
+    let missing_clause =
+        pack_error(&MERCHANT_PACK.replace("clause = \"Refund by share of visits used.\"\n", ""));
     assert!(missing_clause.problem.contains("missing field `clause`"));
     assert_eq!(missing_clause.line, Some(11));
 }
 
 #[test]
 fn pack_refuses_a_fee_that_is_not_defined() {
-    let text = MERCHANT_PACK
-        .split("[[rules]]")
-        .next()
-        .unwrap()
-        .to_owned()
+    let text = MERCHANT_PACK.split("[[rules]]").next().unwrap().to_owned()
         + r#"[[rules]]
 id = "balance"
 clause = "Balance back."

@@ -30,8 +30,7 @@ impl FailedAttempts {
         let map = self.inner.lock().expect("not poisoned");
         let (count, since) = map.get(&ip)?;
         let elapsed = since.elapsed();
-        (*count >= MAX_FAILURES && elapsed < WINDOW)
-            .then(|| (WINDOW - elapsed).as_secs().max(1))
+        (*count >= MAX_FAILURES && elapsed < WINDOW).then(|| (WINDOW - elapsed).as_secs().max(1))
     }
 
     fn record(&self, ip: IpAddr) {

@@ -28,7 +28,11 @@ where
         if !(mime == "application/json" || mime.ends_with("+json")) {
             return Err(ApiError::unsupported_media(format!(
                 "send the body as JSON with Content-Type: application/json (got {:?})",
-                if content_type.is_empty() { "nothing" } else { content_type }
+                if content_type.is_empty() {
+                    "nothing"
+                } else {
+                    content_type
+                }
             )));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {

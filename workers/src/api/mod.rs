@@ -4,14 +4,12 @@
 //! bind port 0 and choose when it stops.
 
 pub mod auth;
-pub mod docs;
 pub mod extract;
 pub mod health;
 pub mod merchants;
 pub mod payments;
 pub mod problem;
 pub mod quotes;
-pub mod requests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -69,10 +67,8 @@ impl ApiContext {
 pub fn router(ctx: ApiContext) -> Router {
     Router::new()
         .merge(health::router())
-        .merge(docs::router())
         .merge(merchants::router())
         .merge(payments::router())
-        .merge(requests::router())
         .merge(quotes::router())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /docs") })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
@@ -110,7 +106,8 @@ async fn request_id(req: Request, next: Next) -> Response {
         .filter(|v| {
             !v.is_empty()
                 && v.len() <= 100
-                && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());

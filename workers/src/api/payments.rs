@@ -146,7 +146,10 @@ fn validate(ctx: &ApiContext, p: NewPayment) -> Result<Payment, ApiError> {
     match merchant {
         None => errors.push(problem(
             "merchant",
-            format!("unknown merchant {:?}; GET /v1/merchants lists them", p.merchant),
+            format!(
+                "unknown merchant {:?}; GET /v1/merchants lists them",
+                p.merchant
+            ),
         )),
         Some(m) => {
             if !m.policies.contains(&p.policy) {
@@ -192,7 +195,10 @@ fn validate(ctx: &ApiContext, p: NewPayment) -> Result<Payment, ApiError> {
     let amount = match p.amount.in_currency(p.currency) {
         Ok(a) if a.minor() > 0 => Some(a),
         Ok(_) => {
-            errors.push(problem("amount", "the captured amount must be more than zero"));
+            errors.push(problem(
+                "amount",
+                "the captured amount must be more than zero",
+            ));
             None
         }
         Err(e) => {
@@ -202,14 +208,23 @@ fn validate(ctx: &ApiContext, p: NewPayment) -> Result<Payment, ApiError> {
     };
     let txn = p.gateway_transaction_id.trim();
     if txn.is_empty() || txn.len() > 200 {
-        errors.push(problem("gateway_transaction_id", "give the gateway's transaction id (1-200 characters)"));
+        errors.push(problem(
+            "gateway_transaction_id",
+            "give the gateway's transaction id (1-200 characters)",
+        ));
     }
     if p.paid_at.with_timezone(&Utc) > Utc::now() + chrono::Duration::minutes(5) {
-        errors.push(problem("paid_at", "a payment cannot be captured in the future"));
+        errors.push(problem(
+            "paid_at",
+            "a payment cannot be captured in the future",
+        ));
     }
     if let Some(card) = &p.card {
         if card.last4.len() != 4 || !card.last4.chars().all(|c| c.is_ascii_digit()) {
-            errors.push(problem("card.last4", "give exactly the last 4 digits of the card"));
+            errors.push(problem(
+                "card.last4",
+                "give exactly the last 4 digits of the card",
+            ));
         }
         if card.brand.trim().is_empty() || card.brand.len() > 30 {
             errors.push(problem("card.brand", "give the card brand, e.g. visa"));
@@ -217,12 +232,18 @@ fn validate(ctx: &ApiContext, p: NewPayment) -> Result<Payment, ApiError> {
     }
     if let Some(c) = &p.customer {
         if !looks_like_email(&c.email) {
-            errors.push(problem("customer.email", format!("{:?} is not an email address", c.email)));
+            errors.push(problem(
+                "customer.email",
+                format!("{:?} is not an email address", c.email),
+            ));
         }
-        if let Some(lang) = &c.language {
-            if !LANGUAGES.contains(&lang.as_str()) {
-                errors.push(problem("customer.language", "expected one of ru, kk, lv, en"));
-            }
+        if let Some(lang) = &c.language
+            && !LANGUAGES.contains(&lang.as_str())
+        {
+            errors.push(problem(
+                "customer.language",
+                "expected one of ru, kk, lv, en",
+            ));
         }
     }
     if !errors.is_empty() {
@@ -318,6 +339,9 @@ pub async fn read(
 /// A path id that must be a UUID.
 pub fn parse_id(text: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(text).map_err(|_| {
-        ApiError::malformed(format!("{text:?} is not a valid id (a UUID)"), Some("id".into()))
+        ApiError::malformed(
+            format!("{text:?} is not a valid id (a UUID)"),
+            Some("id".into()),
+        )
     })
 }

@@ -111,7 +111,12 @@ impl ApiError {
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail.into())
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            detail.into(),
+        )
     }
 
     pub fn conflict(slug: &'static str, detail: impl Into<String>) -> Self {
@@ -146,7 +151,9 @@ impl ApiError {
             StatusCode::TOO_MANY_REQUESTS,
             "too-many-failed-attempts",
             "Too many failed authentication attempts",
-            format!("too many requests with a bad API key from this address; try again in {retry_after_secs} s"),
+            format!(
+                "too many requests with a bad API key from this address; try again in {retry_after_secs} s"
+            ),
         );
         e.retry_after_secs = Some(retry_after_secs);
         e
@@ -164,7 +171,10 @@ impl ApiError {
     /// Something went wrong on our side: logged with its cause, answered without it.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         let cause = cause.into();
-        tracing::error!(error = format!("{cause:#}"), "internal error answering a request");
+        tracing::error!(
+            error = format!("{cause:#}"),
+            "internal error answering a request"
+        );
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

@@ -10,8 +10,11 @@ use anyhow::Context;
 use shared::broker::consumer::{self, ConsumerConfig, Handler};
 use shared::broker::relay::{self, RelayConfig};
 use shared::broker::{Topology, connect};
+use shared::calendar::Calendars;
 use shared::config::Settings;
+use shared::merchants::Merchants;
 use shared::messages::Stage;
+use shared::policy::PolicyPacks;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -33,6 +36,48 @@ pub enum Role {
     Relay,
     /// Watch due dates and escalate requests at risk of breaching their SLA.
     Sla,
+}
+
+/// Merchants, policy packs and calendars: files loaded and checked at start. A bad file stops
+/// the process with a message naming the file, line and field.
+pub fn load_reference_data(
+    settings: &Settings,
+) -> anyhow::Result<(Merchants, PolicyPacks, Calendars)> {
+    let packs = match &settings.policy_dir {
+        Some(dir) => PolicyPacks::load_dir(dir).map_err(|e| anyhow::anyhow!("policy pack {e}"))?,
+        None => PolicyPacks::builtin().clone(),
+    };
+    let calendars = match &settings.calendar_dir {
+        Some(dir) => Calendars::load_dir(dir).map_err(|e| anyhow::anyhow!("calendar {e}"))?,
+        None => Calendars::builtin(),
+    };
+    let merchants = match &settings.merchants_file {
+        Some(path) => Merchants::load(path).map_err(|e| anyhow::anyhow!("merchants file {e}"))?,
+        None => Merchants::demo(),
+    };
+    for m in merchants.all() {
+        for p in &m.policies {
+            if packs.get(p).is_none() {
+                anyhow::bail!(
+                    "merchants file: merchant {}: policy {p:?} is not a known pack (known: {})",
+                    m.id,
+                    packs.ids().join(", ")
+                );
+            }
+        }
+    }
+    Ok((merchants, packs, calendars))
+}
+
+async fn api_context(settings: &Settings, pool: PgPool) -> anyhow::Result<ApiContext> {
+    let (merchants, packs, calendars) = load_reference_data(settings)?;
+    Ok(ApiContext::new(
+        pool,
+        settings.amqp_url.clone(),
+        merchants,
+        packs,
+        calendars,
+    ))
 }
 
 async fn database(settings: &Settings, connections: u32) -> anyhow::Result<PgPool> {
@@ -131,10 +176,7 @@ pub async fn run_api(settings: Settings, shutdown: CancellationToken) -> anyhow:
     let listener = tokio::net::TcpListener::bind(settings.api_bind)
         .await
         .with_context(|| format!("cannot listen on {} (REFUNDD_API_BIND)", settings.api_bind))?;
-    let ctx = ApiContext {
-        db: pool,
-        amqp_url: settings.amqp_url.clone(),
-    };
+    let ctx = api_context(&settings, pool).await?;
     api::serve(listener, ctx, shutdown).await?;
     Ok(())
 }
@@ -152,10 +194,7 @@ pub async fn run_all(settings: Settings, shutdown: CancellationToken) -> anyhow:
     for role in [Role::Relay, Role::Validate] {
         spawn_role(role, &tracker, &settings, &topology, &pool, &shutdown)?;
     }
-    let ctx = ApiContext {
-        db: pool.clone(),
-        amqp_url: settings.amqp_url.clone(),
-    };
+    let ctx = api_context(&settings, pool.clone()).await?;
     let api_shutdown = shutdown.clone();
     tracker.spawn(async move {
         if let Err(e) = api::serve(listener, ctx, api_shutdown.clone()).await {

@@ -42,10 +42,9 @@ fn quote(file: Option<PathBuf>) -> Result<String, String> {
         }
     };
     let mut json = serde_json::Deserializer::from_str(&text);
-    let input: QuoteInput = serde_path_to_error::deserialize(&mut json)
-        .map_err(|e| format!("invalid request: {e}"))?;
-    json.end()
-        .map_err(|e| format!("invalid request: {e}"))?;
+    let input: QuoteInput =
+        serde_path_to_error::deserialize(&mut json).map_err(|e| format!("invalid request: {e}"))?;
+    json.end().map_err(|e| format!("invalid request: {e}"))?;
     let packs = PolicyPacks::builtin();
     let pack = packs.get(&input.policy).ok_or_else(|| {
         format!(

@@ -1,0 +1,52 @@
+//! `POST /v1/quotes`: what the policy engine would decide for a request, with no side effects;
+//! the same input and answer as `refundd quote`.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use shared::api_keys::ApiRole;
+use shared::policy::{Decision, QuoteInput};
+
+use super::ApiContext;
+use super::auth::Authenticated;
+use super::extract::ApiJson;
+use super::problem::{ApiError, Problem};
+
+pub fn router() -> Router<ApiContext> {
+    Router::new().route("/v1/quotes", post(quote))
+}
+
+/// Decides a hypothetical refund request under a policy pack and returns the decision.
+#[utoipa::path(post, path = "/v1/quotes", tag = "quotes",
+    security(("api_key" = [])),
+    request_body(content = Object, description = "the JSON of `refundd quote`: policy, payment {amount, currency, paid_at, refunded?}, received_at, complete_at?, reason, facts, documents?"),
+    responses(
+        (status = 200, body = Object, description = "the decision: decision, amount, currency, refund_due_by, clause, missing, payout_method, requires_confirmation, effects, policy, policy_version, ..."),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn quote(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    ApiJson(input): ApiJson<QuoteInput>,
+) -> Result<Json<Decision>, ApiError> {
+    caller.require(&[ApiRole::Support, ApiRole::Supervisor], "ask for quotes")?;
+    let pack = ctx.packs.get(&input.policy).ok_or_else(|| {
+        let known: Vec<&str> = ctx.packs.iter().map(|p| p.id().as_str()).collect();
+        ApiError::field(
+            "policy",
+            format!(
+                "unknown policy {:?}; known: {}",
+                input.policy,
+                known.join(", ")
+            ),
+        )
+    })?;
+    let calendar = ctx.calendars.get(pack.country());
+    shared::policy::decide(pack, calendar, &input)
+        .map(Json)
+        .map_err(|e| ApiError::validation(e.to_string(), Vec::new()))
+}
