@@ -203,3 +203,41 @@ pub async fn history(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Vec<Even
     .fetch_all(conn)
     .await
 }
+
+/// The policy engine's input for a stored request: its payment, dates, reason and facts.
+/// `refunded` is what other requests have already committed on the same payment.
+pub fn quote_input(
+    record: &RequestRecord,
+    payment: &crate::payments::Payment,
+    refunded: crate::money::Money,
+    documents: Vec<crate::policy::DocumentKind>,
+) -> Result<crate::policy::QuoteInput, String> {
+    use crate::money::DecimalAmount;
+    use crate::policy::{DateOrTimestamp, Facts, PaymentInput, QuoteInput, Reason};
+    let reason: Reason = serde_json::from_value(Value::String(
+        record.reason.clone().ok_or("the request has no reason")?,
+    ))
+    .map_err(|e| format!("reason: {e}"))?;
+    let facts: Facts =
+        serde_json::from_value(record.facts.clone()).map_err(|e| format!("facts: {e}"))?;
+    let amount = |m: crate::money::Money| {
+        DecimalAmount::parse(&m.amount_text()).map_err(|e| format!("amount: {e}"))
+    };
+    let at = |t: DateTime<Utc>| DateOrTimestamp::Timestamp(t.fixed_offset());
+    Ok(QuoteInput {
+        policy: payment.policy.clone(),
+        payment: PaymentInput {
+            amount: amount(payment.amount)?,
+            currency: payment.currency,
+            paid_at: at(payment.paid_at),
+            refunded: (refunded.minor() > 0)
+                .then(|| amount(refunded))
+                .transpose()?,
+        },
+        received_at: at(record.received_at),
+        complete_at: record.complete_at.map(at),
+        reason,
+        facts,
+        documents,
+    })
+}

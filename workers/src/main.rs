@@ -38,6 +38,11 @@ enum Command {
     },
     /// Run every role in one process: the single-machine default.
     All,
+    /// Create or revoke API keys (the key is printed once, only its hash is stored).
+    ApiKey {
+        #[command(subcommand)]
+        cmd: ApiKeyCmd,
+    },
     /// Decide a refund request (JSON from FILE or stdin) and print the decision as JSON.
     Quote {
         /// The request; read from stdin when absent.
@@ -57,6 +62,24 @@ enum Command {
     CheckDocument {
         /// JSON file to read; standard input when absent.
         file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCmd {
+    /// Create a key and print it once.
+    Create {
+        /// support, supervisor, intake or viewer.
+        #[arg(long)]
+        role: String,
+        /// Who or what holds the key (shown in the audit history).
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke the active key with this name (or id).
+    Revoke {
+        /// The key's name or id.
+        name: String,
     },
 }
 
@@ -117,6 +140,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Api => roles::run_api(settings, shutdown).await,
         Command::Worker { role } => roles::run_worker(role, settings, shutdown).await,
         Command::All => roles::run_all(settings, shutdown).await,
+        Command::ApiKey { cmd } => api_key(cmd, &settings).await,
         Command::CheckDocument { .. }
         | Command::Quote { .. }
         | Command::Policies { .. }
@@ -149,4 +173,25 @@ fn usage_error(e: clap::Error) -> ExitCode {
         message.join(" ").trim_start_matches("error: ")
     );
     ExitCode::from(2)
+}
+
+async fn api_key(cmd: ApiKeyCmd, settings: &Settings) -> anyhow::Result<()> {
+    let pool = shared::db::connect(&settings.database_url, 2).await?;
+    match cmd {
+        ApiKeyCmd::Create { role, name } => {
+            let role: shared::api_keys::ApiRole =
+                role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            let key = shared::api_keys::create(&pool, role, &name).await?;
+            eprintln!("API key {name:?} ({role}) created; it is shown only this once:");
+            println!("{}", key.secret);
+        }
+        ApiKeyCmd::Revoke { name } => {
+            if shared::api_keys::revoke(&pool, &name).await? {
+                eprintln!("API key {name:?} revoked");
+            } else {
+                anyhow::bail!("no active API key named {name:?}");
+            }
+        }
+    }
+    Ok(())
 }

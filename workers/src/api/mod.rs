@@ -4,12 +4,14 @@
 //! bind port 0 and choose when it stops.
 
 pub mod auth;
+pub mod docs;
 pub mod extract;
 pub mod health;
 pub mod merchants;
 pub mod payments;
 pub mod problem;
 pub mod quotes;
+pub mod requests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -67,9 +69,11 @@ impl ApiContext {
 pub fn router(ctx: ApiContext) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(docs::router())
         .merge(merchants::router())
         .merge(payments::router())
         .merge(quotes::router())
+        .merge(requests::router())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /docs") })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn(request_id))

@@ -92,6 +92,20 @@ impl ApiError {
         e
     }
 
+    /// A body of the wrong shape at one field.
+    pub fn malformed_field(
+        detail: impl Into<String>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        let mut e = Self::malformed(detail, None);
+        e.errors = vec![FieldProblem {
+            field: field.into(),
+            message: message.into(),
+        }];
+        e
+    }
+
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,

@@ -1,0 +1,256 @@
+//! The API's description, generated from the code: the OpenAPI 3 document at
+//! `/openapi.json`, and a browsable page at `/docs` rendered here on the server from that same
+//! document (no JavaScript, nothing downloaded, works offline).
+
+use std::fmt::Write;
+
+use axum::Router;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::ApiContext;
+use super::{health, merchants, payments, problem, quotes, requests};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "refundd API",
+        description = "Refund applications for card payments: register payments, submit applications, follow them through validation, decision and payout. Authenticate with `Authorization: Bearer <key>` (`refundd api-key create`). Errors are RFC 9457 problem details.",
+        version = "1"
+    ),
+    paths(
+        health::healthz,
+        health::readyz,
+        merchants::list,
+        payments::register,
+        payments::read,
+        requests::create,
+        requests::list,
+        requests::read,
+        requests::add_facts,
+        requests::confirm,
+        requests::reject,
+        requests::withdraw,
+        quotes::quote,
+    ),
+    components(schemas(
+        problem::Problem,
+        problem::FieldProblem,
+        health::Health,
+        health::Readiness,
+        merchants::MerchantList,
+        merchants::MerchantView,
+        merchants::PolicyView,
+        payments::NewPayment,
+        payments::Card,
+        payments::Customer,
+        payments::PaymentView,
+        requests::NewRefundRequest,
+        requests::PaymentRef,
+        requests::Contact,
+        requests::Accepted,
+        requests::RefundRequestView,
+        requests::RefundRequestSummary,
+        requests::RefundRequestPage,
+        requests::EventView,
+        requests::ConfirmBody,
+        requests::RejectBody,
+        requests::WithdrawBody,
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "refund requests", description = "Applications and the decisions people make on them"),
+        (name = "payments", description = "The registry of captured card payments refunds go back to"),
+        (name = "merchants", description = "Configured merchants"),
+        (name = "quotes", description = "What the policy would decide, without side effects"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key from `refundd api-key create`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .route("/docs", get(docs_page))
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .expect("the document serializes"),
+    )
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Every operation with its parameters, body and answers, and every schema with its fields.
+async fn docs_page() -> Html<String> {
+    let doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+    let mut html = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>refundd API</title><style>\
+         body{font:15px/1.5 system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
+         code,pre{background:#f4f4f4;padding:0 .3em;border-radius:3px}\
+         .op{border:1px solid #ddd;border-radius:6px;margin:1em 0;padding:.5em 1em}\
+         .m{font-weight:bold;text-transform:uppercase;display:inline-block;min-width:4.5em}\
+         .get{color:#0a6}.post{color:#06c}.patch{color:#a60}.delete{color:#c00}\
+         table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}\
+         </style></head><body>",
+    );
+    let info = &doc["info"];
+    let _ = write!(
+        html,
+        "<h1>{}</h1><p>{}</p><p>Machine-readable: <a href=\"/openapi.json\">/openapi.json</a> (OpenAPI {})</p>",
+        escape(info["title"].as_str().unwrap_or("")),
+        escape(info["description"].as_str().unwrap_or("")),
+        escape(doc["openapi"].as_str().unwrap_or(""))
+    );
+    html.push_str("<h2>Operations</h2>");
+    if let Some(paths) = doc["paths"].as_object() {
+        for (path, item) in paths {
+            let Some(ops) = item.as_object() else {
+                continue;
+            };
+            for (method, op) in ops {
+                let _ = write!(
+                    html,
+                    "<div class=\"op\" id=\"{method}-{id}\"><span class=\"m {method}\">{method}</span> <code>{path}</code>",
+                    id = escape(&path.replace(['/', '{', '}'], "_")),
+                    path = escape(path)
+                );
+                if let Some(s) = op["summary"].as_str() {
+                    let _ = write!(html, "<p>{}</p>", escape(s));
+                }
+                if let Some(d) = op["description"].as_str() {
+                    let _ = write!(html, "<p>{}</p>", escape(d));
+                }
+                if let Some(params) = op["parameters"].as_array() {
+                    html.push_str(
+                        "<table><tr><th>parameter</th><th>in</th><th>description</th></tr>",
+                    );
+                    for p in params {
+                        let _ = write!(
+                            html,
+                            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                            escape(p["name"].as_str().unwrap_or("")),
+                            escape(p["in"].as_str().unwrap_or("")),
+                            escape(p["description"].as_str().unwrap_or(""))
+                        );
+                    }
+                    html.push_str("</table>");
+                }
+                if let Some(body) = op["requestBody"]["content"].as_object() {
+                    for (ct, media) in body {
+                        let _ = write!(
+                            html,
+                            "<p>Body ({}): {}</p>",
+                            escape(ct),
+                            schema_name(&media["schema"])
+                        );
+                    }
+                }
+                if let Some(responses) = op["responses"].as_object() {
+                    html.push_str("<p>Answers: ");
+                    let items: Vec<String> = responses
+                        .iter()
+                        .map(|(code, r)| {
+                            let schema = r["content"]
+                                .as_object()
+                                .and_then(|c| c.values().next())
+                                .map(|m| schema_name(&m["schema"]))
+                                .unwrap_or_default();
+                            format!("<code>{}</code> {}", escape(code), schema)
+                        })
+                        .collect();
+                    html.push_str(&items.join(", "));
+                    html.push_str("</p>");
+                }
+                html.push_str("</div>");
+            }
+        }
+    }
+    html.push_str("<h2>Schemas</h2>");
+    if let Some(schemas) = doc["components"]["schemas"].as_object() {
+        for (name, schema) in schemas {
+            let _ = write!(html, "<h3 id=\"schema-{0}\">{0}</h3>", escape(name));
+            if let Some(d) = schema["description"].as_str() {
+                let _ = write!(html, "<p>{}</p>", escape(d));
+            }
+            if let Some(props) = schema["properties"].as_object() {
+                let required: Vec<&str> = schema["required"]
+                    .as_array()
+                    .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+                    .unwrap_or_default();
+                html.push_str("<table><tr><th>field</th><th>type</th><th>description</th></tr>");
+                for (field, p) in props {
+                    let _ = write!(
+                        html,
+                        "<tr><td><code>{}</code>{}</td><td>{}</td><td>{}</td></tr>",
+                        escape(field),
+                        if required.contains(&field.as_str()) {
+                            " (required)"
+                        } else {
+                            ""
+                        },
+                        schema_name(p),
+                        escape(p["description"].as_str().unwrap_or(""))
+                    );
+                }
+                html.push_str("</table>");
+            }
+        }
+    }
+    html.push_str("</body></html>");
+    Html(html)
+}
+
+fn schema_name(schema: &serde_json::Value) -> String {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.rsplit('/').next().unwrap_or(r);
+        return format!("<a href=\"#schema-{0}\">{0}</a>", escape(name));
+    }
+    if let Some(items) = schema.get("items") {
+        return format!("array of {}", schema_name(items));
+    }
+    if let Some(one_of) = schema["oneOf"].as_array() {
+        return one_of
+            .iter()
+            .map(schema_name)
+            .collect::<Vec<_>>()
+            .join(" or ");
+    }
+    match &schema["type"] {
+        serde_json::Value::String(t) => escape(t),
+        serde_json::Value::Array(ts) => ts
+            .iter()
+            .filter_map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(" | "),
+        _ => "any".into(),
+    }
+}

@@ -1,0 +1,942 @@
+//! Refund applications: create (idempotent with `Idempotency-Key`), read with full history,
+//! list page by page, add missing facts, and the decisions people make (confirm, reject,
+//! withdraw). Every accepted write is one transaction with its audit event and outbox rows.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use shared::api_keys::{ApiRole, Caller};
+use shared::lifecycle::{RequestState, check_transition};
+use shared::merchants::{LANGUAGES, looks_like_email};
+use shared::messages::{Stage, WorkMessage};
+use shared::money::{DecimalAmount, Money};
+use shared::outbox::OutboxMessage;
+use shared::payments::{self, Payment};
+use shared::policy::{Facts, Reason};
+use shared::requests::{self, Channel, NewRequest, RequestRecord};
+use shared::transition::{self, Transition, TransitionError};
+use sqlx::PgConnection;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::ApiContext;
+use super::auth::Authenticated;
+use super::extract::{ApiJson, HashedJson};
+use super::payments::parse_id;
+use super::problem::{ApiError, FieldProblem, Problem};
+
+const READERS: [ApiRole; 2] = [ApiRole::Support, ApiRole::Supervisor];
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/v1/refund-requests", post(create).get(list))
+        .route("/v1/refund-requests/{id}", get(read))
+        .route("/v1/refund-requests/{id}/facts", patch(add_facts))
+        .route("/v1/refund-requests/{id}/confirm", post(confirm))
+        .route("/v1/refund-requests/{id}/reject", post(reject))
+        .route("/v1/refund-requests/{id}/withdraw", post(withdraw))
+}
+
+/// Which payment the refund is for: its id, or the gateway and its transaction id.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRef {
+    pub id: Option<Uuid>,
+    pub gateway: Option<String>,
+    pub transaction_id: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub email: String,
+    pub name: Option<String>,
+}
+
+/// A refund application.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRefundRequest {
+    pub payment: PaymentRef,
+    /// `withdrawal`, `not_delivered`, `force_majeure`, `erroneous_charge`,
+    /// `out_of_stock_difference` or `advance_balance`.
+    #[schema(value_type = String, example = "withdrawal")]
+    pub reason: Reason,
+    /// Facts the policy may need (`progress_percent`, `access_started_at`, `reason_text`, ...);
+    /// unknown names are refused.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub facts: Facts,
+    /// Where to email the customer (default: the payment's customer email).
+    pub contact: Option<Contact>,
+    /// `ru`, `kk`, `lv` or `en` (default: the payment's, then the merchant's).
+    pub language: Option<String>,
+    /// When the application first reached the merchant, if before now (RFC 3339).
+    pub received_at: Option<DateTime<FixedOffset>>,
+}
+
+/// The answer to an accepted application.
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    pub id: Uuid,
+    /// Always `received`: the state the application was accepted in.
+    pub state: String,
+    pub status_url: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventView {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub reason: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RefundRequestView {
+    pub id: Uuid,
+    pub merchant: Option<String>,
+    pub policy: Option<String>,
+    pub policy_version: Option<String>,
+    pub state: String,
+    pub version: i32,
+    pub channel: String,
+    pub reason: Option<String>,
+    #[schema(value_type = Object)]
+    pub facts: Value,
+    pub payment_id: Option<Uuid>,
+    /// The refund amount once decided, as a decimal string.
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub complete_at: Option<DateTime<Utc>>,
+    /// The local date the money must be back by.
+    pub due_on: Option<NaiveDate>,
+    /// The policy decision with its clause, as the engine gave it.
+    #[schema(value_type = Option<Object>)]
+    pub decision: Option<Value>,
+    pub contact_email: Option<String>,
+    pub language: Option<String>,
+    pub history: Vec<EventView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RefundRequestSummary {
+    pub id: Uuid,
+    pub merchant: Option<String>,
+    pub policy: Option<String>,
+    pub state: String,
+    pub reason: Option<String>,
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub due_on: Option<NaiveDate>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RefundRequestPage {
+    pub items: Vec<RefundRequestSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn amount_text(minor: Option<i64>, currency: Option<&str>) -> Option<String> {
+    let currency = currency?.parse().ok()?;
+    Some(Money::from_minor(minor?, currency).amount_text())
+}
+
+fn summary(r: RequestRecord) -> RefundRequestSummary {
+    RefundRequestSummary {
+        amount: amount_text(r.amount_minor, r.currency.as_deref()),
+        id: r.id,
+        merchant: r.merchant,
+        policy: r.policy_id,
+        state: r.state,
+        reason: r.reason,
+        currency: r.currency,
+        received_at: r.received_at,
+        due_on: r.due_on,
+    }
+}
+
+fn field(field: &str, message: impl Into<String>) -> FieldProblem {
+    FieldProblem {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+async fn find_payment(conn: &mut PgConnection, r: &PaymentRef) -> Result<Payment, ApiError> {
+    let found = match (r.id, &r.gateway, &r.transaction_id) {
+        (Some(id), None, None) => payments::find(conn, id).await?,
+        (None, Some(gateway), Some(txn)) => payments::find_by_gateway(conn, gateway, txn).await?,
+        _ => {
+            return Err(ApiError::field(
+                "payment",
+                "give either payment.id, or payment.gateway and payment.transaction_id",
+            ));
+        }
+    };
+    found.ok_or_else(|| {
+        ApiError::field(
+            "payment",
+            "no such payment is registered; register it with POST /v1/payments first",
+        )
+    })
+}
+
+fn accepted(id: Uuid, replayed: bool) -> Response {
+    let status_url = format!("/v1/refund-requests/{id}");
+    let mut response = (
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            id,
+            state: RequestState::Received.as_str().into(),
+            status_url: status_url.clone(),
+        }),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&status_url) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// The `Idempotency-Key` header, scoped to the caller's key so clients cannot collide.
+fn idempotency_key(headers: &HeaderMap, caller: &Caller) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .ok_or_else(|| {
+            ApiError::field(
+                "Idempotency-Key",
+                "must be 1-200 printable ASCII characters",
+            )
+        })?;
+    Ok(Some(format!("{}:{key}", caller.key_id)))
+}
+
+/// What a replayed key answers: the same request for the same body, 409 for another.
+fn replay(existing: RequestRecord, hash: &str) -> Result<Response, ApiError> {
+    if existing.request_hash.as_deref() == Some(hash) {
+        Ok(accepted(existing.id, true))
+    } else {
+        Err(ApiError::conflict(
+            "idempotency-key-reused",
+            format!(
+                "this Idempotency-Key was already used for a different application ({}); use a new key for a new application",
+                existing.id
+            ),
+        ))
+    }
+}
+
+/// Submits a refund application. Answers 202 with the id and where to follow it.
+#[utoipa::path(post, path = "/v1/refund-requests", tag = "refund requests",
+    security(("api_key" = [])),
+    request_body = NewRefundRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "same key and body: the same answer; same key, other body: 409")),
+    responses(
+        (status = 202, body = Accepted),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    headers: HeaderMap,
+    HashedJson(body, hash): HashedJson<NewRefundRequest>,
+) -> Result<Response, ApiError> {
+    let caller = caller.require(&READERS, "submit refund applications")?;
+    let key = idempotency_key(&headers, caller)?;
+    let mut tx = ctx.db.begin().await?;
+    if let Some(key) = &key
+        && let Some(existing) = requests::find_by_idempotency_key(&mut tx, key).await?
+    {
+        return replay(existing, &hash);
+    }
+    let payment = find_payment(&mut tx, &body.payment).await?;
+
+    let mut errors = Vec::new();
+    let email = body
+        .contact
+        .as_ref()
+        .map(|c| c.email.trim().to_string())
+        .or_else(|| payment.customer_email.clone());
+    match &email {
+        Some(e) if !looks_like_email(e) => errors.push(field(
+            "contact.email",
+            format!("{e:?} is not an email address"),
+        )),
+        None => errors.push(field(
+            "contact.email",
+            "the payment has no customer email; give contact.email",
+        )),
+        _ => {}
+    }
+    if let Some(lang) = &body.language
+        && !LANGUAGES.contains(&lang.as_str())
+    {
+        errors.push(field("language", "expected one of ru, kk, lv, en"));
+    }
+    let now = Utc::now();
+    let received_at = body
+        .received_at
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now);
+    if received_at > now + chrono::Duration::minutes(5) {
+        errors.push(field("received_at", "cannot be in the future"));
+    }
+    if received_at < payment.paid_at {
+        errors.push(field(
+            "received_at",
+            "cannot be before the payment was made",
+        ));
+    }
+    if let Some(c) = &body.contact
+        && let Some(name) = &c.name
+        && shared::cards::contains_card_number(name)
+    {
+        errors.push(field(
+            "contact.name",
+            "looks like a card number; never send card numbers",
+        ));
+    }
+    if let Some(text) = &body.facts.reason_text
+        && shared::cards::contains_card_number(text)
+    {
+        errors.push(field(
+            "facts.reason_text",
+            "contains what looks like a card number; remove it (card numbers are never needed)",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(
+            format!("{} problem(s) with the application", errors.len()),
+            errors,
+        ));
+    }
+    let merchant = ctx.merchants.get(&payment.merchant);
+    let language = body
+        .language
+        .clone()
+        .or_else(|| payment.customer_language.clone())
+        .or_else(|| merchant.map(|m| m.default_language.clone()));
+    let mut facts = serde_json::to_value(&body.facts).expect("facts serialize");
+    if let Some(name) = body.contact.as_ref().and_then(|c| c.name.clone()) {
+        facts["customer_name"] = json!(name);
+    }
+    let facts = strip_nulls(facts);
+
+    let id = Uuid::now_v7();
+    let new = NewRequest {
+        id,
+        payment_id: Some(payment.id),
+        merchant: Some(payment.merchant.clone()),
+        channel: Channel::Api,
+        reason: Some(reason_name(body.reason)),
+        facts,
+        policy_id: Some(payment.policy.clone()),
+        currency: Some(payment.currency.code().to_string()),
+        received_at,
+        contact_email: email,
+        language,
+        idempotency_key: key.clone(),
+        request_hash: Some(hash.clone()),
+    };
+    let messages = [
+        OutboxMessage::from(WorkMessage::new(Stage::Validate, id).with_version(1)),
+        OutboxMessage::from(WorkMessage::new(Stage::Notify, id).with_event("received")),
+    ];
+    let created = requests::create(&mut tx, &new, &caller.actor(), &messages).await;
+    match created {
+        Ok(()) => {}
+        Err(sqlx::Error::Database(e))
+            if e.constraint() == Some("refund_requests_idempotency_key") =>
+        {
+            // Another call with the same key won the race: answer as a replay.
+            drop(tx);
+            let mut conn = ctx.db.acquire().await?;
+            let existing =
+                requests::find_by_idempotency_key(&mut conn, key.as_deref().unwrap_or(""))
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::internal(anyhow::anyhow!("idempotency row vanished"))
+                    })?;
+            return replay(existing, &hash);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tx.commit().await?;
+    tracing::info!(request_id = %id, merchant = payment.merchant, "refund application accepted");
+    Ok(accepted(id, false))
+}
+
+fn reason_name(reason: Reason) -> String {
+    reason.name().to_string()
+}
+
+fn strip_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect())
+        }
+        other => other,
+    }
+}
+
+/// One refund request: state, decision with its clause, amount, due date and full history.
+#[utoipa::path(get, path = "/v1/refund-requests/{id}", tag = "refund requests",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "refund request id")),
+    responses(
+        (status = 200, body = RefundRequestView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn read(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<RefundRequestView>, ApiError> {
+    caller.require(&READERS, "read refund requests")?;
+    let id = parse_id(&id)?;
+    let mut conn = ctx.db.acquire().await?;
+    Ok(Json(view(&mut conn, id).await?))
+}
+
+async fn view(conn: &mut PgConnection, id: Uuid) -> Result<RefundRequestView, ApiError> {
+    let r = requests::find(conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no refund request {id}")))?;
+    let history = requests::history(conn, id)
+        .await?
+        .into_iter()
+        .map(|e| EventView {
+            at: e.at,
+            actor: e.actor,
+            from: e.from,
+            to: e.to,
+            reason: e.reason,
+            details: e.details,
+        })
+        .collect();
+    Ok(RefundRequestView {
+        amount: amount_text(r.amount_minor, r.currency.as_deref()),
+        id: r.id,
+        merchant: r.merchant,
+        policy: r.policy_id,
+        policy_version: r.policy_version,
+        state: r.state,
+        version: r.version,
+        channel: r.channel,
+        reason: r.reason,
+        facts: r.facts,
+        payment_id: r.payment_id,
+        currency: r.currency,
+        received_at: r.received_at,
+        complete_at: r.complete_at,
+        due_on: r.due_on,
+        decision: r.decision,
+        contact_email: r.contact_email,
+        language: r.language,
+        history,
+    })
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only requests in this state.
+    pub state: Option<String>,
+    /// Only this merchant's requests.
+    pub merchant: Option<String>,
+    /// From the `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1-200 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// Refund requests, newest first, page by page (keyset pagination: pages stay stable while
+/// new requests arrive).
+#[utoipa::path(get, path = "/v1/refund-requests", tag = "refund requests",
+    security(("api_key" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, body = RefundRequestPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RefundRequestPage>, ApiError> {
+    caller.require(&READERS, "list refund requests")?;
+    let Query(q) = query.map_err(|e| ApiError::malformed(e.body_text(), Some("query".into())))?;
+    let mut errors = Vec::new();
+    if let Some(state) = &q.state
+        && state.parse::<RequestState>().is_err()
+    {
+        errors.push(field(
+            "state",
+            format!("unknown state {state:?}; states are received, validating, needs_info, approved, awaiting_confirmation, manual_review, rejected, payout_pending, payout_sent, refunded, payout_failed, needs_bank_details, manual_payout, withdrawn"),
+        ));
+    }
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        errors.push(field("limit", "must be between 1 and 200"));
+    }
+    let before = match &q.cursor {
+        Some(c) => match Uuid::parse_str(c) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.push(field("cursor", "not a cursor this API gave out"));
+                None
+            }
+        },
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation("invalid query", errors));
+    }
+    let mut conn = ctx.db.acquire().await?;
+    let mut rows = requests::list(
+        &mut conn,
+        q.state.as_deref(),
+        q.merchant.as_deref(),
+        before,
+        limit + 1,
+    )
+    .await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(RefundRequestPage {
+        items: rows.into_iter().map(summary).collect(),
+        next_cursor,
+    }))
+}
+
+/// Loads and locks a request for a write by a person.
+async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<(RequestRecord, i32), ApiError> {
+    let (_, version) = transition::lock_state(conn, id)
+        .await
+        .map_err(|e| match e {
+            TransitionError::NotFound(_) => ApiError::not_found(format!("no refund request {id}")),
+            other => ApiError::internal(other),
+        })?;
+    let record = requests::find(conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no refund request {id}")))?;
+    Ok((record, version))
+}
+
+fn illegal(record: &RequestRecord, to: RequestState, what: &str) -> ApiError {
+    ApiError::conflict(
+        "illegal-transition",
+        format!(
+            "cannot {what}: the request is {} and cannot go to {to}",
+            record.state
+        ),
+    )
+}
+
+/// Adds facts that were missing (later values replace earlier ones). A request waiting for
+/// information is validated again.
+#[utoipa::path(patch, path = "/v1/refund-requests/{id}/facts", tag = "refund requests",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "refund request id")),
+    request_body(content = Object, description = "facts by name, e.g. {\"progress_percent\": 35}"),
+    responses(
+        (status = 200, body = RefundRequestView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn add_facts(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(new_facts): ApiJson<Facts>,
+) -> Result<Json<RefundRequestView>, ApiError> {
+    let caller = caller.require(&READERS, "add facts")?;
+    let id = parse_id(&id)?;
+    if let Some(text) = &new_facts.reason_text
+        && shared::cards::contains_card_number(text)
+    {
+        return Err(ApiError::field(
+            "reason_text",
+            "contains what looks like a card number; remove it",
+        ));
+    }
+    let added = strip_nulls(serde_json::to_value(&new_facts).expect("facts serialize"));
+    if added.as_object().is_none_or(|m| m.is_empty()) {
+        return Err(ApiError::field("body", "give at least one fact"));
+    }
+    let mut tx = ctx.db.begin().await?;
+    let (record, version) = lock(&mut tx, id).await?;
+    let state = record.state();
+    let mut merged = record.facts.clone();
+    if let (Some(target), Some(source)) = (merged.as_object_mut(), added.as_object()) {
+        for (k, v) in source {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+    sqlx::query("UPDATE refund_requests SET facts = $2 WHERE id = $1")
+        .bind(id)
+        .bind(&merged)
+        .execute(&mut *tx)
+        .await?;
+    match state {
+        RequestState::NeedsInfo => {
+            let validate = WorkMessage::new(Stage::Validate, id).with_version(version + 1);
+            transition::apply(
+                &mut tx,
+                &Transition {
+                    request_id: id,
+                    expected_version: version,
+                    from: state,
+                    to: RequestState::Validating,
+                    actor: &caller.actor(),
+                    reason: Some("missing facts added"),
+                    details: json!({"facts_added": added}),
+                },
+                &[validate.into()],
+            )
+            .await
+            .map_err(ApiError::internal)?;
+        }
+        RequestState::Received | RequestState::Validating => {
+            // Not decided yet: the running validation will see the new facts.
+        }
+        _ => {
+            return Err(ApiError::conflict(
+                "already-decided",
+                format!(
+                    "the request is {}; new facts can no longer change its decision",
+                    record.state
+                ),
+            ));
+        }
+    }
+    tx.commit().await?;
+    let mut conn = ctx.db.acquire().await?;
+    Ok(Json(view(&mut conn, id).await?))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBody {
+    /// Required for a request in manual review: the amount to refund (a decimal string).
+    pub amount: Option<String>,
+    /// Why, for the history.
+    pub note: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {
+    /// Why, in words the customer will read.
+    pub reason: String,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawBody {
+    pub note: Option<String>,
+}
+
+/// An optional JSON body: absent or empty means the default.
+async fn optional_body<T: serde::de::DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Ok(T::default());
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError::unsupported_media(
+            "send the body as JSON with Content-Type: application/json",
+        ));
+    }
+    super::extract::parse(&body)
+}
+
+/// A supervisor confirms a decision that awaits confirmation, or decides a request in manual
+/// review (with an amount). The request moves to approved and on to payout.
+#[utoipa::path(post, path = "/v1/refund-requests/{id}/confirm", tag = "refund requests",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "refund request id")),
+    request_body(content = Option<ConfirmBody>),
+    responses(
+        (status = 200, body = RefundRequestView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn confirm(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<RefundRequestView>, ApiError> {
+    let caller = caller.require(&[ApiRole::Supervisor], "confirm refunds")?;
+    let id = parse_id(&id)?;
+    let body: ConfirmBody = optional_body(&headers, body).await?;
+    let mut tx = ctx.db.begin().await?;
+    let (record, version) = lock(&mut tx, id).await?;
+    let state = record.state();
+    check_transition(state, RequestState::Approved)
+        .map_err(|_| illegal(&record, RequestState::Approved, "confirm"))?;
+    let payment_id = record.payment_id.ok_or_else(|| {
+        ApiError::conflict("no-payment", "the request is not matched to a payment")
+    })?;
+    let payment = payments::find(&mut tx, payment_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("payment {payment_id} missing")))?;
+    let committed = payments::committed_refunds(&mut tx, payment_id, Some(id)).await?;
+    let left = payment.amount.minor() - committed;
+
+    let (amount_minor, due_on, decision) = match state {
+        RequestState::AwaitingConfirmation => {
+            // The policy counts its SLA from the confirmation date: decide again with it.
+            let mut record = record.clone();
+            record.facts["approved_at"] = json!(Utc::now().to_rfc3339());
+            let refunded = Money::from_minor(committed, payment.currency);
+            let input = requests::quote_input(&record, &payment, refunded, Vec::new())
+                .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+            let pack = ctx.packs.get(&payment.policy).ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("pack {} missing", payment.policy))
+            })?;
+            let decision = shared::policy::decide(pack, ctx.calendars.get(pack.country()), &input)
+                .map_err(|e| ApiError::conflict("policy", e.to_string()))?;
+            let amount = decision.amount.map(|m| m.minor()).unwrap_or(0);
+            (
+                amount,
+                decision.refund_due_by,
+                serde_json::to_value(&decision).ok(),
+            )
+        }
+        _ => {
+            let text = body.amount.as_deref().ok_or_else(|| {
+                ApiError::field(
+                    "amount",
+                    "a request in manual review needs the amount to refund",
+                )
+            })?;
+            let amount = DecimalAmount::parse(text)
+                .and_then(|d| d.in_currency(payment.currency))
+                .map_err(|e| ApiError::field("amount", e.to_string()))?;
+            if amount.minor() <= 0 {
+                return Err(ApiError::field("amount", "must be more than zero"));
+            }
+            (amount.minor(), record.due_on, record.decision.clone())
+        }
+    };
+    if amount_minor <= 0 {
+        return Err(ApiError::conflict(
+            "nothing-to-refund",
+            "the policy leaves nothing to refund",
+        ));
+    }
+    if amount_minor > left {
+        return Err(ApiError::conflict(
+            "amount-exceeds-payment",
+            format!(
+                "{} would exceed what is left of the payment ({} of {} {})",
+                Money::from_minor(amount_minor, payment.currency).amount_text(),
+                Money::from_minor(left.max(0), payment.currency).amount_text(),
+                payment.amount.amount_text(),
+                payment.currency.code()
+            ),
+        ));
+    }
+    sqlx::query(
+        "UPDATE refund_requests SET amount_minor = $2, due_on = $3, decision = COALESCE($4, decision) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(amount_minor)
+    .bind(due_on)
+    .bind(decision)
+    .execute(&mut *tx)
+    .await?;
+    let messages = [
+        OutboxMessage::from(WorkMessage::new(Stage::Payout, id).with_version(version + 1)),
+        OutboxMessage::from(WorkMessage::new(Stage::Notify, id).with_event("approved")),
+    ];
+    transition::apply(
+        &mut tx,
+        &Transition {
+            request_id: id,
+            expected_version: version,
+            from: state,
+            to: RequestState::Approved,
+            actor: &caller.actor(),
+            reason: Some(body.note.as_deref().unwrap_or("confirmed by a supervisor")),
+            details: json!({"amount": Money::from_minor(amount_minor, payment.currency).amount_text()}),
+        },
+        &messages,
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    tx.commit().await?;
+    let mut conn = ctx.db.acquire().await?;
+    Ok(Json(view(&mut conn, id).await?))
+}
+
+/// A supervisor rejects a request (awaiting confirmation or in manual review), saying why.
+#[utoipa::path(post, path = "/v1/refund-requests/{id}/reject", tag = "refund requests",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "refund request id")),
+    request_body = RejectBody,
+    responses(
+        (status = 200, body = RefundRequestView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reject(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RejectBody>,
+) -> Result<Json<RefundRequestView>, ApiError> {
+    let caller = caller.require(&[ApiRole::Supervisor], "reject refunds")?;
+    let id = parse_id(&id)?;
+    let reason = body.reason.trim();
+    if reason.is_empty() {
+        return Err(ApiError::field(
+            "reason",
+            "say why, in words the customer will read",
+        ));
+    }
+    move_to(
+        &ctx,
+        caller,
+        id,
+        RequestState::Rejected,
+        reason,
+        "reject",
+        "rejected",
+    )
+    .await
+}
+
+/// The customer withdraws the application (any time before payout).
+#[utoipa::path(post, path = "/v1/refund-requests/{id}/withdraw", tag = "refund requests",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "refund request id")),
+    request_body(content = Option<WithdrawBody>),
+    responses(
+        (status = 200, body = RefundRequestView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn withdraw(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<RefundRequestView>, ApiError> {
+    let caller = caller.require(&READERS, "withdraw applications")?;
+    let id = parse_id(&id)?;
+    let body: WithdrawBody = optional_body(&headers, body).await?;
+    let note = body
+        .note
+        .unwrap_or_else(|| "withdrawn at the customer's request".into());
+    move_to(
+        &ctx,
+        caller,
+        id,
+        RequestState::Withdrawn,
+        &note,
+        "withdraw",
+        "withdrawn",
+    )
+    .await
+}
+
+async fn move_to(
+    ctx: &ApiContext,
+    caller: &Caller,
+    id: Uuid,
+    to: RequestState,
+    reason: &str,
+    what: &str,
+    event: &str,
+) -> Result<Json<RefundRequestView>, ApiError> {
+    let mut tx = ctx.db.begin().await?;
+    let (record, version) = lock(&mut tx, id).await?;
+    let from = record.state();
+    check_transition(from, to).map_err(|_| illegal(&record, to, what))?;
+    transition::apply(
+        &mut tx,
+        &Transition {
+            request_id: id,
+            expected_version: version,
+            from,
+            to,
+            actor: &caller.actor(),
+            reason: Some(reason),
+            details: json!({}),
+        },
+        &[WorkMessage::new(Stage::Notify, id).with_event(event).into()],
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    tx.commit().await?;
+    let mut conn = ctx.db.acquire().await?;
+    Ok(Json(view(&mut conn, id).await?))
+}
