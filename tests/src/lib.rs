@@ -295,3 +295,54 @@ pub async fn insert_request(pool: &PgPool, state: RequestState) -> Uuid {
     .unwrap();
     id
 }
+
+/// The API served on 127.0.0.1:0 against a database of its own, with a key per role.
+pub struct TestApp {
+    pub address: String,
+    pub db: TestDb,
+    pub keys: std::collections::HashMap<shared::api_keys::ApiRole, String>,
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let db = TestDb::new().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let ctx = workers::api::ApiContext::new(
+            db.pool.clone(),
+            format!("{}/%2f", amqp_base_url()),
+            shared::merchants::Merchants::demo(),
+            shared::policy::PolicyPacks::builtin().clone(),
+            shared::calendar::Calendars::builtin(),
+        );
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(workers::api::serve(listener, ctx, shutdown.clone()));
+        let mut keys = std::collections::HashMap::new();
+        for role in shared::api_keys::ApiRole::ALL {
+            let key = shared::api_keys::create(&db.pool, role, &format!("test-{role}"))
+                .await
+                .unwrap();
+            keys.insert(role, key.secret);
+        }
+        Self {
+            address,
+            db,
+            keys,
+            shutdown,
+        }
+    }
+
+    pub fn key(&self, role: shared::api_keys::ApiRole) -> &str {
+        &self.keys[&role]
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.db.drop_database().await;
+    }
+}

@@ -1,0 +1,202 @@
+//! Every mistake a person can make gets a problem+json answer naming it, and nothing is
+//! half-stored.
+
+use serde_json::json;
+use shared::api_keys::ApiRole;
+
+use crate::helpers::{as_role, client, payment_body, problem, register_payment};
+use e2e::TestApp;
+
+async fn count(app: &TestApp, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_bodies_are_named_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let post = |body: String, ct: &'static str| {
+        as_role(
+            &app,
+            client()
+                .post(app.url("/v1/payments"))
+                .header("content-type", ct)
+                .body(body),
+            ApiRole::Intake,
+        )
+        .send()
+    };
+    let p = problem(
+        post("{\"merchant\": ".into(), "application/json")
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("not valid JSON"),
+        "{p}"
+    );
+
+    let p = problem(post("{}".into(), "text/plain").await.unwrap(), 415).await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("application/json"),
+        "{p}"
+    );
+
+    let mut body = payment_body("tx-1");
+    body["surprise"] = json!(true);
+    let p = problem(
+        post(body.to_string(), "application/json").await.unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "surprise");
+
+    let mut body = payment_body("tx-1");
+    body.as_object_mut().unwrap().remove("amount");
+    let p = problem(
+        post(body.to_string(), "application/json").await.unwrap(),
+        400,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("amount"), "{p}");
+
+    let mut body = payment_body("tx-1");
+    body["amount"] = json!(450.0);
+    let p = problem(
+        post(body.to_string(), "application/json").await.unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(
+        p["errors"][0]["field"], "amount",
+        "amounts are strings, never floats: {p}"
+    );
+
+    let big = "x".repeat(200 * 1024);
+    let r = post(format!("{{\"merchant\": \"{big}\"}}"), "application/json")
+        .await
+        .unwrap();
+    problem(r, 413).await;
+
+    assert_eq!(count(&app, "payments").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_card_number_is_refused_and_never_stored() {
+    let app = TestApp::spawn().await;
+    let mut body = payment_body("tx-card");
+    body["cardholder_name"] = json!("4111 1111 1111 1111");
+    let r = as_role(
+        &app,
+        client().post(app.url("/v1/payments")).json(&body),
+        ApiRole::Intake,
+    )
+    .send()
+    .await
+    .unwrap();
+    let p = problem(r, 422).await;
+    assert_eq!(p["errors"][0]["field"], "cardholder_name");
+    assert!(
+        p["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("last 4 digits")
+    );
+    assert!(
+        !p.to_string().contains("4111 1111 1111 1111"),
+        "the number is not echoed"
+    );
+    assert_eq!(count(&app, "payments").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inconsistent_payments_name_every_field_at_fault() {
+    let app = TestApp::spawn().await;
+    let mut body = payment_body("tx-x");
+    body["merchant"] = json!("goods-kz");
+    body["currency"] = json!("EUR");
+    body["card"]["last4"] = json!("42");
+    body["customer"]["language"] = json!("de");
+    let r = as_role(
+        &app,
+        client().post(app.url("/v1/payments")).json(&body),
+        ApiRole::Intake,
+    )
+    .send()
+    .await
+    .unwrap();
+    let p = problem(r, 422).await;
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for f in ["policy", "currency", "card.last4", "customer.language"] {
+        assert!(fields.contains(&f), "{f} not named: {p}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registering_a_payment_is_idempotent_on_the_gateway_transaction() {
+    let app = TestApp::spawn().await;
+    let id = register_payment(&app, "tx-same").await;
+    let r = as_role(
+        &app,
+        client()
+            .post(app.url("/v1/payments"))
+            .json(&payment_body("tx-same")),
+        ApiRole::Intake,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["id"],
+        id.as_str()
+    );
+    let mut other = payment_body("tx-same");
+    other["amount"] = json!("451.00");
+    let r = as_role(
+        &app,
+        client().post(app.url("/v1/payments")).json(&other),
+        ApiRole::Intake,
+    )
+    .send()
+    .await
+    .unwrap();
+    let p = problem(r, 409).await;
+    assert!(p["detail"].as_str().unwrap().contains("tx-same"));
+    assert_eq!(count(&app, "payments").await, 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_paths_ids_and_query_values_are_clear() {
+    let app = TestApp::spawn().await;
+    let get = |path: &str| as_role(&app, client().get(app.url(path)), ApiRole::Support).send();
+    problem(get("/v1/nothing").await.unwrap(), 404).await;
+    let p = problem(get("/v1/refund-requests/not-a-uuid").await.unwrap(), 400).await;
+    assert!(p["detail"].as_str().unwrap().contains("not-a-uuid"));
+    problem(
+        get("/v1/refund-requests/00000000-0000-7000-8000-000000000000")
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    let p = problem(get("/v1/refund-requests?state=paid").await.unwrap(), 422).await;
+    assert_eq!(p["errors"][0]["field"], "state");
+    let p = problem(get("/v1/refund-requests?limit=0").await.unwrap(), 422).await;
+    assert_eq!(p["errors"][0]["field"], "limit");
+    problem(get("/v1/refund-requests?colour=red").await.unwrap(), 400).await;
+    app.stop().await;
+}
