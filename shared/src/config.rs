@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
 
 /// A setting that could not be used. `Display` is the one line a person sees.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -59,6 +58,11 @@ pub struct Settings {
     pub calendar_dir: Option<PathBuf>,
     /// The merchants file (default: the five demo merchants shipped with the project).
     pub merchants_file: Option<PathBuf>,
+    /// Keys documents are encrypted with (`id:base64,...`, first is active); none: the
+    /// development key.
+    pub document_keys: Option<crate::documents::DocumentKeys>,
+    /// Days after a request ends before its document bytes are purged.
+    pub document_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -81,6 +85,8 @@ impl Default for Settings {
             policy_dir: None,
             calendar_dir: None,
             merchants_file: None,
+            document_keys: None,
+            document_retention_days: 90,
         }
     }
 }
@@ -100,14 +106,9 @@ const SETTINGS: &[(&str, &str)] = &[
     ("policy_dir", "REFUNDD_POLICY_DIR"),
     ("calendar_dir", "REFUNDD_CALENDAR_DIR"),
     ("merchants_file", "REFUNDD_MERCHANTS_FILE"),
+    ("document_keys", "REFUNDD_DOCUMENT_KEYS"),
+    ("document_retention_days", "REFUNDD_DOCUMENT_RETENTION_DAYS"),
 ];
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    #[serde(flatten)]
-    values: BTreeMap<String, toml::Value>,
-}
 
 impl Settings {
     /// Defaults, then the TOML file (if given), then the process environment.
@@ -126,9 +127,9 @@ impl Settings {
             let setting = format!("config file {}", path.display());
             let text = std::fs::read_to_string(path)
                 .map_err(|e| ConfigError::new(&setting, format!("cannot be read: {e}")))?;
-            let parsed: FileSettings = toml::from_str(&text)
+            let parsed: BTreeMap<String, toml::Value> = toml::from_str(&text)
                 .map_err(|e| ConfigError::new(&setting, e.message().to_string()))?;
-            for (key, value) in parsed.values {
+            for (key, value) in parsed {
                 let Some((name, _)) = SETTINGS.iter().find(|(name, _)| *name == key) else {
                     let known: Vec<&str> = SETTINGS.iter().map(|(n, _)| *n).collect();
                     return Err(ConfigError::new(
@@ -251,10 +252,35 @@ impl Settings {
                     }
                     s.merchants_file = Some(path);
                 }
+                "document_keys" => {
+                    s.document_keys =
+                        Some(crate::documents::DocumentKeys::parse(&value).map_err(|e| {
+                            bad(e.to_string().replace("REFUNDD_DOCUMENT_KEYS: ", ""))
+                        })?);
+                }
+                "document_retention_days" => {
+                    s.document_retention_days = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=3650).contains(n))
+                        .ok_or_else(|| {
+                            bad(format!("expected a number of days 1-3650, got {value:?}"))
+                        })?;
+                }
                 _ => unreachable!("every name in SETTINGS is handled"),
             }
         }
         Ok(s)
+    }
+
+    /// The document keys, or the development key (with a warning in the log).
+    pub fn document_keys_or_development(&self) -> crate::documents::DocumentKeys {
+        self.document_keys.clone().unwrap_or_else(|| {
+            tracing::warn!(
+                "REFUNDD_DOCUMENT_KEYS is not set: documents are encrypted with the development key; set it in production"
+            );
+            crate::documents::DocumentKeys::development()
+        })
     }
 
     /// The database URL with its password replaced, for log lines.

@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod cards;
 pub mod config;
 pub mod db;
+pub mod documents;
 pub mod identity;
 pub mod lifecycle;
 pub mod merchants;

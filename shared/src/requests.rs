@@ -204,6 +204,9 @@ pub async fn history(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Vec<Even
     .await
 }
 
+/// Key under which the contact's name is kept with a request's facts.
+pub const CUSTOMER_NAME: &str = "customer_name";
+
 /// The policy engine's input for a stored request: its payment, dates, reason and facts.
 /// `refunded` is what other requests have already committed on the same payment.
 pub fn quote_input(
@@ -218,8 +221,12 @@ pub fn quote_input(
         record.reason.clone().ok_or("the request has no reason")?,
     ))
     .map_err(|e| format!("reason: {e}"))?;
-    let facts: Facts =
-        serde_json::from_value(record.facts.clone()).map_err(|e| format!("facts: {e}"))?;
+    // The contact's name travels with the facts but is not a policy fact.
+    let mut facts = record.facts.clone();
+    if let Some(map) = facts.as_object_mut() {
+        map.remove(CUSTOMER_NAME);
+    }
+    let facts: Facts = serde_json::from_value(facts).map_err(|e| format!("facts: {e}"))?;
     let amount = |m: crate::money::Money| {
         DecimalAmount::parse(&m.amount_text()).map_err(|e| format!("amount: {e}"))
     };

@@ -54,13 +54,15 @@ pub async fn apply(
     check_transition(t.from, t.to)?;
     let updated = sqlx::query_scalar!(
         r#"UPDATE refund_requests
-              SET state = $1, version = version + 1, updated_at = now()
+              SET state = $1, version = version + 1, updated_at = now(),
+                  ended_at = CASE WHEN $5 THEN now() ELSE ended_at END
             WHERE id = $2 AND version = $3 AND state = $4
         RETURNING version"#,
         t.to.as_str(),
         t.request_id,
         t.expected_version,
         t.from.as_str(),
+        t.to.is_final(),
     )
     .fetch_optional(&mut *conn)
     .await?;

@@ -315,6 +315,7 @@ impl TestApp {
             shared::merchants::Merchants::demo(),
             shared::policy::PolicyPacks::builtin().clone(),
             shared::calendar::Calendars::builtin(),
+            shared::documents::DocumentKeys::development(),
         );
         let shutdown = tokio_util::sync::CancellationToken::new();
         tokio::spawn(workers::api::serve(listener, ctx, shutdown.clone()));
@@ -345,4 +346,81 @@ impl TestApp {
         self.shutdown.cancel();
         self.db.drop_database().await;
     }
+}
+
+/// The relay and the validate and decide workers running in-process against a test's
+/// database and broker.
+pub struct Pipeline {
+    pub shutdown: tokio_util::sync::CancellationToken,
+    tasks: tokio_util::task::TaskTracker,
+}
+
+impl Pipeline {
+    pub fn start(db: &TestDb, broker: &TestBroker) -> Self {
+        use shared::broker::consumer::{self, ConsumerConfig};
+        use shared::messages::Stage;
+        use std::sync::Arc;
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let tasks = tokio_util::task::TaskTracker::new();
+        tasks.spawn(shared::broker::relay::run(
+            db.pool.clone(),
+            shared::broker::relay::RelayConfig {
+                amqp_url: broker.url.clone(),
+                topology: broker.topology.clone(),
+                batch_size: 50,
+                poll_interval: Duration::from_millis(100),
+            },
+            shutdown.clone(),
+        ));
+        let packs = Arc::new(shared::policy::PolicyPacks::builtin().clone());
+        let calendars = Arc::new(shared::calendar::Calendars::builtin());
+        let config = |stage| ConsumerConfig {
+            amqp_url: broker.url.clone(),
+            topology: broker.topology.clone(),
+            stage,
+            prefetch: 8,
+        };
+        tasks.spawn(consumer::run(
+            config(Stage::Validate),
+            Arc::new(workers::roles::validate::Validate::new(
+                db.pool.clone(),
+                packs.clone(),
+                calendars.clone(),
+            )),
+            shutdown.clone(),
+        ));
+        tasks.spawn(consumer::run(
+            config(Stage::Decide),
+            Arc::new(workers::roles::decide::Decide::new(
+                db.pool.clone(),
+                packs,
+                calendars,
+            )),
+            shutdown.clone(),
+        ));
+        tasks.close();
+        Self { shutdown, tasks }
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.tasks.wait().await;
+    }
+}
+
+/// Waits until request `id` is in `state`; panics with the state it is in otherwise.
+pub async fn wait_for_state(pool: &PgPool, id: &str, state: &str) {
+    let mut last = String::new();
+    for _ in 0..150 {
+        last = sqlx::query_scalar("SELECT state FROM refund_requests WHERE id = $1::uuid")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        if last == state {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("request {id} stayed in {last}, expected {state}");
 }

@@ -33,7 +33,11 @@ async fn the_same_message_delivered_twice_is_applied_once() {
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(consumer::run(
         config(&broker, Stage::Validate),
-        Arc::new(workers::roles::validate::Validate::new(db.pool.clone())),
+        Arc::new(workers::roles::validate::Validate::new(
+            db.pool.clone(),
+            Arc::new(shared::policy::PolicyPacks::builtin().clone()),
+            Arc::new(shared::calendar::Calendars::builtin()),
+        )),
         shutdown.clone(),
     ));
     let message = WorkMessage::new(Stage::Validate, id);

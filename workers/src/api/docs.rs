@@ -11,7 +11,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::ApiContext;
-use super::{health, merchants, payments, problem, quotes, requests};
+use super::{documents, health, merchants, payments, problem, quotes, requests};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,6 +33,7 @@ use super::{health, merchants, payments, problem, quotes, requests};
         requests::confirm,
         requests::reject,
         requests::withdraw,
+        documents::upload,
         quotes::quote,
     ),
     components(schemas(
@@ -58,6 +59,9 @@ use super::{health, merchants, payments, problem, quotes, requests};
         requests::ConfirmBody,
         requests::RejectBody,
         requests::WithdrawBody,
+        documents::DocumentFields,
+        documents::DocumentUpload,
+        documents::DocumentAccepted,
     )),
     modifiers(&BearerAuth),
     tags(

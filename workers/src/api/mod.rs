@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod docs;
+pub mod documents;
 pub mod extract;
 pub mod health;
 pub mod merchants;
@@ -23,6 +24,7 @@ use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use shared::calendar::Calendars;
+use shared::documents::DocumentKeys;
 use shared::merchants::Merchants;
 use shared::policy::PolicyPacks;
 use sqlx::PgPool;
@@ -44,6 +46,7 @@ pub struct ApiContext {
     pub merchants: Arc<Merchants>,
     pub packs: Arc<PolicyPacks>,
     pub calendars: Arc<Calendars>,
+    pub document_keys: DocumentKeys,
     pub failed_attempts: FailedAttempts,
 }
 
@@ -54,8 +57,10 @@ impl ApiContext {
         merchants: Merchants,
         packs: PolicyPacks,
         calendars: Calendars,
+        document_keys: DocumentKeys,
     ) -> Self {
         Self {
+            document_keys,
             db,
             amqp_url,
             merchants: Arc::new(merchants),
@@ -74,6 +79,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(payments::router())
         .merge(quotes::router())
         .merge(requests::router())
+        .merge(documents::router())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /docs") })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn(request_id))

@@ -346,7 +346,7 @@ pub async fn create(
         .or_else(|| merchant.map(|m| m.default_language.clone()));
     let mut facts = serde_json::to_value(&body.facts).expect("facts serialize");
     if let Some(name) = body.contact.as_ref().and_then(|c| c.name.clone()) {
-        facts["customer_name"] = json!(name);
+        facts[requests::CUSTOMER_NAME] = json!(name);
     }
     let facts = strip_nulls(facts);
 

@@ -2,6 +2,8 @@
 //! them in one process (`refundd all`). Every role stops on the shared shutdown token and
 //! finishes its work in flight first.
 
+pub mod assessment;
+pub mod decide;
 pub mod validate;
 
 use std::sync::Arc;
@@ -77,6 +79,7 @@ async fn api_context(settings: &Settings, pool: PgPool) -> anyhow::Result<ApiCon
         merchants,
         packs,
         calendars,
+        settings.document_keys_or_development(),
     ))
 }
 
@@ -130,6 +133,8 @@ fn spawn_role(
     pool: &PgPool,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
+    let (_, packs, calendars) = load_reference_data(settings)?;
+    let (packs, calendars) = (Arc::new(packs), Arc::new(calendars));
     match role {
         Role::Relay => {
             let config = RelayConfig {
@@ -145,10 +150,18 @@ fn spawn_role(
             settings,
             topology,
             Stage::Validate,
-            validate::Validate::new(pool.clone()),
+            validate::Validate::new(pool.clone(), packs, calendars),
             shutdown,
         ),
-        Role::Decide | Role::Payout | Role::Notify | Role::Sla => {
+        Role::Decide => spawn_consumer(
+            tracker,
+            settings,
+            topology,
+            Stage::Decide,
+            decide::Decide::new(pool.clone(), packs, calendars),
+            shutdown,
+        ),
+        Role::Payout | Role::Notify | Role::Sla => {
             anyhow::bail!(
                 "the {role:?} role is not part of this build yet; run `refundd worker validate` or `refundd worker relay`"
             )
@@ -191,7 +204,7 @@ pub async fn run_all(settings: Settings, shutdown: CancellationToken) -> anyhow:
         .await
         .with_context(|| format!("cannot listen on {} (REFUNDD_API_BIND)", settings.api_bind))?;
     let tracker = TaskTracker::new();
-    for role in [Role::Relay, Role::Validate] {
+    for role in [Role::Relay, Role::Validate, Role::Decide] {
         spawn_role(role, &tracker, &settings, &topology, &pool, &shutdown)?;
     }
     let ctx = api_context(&settings, pool.clone()).await?;

@@ -1,59 +1,153 @@
-//! The validate stage: takes a received request into validation and passes it on to decide.
+//! The validate stage: takes a received request into validation and checks what its policy
+//! requires (facts, documents and their validity, the payment it refers to). An incomplete
+//! request goes to `needs_info` with a precise list of what is missing; a complete one gets
+//! its complete date (the SLA clock starts there) and goes on to decide.
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
 use shared::broker::consumer::{Handler, HandlerError};
+use shared::calendar::Calendars;
 use shared::lifecycle::RequestState;
 use shared::messages::{Stage, WorkMessage};
-use shared::outbox::OutboxMessage;
+use shared::outbox::{self, OutboxMessage};
+use shared::policy::{DecisionKind, PolicyPacks};
 use shared::transition::{self, Transition, TransitionError};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::assessment::assess;
 
 pub struct Validate {
     pool: PgPool,
+    packs: Arc<PolicyPacks>,
+    calendars: Arc<Calendars>,
 }
 
 impl Validate {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(pool: PgPool, packs: Arc<PolicyPacks>, calendars: Arc<Calendars>) -> Self {
+        Self {
+            pool,
+            packs,
+            calendars,
+        }
     }
+}
+
+pub(super) fn to_handler_error(e: TransitionError) -> HandlerError {
+    match e {
+        TransitionError::NotFound(id) => {
+            HandlerError::Permanent(anyhow::anyhow!("request {id} does not exist"))
+        }
+        TransitionError::Illegal(e) => HandlerError::Permanent(e.into()),
+        other => HandlerError::Transient(other.into()),
+    }
+}
+
+/// The date the last required item arrived: when the request last left `needs_info`, or
+/// when it was received.
+async fn complete_at(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar(
+        "SELECT max(at) FROM request_events WHERE request_id = $1 AND from_state = 'needs_info'",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await
 }
 
 impl Handler for Validate {
     async fn handle(&self, message: WorkMessage) -> Result<(), HandlerError> {
+        let id = message.request_id;
         let mut tx = self.pool.begin().await?;
         if !transition::first_delivery(&mut tx, "validate", message.message_id).await? {
             return Ok(());
         }
-        let (state, version) = match transition::lock_state(&mut tx, message.request_id).await {
-            Ok(found) => found,
-            Err(TransitionError::NotFound(id)) => {
-                return Err(HandlerError::Permanent(anyhow::anyhow!(
-                    "request {id} does not exist"
-                )));
-            }
-            Err(e) => return Err(HandlerError::Transient(e.into())),
-        };
-        if state != RequestState::Received {
-            // Already taken further by an earlier delivery or another worker: nothing to do.
+        let (mut state, mut version) = transition::lock_state(&mut tx, id)
+            .await
+            .map_err(to_handler_error)?;
+        if state == RequestState::Received {
+            version = transition::apply(
+                &mut tx,
+                &Transition {
+                    request_id: id,
+                    expected_version: version,
+                    from: state,
+                    to: RequestState::Validating,
+                    actor: "worker:validate",
+                    reason: Some("checking what the policy requires"),
+                    details: json!({}),
+                },
+                &[],
+            )
+            .await
+            .map_err(to_handler_error)?;
+            state = RequestState::Validating;
+        }
+        if state != RequestState::Validating {
+            // Decided, withdrawn, or waiting for the customer: an old message.
             tx.commit().await?;
             return Ok(());
         }
-        let decide = WorkMessage::new(Stage::Decide, message.request_id).with_version(version + 1);
-        transition::apply(
-            &mut tx,
-            &Transition {
-                request_id: message.request_id,
-                expected_version: version,
-                from: RequestState::Received,
-                to: RequestState::Validating,
-                actor: "worker:validate",
-                reason: Some("application received; checking what the policy requires"),
-                details: serde_json::json!({}),
-            },
-            &[OutboxMessage::from(decide)],
-        )
-        .await
-        .map_err(|e| HandlerError::Transient(e.into()))?;
+
+        let a = assess(&mut tx, id, &self.packs, &self.calendars).await?;
+        let (missing, problems, decision_json) = match &a.decision {
+            None => (vec!["payment_reference".to_string()], Vec::new(), None),
+            Some(d) if d.decision == DecisionKind::NeedsInfo => {
+                (d.missing.clone(), a.document_problems(), Some(d))
+            }
+            Some(_) => (Vec::new(), Vec::new(), None),
+        };
+        if !missing.is_empty() {
+            let summary = json!({
+                "decision": "needs_info",
+                "missing": missing,
+                "problems": problems,
+                "policy": decision_json.map(|d| d.policy.clone()),
+                "policy_version": decision_json.map(|d| d.policy_version.clone()),
+                "clause": decision_json.map(|d| d.clause.clone()),
+            });
+            sqlx::query("UPDATE refund_requests SET decision = $2 WHERE id = $1")
+                .bind(id)
+                .bind(&summary)
+                .execute(&mut *tx)
+                .await?;
+            transition::apply(
+                &mut tx,
+                &Transition {
+                    request_id: id,
+                    expected_version: version,
+                    from: state,
+                    to: RequestState::NeedsInfo,
+                    actor: "worker:validate",
+                    reason: Some("information or documents are missing"),
+                    details: json!({"missing": missing, "problems": problems}),
+                },
+                &[WorkMessage::new(Stage::Notify, id)
+                    .with_event("needs_info")
+                    .into()],
+            )
+            .await
+            .map_err(to_handler_error)?;
+            tx.commit().await?;
+            tracing::info!(request_id = %id, ?missing, "request needs information");
+            return Ok(());
+        }
+
+        let complete = complete_at(&mut tx, id)
+            .await?
+            .unwrap_or(a.record.received_at);
+        sqlx::query("UPDATE refund_requests SET complete_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(complete)
+            .execute(&mut *tx)
+            .await?;
+        let decide: OutboxMessage = WorkMessage::new(Stage::Decide, id)
+            .with_version(version)
+            .into();
+        outbox::enqueue(&mut tx, &[decide]).await?;
         tx.commit().await?;
+        tracing::info!(request_id = %id, "request complete; on to decide");
         Ok(())
     }
 }

@@ -1,0 +1,5 @@
+//! Applications through the real pipeline (API, outbox relay, RabbitMQ, validate and decide
+//! workers) against real Postgres and RabbitMQ: what the customer and support would see.
+
+mod decisions;
+mod identity;

@@ -1,0 +1,120 @@
+//! What the validate and decide stages both need: a request read together with its payment,
+//! its documents and what is already refunded on the payment, run through the policy engine
+//! as of its received date.
+
+use serde_json::Value;
+use shared::broker::consumer::HandlerError;
+use shared::calendar::Calendars;
+use shared::documents::{self, DocumentSummary};
+use shared::money::Money;
+use shared::payments::{self, Payment};
+use shared::policy::{Decision, DocumentKind, PolicyPacks};
+use shared::requests::{self, RequestRecord};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A request with everything the policy looks at.
+pub struct Assessment {
+    pub record: RequestRecord,
+    pub payment: Option<Payment>,
+    pub documents: Vec<DocumentSummary>,
+    /// The engine's answer, when the request is matched to a payment.
+    pub decision: Option<Decision>,
+}
+
+impl Assessment {
+    /// Problems of identity documents sent but not valid (e.g. `document_expired`), when no
+    /// valid one was sent.
+    pub fn document_problems(&self) -> Vec<Value> {
+        let identity: Vec<&DocumentSummary> = self
+            .documents
+            .iter()
+            .filter(|d| d.kind == "identity_document")
+            .collect();
+        if identity.iter().any(|d| d.is_valid()) {
+            return Vec::new();
+        }
+        identity
+            .iter()
+            .filter_map(|d| d.validation.as_ref())
+            .flat_map(|v| v["problems"].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+}
+
+fn permanent(e: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Permanent(anyhow::anyhow!("{e}"))
+}
+
+/// Reads request `id` (already locked by the caller) and asks the policy engine.
+pub async fn assess(
+    conn: &mut PgConnection,
+    id: Uuid,
+    packs: &PolicyPacks,
+    calendars: &Calendars,
+) -> Result<Assessment, HandlerError> {
+    let record = requests::find(conn, id)
+        .await?
+        .ok_or_else(|| permanent(format!("request {id} does not exist")))?;
+    let documents = documents::for_request(conn, id).await?;
+    let payment = match record.payment_id {
+        Some(p) => {
+            // Lock the payment: refunds on it are decided one at a time, so their sum
+            // can never pass what was captured.
+            sqlx::query("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE")
+                .bind(p)
+                .execute(&mut *conn)
+                .await?;
+            payments::find(conn, p).await?
+        }
+        None => None,
+    };
+    let Some(payment) = payment else {
+        return Ok(Assessment {
+            record,
+            payment: None,
+            documents,
+            decision: None,
+        });
+    };
+    let committed = payments::committed_refunds(conn, payment.id, Some(id)).await?;
+    let kinds: Vec<DocumentKind> = documents
+        .iter()
+        .filter(|d| d.is_valid())
+        .filter_map(|d| match d.kind.as_str() {
+            "identity_document" => Some(DocumentKind::IdentityDocument),
+            "refund_application" => Some(DocumentKind::RefundApplication),
+            "payment_receipt" => Some(DocumentKind::PaymentReceipt),
+            _ => None,
+        })
+        .collect();
+    let identity_verified = kinds.contains(&DocumentKind::IdentityDocument);
+    let mut input = requests::quote_input(
+        &record,
+        &payment,
+        Money::from_minor(committed, payment.currency),
+        kinds,
+    )
+    .map_err(permanent)?;
+    if identity_verified {
+        // A valid identity document is what verifies the customer's identity.
+        input.facts.identity_document_verified = Some(true);
+    }
+    let pack = packs
+        .get(&payment.policy)
+        .ok_or_else(|| permanent(format!("policy pack {} is not loaded", payment.policy)))?;
+    let mut decision =
+        shared::policy::decide(pack, calendars.get(pack.country()), &input).map_err(permanent)?;
+    if decision.missing.iter().any(|m| m == "identity_document") {
+        // One item for the customer: sending a valid document verifies them.
+        decision
+            .missing
+            .retain(|m| m != "identity_document_verified");
+    }
+    Ok(Assessment {
+        record,
+        payment: Some(payment),
+        documents,
+        decision: Some(decision),
+    })
+}

@@ -1,0 +1,136 @@
+//! The decide stage: applies the merchant's policy to a complete request as of its received
+//! date, stores the decision (pack id, pack version, clause, the facts it used) and moves the
+//! request to approved (on to payout), awaiting confirmation (a supervisor confirms),
+//! manual review or rejected. Side effects the pack names (such as revoking course access
+//! within a working day) are recorded with the decision and in the history.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use shared::broker::consumer::{Handler, HandlerError};
+use shared::calendar::Calendars;
+use shared::lifecycle::RequestState;
+use shared::messages::{Stage, WorkMessage};
+use shared::outbox::OutboxMessage;
+use shared::policy::{DecisionKind, PolicyPacks};
+use shared::transition::{self, Transition};
+use sqlx::PgPool;
+
+use super::assessment::assess;
+use super::validate::to_handler_error;
+
+pub struct Decide {
+    pool: PgPool,
+    packs: Arc<PolicyPacks>,
+    calendars: Arc<Calendars>,
+}
+
+impl Decide {
+    pub fn new(pool: PgPool, packs: Arc<PolicyPacks>, calendars: Arc<Calendars>) -> Self {
+        Self {
+            pool,
+            packs,
+            calendars,
+        }
+    }
+}
+
+impl Handler for Decide {
+    async fn handle(&self, message: WorkMessage) -> Result<(), HandlerError> {
+        let id = message.request_id;
+        let mut tx = self.pool.begin().await?;
+        if !transition::first_delivery(&mut tx, "decide", message.message_id).await? {
+            return Ok(());
+        }
+        let (state, version) = transition::lock_state(&mut tx, id)
+            .await
+            .map_err(to_handler_error)?;
+        if state != RequestState::Validating {
+            tx.commit().await?;
+            return Ok(());
+        }
+        let a = assess(&mut tx, id, &self.packs, &self.calendars).await?;
+        let Some(decision) = a.decision else {
+            return Err(HandlerError::Permanent(anyhow::anyhow!(
+                "request {id} reached decide without a payment"
+            )));
+        };
+        let notify = |event: &str| -> OutboxMessage {
+            WorkMessage::new(Stage::Notify, id).with_event(event).into()
+        };
+        let (to, messages, why) = match decision.decision {
+            DecisionKind::Approve if decision.requires_confirmation => (
+                RequestState::AwaitingConfirmation,
+                vec![notify("awaiting_confirmation")],
+                "the policy approves; a supervisor must confirm",
+            ),
+            DecisionKind::Approve => (
+                RequestState::Approved,
+                vec![
+                    WorkMessage::new(Stage::Payout, id)
+                        .with_version(version + 1)
+                        .into(),
+                    notify("approved"),
+                ],
+                "approved under the policy",
+            ),
+            DecisionKind::Reject => (
+                RequestState::Rejected,
+                vec![notify("rejected")],
+                "rejected under the policy",
+            ),
+            DecisionKind::ManualReview => (
+                RequestState::ManualReview,
+                Vec::new(),
+                "the policy is silent; a person decides",
+            ),
+            DecisionKind::NeedsInfo => (
+                RequestState::NeedsInfo,
+                vec![notify("needs_info")],
+                "information is missing",
+            ),
+        };
+        let decision_json =
+            serde_json::to_value(&decision).map_err(|e| HandlerError::Permanent(e.into()))?;
+        sqlx::query(
+            "UPDATE refund_requests
+                SET decision = $2, policy_id = $3, policy_version = $4, amount_minor = $5,
+                    due_on = $6, complete_at = COALESCE(complete_at, received_at)
+              WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&decision_json)
+        .bind(&decision.policy)
+        .bind(&decision.policy_version)
+        .bind(decision.amount.map(|m| m.minor()))
+        .bind(decision.refund_due_by)
+        .execute(&mut *tx)
+        .await?;
+        transition::apply(
+            &mut tx,
+            &Transition {
+                request_id: id,
+                expected_version: version,
+                from: state,
+                to,
+                actor: "worker:decide",
+                reason: Some(why),
+                details: json!({
+                    "policy": decision.policy,
+                    "policy_version": decision.policy_version,
+                    "rule": decision.rule,
+                    "clause": decision.clause,
+                    "amount": decision.amount,
+                    "refund_due_by": decision.refund_due_by,
+                    "effects": decision.effects,
+                }),
+            },
+            &messages,
+        )
+        .await
+        .map_err(to_handler_error)?;
+        tx.commit().await?;
+        tracing::info!(request_id = %id, decision = ?decision.decision, state = %to, "request decided");
+        Ok(())
+    }
+}
