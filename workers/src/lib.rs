@@ -2,5 +2,6 @@
 //! in-process: the HTTP API, the worker roles and the signal handling they share.
 
 pub mod api;
+pub mod demo;
 pub mod roles;
 pub mod signals;

@@ -38,6 +38,23 @@ enum Command {
     },
     /// Run every role in one process: the single-machine default.
     All,
+    /// Document encryption keys: `keys rotate` re-encrypts every document under the active key.
+    Keys {
+        #[command(subcommand)]
+        cmd: KeysCmd,
+    },
+    /// Delete the bytes of documents whose request ended more than N days ago.
+    PurgeDocuments {
+        /// Days after the end of a request (default: REFUNDD_DOCUMENT_RETENTION_DAYS, 90).
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    /// Register demo payments for the five packs and submit sample applications through the API.
+    Demo {
+        /// Where the API listens.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api_url: String,
+    },
     /// Create or revoke API keys (the key is printed once, only its hash is stored).
     ApiKey {
         #[command(subcommand)]
@@ -63,6 +80,12 @@ enum Command {
         /// JSON file to read; standard input when absent.
         file: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Re-encrypt every stored document under the active key (the first of REFUNDD_DOCUMENT_KEYS).
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -141,6 +164,26 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Worker { role } => roles::run_worker(role, settings, shutdown).await,
         Command::All => roles::run_all(settings, shutdown).await,
         Command::ApiKey { cmd } => api_key(cmd, &settings).await,
+        Command::Keys {
+            cmd: KeysCmd::Rotate,
+        } => {
+            let pool = shared::db::connect(&settings.database_url, 2).await?;
+            let keys = settings.document_keys_or_development();
+            let n = shared::documents::rotate(&pool, &keys).await?;
+            eprintln!(
+                "{n} document(s) re-encrypted under key {:?}",
+                keys.active_id()
+            );
+            Ok(())
+        }
+        Command::PurgeDocuments { days } => {
+            let pool = shared::db::connect(&settings.database_url, 2).await?;
+            let days = days.unwrap_or(settings.document_retention_days);
+            let n = shared::documents::purge(&pool, days).await?;
+            eprintln!("{n} document(s) purged (requests ended more than {days} days ago)");
+            Ok(())
+        }
+        Command::Demo { api_url } => workers::demo::run(&settings, &api_url).await,
         Command::CheckDocument { .. }
         | Command::Quote { .. }
         | Command::Policies { .. }
