@@ -137,7 +137,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(command, settings)) {
+    let outcome = runtime.block_on(async {
+        let outcome = run(command, settings).await;
+        // Let the broker connections' I/O threads see their close before the runtime goes.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        outcome
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "refundd stopped on an error");
