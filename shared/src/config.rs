@@ -62,6 +62,8 @@ pub struct Settings {
     pub document_keys: Option<crate::documents::DocumentKeys>,
     /// Days after a request ends before its document bytes are purged.
     pub document_retention_days: u32,
+    /// How often the sla role looks at every open request.
+    pub sla_interval: Duration,
 }
 
 impl Default for Settings {
@@ -86,6 +88,7 @@ impl Default for Settings {
             merchants_file: None,
             document_keys: None,
             document_retention_days: 90,
+            sla_interval: Duration::from_secs(60),
         }
     }
 }
@@ -107,6 +110,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("merchants_file", "REFUNDD_MERCHANTS_FILE"),
     ("document_keys", "REFUNDD_DOCUMENT_KEYS"),
     ("document_retention_days", "REFUNDD_DOCUMENT_RETENTION_DAYS"),
+    ("sla_interval", "REFUNDD_SLA_INTERVAL"),
 ];
 
 impl Settings {
@@ -266,6 +270,7 @@ impl Settings {
                             bad(format!("expected a number of days 1-3650, got {value:?}"))
                         })?;
                 }
+                "sla_interval" => s.sla_interval = parse_duration(&value).map_err(bad)?,
                 _ => unreachable!("every name in SETTINGS is handled"),
             }
         }

@@ -18,5 +18,6 @@ pub mod outbox;
 pub mod payments;
 pub mod policy;
 pub mod requests;
+pub mod sla;
 pub mod telemetry;
 pub mod transition;

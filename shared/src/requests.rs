@@ -70,6 +70,8 @@ pub struct RequestRecord {
     pub request_hash: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `on_track`, `at_risk`, `breached` or `paused`, once the request has a due date.
+    pub sla_state: Option<String>,
 }
 
 impl RequestRecord {
@@ -138,7 +140,7 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Requ
         r#"SELECT id, payment_id, merchant, state, version, channel, reason, facts, policy_id,
                   policy_version, decision, amount_minor, currency AS "currency?: String",
                   received_at, complete_at, due_on, contact_email, language, request_hash,
-                  created_at, updated_at
+                  created_at, updated_at, sla_state
              FROM refund_requests WHERE id = $1"#,
         id
     )
@@ -156,7 +158,7 @@ pub async fn find_by_idempotency_key(
         r#"SELECT id, payment_id, merchant, state, version, channel, reason, facts, policy_id,
                   policy_version, decision, amount_minor, currency AS "currency?: String",
                   received_at, complete_at, due_on, contact_email, language, request_hash,
-                  created_at, updated_at
+                  created_at, updated_at, sla_state
              FROM refund_requests WHERE idempotency_key = $1"#,
         key
     )
@@ -169,6 +171,7 @@ pub async fn list(
     conn: &mut PgConnection,
     state: Option<&str>,
     merchant: Option<&str>,
+    sla: Option<&str>,
     before: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<Vec<RequestRecord>> {
@@ -177,17 +180,19 @@ pub async fn list(
         r#"SELECT id, payment_id, merchant, state, version, channel, reason, facts, policy_id,
                   policy_version, decision, amount_minor, currency AS "currency?: String",
                   received_at, complete_at, due_on, contact_email, language, request_hash,
-                  created_at, updated_at
+                  created_at, updated_at, sla_state
              FROM refund_requests
             WHERE ($1::text IS NULL OR state = $1)
               AND ($2::text IS NULL OR merchant = $2)
               AND ($3::uuid IS NULL OR id < $3)
+              AND ($5::text IS NULL OR (sla_state = $5 AND ended_at IS NULL))
             ORDER BY id DESC
             LIMIT $4"#,
         state,
         merchant,
         before,
-        limit
+        limit,
+        sla
     )
     .fetch_all(conn)
     .await

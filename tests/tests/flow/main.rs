@@ -3,3 +3,4 @@
 
 mod decisions;
 mod identity;
+mod sla;

@@ -120,6 +120,8 @@ pub struct RefundRequestView {
     pub complete_at: Option<DateTime<Utc>>,
     /// The local date the money must be back by.
     pub due_on: Option<NaiveDate>,
+    /// `on_track`, `at_risk`, `breached` or `paused` (waiting on the customer).
+    pub sla: Option<String>,
     /// The policy decision with its clause, as the engine gave it.
     #[schema(value_type = Option<Object>)]
     pub decision: Option<Value>,
@@ -139,6 +141,7 @@ pub struct RefundRequestSummary {
     pub currency: Option<String>,
     pub received_at: DateTime<Utc>,
     pub due_on: Option<NaiveDate>,
+    pub sla: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -164,6 +167,7 @@ fn summary(r: RequestRecord) -> RefundRequestSummary {
         currency: r.currency,
         received_at: r.received_at,
         due_on: r.due_on,
+        sla: r.sla_state,
     }
 }
 
@@ -461,6 +465,7 @@ async fn view(conn: &mut PgConnection, id: Uuid) -> Result<RefundRequestView, Ap
         received_at: r.received_at,
         complete_at: r.complete_at,
         due_on: r.due_on,
+        sla: r.sla_state,
         decision: r.decision,
         contact_email: r.contact_email,
         language: r.language,
@@ -475,6 +480,8 @@ pub struct ListQuery {
     pub state: Option<String>,
     /// Only this merchant's requests.
     pub merchant: Option<String>,
+    /// Only open requests in this SLA state: `on_track`, `at_risk`, `breached` or `paused`.
+    pub sla: Option<String>,
     /// From the `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1-200 (default 50).
@@ -509,6 +516,11 @@ pub async fn list(
             format!("unknown state {state:?}; states are received, validating, needs_info, approved, awaiting_confirmation, manual_review, rejected, payout_pending, payout_sent, refunded, payout_failed, needs_bank_details, manual_payout, withdrawn"),
         ));
     }
+    if let Some(sla) = &q.sla
+        && let Err(e) = sla.parse::<shared::sla::SlaState>()
+    {
+        errors.push(field("sla", e));
+    }
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         errors.push(field("limit", "must be between 1 and 200"));
@@ -531,6 +543,7 @@ pub async fn list(
         &mut conn,
         q.state.as_deref(),
         q.merchant.as_deref(),
+        q.sla.as_deref(),
         before,
         limit + 1,
     )

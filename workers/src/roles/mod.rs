@@ -4,6 +4,7 @@
 
 pub mod assessment;
 pub mod decide;
+pub mod sla;
 pub mod validate;
 
 use std::sync::Arc;
@@ -161,7 +162,17 @@ fn spawn_role(
             decide::Decide::new(pool.clone(), packs, calendars),
             shutdown,
         ),
-        Role::Payout | Role::Notify | Role::Sla => {
+        Role::Sla => {
+            let monitor = sla::SlaMonitor {
+                pool: pool.clone(),
+                packs,
+                calendars,
+                interval: settings.sla_interval,
+                retention_days: settings.document_retention_days,
+            };
+            tracker.spawn(monitor.run(shutdown.clone()));
+        }
+        Role::Payout | Role::Notify => {
             anyhow::bail!(
                 "the {role:?} role is not part of this build yet; run `refundd worker validate` or `refundd worker relay`"
             )
@@ -204,7 +215,7 @@ pub async fn run_all(settings: Settings, shutdown: CancellationToken) -> anyhow:
         .await
         .with_context(|| format!("cannot listen on {} (REFUNDD_API_BIND)", settings.api_bind))?;
     let tracker = TaskTracker::new();
-    for role in [Role::Relay, Role::Validate, Role::Decide] {
+    for role in [Role::Relay, Role::Validate, Role::Decide, Role::Sla] {
         spawn_role(role, &tracker, &settings, &topology, &pool, &shutdown)?;
     }
     let ctx = api_context(&settings, pool.clone()).await?;

@@ -1,0 +1,139 @@
+//! SLA states: where an open request stands against its due date on its country's
+//! working-day calendar. On track; at risk when one working day or less is left; breached
+//! after the due date. A request waiting on the customer is paused: its clock is stopped.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::{CalendarError, WorkingDayCalendar};
+use crate::lifecycle::RequestState;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaState {
+    OnTrack,
+    AtRisk,
+    Breached,
+    /// Waiting on the customer: the clock is stopped.
+    Paused,
+}
+
+impl SlaState {
+    pub const ALL: [SlaState; 4] = [
+        SlaState::OnTrack,
+        SlaState::AtRisk,
+        SlaState::Breached,
+        SlaState::Paused,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlaState::OnTrack => "on_track",
+            SlaState::AtRisk => "at_risk",
+            SlaState::Breached => "breached",
+            SlaState::Paused => "paused",
+        }
+    }
+}
+
+impl fmt::Display for SlaState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SlaState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SlaState::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown SLA state {s:?} (expected on_track, at_risk, breached or paused)")
+            })
+    }
+}
+
+/// The SLA state on local date `today` of a request in `state` due on `due`.
+pub fn sla_state(
+    state: RequestState,
+    due: NaiveDate,
+    today: NaiveDate,
+    calendar: &WorkingDayCalendar,
+) -> Result<SlaState, CalendarError> {
+    if state.waits_on_customer() {
+        return Ok(SlaState::Paused);
+    }
+    if today > due {
+        return Ok(SlaState::Breached);
+    }
+    // Working days left after today, up to and including the due date.
+    let left = calendar.working_days_between(today, due)?;
+    Ok(if left <= 1 {
+        SlaState::AtRisk
+    } else {
+        SlaState::OnTrack
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::Country;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn at_risk_with_one_working_day_left_across_a_weekend() {
+        let by = WorkingDayCalendar::builtin(Country::BY);
+        let approved = RequestState::Approved;
+        // Due Monday 2026-05-04; on Friday 2026-05-01 (a holiday) one working day is left.
+        assert_eq!(
+            sla_state(approved, d("2026-05-04"), d("2026-04-30"), by).unwrap(),
+            SlaState::AtRisk
+        );
+        assert_eq!(
+            sla_state(approved, d("2026-05-04"), d("2026-04-29"), by).unwrap(),
+            SlaState::OnTrack
+        );
+        assert_eq!(
+            sla_state(approved, d("2026-05-04"), d("2026-05-04"), by).unwrap(),
+            SlaState::AtRisk
+        );
+        assert_eq!(
+            sla_state(approved, d("2026-05-04"), d("2026-05-05"), by).unwrap(),
+            SlaState::Breached
+        );
+    }
+
+    #[test]
+    fn the_working_saturday_counts() {
+        let by = WorkingDayCalendar::builtin(Country::BY);
+        // Due Monday 2026-04-27; Saturday 2026-04-25 is a working day in Belarus, so on
+        // Friday 2026-04-24 two working days are left (Saturday and Monday).
+        assert_eq!(
+            sla_state(RequestState::Approved, d("2026-04-27"), d("2026-04-24"), by).unwrap(),
+            SlaState::OnTrack
+        );
+    }
+
+    #[test]
+    fn waiting_on_the_customer_stops_the_clock() {
+        let kz = WorkingDayCalendar::builtin(Country::KZ);
+        assert_eq!(
+            sla_state(
+                RequestState::NeedsBankDetails,
+                d("2026-03-01"),
+                d("2026-06-01"),
+                kz
+            )
+            .unwrap(),
+            SlaState::Paused
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! The sla role: SLA states on the country's calendar (working Saturdays and holidays
+//! included), one audit event and one escalation per change, the clock stopped while the
+//! customer is asked for something, and the API's `sla=` filter.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use shared::api_keys::ApiRole;
+use shared::lifecycle::RequestState;
+use workers::roles::sla::{Pass, SlaMonitor};
+
+use e2e::{TestApp, insert_request};
+
+async fn request(app: &TestApp, state: &str, policy: &str, due: &str) -> String {
+    let id = insert_request(&app.db.pool, RequestState::Received).await;
+    sqlx::query(
+        "UPDATE refund_requests SET state = $2, policy_id = $3, due_on = $4::date WHERE id = $1",
+    )
+    .bind(id)
+    .bind(state)
+    .bind(policy)
+    .bind(due)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    id.to_string()
+}
+
+async fn sla_of(app: &TestApp, id: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT sla_state FROM refund_requests WHERE id = $1::uuid")
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+fn at(ts: &str) -> DateTime<Utc> {
+    ts.parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_states_follow_each_countrys_calendar_and_escalate_once() {
+    let app = TestApp::spawn().await;
+    let monitor = SlaMonitor {
+        pool: app.db.pool.clone(),
+        packs: Arc::new(shared::policy::PolicyPacks::builtin().clone()),
+        calendars: Arc::new(shared::calendar::Calendars::builtin()),
+        interval: Duration::from_secs(60),
+        retention_days: 90,
+    };
+    // BY, Friday 2026-04-24: the next working days are Saturday 25 April (decreed) and
+    // Monday 27. Due Monday: two working days left, on track.
+    let by_on_track = request(&app, "approved", "by-online-courses", "2026-04-27").await;
+    // Due Saturday 25 April (a working Saturday): one working day left, at risk.
+    let by_at_risk = request(&app, "approved", "by-online-courses", "2026-04-25").await;
+    // KZ, Thursday 2026-03-19, just before Nauryz (21-23 March; 21 and 22 are a weekend, so
+    // 24 and 25 are off too): a request due on 26 March has Friday 20 and Thursday 26 left.
+    let kz_before_nauryz = request(
+        &app,
+        "awaiting_confirmation",
+        "kz-saas-subscription",
+        "2026-03-26",
+    )
+    .await;
+    // Overdue, but waiting for the customer's bank details: paused, not breached.
+    let paused = request(&app, "needs_bank_details", "kz-goods-store", "2026-03-01").await;
+    // Overdue and ours to do: breached.
+    let breached = request(&app, "payout_pending", "by-online-courses", "2026-04-20").await;
+
+    // 2026-04-24 05:00 UTC is 08:00 in Minsk and 10:00 in Almaty.
+    let first = monitor.pass(at("2026-04-24T05:00:00Z")).await.unwrap();
+    assert_eq!(
+        first,
+        Pass {
+            checked: 5,
+            changed: 5,
+            escalated: 3
+        }
+    );
+    assert_eq!(
+        sla_of(&app, &by_on_track).await.as_deref(),
+        Some("on_track")
+    );
+    assert_eq!(sla_of(&app, &by_at_risk).await.as_deref(), Some("at_risk"));
+    assert_eq!(sla_of(&app, &paused).await.as_deref(), Some("paused"));
+    assert_eq!(sla_of(&app, &breached).await.as_deref(), Some("breached"));
+    // The KZ request was due weeks before 24 April: breached too.
+    assert_eq!(
+        sla_of(&app, &kz_before_nauryz).await.as_deref(),
+        Some("breached")
+    );
+
+    // Nothing changed: nothing is recorded or sent again.
+    let again = monitor.pass(at("2026-04-24T05:01:00Z")).await.unwrap();
+    assert_eq!(
+        again,
+        Pass {
+            checked: 5,
+            changed: 0,
+            escalated: 0
+        }
+    );
+    let escalations: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE payload->>'event' IN ('sla_at_risk', 'sla_breached')",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(escalations, 3);
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM request_events WHERE actor = 'worker:sla'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(events, 5, "one audit event per change");
+
+    let page: Value = reqwest::Client::new()
+        .get(app.url("/v1/refund-requests?sla=breached"))
+        .bearer_auth(app.key(ApiRole::Support))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [breached.as_str(), kz_before_nauryz.as_str()],
+        "newest first"
+    );
+
+    // The KZ request on 19 March: Friday 20 March and Thursday 26 March are left.
+    sqlx::query("UPDATE refund_requests SET sla_state = NULL WHERE id = $1::uuid")
+        .bind(&kz_before_nauryz)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    monitor.pass(at("2026-03-19T05:00:00Z")).await.unwrap();
+    assert_eq!(
+        sla_of(&app, &kz_before_nauryz).await.as_deref(),
+        Some("on_track")
+    );
+    // On Friday 20 March only Thursday 26 is left: at risk over the whole holiday.
+    monitor.pass(at("2026-03-20T05:00:00Z")).await.unwrap();
+    assert_eq!(
+        sla_of(&app, &kz_before_nauryz).await.as_deref(),
+        Some("at_risk")
+    );
+
+    app.stop().await;
+}

@@ -1,0 +1,171 @@
+//! The sla role: every interval (a minute by default), the SLA state of every open request on
+//! its pack's calendar. A change of SLA state is an audit event; reaching at-risk and reaching
+//! breached each send one escalation to the merchant (through the notify stage). Once a day
+//! it also purges the bytes of documents past their retention.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::json;
+use shared::calendar::Calendars;
+use shared::lifecycle::RequestState;
+use shared::messages::{Stage, WorkMessage};
+use shared::policy::PolicyPacks;
+use shared::sla::{SlaState, sla_state};
+use shared::transition;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub struct SlaMonitor {
+    pub pool: PgPool,
+    pub packs: Arc<PolicyPacks>,
+    pub calendars: Arc<Calendars>,
+    pub interval: Duration,
+    pub retention_days: u32,
+}
+
+/// What one pass changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub checked: usize,
+    pub changed: usize,
+    pub escalated: usize,
+}
+
+struct Open {
+    id: Uuid,
+    state: String,
+    due_on: NaiveDate,
+    sla_state: Option<String>,
+    policy_id: Option<String>,
+}
+
+impl SlaMonitor {
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut last_purge: Option<Instant> = None;
+        loop {
+            match self.pass(Utc::now()).await {
+                Ok(p) if p.changed > 0 => tracing::info!(?p, "SLA states updated"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(
+                    error = format!("{e:#}"),
+                    "SLA pass failed; next pass retries"
+                ),
+            }
+            if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(24 * 3600)) {
+                match shared::documents::purge(&self.pool, self.retention_days).await {
+                    Ok(n) => {
+                        last_purge = Some(Instant::now());
+                        if n > 0 {
+                            tracing::info!(purged = n, "document bytes past retention purged");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "document purge failed"),
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(self.interval) => {}
+            }
+        }
+        tracing::info!("sla monitor stopped");
+    }
+
+    /// One pass over every open request with a due date, as of `now`.
+    pub async fn pass(&self, now: DateTime<Utc>) -> anyhow::Result<Pass> {
+        let open: Vec<Open> = sqlx::query_as!(
+            Open,
+            r#"SELECT id, state, due_on AS "due_on!", sla_state, policy_id
+                 FROM refund_requests
+                WHERE ended_at IS NULL AND due_on IS NOT NULL"#
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut pass = Pass {
+            checked: open.len(),
+            ..Pass::default()
+        };
+        for r in open {
+            let Some(pack) = r.policy_id.as_deref().and_then(|p| self.packs.get(p)) else {
+                continue;
+            };
+            let state: RequestState = r.state.parse()?;
+            let today = now.with_timezone(&pack.timezone()).date_naive();
+            let new = match sla_state(state, r.due_on, today, self.calendars.get(pack.country())) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(request_id = %r.id, error = %e, "SLA state cannot be computed");
+                    continue;
+                }
+            };
+            if r.sla_state.as_deref() == Some(new.as_str()) {
+                continue;
+            }
+            let escalated = self
+                .record(r.id, state, r.sla_state.as_deref(), new, r.due_on)
+                .await?;
+            pass.changed += 1;
+            pass.escalated += usize::from(escalated);
+        }
+        Ok(pass)
+    }
+
+    /// Stores a change of SLA state with its audit event and, for at-risk and breached, an
+    /// escalation. Returns whether it escalated.
+    async fn record(
+        &self,
+        id: Uuid,
+        state: RequestState,
+        old: Option<&str>,
+        new: SlaState,
+        due: NaiveDate,
+    ) -> anyhow::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        // Only if nobody changed it meanwhile (another sla role, or the request moved on).
+        let updated = sqlx::query(
+            "UPDATE refund_requests SET sla_state = $2, sla_checked_at = now()
+              WHERE id = $1 AND state = $3 AND sla_state IS NOT DISTINCT FROM $4",
+        )
+        .bind(id)
+        .bind(new.as_str())
+        .bind(state.as_str())
+        .bind(old)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let reason = match new {
+            SlaState::OnTrack => format!("SLA on track: due {due}"),
+            SlaState::AtRisk => format!("SLA at risk: one working day or less left before {due}"),
+            SlaState::Breached => format!("SLA breached: the refund was due by {due}"),
+            SlaState::Paused => "SLA paused: waiting on the customer".to_string(),
+        };
+        transition::record_event(
+            &mut tx,
+            id,
+            "worker:sla",
+            Some(state),
+            state,
+            Some(&reason),
+            &json!({"sla_from": old, "sla_to": new.as_str(), "due_on": due}),
+        )
+        .await?;
+        let escalation = match new {
+            SlaState::AtRisk => Some("sla_at_risk"),
+            SlaState::Breached => Some("sla_breached"),
+            _ => None,
+        };
+        if let Some(event) = escalation {
+            shared::outbox::enqueue(
+                &mut tx,
+                &[WorkMessage::new(Stage::Notify, id).with_event(event).into()],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(escalation.is_some())
+    }
+}
