@@ -9,6 +9,7 @@ pub mod cards;
 pub mod config;
 pub mod db;
 pub mod documents;
+pub mod gateway;
 pub mod identity;
 pub mod lifecycle;
 pub mod merchants;

@@ -80,6 +80,8 @@ enum Command {
         /// JSON file to read; standard input when absent.
         file: Option<PathBuf>,
     },
+    /// Serve the sandbox payment gateway (ledger, fault injection) for demos and tests.
+    SandboxGateway(tools::sandbox_gateway::SandboxGatewayArgs),
 }
 
 #[derive(Subcommand)]
@@ -117,6 +119,7 @@ fn main() -> ExitCode {
         Command::Quote { file } => return tools::quote::run(file),
         Command::Calendar { cmd } => return tools::calendar::run(cmd),
         Command::Policies { cmd } => return tools::policies::run(cmd),
+        Command::SandboxGateway(args) => return tools::sandbox_gateway::run(args),
         other => other,
     };
     let settings = match Settings::load(cli.config.as_deref()) {
@@ -193,7 +196,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::CheckDocument { .. }
         | Command::Quote { .. }
         | Command::Policies { .. }
-        | Command::Calendar { .. } => {
+        | Command::Calendar { .. }
+        | Command::SandboxGateway(_) => {
             unreachable!("tools return before the runtime starts")
         }
     }

@@ -4,3 +4,4 @@ pub mod calendar;
 pub mod check_document;
 pub mod policies;
 pub mod quote;
+pub mod sandbox_gateway;

@@ -1,0 +1,260 @@
+//! CloudPayments adapter (KZ and RU), from the CloudPayments API documentation
+//! (developers.cloudpayments.ru, section "API"):
+//! - every call is `POST` with a JSON body, HTTP Basic auth with the Public ID as user and the
+//!   API Secret as password; answers carry at least `Success` and `Message`, and a `Model`.
+//! - refund: `POST /payments/refund` `{TransactionId (Int), Amount (Numeric), JsonData}`;
+//!   answer `{"Success":true,"Message":null,"Model":{"TransactionId":<refund id>}}`, or
+//!   `{"Success":false,"Message":"…"}`, or a declined `Model` with `Status: "Declined"`,
+//!   `Reason`, `ReasonCode` (the error-code reference: 5054 expired card, 5041 lost card, …).
+//! - idempotency: header `X-Request-ID`; the result of a successful request is kept for one
+//!   hour and answered again to a repeat with the same id.
+//! - lookup: `POST /payments/get` `{TransactionId}` answers the operation's `Model.Status`
+//!   (`Completed`, `Declined`, `Authorized`, …).
+//!
+//! `status` asks by the refund's own transaction id (`order.gateway_ref`). CloudPayments
+//! finds operations by `TransactionId` (`/payments/get`) or by the payment's `InvoiceId`
+//! (`/payments/find`, `/v2/payments/find`, which answer the payment, not our refund): with
+//! no refund id known there is nothing that can find a refund by our key, so `status` then
+//! answers `Unknown` saying so (the payout goes to a person, never re-sent blind).
+//!
+//! Hosts: [`RU_HOST`] by default, [`KZ_HOST`] for Kazakhstan merchants (set `base_url`).
+//! Credentials: `{PREFIX}_PUBLIC_ID`, `{PREFIX}_API_SECRET`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::transport::{self, send};
+use super::{DeclineCode, Gateway, RefundOrder, RefundOutcome, Secret};
+use crate::merchants::GatewayKind;
+
+pub const RU_HOST: &str = "https://api.cloudpayments.ru";
+pub const KZ_HOST: &str = "https://api.cloudpayments.kz";
+const NAME: &str = "CloudPayments";
+
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub public_id: Secret,
+    pub api_secret: Secret,
+}
+
+#[derive(Clone, Debug)]
+pub struct CloudPayments {
+    client: reqwest::Client,
+    base_url: String,
+    credentials: Credentials,
+    timeout: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Reply {
+    success: bool,
+    message: Option<String>,
+    model: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Operation {
+    transaction_id: Option<i64>,
+    status: Option<String>,
+    reason: Option<String>,
+    reason_code: Option<i64>,
+    card_holder_message: Option<String>,
+}
+
+impl CloudPayments {
+    pub fn new(
+        client: reqwest::Client,
+        base_url: String,
+        credentials: Credentials,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            client,
+            base_url,
+            credentials,
+            timeout,
+        }
+    }
+
+    fn post(&self, path: &str, body: String) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!("{}{path}", self.base_url))
+            .basic_auth(
+                self.credentials.public_id.expose(),
+                Some(self.credentials.api_secret.expose()),
+            )
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+    }
+
+    /// Decline code for a CloudPayments `ReasonCode` (error-code reference).
+    fn decline_code(reason_code: Option<i64>, reason: &str) -> DeclineCode {
+        match reason_code {
+            Some(5054) | Some(5033) => DeclineCode::CardExpired,
+            Some(5041) | Some(5043) | Some(5036) | Some(5062) => DeclineCode::CardClosed,
+            Some(code) => DeclineCode::Other(format!("{reason} ({code})")),
+            None => Self::code_from_message(reason),
+        }
+    }
+
+    /// Request-level refusals come as a `Message` only; the documented ones we recognise.
+    fn code_from_message(message: &str) -> DeclineCode {
+        let m = message.to_lowercase();
+        if m.contains("exceed") || m.contains("greater") || m.contains("превыша") {
+            DeclineCode::AmountExceedsCaptured
+        } else if m.contains("already refunded") || m.contains("уже возвращ") {
+            DeclineCode::DuplicateRefund
+        } else if m.contains("expired") {
+            DeclineCode::CardExpired
+        } else {
+            DeclineCode::Other(message.to_string())
+        }
+    }
+
+    fn operation_outcome(op: Operation, fallback_ref: &str) -> RefundOutcome {
+        let gateway_ref = op
+            .transaction_id
+            .map(|id| id.to_string())
+            .unwrap_or_else(|| fallback_ref.to_string());
+        match op.status.as_deref() {
+            Some("Completed") | None => RefundOutcome::Succeeded { gateway_ref },
+            Some("Declined") | Some("Cancelled") => {
+                let reason = op.reason.clone().unwrap_or_else(|| "Declined".into());
+                RefundOutcome::Declined {
+                    code: Self::decline_code(op.reason_code, &reason),
+                    reason: op.card_holder_message.unwrap_or(reason),
+                }
+            }
+            Some("Authorized") | Some("AwaitingAuthentication") => RefundOutcome::Pending {
+                gateway_ref: Some(gateway_ref),
+            },
+            Some(other) => RefundOutcome::unknown(format!(
+                "CloudPayments operation {gateway_ref} has status {other:?}"
+            )),
+        }
+    }
+
+    fn read_reply(answer: transport::Answer) -> Result<Reply, RefundOutcome> {
+        if answer.status == reqwest::StatusCode::UNAUTHORIZED
+            || answer.status == reqwest::StatusCode::FORBIDDEN
+        {
+            return Err(RefundOutcome::unknown(format!(
+                "CloudPayments refused our credentials (HTTP {}): check the Public ID and API Secret",
+                answer.status.as_u16()
+            )));
+        }
+        serde_json::from_str::<Reply>(&answer.body)
+            .map_err(|_| transport::unreadable(NAME, answer.status))
+    }
+}
+
+impl Gateway for CloudPayments {
+    async fn refund(&self, order: &RefundOrder<'_>) -> RefundOutcome {
+        // TransactionId is an Int at CloudPayments; anything else cannot be refunded there.
+        let Ok(transaction_id) = order.gateway_transaction_id.parse::<u64>() else {
+            return RefundOutcome::Declined {
+                code: DeclineCode::Other("invalid_transaction_id".into()),
+                reason: format!(
+                    "{:?} is not a CloudPayments TransactionId (a number)",
+                    order.gateway_transaction_id
+                ),
+            };
+        };
+        let json_data = serde_json::json!({
+            "refund_key": order.idempotency_key,
+            "payment_id": order.payment_id.to_string(),
+            "request_id": order.request_id.to_string(),
+        });
+        // Amount is a JSON number in the documented shape; written from the decimal text so
+        // no floating point is involved.
+        let body = format!(
+            r#"{{"TransactionId":{transaction_id},"Amount":{},"JsonData":{json_data}}}"#,
+            order.amount.amount_text()
+        );
+        let request = self
+            .post("/payments/refund", body)
+            .header("X-Request-ID", order.idempotency_key);
+        let answer = match send(NAME, request, self.timeout).await {
+            Ok(a) => a,
+            Err(unknown) => return unknown,
+        };
+        let reply = match Self::read_reply(answer) {
+            Ok(r) => r,
+            Err(outcome) => return outcome,
+        };
+        let op = reply
+            .model
+            .and_then(|m| serde_json::from_value::<Operation>(m).ok())
+            .unwrap_or_default();
+        if reply.success {
+            // The refund's own TransactionId when CloudPayments gives one; our key otherwise.
+            return Self::operation_outcome(
+                Operation {
+                    status: op.status.or(Some("Completed".into())),
+                    ..op
+                },
+                order.idempotency_key,
+            );
+        }
+        if op.status.is_some() || op.reason_code.is_some() {
+            return Self::operation_outcome(
+                Operation {
+                    status: Some("Declined".into()),
+                    ..op
+                },
+                order.idempotency_key,
+            );
+        }
+        let message = reply.message.unwrap_or_else(|| "refund refused".into());
+        RefundOutcome::Declined {
+            code: Self::code_from_message(&message),
+            reason: message,
+        }
+    }
+
+    async fn status(&self, order: &RefundOrder<'_>) -> RefundOutcome {
+        let Some(refund_id) = order.gateway_ref.and_then(|r| r.parse::<u64>().ok()) else {
+            return RefundOutcome::unknown(
+                "CloudPayments can only look a refund up by its own TransactionId, and none is \
+                 known for this attempt: check the merchant cabinet before anything is re-sent",
+            );
+        };
+        let request = self.post(
+            "/payments/get",
+            format!(r#"{{"TransactionId":{refund_id}}}"#),
+        );
+        let answer = match send(NAME, request, self.timeout).await {
+            Ok(a) => a,
+            Err(unknown) => return unknown,
+        };
+        let reply = match Self::read_reply(answer) {
+            Ok(r) => r,
+            Err(outcome) => return outcome,
+        };
+        if !reply.success {
+            let message = reply.message.unwrap_or_default();
+            return if message.eq_ignore_ascii_case("not found") {
+                RefundOutcome::NotFound
+            } else {
+                RefundOutcome::unknown(format!("CloudPayments lookup refused: {message}"))
+            };
+        }
+        // `/payments/get` documents Model as one operation; some answers wrap it in a list.
+        let model = match reply.model {
+            Some(serde_json::Value::Array(mut items)) if !items.is_empty() => items.remove(0),
+            Some(m) => m,
+            None => return RefundOutcome::unknown("CloudPayments lookup answered no operation"),
+        };
+        match serde_json::from_value::<Operation>(model) {
+            Ok(op) => Self::operation_outcome(op, &refund_id.to_string()),
+            Err(_) => RefundOutcome::unknown("CloudPayments lookup answered an unknown shape"),
+        }
+    }
+
+    fn kind(&self) -> GatewayKind {
+        GatewayKind::Cloudpayments
+    }
+}

@@ -1,0 +1,408 @@
+//! Payment gateways: the one question the payout worker asks them ("refund this, with this
+//! idempotency key") and the one answer it gets back ([`RefundOutcome`]), whatever gateway
+//! answers. Owns the [`Gateway`] trait, the outcome and decline vocabulary, building a
+//! merchant's adapter from its [`GatewayConfig`] and secrets, and the adapters themselves:
+//! our [`sandbox`] gateway (a real HTTP server with a ledger) and [`cloudpayments`],
+//! [`robokassa`], [`webpay`] and [`stripe`].
+//!
+//! Rules every adapter keeps:
+//! - A transport timeout, a lost connection, a 5xx (or 408/429) is [`RefundOutcome::Unknown`],
+//!   never `Declined`: the refund may or may not have been booked, and only a `status` call
+//!   can tell.
+//! - `status` is read-only and safe to call when `refund` never reached the gateway; it then
+//!   answers [`RefundOutcome::NotFound`] where the gateway can look refunds up by our key, and
+//!   `Unknown` (saying why) where it cannot.
+//! - Secrets are [`Secret`]s: their `Debug` prints `***`, and nothing logs them.
+//!
+//! Dispatch: the trait uses native `async fn` (so it is not object safe); [`build`] returns
+//! [`ConfiguredGateway`], an enum over the five adapters that implements the trait. Tests and
+//! the worker can be generic over `G: Gateway` and use fakes.
+
+pub mod cloudpayments;
+pub mod robokassa;
+pub mod sandbox;
+pub mod stripe;
+mod transport;
+pub mod webpay;
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::merchants::{GatewayConfig, GatewayKind};
+use crate::money::Money;
+
+pub use cloudpayments::CloudPayments;
+pub use robokassa::Robokassa;
+pub use sandbox::SandboxGateway;
+pub use stripe::Stripe;
+pub use webpay::Webpay;
+
+/// How long one gateway call may take before its outcome is `Unknown`.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One refund, as the payout worker asks for it. The money goes back to the payment's
+/// original card, named by the gateway's own transaction id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefundOrder<'a> {
+    /// The captured payment at the gateway (CloudPayments TransactionId, Robokassa OpKey,
+    /// WEBPAY transaction id, Stripe `ch_…`/`pi_…`, sandbox transaction id).
+    pub gateway_transaction_id: &'a str,
+    pub amount: Money,
+    /// Unique per payout attempt; sent as the gateway's idempotency key where it has one.
+    pub idempotency_key: &'a str,
+    pub payment_id: Uuid,
+    pub request_id: Uuid,
+    /// The gateway's reference from an earlier answer to this attempt (`Succeeded` or
+    /// `Pending`), when known. Lets `status` ask by it on gateways that can only look refunds
+    /// up by their own id (Robokassa, CloudPayments).
+    pub gateway_ref: Option<&'a str>,
+}
+
+/// What happened to a refund, in one vocabulary for every gateway.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RefundOutcome {
+    /// The gateway booked the refund.
+    Succeeded { gateway_ref: String },
+    /// The gateway accepted the refund and will finish it later; ask `status` again.
+    Pending { gateway_ref: Option<String> },
+    /// The gateway refused the refund; nothing was booked for this request.
+    Declined { code: DeclineCode, reason: String },
+    /// Only from `status`: the gateway has no refund under this key, so the refund never
+    /// reached it and may be sent again with the same key.
+    NotFound,
+    /// Timeout, lost connection, 5xx, an answer that could not be read, or a gateway that
+    /// cannot be asked: the refund may or may not have been booked.
+    Unknown { detail: String },
+}
+
+impl RefundOutcome {
+    pub fn unknown(detail: impl Into<String>) -> Self {
+        RefundOutcome::Unknown {
+            detail: detail.into(),
+        }
+    }
+
+    /// Short name for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            RefundOutcome::Succeeded { .. } => "succeeded",
+            RefundOutcome::Pending { .. } => "pending",
+            RefundOutcome::Declined { .. } => "declined",
+            RefundOutcome::NotFound => "not_found",
+            RefundOutcome::Unknown { .. } => "unknown",
+        }
+    }
+}
+
+/// Why a gateway refused a refund. `CardExpired` and `CardClosed` mean the card cannot take
+/// the money back: the customer's bank details are needed for a manual payout.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DeclineCode {
+    CardExpired,
+    CardClosed,
+    /// The merchant's balance at the gateway cannot cover the refund.
+    InsufficientFunds,
+    /// The refund (with earlier ones) would exceed what was captured.
+    AmountExceedsCaptured,
+    /// The gateway says this payment was already refunded.
+    DuplicateRefund,
+    /// Any other refusal, with the gateway's (or sandbox's) code.
+    Other(String),
+}
+
+impl DeclineCode {
+    pub fn as_str(&self) -> &str {
+        match self {
+            DeclineCode::CardExpired => "card_expired",
+            DeclineCode::CardClosed => "card_closed",
+            DeclineCode::InsufficientFunds => "insufficient_funds",
+            DeclineCode::AmountExceedsCaptured => "amount_exceeds_captured",
+            DeclineCode::DuplicateRefund => "duplicate_refund",
+            DeclineCode::Other(code) => code,
+        }
+    }
+
+    /// The inverse of [`DeclineCode::as_str`]; unknown codes become `Other`.
+    pub fn parse(code: &str) -> Self {
+        match code {
+            "card_expired" => DeclineCode::CardExpired,
+            "card_closed" => DeclineCode::CardClosed,
+            "insufficient_funds" => DeclineCode::InsufficientFunds,
+            "amount_exceeds_captured" => DeclineCode::AmountExceedsCaptured,
+            "duplicate_refund" => DeclineCode::DuplicateRefund,
+            other => DeclineCode::Other(other.to_string()),
+        }
+    }
+
+    /// True when the card cannot receive the refund and bank details are needed.
+    pub fn needs_bank_details(&self) -> bool {
+        matches!(self, DeclineCode::CardExpired | DeclineCode::CardClosed)
+    }
+}
+
+impl fmt::Display for DeclineCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for DeclineCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for DeclineCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        Ok(DeclineCode::parse(&code))
+    }
+}
+
+/// A payment gateway that can refund a captured payment and say what became of a refund.
+pub trait Gateway: Send + Sync {
+    /// Sends the refund once. Never retries on its own.
+    fn refund(&self, order: &RefundOrder<'_>) -> impl Future<Output = RefundOutcome> + Send;
+    /// Asks what happened to the refund with this order's idempotency key (or
+    /// `gateway_ref`). Read-only.
+    fn status(&self, order: &RefundOrder<'_>) -> impl Future<Output = RefundOutcome> + Send;
+    fn kind(&self) -> GatewayKind;
+}
+
+/// A secret read from the environment or a file. Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for building a request. Never log the result.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Why a merchant's gateway could not be built.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GatewayConfigError {
+    #[error(
+        "the {kind} gateway needs `credentials_env` (the prefix of the environment variables holding its secrets)"
+    )]
+    NoCredentialsEnv { kind: &'static str },
+    #[error(
+        "the {kind} gateway needs the secret `{variable}`: set it, or `{variable}_FILE` to a file holding it"
+    )]
+    MissingSecret {
+        kind: &'static str,
+        variable: String,
+    },
+    #[error("`{variable}_FILE` names {path}, which cannot be read: {reason}")]
+    UnreadableSecretFile {
+        variable: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("base_url {url:?} is not an http(s) URL")]
+    BadBaseUrl { url: String },
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
+}
+
+/// Reads secret `{prefix}_{name}` from `env`, or from the file named by `{prefix}_{name}_FILE`.
+pub(crate) fn read_secret(
+    kind: GatewayKind,
+    prefix: &str,
+    name: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Secret, GatewayConfigError> {
+    let variable = format!("{prefix}_{name}");
+    if let Some(value) = env(&variable).filter(|v| !v.is_empty()) {
+        return Ok(Secret(value));
+    }
+    if let Some(path) = env(&format!("{variable}_FILE")).filter(|v| !v.is_empty()) {
+        let path = PathBuf::from(path);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            GatewayConfigError::UnreadableSecretFile {
+                variable: variable.clone(),
+                path: path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        let value = text.trim_end_matches(['\r', '\n']).to_string();
+        if !value.is_empty() {
+            return Ok(Secret(value));
+        }
+    }
+    Err(GatewayConfigError::MissingSecret {
+        kind: kind.as_str(),
+        variable,
+    })
+}
+
+fn credentials_prefix(config: &GatewayConfig) -> Result<&str, GatewayConfigError> {
+    config
+        .credentials_env
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .ok_or(GatewayConfigError::NoCredentialsEnv {
+            kind: config.kind.as_str(),
+        })
+}
+
+/// The base URL to call: the configured one, else the gateway's production host.
+fn base_url(config: &GatewayConfig, default: &str) -> Result<String, GatewayConfigError> {
+    let url = config.base_url.as_deref().unwrap_or(default);
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(GatewayConfigError::BadBaseUrl {
+            url: url.to_string(),
+        });
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+/// A merchant's gateway adapter, built from its configuration.
+#[derive(Clone, Debug)]
+pub enum ConfiguredGateway {
+    Sandbox(SandboxGateway),
+    Cloudpayments(CloudPayments),
+    Robokassa(Robokassa),
+    Webpay(Webpay),
+    Stripe(Stripe),
+}
+
+/// Builds the adapter for `config` with the default call timeout (10 s). Secrets are read
+/// through `env` (pass `|name| std::env::var(name).ok()` in production).
+pub fn build(
+    config: &GatewayConfig,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<ConfiguredGateway, GatewayConfigError> {
+    build_with_timeout(config, env, DEFAULT_CALL_TIMEOUT)
+}
+
+/// [`build`] with a chosen per-call timeout.
+pub fn build_with_timeout(
+    config: &GatewayConfig,
+    env: &impl Fn(&str) -> Option<String>,
+    timeout: Duration,
+) -> Result<ConfiguredGateway, GatewayConfigError> {
+    let client = transport::client()?;
+    Ok(match config.kind {
+        GatewayKind::Sandbox => ConfiguredGateway::Sandbox(SandboxGateway::new(
+            client,
+            base_url(config, sandbox::DEFAULT_URL)?,
+            timeout,
+        )),
+        GatewayKind::Cloudpayments => {
+            let prefix = credentials_prefix(config)?;
+            ConfiguredGateway::Cloudpayments(CloudPayments::new(
+                client,
+                base_url(config, cloudpayments::RU_HOST)?,
+                cloudpayments::Credentials {
+                    public_id: read_secret(config.kind, prefix, "PUBLIC_ID", env)?,
+                    api_secret: read_secret(config.kind, prefix, "API_SECRET", env)?,
+                },
+                timeout,
+            ))
+        }
+        GatewayKind::Robokassa => {
+            let prefix = credentials_prefix(config)?;
+            ConfiguredGateway::Robokassa(Robokassa::new(
+                client,
+                base_url(config, robokassa::HOST)?,
+                read_secret(config.kind, prefix, "PASSWORD3", env)?,
+                timeout,
+            ))
+        }
+        GatewayKind::Webpay => {
+            let prefix = credentials_prefix(config)?;
+            ConfiguredGateway::Webpay(Webpay::new(
+                client,
+                base_url(config, webpay::HOST)?,
+                webpay::Credentials {
+                    login: read_secret(config.kind, prefix, "LOGIN", env)?,
+                    password: read_secret(config.kind, prefix, "PASSWORD", env)?,
+                },
+                timeout,
+            ))
+        }
+        GatewayKind::Stripe => {
+            let prefix = credentials_prefix(config)?;
+            ConfiguredGateway::Stripe(Stripe::new(
+                client,
+                base_url(config, stripe::HOST)?,
+                read_secret(config.kind, prefix, "SECRET_KEY", env)?,
+                timeout,
+            ))
+        }
+    })
+}
+
+impl Gateway for ConfiguredGateway {
+    async fn refund(&self, order: &RefundOrder<'_>) -> RefundOutcome {
+        let outcome = match self {
+            ConfiguredGateway::Sandbox(g) => g.refund(order).await,
+            ConfiguredGateway::Cloudpayments(g) => g.refund(order).await,
+            ConfiguredGateway::Robokassa(g) => g.refund(order).await,
+            ConfiguredGateway::Webpay(g) => g.refund(order).await,
+            ConfiguredGateway::Stripe(g) => g.refund(order).await,
+        };
+        log_outcome("refund", self.kind(), order, &outcome);
+        outcome
+    }
+
+    async fn status(&self, order: &RefundOrder<'_>) -> RefundOutcome {
+        let outcome = match self {
+            ConfiguredGateway::Sandbox(g) => g.status(order).await,
+            ConfiguredGateway::Cloudpayments(g) => g.status(order).await,
+            ConfiguredGateway::Robokassa(g) => g.status(order).await,
+            ConfiguredGateway::Webpay(g) => g.status(order).await,
+            ConfiguredGateway::Stripe(g) => g.status(order).await,
+        };
+        log_outcome("status", self.kind(), order, &outcome);
+        outcome
+    }
+
+    fn kind(&self) -> GatewayKind {
+        match self {
+            ConfiguredGateway::Sandbox(_) => GatewayKind::Sandbox,
+            ConfiguredGateway::Cloudpayments(_) => GatewayKind::Cloudpayments,
+            ConfiguredGateway::Robokassa(_) => GatewayKind::Robokassa,
+            ConfiguredGateway::Webpay(_) => GatewayKind::Webpay,
+            ConfiguredGateway::Stripe(_) => GatewayKind::Stripe,
+        }
+    }
+}
+
+/// One line per gateway call: ids, amount and outcome; never secrets or card data.
+fn log_outcome(call: &str, kind: GatewayKind, order: &RefundOrder<'_>, outcome: &RefundOutcome) {
+    let detail = match outcome {
+        RefundOutcome::Declined { code, reason } => format!("{code}: {reason}"),
+        RefundOutcome::Unknown { detail } => detail.clone(),
+        _ => String::new(),
+    };
+    tracing::info!(
+        gateway = kind.as_str(),
+        call,
+        payment_id = %order.payment_id,
+        request_id = %order.request_id,
+        idempotency_key = order.idempotency_key,
+        amount = %order.amount,
+        outcome = outcome.label(),
+        detail,
+        "gateway answered"
+    );
+}

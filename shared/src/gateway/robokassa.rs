@@ -1,0 +1,206 @@
+//! Robokassa adapter, from Robokassa's "Осуществление возвратов по API" (refunds by API):
+//! - refund: `POST https://services.robokassa.ru/RefundService/Refund/Create`; the body is a
+//!   JWT (HS256/384/512) signed with the shop's Password3, whose payload is compact JSON
+//!   `{"OpKey": <operation key>, "RefundSum": <decimal, omitted for a full refund>,
+//!   "InvoiceItems": [...] (optional receipt lines)}`. Answer
+//!   `{"success":true,"message":null,"requestId":"<guid>"}` (a refund request was created) or
+//!   `{"success":false,"message":"NotEnoughOperationFunds","requestId":null}`.
+//! - state: `GET /RefundService/Refund/GetState?id=<requestId>` answers
+//!   `{"requestId","amount","label"}` with `label` `finished`, `processing` or `canceled`,
+//!   or `{"message":"Id is invalid or request id does not exist"}`.
+//!
+//! Robokassa has no idempotency key and finds refunds only by the `requestId` it returned:
+//! a created refund is `Pending` with that id, and `status` without it answers `Unknown`
+//! (a person checks the cabinet; the refund is never re-sent blind). We always send
+//! `RefundSum` (the amount we decided) and no `InvoiceItems` (receipts are the merchant's
+//! fiscal setup, not ours). The order's `gateway_transaction_id` is the payment's OpKey.
+//!
+//! Credentials: `{PREFIX}_PASSWORD3`.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use super::transport::{self, send};
+use super::{DeclineCode, Gateway, RefundOrder, RefundOutcome, Secret};
+use crate::merchants::GatewayKind;
+
+pub const HOST: &str = "https://services.robokassa.ru";
+const NAME: &str = "Robokassa";
+
+#[derive(Clone, Debug)]
+pub struct Robokassa {
+    client: reqwest::Client,
+    base_url: String,
+    password3: Secret,
+    timeout: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateReply {
+    success: bool,
+    message: Option<String>,
+    request_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StateReply {
+    request_id: Option<String>,
+    label: Option<String>,
+    message: Option<String>,
+}
+
+/// A compact HS256 JWT of `payload_json` (already compact JSON) signed with `secret`.
+pub fn sign_hs256(payload_json: &str, secret: &[u8]) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(payload_json.as_bytes());
+    let signing_input = format!("{header}.{payload}");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(signing_input.as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{signing_input}.{signature}")
+}
+
+impl Robokassa {
+    pub fn new(
+        client: reqwest::Client,
+        base_url: String,
+        password3: Secret,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            client,
+            base_url,
+            password3,
+            timeout,
+        }
+    }
+
+    /// The refund payload, compact as Robokassa requires; `RefundSum` written from the
+    /// decimal text (no floating point).
+    fn payload(order: &RefundOrder<'_>) -> String {
+        let op_key = serde_json::Value::String(order.gateway_transaction_id.to_string());
+        format!(
+            r#"{{"OpKey":{op_key},"RefundSum":{}}}"#,
+            order.amount.amount_text()
+        )
+    }
+
+    fn decline_code(message: &str) -> DeclineCode {
+        match message {
+            "NotEnoughOperationFunds" => DeclineCode::AmountExceedsCaptured,
+            "AlreadyRefunded" => DeclineCode::DuplicateRefund,
+            "OperationNotFound" => DeclineCode::Other("operation_not_found".into()),
+            other => DeclineCode::Other(other.to_string()),
+        }
+    }
+}
+
+impl Gateway for Robokassa {
+    async fn refund(&self, order: &RefundOrder<'_>) -> RefundOutcome {
+        let token = sign_hs256(&Self::payload(order), self.password3.expose().as_bytes());
+        let request = self
+            .client
+            .post(format!("{}/RefundService/Refund/Create", self.base_url))
+            .header(reqwest::header::CONTENT_TYPE, "text/plain")
+            .body(token);
+        let answer = match send(NAME, request, self.timeout).await {
+            Ok(a) => a,
+            Err(unknown) => return unknown,
+        };
+        let Ok(reply) = serde_json::from_str::<CreateReply>(&answer.body) else {
+            return transport::unreadable(NAME, answer.status);
+        };
+        match (reply.success, reply.request_id) {
+            (true, Some(id)) => RefundOutcome::Pending {
+                gateway_ref: Some(id),
+            },
+            (true, None) => RefundOutcome::unknown(
+                "Robokassa created a refund but gave no requestId to follow it by",
+            ),
+            (false, _) => {
+                let message = reply.message.unwrap_or_else(|| "refund refused".into());
+                if matches!(answer.status.as_u16(), 401 | 403) {
+                    return RefundOutcome::unknown(format!(
+                        "Robokassa refused the signature (HTTP {}): {message}; check Password3",
+                        answer.status.as_u16()
+                    ));
+                }
+                RefundOutcome::Declined {
+                    code: Self::decline_code(&message),
+                    reason: message,
+                }
+            }
+        }
+    }
+
+    async fn status(&self, order: &RefundOrder<'_>) -> RefundOutcome {
+        let Some(request_id) = order.gateway_ref else {
+            return RefundOutcome::unknown(
+                "Robokassa finds refunds only by the requestId it returned, and none is known \
+                 for this attempt: check the merchant cabinet before anything is re-sent",
+            );
+        };
+        let request = self
+            .client
+            .get(format!("{}/RefundService/Refund/GetState", self.base_url))
+            .query(&[("id", request_id)]);
+        let answer = match send(NAME, request, self.timeout).await {
+            Ok(a) => a,
+            Err(unknown) => return unknown,
+        };
+        let Ok(reply) = serde_json::from_str::<StateReply>(&answer.body) else {
+            return transport::unreadable(NAME, answer.status);
+        };
+        let id = reply.request_id.unwrap_or_else(|| request_id.to_string());
+        match reply.label.as_deref() {
+            Some("finished") => RefundOutcome::Succeeded { gateway_ref: id },
+            Some("processing") => RefundOutcome::Pending {
+                gateway_ref: Some(id),
+            },
+            Some("canceled") => RefundOutcome::Declined {
+                code: DeclineCode::Other("canceled".into()),
+                reason: "the refund was canceled in the Robokassa cabinet".into(),
+            },
+            Some(other) => {
+                RefundOutcome::unknown(format!("Robokassa refund {id} has state {other:?}"))
+            }
+            // Robokassa gave us this id, so "does not exist" is not a safe "never sent".
+            None => RefundOutcome::unknown(format!(
+                "Robokassa does not know refund {id}: {}",
+                reply.message.unwrap_or_default()
+            )),
+        }
+    }
+
+    fn kind(&self) -> GatewayKind {
+        GatewayKind::Robokassa
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signs_the_rfc7519_style_example_like_every_jwt_library() {
+        // The widely published HS256 example (jwt.io): same header, payload and secret give
+        // the same signature in every conforming implementation.
+        let token = sign_hs256(
+            r#"{"sub":"1234567890","name":"John Doe","iat":1516239022}"#,
+            b"your-256-bit-secret",
+        );
+        assert_eq!(
+            token,
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.\
+             eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.\
+             SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+        );
+    }
+}
