@@ -65,7 +65,10 @@ impl Letter {
         for block in &self.blocks {
             match block {
                 Block::Paragraph(text) => {
-                    body.push_str(&format!("<p style=\"margin:0 0 16px\">{}</p>\n", lines(text)));
+                    body.push_str(&format!(
+                        "<p style=\"margin:0 0 16px\">{}</p>\n",
+                        lines(text)
+                    ));
                 }
                 Block::List(items) => {
                     body.push_str("<ul style=\"margin:0 0 16px;padding-left:24px\">\n");

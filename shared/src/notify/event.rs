@@ -67,7 +67,9 @@ impl fmt::Display for Event {
 
 /// A name that is not one of the [`Event`]s.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown email event `{0}` (expected one of received, needs_info, approved, awaiting_confirmation, rejected, refunded, payout_delayed, bank_details_needed, withdrawn)")]
+#[error(
+    "unknown email event `{0}` (expected one of received, needs_info, approved, awaiting_confirmation, rejected, refunded, payout_delayed, bank_details_needed, withdrawn)"
+)]
 pub struct UnknownEvent(pub String);
 
 impl FromStr for Event {

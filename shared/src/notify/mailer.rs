@@ -20,9 +20,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use url::Url;
 
@@ -45,9 +45,7 @@ pub enum SendError {
 pub enum MailerConfigError {
     #[error("the SMTP URL is not a URL: {0}")]
     NotAUrl(String),
-    #[error(
-        "unsupported SMTP URL scheme `{0}` (expected smtp://, smtp+starttls:// or smtps://)"
-    )]
+    #[error("unsupported SMTP URL scheme `{0}` (expected smtp://, smtp+starttls:// or smtps://)")]
     UnsupportedScheme(String),
     #[error("the SMTP URL has no host")]
     MissingHost,
@@ -187,9 +185,7 @@ fn credentials(url: &Url) -> Result<Option<Credentials>, MailerConfigError> {
     if url.username().is_empty() && url.password().is_none() {
         return Ok(None);
     }
-    let decode = |s: &str| {
-        percent_decode(s).ok_or(MailerConfigError::BadCredentials)
-    };
+    let decode = |s: &str| percent_decode(s).ok_or(MailerConfigError::BadCredentials);
     let user = decode(url.username())?;
     let password = decode(url.password().unwrap_or_default())?;
     Ok(Some(Credentials::new(user, password)))
@@ -285,7 +281,9 @@ mod tests {
             "smtp+starttls://smtp.example.com:587"
         );
         assert_eq!(
-            smtp("smtps://user:secret@smtp.example.com").unwrap().to_string(),
+            smtp("smtps://user:secret@smtp.example.com")
+                .unwrap()
+                .to_string(),
             "smtps://smtp.example.com:465"
         );
         assert_eq!(
@@ -296,10 +294,13 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_never_show() {
-        let mailer = smtp("smtps://refunds%40shop.example:p%40ss%2Fw0rd@smtp.example.com:465")
-            .unwrap();
+        let mailer =
+            smtp("smtps://refunds%40shop.example:p%40ss%2Fw0rd@smtp.example.com:465").unwrap();
         let shown = format!("{mailer} {mailer:?}");
-        assert!(!shown.contains("p%40ss") && !shown.contains("p@ss"), "{shown}");
+        assert!(
+            !shown.contains("p%40ss") && !shown.contains("p@ss"),
+            "{shown}"
+        );
         assert!(!shown.contains("refunds"), "{shown}");
         let err = smtp("smtp://user:hunter2@mail.example.com").unwrap_err();
         assert_eq!(
@@ -334,7 +335,10 @@ mod tests {
 
     #[test]
     fn percent_decoding() {
-        assert_eq!(percent_decode("p%40ss%2Fw0rd").as_deref(), Some("p@ss/w0rd"));
+        assert_eq!(
+            percent_decode("p%40ss%2Fw0rd").as_deref(),
+            Some("p@ss/w0rd")
+        );
         assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
         assert_eq!(percent_decode("%FF%FE"), None);
     }

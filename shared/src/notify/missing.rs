@@ -79,7 +79,10 @@ mod tests {
     #[test]
     fn every_policy_and_identity_name_is_known() {
         for fact in FactName::ALL {
-            assert_eq!(MissingItem::from_name(fact.name()), MissingItem::Fact(*fact));
+            assert_eq!(
+                MissingItem::from_name(fact.name()),
+                MissingItem::Fact(*fact)
+            );
         }
         for document in DOCUMENTS {
             assert_eq!(

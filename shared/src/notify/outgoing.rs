@@ -50,7 +50,11 @@ pub enum MessageError {
 /// The stable Message-ID of the `seq`-th email about `event` for a request:
 /// `<rf-0196a3f2-7c1d-7b2e-9f00-123456789abc-needs_info-1@refundd>`.
 pub fn message_id(request_id: Uuid, event: Event, seq: u32) -> String {
-    format!("<rf-{}-{}-{seq}@refundd>", request_id.hyphenated(), event.as_str())
+    format!(
+        "<rf-{}-{}-{seq}@refundd>",
+        request_id.hyphenated(),
+        event.as_str()
+    )
 }
 
 /// `"Name" <address>` as a From or To header value, quoting and encoding the name as needed
@@ -59,11 +63,13 @@ pub fn named_address(name: &str, address: &str) -> Result<String, MessageError> 
     let address = address
         .trim()
         .parse()
-        .map_err(|e: lettre::address::AddressError| MessageError::InvalidAddress {
-            field: "from",
-            value: address.to_owned(),
-            reason: e.to_string(),
-        })?;
+        .map_err(
+            |e: lettre::address::AddressError| MessageError::InvalidAddress {
+                field: "from",
+                value: address.to_owned(),
+                reason: e.to_string(),
+            },
+        )?;
     let name = name.trim();
     let name = (!name.is_empty()).then(|| name.to_owned());
     Ok(Mailbox::new(name, address).to_string())
@@ -200,11 +206,23 @@ mod tests {
         assert_ne!(id, message_id(request, Event::Approved, 2));
     }
 
+    /// Message ids in a parsed header, without angle brackets.
+    fn ids(value: &mail_parser::HeaderValue<'_>) -> Vec<String> {
+        match (value.as_text_list(), value.as_text()) {
+            (Some(list), _) => list.iter().map(|id| id.to_string()).collect(),
+            (None, Some(id)) => vec![id.to_owned()],
+            (None, None) => Vec::new(),
+        }
+    }
+
     #[test]
     fn reply_carries_the_customer_thread() {
         let reply = email().in_reply_to_customer(
             "CAF=abc@mail.example.com",
-            &["<first@mail.example.com>".into(), "second@mail.example.com".into()],
+            &[
+                "<first@mail.example.com>".into(),
+                "second@mail.example.com".into(),
+            ],
         );
         assert_eq!(
             reply.in_reply_to.as_deref(),
@@ -218,29 +236,56 @@ mod tests {
                 "<CAF=abc@mail.example.com>"
             ]
         );
-        let message = String::from_utf8(reply.to_message().unwrap().formatted()).unwrap();
-        assert!(message.contains("In-Reply-To: <CAF=abc@mail.example.com>\r\n"));
-        assert!(message.contains(
-            "References: <first@mail.example.com> <second@mail.example.com> \
-             <CAF=abc@mail.example.com>\r\n"
-        ));
+        let bytes = reply.to_message().unwrap().formatted();
+        let parsed = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(ids(parsed.in_reply_to()), vec!["CAF=abc@mail.example.com"]);
+        assert_eq!(
+            ids(parsed.references()),
+            vec![
+                "first@mail.example.com",
+                "second@mail.example.com",
+                "CAF=abc@mail.example.com"
+            ]
+        );
     }
 
     #[test]
     fn message_headers_and_parts() {
-        let message = String::from_utf8(email().to_message().unwrap().formatted()).unwrap();
-        assert!(message.contains(
-            "Message-ID: <rf-0196a3f2-7c1d-7b2e-9f00-123456789abc-needs_info-2@refundd>\r\n"
-        ));
-        assert!(message.contains("From: \"Online Courses, LLC\" <refunds@courses.example>\r\n"));
-        assert!(message.contains("Reply-To: refunds-intake@courses.example\r\n"));
-        assert!(message.contains("Auto-Submitted: auto-generated\r\n"));
-        assert!(message.contains("Content-Language: ru\r\n"));
-        assert!(message.contains("Content-Type: multipart/alternative;"));
-        assert!(!message.contains("In-Reply-To"));
-        let text_at = message.find("Content-Type: text/plain").unwrap();
-        let html_at = message.find("Content-Type: text/html").unwrap();
-        assert!(text_at < html_at, "text part first, HTML preferred last");
+        let bytes = email().to_message().unwrap().formatted();
+        let parsed = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(
+            parsed.message_id(),
+            Some("rf-0196a3f2-7c1d-7b2e-9f00-123456789abc-needs_info-2@refundd")
+        );
+        let from = parsed.from().and_then(|a| a.first()).unwrap();
+        assert_eq!(from.name(), Some("Online Courses, LLC"));
+        assert_eq!(from.address(), Some("refunds@courses.example"));
+        let to = parsed.to().and_then(|a| a.first()).unwrap();
+        assert_eq!(to.name(), Some("Анна Петрова"));
+        let reply_to = parsed.reply_to().and_then(|a| a.first()).unwrap();
+        assert_eq!(reply_to.address(), Some("refunds-intake@courses.example"));
+        assert_eq!(
+            parsed.subject(),
+            Some("[RF-0196A3F2] Online Courses: нужны сведения")
+        );
+        assert_eq!(
+            parsed.header_raw("Auto-Submitted").map(str::trim),
+            Some("auto-generated")
+        );
+        assert_eq!(
+            parsed.header_raw("Content-Language").map(str::trim),
+            Some("ru")
+        );
+        assert!(ids(parsed.in_reply_to()).is_empty());
+        assert_eq!(parsed.body_text(0).as_deref(), Some("Здравствуйте!\r\n"));
+        assert_eq!(
+            parsed.body_html(0).as_deref(),
+            Some("<p>Здравствуйте!</p>\r\n")
+        );
+        let raw = String::from_utf8(bytes).unwrap();
+        let text_at = raw.find("Content-Type: text/plain").unwrap();
+        let html_at = raw.find("Content-Type: text/html").unwrap();
+        assert!(text_at < html_at, "text part first, HTML (preferred) last");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! English wording of every customer email (also the fallback for any other language).
 
-use super::{BANK_DAYS, Block, View, Wording};
+use super::{BANK_DAYS, Block, View, Wording, explain_all};
 use crate::identity::ProblemCode;
 use crate::notify::event::{Event, Language};
 use crate::notify::missing::MissingItem;
@@ -58,34 +58,47 @@ fn body(v: &View<'_>) -> Vec<Block> {
                 "We have received your refund request and registered it as {}.",
                 v.tag
             )));
-            blocks.push(p("We are reviewing it now and will write to you as soon as we reach a \
+            blocks.push(p(
+                "We are reviewing it now and will write to you as soon as we reach a \
                            decision, or if we need anything else from you."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
         Event::NeedsInfo => {
             let missing = v.missing();
             if missing.is_empty() {
-                blocks.push(p("To review your request, we need some more information. Please \
+                blocks.push(p(
+                    "To review your request, we need some more information. Please \
                                reply to this email and a member of our team will tell you \
                                exactly what is needed."
-                    .to_owned()));
+                        .to_owned(),
+                ));
             } else {
-                blocks.push(p("To review your request, we need:".to_owned()));
-                blocks.push(Block::List(missing.iter().map(explain).collect()));
+                blocks.extend(v.missing_lists(
+                    "To review your request, please send or tell us:",
+                    "We checked the document you sent, and the following needs correcting:",
+                    explain,
+                ));
             }
-            blocks.push(p("How to send it: reply to this email. Write the information in the \
+            blocks.push(p(
+                "How to send it: reply to this email. Write the information in the \
                            body of your reply, and attach documents as JPEG, PNG or PDF files."
-                .to_owned()));
-            blocks.push(p("While we wait for your reply, the time limit for handling your \
+                    .to_owned(),
+            ));
+            blocks.push(p(
+                "While we wait for your reply, the time limit for handling your \
                            request is on hold."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
         Event::Approved => {
             blocks.push(p(
                 "We have reviewed your request and approved the refund.".to_owned()
             ));
             blocks.extend(v.amount_and_due("Amount to be refunded", due));
-            blocks.push(p("We will let you know when the money is on its way.".to_owned()));
+            blocks.push(p(
+                "We will let you know when the money is on its way.".to_owned()
+            ));
         }
         Event::AwaitingConfirmation => {
             blocks.push(p(
@@ -93,15 +106,15 @@ fn body(v: &View<'_>) -> Vec<Block> {
             ));
             blocks.extend(v.amount_and_due("Amount to be refunded", None));
             blocks.push(p(format!(
-                "Under the terms of {}, a refund has to be confirmed by an administrator, and \
-                 your request is now with them. We will write to you as soon as the refund is \
+                "Under the {} refund policy, this refund has to be confirmed by an \
+                 administrator, and your request is now with them. We will write to you as soon as the refund is \
                  confirmed. There is nothing you need to do right now.",
                 v.merchant
             )));
         }
         Event::Rejected => {
             blocks.push(p(
-                "Unfortunately, we are unable to make a refund on this request.".to_owned()
+                "Unfortunately, we are unable to make a refund on this request.".to_owned(),
             ));
             match v.clause() {
                 Some(clause) => {
@@ -116,10 +129,12 @@ fn body(v: &View<'_>) -> Vec<Block> {
                     v.merchant
                 ))),
             }
-            blocks.push(p("If you believe this decision is wrong, or you have documents that \
+            blocks.push(p(
+                "If you believe this decision is wrong, or you have documents that \
                            could change it, reply to this email and a member of our team will \
                            review your request."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
         Event::Refunded => {
             blocks.push(p(match (v.amount(), v.card()) {
@@ -127,7 +142,10 @@ fn body(v: &View<'_>) -> Vec<Block> {
                     format!("We have refunded {amount} to your card {}.", card.masked())
                 }
                 (None, Some(card)) => {
-                    format!("We have refunded your money to your card {}.", card.masked())
+                    format!(
+                        "We have refunded your money to your card {}.",
+                        card.masked()
+                    )
                 }
                 (Some(amount), None) => {
                     format!("We have sent {amount} to the account you gave us for this refund.")
@@ -141,10 +159,12 @@ fn body(v: &View<'_>) -> Vec<Block> {
                 "Banks usually take {from}–{} to credit a refund, depending on your bank.",
                 WORKING_DAYS.count(Language::En, to)
             )));
-            blocks.push(p("If the money has not arrived by then, reply to this email and we \
+            blocks.push(p(
+                "If the money has not arrived by then, reply to this email and we \
                            will send you a confirmation of the transaction that you can show \
                            your bank."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
         Event::PayoutDelayed => {
             blocks.push(p(match v.amount() {
@@ -156,9 +176,11 @@ fn body(v: &View<'_>) -> Vec<Block> {
                          the payment system did not confirm it."
                     .to_owned(),
             }));
-            blocks.push(p("We will try again and let you know when the money has been sent. \
+            blocks.push(p(
+                "We will try again and let you know when the money has been sent. \
                            You do not need to do anything."
-                .to_owned()));
+                    .to_owned(),
+            ));
             if let Some((label, date)) = due {
                 blocks.push(Block::Facts(vec![(label.to_owned(), date)]));
             }
@@ -169,12 +191,12 @@ fn body(v: &View<'_>) -> Vec<Block> {
                 "We cannot refund the card you paid with, so we will transfer {what} to your \
                  bank account instead. For that, please send us:"
             )));
-            blocks.push(Block::List(
-                v.bank_details_items().iter().map(explain).collect(),
-            ));
-            blocks.push(p("Reply to this email and write the details in the body of your \
+            blocks.push(Block::List(explain_all(&v.bank_details_items(), explain)));
+            blocks.push(p(
+                "Reply to this email and write the details in the body of your \
                            reply. We do not need your card number: never send it by email."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
         Event::Withdrawn => {
             blocks.push(p(format!(
@@ -182,9 +204,11 @@ fn body(v: &View<'_>) -> Vec<Block> {
                  made on it.",
                 v.tag
             )));
-            blocks.push(p("If this is a mistake or you change your mind, reply to this email or \
+            blocks.push(p(
+                "If this is a mistake or you change your mind, reply to this email or \
                            submit a new request."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
     }
     blocks
@@ -294,7 +318,9 @@ fn explain(item: &MissingItem) -> String {
             ProblemCode::HolderNameMismatch => "the holder's name you gave does not match the \
                  name in the document: please check the spelling against your document"
                 .into(),
-            ProblemCode::FileEmpty => "the document file arrived empty: please attach it again".into(),
+            ProblemCode::FileEmpty => {
+                "the document file arrived empty: please attach it again".into()
+            }
             ProblemCode::FileTypeUnsupported => "the document file is in a format we do not \
                  accept: please send a JPEG, PNG or PDF"
                 .into(),

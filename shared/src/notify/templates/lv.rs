@@ -1,7 +1,7 @@
 //! Latvian wording of every customer email. The customer is addressed with the polite,
 //! capitalised "Jūs", as Latvian business letters do.
 
-use super::{BANK_DAYS, Block, View, Wording};
+use super::{BANK_DAYS, Block, View, Wording, explain_all};
 use crate::identity::ProblemCode;
 use crate::notify::event::{Event, Language};
 use crate::notify::missing::MissingItem;
@@ -62,9 +62,11 @@ fn body(v: &View<'_>) -> Vec<Block> {
                 "Esam saņēmuši Jūsu naudas atmaksas pieteikumu un reģistrējuši to ar numuru {}.",
                 v.tag
             )));
-            blocks.push(p("Pašlaik to izskatām. Mēs Jums rakstīsim, tiklīdz būs pieņemts \
+            blocks.push(p(
+                "Pašlaik to izskatām. Mēs Jums rakstīsim, tiklīdz būs pieņemts \
                            lēmums vai ja mums būs vajadzīga papildu informācija."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
         Event::NeedsInfo => {
             let missing = v.missing();
@@ -74,22 +76,27 @@ fn body(v: &View<'_>) -> Vec<Block> {
                                paskaidros, kas tieši vajadzīgs."
                     .to_owned()));
             } else {
-                blocks.push(p(
-                    "Lai izskatītu Jūsu pieteikumu, lūdzam norādīt vai atsūtīt:".to_owned()
+                blocks.extend(v.missing_lists(
+                    "Lai izskatītu Jūsu pieteikumu, lūdzam norādīt vai atsūtīt:",
+                    "Pārbaudījām atsūtīto dokumentu un atradām, kas jālabo:",
+                    explain,
                 ));
-                blocks.push(Block::List(missing.iter().map(explain).collect()));
             }
-            blocks.push(p("Kā to izdarīt: atbildiet uz šo vēstuli. Informāciju ierakstiet \
+            blocks.push(p(
+                "Kā to izdarīt: atbildiet uz šo vēstuli. Informāciju ierakstiet \
                            vēstules tekstā, bet dokumentus pievienojiet kā failus JPEG, PNG \
                            vai PDF formātā."
-                .to_owned()));
-            blocks.push(p("Kamēr gaidām Jūsu atbildi, pieteikuma izskatīšanas termiņš netiek \
+                    .to_owned(),
+            ));
+            blocks.push(p(
+                "Kamēr gaidām Jūsu atbildi, pieteikuma izskatīšanas termiņš netiek \
                            skaitīts."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
         Event::Approved => {
             blocks.push(p(
-                "Esam izskatījuši Jūsu pieteikumu un apstiprinājuši atmaksu.".to_owned()
+                "Esam izskatījuši Jūsu pieteikumu un apstiprinājuši atmaksu.".to_owned(),
             ));
             blocks.extend(v.amount_and_due("Atmaksājamā summa", due));
             blocks.push(p("Kad nauda būs nosūtīta, mēs Jums paziņosim.".to_owned()));
@@ -123,10 +130,12 @@ fn body(v: &View<'_>) -> Vec<Block> {
                     v.merchant
                 ))),
             }
-            blocks.push(p("Ja uzskatāt, ka lēmums ir kļūdains, vai Jums ir dokumenti, kas to \
+            blocks.push(p(
+                "Ja uzskatāt, ka lēmums ir kļūdains, vai Jums ir dokumenti, kas to \
                            varētu mainīt, atbildiet uz šo vēstuli — pieteikumu izskatīs mūsu \
                            darbinieks."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
         Event::Refunded => {
             let what = v.amount().unwrap_or_else(|| "naudu".to_owned());
@@ -139,9 +148,11 @@ fn body(v: &View<'_>) -> Vec<Block> {
                 "Parasti bankas atmaksu ieskaita {from}–{} laikā — tas atkarīgs no Jūsu bankas.",
                 WORKING_DAYS_GENITIVE.count(Language::Lv, to)
             )));
-            blocks.push(p("Ja šajā laikā nauda nav ienākusi, atbildiet uz šo vēstuli — mēs \
+            blocks.push(p(
+                "Ja šajā laikā nauda nav ienākusi, atbildiet uz šo vēstuli — mēs \
                            atsūtīsim operācijas apstiprinājumu, ko varat uzrādīt bankai."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
         Event::PayoutDelayed => {
             blocks.push(p(match v.amount() {
@@ -153,9 +164,11 @@ fn body(v: &View<'_>) -> Vec<Block> {
                          maksājumu sistēma operāciju neapstiprināja."
                     .to_owned(),
             }));
-            blocks.push(p("Mēs mēģināsim vēlreiz un paziņosim Jums, kad nauda būs nosūtīta. \
+            blocks.push(p(
+                "Mēs mēģināsim vēlreiz un paziņosim Jums, kad nauda būs nosūtīta. \
                            Jums nekas nav jādara."
-                .to_owned()));
+                    .to_owned(),
+            ));
             if let Some((label, date)) = due {
                 blocks.push(Block::Facts(vec![(label.to_owned(), date)]));
             }
@@ -166,12 +179,12 @@ fn body(v: &View<'_>) -> Vec<Block> {
                 "Naudu nav iespējams atmaksāt uz karti, ar kuru maksājāt, tāpēc {what} \
                  pārskaitīsim uz Jūsu bankas kontu. Lūdzu, atsūtiet:"
             )));
-            blocks.push(Block::List(
-                v.bank_details_items().iter().map(explain).collect(),
-            ));
-            blocks.push(p("Atbildiet uz šo vēstuli un ierakstiet rekvizītus vēstules tekstā. \
+            blocks.push(Block::List(explain_all(&v.bank_details_items(), explain)));
+            blocks.push(p(
+                "Atbildiet uz šo vēstuli un ierakstiet rekvizītus vēstules tekstā. \
                            Kartes numuru sūtīt nevajag: nekad nesūtiet to e-pastā."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
         Event::Withdrawn => {
             blocks.push(p(format!(
@@ -179,9 +192,11 @@ fn body(v: &View<'_>) -> Vec<Block> {
                  netiks atmaksāta.",
                 v.tag
             )));
-            blocks.push(p("Ja tā ir kļūda vai pārdomājat, atbildiet uz šo vēstuli vai \
+            blocks.push(p(
+                "Ja tā ir kļūda vai pārdomājat, atbildiet uz šo vēstuli vai \
                            iesniedziet jaunu pieteikumu."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
     }
     blocks

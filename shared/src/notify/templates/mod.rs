@@ -190,6 +190,28 @@ impl<'a> View<'a> {
         items
     }
 
+    /// The missing items as up to two lists: what to send or tell us (facts, documents,
+    /// unknown names), then what to correct in a document already sent (identity problems).
+    fn missing_lists(
+        &self,
+        requests_intro: &str,
+        problems_intro: &str,
+        explain: fn(&MissingItem) -> String,
+    ) -> Vec<Block> {
+        let (problems, requests): (Vec<MissingItem>, Vec<MissingItem>) = self
+            .missing()
+            .into_iter()
+            .partition(|item| matches!(item, MissingItem::Problem(_)));
+        let mut blocks = Vec::new();
+        for (intro, items) in [(requests_intro, requests), (problems_intro, problems)] {
+            if !items.is_empty() {
+                blocks.push(Block::Paragraph(intro.to_owned()));
+                blocks.push(Block::List(explain_all(&items, explain)));
+            }
+        }
+        blocks
+    }
+
     /// What a bank-details email asks for: the missing items, or the bank details themselves.
     fn bank_details_items(&self) -> Vec<MissingItem> {
         let missing = self.missing();
@@ -238,6 +260,18 @@ impl Card<'_> {
             None => format!("•••• {}", self.last4),
         }
     }
+}
+
+/// Each item explained, without repeating a sentence (several identity problems, such as
+/// two wrong MRZ check digits, ask for the same new photo).
+fn explain_all(items: &[MissingItem], explain: fn(&MissingItem) -> String) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::with_capacity(items.len());
+    for line in items.iter().map(explain) {
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    lines
 }
 
 /// Text on one line: control characters and runs of whitespace become one space.

@@ -1,6 +1,6 @@
 //! Russian wording of every customer email.
 
-use super::{BANK_DAYS, Block, View, Wording};
+use super::{BANK_DAYS, Block, View, Wording, explain_all};
 use crate::identity::ProblemCode;
 use crate::notify::event::{Event, Language};
 use crate::notify::missing::MissingItem;
@@ -51,7 +51,9 @@ fn footer(tag: &str) -> String {
 
 fn body(v: &View<'_>) -> Vec<Block> {
     let p = |text: String| Block::Paragraph(text);
-    let due = v.due_date().map(|d| ("Срок возврата", format!("не позднее {d}")));
+    let due = v
+        .due_date()
+        .map(|d| ("Срок возврата", format!("не позднее {d}")));
     let mut blocks = Vec::new();
     match v.ctx.event {
         Event::Received => {
@@ -60,27 +62,36 @@ fn body(v: &View<'_>) -> Vec<Block> {
                  номером {}.",
                 v.tag
             )));
-            blocks.push(p("Сейчас мы его проверяем. Мы напишем вам, как только примем \
+            blocks.push(p(
+                "Сейчас мы его проверяем. Мы напишем вам, как только примем \
                            решение или если нам понадобятся дополнительные сведения."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
         Event::NeedsInfo => {
             let missing = v.missing();
             if missing.is_empty() {
-                blocks.push(p("Чтобы рассмотреть ваше заявление, нам нужны дополнительные \
+                blocks.push(p(
+                    "Чтобы рассмотреть ваше заявление, нам нужны дополнительные \
                                сведения. Ответьте, пожалуйста, на это письмо — сотрудник \
                                подскажет, что именно нужно."
-                    .to_owned()));
+                        .to_owned(),
+                ));
             } else {
-                blocks.push(p("Чтобы рассмотреть ваше заявление, нам нужно:".to_owned()));
-                blocks.push(Block::List(missing.iter().map(explain).collect()));
+                blocks.extend(v.missing_lists(
+                    "Чтобы рассмотреть ваше заявление, пришлите или сообщите нам, пожалуйста:",
+                    "Мы проверили присланный документ и нашли, что нужно исправить:",
+                    explain,
+                ));
             }
-            blocks.push(p("Как отправить: ответьте на это письмо. Сведения напишите прямо в \
+            blocks.push(p(
+                "Как отправить: ответьте на это письмо. Сведения напишите прямо в \
                            тексте письма, а документы приложите файлами в формате JPEG, PNG \
                            или PDF."
-                .to_owned()));
+                    .to_owned(),
+            ));
             blocks.push(p(
-                "Пока мы ждём ваш ответ, срок рассмотрения заявления не идёт.".to_owned()
+                "Пока мы ждём ваш ответ, срок рассмотрения заявления приостановлен.".to_owned(),
             ));
         }
         Event::Approved => {
@@ -95,31 +106,30 @@ fn body(v: &View<'_>) -> Vec<Block> {
                 "Мы проверили ваше заявление: оно соответствует условиям возврата.".to_owned(),
             ));
             blocks.extend(v.amount_and_due("Сумма к возврату", None));
-            blocks.push(p(format!(
-                "По условиям {} возврат должен подтвердить администратор — заявление уже \
-                 передано ему. Мы напишем вам, как только возврат будет подтверждён. От вас \
-                 сейчас ничего не требуется.",
-                v.merchant
-            )));
+            blocks.push(p(
+                "Такие возвраты по правилам подтверждает администратор — заявление \
+                           уже передано ему. Мы напишем вам, как только возврат будет \
+                           подтверждён. От вас сейчас ничего не требуется."
+                    .to_owned(),
+            ));
         }
         Event::Rejected => {
             blocks.push(p(
-                "К сожалению, мы не можем вернуть деньги по этому заявлению.".to_owned()
+                "К сожалению, мы не можем вернуть деньги по этому заявлению.".to_owned(),
             ));
             match v.clause() {
                 Some(clause) => {
-                    blocks.push(p(format!("Причина — условие возврата {}:", v.merchant)));
+                    blocks.push(p("Причина — пункт условий возврата:".to_owned()));
                     blocks.push(Block::Quote(clause.to_owned()));
                 }
-                None => blocks.push(p(format!(
-                    "Заявление не соответствует условиям возврата {}.",
-                    v.merchant
-                ))),
+                None => blocks.push(p("Заявление не соответствует условиям возврата.".to_owned())),
             }
-            blocks.push(p("Если вы считаете решение ошибочным или у вас есть документы, \
+            blocks.push(p(
+                "Если вы считаете решение ошибочным или у вас есть документы, \
                            которые могут его изменить, ответьте на это письмо — заявление \
                            рассмотрит сотрудник."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
         Event::Refunded => {
             let what = v.amount().unwrap_or_else(|| "деньги".to_owned());
@@ -132,9 +142,11 @@ fn body(v: &View<'_>) -> Vec<Block> {
                 "Обычно банки зачисляют возврат за {from}–{} — срок зависит от вашего банка.",
                 WORKING_DAYS.count(Language::Ru, to)
             )));
-            blocks.push(p("Если за это время деньги не поступят, ответьте на это письмо — мы \
+            blocks.push(p(
+                "Если за это время деньги не поступят, ответьте на это письмо — мы \
                            пришлём подтверждение операции, которое можно показать банку."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
         Event::PayoutDelayed => {
             blocks.push(p(match v.amount() {
@@ -146,9 +158,11 @@ fn body(v: &View<'_>) -> Vec<Block> {
                          подтвердила операцию."
                     .to_owned(),
             }));
-            blocks.push(p("Мы повторим попытку и напишем вам, когда деньги будут отправлены. \
+            blocks.push(p(
+                "Мы повторим попытку и напишем вам, когда деньги будут отправлены. \
                            Делать ничего не нужно."
-                .to_owned()));
+                    .to_owned(),
+            ));
             if let Some((label, date)) = due {
                 blocks.push(Block::Facts(vec![(label.to_owned(), date)]));
             }
@@ -159,13 +173,13 @@ fn body(v: &View<'_>) -> Vec<Block> {
                 "Вернуть деньги на карту, с которой вы платили, не получится, поэтому мы \
                  переведём {what} на ваш банковский счёт. Для этого пришлите, пожалуйста:"
             )));
-            blocks.push(Block::List(
-                v.bank_details_items().iter().map(explain).collect(),
-            ));
-            blocks.push(p("Ответьте на это письмо и напишите реквизиты в тексте письма. \
+            blocks.push(Block::List(explain_all(&v.bank_details_items(), explain)));
+            blocks.push(p(
+                "Ответьте на это письмо и напишите реквизиты в тексте письма. \
                            Номер карты присылать не нужно: никогда не отправляйте его по \
                            почте."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
         Event::Withdrawn => {
             blocks.push(p(format!(
@@ -173,9 +187,11 @@ fn body(v: &View<'_>) -> Vec<Block> {
                  возвращаться не будут.",
                 v.tag
             )));
-            blocks.push(p("Если это ошибка или вы передумаете, ответьте на это письмо или \
+            blocks.push(p(
+                "Если это ошибка или вы передумаете, ответьте на это письмо или \
                            подайте новое заявление."
-                .to_owned()));
+                    .to_owned(),
+            ));
         }
     }
     blocks

@@ -65,7 +65,11 @@ fn values_from_people_are_escaped_in_html() {
     ctx.clause = Some("<script>x</script>".into());
     ctx.merchant_signature = "<img src=x>".into();
     let email = render(&ctx);
-    assert!(email.html.contains("Здравствуйте, &lt;b&gt;Anna&lt;/b&gt;!"));
+    assert!(
+        email
+            .html
+            .contains("Здравствуйте, &lt;b&gt;Anna&lt;/b&gt;!")
+    );
     assert!(email.html.contains("Tom &amp; Jerry"));
     assert!(email.html.contains("&lt;script&gt;x&lt;/script&gt;"));
     assert!(email.html.contains("&lt;img src=x&gt;"));
@@ -150,8 +154,32 @@ fn emails_without_amount_date_or_name_still_read_well() {
             ctx.clause = None;
             let email = render(&ctx);
             assert!(!email.text.contains(": \n"), "{event} {language}");
-            assert!(!email.text.contains("  "), "{event} {language}: double space");
+            assert!(
+                !email.text.contains("  "),
+                "{event} {language}: double space"
+            );
             assert!(!email.text.contains(" ,"), "{event} {language}");
         }
     }
+}
+
+#[test]
+fn problems_asking_for_the_same_thing_are_listed_once() {
+    let mut ctx = context(Event::NeedsInfo, Language::En);
+    ctx.missing = vec![
+        "mrz_check_digit".into(),
+        "mrz_date".into(),
+        "identity_document".into(),
+        "identity_document_verified".into(),
+    ];
+    let email = render(&ctx);
+    assert_eq!(email.text.matches("machine-readable zone").count(), 1);
+    assert_eq!(
+        email
+            .text
+            .matches("a copy of your identity document")
+            .count(),
+        1
+    );
+    assert_eq!(email.text.matches("\n- ").count(), 2);
 }
