@@ -1,3 +1,5 @@
+//! Template behaviour a customer would notice: tags, escaping, card masking, missing items.
+
 use chrono::NaiveDate;
 use uuid::Uuid;
 
