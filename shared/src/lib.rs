@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod merchants;
 pub mod messages;
 pub mod money;
+pub mod notify;
 pub mod outbox;
 pub mod payments;
 pub mod policy;

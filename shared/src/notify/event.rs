@@ -1,0 +1,172 @@
+//! What an email is about ([`Event`]) and which language it is written in ([`Language`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A step of a request that the customer is told about by email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// The application reached us and was registered.
+    Received,
+    /// Something is missing; the email says exactly what and how to send it.
+    NeedsInfo,
+    /// The refund is approved (amount, due date).
+    Approved,
+    /// The refund fits the policy but a person must confirm it first.
+    AwaitingConfirmation,
+    /// The refund is refused (the clause that forbids it).
+    Rejected,
+    /// The money went back (amount, card brand and last 4, how long banks take).
+    Refunded,
+    /// The payout did not go through yet; we keep trying.
+    PayoutDelayed,
+    /// The card cannot take the refund; bank details are needed.
+    BankDetailsNeeded,
+    /// The customer withdrew the application.
+    Withdrawn,
+}
+
+impl Event {
+    /// Every event, in lifecycle order.
+    pub const ALL: [Event; 9] = [
+        Event::Received,
+        Event::NeedsInfo,
+        Event::Approved,
+        Event::AwaitingConfirmation,
+        Event::Rejected,
+        Event::Refunded,
+        Event::PayoutDelayed,
+        Event::BankDetailsNeeded,
+        Event::Withdrawn,
+    ];
+
+    /// The stable snake_case name, as serialized (also part of every Message-ID).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Received => "received",
+            Event::NeedsInfo => "needs_info",
+            Event::Approved => "approved",
+            Event::AwaitingConfirmation => "awaiting_confirmation",
+            Event::Rejected => "rejected",
+            Event::Refunded => "refunded",
+            Event::PayoutDelayed => "payout_delayed",
+            Event::BankDetailsNeeded => "bank_details_needed",
+            Event::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not one of the [`Event`]s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown email event `{0}` (expected one of received, needs_info, approved, awaiting_confirmation, rejected, refunded, payout_delayed, bank_details_needed, withdrawn)"
+)]
+pub struct UnknownEvent(pub String);
+
+impl FromStr for Event {
+    type Err = UnknownEvent;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Event::ALL
+            .into_iter()
+            .find(|e| e.as_str() == s)
+            .ok_or_else(|| UnknownEvent(s.to_owned()))
+    }
+}
+
+/// The language of a customer email. Anything we do not write in falls back to English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Ru,
+    Kk,
+    Lv,
+    En,
+}
+
+impl Language {
+    /// Every language, in a stable order.
+    pub const ALL: [Language; 4] = [Language::Ru, Language::Kk, Language::Lv, Language::En];
+
+    /// The language for a code such as `ru`, `kk`, `lv`, `en`, also with a region or in
+    /// another case (`ru-RU`, `LV`, `kk_KZ`); anything else is English, the fallback.
+    pub fn from_code(code: &str) -> Language {
+        let primary = code
+            .trim()
+            .split(['-', '_'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match primary.as_str() {
+            "ru" => Language::Ru,
+            "kk" => Language::Kk,
+            "lv" => Language::Lv,
+            _ => Language::En,
+        }
+    }
+
+    /// The ISO 639-1 code (`ru`, `kk`, `lv`, `en`), also used as the HTML `lang`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Ru => "ru",
+            Language::Kk => "kk",
+            Language::Lv => "lv",
+            Language::En => "en",
+        }
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Language {
+    /// Never fails: an unknown code is English, as [`Language::from_code`] says.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(deserializer)?;
+        Ok(Language::from_code(&code))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_through_their_names() {
+        for event in Event::ALL {
+            assert_eq!(event.as_str().parse::<Event>(), Ok(event));
+            let json = serde_json::to_string(&event).unwrap();
+            assert_eq!(json, format!("\"{}\"", event.as_str()));
+            assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
+        }
+        assert!("refund".parse::<Event>().is_err());
+    }
+
+    #[test]
+    fn language_codes_with_regions_and_unknown_fallback() {
+        assert_eq!(Language::from_code("ru"), Language::Ru);
+        assert_eq!(Language::from_code("ru-RU"), Language::Ru);
+        assert_eq!(Language::from_code("KK_kz"), Language::Kk);
+        assert_eq!(Language::from_code(" lv "), Language::Lv);
+        assert_eq!(Language::from_code("en"), Language::En);
+        assert_eq!(Language::from_code("be"), Language::En);
+        assert_eq!(Language::from_code(""), Language::En);
+        assert_eq!(
+            serde_json::from_str::<Language>("\"de\"").unwrap(),
+            Language::En
+        );
+        assert_eq!(serde_json::to_string(&Language::Kk).unwrap(), "\"kk\"");
+    }
+}

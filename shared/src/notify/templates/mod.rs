@@ -1,0 +1,286 @@
+//! Customer email templates: one per [`Event`], written in Russian, Kazakh, Latvian and
+//! English. [`render`] turns an [`EmailContext`] (everything an email may show, already
+//! loaded) into a subject, a plain-text part and an HTML part.
+//!
+//! Every email has the same frame: a greeting (by name when known), the event's body, a note
+//! with the request tag and how to reply, and the merchant's signature. The subject starts
+//! with the request tag (`[RF-1A2B3C4D]`) so that a customer's reply finds its request.
+
+mod en;
+mod kk;
+mod lv;
+mod ru;
+
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+use super::document::{Block, Letter};
+use super::event::{Event, Language};
+use super::local::{format_date, format_money};
+use super::missing::MissingItem;
+use crate::money::Money;
+use crate::policy::FactName;
+
+/// Everything a template may show. All owned: rendering never touches the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailContext {
+    pub event: Event,
+    pub language: Language,
+    pub request_id: Uuid,
+    /// `RF-` and the first 8 hex digits of the request id (see [`request_tag`]).
+    pub request_tag: String,
+    pub customer_name: Option<String>,
+    pub merchant_name: String,
+    /// The merchant's signature, possibly several lines.
+    pub merchant_signature: String,
+    pub amount: Option<Money>,
+    pub due_date: Option<NaiveDate>,
+    /// The policy clause a decision applied (shown when a refund is rejected).
+    pub clause: Option<String>,
+    /// Fact or document names from the policy engine (`progress_percent`,
+    /// `identity_document`, `bank_details`...) or identity-check problem codes.
+    pub missing: Vec<String>,
+    pub card_brand: Option<String>,
+    /// The card's last four digits; anything else is never shown.
+    pub card_last4: Option<String>,
+}
+
+/// A rendered email: subject, plain-text part and HTML part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedEmail {
+    /// The language the parts are written in (sent as `Content-Language`).
+    pub language: Language,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The tag that identifies a request in email subjects: `RF-` and the first 8 hex digits of
+/// its id, uppercased (`RF-0196A3F2`).
+pub fn request_tag(request_id: Uuid) -> String {
+    let hex = request_id.simple().to_string();
+    format!("RF-{}", hex[..8].to_ascii_uppercase())
+}
+
+/// The email for `ctx.event` in `ctx.language`.
+pub fn render(ctx: &EmailContext) -> RenderedEmail {
+    let view = View::new(ctx);
+    let wording = wording(ctx.language);
+    let mut blocks = vec![Block::Paragraph((wording.greeting)(view.customer_name()))];
+    blocks.extend((wording.body)(&view));
+    blocks.push(Block::Note((wording.footer)(&view.tag)));
+    let mut signature = vec![wording.closing.to_owned()];
+    signature.extend(
+        ctx.merchant_signature
+            .lines()
+            .map(str::trim_end)
+            .filter(|line| !line.trim().is_empty())
+            .map(str::to_owned),
+    );
+    blocks.push(Block::Signature(signature));
+    let letter = Letter {
+        subject: format!(
+            "[{}] {}: {}",
+            view.tag,
+            view.merchant,
+            (wording.subject)(ctx.event)
+        ),
+        blocks,
+    };
+    RenderedEmail {
+        language: ctx.language,
+        text: letter.text(),
+        html: letter.html(ctx.language),
+        subject: letter.subject,
+    }
+}
+
+/// The words of one language.
+struct Wording {
+    greeting: fn(Option<&str>) -> String,
+    subject: fn(Event) -> &'static str,
+    body: fn(&View<'_>) -> Vec<Block>,
+    /// The note with the request tag and how to reply.
+    footer: fn(&str) -> String,
+    closing: &'static str,
+}
+
+fn wording(language: Language) -> &'static Wording {
+    match language {
+        Language::Ru => &ru::WORDING,
+        Language::Kk => &kk::WORDING,
+        Language::Lv => &lv::WORDING,
+        Language::En => &en::WORDING,
+    }
+}
+
+/// The context with its values cleaned and formatted for one language.
+struct View<'a> {
+    ctx: &'a EmailContext,
+    tag: String,
+    /// The merchant's name on one line (it goes into the subject).
+    merchant: String,
+}
+
+/// The card a refund went to, as far as it may be shown.
+struct Card<'a> {
+    brand: Option<&'a str>,
+    last4: &'a str,
+}
+
+/// How many working days banks usually take to credit a card refund (the range quoted in
+/// `refunded` emails).
+const BANK_DAYS: (u64, u64) = (3, 10);
+
+impl<'a> View<'a> {
+    fn new(ctx: &'a EmailContext) -> Self {
+        let tag = if ctx.request_tag.trim().is_empty() {
+            request_tag(ctx.request_id)
+        } else {
+            one_line(&ctx.request_tag)
+        };
+        View {
+            ctx,
+            tag,
+            merchant: one_line(&ctx.merchant_name),
+        }
+    }
+
+    fn language(&self) -> Language {
+        self.ctx.language
+    }
+
+    fn customer_name(&self) -> Option<&'a str> {
+        self.ctx
+            .customer_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+    }
+
+    fn amount(&self) -> Option<String> {
+        self.ctx
+            .amount
+            .map(|amount| format_money(amount, self.language()))
+    }
+
+    fn due_date(&self) -> Option<String> {
+        self.ctx
+            .due_date
+            .map(|date| format_date(date, self.language()))
+    }
+
+    fn clause(&self) -> Option<&'a str> {
+        self.ctx
+            .clause
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+    }
+
+    /// The missing items, in the order given, without duplicates.
+    fn missing(&self) -> Vec<MissingItem> {
+        let mut items: Vec<MissingItem> = Vec::new();
+        for name in &self.ctx.missing {
+            let item = MissingItem::from_name(name);
+            if !items.contains(&item) {
+                items.push(item);
+            }
+        }
+        items
+    }
+
+    /// The missing items as up to two lists: what to send or tell us (facts, documents,
+    /// unknown names), then what to correct in a document already sent (identity problems).
+    fn missing_lists(
+        &self,
+        requests_intro: &str,
+        problems_intro: &str,
+        explain: fn(&MissingItem) -> String,
+    ) -> Vec<Block> {
+        let (problems, requests): (Vec<MissingItem>, Vec<MissingItem>) = self
+            .missing()
+            .into_iter()
+            .partition(|item| matches!(item, MissingItem::Problem(_)));
+        let mut blocks = Vec::new();
+        for (intro, items) in [(requests_intro, requests), (problems_intro, problems)] {
+            if !items.is_empty() {
+                blocks.push(Block::Paragraph(intro.to_owned()));
+                blocks.push(Block::List(explain_all(&items, explain)));
+            }
+        }
+        blocks
+    }
+
+    /// What a bank-details email asks for: the missing items, or the bank details themselves.
+    fn bank_details_items(&self) -> Vec<MissingItem> {
+        let missing = self.missing();
+        if missing.is_empty() {
+            vec![MissingItem::Fact(FactName::BankDetails)]
+        } else {
+            missing
+        }
+    }
+
+    /// The card, only when the last four are exactly four digits: a longer number passed by
+    /// mistake must never reach an email.
+    fn card(&self) -> Option<Card<'a>> {
+        let last4 = self.ctx.card_last4.as_deref()?.trim();
+        if last4.len() != 4 || !last4.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let brand = self
+            .ctx
+            .card_brand
+            .as_deref()
+            .map(str::trim)
+            .filter(|b| !b.is_empty());
+        Some(Card { brand, last4 })
+    }
+
+    /// `label: value` lines for the amount and the due date, when known; `due` gives the
+    /// label and the written-out date (`("Срок возврата", "до 5 мая 2026 г.")`).
+    fn amount_and_due(&self, amount_label: &str, due: Option<(&str, String)>) -> Option<Block> {
+        let mut facts = Vec::new();
+        if let Some(amount) = self.amount() {
+            facts.push((amount_label.to_owned(), amount));
+        }
+        if let Some((label, date)) = due {
+            facts.push((label.to_owned(), date));
+        }
+        (!facts.is_empty()).then_some(Block::Facts(facts))
+    }
+}
+
+impl Card<'_> {
+    /// `Visa •••• 4242`, or `•••• 4242` when the brand is unknown.
+    fn masked(&self) -> String {
+        match self.brand {
+            Some(brand) => format!("{brand} •••• {}", self.last4),
+            None => format!("•••• {}", self.last4),
+        }
+    }
+}
+
+/// Each item explained, without repeating a sentence (several identity problems, such as
+/// two wrong MRZ check digits, ask for the same new photo).
+fn explain_all(items: &[MissingItem], explain: fn(&MissingItem) -> String) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::with_capacity(items.len());
+    for line in items.iter().map(explain) {
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+/// Text on one line: control characters and runs of whitespace become one space.
+fn one_line(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests;

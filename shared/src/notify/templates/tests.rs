@@ -1,0 +1,187 @@
+//! Template behaviour a customer would notice: tags, escaping, card masking, missing items.
+
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+use super::*;
+use crate::money::Currency;
+
+fn context(event: Event, language: Language) -> EmailContext {
+    let request_id = Uuid::parse_str("0196a3f2-7c1d-7b2e-9f00-123456789abc").unwrap();
+    EmailContext {
+        event,
+        language,
+        request_id,
+        request_tag: request_tag(request_id),
+        customer_name: Some("Anna".into()),
+        merchant_name: "Online Courses".into(),
+        merchant_signature: "Support team\nsupport@courses.example".into(),
+        amount: Some(Money::parse("90.00", Currency::BYN).unwrap()),
+        due_date: NaiveDate::from_ymd_opt(2026, 5, 5),
+        clause: Some("§11 d): nothing is returned.".into()),
+        missing: vec!["progress_percent".into()],
+        card_brand: Some("Visa".into()),
+        card_last4: Some("4242".into()),
+    }
+}
+
+#[test]
+fn request_tag_is_rf_and_the_first_eight_hex_digits_uppercased() {
+    let id = Uuid::parse_str("0196a3f2-7c1d-7b2e-9f00-123456789abc").unwrap();
+    assert_eq!(request_tag(id), "RF-0196A3F2");
+}
+
+#[test]
+fn subject_carries_the_tag_and_the_merchant_in_every_language() {
+    for language in Language::ALL {
+        for event in Event::ALL {
+            let email = render(&context(event, language));
+            assert!(
+                email.subject.starts_with("[RF-0196A3F2] Online Courses: "),
+                "{event} {language}: {}",
+                email.subject
+            );
+            assert!(email.text.contains("RF-0196A3F2"), "{event} {language}");
+            assert!(email.html.contains("RF-0196A3F2"), "{event} {language}");
+            assert!(email.html.contains(&format!("<html lang=\"{language}\">")));
+        }
+    }
+}
+
+#[test]
+fn merchant_name_on_several_lines_cannot_break_the_subject() {
+    let mut ctx = context(Event::Received, Language::En);
+    ctx.merchant_name = "Online\r\nBcc: victim@example.com".into();
+    let email = render(&ctx);
+    assert_eq!(
+        email.subject,
+        "[RF-0196A3F2] Online Bcc: victim@example.com: refund request received"
+    );
+}
+
+#[test]
+fn values_from_people_are_escaped_in_html() {
+    let mut ctx = context(Event::Rejected, Language::Ru);
+    ctx.customer_name = Some("<b>Anna</b>".into());
+    ctx.merchant_name = "Tom & Jerry".into();
+    ctx.clause = Some("<script>x</script>".into());
+    ctx.merchant_signature = "<img src=x>".into();
+    let email = render(&ctx);
+    assert!(
+        email
+            .html
+            .contains("Здравствуйте, &lt;b&gt;Anna&lt;/b&gt;!")
+    );
+    assert!(email.html.contains("Tom &amp; Jerry"));
+    assert!(email.html.contains("&lt;script&gt;x&lt;/script&gt;"));
+    assert!(email.html.contains("&lt;img src=x&gt;"));
+    assert!(!email.html.contains("<script>") && !email.html.contains("<img"));
+    // The plain-text part shows them as written.
+    assert!(email.text.contains("Здравствуйте, <b>Anna</b>!"));
+}
+
+#[test]
+fn only_four_digits_of_a_card_are_ever_shown() {
+    let mut ctx = context(Event::Refunded, Language::En);
+    ctx.card_last4 = Some("4111111111111111".into());
+    let email = render(&ctx);
+    assert!(!email.text.contains("4111"));
+    assert!(!email.html.contains("4111"));
+    assert!(email.text.contains("to the account you gave us"));
+
+    ctx.card_last4 = Some("4242".into());
+    ctx.card_brand = None;
+    let email = render(&ctx);
+    assert!(
+        email
+            .text
+            .contains("We have refunded BYN\u{a0}90.00 to your card •••• 4242.")
+    );
+}
+
+#[test]
+fn needs_info_names_each_missing_item_in_the_customer_language() {
+    let mut ctx = context(Event::NeedsInfo, Language::Ru);
+    ctx.missing = vec![
+        "progress_percent".into(),
+        "bank_details".into(),
+        "progress_percent".into(),
+        "loyalty_card".into(),
+    ];
+    let email = render(&ctx);
+    assert!(
+        email
+            .text
+            .contains("- какую часть курса вы прошли (в процентах): число от 0 до 100\n")
+    );
+    assert!(email.text.contains("- банковские реквизиты для перевода"));
+    assert!(email.text.contains("- сведения «loyalty_card»"));
+    assert_eq!(email.text.matches("какую часть курса").count(), 1);
+    assert!(!email.text.contains("progress_percent"));
+}
+
+#[test]
+fn needs_info_without_items_still_tells_the_customer_what_to_do() {
+    let mut ctx = context(Event::NeedsInfo, Language::En);
+    ctx.missing.clear();
+    let email = render(&ctx);
+    assert!(
+        email
+            .text
+            .contains("we need some more information. Please reply to this email")
+    );
+    assert!(!email.text.contains("\n- "));
+}
+
+#[test]
+fn bank_details_email_asks_for_bank_details_when_nothing_else_is_named() {
+    let mut ctx = context(Event::BankDetailsNeeded, Language::Lv);
+    ctx.missing.clear();
+    let email = render(&ctx);
+    assert!(
+        email
+            .text
+            .contains("- bankas rekvizītus pārskaitījumam: saņēmēja vārdu un uzvārdu")
+    );
+}
+
+#[test]
+fn emails_without_amount_date_or_name_still_read_well() {
+    for language in Language::ALL {
+        for event in Event::ALL {
+            let mut ctx = context(event, language);
+            ctx.amount = None;
+            ctx.due_date = None;
+            ctx.customer_name = Some("  ".into());
+            ctx.clause = None;
+            let email = render(&ctx);
+            assert!(!email.text.contains(": \n"), "{event} {language}");
+            assert!(
+                !email.text.contains("  "),
+                "{event} {language}: double space"
+            );
+            assert!(!email.text.contains(" ,"), "{event} {language}");
+        }
+    }
+}
+
+#[test]
+fn problems_asking_for_the_same_thing_are_listed_once() {
+    let mut ctx = context(Event::NeedsInfo, Language::En);
+    ctx.missing = vec![
+        "mrz_check_digit".into(),
+        "mrz_date".into(),
+        "identity_document".into(),
+        "identity_document_verified".into(),
+    ];
+    let email = render(&ctx);
+    assert_eq!(email.text.matches("machine-readable zone").count(), 1);
+    assert_eq!(
+        email
+            .text
+            .matches("a copy of your identity document")
+            .count(),
+        1
+    );
+    assert_eq!(email.text.matches("\n- ").count(), 2);
+}

@@ -1,0 +1,457 @@
+//! The mailer against a real SMTP conversation and a real spool folder.
+//!
+//! `SmtpSink` is a tiny SMTP server on 127.0.0.1 (port 0) that speaks just enough of RFC
+//! 5321 for lettre (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), records every message it
+//! accepts, and can be told to answer RCPT or DATA with a transient (4xx) or permanent (5xx)
+//! refusal.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+use mail_parser::{HeaderValue, MessageParser};
+use shared::money::{Currency, Money};
+use shared::notify::{
+    EmailContext, Event, Language, Mailer, OutgoingEmail, SendError, message_id, named_address,
+    render, request_tag,
+};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use uuid::Uuid;
+
+/// How the sink answers a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Accept,
+    /// 4xx: try again later.
+    Transient,
+    /// 5xx: never.
+    Permanent,
+}
+
+#[derive(Debug, Clone)]
+struct Behaviour {
+    rcpt: Answer,
+    data: Answer,
+}
+
+/// One message the sink accepted: the envelope and the raw DATA.
+#[derive(Debug, Clone)]
+struct Delivered {
+    helo: String,
+    mail_from: String,
+    rcpt_to: Vec<String>,
+    data: Vec<u8>,
+}
+
+struct SmtpSink {
+    addr: SocketAddr,
+    delivered: Arc<Mutex<Vec<Delivered>>>,
+    behaviour: Arc<Mutex<Behaviour>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl SmtpSink {
+    async fn start() -> SmtpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let delivered = Arc::new(Mutex::new(Vec::new()));
+        let behaviour = Arc::new(Mutex::new(Behaviour {
+            rcpt: Answer::Accept,
+            data: Answer::Accept,
+        }));
+        let server = tokio::spawn({
+            let delivered = delivered.clone();
+            let behaviour = behaviour.clone();
+            async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        return;
+                    };
+                    tokio::spawn(session(stream, delivered.clone(), behaviour.clone()));
+                }
+            }
+        });
+        SmtpSink {
+            addr,
+            delivered,
+            behaviour,
+            server,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+
+    fn answer_rcpt(&self, answer: Answer) {
+        self.behaviour.lock().unwrap().rcpt = answer;
+    }
+
+    fn answer_data(&self, answer: Answer) {
+        self.behaviour.lock().unwrap().data = answer;
+    }
+
+    fn delivered(&self) -> Vec<Delivered> {
+        self.delivered.lock().unwrap().clone()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// One SMTP session. Lines end in CRLF; the DATA block ends with a lone `.` and has its
+/// leading dots unstuffed (RFC 5321 §4.5.2).
+async fn session(
+    stream: TcpStream,
+    delivered: Arc<Mutex<Vec<Delivered>>>,
+    behaviour: Arc<Mutex<Behaviour>>,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read);
+    write.write_all(b"220 sink.test ESMTP ready\r\n").await?;
+    let mut helo = String::new();
+    let mut mail_from: Option<String> = None;
+    let mut rcpt_to: Vec<String> = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let command = line.trim_end_matches(['\r', '\n']);
+        let verb = command
+            .split([' ', ':'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let current = behaviour.lock().unwrap().clone();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" => {
+                helo = command[4..].trim().to_owned();
+                b"250-sink.test greets you\r\n250 8BITMIME\r\n"
+            }
+            "HELO" => {
+                helo = command[4..].trim().to_owned();
+                b"250 sink.test\r\n"
+            }
+            "MAIL" => {
+                mail_from = Some(angle_address(command));
+                rcpt_to.clear();
+                b"250 2.1.0 OK\r\n"
+            }
+            "RCPT" => match current.rcpt {
+                Answer::Accept => {
+                    rcpt_to.push(angle_address(command));
+                    b"250 2.1.5 OK\r\n"
+                }
+                Answer::Transient => b"451 4.3.0 mailbox busy, try again later\r\n",
+                Answer::Permanent => b"550 5.1.1 no such user here\r\n",
+            },
+            "DATA" => {
+                if mail_from.is_none() || rcpt_to.is_empty() {
+                    b"503 5.5.1 need MAIL and RCPT first\r\n"
+                } else {
+                    write
+                        .write_all(b"354 end data with <CR><LF>.<CR><LF>\r\n")
+                        .await?;
+                    let data = read_data(&mut lines).await?;
+                    match current.data {
+                        Answer::Accept => {
+                            delivered.lock().unwrap().push(Delivered {
+                                helo: helo.clone(),
+                                mail_from: mail_from.take().unwrap_or_default(),
+                                rcpt_to: std::mem::take(&mut rcpt_to),
+                                data,
+                            });
+                            b"250 2.0.0 queued\r\n"
+                        }
+                        Answer::Transient => b"452 4.3.1 insufficient system storage\r\n",
+                        Answer::Permanent => b"554 5.6.0 message content rejected\r\n",
+                    }
+                }
+            }
+            "RSET" => {
+                mail_from = None;
+                rcpt_to.clear();
+                b"250 2.0.0 OK\r\n"
+            }
+            "NOOP" => b"250 2.0.0 OK\r\n",
+            "QUIT" => {
+                write.write_all(b"221 2.0.0 bye\r\n").await?;
+                return Ok(());
+            }
+            _ => b"502 5.5.2 command not implemented\r\n",
+        };
+        write.write_all(reply).await?;
+    }
+}
+
+async fn read_data(
+    lines: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+) -> std::io::Result<Vec<u8>> {
+    let mut data = Vec::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if lines.read_until(b'\n', &mut line).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if line == b".\r\n" {
+            return Ok(data);
+        }
+        let unstuffed = line.strip_prefix(b".").unwrap_or(&line);
+        data.extend_from_slice(unstuffed);
+    }
+}
+
+/// `MAIL FROM:<a@b> BODY=8BITMIME` → `a@b`.
+fn angle_address(command: &str) -> String {
+    let start = command.find('<').map_or(0, |i| i + 1);
+    let end = command[start..]
+        .find('>')
+        .map_or(command.len(), |i| start + i);
+    command[start..end].to_owned()
+}
+
+fn request_id() -> Uuid {
+    Uuid::parse_str("0196a3f2-7c1d-7b2e-9f00-123456789abc").unwrap()
+}
+
+fn refunded_email() -> OutgoingEmail {
+    let ctx = EmailContext {
+        event: Event::Refunded,
+        language: Language::Ru,
+        request_id: request_id(),
+        request_tag: request_tag(request_id()),
+        customer_name: Some("Анна".into()),
+        merchant_name: "Онлайн-курсы «Старт»".into(),
+        merchant_signature: "Служба поддержки «Старт»".into(),
+        amount: Some(Money::parse("90.00", Currency::BYN).unwrap()),
+        due_date: NaiveDate::from_ymd_opt(2026, 5, 5),
+        clause: None,
+        missing: Vec::new(),
+        card_brand: Some("Visa".into()),
+        card_last4: Some("4242".into()),
+    };
+    OutgoingEmail {
+        to: "Анна Петрова <anna@example.com>".into(),
+        from: named_address("Онлайн-курсы «Старт»", "refunds@start-courses.by").unwrap(),
+        reply_to: "refunds-intake@start-courses.by".into(),
+        message_id: message_id(request_id(), Event::Refunded, 1),
+        in_reply_to: None,
+        references: Vec::new(),
+        rendered: render(&ctx),
+    }
+    .in_reply_to_customer(
+        "<CAHx7-customer-1@mail.example.com>",
+        &["<CAHx7-customer-0@mail.example.com>".into()],
+    )
+}
+
+fn ids(value: &HeaderValue<'_>) -> Vec<String> {
+    match (value.as_text_list(), value.as_text()) {
+        (Some(list), _) => list.iter().map(|id| id.to_string()).collect(),
+        (None, Some(id)) => vec![id.to_owned()],
+        (None, None) => Vec::new(),
+    }
+}
+
+/// Checks a delivered or spooled message against the email it was made from.
+fn assert_message_matches(raw: &[u8], email: &OutgoingEmail) {
+    let parsed = MessageParser::default()
+        .parse(raw)
+        .expect("a parsable message");
+    assert_eq!(
+        parsed.message_id(),
+        Some("rf-0196a3f2-7c1d-7b2e-9f00-123456789abc-refunded-1@refundd")
+    );
+    assert_eq!(
+        parsed.subject(),
+        Some("[RF-0196A3F2] Онлайн-курсы «Старт»: деньги возвращены")
+    );
+    let from = parsed.from().and_then(|a| a.first()).unwrap();
+    assert_eq!(from.name(), Some("Онлайн-курсы «Старт»"));
+    assert_eq!(from.address(), Some("refunds@start-courses.by"));
+    let to = parsed.to().and_then(|a| a.first()).unwrap();
+    assert_eq!(to.name(), Some("Анна Петрова"));
+    assert_eq!(to.address(), Some("anna@example.com"));
+    let reply_to = parsed.reply_to().and_then(|a| a.first()).unwrap();
+    assert_eq!(reply_to.address(), Some("refunds-intake@start-courses.by"));
+    assert_eq!(
+        ids(parsed.in_reply_to()),
+        vec!["CAHx7-customer-1@mail.example.com"]
+    );
+    assert_eq!(
+        ids(parsed.references()),
+        vec![
+            "CAHx7-customer-0@mail.example.com",
+            "CAHx7-customer-1@mail.example.com"
+        ]
+    );
+    assert_eq!(
+        parsed.header_raw("Auto-Submitted").map(str::trim),
+        Some("auto-generated")
+    );
+    let text = parsed.body_text(0).unwrap().replace("\r\n", "\n");
+    assert_eq!(text, email.rendered.text);
+    assert!(text.contains("Мы вернули 90,00\u{a0}BYN на карту Visa •••• 4242."));
+    let html = parsed.body_html(0).unwrap().replace("\r\n", "\n");
+    assert_eq!(html, email.rendered.html);
+}
+
+#[tokio::test]
+async fn smtp_delivers_headers_threading_and_both_parts() {
+    let sink = SmtpSink::start().await;
+    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let email = refunded_email();
+
+    mailer.send(&email).await.unwrap();
+
+    let delivered = sink.delivered();
+    assert_eq!(delivered.len(), 1);
+    let message = &delivered[0];
+    assert!(!message.helo.is_empty());
+    assert_eq!(message.mail_from, "refunds@start-courses.by");
+    assert_eq!(message.rcpt_to, vec!["anna@example.com"]);
+    assert_message_matches(&message.data, &email);
+
+    // The pooled connection carries the next email too.
+    mailer.send(&email).await.unwrap();
+    assert_eq!(sink.delivered().len(), 2);
+}
+
+#[tokio::test]
+async fn smtp_4xx_on_rcpt_is_transient_and_a_later_retry_succeeds() {
+    let sink = SmtpSink::start().await;
+    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    sink.answer_rcpt(Answer::Transient);
+
+    let error = mailer.send(&refunded_email()).await.unwrap_err();
+    assert!(
+        matches!(&error, SendError::Transient(text) if text.contains("451")),
+        "{error:?}"
+    );
+    assert!(sink.delivered().is_empty());
+
+    sink.answer_rcpt(Answer::Accept);
+    mailer.send(&refunded_email()).await.unwrap();
+    assert_eq!(sink.delivered().len(), 1);
+}
+
+#[tokio::test]
+async fn smtp_550_on_rcpt_is_permanent() {
+    let sink = SmtpSink::start().await;
+    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    sink.answer_rcpt(Answer::Permanent);
+
+    let error = mailer.send(&refunded_email()).await.unwrap_err();
+    assert!(
+        matches!(&error, SendError::Permanent(text) if text.contains("550")),
+        "{error:?}"
+    );
+    assert!(sink.delivered().is_empty());
+}
+
+#[tokio::test]
+async fn smtp_answers_to_data_are_classified_too() {
+    let sink = SmtpSink::start().await;
+    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+
+    sink.answer_data(Answer::Transient);
+    let error = mailer.send(&refunded_email()).await.unwrap_err();
+    assert!(
+        matches!(&error, SendError::Transient(text) if text.contains("452")),
+        "{error:?}"
+    );
+
+    sink.answer_data(Answer::Permanent);
+    let error = mailer.send(&refunded_email()).await.unwrap_err();
+    assert!(
+        matches!(&error, SendError::Permanent(text) if text.contains("554")),
+        "{error:?}"
+    );
+    assert!(sink.delivered().is_empty());
+}
+
+#[tokio::test]
+async fn unreachable_server_is_transient() {
+    // A port that was just free: nothing listens there any more.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mailer =
+        Mailer::from_url(Some(&format!("smtp://{addr}")), Path::new("/nonexistent")).unwrap();
+    let error = mailer.send(&refunded_email()).await.unwrap_err();
+    assert!(matches!(error, SendError::Transient(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn invalid_recipient_is_permanent_before_any_connection() {
+    let sink = SmtpSink::start().await;
+    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let mut email = refunded_email();
+    email.to = "anna at example dot com".into();
+    let error = mailer.send(&email).await.unwrap_err();
+    assert!(
+        matches!(&error, SendError::Permanent(text) if text.contains("the to address")),
+        "{error:?}"
+    );
+    assert!(sink.delivered().is_empty());
+}
+
+/// A fresh folder under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(format!("refundd-spool-test-{}", Uuid::new_v4()));
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn spool_writes_an_eml_that_parses_back() {
+    let temp = TempDir::new();
+    let spool = temp.0.join("outbox");
+    let mailer = Mailer::from_url(None, &spool).unwrap();
+    let email = refunded_email();
+
+    mailer.send(&email).await.unwrap();
+    // At-least-once delivery of the notify job: the same email lands in the same file.
+    mailer.send(&email).await.unwrap();
+
+    let files: Vec<PathBuf> = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(
+        files,
+        vec![spool.join("rf-0196a3f2-7c1d-7b2e-9f00-123456789abc-refunded-1@refundd.eml")]
+    );
+    let raw = std::fs::read(&files[0]).unwrap();
+    assert_message_matches(&raw, &email);
+}
+
+#[tokio::test]
+async fn spool_that_cannot_be_written_is_transient() {
+    let temp = TempDir::new();
+    std::fs::create_dir_all(&temp.0).unwrap();
+    let blocker = temp.0.join("a-file");
+    std::fs::write(&blocker, b"not a folder").unwrap();
+    let mailer = Mailer::from_url(None, &blocker.join("outbox")).unwrap();
+    let error = mailer.send(&refunded_email()).await.unwrap_err();
+    assert!(matches!(error, SendError::Transient(_)), "{error:?}");
+}

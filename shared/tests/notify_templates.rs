@@ -1,0 +1,172 @@
+//! Snapshots of every customer email: each event in each language, text and HTML parts,
+//! plus one `needs_info` email per language that lists every item the policy engine and the
+//! identity checks can ask for. Review changes with `cargo insta review`.
+
+use chrono::NaiveDate;
+use shared::identity::ProblemCode;
+use shared::money::{Currency, Money};
+use shared::notify::{EmailContext, Event, Language, render, request_tag};
+use shared::policy::{DocumentKind, FactName};
+use uuid::Uuid;
+
+/// A customer of a merchant in each language's country, with that merchant's currency.
+fn customer(language: Language) -> (Option<&'static str>, &'static str, &'static str, Money) {
+    match language {
+        Language::Ru => (
+            Some("Анна"),
+            "Онлайн-курсы «Старт»",
+            "Служба поддержки «Старт»\nsupport@start-courses.by\n+375 17 000-00-00",
+            Money::parse("90.00", Currency::BYN).unwrap(),
+        ),
+        Language::Kk => (
+            Some("Айгүл"),
+            "CloudSoft",
+            "CloudSoft қолдау қызметі\nhelp@cloudsoft.kz",
+            Money::parse("57391.30", Currency::KZT).unwrap(),
+        ),
+        Language::Lv => (
+            Some("Līga"),
+            "Veikals.lv",
+            "Veikals.lv klientu apkalpošana\natbalsts@veikals.lv",
+            Money::parse("29.95", Currency::EUR).unwrap(),
+        ),
+        Language::En => (
+            None,
+            "Gadget Store",
+            "Gadget Store customer care\ncare@gadgets.example",
+            Money::parse("1234.50", Currency::EUR).unwrap(),
+        ),
+    }
+}
+
+/// What each event's email typically carries.
+fn context(event: Event, language: Language) -> EmailContext {
+    let request_id = Uuid::parse_str("0196a3f2-7c1d-7b2e-9f00-123456789abc").unwrap();
+    let (name, merchant, signature, amount) = customer(language);
+    let shows_amount = matches!(
+        event,
+        Event::Approved
+            | Event::AwaitingConfirmation
+            | Event::Refunded
+            | Event::PayoutDelayed
+            | Event::BankDetailsNeeded
+    );
+    let missing: Vec<String> = match event {
+        Event::NeedsInfo => match language {
+            Language::Ru => vec!["progress_percent".into(), "bank_details".into()],
+            Language::Kk => vec!["reason_text".into(), "document_expired".into()],
+            Language::Lv => vec!["identity_document".into(), "file_heic".into()],
+            Language::En => vec![
+                "proof_of_purchase".into(),
+                "mrz_check_digit".into(),
+                "loyalty_card".into(),
+            ],
+        },
+        Event::BankDetailsNeeded => vec!["bank_details".into()],
+        _ => Vec::new(),
+    };
+    EmailContext {
+        event,
+        language,
+        request_id,
+        request_tag: request_tag(request_id),
+        customer_name: name.map(str::to_owned),
+        merchant_name: merchant.into(),
+        merchant_signature: signature.into(),
+        amount: shows_amount.then_some(amount),
+        due_date: matches!(event, Event::Approved | Event::PayoutDelayed)
+            .then(|| NaiveDate::from_ymd_opt(2026, 5, 5).unwrap()),
+        clause: (event == Event::Rejected).then(|| {
+            "§8.5: if the terms of the agreement are violated, prepaid money is not returned."
+                .to_owned()
+        }),
+        missing,
+        card_brand: (event == Event::Refunded).then(|| "Visa".to_owned()),
+        card_last4: (event == Event::Refunded).then(|| "4242".to_owned()),
+    }
+}
+
+#[test]
+fn every_event_in_every_language() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for language in Language::ALL {
+            for event in Event::ALL {
+                let email = render(&context(event, language));
+                let name = format!("{}_{}", event.as_str(), language.code());
+                insta::assert_snapshot!(
+                    format!("{name}_text"),
+                    format!("Subject: {}\n\n{}", email.subject, email.text)
+                );
+                insta::assert_snapshot!(format!("{name}_html"), email.html);
+            }
+        }
+    });
+}
+
+#[test]
+fn needs_info_explains_every_known_item() {
+    let documents = [
+        DocumentKind::RefundApplication,
+        DocumentKind::IdentityDocument,
+        DocumentKind::PaymentReceipt,
+    ];
+    let problems = [
+        ProblemCode::MrzLayout,
+        ProblemCode::MrzCheckDigit,
+        ProblemCode::MrzDate,
+        ProblemCode::IinControlDigit,
+        ProblemCode::IinBirthDate,
+        ProblemCode::IinCenturyDigit,
+        ProblemCode::PersonalNumberFormat,
+        ProblemCode::PersonalNumberCheck,
+        ProblemCode::PersonalNumberBirthDate,
+        ProblemCode::PersonalNumberMismatch,
+        ProblemCode::DocumentNumberFormat,
+        ProblemCode::DocumentNumberMismatch,
+        ProblemCode::DocumentExpired,
+        ProblemCode::ExpiryDateMismatch,
+        ProblemCode::BirthDateMismatch,
+        ProblemCode::SexMismatch,
+        ProblemCode::NameMismatch,
+        ProblemCode::HolderNameMismatch,
+        ProblemCode::FileEmpty,
+        ProblemCode::FileTypeUnsupported,
+        ProblemCode::FileHeic,
+        ProblemCode::FileTooLarge,
+        ProblemCode::FileDamaged,
+        ProblemCode::PdfEncrypted,
+        ProblemCode::PdfTooManyPages,
+        ProblemCode::ImageTooSmall,
+    ];
+    let mut names: Vec<String> = FactName::ALL.iter().map(|f| f.name().to_owned()).collect();
+    names.extend(documents.iter().map(|d| d.name().to_owned()));
+    names.extend(problems.iter().map(|p| p.as_str().to_owned()));
+    names.push("loyalty_card".to_owned());
+
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for language in Language::ALL {
+            let mut ctx = context(Event::NeedsInfo, language);
+            ctx.missing = names.clone();
+            let email = render(&ctx);
+            // Only the unknown item falls back to quoting its code; every known one is
+            // explained in words.
+            for name in &names {
+                let quoted = [
+                    format!("«{name}»"),
+                    format!("„{name}“"),
+                    format!("“{name}”"),
+                ];
+                let fell_back = quoted.iter().any(|q| email.text.contains(q.as_str()));
+                assert_eq!(fell_back, name == "loyalty_card", "{language}: `{name}`");
+            }
+            insta::assert_snapshot!(
+                format!("needs_info_every_item_{}_text", language.code()),
+                email.text
+            );
+        }
+    });
+}
