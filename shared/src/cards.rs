@@ -18,46 +18,61 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// Byte ranges of card-number-like runs in `text`.
+/// Byte ranges of card-number-like runs in `text`. Digits are read in groups separated by
+/// single spaces or dashes (`4111 1111 1111 1111`, `4111-1111-...`); any run of whole
+/// consecutive groups holding 13-19 digits that passes the Luhn check counts, so a number
+/// next to other digits (`exp 11 28 4111 1111 1111 1111`) is still found.
 pub fn find_card_numbers(text: &str) -> Vec<std::ops::Range<usize>> {
     let bytes = text.as_bytes();
     let mut found = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() || (i > 0 && bytes[i - 1].is_ascii_digit()) {
+        if !bytes[i].is_ascii_digit() {
             i += 1;
             continue;
         }
-        // A run of digits with single spaces or dashes between groups.
-        let start = i;
-        let mut digits = Vec::new();
-        let mut end = i;
+        // Collect the groups of this run.
+        let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
         let mut j = i;
-        while j < bytes.len() {
-            if bytes[j].is_ascii_digit() {
-                digits.push(bytes[j]);
+        loop {
+            let start = j;
+            while j < bytes.len() && bytes[j].is_ascii_digit() {
                 j += 1;
-                end = j;
-            } else if (bytes[j] == b' ' || bytes[j] == b'-')
-                && j + 1 < bytes.len()
+            }
+            groups.push(start..j);
+            if j + 1 < bytes.len()
+                && (bytes[j] == b' ' || bytes[j] == b'-')
                 && bytes[j + 1].is_ascii_digit()
-                && !digits.is_empty()
             {
                 j += 1;
             } else {
                 break;
             }
-            if digits.len() > 19 {
-                break;
+        }
+        let run_end = j;
+        // Longest valid window at each starting group; then continue after it.
+        let mut g = 0;
+        while g < groups.len() {
+            let mut best: Option<usize> = None;
+            let mut digits: Vec<u8> = Vec::new();
+            for (h, group) in groups.iter().enumerate().skip(g) {
+                digits.extend_from_slice(&bytes[group.clone()]);
+                if digits.len() > 19 {
+                    break;
+                }
+                if digits.len() >= 13 && luhn_valid(&digits) {
+                    best = Some(h);
+                }
+            }
+            match best {
+                Some(h) => {
+                    found.push(groups[g].start..groups[h].end);
+                    g = h + 1;
+                }
+                None => g += 1,
             }
         }
-        // Try the longest window of 13-19 digits starting here that passes Luhn.
-        if (13..=19).contains(&digits.len()) && luhn_valid(&digits) {
-            found.push(start..end);
-            i = end;
-        } else {
-            i = end.max(i + 1);
-        }
+        i = run_end.max(i + 1);
     }
     found
 }
@@ -102,6 +117,22 @@ mod tests {
         assert!(!contains_card_number("4111 1111 1111 1112"), "fails Luhn");
         assert!(!contains_card_number("order 123456789012"), "12 digits");
         assert!(!contains_card_number("IIN 900101300123"), "12 digits");
+    }
+
+    #[test]
+    fn finds_a_number_next_to_other_digits() {
+        for text in [
+            "exp 11 28 4111 1111 1111 1111",
+            "сумма 90 4111 1111 1111 1111",
+            "4111111111111111 12",
+        ] {
+            let (masked, any) = mask_card_numbers(text);
+            assert!(any, "{text}");
+            assert!(
+                !masked.contains("4111 1111 1111 1111") && !masked.contains("4111111111111111"),
+                "{masked}"
+            );
+        }
     }
 
     #[test]

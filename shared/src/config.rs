@@ -64,6 +64,10 @@ pub struct Settings {
     pub document_retention_days: u32,
     /// How often the sla role looks at every open request.
     pub sla_interval: Duration,
+    /// Where `refundd all` serves the built-in sandbox gateway (`off`: not at all).
+    pub sandbox_gateway_listen: Option<SocketAddr>,
+    /// The sandbox gateway's ledger file.
+    pub sandbox_ledger: PathBuf,
 }
 
 impl Default for Settings {
@@ -89,6 +93,8 @@ impl Default for Settings {
             document_keys: None,
             document_retention_days: 90,
             sla_interval: Duration::from_secs(60),
+            sandbox_gateway_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8090))),
+            sandbox_ledger: PathBuf::from("var/sandbox-ledger.jsonl"),
         }
     }
 }
@@ -111,6 +117,8 @@ const SETTINGS: &[(&str, &str)] = &[
     ("document_keys", "REFUNDD_DOCUMENT_KEYS"),
     ("document_retention_days", "REFUNDD_DOCUMENT_RETENTION_DAYS"),
     ("sla_interval", "REFUNDD_SLA_INTERVAL"),
+    ("sandbox_gateway", "REFUNDD_SANDBOX_GATEWAY"),
+    ("sandbox_ledger", "REFUNDD_SANDBOX_LEDGER"),
 ];
 
 impl Settings {
@@ -271,6 +279,18 @@ impl Settings {
                         })?;
                 }
                 "sla_interval" => s.sla_interval = parse_duration(&value).map_err(bad)?,
+                "sandbox_gateway" => {
+                    s.sandbox_gateway_listen = if value == "off" {
+                        None
+                    } else {
+                        Some(value.parse().map_err(|_| {
+                            bad(format!(
+                                "expected an address like 127.0.0.1:8090, or off; got {value:?}"
+                            ))
+                        })?)
+                    }
+                }
+                "sandbox_ledger" => s.sandbox_ledger = PathBuf::from(value),
                 _ => unreachable!("every name in SETTINGS is handled"),
             }
         }

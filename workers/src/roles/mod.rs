@@ -4,6 +4,7 @@
 
 pub mod assessment;
 pub mod decide;
+pub mod payout;
 pub mod sla;
 pub mod validate;
 
@@ -70,6 +71,21 @@ pub fn load_reference_data(
         }
     }
     Ok((merchants, packs, calendars))
+}
+
+/// Each merchant's gateway, built from its configuration and secrets from the environment.
+pub fn gateways(
+    merchants: &Merchants,
+) -> anyhow::Result<std::collections::HashMap<String, shared::gateway::ConfiguredGateway>> {
+    let env = |name: &str| std::env::var(name).ok();
+    merchants
+        .all()
+        .map(|m| {
+            shared::gateway::build(&m.gateway, &env)
+                .map(|g| (m.id.clone(), g))
+                .map_err(|e| anyhow::anyhow!("merchant {}: gateway: {e}", m.id))
+        })
+        .collect()
 }
 
 async fn api_context(settings: &Settings, pool: PgPool) -> anyhow::Result<ApiContext> {
@@ -172,7 +188,19 @@ fn spawn_role(
             };
             tracker.spawn(monitor.run(shutdown.clone()));
         }
-        Role::Payout | Role::Notify => {
+        Role::Payout => {
+            let (merchants, _, _) = load_reference_data(settings)?;
+            let gateways = gateways(&merchants)?;
+            spawn_consumer(
+                tracker,
+                settings,
+                topology,
+                Stage::Payout,
+                payout::Payout::new(pool.clone(), gateways),
+                shutdown,
+            )
+        }
+        Role::Notify => {
             anyhow::bail!(
                 "the {role:?} role is not part of this build yet; run `refundd worker validate` or `refundd worker relay`"
             )
@@ -215,7 +243,32 @@ pub async fn run_all(settings: Settings, shutdown: CancellationToken) -> anyhow:
         .await
         .with_context(|| format!("cannot listen on {} (REFUNDD_API_BIND)", settings.api_bind))?;
     let tracker = TaskTracker::new();
-    for role in [Role::Relay, Role::Validate, Role::Decide, Role::Sla] {
+    if let Some(address) = settings.sandbox_gateway_listen {
+        // The demo gateway, so `refundd all` refunds something out of the box.
+        let listener = tokio::net::TcpListener::bind(address).await.with_context(|| {
+            format!("cannot listen on {address} for the sandbox gateway (REFUNDD_SANDBOX_GATEWAY=off to skip it)")
+        })?;
+        if let Some(dir) = settings.sandbox_ledger.parent() {
+            std::fs::create_dir_all(dir).ok();
+        }
+        let config = shared::gateway::sandbox::server::SandboxConfig {
+            ledger_path: Some(settings.sandbox_ledger.clone()),
+            faults: Default::default(),
+        };
+        let token = shutdown.clone();
+        tracker.spawn(async move {
+            if let Err(e) = shared::gateway::sandbox::server::serve(listener, config, token).await {
+                tracing::error!(error = %e, "sandbox gateway stopped");
+            }
+        });
+    }
+    for role in [
+        Role::Relay,
+        Role::Validate,
+        Role::Decide,
+        Role::Payout,
+        Role::Sla,
+    ] {
         spawn_role(role, &tracker, &settings, &topology, &pool, &shutdown)?;
     }
     let ctx = api_context(&settings, pool.clone()).await?;

@@ -1,0 +1,366 @@
+//! The payout stage: refunds the payment's original card through the merchant's gateway.
+//! Never twice, never lost:
+//! - an attempt row with a unique idempotency key is committed before the gateway is called,
+//!   and the key goes to the gateway;
+//! - a timeout, 5xx or crash leaves the attempt unknown, and the next delivery first asks the
+//!   gateway what happened (`status`) — a refund is re-sent (with the same key) only when the
+//!   gateway says it never arrived;
+//! - refunds on one payment never sum above what was captured.
+//!
+//! Outcomes: succeeded → refunded; pending → payout_sent, asked again later; declined
+//! because the card can no longer take money → needs_bank_details (the customer is asked);
+//! other declines → payout_failed, for a person.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+use shared::broker::consumer::{Handler, HandlerError};
+use shared::gateway::{Gateway, RefundOrder, RefundOutcome};
+use shared::lifecycle::RequestState;
+use shared::messages::{Stage, WorkMessage};
+use shared::money::Money;
+use shared::outbox::OutboxMessage;
+use shared::payments::{self, Payment};
+use shared::requests;
+use shared::transition::{self, Transition};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::validate::to_handler_error;
+
+/// A payout attempt as stored.
+#[derive(Debug, Clone)]
+struct Attempt {
+    id: Uuid,
+    idempotency_key: String,
+    amount_minor: i64,
+    status: String,
+    gateway_ref: Option<String>,
+}
+
+/// What to ask the gateway, decided under the request's lock.
+enum Call {
+    Send(Attempt),
+    AskStatus(Attempt),
+}
+
+pub struct Payout<G: Gateway> {
+    pool: PgPool,
+    /// The gateway of each merchant, by merchant id.
+    gateways: HashMap<String, G>,
+}
+
+impl<G: Gateway> Payout<G> {
+    pub fn new(pool: PgPool, gateways: HashMap<String, G>) -> Self {
+        Self { pool, gateways }
+    }
+}
+
+fn permanent(message: String) -> HandlerError {
+    HandlerError::Permanent(anyhow::anyhow!(message))
+}
+
+async fn latest_attempt(conn: &mut PgConnection, request: Uuid) -> sqlx::Result<Option<Attempt>> {
+    sqlx::query_as!(
+        Attempt,
+        r#"SELECT id, idempotency_key, amount_minor, status, gateway_ref
+             FROM payout_attempts WHERE request_id = $1
+            ORDER BY created_at DESC, id DESC LIMIT 1"#,
+        request
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Commits a new attempt for the request's amount, refusing anything that would take the
+/// payment's refunds above what was captured.
+async fn new_attempt(
+    conn: &mut PgConnection,
+    request: Uuid,
+    payment: &Payment,
+    amount_minor: i64,
+) -> Result<Attempt, HandlerError> {
+    let others: i64 = sqlx::query_scalar!(
+        r#"SELECT COALESCE(SUM(amount_minor), 0)::bigint AS "sum!" FROM payout_attempts
+            WHERE payment_id = $1 AND request_id <> $2 AND status <> 'declined'"#,
+        payment.id,
+        request
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if others + amount_minor > payment.amount.minor() {
+        return Err(permanent(format!(
+            "refund of {} would take refunds on payment {} above the captured {} (already {})",
+            Money::from_minor(amount_minor, payment.currency),
+            payment.id,
+            payment.amount,
+            Money::from_minor(others, payment.currency)
+        )));
+    }
+    let n: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM payout_attempts WHERE request_id = $1"#,
+        request
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let attempt = Attempt {
+        id: Uuid::now_v7(),
+        idempotency_key: format!("rf-{request}-{}", n + 1),
+        amount_minor,
+        status: "started".into(),
+        gateway_ref: None,
+    };
+    sqlx::query!(
+        r#"INSERT INTO payout_attempts (id, request_id, payment_id, idempotency_key, gateway,
+                                        amount_minor, currency, status)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, 'started')"#,
+        attempt.id,
+        request,
+        payment.id,
+        attempt.idempotency_key,
+        payment.gateway,
+        amount_minor,
+        payment.currency.code()
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(attempt)
+}
+
+impl<G: Gateway + 'static> Handler for Payout<G> {
+    async fn handle(&self, message: WorkMessage) -> Result<(), HandlerError> {
+        let id = message.request_id;
+
+        // 1. Under the lock: what to do, and the attempt row committed before any call.
+        let mut tx = self.pool.begin().await?;
+        let (state, version) = transition::lock_state(&mut tx, id)
+            .await
+            .map_err(to_handler_error)?;
+        let record = requests::find(&mut tx, id)
+            .await?
+            .ok_or_else(|| permanent(format!("request {id} vanished")))?;
+        let payment_id = record
+            .payment_id
+            .ok_or_else(|| permanent(format!("request {id} has no payment")))?;
+        // One refund decision per payment at a time.
+        sqlx::query("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE")
+            .bind(payment_id)
+            .execute(&mut *tx)
+            .await?;
+        let payment = payments::find(&mut tx, payment_id)
+            .await?
+            .ok_or_else(|| permanent(format!("payment {payment_id} vanished")))?;
+        let call = match state {
+            RequestState::Approved => {
+                let amount = record
+                    .amount_minor
+                    .filter(|a| *a > 0)
+                    .ok_or_else(|| permanent(format!("approved request {id} has no amount")))?;
+                let attempt = new_attempt(&mut tx, id, &payment, amount).await?;
+                transition::apply(
+                    &mut tx,
+                    &Transition {
+                        request_id: id,
+                        expected_version: version,
+                        from: state,
+                        to: RequestState::PayoutPending,
+                        actor: "worker:payout",
+                        reason: Some("refund sent to the payment gateway"),
+                        details: json!({
+                            "idempotency_key": attempt.idempotency_key,
+                            "amount": Money::from_minor(amount, payment.currency),
+                            "gateway": payment.gateway,
+                        }),
+                    },
+                    &[],
+                )
+                .await
+                .map_err(to_handler_error)?;
+                Call::Send(attempt)
+            }
+            RequestState::PayoutPending | RequestState::PayoutSent => {
+                match latest_attempt(&mut tx, id).await? {
+                    Some(a) if matches!(a.status.as_str(), "started" | "unknown" | "pending") => {
+                        Call::AskStatus(a)
+                    }
+                    // Settled already (a redelivered message): nothing to do.
+                    _ => {
+                        tx.commit().await?;
+                        return Ok(());
+                    }
+                }
+            }
+            _ => {
+                tx.commit().await?;
+                return Ok(());
+            }
+        };
+        tx.commit().await?;
+
+        // 2. The gateway call, with no transaction open.
+        let gateway = self.gateways.get(&payment.merchant).ok_or_else(|| {
+            permanent(format!(
+                "no gateway configured for merchant {}",
+                payment.merchant
+            ))
+        })?;
+        let attempt = match &call {
+            Call::Send(a) | Call::AskStatus(a) => a.clone(),
+        };
+        let order = RefundOrder {
+            gateway_transaction_id: &payment.gateway_transaction_id,
+            amount: Money::from_minor(attempt.amount_minor, payment.currency),
+            idempotency_key: &attempt.idempotency_key,
+            payment_id: payment.id,
+            request_id: id,
+            gateway_ref: attempt.gateway_ref.as_deref(),
+        };
+        let outcome = match call {
+            Call::Send(_) => gateway.refund(&order).await,
+            Call::AskStatus(_) => match gateway.status(&order).await {
+                // It never reached the gateway: sending it now (same key) cannot pay twice.
+                RefundOutcome::NotFound => gateway.refund(&order).await,
+                other => other,
+            },
+        };
+        tracing::info!(request_id = %id, attempt = attempt.idempotency_key, outcome = outcome.label(), "gateway answered");
+
+        // 3. Record what happened.
+        self.record(id, &attempt, &payment, outcome).await
+    }
+}
+
+impl<G: Gateway> Payout<G> {
+    async fn record(
+        &self,
+        id: Uuid,
+        attempt: &Attempt,
+        payment: &Payment,
+        outcome: RefundOutcome,
+    ) -> Result<(), HandlerError> {
+        let mut tx = self.pool.begin().await?;
+        let (mut state, mut version) = transition::lock_state(&mut tx, id)
+            .await
+            .map_err(to_handler_error)?;
+        if !matches!(
+            state,
+            RequestState::PayoutPending | RequestState::PayoutSent
+        ) {
+            // Another delivery settled it meanwhile.
+            tx.commit().await?;
+            return Ok(());
+        }
+        let (status, gateway_ref, decline) = match &outcome {
+            RefundOutcome::Succeeded { gateway_ref } => {
+                ("succeeded", Some(gateway_ref.clone()), None)
+            }
+            RefundOutcome::Pending { gateway_ref } => ("pending", gateway_ref.clone(), None),
+            RefundOutcome::Declined { code, reason } => {
+                ("declined", None, Some(format!("{code}: {reason}")))
+            }
+            RefundOutcome::NotFound | RefundOutcome::Unknown { .. } => ("unknown", None, None),
+        };
+        sqlx::query!(
+            "UPDATE payout_attempts
+                SET status = $2, gateway_ref = COALESCE($3, gateway_ref), decline_reason = $4,
+                    updated_at = now()
+              WHERE id = $1",
+            attempt.id,
+            status,
+            gateway_ref,
+            decline
+        )
+        .execute(&mut *tx)
+        .await?;
+        let amount = Money::from_minor(attempt.amount_minor, payment.currency);
+        let notify = |event: &str| -> OutboxMessage {
+            WorkMessage::new(Stage::Notify, id).with_event(event).into()
+        };
+        // The moves to make, in order: (to, why, messages).
+        let mut steps: Vec<(RequestState, String, Vec<OutboxMessage>)> = Vec::new();
+        let result = match &outcome {
+            RefundOutcome::Succeeded { gateway_ref } => {
+                if state == RequestState::PayoutPending {
+                    steps.push((
+                        RequestState::PayoutSent,
+                        format!("the gateway booked refund {gateway_ref}"),
+                        vec![],
+                    ));
+                }
+                steps.push((
+                    RequestState::Refunded,
+                    format!("refunded to the card ({gateway_ref})"),
+                    vec![notify("refunded")],
+                ));
+                Ok(())
+            }
+            RefundOutcome::Pending { .. } => {
+                if state == RequestState::PayoutPending {
+                    steps.push((
+                        RequestState::PayoutSent,
+                        "the gateway accepted the refund and will finish it later".into(),
+                        vec![],
+                    ));
+                }
+                Err(HandlerError::Transient(anyhow::anyhow!(
+                    "refund pending at the gateway; asking again later"
+                )))
+            }
+            RefundOutcome::Declined { code, reason } => {
+                if code.needs_bank_details() {
+                    steps.push((
+                        RequestState::PayoutFailed,
+                        format!("the gateway declined: {code} ({reason})"),
+                        vec![],
+                    ));
+                    steps.push((
+                        RequestState::NeedsBankDetails,
+                        "the card can no longer receive money; the customer is asked for bank details"
+                            .into(),
+                        vec![notify("bank_details_needed")],
+                    ));
+                } else {
+                    // A person looks at it; the customer hears it is delayed.
+                    steps.push((
+                        RequestState::PayoutFailed,
+                        format!("the gateway declined: {code} ({reason})"),
+                        vec![notify("payout_delayed")],
+                    ));
+                }
+                Ok(())
+            }
+            RefundOutcome::NotFound | RefundOutcome::Unknown { .. } => {
+                let detail = match &outcome {
+                    RefundOutcome::Unknown { detail } => detail.clone(),
+                    _ => "the gateway does not know the refund".into(),
+                };
+                Err(HandlerError::Transient(anyhow::anyhow!(
+                    "refund outcome unknown ({detail}); the gateway will be asked before anything is re-sent"
+                )))
+            }
+        };
+        for (to, why, messages) in steps {
+            version = transition::apply(
+                &mut tx,
+                &Transition {
+                    request_id: id,
+                    expected_version: version,
+                    from: state,
+                    to,
+                    actor: "worker:payout",
+                    reason: Some(&why),
+                    details: json!({
+                        "idempotency_key": attempt.idempotency_key,
+                        "amount": amount,
+                    }),
+                },
+                &messages,
+            )
+            .await
+            .map_err(to_handler_error)?;
+            state = to;
+        }
+        tx.commit().await?;
+        result
+    }
+}
