@@ -9,6 +9,7 @@ pub mod cards;
 pub mod config;
 pub mod db;
 pub mod identity;
+pub mod intake;
 pub mod lifecycle;
 pub mod merchants;
 pub mod messages;
