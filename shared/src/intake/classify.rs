@@ -19,10 +19,11 @@ pub(super) struct Envelope<'a> {
 pub(super) fn classify(message: &Message<'_>, envelope: &Envelope<'_>) -> MailKind {
     if is_bounce(message, envelope.from_address) {
         MailKind::Bounce
+    } else if is_list_mail(message) {
+        // Before auto-replies: newsletters often say `Precedence: bulk` as well.
+        MailKind::MailingList
     } else if is_auto_reply(message) {
         MailKind::AutoReply
-    } else if is_list_mail(message) {
-        MailKind::MailingList
     } else if tag_in_subject(envelope.subject).is_some()
         || envelope
             .in_reply_to

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::Extracted;
-use super::language::starts_quoted_block;
+use super::language::{own_words, starts_quoted_block};
 use crate::money::Currency;
 use crate::policy::Reason;
 
@@ -28,7 +28,9 @@ pub(super) fn extract(
         payment_reference: payment_reference(&text),
         amount: amount(&text),
         reason: reason(&text),
-        customer_name: name_in_text(&text).or_else(|| from_name.and_then(plausible_name)),
+        customer_name: name_in_text(&text)
+            .or_else(|| signature_line(&own_words(body)))
+            .or_else(|| from_name.and_then(plausible_name)),
         customer_email: forwarded_from
             .filter(|f| Some(*f) != from_address)
             .map(str::to_owned),
@@ -397,6 +399,17 @@ fn name_in_text(text: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// A name standing alone on the last line the sender wrote (a signature without a closing).
+/// At least two words, so a lone "Thanks" or "Иван" is not taken for a full name.
+fn signature_line(own: &str) -> Option<String> {
+    let last = own.lines().map(str::trim).rfind(|l| !l.is_empty())?;
+    let lower = last.to_lowercase();
+    if CLOSINGS.iter().any(|c| lower.starts_with(c)) || last.split_whitespace().count() < 2 {
+        return None;
+    }
+    plausible_name(last)
 }
 
 /// A person's name: one to four words of letters (hyphens and apostrophes allowed), each

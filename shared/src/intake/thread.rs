@@ -73,7 +73,9 @@ pub enum RequestRef {
 }
 
 /// The request this message continues, if any: our Message-ID in In-Reply-To first, then the
-/// most recent of ours in References, then the subject tag.
+/// most recent of ours in References, then the subject tag. Answered for every kind of mail:
+/// only a [`super::MailKind::Reply`] is attached to the request, but a bounce naming a request
+/// tells the caller the customer's address does not receive our mail.
 pub fn referenced_request(email: &InboundEmail) -> Option<RequestRef> {
     email
         .in_reply_to
