@@ -45,9 +45,18 @@ const MIN_ID_IN_TEXT: usize = 6;
 
 /// Matches `email` against `candidates`. Pure.
 pub fn match_payment(email: &InboundEmail, candidates: &[CandidatePayment]) -> PaymentMatch {
+    let text = SearchText {
+        reference: email
+            .extracted
+            .payment_reference
+            .as_deref()
+            .map(normalise_reference),
+        subject: email.subject.to_lowercase(),
+        body: email.body_text.to_lowercase(),
+    };
     let by_reference: Vec<&CandidatePayment> = candidates
         .iter()
-        .filter(|c| reference_names(email, &c.gateway_transaction_id))
+        .filter(|c| text.names(&c.gateway_transaction_id))
         .collect();
     if let Some(found) = single_or_ambiguous(by_reference, PaymentMatch::ByReference) {
         return found;
@@ -91,32 +100,110 @@ fn single_or_ambiguous(
     }
 }
 
-/// Whether the email names this gateway transaction id: as its extracted reference, or
-/// standing alone anywhere in the subject or body.
-fn reference_names(email: &InboundEmail, transaction_id: &str) -> bool {
-    let id = transaction_id.trim();
-    if id.is_empty() {
-        return false;
-    }
-    let normalise = |s: &str| s.trim().trim_start_matches(['#', '№']).to_lowercase();
-    if email
-        .extracted
-        .payment_reference
-        .as_deref()
-        .is_some_and(|r| normalise(r) == normalise(id))
-    {
-        return true;
-    }
-    id.chars().count() >= MIN_ID_IN_TEXT
-        && (stands_alone_in(&email.subject, id) || stands_alone_in(&email.body_text, id))
+/// The email's reference and text, lower-cased once for all candidates.
+struct SearchText {
+    reference: Option<String>,
+    subject: String,
+    body: String,
 }
 
-/// `needle` occurs in `haystack` (any case) with no letter or digit glued to either side.
-fn stands_alone_in(haystack: &str, needle: &str) -> bool {
-    let hay = haystack.to_lowercase();
-    let needle = needle.to_lowercase();
+impl SearchText {
+    /// Whether the email names this gateway transaction id: as its extracted reference, or
+    /// standing alone anywhere in the subject or body.
+    fn names(&self, transaction_id: &str) -> bool {
+        let id = normalise_reference(transaction_id);
+        if id.is_empty() {
+            return false;
+        }
+        if self.reference.as_deref() == Some(id.as_str()) {
+            return true;
+        }
+        id.chars().count() >= MIN_ID_IN_TEXT
+            && (stands_alone_in(&self.subject, &id) || stands_alone_in(&self.body, &id))
+    }
+}
+
+fn normalise_reference(reference: &str) -> String {
+    reference
+        .trim()
+        .trim_start_matches(['#', '№'])
+        .to_lowercase()
+}
+
+/// `needle` occurs in `hay` with no letter or digit glued to either side (both lower-case).
+fn stands_alone_in(hay: &str, needle: &str) -> bool {
     let glued = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
-    hay.match_indices(&needle).any(|(at, _)| {
+    hay.match_indices(needle).any(|(at, _)| {
         !glued(hay[..at].chars().next_back()) && !glued(hay[at + needle.len()..].chars().next())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::parse;
+    use crate::money::Currency;
+
+    fn payment(
+        n: u128,
+        txn: &str,
+        email: &str,
+        minor: i64,
+        currency: Currency,
+    ) -> CandidatePayment {
+        CandidatePayment {
+            id: Uuid::from_u128(n),
+            gateway_transaction_id: txn.into(),
+            customer_email: Some(email.into()),
+            amount: Money::from_minor(minor, currency),
+            paid_at: DateTime::from_timestamp(1_772_000_000 + n as i64, 0).unwrap(),
+        }
+    }
+
+    fn email(body: &str) -> InboundEmail {
+        parse(format!("From: a@b.lv\r\nSubject: refund\r\n\r\n{body}\r\n").as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn an_id_inside_a_longer_number_is_not_named() {
+        let candidates = [payment(1, "884120077", "x@y.by", 100, Currency::BYN)];
+        let e = email("my phone is 88412007712, please call");
+        assert_eq!(match_payment(&e, &candidates), PaymentMatch::None);
+        let e = email("payment went through as 884120077 yesterday");
+        assert_eq!(
+            match_payment(&e, &candidates),
+            PaymentMatch::ByReference(Uuid::from_u128(1))
+        );
+    }
+
+    #[test]
+    fn the_named_currency_and_the_exact_amount_must_fit() {
+        let candidates = [
+            payment(1, "T-1", "a@b.lv", 4550, Currency::EUR),
+            payment(2, "T-2", "a@b.lv", 4550, Currency::USD),
+        ];
+        assert_eq!(
+            match_payment(&email("paid 45.50 EUR"), &candidates),
+            PaymentMatch::BySenderAndAmount(Uuid::from_u128(1))
+        );
+        assert_eq!(
+            match_payment(&email("paid 45.50 yesterday"), &candidates),
+            PaymentMatch::None,
+            "no amount with a currency or an amount word"
+        );
+        assert_eq!(
+            match_payment(&email("amount: 45.50"), &candidates),
+            PaymentMatch::Ambiguous(vec![Uuid::from_u128(2), Uuid::from_u128(1)]),
+            "no currency named: both fit, neither is chosen"
+        );
+        assert_eq!(
+            match_payment(&email("paid 45.51 EUR"), &candidates),
+            PaymentMatch::None
+        );
+        let stranger = [payment(3, "T-3", "other@b.lv", 4550, Currency::EUR)];
+        assert_eq!(
+            match_payment(&email("paid 45.50 EUR"), &stranger),
+            PaymentMatch::None
+        );
+    }
 }
