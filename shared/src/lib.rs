@@ -11,6 +11,7 @@ pub mod db;
 pub mod documents;
 pub mod gateway;
 pub mod identity;
+pub mod intake;
 pub mod lifecycle;
 pub mod merchants;
 pub mod messages;

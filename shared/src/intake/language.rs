@@ -1,0 +1,204 @@
+//! Which of our four customer languages an email is written in, guessed from its letters and
+//! a few common words. Only the customer's own words count: quoted lines (`>`) and forwarded
+//! or quoted-reply blocks are left out, so a reply in Latvian quoting our Russian mail is
+//! Latvian.
+
+use std::fmt;
+
+/// A language we write to customers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Language {
+    Ru,
+    Kk,
+    Lv,
+    En,
+}
+
+impl Language {
+    pub const ALL: [Language; 4] = [Language::Ru, Language::Kk, Language::Lv, Language::En];
+
+    /// ISO 639-1 code, as stored in `customer_language`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Ru => "ru",
+            Language::Kk => "kk",
+            Language::Lv => "lv",
+            Language::En => "en",
+        }
+    }
+
+    /// The language for an ISO 639-1 code.
+    pub fn from_code(code: &str) -> Option<Language> {
+        Language::ALL
+            .into_iter()
+            .find(|l| l.code().eq_ignore_ascii_case(code.trim()))
+    }
+
+    /// Guesses the language of `subject` and `body` (see the module comment).
+    pub fn guess(subject: &str, body: &str) -> Language {
+        let own = own_words(body);
+        let mut letters = Letters::default();
+        letters.count(subject);
+        letters.count(&own);
+        if letters.cyrillic + letters.latin == 0 {
+            // Nothing of the customer's own: fall back to everything, quotes included.
+            letters.count(body);
+        }
+        if letters.cyrillic > letters.latin {
+            // Kazakh text has its own letters in nearly every sentence; Russian has none.
+            if letters.kazakh >= 2 || (letters.kazakh >= 1 && letters.cyrillic < 40) {
+                Language::Kk
+            } else {
+                Language::Ru
+            }
+        } else if letters.latvian >= 2
+            || (letters.latvian >= 1 && letters.latin < 40)
+            || has_latvian_words(subject, &own)
+        {
+            Language::Lv
+        } else {
+            Language::En
+        }
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[derive(Default)]
+struct Letters {
+    cyrillic: usize,
+    kazakh: usize,
+    latin: usize,
+    latvian: usize,
+}
+
+impl Letters {
+    fn count(&mut self, text: &str) {
+        for c in text.chars().flat_map(char::to_lowercase) {
+            match c {
+                'ә' | 'ғ' | 'қ' | 'ң' | 'ө' | 'ұ' | 'ү' | 'һ' | 'і' => {
+                    self.kazakh += 1;
+                    self.cyrillic += 1;
+                }
+                'а'..='я' | 'ё' => self.cyrillic += 1,
+                'ā' | 'č' | 'ē' | 'ģ' | 'ī' | 'ķ' | 'ļ' | 'ņ' | 'š' | 'ū' | 'ž' => {
+                    self.latvian += 1;
+                    self.latin += 1;
+                }
+                'a'..='z' => self.latin += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Latvian written without diacritics (phones, old keyboards) still has its common words.
+fn has_latvian_words(subject: &str, body: &str) -> bool {
+    const WORDS: [&str; 12] = [
+        "labdien",
+        "ludzu",
+        "paldies",
+        "pasutijums",
+        "pasutijuma",
+        "atmaksa",
+        "atmaksu",
+        "naudu",
+        "cienu",
+        "sveiki",
+        "rekins",
+        "rekina",
+    ];
+    let hits = subject
+        .split(|c: char| !c.is_alphanumeric())
+        .chain(body.split(|c: char| !c.is_alphanumeric()))
+        .filter(|w| WORDS.iter().any(|x| w.eq_ignore_ascii_case(x)))
+        .count();
+    hits >= 2
+}
+
+/// The lines the sender wrote: stops at the first forwarded or quoted-reply header and skips
+/// `>` quotes.
+pub(super) fn own_words(body: &str) -> String {
+    let mut out = String::new();
+    for line in body.lines() {
+        let trimmed = line.trim();
+        if starts_quoted_block(trimmed) {
+            break;
+        }
+        if trimmed.starts_with('>') {
+            continue;
+        }
+        out.push_str(trimmed);
+        out.push('\n');
+    }
+    out
+}
+
+/// A line that opens someone else's text: a forwarded-message banner or an "On ... wrote:"
+/// attribution, in our four languages and the usual client spellings.
+pub(super) fn starts_quoted_block(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    let banner = lower.trim_matches(|c: char| c == '-' || c == ' ' || c == '=');
+    const BANNERS: [&str; 8] = [
+        "forwarded message",
+        "original message",
+        "пересылаемое сообщение",
+        "исходное сообщение",
+        "пересланное сообщение",
+        "қайта жіберілген хат",
+        "pārsūtīta ziņa",
+        "sākotnējā ziņa",
+    ];
+    if BANNERS.iter().any(|b| banner.starts_with(b)) {
+        return true;
+    }
+    // "On Mon, 2 Mar 2026 at 10:00, X <x@y> wrote:", "2 марта 2026 г., X написал(а):".
+    let attribution_end = [
+        "wrote:",
+        "написал:",
+        "написала:",
+        "написал(а):",
+        "жазды:",
+        "rakstīja:",
+    ];
+    attribution_end.iter().any(|e| lower.ends_with(e)) && lower.contains('@')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guesses_each_language_from_its_letters() {
+        assert_eq!(
+            Language::guess("Возврат", "Прошу вернуть деньги за заказ."),
+            Language::Ru
+        );
+        assert_eq!(
+            Language::guess("Қайтару", "Ақшаны қайтарыңыз, өтінемін."),
+            Language::Kk
+        );
+        assert_eq!(
+            Language::guess("Atmaksa", "Lūdzu atgriezt naudu par pasūtījumu."),
+            Language::Lv
+        );
+        assert_eq!(
+            Language::guess("Refund", "Please refund my order."),
+            Language::En
+        );
+        assert_eq!(
+            Language::guess("atmaksa", "Labdien, ludzu atmaksu par pasutijumu"),
+            Language::Lv
+        );
+    }
+
+    #[test]
+    fn quoted_text_does_not_decide() {
+        let body = "Paldies, pielikumā pase.\n\nOn Mon, 2 Mar 2026, Refunds <r@shop.lv> wrote:\n> Здравствуйте! Пришлите, пожалуйста, номер заказа и причину возврата.\n";
+        assert_eq!(Language::guess("Re: [RF-1A2B3C4D]", body), Language::Lv);
+    }
+}

@@ -1,0 +1,130 @@
+//! Email intake, the pure part: turns one raw RFC 5322 message into an [`InboundEmail`]
+//! (decoded, HTML reduced to text, card numbers masked, classified, facts extracted), matches
+//! it to a registered payment, says what is missing and writes the auto-reply. No I/O: the
+//! IMAP reader, the raw-MIME API endpoint and the database sit on top of these functions.
+//!
+//! Rules kept here, so every caller gets them:
+//! - card numbers are masked in everything [`parse`] returns before anyone can store or log it;
+//! - auto-replies, bounces and list mail are recognised ([`MailKind`]) and never answered;
+//! - a message is deduplicated by its Message-ID, or the SHA-256 of its bytes when it has none;
+//! - a payment is matched only when exactly one candidate fits; otherwise nothing is guessed.
+
+mod auto_reply;
+mod classify;
+mod extract;
+mod language;
+mod matching;
+mod mime;
+mod missing;
+mod rate_limit;
+mod thread;
+
+pub use auto_reply::{answerable, auto_reply};
+pub use language::Language;
+pub use matching::{CandidatePayment, PaymentMatch, match_payment};
+pub use mime::{MAX_RAW_BYTES, parse};
+pub use missing::{MissingItem, missing_for_application};
+pub use rate_limit::ReplyRateLimit;
+pub use thread::{NotARequestTag, request_of_message_id};
+pub use thread::{RequestRef, RequestTag, referenced_request};
+
+use crate::money::Currency;
+use crate::policy::Reason;
+
+/// One received email, decoded and made safe to store: card numbers in the subject, body,
+/// names and text attachments are already masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundEmail {
+    /// The `Message-ID` without angle brackets, or `sha256:<hex of the raw bytes>` when the
+    /// message has none. The deduplication key: one email never opens two requests.
+    pub message_id: String,
+    /// The sender's address, lower-cased.
+    pub from_address: Option<String>,
+    pub from_name: Option<String>,
+    pub subject: String,
+    /// Every text part (HTML parts reduced to text), forwarded messages included.
+    pub body_text: String,
+    pub language: Language,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// `RF-1A2B3C4D` when the subject carries a request tag.
+    pub request_tag: Option<RequestTag>,
+    pub attachments: Vec<Attachment>,
+    /// True when a card number was found and masked anywhere in the message.
+    pub card_number_masked: bool,
+    pub kind: MailKind,
+    pub extracted: Extracted,
+}
+
+/// What kind of message this is, which decides what the intake does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MailKind {
+    /// A new application (or a message we cannot tie to a request).
+    Application,
+    /// Carries a request tag, or its In-Reply-To/References name one of our messages.
+    Reply,
+    /// Sent by a machine on someone's behalf (`Auto-Submitted`, `Precedence: bulk|junk`,
+    /// vacation responders): never opens a request, never answered.
+    AutoReply,
+    /// A delivery status notification: never opens a request, never answered.
+    Bounce,
+    /// List or newsletter mail (`List-Id`, `Precedence: list`): never opens a request, never
+    /// answered.
+    MailingList,
+}
+
+impl MailKind {
+    /// Whether a person wrote this message, so it may open or update a request.
+    pub fn from_a_person(self) -> bool {
+        matches!(self, MailKind::Application | MailKind::Reply)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::Application => "application",
+            MailKind::Reply => "reply",
+            MailKind::AutoReply => "auto_reply",
+            MailKind::Bounce => "bounce",
+            MailKind::MailingList => "mailing_list",
+        }
+    }
+}
+
+/// A file that came with the message. Scans (JPEG/PNG/PDF) become documents of the request;
+/// the validate stage checks what the bytes really are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The file name as sent (card numbers masked).
+    pub filename: Option<String>,
+    /// `type/subtype`, lower-case, without parameters.
+    pub content_type: String,
+    /// The decoded content. Text attachments are UTF-8 with card numbers masked.
+    pub bytes: Vec<u8>,
+}
+
+/// Facts read from the subject and body. Each is `None` when the text does not say it
+/// clearly; nothing is inferred beyond the words.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Extracted {
+    /// An order or invoice number, or a gateway transaction id, as written.
+    pub payment_reference: Option<String>,
+    /// The amount as a decimal with two places (`"90.00"`), with the currency when named.
+    pub amount: Option<(String, Option<Currency>)>,
+    pub reason: Option<Reason>,
+    pub customer_name: Option<String>,
+    /// The customer's address when it differs from the sender: the original sender of a
+    /// forwarded message, or an address the text names as the one used for the order.
+    pub customer_email: Option<String>,
+}
+
+/// Why a raw message could not be read at all. The caller keeps the raw bytes aside (nothing
+/// is lost) and tells a person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntakeError {
+    #[error("the message is empty")]
+    Empty,
+    #[error("the message is {size} bytes, over the {limit}-byte limit for the refunds mailbox")]
+    TooLarge { size: usize, limit: usize },
+    #[error("the bytes are not an email message (no header block could be read)")]
+    NotAnEmail,
+}
