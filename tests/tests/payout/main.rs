@@ -1,0 +1,329 @@
+//! Payouts through the real sandbox gateway: never twice, never lost, never above what was
+//! captured — with injected timeouts and 5xx answers.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::broker::consumer::{self, ConsumerConfig};
+use shared::gateway::ConfiguredGateway;
+use shared::gateway::sandbox::server::{Faults, SandboxConfig};
+use shared::gateway::sandbox::{CardStatus, RefundStatus, SandboxGateway};
+use shared::lifecycle::RequestState;
+use shared::messages::{Stage, WorkMessage};
+use shared::money::{Currency, Money};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use e2e::{TestBroker, TestDb, eventually};
+
+/// A sandbox gateway on 127.0.0.1:0 with these faults; returns its URL.
+async fn sandbox(faults: Faults, shutdown: &CancellationToken) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let config = SandboxConfig {
+        ledger_path: None,
+        faults,
+    };
+    tokio::spawn(shared::gateway::sandbox::server::serve(
+        listener,
+        config,
+        shutdown.clone(),
+    ));
+    url
+}
+
+/// An approved request for `amount` on a payment of `captured`, seeded in the sandbox.
+async fn approved(
+    pool: &PgPool,
+    gateway: &SandboxGateway,
+    txn: &str,
+    captured: i64,
+    amount: i64,
+    card: CardStatus,
+) -> Uuid {
+    let payment = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO payments (id, merchant, policy_id, gateway, gateway_txn_id, amount_minor, currency, paid_at)
+         VALUES ($1, 'byskills', 'by-online-courses', 'sandbox', $2, $3, 'BYN', now())
+         ON CONFLICT ON CONSTRAINT payments_gateway_txn_key DO NOTHING",
+    )
+    .bind(payment)
+    .bind(txn)
+    .bind(captured)
+    .execute(pool)
+    .await
+    .unwrap();
+    let payment: Uuid = sqlx::query_scalar("SELECT id FROM payments WHERE gateway_txn_id = $1")
+        .bind(txn)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    gateway
+        .register_payment(txn, Money::from_minor(captured, Currency::BYN), card)
+        .await
+        .ok();
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO refund_requests (id, payment_id, merchant, state, channel, reason, received_at,
+                                      amount_minor, currency, policy_id)
+         VALUES ($1, $2, 'byskills', 'approved', 'api', 'withdrawal', now(), $3, 'BYN', 'by-online-courses')",
+    )
+    .bind(id)
+    .bind(payment)
+    .bind(amount)
+    .execute(pool)
+    .await
+    .unwrap();
+    id
+}
+
+async fn enqueue_payouts(pool: &PgPool, ids: &[Uuid]) {
+    let mut conn = pool.acquire().await.unwrap();
+    let messages: Vec<_> = ids
+        .iter()
+        .map(|id| WorkMessage::new(Stage::Payout, *id).into())
+        .collect();
+    shared::outbox::enqueue(&mut conn, &messages).await.unwrap();
+}
+
+fn start_workers(
+    db: &TestDb,
+    broker: &TestBroker,
+    gateway_url: &str,
+    shutdown: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let client_timeout = Duration::from_millis(400);
+    let gateway =
+        ConfiguredGateway::Sandbox(SandboxGateway::at(gateway_url, client_timeout).unwrap());
+    let gateways = HashMap::from([("byskills".to_string(), gateway)]);
+    vec![
+        tokio::spawn(shared::broker::relay::run(
+            db.pool.clone(),
+            shared::broker::relay::RelayConfig {
+                amqp_url: broker.url.clone(),
+                topology: broker.topology.clone(),
+                batch_size: 200,
+                poll_interval: Duration::from_millis(100),
+            },
+            shutdown.clone(),
+        )),
+        tokio::spawn(consumer::run(
+            ConsumerConfig {
+                amqp_url: broker.url.clone(),
+                topology: broker.topology.clone(),
+                stage: Stage::Payout,
+                prefetch: 64,
+            },
+            Arc::new(workers::roles::payout::Payout::new(
+                db.pool.clone(),
+                gateways,
+            )),
+            shutdown.clone(),
+        )),
+    ]
+}
+
+async fn count_in(pool: &PgPool, state: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM refund_requests WHERE state = $1")
+        .bind(state)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Many short retry tiers: a refund that keeps meeting injected faults is asked about again
+/// and again instead of being parked.
+fn retry_tiers() -> Vec<Duration> {
+    (1..=10).map(|i| Duration::from_millis(50 * i)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_refunds_through_timeouts_and_5xx_are_each_booked_exactly_once() {
+    let db = TestDb::new().await;
+    let broker = TestBroker::new(&retry_tiers());
+    broker.declare().await;
+    let shutdown = CancellationToken::new();
+    let url = sandbox(
+        Faults {
+            timeout_rate: 0.2,
+            error_rate: 0.1,
+            hang: Duration::from_millis(700),
+            seed: Some(7),
+            ..Faults::default()
+        },
+        &shutdown,
+    )
+    .await;
+    let seeder = SandboxGateway::at(&url, Duration::from_secs(5)).unwrap();
+    let mut ids = Vec::new();
+    let mut expected_total = 0i64;
+    for i in 0..1000 {
+        let amount = 1000 + (i % 37) * 25;
+        expected_total += amount;
+        ids.push(
+            approved(
+                &db.pool,
+                &seeder,
+                &format!("txn-{i}"),
+                50_000,
+                amount,
+                CardStatus::Active,
+            )
+            .await,
+        );
+    }
+    let workers = start_workers(&db, &broker, &url, &shutdown);
+    enqueue_payouts(&db.pool, &ids).await;
+
+    assert!(
+        eventually(Duration::from_secs(240), || async {
+            count_in(&db.pool, "refunded").await == 1000
+        })
+        .await,
+        "refunded: {}, payout_pending: {}, payout_sent: {}",
+        count_in(&db.pool, "refunded").await,
+        count_in(&db.pool, "payout_pending").await,
+        count_in(&db.pool, "payout_sent").await
+    );
+    let ledger = seeder.ledger(None).await.unwrap();
+    let booked: Vec<_> = ledger
+        .refunds
+        .iter()
+        .filter(|r| r.status == RefundStatus::Succeeded)
+        .collect();
+    let per_txn: HashSet<&str> = booked.iter().map(|r| r.transaction_id.as_str()).collect();
+    assert_eq!(booked.len(), 1000, "exactly one refund per request");
+    assert_eq!(per_txn.len(), 1000);
+    let total: i64 = booked
+        .iter()
+        .map(|r| Money::parse(&r.amount, Currency::BYN).unwrap().minor())
+        .sum();
+    assert_eq!(
+        total, expected_total,
+        "the ledger total is the sum of approved amounts"
+    );
+    let unknowns: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM request_events WHERE to_state = 'refunded'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(unknowns, 1000);
+
+    shutdown.cancel();
+    for w in workers {
+        w.await.unwrap();
+    }
+    broker.cleanup().await;
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_partial_refunds_never_sum_above_the_captured_amount() {
+    let db = TestDb::new().await;
+    let broker = TestBroker::new(&[Duration::from_millis(100)]);
+    broker.declare().await;
+    let shutdown = CancellationToken::new();
+    let url = sandbox(Faults::default(), &shutdown).await;
+    let seeder = SandboxGateway::at(&url, Duration::from_secs(5)).unwrap();
+    // Ten approved partial refunds of 30.00 on one payment of 100.00: only three fit.
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        ids.push(
+            approved(
+                &db.pool,
+                &seeder,
+                "txn-shared",
+                10_000,
+                3_000,
+                CardStatus::Active,
+            )
+            .await,
+        );
+    }
+    let workers = start_workers(&db, &broker, &url, &shutdown);
+    enqueue_payouts(&db.pool, &ids).await;
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            count_in(&db.pool, "refunded").await == 3
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(count_in(&db.pool, "refunded").await, 3);
+    let ledger = seeder.ledger(Some("txn-shared")).await.unwrap();
+    assert_eq!(ledger.transactions[0].refunded, "90.00");
+    let attempts: i64 = sqlx::query_scalar("SELECT count(*) FROM payout_attempts")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        attempts, 3,
+        "no attempt beyond the captured amount was even started"
+    );
+    shutdown.cancel();
+    for w in workers {
+        w.await.unwrap();
+    }
+    broker.cleanup().await;
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_card_leads_to_asking_for_bank_details() {
+    let db = TestDb::new().await;
+    let broker = TestBroker::new(&[Duration::from_millis(100)]);
+    broker.declare().await;
+    let shutdown = CancellationToken::new();
+    let url = sandbox(Faults::default(), &shutdown).await;
+    let seeder = SandboxGateway::at(&url, Duration::from_secs(5)).unwrap();
+    let id = approved(
+        &db.pool,
+        &seeder,
+        "txn-expired",
+        45_000,
+        9_000,
+        CardStatus::Expired,
+    )
+    .await;
+    let workers = start_workers(&db, &broker, &url, &shutdown);
+    enqueue_payouts(&db.pool, &[id]).await;
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            count_in(&db.pool, RequestState::NeedsBankDetails.as_str()).await == 1
+        })
+        .await
+    );
+    let history: Vec<(String, String)> = sqlx::query_as(
+        "SELECT to_state, actor FROM request_events WHERE request_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let states: Vec<&str> = history.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        states,
+        ["payout_pending", "payout_failed", "needs_bank_details"]
+    );
+    assert!(history.iter().all(|(_, actor)| actor == "worker:payout"));
+    let asked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE payload->>'event' = 'bank_details_needed'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(asked, 1);
+    let reason: Option<String> = sqlx::query_scalar("SELECT decline_reason FROM payout_attempts")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(reason.unwrap().starts_with("card_expired"));
+    shutdown.cancel();
+    for w in workers {
+        w.await.unwrap();
+    }
+    broker.cleanup().await;
+    db.drop_database().await;
+}
