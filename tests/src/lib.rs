@@ -207,6 +207,16 @@ pub fn refundd_bin() -> PathBuf {
 
 /// A `refundd` process pointed at this test's database and broker.
 pub fn refundd(db: &TestDb, broker: &TestBroker, args: &[&str]) -> Child {
+    refundd_with(db, broker, args, &[])
+}
+
+/// [`refundd`] with extra environment variables.
+pub fn refundd_with(
+    db: &TestDb,
+    broker: &TestBroker,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Child {
     let delays: Vec<String> = broker
         .topology
         .retry_delays
@@ -223,6 +233,7 @@ pub fn refundd(db: &TestDb, broker: &TestBroker, args: &[&str]) -> Child {
         .env("REFUNDD_RETRY_DELAYS", delays.join(","))
         .env("REFUNDD_RELAY_POLL_INTERVAL", "100ms")
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -327,3 +327,104 @@ async fn an_expired_card_leads_to_asking_for_bank_details() {
     broker.cleanup().await;
     db.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refunds_survive_the_payout_worker_being_killed_at_random_moments() {
+    let db = TestDb::new().await;
+    let broker = TestBroker::new(&retry_tiers());
+    broker.declare().await;
+    let shutdown = CancellationToken::new();
+    let url = sandbox(
+        Faults {
+            timeout_rate: 0.2,
+            error_rate: 0.1,
+            hang: Duration::from_millis(700),
+            latency: Duration::from_millis(20),
+            seed: Some(11),
+            ..Faults::default()
+        },
+        &shutdown,
+    )
+    .await;
+    let seeder = SandboxGateway::at(&url, Duration::from_secs(5)).unwrap();
+    let mut ids = Vec::new();
+    let mut expected_total = 0i64;
+    for i in 0..1000 {
+        let amount = 500 + i * 3;
+        expected_total += amount;
+        ids.push(
+            approved(
+                &db.pool,
+                &seeder,
+                &format!("kill-{i}"),
+                20_000,
+                amount,
+                CardStatus::Active,
+            )
+            .await,
+        );
+    }
+    // The payout worker as its own process, its merchant's sandbox at this test's port.
+    let dir = std::env::temp_dir().join(format!("refundd-payout-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let merchants = dir.join("merchants.toml");
+    std::fs::write(
+        &merchants,
+        shared::merchants::DEMO_MERCHANTS.replace(
+            "id = \"byskills\"\nname = \"ООО «Байскилз»\"\npolicies = [\"by-online-courses\"]\ngateway = { kind = \"sandbox\" }",
+            &format!("id = \"byskills\"\nname = \"ООО «Байскилз»\"\npolicies = [\"by-online-courses\"]\ngateway = {{ kind = \"sandbox\", base_url = \"{url}\" }}"),
+        ),
+    )
+    .unwrap();
+    assert!(std::fs::read_to_string(&merchants).unwrap().contains(&url));
+    let env = [("REFUNDD_MERCHANTS_FILE", merchants.to_str().unwrap())];
+    let relay = tokio::spawn(shared::broker::relay::run(
+        db.pool.clone(),
+        shared::broker::relay::RelayConfig {
+            amqp_url: broker.url.clone(),
+            topology: broker.topology.clone(),
+            batch_size: 200,
+            poll_interval: Duration::from_millis(100),
+        },
+        shutdown.clone(),
+    ));
+    enqueue_payouts(&db.pool, &ids).await;
+    let mut worker = e2e::refundd_with(&db, &broker, &["worker", "payout"], &env);
+    for pause_ms in [700u64, 1100, 500, 900] {
+        tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+        worker.kill().unwrap(); // SIGKILL, mid-call or mid-transaction
+        worker.wait().unwrap();
+        worker = e2e::refundd_with(&db, &broker, &["worker", "payout"], &env);
+    }
+    assert!(
+        eventually(Duration::from_secs(240), || async {
+            count_in(&db.pool, "refunded").await == 1000
+        })
+        .await,
+        "refunded: {}, payout_pending: {}, payout_sent: {}, approved: {}",
+        count_in(&db.pool, "refunded").await,
+        count_in(&db.pool, "payout_pending").await,
+        count_in(&db.pool, "payout_sent").await,
+        count_in(&db.pool, "approved").await
+    );
+    let ledger = seeder.ledger(None).await.unwrap();
+    let booked: Vec<_> = ledger
+        .refunds
+        .iter()
+        .filter(|r| r.status == RefundStatus::Succeeded)
+        .collect();
+    let per_txn: HashSet<&str> = booked.iter().map(|r| r.transaction_id.as_str()).collect();
+    assert_eq!(booked.len(), 1000, "exactly one refund per request");
+    assert_eq!(per_txn.len(), 1000);
+    let total: i64 = booked
+        .iter()
+        .map(|r| Money::parse(&r.amount, Currency::BYN).unwrap().minor())
+        .sum();
+    assert_eq!(total, expected_total);
+    e2e::terminate(&worker);
+    e2e::wait_exit(&mut worker, Duration::from_secs(10));
+    shutdown.cancel();
+    relay.await.unwrap();
+    broker.cleanup().await;
+    db.drop_database().await;
+}
