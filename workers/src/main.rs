@@ -55,6 +55,11 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         api_url: String,
     },
+    /// Refunds to pay by hand: `payouts export --format csv` for the finance team.
+    Payouts {
+        #[command(subcommand)]
+        cmd: PayoutsCmd,
+    },
     /// Create or revoke API keys (the key is printed once, only its hash is stored).
     ApiKey {
         #[command(subcommand)]
@@ -82,6 +87,16 @@ enum Command {
     },
     /// Serve the sandbox payment gateway (ledger, fault injection) for demos and tests.
     SandboxGateway(tools::sandbox_gateway::SandboxGatewayArgs),
+}
+
+#[derive(Subcommand)]
+enum PayoutsCmd {
+    /// Print every refund waiting for a manual bank transfer.
+    Export {
+        /// Output format.
+        #[arg(long, value_parser = ["csv"], default_value = "csv")]
+        format: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -190,6 +205,16 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let days = days.unwrap_or(settings.document_retention_days);
             let n = shared::documents::purge(&pool, days).await?;
             eprintln!("{n} document(s) purged (requests ended more than {days} days ago)");
+            Ok(())
+        }
+        Command::Payouts {
+            cmd: PayoutsCmd::Export { .. },
+        } => {
+            let pool = shared::db::connect(&settings.database_url, 2).await?;
+            let mut conn = pool.acquire().await?;
+            let rows = workers::api::payouts::manual_payouts(&mut conn).await?;
+            print!("{}", workers::api::payouts::to_csv(&rows));
+            eprintln!("{} manual payout(s)", rows.len());
             Ok(())
         }
         Command::Demo { api_url } => workers::demo::run(&settings, &api_url).await,

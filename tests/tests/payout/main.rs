@@ -271,8 +271,9 @@ async fn concurrent_partial_refunds_never_sum_above_the_captured_amount() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_card_leads_to_asking_for_bank_details() {
-    let db = TestDb::new().await;
+async fn an_expired_card_goes_to_bank_details_then_a_manual_payout_marked_paid() {
+    let app = e2e::TestApp::spawn().await;
+    let db = &app.db;
     let broker = TestBroker::new(&[Duration::from_millis(100)]);
     broker.declare().await;
     let shutdown = CancellationToken::new();
@@ -287,7 +288,7 @@ async fn an_expired_card_leads_to_asking_for_bank_details() {
         CardStatus::Expired,
     )
     .await;
-    let workers = start_workers(&db, &broker, &url, &shutdown);
+    let workers = start_workers(db, &broker, &url, &shutdown);
     enqueue_payouts(&db.pool, &[id]).await;
     assert!(
         eventually(Duration::from_secs(20), || async {
@@ -320,12 +321,73 @@ async fn an_expired_card_leads_to_asking_for_bank_details() {
         .await
         .unwrap();
     assert!(reason.unwrap().starts_with("card_expired"));
+
+    // The customer's bank details arrive; the finance team pays; a supervisor marks it paid.
+    let client = reqwest::Client::new();
+    let support = app.key(shared::api_keys::ApiRole::Support).to_string();
+    let supervisor = app.key(shared::api_keys::ApiRole::Supervisor).to_string();
+    let r = client
+        .post(app.url(&format!("/v1/refund-requests/{id}/bank-details")))
+        .bearer_auth(&support)
+        .json(&serde_json::json!({"bank_details": "BY20 OLMP 3135 0000 0010 0000 0933", "account_holder": "Ivan Ivanov"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let list: serde_json::Value = client
+        .get(app.url("/v1/payouts/manual"))
+        .bearer_auth(&supervisor)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"][0]["request_id"], id.to_string());
+    assert_eq!(list["items"][0]["amount"], "90.00");
+    let r = client
+        .post(app.url(&format!("/v1/refund-requests/{id}/mark-paid")))
+        .bearer_auth(&support)
+        .json(&serde_json::json!({"reference": "PP-2026-0042"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "only a supervisor marks payouts paid");
+    let r = client
+        .post(app.url(&format!("/v1/refund-requests/{id}/mark-paid")))
+        .bearer_auth(&supervisor)
+        .json(&serde_json::json!({"reference": "PP-2026-0042"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let history: Vec<(String, String)> = sqlx::query_as(
+        "SELECT to_state, actor FROM request_events WHERE request_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let steps: Vec<(&str, &str)> = history
+        .iter()
+        .map(|(s, a)| (s.as_str(), a.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("payout_pending", "worker:payout"),
+            ("payout_failed", "worker:payout"),
+            ("needs_bank_details", "worker:payout"),
+            ("manual_payout", "support:test-support"),
+            ("refunded", "supervisor:test-supervisor"),
+        ]
+    );
     shutdown.cancel();
     for w in workers {
         w.await.unwrap();
     }
     broker.cleanup().await;
-    db.drop_database().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

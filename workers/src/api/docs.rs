@@ -11,7 +11,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::ApiContext;
-use super::{documents, health, merchants, payments, problem, quotes, requests};
+use super::{documents, health, merchants, payments, payouts, problem, quotes, requests};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,6 +34,9 @@ use super::{documents, health, merchants, payments, problem, quotes, requests};
         requests::reject,
         requests::withdraw,
         documents::upload,
+        payouts::list_manual,
+        payouts::bank_details,
+        payouts::mark_paid,
         quotes::quote,
     ),
     components(schemas(
@@ -62,12 +65,17 @@ use super::{documents, health, merchants, payments, problem, quotes, requests};
         documents::DocumentFields,
         documents::DocumentUpload,
         documents::DocumentAccepted,
+        payouts::BankDetails,
+        payouts::MarkPaid,
+        payouts::ManualPayout,
+        payouts::ManualPayoutList,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "refund requests", description = "Applications and the decisions people make on them"),
         (name = "payments", description = "The registry of captured card payments refunds go back to"),
         (name = "merchants", description = "Configured merchants"),
+        (name = "payouts", description = "Refunds paid by bank transfer when the card cannot take them"),
         (name = "quotes", description = "What the policy would decide, without side effects"),
         (name = "health", description = "Liveness and readiness"),
     )

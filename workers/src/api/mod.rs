@@ -10,6 +10,7 @@ pub mod extract;
 pub mod health;
 pub mod merchants;
 pub mod payments;
+pub mod payouts;
 pub mod problem;
 pub mod quotes;
 pub mod requests;
@@ -80,6 +81,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(quotes::router())
         .merge(requests::router())
         .merge(documents::router())
+        .merge(payouts::router())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /docs") })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn(request_id))

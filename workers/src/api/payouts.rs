@@ -1,0 +1,360 @@
+//! Manual payouts, for refunds the card can no longer receive: the customer's bank details
+//! move a request from `needs_bank_details` to `manual_payout`; the finance team lists them
+//! (`GET /v1/payouts/manual`, or `refundd payouts export --format csv`) and pays by bank
+//! transfer; a supervisor marks each one paid, which makes it `refunded`.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shared::api_keys::{ApiRole, Caller};
+use shared::lifecycle::RequestState;
+use shared::messages::{Stage, WorkMessage};
+use shared::money::Money;
+use shared::transition::{self, Transition};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::ApiContext;
+use super::auth::Authenticated;
+use super::extract::ApiJson;
+use super::payments::parse_id;
+use super::problem::{ApiError, Problem};
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/v1/payouts/manual", get(list_manual))
+        .route("/v1/refund-requests/{id}/bank-details", post(bank_details))
+        .route("/v1/refund-requests/{id}/mark-paid", post(mark_paid))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BankDetails {
+    /// Where to send the money: IBAN (and bank) as the customer gave them.
+    pub bank_details: String,
+    pub account_holder: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkPaid {
+    /// The bank transfer's reference, for the history.
+    pub reference: String,
+}
+
+/// A refund to pay by bank transfer.
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct ManualPayout {
+    pub request_id: Uuid,
+    pub merchant: Option<String>,
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    pub bank_details: Option<String>,
+    pub account_holder: Option<String>,
+    pub contact_email: Option<String>,
+    pub due_on: Option<NaiveDate>,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ManualPayoutList {
+    pub items: Vec<ManualPayout>,
+}
+
+/// Every request waiting to be paid by hand, oldest first.
+pub async fn manual_payouts(conn: &mut PgConnection) -> sqlx::Result<Vec<ManualPayout>> {
+    let rows: Vec<(Uuid, Option<String>, Option<i64>, Option<String>, serde_json::Value, Option<String>, Option<NaiveDate>, DateTime<Utc>)> =
+        sqlx::query_as(
+            "SELECT id, merchant, amount_minor, currency::text, facts, contact_email, due_on, received_at
+               FROM refund_requests WHERE state = 'manual_payout' ORDER BY received_at, id",
+        )
+        .fetch_all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, merchant, amount, currency, facts, email, due, received)| ManualPayout {
+                request_id: id,
+                merchant,
+                amount: amount
+                    .zip(currency.as_deref().and_then(|c| c.parse().ok()))
+                    .map(|(m, c)| Money::from_minor(m, c).amount_text()),
+                currency,
+                bank_details: facts["bank_details"].as_str().map(str::to_owned),
+                account_holder: facts["account_holder"].as_str().map(str::to_owned),
+                contact_email: email,
+                due_on: due,
+                received_at: received,
+            },
+        )
+        .collect())
+}
+
+/// Refunds to pay by bank transfer (the card could not take them).
+#[utoipa::path(get, path = "/v1/payouts/manual", tag = "payouts",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = ManualPayoutList),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_manual(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+) -> Result<Json<ManualPayoutList>, ApiError> {
+    caller.require(&[ApiRole::Supervisor], "list manual payouts")?;
+    let mut conn = ctx.db.acquire().await?;
+    Ok(Json(ManualPayoutList {
+        items: manual_payouts(&mut conn).await?,
+    }))
+}
+
+/// One step of the manual payout path.
+struct Step<'a> {
+    from: RequestState,
+    to: RequestState,
+    reason: &'a str,
+    details: serde_json::Value,
+    /// Facts to add to the request.
+    facts: Option<serde_json::Value>,
+    /// The customer email to send.
+    notify: Option<&'a str>,
+}
+
+async fn advance(
+    ctx: &ApiContext,
+    caller: &Caller,
+    id: Uuid,
+    step: Step<'_>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Step {
+        from,
+        to,
+        reason,
+        details,
+        facts,
+        notify,
+    } = step;
+    let mut tx = ctx.db.begin().await?;
+    let (state, version) = transition::lock_state(&mut tx, id)
+        .await
+        .map_err(|_| ApiError::not_found(format!("no refund request {id}")))?;
+    if state != from {
+        return Err(ApiError::conflict(
+            "illegal-transition",
+            format!("the request is {state}, not {from}"),
+        ));
+    }
+    if let Some(facts) = facts {
+        sqlx::query("UPDATE refund_requests SET facts = facts || $2 WHERE id = $1")
+            .bind(id)
+            .bind(facts)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let messages: Vec<_> = notify
+        .map(|e| WorkMessage::new(Stage::Notify, id).with_event(e).into())
+        .into_iter()
+        .collect();
+    transition::apply(
+        &mut tx,
+        &Transition {
+            request_id: id,
+            expected_version: version,
+            from,
+            to,
+            actor: &caller.actor(),
+            reason: Some(reason),
+            details,
+        },
+        &messages,
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    tx.commit().await?;
+    Ok(Json(json!({"id": id, "state": to.as_str()})))
+}
+
+/// The customer's bank details for a refund the card could not take.
+#[utoipa::path(post, path = "/v1/refund-requests/{id}/bank-details", tag = "payouts",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "refund request id")),
+    request_body = BankDetails,
+    responses(
+        (status = 200, body = Object, description = "{id, state: manual_payout}"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn bank_details(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<BankDetails>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = caller.require(&[ApiRole::Support, ApiRole::Supervisor], "add bank details")?;
+    let id = parse_id(&id)?;
+    let details = body.bank_details.trim();
+    if details.len() < 8 || details.len() > 200 {
+        return Err(ApiError::field(
+            "bank_details",
+            "give the IBAN (and bank) to send the money to",
+        ));
+    }
+    if !looks_like_iban(details) && shared::cards::contains_card_number(details) {
+        return Err(ApiError::field(
+            "bank_details",
+            "this looks like a card number; the card cannot take the refund, give a bank account (IBAN)",
+        ));
+    }
+    let mut facts = json!({"bank_details": details});
+    if let Some(holder) = &body.account_holder {
+        facts["account_holder"] = json!(holder.trim());
+    }
+    advance(
+        &ctx,
+        caller,
+        id,
+        Step {
+            from: RequestState::NeedsBankDetails,
+            to: RequestState::ManualPayout,
+            reason: "bank details received; to be paid by bank transfer",
+            details: json!({}),
+            facts: Some(facts),
+            notify: None,
+        },
+    )
+    .await
+}
+
+/// A supervisor records that the bank transfer was made.
+#[utoipa::path(post, path = "/v1/refund-requests/{id}/mark-paid", tag = "payouts",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "refund request id")),
+    request_body = MarkPaid,
+    responses(
+        (status = 200, body = Object, description = "{id, state: refunded}"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn mark_paid(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<MarkPaid>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = caller.require(&[ApiRole::Supervisor], "mark manual payouts paid")?;
+    let id = parse_id(&id)?;
+    let reference = body.reference.trim();
+    if reference.is_empty() || reference.len() > 200 {
+        return Err(ApiError::field(
+            "reference",
+            "give the bank transfer's reference",
+        ));
+    }
+    advance(
+        &ctx,
+        caller,
+        id,
+        Step {
+            from: RequestState::ManualPayout,
+            to: RequestState::Refunded,
+            reason: "paid by bank transfer",
+            details: json!({"transfer_reference": reference}),
+            facts: None,
+            notify: Some("refunded"),
+        },
+    )
+    .await
+}
+
+/// Two letters, two check digits, then 11-30 letters and digits (spaces allowed): the
+/// shape of an IBAN, whose long digit runs must not be mistaken for a card number.
+fn looks_like_iban(text: &str) -> bool {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let b = compact.as_bytes();
+    (15..=34).contains(&b.len())
+        && b[0].is_ascii_alphabetic()
+        && b[1].is_ascii_alphabetic()
+        && b[2].is_ascii_digit()
+        && b[3].is_ascii_digit()
+        && b.iter().all(u8::is_ascii_alphanumeric)
+}
+
+/// The manual payouts as CSV (RFC 4180: fields with commas, quotes or newlines are quoted).
+pub fn to_csv(rows: &[ManualPayout]) -> String {
+    fn field(value: &str) -> String {
+        if value.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", value.replace('"', "\"\""))
+        } else {
+            value.to_string()
+        }
+    }
+    let mut out = String::from(
+        "request_id,merchant,amount,currency,bank_details,account_holder,contact_email,due_on,received_at\r\n",
+    );
+    for r in rows {
+        let cells = [
+            r.request_id.to_string(),
+            r.merchant.clone().unwrap_or_default(),
+            r.amount.clone().unwrap_or_default(),
+            r.currency.clone().unwrap_or_default(),
+            r.bank_details.clone().unwrap_or_default(),
+            r.account_holder.clone().unwrap_or_default(),
+            r.contact_email.clone().unwrap_or_default(),
+            r.due_on.map(|d| d.to_string()).unwrap_or_default(),
+            r.received_at.to_rfc3339(),
+        ];
+        let line: Vec<String> = cells.iter().map(|c| field(c)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ibans_are_not_card_numbers() {
+        assert!(looks_like_iban("BY20 OLMP 3135 0000 0010 0000 0933"));
+        assert!(looks_like_iban("LV80BANK0000435195001"));
+        assert!(!looks_like_iban("4111 1111 1111 1111"));
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        let row = ManualPayout {
+            request_id: Uuid::nil(),
+            merchant: Some("byskills".into()),
+            amount: Some("90.00".into()),
+            currency: Some("BYN".into()),
+            bank_details: Some("BY20 OLMP 3135 0000 0010 0000 0933, \"Belarusbank\"".into()),
+            account_holder: Some("Ivan Ivanov".into()),
+            contact_email: Some("ivan@example.by".into()),
+            due_on: NaiveDate::from_ymd_opt(2026, 5, 5),
+            received_at: "2026-03-20T09:00:00Z".parse().unwrap(),
+        };
+        let csv = to_csv(&[row]);
+        let line = csv.lines().nth(1).unwrap();
+        assert!(
+            line.contains("\"BY20 OLMP 3135 0000 0010 0000 0933, \"\"Belarusbank\"\"\""),
+            "{line}"
+        );
+        assert!(line.starts_with("00000000-0000-0000-0000-000000000000,byskills,90.00,BYN,"));
+    }
+}
