@@ -65,32 +65,43 @@ pub struct ManualPayoutList {
     pub items: Vec<ManualPayout>,
 }
 
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    merchant: Option<String>,
+    amount_minor: Option<i64>,
+    currency: Option<String>,
+    facts: serde_json::Value,
+    contact_email: Option<String>,
+    due_on: Option<NaiveDate>,
+    received_at: DateTime<Utc>,
+}
+
 /// Every request waiting to be paid by hand, oldest first.
 pub async fn manual_payouts(conn: &mut PgConnection) -> sqlx::Result<Vec<ManualPayout>> {
-    let rows: Vec<(Uuid, Option<String>, Option<i64>, Option<String>, serde_json::Value, Option<String>, Option<NaiveDate>, DateTime<Utc>)> =
-        sqlx::query_as(
-            "SELECT id, merchant, amount_minor, currency::text, facts, contact_email, due_on, received_at
-               FROM refund_requests WHERE state = 'manual_payout' ORDER BY received_at, id",
-        )
-        .fetch_all(conn)
-        .await?;
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, merchant, amount_minor, currency::text AS currency, facts, contact_email,
+                due_on, received_at
+           FROM refund_requests WHERE state = 'manual_payout' ORDER BY received_at, id",
+    )
+    .fetch_all(conn)
+    .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(id, merchant, amount, currency, facts, email, due, received)| ManualPayout {
-                request_id: id,
-                merchant,
-                amount: amount
-                    .zip(currency.as_deref().and_then(|c| c.parse().ok()))
-                    .map(|(m, c)| Money::from_minor(m, c).amount_text()),
-                currency,
-                bank_details: facts["bank_details"].as_str().map(str::to_owned),
-                account_holder: facts["account_holder"].as_str().map(str::to_owned),
-                contact_email: email,
-                due_on: due,
-                received_at: received,
-            },
-        )
+        .map(|r| ManualPayout {
+            request_id: r.id,
+            merchant: r.merchant,
+            amount: r
+                .amount_minor
+                .zip(r.currency.as_deref().and_then(|c| c.parse().ok()))
+                .map(|(m, c)| Money::from_minor(m, c).amount_text()),
+            currency: r.currency,
+            bank_details: r.facts["bank_details"].as_str().map(str::to_owned),
+            account_holder: r.facts["account_holder"].as_str().map(str::to_owned),
+            contact_email: r.contact_email,
+            due_on: r.due_on,
+            received_at: r.received_at,
+        })
         .collect())
 }
 
