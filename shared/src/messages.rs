@@ -16,10 +16,18 @@ pub enum Stage {
     Decide,
     Payout,
     Notify,
+    /// Signed webhooks to merchants that configured one.
+    Webhook,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 4] = [Stage::Validate, Stage::Decide, Stage::Payout, Stage::Notify];
+    pub const ALL: [Stage; 5] = [
+        Stage::Validate,
+        Stage::Decide,
+        Stage::Payout,
+        Stage::Notify,
+        Stage::Webhook,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -27,6 +35,7 @@ impl Stage {
             Stage::Decide => "decide",
             Stage::Payout => "payout",
             Stage::Notify => "notify",
+            Stage::Webhook => "webhook",
         }
     }
 
@@ -49,7 +58,9 @@ impl FromStr for Stage {
             .into_iter()
             .find(|stage| stage.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown stage {s:?} (expected validate, decide, payout or notify)")
+                format!(
+                    "unknown stage {s:?} (expected validate, decide, payout, notify or webhook)"
+                )
             })
     }
 }

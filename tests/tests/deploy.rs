@@ -91,10 +91,12 @@ fn every_refundd_service_runs_a_command_the_binary_accepts() {
             "{name:?} env"
         );
     }
-    let expected: BTreeSet<String> = ["validate", "decide", "payout", "notify", "relay", "sla"]
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let expected: BTreeSet<String> = [
+        "validate", "decide", "payout", "notify", "relay", "sla", "webhook",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
     assert_eq!(roles, expected, "one service per worker role");
 }
 

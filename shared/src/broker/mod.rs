@@ -257,7 +257,7 @@ mod tests {
         assert_eq!(t.retry_tier(1).as_deref(), Some("t1.retry.1m"));
         assert_eq!(t.retry_tier(2), None);
         assert!(t.queues().iter().all(|q| q.starts_with("t1.")));
-        assert_eq!(t.queues().len(), 4 + 2 + 1);
+        assert_eq!(t.queues().len(), Stage::ALL.len() + 2 + 1);
     }
 
     #[test]

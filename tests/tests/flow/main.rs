@@ -4,3 +4,4 @@
 mod decisions;
 mod identity;
 mod sla;
+mod webhook;

@@ -7,6 +7,7 @@ pub mod decide;
 pub mod payout;
 pub mod sla;
 pub mod validate;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -40,6 +41,8 @@ pub enum Role {
     Relay,
     /// Watch due dates and escalate requests at risk of breaching their SLA.
     Sla,
+    /// Deliver signed webhooks to merchants that configured one.
+    Webhook,
 }
 
 /// Merchants, policy packs and calendars: files loaded and checked at start. A bad file stops
@@ -197,6 +200,21 @@ fn spawn_role(
                 topology,
                 Stage::Payout,
                 payout::Payout::new(pool.clone(), gateways),
+                shutdown,
+            )
+        }
+        Role::Webhook => {
+            let (merchants, _, _) = load_reference_data(settings)?;
+            spawn_consumer(
+                tracker,
+                settings,
+                topology,
+                Stage::Webhook,
+                webhook::Webhook::new(
+                    pool.clone(),
+                    merchants,
+                    Box::new(|name: &str| std::env::var(name).ok()),
+                ),
                 shutdown,
             )
         }
