@@ -17,20 +17,18 @@ use shared::requests;
 use shared::transition;
 use sqlx::PgPool;
 
+/// Reads a merchant's signing secret by the name of the environment variable holding it.
+pub type SecretLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 pub struct Webhook {
     pool: PgPool,
     merchants: Merchants,
     client: reqwest::Client,
-    /// Reads a merchant's signing secret by the environment variable it names.
-    secret: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    secret: SecretLookup,
 }
 
 impl Webhook {
-    pub fn new(
-        pool: PgPool,
-        merchants: Merchants,
-        secret: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
-    ) -> Self {
+    pub fn new(pool: PgPool, merchants: Merchants, secret: SecretLookup) -> Self {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
