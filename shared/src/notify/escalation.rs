@@ -278,7 +278,11 @@ mod tests {
             "{}",
             email.text
         );
-        assert!(email.text.contains("Amount: BYN\u{a0}90.00"), "{}", email.text);
+        assert!(
+            email.text.contains("Amount: BYN\u{a0}90.00"),
+            "{}",
+            email.text
+        );
         assert!(
             email.text.contains("Сумма: 90,00\u{a0}BYN"),
             "{}",

@@ -4,6 +4,7 @@
 
 pub mod assessment;
 pub mod decide;
+pub mod notify;
 pub mod sla;
 pub mod validate;
 
@@ -17,6 +18,7 @@ use shared::calendar::Calendars;
 use shared::config::Settings;
 use shared::merchants::Merchants;
 use shared::messages::Stage;
+use shared::notify::Mailer;
 use shared::policy::PolicyPacks;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -134,7 +136,7 @@ fn spawn_role(
     pool: &PgPool,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let (_, packs, calendars) = load_reference_data(settings)?;
+    let (merchants, packs, calendars) = load_reference_data(settings)?;
     let (packs, calendars) = (Arc::new(packs), Arc::new(calendars));
     match role {
         Role::Relay => {
@@ -172,7 +174,29 @@ fn spawn_role(
             };
             tracker.spawn(monitor.run(shutdown.clone()));
         }
-        Role::Payout | Role::Notify => {
+        Role::Notify => {
+            let mailer = Mailer::from_url(settings.smtp_url.as_deref(), &settings.spool_dir)
+                .map_err(|e| anyhow::anyhow!("setting REFUNDD_SMTP_URL: {e}"))?;
+            // The mailer shows scheme, host and port, never credentials.
+            tracing::info!(mailer = %mailer, "notify: customer emails go to {mailer}");
+            spawn_consumer(
+                tracker,
+                settings,
+                topology,
+                Stage::Notify,
+                notify::Notify::new(
+                    pool.clone(),
+                    Arc::new(merchants),
+                    mailer,
+                    notify::MailAddresses {
+                        intake: settings.intake_address.clone(),
+                        from: settings.mail_from.clone(),
+                    },
+                ),
+                shutdown,
+            )
+        }
+        Role::Payout => {
             anyhow::bail!(
                 "the {role:?} role is not part of this build yet; run `refundd worker validate` or `refundd worker relay`"
             )
@@ -215,7 +239,13 @@ pub async fn run_all(settings: Settings, shutdown: CancellationToken) -> anyhow:
         .await
         .with_context(|| format!("cannot listen on {} (REFUNDD_API_BIND)", settings.api_bind))?;
     let tracker = TaskTracker::new();
-    for role in [Role::Relay, Role::Validate, Role::Decide, Role::Sla] {
+    for role in [
+        Role::Relay,
+        Role::Validate,
+        Role::Decide,
+        Role::Notify,
+        Role::Sla,
+    ] {
         spawn_role(role, &tracker, &settings, &topology, &pool, &shutdown)?;
     }
     let ctx = api_context(&settings, pool.clone()).await?;
