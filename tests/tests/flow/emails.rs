@@ -822,3 +822,74 @@ async fn escalations_go_to_the_merchant_and_missing_addresses_fail_visibly() {
     let _ = std::fs::remove_dir_all(&temp);
     app.stop().await;
 }
+
+/// An application that came by email is answered in the customer's thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_to_an_emailed_application_join_the_customers_thread() {
+    let app = TestApp::spawn().await;
+    let sink = SmtpSink::start().await;
+    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let notify = notify_worker(&app.db, mailer);
+    let id = apply(
+        &app,
+        json!({
+            "merchant": "webshop-lv", "policy": "lv-webshop", "gateway": "sandbox",
+            "gateway_transaction_id": "st-mail", "amount": "100.00", "currency": "EUR",
+            "paid_at": "2026-03-02T09:00:00+02:00",
+            "customer": {"email": "liga@example.lv", "language": "lv"}
+        }),
+        json!({"reason": "withdrawal", "received_at": "2026-03-05T12:00:00+02:00"}),
+    )
+    .await;
+    let request: Uuid = id.parse().unwrap();
+    // As the email intake stores it: the channel, and the customer's messages.
+    sqlx::query("UPDATE refund_requests SET channel = 'email' WHERE id = $1")
+        .bind(request)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    for (n, message_id) in ["<first@mail.example.lv>", "<second@mail.example.lv>"]
+        .iter()
+        .enumerate()
+    {
+        sqlx::query(
+            "INSERT INTO inbound_emails (id, message_id, source, sender, subject, request_id,
+                                         outcome, received_at)
+             VALUES ($1, $2, 'imap', 'liga@example.lv', 'Atmaksa', $3, 'attached',
+                     now() - make_interval(mins => $4))",
+        )
+        .bind(Uuid::now_v7())
+        .bind(message_id)
+        .bind(request)
+        .bind(10 - n as i32)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    }
+
+    notify
+        .handle(WorkMessage::new(Stage::Notify, request).with_event("received"))
+        .await
+        .unwrap();
+    let delivered = sink.delivered();
+    assert_eq!(delivered.len(), 1);
+    let parsed = MessageParser::default().parse(&delivered[0].data).unwrap();
+    assert_eq!(
+        parsed.in_reply_to().as_text(),
+        Some("second@mail.example.lv")
+    );
+    let references: Vec<String> = parsed
+        .references()
+        .as_text_list()
+        .unwrap()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(
+        references,
+        ["first@mail.example.lv", "second@mail.example.lv"]
+    );
+    assert_eq!(parsed.message_id(), Some(mid(&id, "received", 1).as_str()));
+    assert!(parsed.subject().unwrap().starts_with(&tag(&id)));
+    app.stop().await;
+}
