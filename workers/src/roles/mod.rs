@@ -178,7 +178,7 @@ fn spawn_role(
             let mailer = Mailer::from_url(settings.smtp_url.as_deref(), &settings.spool_dir)
                 .map_err(|e| anyhow::anyhow!("setting REFUNDD_SMTP_URL: {e}"))?;
             // The mailer shows scheme, host and port, never credentials.
-            tracing::info!(mailer = %mailer, "notify: customer emails go to {mailer}");
+            tracing::info!(mailer = %mailer, "notify: where emails go");
             spawn_consumer(
                 tracker,
                 settings,
