@@ -68,6 +68,17 @@ pub struct Settings {
     pub sandbox_gateway_listen: Option<SocketAddr>,
     /// The sandbox gateway's ledger file.
     pub sandbox_ledger: PathBuf,
+    /// The SMTP server customer emails go through (`smtp://`, `smtp+starttls://`,
+    /// `smtps://`); none: emails are written as `.eml` files into `spool_dir`. May hold a
+    /// password: log it only through [`redact_url`].
+    pub smtp_url: Option<String>,
+    /// Where emails are written when no SMTP server is configured.
+    pub spool_dir: PathBuf,
+    /// The refunds mailbox the intake reads, used as Reply-To of every email (default: the
+    /// merchant's `reply_to`).
+    pub intake_address: Option<String>,
+    /// The sending address of every email (default: the merchant's `reply_to`).
+    pub mail_from: Option<String>,
 }
 
 impl Default for Settings {
@@ -95,6 +106,10 @@ impl Default for Settings {
             sla_interval: Duration::from_secs(60),
             sandbox_gateway_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8090))),
             sandbox_ledger: PathBuf::from("var/sandbox-ledger.jsonl"),
+            smtp_url: None,
+            spool_dir: PathBuf::from("var/outbox-mail"),
+            intake_address: None,
+            mail_from: None,
         }
     }
 }
@@ -119,6 +134,10 @@ const SETTINGS: &[(&str, &str)] = &[
     ("sla_interval", "REFUNDD_SLA_INTERVAL"),
     ("sandbox_gateway", "REFUNDD_SANDBOX_GATEWAY"),
     ("sandbox_ledger", "REFUNDD_SANDBOX_LEDGER"),
+    ("smtp_url", "REFUNDD_SMTP_URL"),
+    ("spool_dir", "REFUNDD_SPOOL_DIR"),
+    ("intake_address", "REFUNDD_INTAKE_ADDRESS"),
+    ("mail_from", "REFUNDD_MAIL_FROM"),
 ];
 
 impl Settings {
@@ -291,6 +310,38 @@ impl Settings {
                     }
                 }
                 "sandbox_ledger" => s.sandbox_ledger = PathBuf::from(value),
+                "smtp_url" => {
+                    let value = value.trim();
+                    // The rest (host, credentials in clear) is checked when the notify role
+                    // builds its mailer; neither check ever shows the URL's password.
+                    let schemes = ["smtp://", "smtp+starttls://", "smtps://"];
+                    if !value.is_empty() {
+                        if !schemes.iter().any(|scheme| value.starts_with(scheme)) {
+                            return Err(bad(format!(
+                                "expected an smtp://, smtp+starttls:// or smtps:// URL, got {:?}",
+                                redact_url(value)
+                            )));
+                        }
+                        s.smtp_url = Some(value.to_string());
+                    }
+                }
+                "spool_dir" => {
+                    if value.trim().is_empty() {
+                        return Err(bad("expected a folder path, got an empty value".into()));
+                    }
+                    s.spool_dir = PathBuf::from(value);
+                }
+                "intake_address" | "mail_from" => {
+                    let value = value.trim().to_string();
+                    if !crate::merchants::looks_like_email(&value) {
+                        return Err(bad(format!("{value:?} is not an email address")));
+                    }
+                    if name == "intake_address" {
+                        s.intake_address = Some(value);
+                    } else {
+                        s.mail_from = Some(value);
+                    }
+                }
                 _ => unreachable!("every name in SETTINGS is handled"),
             }
         }
@@ -315,6 +366,11 @@ impl Settings {
     /// The broker URL with its password replaced, for log lines.
     pub fn amqp_url_redacted(&self) -> String {
         redact_url(&self.amqp_url)
+    }
+
+    /// The SMTP URL with its password replaced, for log lines.
+    pub fn smtp_url_redacted(&self) -> Option<String> {
+        self.smtp_url.as_deref().map(redact_url)
     }
 }
 
@@ -443,6 +499,55 @@ mod tests {
         let err = Settings::load_from(Some(&file), &env(&[])).unwrap_err();
         assert!(err.setting.starts_with("prefetchh"), "{err}");
         assert!(err.problem.contains("unknown setting"), "{err}");
+    }
+
+    #[test]
+    fn mail_settings_default_to_the_spool_and_are_checked() {
+        let s = Settings::load_from(None, &env(&[])).unwrap();
+        assert_eq!(s.smtp_url, None);
+        assert_eq!(s.spool_dir, PathBuf::from("var/outbox-mail"));
+        assert_eq!(s.intake_address, None);
+        assert_eq!(s.mail_from, None);
+
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                (
+                    "REFUNDD_SMTP_URL",
+                    "smtp+starttls://refunds:s3cret@smtp.example.com",
+                ),
+                ("REFUNDD_SPOOL_DIR", "/tmp/mail"),
+                ("REFUNDD_INTAKE_ADDRESS", "refunds@shop.example"),
+                ("REFUNDD_MAIL_FROM", "noreply@shop.example"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.smtp_url.as_deref(),
+            Some("smtp+starttls://refunds:s3cret@smtp.example.com")
+        );
+        assert_eq!(
+            s.smtp_url_redacted().as_deref(),
+            Some("smtp+starttls://refunds:***@smtp.example.com")
+        );
+        assert_eq!(s.spool_dir, PathBuf::from("/tmp/mail"));
+        assert_eq!(s.intake_address.as_deref(), Some("refunds@shop.example"));
+        assert_eq!(s.mail_from.as_deref(), Some("noreply@shop.example"));
+
+        let err = Settings::load_from(
+            None,
+            &env(&[("REFUNDD_SMTP_URL", "imap://user:s3cret@mail.example.com")]),
+        )
+        .unwrap_err();
+        assert_eq!(err.setting, "REFUNDD_SMTP_URL");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        // Blank: no server, the spool folder.
+        let s = Settings::load_from(None, &env(&[("REFUNDD_SMTP_URL", " ")])).unwrap();
+        assert_eq!(s.smtp_url, None);
+
+        let err =
+            Settings::load_from(None, &env(&[("REFUNDD_INTAKE_ADDRESS", "refunds")])).unwrap_err();
+        assert_eq!(err.setting, "REFUNDD_INTAKE_ADDRESS");
     }
 
     #[test]

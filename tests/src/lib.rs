@@ -2,6 +2,8 @@
 //! RabbitMQ names (or vhost), so tests run in parallel without seeing each other; and a way
 //! to start the real `refundd` binary against them.
 
+pub mod smtp_sink;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -359,15 +361,45 @@ impl TestApp {
     }
 }
 
-/// The relay and the validate and decide workers running in-process against a test's
-/// database and broker.
+/// The relay and the validate and decide workers (and, when asked, the notify worker)
+/// running in-process against a test's database and broker.
 pub struct Pipeline {
     pub shutdown: tokio_util::sync::CancellationToken,
     tasks: tokio_util::task::TaskTracker,
 }
 
+/// A notify worker writing to `mailer`, with the demo merchants.
+pub fn notify_worker(
+    db: &TestDb,
+    mailer: shared::notify::Mailer,
+) -> workers::roles::notify::Notify {
+    workers::roles::notify::Notify::new(
+        db.pool.clone(),
+        std::sync::Arc::new(shared::merchants::Merchants::demo()),
+        mailer,
+        workers::roles::notify::MailAddresses::default(),
+    )
+}
+
 impl Pipeline {
     pub fn start(db: &TestDb, broker: &TestBroker) -> Self {
+        Self::start_inner(db, broker, None)
+    }
+
+    /// The pipeline with the notify worker too.
+    pub fn start_with_notify(
+        db: &TestDb,
+        broker: &TestBroker,
+        notify: workers::roles::notify::Notify,
+    ) -> Self {
+        Self::start_inner(db, broker, Some(notify))
+    }
+
+    fn start_inner(
+        db: &TestDb,
+        broker: &TestBroker,
+        notify: Option<workers::roles::notify::Notify>,
+    ) -> Self {
         use shared::broker::consumer::{self, ConsumerConfig};
         use shared::messages::Stage;
         use std::sync::Arc;
@@ -409,6 +441,13 @@ impl Pipeline {
             )),
             shutdown.clone(),
         ));
+        if let Some(notify) = notify {
+            tasks.spawn(consumer::run(
+                config(Stage::Notify),
+                Arc::new(notify),
+                shutdown.clone(),
+            ));
+        }
         tasks.close();
         Self { shutdown, tasks }
     }

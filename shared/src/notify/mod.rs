@@ -8,10 +8,14 @@
 //! - [`Mailer`] sends it over SMTP (pooled, plain/STARTTLS/TLS) or, with no server
 //!   configured, writes it as an `.eml` file into a spool folder.
 //!
+//! - [`render_escalation`] writes the escalations sent to a merchant's support address when a
+//!   request's SLA is at risk or breached.
+//!
 //! Plural forms ([`plural`]) and local amounts and dates ([`local`]) are public so that other
 //! customer-facing text can use them.
 
 mod document;
+mod escalation;
 mod event;
 pub mod local;
 mod mailer;
@@ -20,10 +24,13 @@ mod outgoing;
 pub mod plural;
 mod templates;
 
+pub use escalation::{Escalation, EscalationContext, render_escalation};
 pub use event::{Event, Language, UnknownEvent};
 pub use local::{format_date, format_money};
 pub use mailer::{Mailer, MailerConfigError, SendError, SmtpSecurity};
 pub use missing::MissingItem;
-pub use outgoing::{MessageError, OutgoingEmail, bracketed_id, message_id, named_address};
+pub use outgoing::{
+    MessageError, OutgoingEmail, bracketed_id, message_id, named_address, named_message_id,
+};
 pub use plural::{PluralCategory, PluralForms, plural_category};
 pub use templates::{EmailContext, RenderedEmail, render, request_tag};

@@ -50,11 +50,13 @@ pub enum MessageError {
 /// The stable Message-ID of the `seq`-th email about `event` for a request:
 /// `<rf-0196a3f2-7c1d-7b2e-9f00-123456789abc-needs_info-1@refundd>`.
 pub fn message_id(request_id: Uuid, event: Event, seq: u32) -> String {
-    format!(
-        "<rf-{}-{}-{seq}@refundd>",
-        request_id.hyphenated(),
-        event.as_str()
-    )
+    named_message_id(request_id, event.as_str(), seq)
+}
+
+/// The stable Message-ID of the `seq`-th email named `name` (an [`Event`] or an
+/// escalation such as `sla_at_risk`) for a request, in the form of [`message_id`].
+pub fn named_message_id(request_id: Uuid, name: &str, seq: u32) -> String {
+    format!("<rf-{}-{name}-{seq}@refundd>", request_id.hyphenated())
 }
 
 /// `"Name" <address>` as a From or To header value, quoting and encoding the name as needed

@@ -2,6 +2,7 @@
 //! workers) against real Postgres and RabbitMQ: what the customer and support would see.
 
 mod decisions;
+mod emails;
 mod identity;
 mod sla;
 mod webhook;

@@ -4,6 +4,7 @@
 
 pub mod assessment;
 pub mod decide;
+pub mod notify;
 pub mod payout;
 pub mod sla;
 pub mod validate;
@@ -19,6 +20,7 @@ use shared::calendar::Calendars;
 use shared::config::Settings;
 use shared::merchants::Merchants;
 use shared::messages::Stage;
+use shared::notify::Mailer;
 use shared::policy::PolicyPacks;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -219,8 +221,26 @@ fn spawn_role(
             )
         }
         Role::Notify => {
-            anyhow::bail!(
-                "the {role:?} role is not part of this build yet; run `refundd worker validate` or `refundd worker relay`"
+            let (merchants, _, _) = load_reference_data(settings)?;
+            let mailer = Mailer::from_url(settings.smtp_url.as_deref(), &settings.spool_dir)
+                .map_err(|e| anyhow::anyhow!("setting REFUNDD_SMTP_URL: {e}"))?;
+            // The mailer shows scheme, host and port, never credentials.
+            tracing::info!(mailer = %mailer, "notify: where emails go");
+            spawn_consumer(
+                tracker,
+                settings,
+                topology,
+                Stage::Notify,
+                notify::Notify::new(
+                    pool.clone(),
+                    Arc::new(merchants),
+                    mailer,
+                    notify::MailAddresses {
+                        intake: settings.intake_address.clone(),
+                        from: settings.mail_from.clone(),
+                    },
+                ),
+                shutdown,
             )
         }
     }

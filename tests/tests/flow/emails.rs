@@ -1,0 +1,895 @@
+//! Customer emails through the real pipeline to a real SMTP server (the e2e crate's
+//! `SmtpSink`): each language through a request's whole life, the server down for a while,
+//! a permanent refusal, redeliveries, and escalations to the merchant.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use mail_parser::MessageParser;
+use serde_json::{Value, json};
+use shared::api_keys::ApiRole;
+use shared::broker::consumer::Handler;
+use shared::lifecycle::RequestState;
+use shared::messages::{Stage, WorkMessage};
+use shared::money::{Currency, Money};
+use shared::notify::{Language, Mailer, format_date, format_money, request_tag};
+use shared::transition::{self, Transition};
+use uuid::Uuid;
+
+use e2e::smtp_sink::{Answer, SmtpSink};
+use e2e::{Pipeline, TestApp, TestBroker, eventually, notify_worker, wait_for_state};
+
+async fn post(app: &TestApp, path: &str, role: ApiRole, body: Value) -> Value {
+    let r = reqwest::Client::new()
+        .post(app.url(path))
+        .bearer_auth(app.key(role))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    r.json().await.unwrap()
+}
+
+async fn patch_facts(app: &TestApp, id: &str, facts: Value) {
+    let r = reqwest::Client::new()
+        .patch(app.url(&format!("/v1/refund-requests/{id}/facts")))
+        .bearer_auth(app.key(ApiRole::Support))
+        .json(&facts)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+async fn get(app: &TestApp, id: &str) -> Value {
+    reqwest::Client::new()
+        .get(app.url(&format!("/v1/refund-requests/{id}")))
+        .bearer_auth(app.key(ApiRole::Support))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A payment and an application on it; returns the request id.
+async fn apply(app: &TestApp, payment: Value, request: Value) -> String {
+    let payment = post(app, "/v1/payments", ApiRole::Intake, payment).await;
+    let mut request = request;
+    request["payment"] = json!({"id": payment["id"]});
+    let accepted = post(app, "/v1/refund-requests", ApiRole::Support, request).await;
+    accepted["id"].as_str().unwrap().to_string()
+}
+
+/// One email as the server received it.
+#[derive(Debug, Clone)]
+struct Received {
+    message_id: String,
+    to: String,
+    reply_to: String,
+    subject: String,
+    language: String,
+    in_reply_to: Option<String>,
+    text: String,
+}
+
+fn received(sink: &SmtpSink) -> Vec<Received> {
+    sink.delivered()
+        .iter()
+        .map(|d| {
+            let m = MessageParser::default().parse(&d.data).expect("parsable");
+            Received {
+                message_id: m.message_id().unwrap_or_default().to_owned(),
+                to: d.rcpt_to.join(","),
+                reply_to: m
+                    .reply_to()
+                    .and_then(|a| a.first())
+                    .and_then(|a| a.address())
+                    .unwrap_or_default()
+                    .to_owned(),
+                subject: m.subject().unwrap_or_default().to_owned(),
+                language: m
+                    .header_raw("Content-Language")
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned(),
+                in_reply_to: m.in_reply_to().as_text().map(str::to_owned),
+                text: m.body_text(0).unwrap_or_default().replace("\r\n", "\n"),
+            }
+        })
+        .collect()
+}
+
+/// The Message-ID (without brackets) of the `seq`-th `event` email of a request.
+fn mid(id: &str, event: &str, seq: u32) -> String {
+    format!("rf-{id}-{event}-{seq}@refundd")
+}
+
+/// How many emails of each Message-ID the server has received.
+fn counts(sink: &SmtpSink) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for email in received(sink) {
+        *counts.entry(email.message_id).or_default() += 1;
+    }
+    counts
+}
+
+/// Waits until the server has received `expected` (each exactly once, nothing else), then a
+/// little longer to see that nothing more arrives.
+async fn assert_received_exactly(sink: &SmtpSink, expected: &[String]) {
+    let want: BTreeMap<String, usize> = expected.iter().map(|id| (id.clone(), 1)).collect();
+    let arrived = eventually(Duration::from_secs(30), || async {
+        let now = counts(sink);
+        expected.iter().all(|id| now.contains_key(id))
+    })
+    .await;
+    assert!(
+        arrived,
+        "expected {want:#?}, the server has {:#?}",
+        counts(sink)
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(counts(sink), want, "each email once, and nothing else");
+}
+
+fn email<'a>(all: &'a [Received], id: &str, event: &str, seq: u32) -> &'a Received {
+    let wanted = mid(id, event, seq);
+    all.iter()
+        .find(|e| e.message_id == wanted)
+        .unwrap_or_else(|| panic!("no email {wanted}"))
+}
+
+fn tag(id: &str) -> String {
+    format!("[{}] ", request_tag(id.parse().unwrap()))
+}
+
+/// What the payout worker does once the gateway has paid: approved → payout_pending →
+/// payout_sent → refunded, and the `refunded` email.
+async fn pay_out(pool: &sqlx::PgPool, id: &str) {
+    let id: Uuid = id.parse().unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let (mut from, mut version) = transition::lock_state(&mut tx, id).await.unwrap();
+    for to in [
+        RequestState::PayoutPending,
+        RequestState::PayoutSent,
+        RequestState::Refunded,
+    ] {
+        let messages: Vec<shared::outbox::OutboxMessage> = if to == RequestState::Refunded {
+            vec![
+                WorkMessage::new(Stage::Notify, id)
+                    .with_event("refunded")
+                    .into(),
+            ]
+        } else {
+            Vec::new()
+        };
+        version = transition::apply(
+            &mut tx,
+            &Transition {
+                request_id: id,
+                expected_version: version,
+                from,
+                to,
+                actor: "test:payout",
+                reason: Some("paid by the sandbox gateway"),
+                details: json!({}),
+            },
+            &messages,
+        )
+        .await
+        .unwrap();
+        from = to;
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn notifications(pool: &sqlx::PgPool, id: &str) -> Vec<(String, i32, String)> {
+    sqlx::query_as(
+        "SELECT event, seq, status FROM notifications WHERE request_id = $1::uuid
+          ORDER BY created_at, event",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_language_gets_every_email_of_a_requests_life_once() {
+    let app = TestApp::spawn().await;
+    let broker = TestBroker::new(&[Duration::from_millis(200), Duration::from_millis(500)]);
+    broker.declare().await;
+    let sink = SmtpSink::start().await;
+    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let pipeline = Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, mailer));
+
+    // ru: the course progress is missing twice, then given: 90.00 BYN, paid back to the
+    // Visa card.
+    let ru = apply(
+        &app,
+        json!({
+            "merchant": "byskills", "policy": "by-online-courses", "gateway": "sandbox",
+            "gateway_transaction_id": "wp-ru", "amount": "450.00", "currency": "BYN",
+            "paid_at": "2026-03-02T10:15:00+03:00", "card": {"brand": "visa", "last4": "4242"},
+            "customer": {"email": "ivan@example.by", "language": "ru"}
+        }),
+        json!({
+            "reason": "withdrawal", "contact": {"email": "ivan@example.by", "name": "Иван"},
+            "facts": {"access_started_at": "2026-03-02"},
+            "received_at": "2026-03-20T12:00:00+03:00"
+        }),
+    )
+    .await;
+    // kk: the subscription, confirmed by a supervisor: 57 391.30 KZT.
+    let kk = apply(
+        &app,
+        json!({
+            "merchant": "saas-kz", "policy": "kz-saas-subscription", "gateway": "sandbox",
+            "gateway_transaction_id": "rk-kk", "amount": "60000.00", "currency": "KZT",
+            "paid_at": "2026-03-02T09:00:00+05:00",
+            "customer": {"email": "aigerim@example.kz"}
+        }),
+        json!({
+            "reason": "withdrawal", "language": "kk",
+            "facts": {"access_started_at": "2026-03-02", "reason_text": "сервис не подошёл"},
+            "received_at": "2026-03-10T12:00:00+05:00"
+        }),
+    )
+    .await;
+    // lv: goods out of stock, the difference approved, then the customer withdraws.
+    let lv = apply(
+        &app,
+        json!({
+            "merchant": "webshop-lv", "policy": "lv-webshop", "gateway": "sandbox",
+            "gateway_transaction_id": "st-lv", "amount": "100.00", "currency": "EUR",
+            "paid_at": "2026-03-02T09:00:00+02:00",
+            "customer": {"email": "janis@example.lv", "language": "lv"}
+        }),
+        json!({
+            "reason": "out_of_stock_difference", "facts": {"invoiced_amount": "80.00"},
+            "received_at": "2026-03-10T12:00:00+02:00"
+        }),
+    )
+    .await;
+    // en: an app order already accepted: declined, quoting the policy.
+    let en = apply(
+        &app,
+        json!({
+            "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
+            "gateway_transaction_id": "wp-en", "amount": "120.00", "currency": "BYN",
+            "paid_at": "2026-03-02T10:15:00+03:00",
+            "customer": {"email": "john@example.com", "language": "en"}
+        }),
+        json!({
+            "reason": "withdrawal", "facts": {"order_accepted": true},
+            "received_at": "2026-03-05T12:00:00+03:00"
+        }),
+    )
+    .await;
+
+    wait_for_state(&app.db.pool, &ru, "needs_info").await;
+    // Something else arrives, the progress is still missing: asked again (a second email).
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            counts(&sink).contains_key(&mid(&ru, "needs_info", 1))
+        })
+        .await
+    );
+    patch_facts(&app, &ru, json!({"reason_text": "курс не подошёл"})).await;
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            counts(&sink).contains_key(&mid(&ru, "needs_info", 2))
+        })
+        .await,
+        "{:?}",
+        counts(&sink)
+    );
+    wait_for_state(&app.db.pool, &ru, "needs_info").await;
+    patch_facts(&app, &ru, json!({"progress_percent": 35})).await;
+    wait_for_state(&app.db.pool, &ru, "approved").await;
+    pay_out(&app.db.pool, &ru).await;
+
+    wait_for_state(&app.db.pool, &kk, "awaiting_confirmation").await;
+    post(
+        &app,
+        &format!("/v1/refund-requests/{kk}/confirm"),
+        ApiRole::Supervisor,
+        json!({}),
+    )
+    .await;
+
+    wait_for_state(&app.db.pool, &lv, "approved").await;
+    post(
+        &app,
+        &format!("/v1/refund-requests/{lv}/withdraw"),
+        ApiRole::Support,
+        json!({}),
+    )
+    .await;
+
+    wait_for_state(&app.db.pool, &en, "rejected").await;
+
+    let expected = [
+        mid(&ru, "received", 1),
+        mid(&ru, "needs_info", 1),
+        mid(&ru, "needs_info", 2),
+        mid(&ru, "approved", 1),
+        mid(&ru, "refunded", 1),
+        mid(&kk, "received", 1),
+        mid(&kk, "awaiting_confirmation", 1),
+        mid(&kk, "approved", 1),
+        mid(&lv, "received", 1),
+        mid(&lv, "approved", 1),
+        mid(&lv, "withdrawn", 1),
+        mid(&en, "received", 1),
+        mid(&en, "rejected", 1),
+    ];
+    assert_received_exactly(&sink, &expected).await;
+    let all = received(&sink);
+
+    // Every email: the customer's address, the request tag first in the subject, the
+    // merchant's refunds mailbox as Reply-To, the language of the request.
+    for (id, to, reply_to, language) in [
+        (&ru, "ivan@example.by", "refunds@byskills.example", "ru"),
+        (&kk, "aigerim@example.kz", "refunds@saas-kz.example", "kk"),
+        (&lv, "janis@example.lv", "atmaksa@webshop-lv.example", "lv"),
+        (&en, "john@example.com", "refunds@app-studio.example", "en"),
+    ] {
+        let mine: Vec<&Received> = all
+            .iter()
+            .filter(|e| e.message_id.contains(id.as_str()))
+            .collect();
+        assert!(!mine.is_empty());
+        for e in mine {
+            assert_eq!(e.to, to, "{}", e.message_id);
+            assert!(e.subject.starts_with(&tag(id)), "{}", e.subject);
+            assert_eq!(e.reply_to, reply_to, "{}", e.message_id);
+            assert_eq!(e.language, language, "{}", e.message_id);
+            assert_eq!(e.in_reply_to, None, "applications by API answer no email");
+            assert!(
+                !e.text.contains("4111") && !e.text.contains("450.00"),
+                "{}",
+                e.text
+            );
+        }
+    }
+
+    // ru: amounts and dates in Russian.
+    let approved = email(&all, &ru, "approved", 1);
+    assert!(
+        approved.subject.ends_with(": возврат одобрен"),
+        "{}",
+        approved.subject
+    );
+    assert!(
+        approved.text.contains("Здравствуйте, Иван!"),
+        "{}",
+        approved.text
+    );
+    assert!(
+        approved.text.contains("90,00\u{a0}BYN"),
+        "{}",
+        approved.text
+    );
+    // Complete when the progress arrived (today): 30 BY working days from then.
+    let due: chrono::NaiveDate = get(&app, &ru).await["due_on"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        approved.text.contains(&format!(
+            "Срок возврата: не позднее {}",
+            format_date(due, Language::Ru)
+        )),
+        "{}",
+        approved.text
+    );
+    let refunded = email(&all, &ru, "refunded", 1);
+    assert!(
+        refunded
+            .text
+            .contains("90,00\u{a0}BYN на карту Visa •••• 4242"),
+        "{}",
+        refunded.text
+    );
+    for seq in [1, 2] {
+        let asked = email(&all, &ru, "needs_info", seq);
+        assert!(
+            asked.text.contains("процент"),
+            "asks for the course progress: {}",
+            asked.text
+        );
+    }
+
+    // kk: the confirmed amount, and the due date counted from the confirmation.
+    let kzt = Money::parse("57391.30", Currency::KZT).unwrap();
+    let waiting = email(&all, &kk, "awaiting_confirmation", 1);
+    assert!(
+        waiting.text.contains(&format_money(kzt, Language::Kk)),
+        "{}",
+        waiting.text
+    );
+    let due: chrono::NaiveDate = get(&app, &kk).await["due_on"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let approved = email(&all, &kk, "approved", 1);
+    assert!(
+        approved.text.contains(&format_money(kzt, Language::Kk)),
+        "{}",
+        approved.text
+    );
+    assert!(
+        approved.text.contains(&format_date(due, Language::Kk)),
+        "{}",
+        approved.text
+    );
+
+    // lv: the difference and the date, in Latvian.
+    let lv_view = get(&app, &lv).await;
+    assert_eq!(lv_view["amount"], "20.00");
+    let due: chrono::NaiveDate = lv_view["due_on"].as_str().unwrap().parse().unwrap();
+    let approved = email(&all, &lv, "approved", 1);
+    let eur = Money::parse("20.00", Currency::EUR).unwrap();
+    assert!(
+        approved.text.contains(&format_money(eur, Language::Lv)),
+        "{}",
+        approved.text
+    );
+    assert!(
+        approved.text.contains(&format_date(due, Language::Lv)),
+        "{}",
+        approved.text
+    );
+
+    // en: the clause that declines it.
+    let clause = get(&app, &en).await["decision"]["clause"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rejected = email(&all, &en, "rejected", 1);
+    assert!(
+        rejected.subject.ends_with(": refund declined"),
+        "{}",
+        rejected.subject
+    );
+    assert!(
+        rejected.text.contains(clause.lines().next().unwrap()),
+        "{}",
+        rejected.text
+    );
+
+    // The history says what was sent, once per email.
+    let history = get(&app, &ru).await["history"].clone();
+    let sent: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "worker:notify")
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "email sent: received",
+            "email sent: needs_info",
+            "email sent: needs_info",
+            "email sent: approved",
+            "email sent: refunded"
+        ]
+    );
+    assert!(
+        notifications(&app.db.pool, &ru)
+            .await
+            .iter()
+            .all(|(_, _, status)| status == "sent")
+    );
+
+    pipeline.stop().await;
+    broker.cleanup().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_down_for_a_while_loses_nothing_and_sends_nothing_twice() {
+    let app = TestApp::spawn().await;
+    // Retry tiers long enough together (about 9 s) to outlast the outage.
+    let broker = TestBroker::new(&[
+        Duration::from_millis(500),
+        Duration::from_secs(1),
+        Duration::from_secs(2),
+        Duration::from_secs(5),
+    ]);
+    broker.declare().await;
+    let mut sink = SmtpSink::start().await;
+    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let pipeline = Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, mailer));
+
+    // One email first, so the pool holds a connection the outage then breaks.
+    let first = apply(
+        &app,
+        json!({
+            "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
+            "gateway_transaction_id": "wp-0", "amount": "120.00", "currency": "BYN",
+            "paid_at": "2026-03-02T10:15:00+03:00",
+            "customer": {"email": "first@example.com", "language": "en"}
+        }),
+        json!({"reason": "withdrawal", "facts": {"order_accepted": true},
+               "received_at": "2026-03-05T12:00:00+03:00"}),
+    )
+    .await;
+    wait_for_state(&app.db.pool, &first, "rejected").await;
+    assert_received_exactly(
+        &sink,
+        &[mid(&first, "received", 1), mid(&first, "rejected", 1)],
+    )
+    .await;
+
+    sink.stop().await;
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        ids.push(
+            apply(
+                &app,
+                json!({
+                    "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
+                    "gateway_transaction_id": format!("wp-{n}"), "amount": "120.00",
+                    "currency": "BYN", "paid_at": "2026-03-02T10:15:00+03:00",
+                    "customer": {"email": format!("c{n}@example.com"), "language": "en"}
+                }),
+                json!({"reason": "withdrawal", "facts": {"order_accepted": true},
+                       "received_at": "2026-03-05T12:00:00+03:00"}),
+            )
+            .await,
+        );
+    }
+    for id in &ids {
+        wait_for_state(&app.db.pool, id, "rejected").await;
+    }
+    // While the server is down: every email is claimed, none is sent, and the row says why.
+    let pending = eventually(Duration::from_secs(10), || async {
+        let rows: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT status, error FROM notifications WHERE request_id <> $1::uuid")
+                .bind(&first)
+                .fetch_all(&app.db.pool)
+                .await
+                .unwrap();
+        rows.len() == 6
+            && rows
+                .iter()
+                .all(|(status, error)| status == "pending" && error.is_some())
+    })
+    .await;
+    assert!(pending, "six emails pending with their transient error");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        received(&sink).len(),
+        2,
+        "nothing sent while the server is down"
+    );
+
+    sink.restart().await;
+    let mut expected = vec![mid(&first, "received", 1), mid(&first, "rejected", 1)];
+    for id in &ids {
+        expected.push(mid(id, "received", 1));
+        expected.push(mid(id, "rejected", 1));
+    }
+    assert_received_exactly(&sink, &expected).await;
+    for id in &ids {
+        assert_eq!(
+            notifications(&app.db.pool, id).await,
+            [
+                ("received".to_string(), 1, "sent".to_string()),
+                ("rejected".to_string(), 1, "sent".to_string())
+            ]
+        );
+    }
+
+    pipeline.stop().await;
+    broker.cleanup().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_refusal_is_marked_failed_in_the_history_and_not_retried() {
+    let app = TestApp::spawn().await;
+    let broker = TestBroker::new(&[Duration::from_millis(200), Duration::from_millis(400)]);
+    broker.declare().await;
+    let sink = SmtpSink::start().await;
+    sink.answer_rcpt(Answer::Permanent);
+    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let pipeline = Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, mailer));
+
+    let id = apply(
+        &app,
+        json!({
+            "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
+            "gateway_transaction_id": "wp-550", "amount": "120.00", "currency": "BYN",
+            "paid_at": "2026-03-02T10:15:00+03:00",
+            "customer": {"email": "nobody@example.com", "language": "en"}
+        }),
+        json!({"reason": "withdrawal", "facts": {"order_accepted": true},
+               "received_at": "2026-03-05T12:00:00+03:00"}),
+    )
+    .await;
+    wait_for_state(&app.db.pool, &id, "rejected").await;
+    let failed = eventually(Duration::from_secs(15), || async {
+        notifications(&app.db.pool, &id).await
+            == [
+                ("received".to_string(), 1, "failed".to_string()),
+                ("rejected".to_string(), 1, "failed".to_string()),
+            ]
+    })
+    .await;
+    assert!(failed, "{:?}", notifications(&app.db.pool, &id).await);
+
+    // Visible to support in the request's history, with the server's answer.
+    let history = get(&app, &id).await["history"].clone();
+    let failures: Vec<&Value> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "worker:notify")
+        .collect();
+    assert_eq!(failures.len(), 2, "{history:#}");
+    for f in &failures {
+        let reason = f["reason"].as_str().unwrap();
+        assert!(reason.starts_with("email failed: "), "{reason}");
+        assert!(reason.contains("550"), "{reason}");
+        assert_eq!(f["from"], f["to"], "an email changes no state");
+    }
+
+    // One try per email, well past every retry tier: no retry storm, nothing parked.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sink.rcpt_attempts(), 2);
+    assert!(sink.delivered().is_empty());
+    let parking = broker
+        .topology
+        .queues()
+        .into_iter()
+        .find(|q| q.contains("parking"))
+        .expect("a parking queue");
+    assert_eq!(broker.queue_depth(&parking).await, 0);
+
+    pipeline.stop().await;
+    broker.cleanup().await;
+    app.stop().await;
+}
+
+/// The notify handler called directly, as RabbitMQ would redeliver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redelivered_and_repeated_messages_send_nothing_new() {
+    let app = TestApp::spawn().await;
+    let sink = SmtpSink::start().await;
+    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let notify = notify_worker(&app.db, mailer);
+    let id = apply(
+        &app,
+        json!({
+            "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
+            "gateway_transaction_id": "wp-r", "amount": "120.00", "currency": "BYN",
+            "paid_at": "2026-03-02T10:15:00+03:00",
+            "customer": {"email": "anna@example.com", "language": "en"}
+        }),
+        json!({"reason": "withdrawal", "received_at": "2026-03-05T12:00:00+03:00"}),
+    )
+    .await;
+    let request: Uuid = id.parse().unwrap();
+    let message = WorkMessage::new(Stage::Notify, request).with_event("received");
+
+    notify.handle(message.clone()).await.unwrap();
+    // The same message again (a lost ack), and another message about the same event.
+    notify.handle(message.clone()).await.unwrap();
+    notify
+        .handle(WorkMessage::new(Stage::Notify, request).with_event("received"))
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(&sink),
+        BTreeMap::from([(mid(&id, "received", 1), 1)])
+    );
+
+    // A crash between sending and marking leaves the row pending: the next delivery sends
+    // again with the same Message-ID, for the receiving side to drop.
+    sqlx::query("UPDATE notifications SET status = 'pending' WHERE id = $1")
+        .bind(message.message_id)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    notify.handle(message.clone()).await.unwrap();
+    assert_eq!(
+        counts(&sink),
+        BTreeMap::from([(mid(&id, "received", 1), 2)])
+    );
+    notify.handle(message).await.unwrap();
+    assert_eq!(
+        counts(&sink),
+        BTreeMap::from([(mid(&id, "received", 1), 2)])
+    );
+
+    // A transient refusal is retried by the consumer's tiers: the handler says so.
+    sink.answer_rcpt(Answer::Transient);
+    let withdrawn = WorkMessage::new(Stage::Notify, request).with_event("withdrawn");
+    let error = notify.handle(withdrawn.clone()).await.unwrap_err();
+    assert!(
+        matches!(error, shared::broker::consumer::HandlerError::Transient(_)),
+        "{error:?}"
+    );
+    sink.answer_rcpt(Answer::Accept);
+    notify.handle(withdrawn).await.unwrap();
+    assert_eq!(counts(&sink)[&mid(&id, "withdrawn", 1)], 1);
+
+    // Nonsense is parked, not retried.
+    let error = notify
+        .handle(WorkMessage::new(Stage::Notify, request).with_event("refund_maybe"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, shared::broker::consumer::HandlerError::Permanent(_)),
+        "{error:?}"
+    );
+    app.stop().await;
+}
+
+/// The sla role's escalations reach the merchant's support address, in English and the
+/// merchant's language; a request with no customer address fails visibly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalations_go_to_the_merchant_and_missing_addresses_fail_visibly() {
+    let app = TestApp::spawn().await;
+    let temp = std::env::temp_dir().join(format!("refundd-spool-{}", Uuid::new_v4()));
+    let mailer = Mailer::from_url(None, &temp).unwrap();
+    let notify = notify_worker(&app.db, mailer);
+    let id = e2e::insert_request(&app.db.pool, RequestState::Approved).await;
+    sqlx::query(
+        "UPDATE refund_requests SET merchant = 'byskills', due_on = '2026-04-20',
+                amount_minor = 9000, currency = 'BYN', sla_state = 'breached' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let mut conn = app.db.pool.acquire().await.unwrap();
+    transition::record_event(
+        &mut conn,
+        id,
+        "worker:sla",
+        Some(RequestState::Approved),
+        RequestState::Approved,
+        Some("SLA breached"),
+        &json!({"sla_to": "breached"}),
+    )
+    .await
+    .unwrap();
+    drop(conn);
+
+    let breached = WorkMessage::new(Stage::Notify, id).with_event("sla_breached");
+    notify.handle(breached.clone()).await.unwrap();
+    notify.handle(breached).await.unwrap();
+    let files: Vec<_> = std::fs::read_dir(&temp)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        files,
+        [temp.join(format!("rf-{id}-sla_breached-1@refundd.eml"))]
+    );
+    let raw = std::fs::read(&files[0]).unwrap();
+    let parsed = MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(
+        parsed
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address()),
+        Some("support@byskills.example")
+    );
+    let subject = parsed.subject().unwrap();
+    assert!(
+        subject.starts_with(&tag(&id.to_string())) && subject.contains("SLA breached / "),
+        "{subject}"
+    );
+    let text = parsed.body_text(0).unwrap();
+    assert!(text.contains("by 20 April 2026"), "{text}");
+    assert!(text.contains("20 апреля 2026 г."), "{text}");
+
+    // The test request has no customer address: the email fails at once, in the history.
+    notify
+        .handle(WorkMessage::new(Stage::Notify, id).with_event("approved"))
+        .await
+        .unwrap();
+    let status: String = sqlx::query_scalar(
+        "SELECT status FROM notifications WHERE request_id = $1 AND event = 'approved'",
+    )
+    .bind(id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(status, "failed");
+    let history = get(&app, &id.to_string()).await["history"].clone();
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["reason"]
+                == "email failed: approved: the request has no customer email address"),
+        "{history:#}"
+    );
+    let _ = std::fs::remove_dir_all(&temp);
+    app.stop().await;
+}
+
+/// An application that came by email is answered in the customer's thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_to_an_emailed_application_join_the_customers_thread() {
+    let app = TestApp::spawn().await;
+    let sink = SmtpSink::start().await;
+    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let notify = notify_worker(&app.db, mailer);
+    let id = apply(
+        &app,
+        json!({
+            "merchant": "webshop-lv", "policy": "lv-webshop", "gateway": "sandbox",
+            "gateway_transaction_id": "st-mail", "amount": "100.00", "currency": "EUR",
+            "paid_at": "2026-03-02T09:00:00+02:00",
+            "customer": {"email": "liga@example.lv", "language": "lv"}
+        }),
+        json!({"reason": "withdrawal", "received_at": "2026-03-05T12:00:00+02:00"}),
+    )
+    .await;
+    let request: Uuid = id.parse().unwrap();
+    // As the email intake stores it: the channel, and the customer's messages.
+    sqlx::query("UPDATE refund_requests SET channel = 'email' WHERE id = $1")
+        .bind(request)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    for (n, message_id) in ["<first@mail.example.lv>", "<second@mail.example.lv>"]
+        .iter()
+        .enumerate()
+    {
+        sqlx::query(
+            "INSERT INTO inbound_emails (id, message_id, source, sender, subject, request_id,
+                                         outcome, received_at)
+             VALUES ($1, $2, 'imap', 'liga@example.lv', 'Atmaksa', $3, 'attached',
+                     now() - make_interval(mins => $4))",
+        )
+        .bind(Uuid::now_v7())
+        .bind(message_id)
+        .bind(request)
+        .bind(10 - n as i32)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    }
+
+    notify
+        .handle(WorkMessage::new(Stage::Notify, request).with_event("received"))
+        .await
+        .unwrap();
+    let delivered = sink.delivered();
+    assert_eq!(delivered.len(), 1);
+    let parsed = MessageParser::default().parse(&delivered[0].data).unwrap();
+    assert_eq!(
+        parsed.in_reply_to().as_text(),
+        Some("second@mail.example.lv")
+    );
+    let references: Vec<String> = parsed
+        .references()
+        .as_text_list()
+        .unwrap()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(
+        references,
+        ["first@mail.example.lv", "second@mail.example.lv"]
+    );
+    assert_eq!(parsed.message_id(), Some(mid(&id, "received", 1).as_str()));
+    assert!(parsed.subject().unwrap().starts_with(&tag(&id)));
+    app.stop().await;
+}

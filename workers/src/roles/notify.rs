@@ -1,0 +1,691 @@
+//! The notify stage: one email per step of a request, exactly once as far as the customer
+//! can tell. Customer emails (`received`, `needs_info`, `approved`, ...) go to the request's
+//! contact address in its language; SLA escalations (`sla_at_risk`, `sla_breached`) go to
+//! the merchant's support address.
+//!
+//! Exactly once, step by step:
+//! 1. In one transaction, a `notifications` row is claimed and committed (status `pending`)
+//!    before anything is sent. Its id is the id of the work message that asked for it, so a
+//!    redelivered message finds its own row.
+//! 2. The email is sent with the row's Message-ID.
+//! 3. The row is marked `sent` (or `failed`) with an audit event in the request's history.
+//!
+//! Which row a message maps to (`seq`): the email about an event is number N when the
+//! request's history holds N occurrences of that event so far (entries into the event's
+//! state, such as each entry into `needs_info`; for escalations, each change of SLA state to
+//! at risk or breached), at least 1. A redelivered message maps to its own row by id, however
+//! late it comes. A different message for an occurrence that already has a row (a late
+//! message overtaken by a later occurrence of the same event) sends nothing: the customer
+//! gets one email per occurrence, never more.
+//!
+//! The at-least-once edge: a row found `pending` (a crash between sending and marking, or a
+//! transient failure) is sent again with the same Message-ID. The spool overwrites the same
+//! file; mail clients and mailbox providers drop a second message with a Message-ID they
+//! already have. A transient failure goes to the retry tiers (the row keeps the last error);
+//! a permanent refusal marks the row failed, writes it into the history, and stops.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use shared::broker::consumer::{Handler, HandlerError};
+use shared::lifecycle::RequestState;
+use shared::merchants::{Merchant, Merchants};
+use shared::messages::WorkMessage;
+use shared::money::{Currency, Money};
+use shared::notify::{
+    EmailContext, Escalation, EscalationContext, Event, Language, Mailer, OutgoingEmail, SendError,
+    named_address, named_message_id, render, render_escalation, request_tag,
+};
+use shared::payments::{self, Payment};
+use shared::requests::{self, RequestRecord};
+use shared::transition;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// The actor of the audit events this stage writes.
+const ACTOR: &str = "worker:notify";
+
+/// Addresses every email uses, from the settings; each falls back to the merchant's
+/// `reply_to` when not set.
+#[derive(Clone, Debug, Default)]
+pub struct MailAddresses {
+    /// The refunds mailbox the intake reads: the Reply-To of every email.
+    pub intake: Option<String>,
+    /// The sending address.
+    pub from: Option<String>,
+}
+
+pub struct Notify {
+    pool: PgPool,
+    merchants: Arc<Merchants>,
+    mailer: Mailer,
+    addresses: MailAddresses,
+}
+
+impl Notify {
+    pub fn new(
+        pool: PgPool,
+        merchants: Arc<Merchants>,
+        mailer: Mailer,
+        addresses: MailAddresses,
+    ) -> Self {
+        Self {
+            pool,
+            merchants,
+            mailer,
+            addresses,
+        }
+    }
+}
+
+/// What a notify message asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Notice {
+    Customer(Event),
+    Escalation(Escalation),
+}
+
+impl Notice {
+    fn parse(name: &str) -> Result<Notice, String> {
+        if let Ok(event) = name.parse::<Event>() {
+            return Ok(Notice::Customer(event));
+        }
+        name.parse::<Escalation>()
+            .map(Notice::Escalation)
+            .map_err(|_| {
+                format!(
+                    "unknown notification `{name}` (expected received, needs_info, approved, \
+                     awaiting_confirmation, rejected, withdrawn, refunded, payout_delayed, \
+                     bank_details_needed, sla_at_risk or sla_breached)"
+                )
+            })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Notice::Customer(event) => event.as_str(),
+            Notice::Escalation(escalation) => escalation.as_str(),
+        }
+    }
+}
+
+/// Who an email goes to, in which language; or why it cannot go anywhere.
+struct Addressee {
+    to: String,
+    language: Language,
+}
+
+/// A claimed `notifications` row.
+struct Claimed {
+    seq: i32,
+    /// `pending`, `sent` or `failed`.
+    status: String,
+    email_message_id: String,
+}
+
+/// The outcome of claiming the row for a message.
+enum Claim {
+    /// Send this row's email (pending, possibly again).
+    Send(Claimed),
+    /// Sent or failed already, or another message owns this occurrence: nothing to do.
+    Done,
+}
+
+impl Handler for Notify {
+    async fn handle(&self, message: WorkMessage) -> Result<(), HandlerError> {
+        let id = message.request_id;
+        let name = message.event.as_deref().ok_or_else(|| {
+            HandlerError::Permanent(anyhow::anyhow!(
+                "notify message for request {id} names no event"
+            ))
+        })?;
+        let notice =
+            Notice::parse(name).map_err(|e| HandlerError::Permanent(anyhow::anyhow!(e)))?;
+        let mut conn = self.pool.acquire().await?;
+        let request = requests::find(&mut conn, id).await?.ok_or_else(|| {
+            HandlerError::Permanent(anyhow::anyhow!("request {id} does not exist"))
+        })?;
+        let payment = match request.payment_id {
+            Some(payment_id) => payments::find(&mut conn, payment_id).await?,
+            None => None,
+        };
+        drop(conn);
+        let merchant = request
+            .merchant
+            .as_deref()
+            .or(payment.as_ref().map(|p| p.merchant.as_str()))
+            .and_then(|m| self.merchants.get(m));
+        let addressee = addressee(notice, &request, payment.as_ref(), merchant);
+
+        let claimed = match self
+            .claim(message.message_id, &request, notice, &addressee)
+            .await?
+        {
+            Claim::Send(claimed) => claimed,
+            Claim::Done => return Ok(()),
+        };
+        let addressee = match addressee {
+            Ok(addressee) => addressee,
+            // Claimed earlier, and the address has gone since.
+            Err(why) => {
+                self.mark_failed(message.message_id, id, notice, &why)
+                    .await?;
+                return Ok(());
+            }
+        };
+        let email = match self
+            .email(
+                notice,
+                &request,
+                payment.as_ref(),
+                merchant,
+                &addressee,
+                &claimed,
+            )
+            .await
+        {
+            Ok(email) => email,
+            Err(Unsendable::Database(e)) => return Err(e.into()),
+            Err(Unsendable::Because(why)) => {
+                self.mark_failed(message.message_id, id, notice, &why)
+                    .await?;
+                return Ok(());
+            }
+        };
+        match self.mailer.send(&email).await {
+            Ok(()) => {
+                self.mark_sent(message.message_id, id, notice, &claimed)
+                    .await?;
+                tracing::info!(request_id = %id, event = notice.name(), seq = claimed.seq, "email sent");
+                Ok(())
+            }
+            Err(SendError::Transient(why)) => {
+                sqlx::query(
+                    "UPDATE notifications SET error = $2 WHERE id = $1 AND status = 'pending'",
+                )
+                .bind(message.message_id)
+                .bind(&why)
+                .execute(&self.pool)
+                .await?;
+                Err(HandlerError::Transient(anyhow::anyhow!(
+                    "{} email for request {id} not sent yet: {why}",
+                    notice.name()
+                )))
+            }
+            Err(SendError::Permanent(why)) => {
+                tracing::warn!(request_id = %id, event = notice.name(), error = %why, "email refused; marked failed");
+                self.mark_failed(message.message_id, id, notice, &why)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Why an email cannot be written at all.
+enum Unsendable {
+    Because(String),
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Unsendable {
+    fn from(e: sqlx::Error) -> Self {
+        Unsendable::Database(e)
+    }
+}
+
+impl Notify {
+    /// Finds this message's row, or inserts it (`pending`, or `failed` when there is nobody
+    /// to write to) and commits, before anything is sent.
+    async fn claim(
+        &self,
+        message_id: Uuid,
+        request: &RequestRecord,
+        notice: Notice,
+        addressee: &Result<Addressee, String>,
+    ) -> Result<Claim, HandlerError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(row) = find_row(&mut tx, message_id).await? {
+            tx.commit().await?;
+            return Ok(claimed(row));
+        }
+        let seq = occurrences(&mut tx, request.id, notice).await?.max(1);
+        let email_message_id = named_message_id(request.id, notice.name(), seq as u32);
+        let (to, language, status, error) = match addressee {
+            Ok(a) => (a.to.as_str(), Some(a.language.code()), "pending", None),
+            Err(why) => ("", None, "failed", Some(why.as_str())),
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO notifications
+                    (id, request_id, event, seq, recipient, language, status, email_message_id, error)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(message_id)
+        .bind(request.id)
+        .bind(notice.name())
+        .bind(seq)
+        .bind(to)
+        .bind(language)
+        .bind(status)
+        .bind(&email_message_id)
+        .bind(error)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            // Either this very message, delivered twice at once, or another message for the
+            // same occurrence: whichever holds the row sends the email.
+            tx.commit().await?;
+            tracing::info!(request_id = %request.id, event = notice.name(), seq, "email already claimed by another message; nothing to send");
+            return Ok(Claim::Done);
+        }
+        if let Err(why) = addressee {
+            record(
+                &mut tx,
+                request.id,
+                &format!("email failed: {}: {why}", notice.name()),
+                json!({"event": notice.name(), "seq": seq, "status": "failed"}),
+            )
+            .await?;
+            tx.commit().await?;
+            tracing::warn!(request_id = %request.id, event = notice.name(), error = %why, "email cannot be sent; marked failed");
+            return Ok(Claim::Done);
+        }
+        tx.commit().await?;
+        Ok(Claim::Send(Claimed {
+            seq,
+            status: status.to_owned(),
+            email_message_id,
+        }))
+    }
+
+    async fn mark_sent(
+        &self,
+        message_id: Uuid,
+        request_id: Uuid,
+        notice: Notice,
+        claimed: &Claimed,
+    ) -> Result<(), HandlerError> {
+        let mut tx = self.pool.begin().await?;
+        let marked = sqlx::query(
+            "UPDATE notifications SET status = 'sent', sent_at = now(), error = NULL
+              WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() == 1 {
+            record(
+                &mut tx,
+                request_id,
+                &format!("email sent: {}", notice.name()),
+                json!({
+                    "event": notice.name(),
+                    "seq": claimed.seq,
+                    "message_id": claimed.email_message_id,
+                    "status": "sent",
+                }),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn mark_failed(
+        &self,
+        message_id: Uuid,
+        request_id: Uuid,
+        notice: Notice,
+        why: &str,
+    ) -> Result<(), HandlerError> {
+        let mut tx = self.pool.begin().await?;
+        let marked = sqlx::query(
+            "UPDATE notifications SET status = 'failed', error = $2
+              WHERE id = $1 AND status = 'pending'
+          RETURNING seq",
+        )
+        .bind(message_id)
+        .bind(why)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = marked {
+            let seq: i32 = sqlx::Row::get(&row, "seq");
+            record(
+                &mut tx,
+                request_id,
+                &format!("email failed: {}: {why}", notice.name()),
+                json!({"event": notice.name(), "seq": seq, "status": "failed"}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The email for a claimed row: addresses, threading headers and the rendered parts.
+    async fn email(
+        &self,
+        notice: Notice,
+        request: &RequestRecord,
+        payment: Option<&Payment>,
+        merchant: Option<&Merchant>,
+        addressee: &Addressee,
+        claimed: &Claimed,
+    ) -> Result<OutgoingEmail, Unsendable> {
+        let reply_to = self
+            .addresses
+            .intake
+            .clone()
+            .or_else(|| merchant.map(|m| m.reply_to.clone()))
+            .or_else(|| self.addresses.from.clone())
+            .ok_or_else(|| {
+                Unsendable::Because(
+                    "no reply address: the request has no known merchant and \
+                     REFUNDD_INTAKE_ADDRESS is not set"
+                        .to_owned(),
+                )
+            })?;
+        let sender = self
+            .addresses
+            .from
+            .clone()
+            .unwrap_or_else(|| reply_to.clone());
+        let sender_name = merchant.map(|m| m.name.as_str()).unwrap_or("Refunds");
+        let from =
+            named_address(sender_name, &sender).map_err(|e| Unsendable::Because(e.to_string()))?;
+        let amount = amount(request);
+        let rendered = match notice {
+            Notice::Customer(event) => render(&customer_context(
+                event,
+                addressee.language,
+                request,
+                payment,
+                merchant,
+                amount,
+            )),
+            Notice::Escalation(escalation) => {
+                let (Some(merchant), Some(due_date)) = (merchant, request.due_on) else {
+                    return Err(Unsendable::Because(
+                        "an SLA escalation needs the merchant and the due date".to_owned(),
+                    ));
+                };
+                render_escalation(&EscalationContext {
+                    escalation,
+                    language: addressee.language,
+                    request_id: request.id,
+                    merchant_name: merchant.name.clone(),
+                    state: request.state.clone(),
+                    amount,
+                    due_date,
+                })
+            }
+        };
+        let mut email = OutgoingEmail {
+            to: addressee.to.clone(),
+            from,
+            reply_to,
+            message_id: claimed.email_message_id.clone(),
+            in_reply_to: None,
+            references: Vec::new(),
+            rendered,
+        };
+        // A reply to the customer's own emails, so it lands in the same conversation.
+        if matches!(notice, Notice::Customer(_)) && request.channel == "email" {
+            let mut conn = self.pool.acquire().await?;
+            let mut thread: Vec<String> = sqlx::query_scalar(
+                "SELECT message_id FROM inbound_emails
+                  WHERE request_id = $1 ORDER BY received_at, id",
+            )
+            .bind(request.id)
+            .fetch_all(&mut *conn)
+            .await?;
+            if let Some(parent) = thread.pop() {
+                email = email.in_reply_to_customer(&parent, &thread);
+            }
+        }
+        Ok(email)
+    }
+}
+
+async fn find_row(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Claimed>> {
+    let row: Option<(i32, String, Option<String>)> =
+        sqlx::query_as("SELECT seq, status, email_message_id FROM notifications WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|(seq, status, email_message_id)| Claimed {
+        seq,
+        status,
+        email_message_id: email_message_id.unwrap_or_default(),
+    }))
+}
+
+fn claimed(row: Claimed) -> Claim {
+    if row.status == "pending" && !row.email_message_id.is_empty() {
+        Claim::Send(row)
+    } else {
+        Claim::Done
+    }
+}
+
+/// How many times the event has happened to the request so far (see the module docs).
+async fn occurrences(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+    notice: Notice,
+) -> sqlx::Result<i32> {
+    let count: i64 = match notice {
+        Notice::Customer(event) => {
+            sqlx::query_scalar(
+                "SELECT count(*) FROM request_events
+                  WHERE request_id = $1 AND to_state = $2 AND from_state IS DISTINCT FROM $2",
+            )
+            .bind(request_id)
+            .bind(state_of(event).as_str())
+            .fetch_one(conn)
+            .await?
+        }
+        Notice::Escalation(escalation) => {
+            let sla = match escalation {
+                Escalation::SlaAtRisk => "at_risk",
+                Escalation::SlaBreached => "breached",
+            };
+            sqlx::query_scalar(
+                "SELECT count(*) FROM request_events
+                  WHERE request_id = $1 AND actor = 'worker:sla' AND details->>'sla_to' = $2",
+            )
+            .bind(request_id)
+            .bind(sla)
+            .fetch_one(conn)
+            .await?
+        }
+    };
+    Ok(i32::try_from(count).unwrap_or(i32::MAX))
+}
+
+/// The state whose entry an event announces.
+fn state_of(event: Event) -> RequestState {
+    match event {
+        Event::Received => RequestState::Received,
+        Event::NeedsInfo => RequestState::NeedsInfo,
+        Event::Approved => RequestState::Approved,
+        Event::AwaitingConfirmation => RequestState::AwaitingConfirmation,
+        Event::Rejected => RequestState::Rejected,
+        Event::Refunded => RequestState::Refunded,
+        Event::PayoutDelayed => RequestState::PayoutFailed,
+        Event::BankDetailsNeeded => RequestState::NeedsBankDetails,
+        Event::Withdrawn => RequestState::Withdrawn,
+    }
+}
+
+/// An audit event in the request's history, in its current state (the email changes no
+/// state).
+async fn record(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+    reason: &str,
+    details: Value,
+) -> sqlx::Result<()> {
+    let state: String = sqlx::query_scalar("SELECT state FROM refund_requests WHERE id = $1")
+        .bind(request_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let state: RequestState = state
+        .parse()
+        .map_err(|e: shared::lifecycle::UnknownState| sqlx::Error::Decode(Box::new(e)))?;
+    transition::record_event(
+        conn,
+        request_id,
+        ACTOR,
+        Some(state),
+        state,
+        Some(reason),
+        &details,
+    )
+    .await
+}
+
+/// The customer (contact address, else the payment's customer) in the request's language;
+/// for escalations, the merchant's support address in the merchant's language.
+fn addressee(
+    notice: Notice,
+    request: &RequestRecord,
+    payment: Option<&Payment>,
+    merchant: Option<&Merchant>,
+) -> Result<Addressee, String> {
+    match notice {
+        Notice::Customer(_) => {
+            let to = request
+                .contact_email
+                .as_deref()
+                .or(payment.and_then(|p| p.customer_email.as_deref()))
+                .map(str::trim)
+                .filter(|to| !to.is_empty())
+                .ok_or("the request has no customer email address")?;
+            let language = request
+                .language
+                .as_deref()
+                .or(payment.and_then(|p| p.customer_language.as_deref()))
+                .or(merchant.map(|m| m.default_language.as_str()))
+                .map(Language::from_code)
+                .unwrap_or(Language::En);
+            Ok(Addressee {
+                to: to.to_owned(),
+                language,
+            })
+        }
+        Notice::Escalation(_) => {
+            let merchant = merchant.ok_or("the request has no known merchant to escalate to")?;
+            Ok(Addressee {
+                to: merchant.support_email.clone(),
+                language: Language::from_code(&merchant.default_language),
+            })
+        }
+    }
+}
+
+/// The decided refund amount, once there is one.
+fn amount(request: &RequestRecord) -> Option<Money> {
+    let currency: Currency = request.currency.as_deref()?.trim().parse().ok()?;
+    Some(Money::from_minor(request.amount_minor?, currency))
+}
+
+fn customer_context(
+    event: Event,
+    language: Language,
+    request: &RequestRecord,
+    payment: Option<&Payment>,
+    merchant: Option<&Merchant>,
+    amount: Option<Money>,
+) -> EmailContext {
+    let decision = request.decision.as_ref();
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    // What to ask for: the policy's missing items, then the identity check's problem codes.
+    let missing = match event {
+        Event::NeedsInfo | Event::BankDetailsNeeded => decision
+            .map(|d| {
+                let names = d["missing"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(text);
+                let problems = d["problems"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| text(p).or_else(|| text(&p["code"])));
+                names.chain(problems).collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let merchant_name = merchant
+        .map(|m| m.name.clone())
+        .or_else(|| request.merchant.clone())
+        .unwrap_or_default();
+    EmailContext {
+        event,
+        language,
+        request_id: request.id,
+        request_tag: request_tag(request.id),
+        customer_name: request.facts[requests::CUSTOMER_NAME]
+            .as_str()
+            .map(str::to_owned),
+        merchant_signature: merchant
+            .map(|m| m.signature.clone())
+            .unwrap_or_else(|| merchant_name.clone()),
+        merchant_name,
+        amount,
+        due_date: request.due_on,
+        clause: decision.and_then(|d| text(&d["clause"])),
+        missing,
+        card_brand: payment
+            .and_then(|p| p.card_brand.as_deref())
+            .map(card_brand),
+        card_last4: payment.and_then(|p| p.card_last4.clone()),
+    }
+}
+
+/// A card brand as people write it (`visa` → `Visa`); unknown brands as given.
+fn card_brand(brand: &str) -> String {
+    match brand.trim().to_ascii_lowercase().as_str() {
+        "visa" => "Visa".to_owned(),
+        "mastercard" => "Mastercard".to_owned(),
+        "maestro" => "Maestro".to_owned(),
+        "amex" | "american_express" => "American Express".to_owned(),
+        "mir" => "Mir".to_owned(),
+        "belkart" => "Belkart".to_owned(),
+        "unionpay" => "UnionPay".to_owned(),
+        _ => brand.trim().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_parse_customer_events_and_escalations() {
+        assert_eq!(
+            Notice::parse("needs_info"),
+            Ok(Notice::Customer(Event::NeedsInfo))
+        );
+        assert_eq!(
+            Notice::parse("sla_breached"),
+            Ok(Notice::Escalation(Escalation::SlaBreached))
+        );
+        let err = Notice::parse("refund").unwrap_err();
+        assert!(err.contains("unknown notification `refund`"), "{err}");
+        for event in Event::ALL {
+            assert_eq!(Notice::Customer(event).name(), event.as_str());
+        }
+    }
+
+    #[test]
+    fn card_brands_read_as_people_write_them() {
+        assert_eq!(card_brand("visa"), "Visa");
+        assert_eq!(card_brand("MasterCard"), "Mastercard");
+        assert_eq!(card_brand("Humo"), "Humo");
+    }
+}
