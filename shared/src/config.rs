@@ -68,6 +68,11 @@ pub struct Settings {
     pub sandbox_gateway_listen: Option<SocketAddr>,
     /// The sandbox gateway's ledger file.
     pub sandbox_ledger: PathBuf,
+    /// The merchant an email that names no registered payment is filed under (default: the
+    /// first merchant in the merchants file).
+    pub intake_merchant: Option<String>,
+    /// Automatic answers to one sender per 24 hours; more emails are taken in unanswered.
+    pub intake_replies_per_day: u32,
 }
 
 impl Default for Settings {
@@ -95,6 +100,8 @@ impl Default for Settings {
             sla_interval: Duration::from_secs(60),
             sandbox_gateway_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8090))),
             sandbox_ledger: PathBuf::from("var/sandbox-ledger.jsonl"),
+            intake_merchant: None,
+            intake_replies_per_day: 3,
         }
     }
 }
@@ -119,6 +126,8 @@ const SETTINGS: &[(&str, &str)] = &[
     ("sla_interval", "REFUNDD_SLA_INTERVAL"),
     ("sandbox_gateway", "REFUNDD_SANDBOX_GATEWAY"),
     ("sandbox_ledger", "REFUNDD_SANDBOX_LEDGER"),
+    ("intake_merchant", "REFUNDD_INTAKE_MERCHANT"),
+    ("intake_replies_per_day", "REFUNDD_INTAKE_REPLIES_PER_DAY"),
 ];
 
 impl Settings {
@@ -291,6 +300,19 @@ impl Settings {
                     }
                 }
                 "sandbox_ledger" => s.sandbox_ledger = PathBuf::from(value),
+                "intake_merchant" => {
+                    if value.trim().is_empty() {
+                        return Err(bad("expected a merchant id".to_string()));
+                    }
+                    s.intake_merchant = Some(value.trim().to_string());
+                }
+                "intake_replies_per_day" => {
+                    s.intake_replies_per_day = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| *n <= 1000)
+                        .ok_or_else(|| bad(format!("expected a number 0-1000, got {value:?}")))?;
+                }
                 _ => unreachable!("every name in SETTINGS is handled"),
             }
         }

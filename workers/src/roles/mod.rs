@@ -4,6 +4,7 @@
 
 pub mod assessment;
 pub mod decide;
+pub mod intake;
 pub mod payout;
 pub mod sla;
 pub mod validate;
@@ -90,14 +91,24 @@ pub fn gateways(
 
 async fn api_context(settings: &Settings, pool: PgPool) -> anyhow::Result<ApiContext> {
     let (merchants, packs, calendars) = load_reference_data(settings)?;
-    Ok(ApiContext::new(
+    if let Some(m) = &settings.intake_merchant
+        && merchants.get(m).is_none()
+    {
+        anyhow::bail!("REFUNDD_INTAKE_MERCHANT: {m:?} is not a merchant in the merchants file");
+    }
+    let mut ctx = ApiContext::new(
         pool,
         settings.amqp_url.clone(),
         merchants,
         packs,
         calendars,
         settings.document_keys_or_development(),
-    ))
+    );
+    ctx.intake = api::IntakeSettings {
+        default_merchant: settings.intake_merchant.clone(),
+        replies_per_day: settings.intake_replies_per_day,
+    };
+    Ok(ctx)
 }
 
 async fn database(settings: &Settings, connections: u32) -> anyhow::Result<PgPool> {
