@@ -2,3 +2,4 @@
 //! real Postgres and RabbitMQ.
 
 mod api;
+mod imap;

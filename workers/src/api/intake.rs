@@ -12,7 +12,7 @@ use shared::intake::MAX_RAW_BYTES;
 use super::ApiContext;
 use super::auth::Authenticated;
 use super::problem::{ApiError, Problem};
-use crate::roles::intake::{Intake, IntakeOutcome, Source};
+use crate::roles::intake::{IntakeOutcome, Source};
 
 pub fn router() -> Router<ApiContext> {
     Router::new().route(
@@ -66,14 +66,7 @@ pub async fn take_email(
             None,
         ));
     }
-    let intake = Intake {
-        pool: ctx.db.clone(),
-        merchants: ctx.merchants.clone(),
-        document_keys: ctx.document_keys.clone(),
-        default_merchant: ctx.intake.default_merchant.clone(),
-        replies_per_day: ctx.intake.replies_per_day,
-    };
-    let outcome = intake
+    let outcome = crate::roles::intake_of(&ctx)
         .take(&body, Source::Api)
         .await
         .map_err(ApiError::internal)?;

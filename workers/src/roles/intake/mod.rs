@@ -15,6 +15,8 @@
 //!   missing, or that it was received), at most `replies_per_day` answers per sender.
 //! - A message that cannot be parsed is kept (bytes with card numbers masked) as `failed`.
 
+pub mod imap;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
