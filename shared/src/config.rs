@@ -79,6 +79,20 @@ pub struct Settings {
     pub intake_address: Option<String>,
     /// The sending address of every email (default: the merchant's `reply_to`).
     pub mail_from: Option<String>,
+    /// The merchant an email that names no registered payment is filed under (default: the
+    /// first merchant in the merchants file).
+    pub intake_merchant: Option<String>,
+    /// Automatic answers to one sender per 24 hours; more emails are taken in unanswered.
+    pub intake_replies_per_day: u32,
+    /// The refunds mailbox: `imaps://user:pass@host:993/INBOX`, or `imap://` on localhost.
+    pub imap_url: Option<String>,
+    /// Where a message goes once its transaction has committed.
+    pub imap_processed_folder: String,
+    /// Where a message that could not be read goes (its bytes are kept in the database too).
+    pub imap_failed_folder: String,
+    /// How often the mailbox is looked at when the server has no IDLE, and how long one IDLE
+    /// lasts before it is renewed.
+    pub imap_poll_interval: Duration,
 }
 
 impl Default for Settings {
@@ -110,6 +124,12 @@ impl Default for Settings {
             spool_dir: PathBuf::from("var/outbox-mail"),
             intake_address: None,
             mail_from: None,
+            intake_merchant: None,
+            intake_replies_per_day: 3,
+            imap_url: None,
+            imap_processed_folder: "Processed".into(),
+            imap_failed_folder: "Failed".into(),
+            imap_poll_interval: Duration::from_secs(60),
         }
     }
 }
@@ -138,6 +158,12 @@ const SETTINGS: &[(&str, &str)] = &[
     ("spool_dir", "REFUNDD_SPOOL_DIR"),
     ("intake_address", "REFUNDD_INTAKE_ADDRESS"),
     ("mail_from", "REFUNDD_MAIL_FROM"),
+    ("intake_merchant", "REFUNDD_INTAKE_MERCHANT"),
+    ("intake_replies_per_day", "REFUNDD_INTAKE_REPLIES_PER_DAY"),
+    ("imap_url", "REFUNDD_IMAP_URL"),
+    ("imap_processed_folder", "REFUNDD_IMAP_PROCESSED_FOLDER"),
+    ("imap_failed_folder", "REFUNDD_IMAP_FAILED_FOLDER"),
+    ("imap_poll_interval", "REFUNDD_IMAP_POLL_INTERVAL"),
 ];
 
 impl Settings {
@@ -342,6 +368,31 @@ impl Settings {
                         s.mail_from = Some(value);
                     }
                 }
+                "intake_merchant" => {
+                    if value.trim().is_empty() {
+                        return Err(bad("expected a merchant id".to_string()));
+                    }
+                    s.intake_merchant = Some(value.trim().to_string());
+                }
+                "imap_url" => {
+                    ImapUrl::parse(&value).map_err(bad)?;
+                    s.imap_url = Some(value);
+                }
+                "imap_processed_folder" => s.imap_processed_folder = folder(&value).map_err(bad)?,
+                "imap_failed_folder" => s.imap_failed_folder = folder(&value).map_err(bad)?,
+                "imap_poll_interval" => {
+                    s.imap_poll_interval = parse_duration(&value).map_err(bad)?;
+                    if s.imap_poll_interval < Duration::from_secs(1) {
+                        return Err(bad("expected at least 1s".to_string()));
+                    }
+                }
+                "intake_replies_per_day" => {
+                    s.intake_replies_per_day = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| *n <= 1000)
+                        .ok_or_else(|| bad(format!("expected a number 0-1000, got {value:?}")))?;
+                }
                 _ => unreachable!("every name in SETTINGS is handled"),
             }
         }
@@ -371,6 +422,97 @@ impl Settings {
     /// The SMTP URL with its password replaced, for log lines.
     pub fn smtp_url_redacted(&self) -> Option<String> {
         self.smtp_url.as_deref().map(redact_url)
+    }
+}
+
+fn folder(value: &str) -> Result<String, String> {
+    let ok = !value.trim().is_empty()
+        && value.len() <= 200
+        && !value
+            .chars()
+            .any(|c| c.is_control() || c == '"' || c == '\\');
+    if ok {
+        Ok(value.trim().to_string())
+    } else {
+        Err(format!("{value:?} is not a mailbox folder name"))
+    }
+}
+
+/// The refunds mailbox, from `REFUNDD_IMAP_URL`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ImapUrl {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    /// The folder new mail arrives in (the URL's path; `INBOX` when none).
+    pub folder: String,
+}
+
+impl std::fmt::Debug for ImapUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapUrl")
+            .field("tls", &self.tls)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("folder", &self.folder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImapUrl {
+    /// `imaps://user:pass@host[:993]/Folder`, or `imap://` (no TLS) for a server on this machine.
+    pub fn parse(text: &str) -> Result<ImapUrl, String> {
+        let shown = redact_url(text);
+        let url = url::Url::parse(text).map_err(|e| format!("{shown:?} is not a URL: {e}"))?;
+        let tls = match url.scheme() {
+            "imaps" => true,
+            "imap" => false,
+            other => return Err(format!("expected imaps:// or imap://, got {other}://")),
+        };
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("{shown:?} names no host"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let local = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !tls && !local {
+            return Err(format!(
+                "imap:// sends the password in clear text; use imaps:// for {host} (plain IMAP is only for a server on this machine)"
+            ));
+        }
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|_| format!("{shown:?}: the user or password is not UTF-8"))
+        };
+        let user = decode(url.username())?;
+        let password = decode(url.password().unwrap_or(""))?;
+        if user.is_empty() || password.is_empty() {
+            return Err(format!("{shown:?} must carry user:password@"));
+        }
+        let path = decode(url.path().trim_start_matches('/'))?;
+        let folder = if path.is_empty() {
+            "INBOX".to_string()
+        } else {
+            folder(&path)?
+        };
+        Ok(ImapUrl {
+            tls,
+            port: url.port().unwrap_or(if tls { 993 } else { 143 }),
+            host,
+            user,
+            password,
+            folder,
+        })
     }
 }
 
@@ -558,6 +700,42 @@ mod tests {
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn imap_urls_need_tls_away_from_this_machine() {
+        let u = ImapUrl::parse("imaps://refunds%40shop.example:p%3Ass@mail.shop.example/Refunds")
+            .unwrap();
+        assert_eq!(
+            (
+                u.tls,
+                u.host.as_str(),
+                u.port,
+                u.user.as_str(),
+                u.password.as_str()
+            ),
+            (
+                true,
+                "mail.shop.example",
+                993,
+                "refunds@shop.example",
+                "p:ss"
+            )
+        );
+        assert_eq!(u.folder, "Refunds");
+        let u = ImapUrl::parse("imap://u:p@127.0.0.1:10143").unwrap();
+        assert_eq!((u.tls, u.port, u.folder.as_str()), (false, 10143, "INBOX"));
+        let err = ImapUrl::parse("imap://u:secret@mail.shop.example/INBOX").unwrap_err();
+        assert!(err.contains("imaps://"), "{err}");
+        assert!(ImapUrl::parse("imaps://mail.shop.example/").is_err());
+        let err = Settings::load_from(None, &env(&[("REFUNDD_IMAP_URL", "pop3://u:secret@h")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("REFUNDD_IMAP_URL") && !err.contains("secret"),
+            "{err}"
+        );
+        assert!(!format!("{u:?}").contains("p@"), "the password never shows");
     }
 
     #[test]

@@ -36,6 +36,8 @@ enum Command {
         #[arg(value_enum)]
         role: roles::Role,
     },
+    /// Read the refunds mailbox (REFUNDD_IMAP_URL) with IMAP IDLE and take every message in.
+    IntakeEmail,
     /// Run every role in one process: the single-machine default.
     All,
     /// Document encryption keys: `keys rotate` re-encrypts every document under the active key.
@@ -186,6 +188,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Api => roles::run_api(settings, shutdown).await,
         Command::Worker { role } => roles::run_worker(role, settings, shutdown).await,
+        Command::IntakeEmail => roles::run_intake_email(settings, shutdown).await,
         Command::All => roles::run_all(settings, shutdown).await,
         Command::ApiKey { cmd } => api_key(cmd, &settings).await,
         Command::Keys {

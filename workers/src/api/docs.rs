@@ -11,7 +11,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::ApiContext;
-use super::{documents, health, merchants, payments, payouts, problem, quotes, requests};
+use super::{documents, health, intake, merchants, payments, payouts, problem, quotes, requests};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,6 +38,7 @@ use super::{documents, health, merchants, payments, payouts, problem, quotes, re
         payouts::bank_details,
         payouts::mark_paid,
         quotes::quote,
+        intake::take_email,
     ),
     components(schemas(
         problem::Problem,
@@ -69,6 +70,8 @@ use super::{documents, health, merchants, payments, payouts, problem, quotes, re
         payouts::MarkPaid,
         payouts::ManualPayout,
         payouts::ManualPayoutList,
+        intake::RawEmail,
+        crate::roles::intake::IntakeOutcome,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -76,6 +79,7 @@ use super::{documents, health, merchants, payments, payouts, problem, quotes, re
         (name = "payments", description = "The registry of captured card payments refunds go back to"),
         (name = "merchants", description = "Configured merchants"),
         (name = "payouts", description = "Refunds paid by bank transfer when the card cannot take them"),
+        (name = "intake", description = "Raw emails from a mail provider's inbound webhook"),
         (name = "quotes", description = "What the policy would decide, without side effects"),
         (name = "health", description = "Liveness and readiness"),
     )

@@ -8,6 +8,7 @@ pub mod docs;
 pub mod documents;
 pub mod extract;
 pub mod health;
+pub mod intake;
 pub mod merchants;
 pub mod payments;
 pub mod payouts;
@@ -49,6 +50,26 @@ pub struct ApiContext {
     pub calendars: Arc<Calendars>,
     pub document_keys: DocumentKeys,
     pub failed_attempts: FailedAttempts,
+    pub intake: IntakeSettings,
+}
+
+/// How raw emails are taken in (`REFUNDD_INTAKE_*`).
+#[derive(Clone, Debug)]
+pub struct IntakeSettings {
+    /// Merchant of emails that name no registered payment (default: the first merchant).
+    pub default_merchant: Option<String>,
+    /// Automatic answers per sender per 24 hours.
+    pub replies_per_day: u32,
+}
+
+impl Default for IntakeSettings {
+    fn default() -> Self {
+        let s = shared::config::Settings::default();
+        Self {
+            default_merchant: s.intake_merchant,
+            replies_per_day: s.intake_replies_per_day,
+        }
+    }
 }
 
 impl ApiContext {
@@ -68,6 +89,7 @@ impl ApiContext {
             packs: Arc::new(packs),
             calendars: Arc::new(calendars),
             failed_attempts: FailedAttempts::default(),
+            intake: IntakeSettings::default(),
         }
     }
 }
@@ -82,6 +104,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(requests::router())
         .merge(documents::router())
         .merge(payouts::router())
+        .merge(intake::router())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /docs") })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn(request_id))

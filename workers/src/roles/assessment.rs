@@ -69,7 +69,9 @@ pub async fn assess(
         }
         None => None,
     };
-    let Some(payment) = payment else {
+    // Without a payment or a reason (an email that said neither) the engine has nothing to
+    // decide on: the validate stage asks the customer for what is missing.
+    let Some(payment) = payment.filter(|_| record.reason.is_some()) else {
         return Ok(Assessment {
             record,
             payment: None,

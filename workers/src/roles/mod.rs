@@ -4,6 +4,7 @@
 
 pub mod assessment;
 pub mod decide;
+pub mod intake;
 pub mod notify;
 pub mod payout;
 pub mod sla;
@@ -95,14 +96,24 @@ pub fn gateways(
 
 async fn api_context(settings: &Settings, pool: PgPool) -> anyhow::Result<ApiContext> {
     let (merchants, packs, calendars) = load_reference_data(settings)?;
-    Ok(ApiContext::new(
+    if let Some(m) = &settings.intake_merchant
+        && merchants.get(m).is_none()
+    {
+        anyhow::bail!("REFUNDD_INTAKE_MERCHANT: {m:?} is not a merchant in the merchants file");
+    }
+    let mut ctx = ApiContext::new(
         pool,
         settings.amqp_url.clone(),
         merchants,
         packs,
         calendars,
         settings.document_keys_or_development(),
-    ))
+    );
+    ctx.intake = api::IntakeSettings {
+        default_merchant: settings.intake_merchant.clone(),
+        replies_per_day: settings.intake_replies_per_day,
+    };
+    Ok(ctx)
 }
 
 async fn database(settings: &Settings, connections: u32) -> anyhow::Result<PgPool> {
@@ -261,6 +272,47 @@ pub async fn run_worker(
     Ok(())
 }
 
+/// The email intake over the API's settings: the database, merchants and document keys.
+pub fn intake_of(ctx: &ApiContext) -> intake::Intake {
+    intake::Intake {
+        pool: ctx.db.clone(),
+        merchants: ctx.merchants.clone(),
+        document_keys: ctx.document_keys.clone(),
+        default_merchant: ctx.intake.default_merchant.clone(),
+        replies_per_day: ctx.intake.replies_per_day,
+    }
+}
+
+fn imap_config(settings: &Settings) -> anyhow::Result<Option<intake::imap::ImapConfig>> {
+    let Some(url) = &settings.imap_url else {
+        return Ok(None);
+    };
+    let url = shared::config::ImapUrl::parse(url)
+        .map_err(|e| anyhow::anyhow!("REFUNDD_IMAP_URL: {e}"))?;
+    Ok(Some(intake::imap::ImapConfig {
+        url,
+        processed_folder: settings.imap_processed_folder.clone(),
+        failed_folder: settings.imap_failed_folder.clone(),
+        poll_interval: settings.imap_poll_interval,
+    }))
+}
+
+/// Reads the refunds mailbox until shutdown.
+pub async fn run_intake_email(
+    settings: Settings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let config = imap_config(&settings)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "REFUNDD_IMAP_URL is not set: give the refunds mailbox as imaps://user:password@host/INBOX"
+        )
+    })?;
+    let pool = database(&settings, 4).await?;
+    let ctx = api_context(&settings, pool).await?;
+    intake::imap::run(intake_of(&ctx), config, shutdown).await;
+    Ok(())
+}
+
 pub async fn run_api(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let pool = database(&settings, 16).await?;
     let listener = tokio::net::TcpListener::bind(settings.api_bind)
@@ -310,6 +362,9 @@ pub async fn run_all(settings: Settings, shutdown: CancellationToken) -> anyhow:
         spawn_role(role, &tracker, &settings, &topology, &pool, &shutdown)?;
     }
     let ctx = api_context(&settings, pool.clone()).await?;
+    if let Some(config) = imap_config(&settings)? {
+        tracker.spawn(intake::imap::run(intake_of(&ctx), config, shutdown.clone()));
+    }
     let api_shutdown = shutdown.clone();
     tracker.spawn(async move {
         if let Err(e) = api::serve(listener, ctx, api_shutdown.clone()).await {

@@ -92,7 +92,20 @@ impl Handler for Validate {
 
         let a = assess(&mut tx, id, &self.packs, &self.calendars).await?;
         let (missing, problems, decision_json) = match &a.decision {
-            None => (vec!["payment_reference".to_string()], Vec::new(), None),
+            None => {
+                let mut missing = Vec::new();
+                if a.record.payment_id.is_none() {
+                    missing.push("payment_reference".to_string());
+                }
+                if a.record.reason.is_none() {
+                    missing.push("reason".to_string());
+                }
+                if missing.is_empty() {
+                    // The payment row is gone: nothing the customer can send fixes that.
+                    missing.push("payment_reference".to_string());
+                }
+                (missing, Vec::new(), None)
+            }
             Some(d) if d.decision == DecisionKind::NeedsInfo => {
                 (d.missing.clone(), a.document_problems(), Some(d))
             }

@@ -1,0 +1,223 @@
+//! `refundd intake-email` against a real Dovecot (`scripts/dovecot`): messages in the folder
+//! are taken in once and moved to Processed or Failed after their commit; a message already
+//! taken in (a crash before the move) is moved without doubling anything.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_imap::Session;
+use futures_util::TryStreamExt;
+use shared::config::ImapUrl;
+use sqlx::PgPool;
+use tokio::net::TcpStream;
+use uuid::Uuid;
+
+use e2e::TestApp;
+use workers::roles::intake::imap::{self, ImapConfig};
+use workers::roles::intake::{Intake, Source};
+
+const PORT: u16 = 10143;
+const USER: &str = "refunds";
+const PASSWORD: &str = "refunds-test";
+
+fn corpus(file: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../shared/tests/corpus/emails/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Dovecot on 127.0.0.1:10143, started by `scripts/dovecot` when it is not running; the
+/// reason when it cannot be.
+async fn dovecot() -> Result<(), String> {
+    if TcpStream::connect(("127.0.0.1", PORT)).await.is_ok() {
+        return Ok(());
+    }
+    let script = format!("{}/../scripts/dovecot", env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(&script)
+        .output()
+        .map_err(|e| format!("cannot run {script}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "scripts/dovecot failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    TcpStream::connect(("127.0.0.1", PORT))
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("Dovecot started but 127.0.0.1:{PORT} refuses: {e}"))
+}
+
+async fn session() -> Session<TcpStream> {
+    let tcp = TcpStream::connect(("127.0.0.1", PORT)).await.unwrap();
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap().unwrap();
+    client
+        .login(USER, PASSWORD)
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap()
+}
+
+async fn uids(s: &mut Session<TcpStream>, folder: &str) -> usize {
+    s.select(folder).await.unwrap();
+    s.uid_search("ALL").await.unwrap().len()
+}
+
+async fn subjects(s: &mut Session<TcpStream>, folder: &str) -> Vec<String> {
+    s.select(folder).await.unwrap();
+    let fetches: Vec<_> = s
+        .fetch("1:*", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = fetches
+        .iter()
+        .filter_map(|f| {
+            f.header()
+                .map(|h| String::from_utf8_lossy(h).trim().to_string())
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mailbox_is_read_once_and_every_message_is_filed() {
+    if let Err(reason) = dovecot().await {
+        println!("SKIPPED: Dovecot is not available ({reason}); run scripts/dovecot as root");
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let pool = app.db.pool.clone();
+    sqlx::query(
+        "INSERT INTO payments (id, merchant, policy_id, gateway, gateway_txn_id, amount_minor,
+                               currency, paid_at, customer_email)
+         VALUES ($1, 'goods-kz', 'kz-goods-store', 'sandbox', '2904418001', 2450000, 'KZT',
+                 now() - interval '3 days', 'yelena.kim@mail.kz')",
+    )
+    .bind(Uuid::now_v7())
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Folders of this test's own, so runs never see each other's mail.
+    let run = format!("t{}", &Uuid::new_v4().simple().to_string()[..10]);
+    let (inbox, processed, failed) = (
+        format!("{run}-in"),
+        format!("{run}-Processed"),
+        format!("{run}-Failed"),
+    );
+    let intake = Intake {
+        pool: pool.clone(),
+        merchants: Arc::new(shared::merchants::Merchants::demo()),
+        document_keys: shared::documents::DocumentKeys::development(),
+        default_merchant: None,
+        replies_per_day: 3,
+    };
+
+    let mut s = session().await;
+    s.create(&inbox).await.unwrap();
+    let application = corpus("15_ru_attachment_jpeg.eml");
+    // Taken in before (through the webhook, or by a reader that crashed before moving it).
+    let earlier = corpus("11_en_sender_amount.eml");
+    let first = intake.take(&earlier, Source::Api).await.unwrap();
+    assert_eq!(first.outcome, "created");
+    for raw in [
+        &application[..],
+        &corpus("24_autoreply_auto_submitted.eml")[..],
+        b"Subject: nobody sent this\r\nMessage-ID: <orphan@x>\r\n\r\nno sender at all\r\n",
+        &earlier[..],
+        &application[..],
+    ] {
+        s.append(&inbox, None, None, raw).await.unwrap();
+    }
+    assert_eq!(uids(&mut s, &inbox).await, 5);
+
+    let url = ImapUrl::parse(&format!(
+        "imap://{USER}:{PASSWORD}@127.0.0.1:{PORT}/{inbox}"
+    ))
+    .unwrap();
+    let config = ImapConfig {
+        url,
+        processed_folder: processed.clone(),
+        failed_folder: failed.clone(),
+        poll_interval: Duration::from_secs(1),
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let reader = tokio::spawn(imap::run(intake.clone(), config, shutdown.clone()));
+
+    let mut done = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if uids(&mut s, &inbox).await == 0
+            && s.select(&processed).await.is_ok()
+            && uids(&mut s, &processed).await == 4
+        {
+            done = true;
+            break;
+        }
+    }
+    assert!(done, "the reader did not file the five messages");
+    assert_eq!(uids(&mut s, &failed).await, 1);
+    assert_eq!(subjects(&mut s, &failed).await, ["Message-ID: <orphan@x>"]);
+
+    // Two requests: the application (once, though it came twice) and the earlier one.
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM refund_requests").await,
+        2
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM inbound_emails WHERE message_id = 'ru15.yk@mail.kz'
+                AND source = 'imap' AND outcome = 'created'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM inbound_emails WHERE outcome = 'ignored' AND kind = 'auto_reply'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM inbound_emails WHERE outcome = 'failed' AND raw IS NOT NULL"
+        )
+        .await,
+        1
+    );
+
+    // New mail while the reader waits (IDLE) is taken in too.
+    let later = corpus("16_kk_attachments_png_pdf.eml");
+    s.append(&inbox, None, None, &later).await.unwrap();
+    let mut seen = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if count(&pool, "SELECT count(*) FROM inbound_emails").await == 5 {
+            seen = true;
+            break;
+        }
+    }
+    assert!(seen, "the message appended later was not taken in");
+
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), reader)
+        .await
+        .expect("the reader stops on shutdown")
+        .unwrap();
+    s.logout().await.ok();
+    app.stop().await;
+}

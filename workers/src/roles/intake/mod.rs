@@ -1,0 +1,656 @@
+//! The email intake pipeline: one raw RFC 5322 message in, at most one refund request out.
+//! The raw-MIME API endpoint and the IMAP reader both call [`Intake::take`].
+//!
+//! Every message gets one `inbound_emails` row, keyed by its Message-ID (or the SHA-256 of its
+//! bytes), inserted first in the same transaction that opens or updates the request: a second
+//! copy (a retried webhook, a crash before the IMAP move, a second reader) waits on that row
+//! and then finds it, so an email never opens two requests.
+//!
+//! - Auto-replies, bounces and list mail are recorded as `ignored`: no request, no answer.
+//! - A reply (In-Reply-To/References naming one of our messages, or the request tag in the
+//!   subject) is attached to its request: attachments become documents, a payment reference or
+//!   reason it gives fills what was missing, and the request is validated again.
+//! - Anything else is an application: matched to a registered payment when exactly one fits,
+//!   opened as a request on the email channel, and answered in the email's language (what is
+//!   missing, or that it was received), at most `replies_per_day` answers per sender.
+//! - A message that cannot be parsed is kept (bytes with card numbers masked) as `failed`.
+
+pub mod imap;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use shared::cards::mask_card_numbers;
+use shared::documents::{self, DocumentKeys, NewDocument};
+use shared::intake::{
+    self, CandidatePayment, InboundEmail, MissingItem, ReplyRateLimit, RequestRef, RequestTag,
+};
+use shared::lifecycle::RequestState;
+use shared::merchants::Merchants;
+use shared::messages::{Stage, WorkMessage};
+use shared::money::{Currency, Money};
+use shared::outbox::{self, OutboxMessage};
+use shared::payments::{self, Payment};
+use shared::requests::{self, Channel, NewRequest};
+use shared::transition::{self, Transition};
+use sqlx::{PgConnection, PgPool};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// The audit actor of everything the intake does.
+const ACTOR: &str = "intake:email";
+/// Longest part of an email body kept as the request's `reason_text` fact.
+const REASON_TEXT_CHARS: usize = 4000;
+/// Most candidate payments looked at for one email.
+const MAX_CANDIDATES: i64 = 200;
+
+/// Where a message came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Imap,
+    Api,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Imap => "imap",
+            Source::Api => "api",
+        }
+    }
+}
+
+/// What became of one message.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct IntakeOutcome {
+    /// The `inbound_emails` row of the message.
+    pub inbound_id: Uuid,
+    /// The Message-ID, or `sha256:<hex>` of the bytes when it has none.
+    pub message_id: String,
+    /// `created` (a new request), `attached` (a reply added to its request), `duplicate` (this
+    /// message was taken in before; nothing new happened), `ignored` (auto-reply, bounce or
+    /// list mail: nothing opened, nothing answered) or `failed` (not readable; kept for a person).
+    pub outcome: String,
+    /// `application`, `reply`, `auto_reply`, `bounce` or `mailing_list`.
+    pub kind: Option<String>,
+    pub request_id: Option<Uuid>,
+    pub request_state: Option<String>,
+    /// What the customer was asked for (`payment_reference`, `payment_choice`, `reason`,
+    /// `customer_name`).
+    pub missing: Vec<String>,
+    /// Whether an automatic answer was queued for the sender.
+    pub reply_queued: bool,
+    /// Why the message could not be taken in (outcome `failed`).
+    pub error: Option<String>,
+}
+
+/// The intake: the database, the merchants and the document keys.
+#[derive(Clone)]
+pub struct Intake {
+    pub pool: PgPool,
+    pub merchants: Arc<Merchants>,
+    pub document_keys: DocumentKeys,
+    /// Merchant of emails that name no registered payment (default: the first merchant).
+    pub default_merchant: Option<String>,
+    /// Automatic answers per sender per 24 hours.
+    pub replies_per_day: u32,
+}
+
+impl Intake {
+    /// Takes one raw message in. Errors are database errors only (the caller retries the
+    /// message later: nothing was committed); everything about the message itself is an
+    /// outcome.
+    pub async fn take(&self, raw: &[u8], source: Source) -> anyhow::Result<IntakeOutcome> {
+        match intake::parse(raw) {
+            Ok(email) if email.from_address.is_none() && email.kind.from_a_person() => {
+                // Nobody to write to and nobody to refund: a person has a look.
+                let error = "the message has no sender address (From)";
+                self.keep_failed(raw, &email.message_id, error, source)
+                    .await
+            }
+            Ok(email) => self.take_email(&email, source).await,
+            Err(e) => {
+                let message_id = format!("sha256:{}", hex::encode(Sha256::digest(raw)));
+                self.keep_failed(raw, &message_id, &e.to_string(), source)
+                    .await
+            }
+        }
+    }
+
+    /// Keeps the bytes of a message that could not be read, card numbers masked.
+    async fn keep_failed(
+        &self,
+        raw: &[u8],
+        message_id: &str,
+        error: &str,
+        source: Source,
+    ) -> anyhow::Result<IntakeOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let id = Uuid::now_v7();
+        let inserted: Option<Uuid> = sqlx::query_scalar(
+            "INSERT INTO inbound_emails (id, message_id, source, outcome, error, raw)
+             VALUES ($1, $2, $3, 'failed', $4, $5)
+             ON CONFLICT (message_id) DO NOTHING RETURNING id",
+        )
+        .bind(id)
+        .bind(message_id)
+        .bind(source.as_str())
+        .bind(error)
+        .bind(mask_raw(raw))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if inserted.is_none() {
+            drop(tx);
+            return self.duplicate(message_id).await;
+        }
+        tx.commit().await?;
+        tracing::warn!(inbound_id = %id, %message_id, error = %error, "email could not be read; kept for a person");
+        Ok(IntakeOutcome {
+            inbound_id: id,
+            message_id: message_id.to_owned(),
+            outcome: "failed".into(),
+            kind: None,
+            request_id: None,
+            request_state: None,
+            missing: Vec::new(),
+            reply_queued: false,
+            error: Some(error.to_owned()),
+        })
+    }
+
+    async fn take_email(
+        &self,
+        email: &InboundEmail,
+        source: Source,
+    ) -> anyhow::Result<IntakeOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let inbound_id = Uuid::now_v7();
+        // The row first: a concurrent copy of the same message waits here until this
+        // transaction ends, then finds the row and answers "duplicate".
+        let inserted: Option<Uuid> = sqlx::query_scalar(
+            "INSERT INTO inbound_emails (id, message_id, source, sender, subject, outcome, kind,
+                                         language, body_text)
+             VALUES ($1, $2, $3, $4, $5, 'ignored', $6, $7, $8)
+             ON CONFLICT (message_id) DO NOTHING RETURNING id",
+        )
+        .bind(inbound_id)
+        .bind(&email.message_id)
+        .bind(source.as_str())
+        .bind(&email.from_address)
+        .bind(&email.subject)
+        .bind(email.kind.as_str())
+        .bind(email.language.code())
+        .bind(&email.body_text)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if inserted.is_none() {
+            drop(tx);
+            return self.duplicate(&email.message_id).await;
+        }
+        let mut outcome = IntakeOutcome {
+            inbound_id,
+            message_id: email.message_id.clone(),
+            outcome: "ignored".into(),
+            kind: Some(email.kind.as_str().into()),
+            request_id: None,
+            request_state: None,
+            missing: Vec::new(),
+            reply_queued: false,
+            error: None,
+        };
+        if !email.kind.from_a_person() {
+            tx.commit().await?;
+            tracing::info!(%inbound_id, kind = email.kind.as_str(), "machine mail ignored");
+            return Ok(outcome);
+        }
+
+        let existing = match intake::referenced_request(email) {
+            Some(reference) => find_referenced(&mut tx, &reference, email).await?,
+            None => None,
+        };
+        match existing {
+            Some(request_id) => {
+                self.attach(&mut tx, email, request_id, &mut outcome)
+                    .await?
+            }
+            None => self.open(&mut tx, email, &mut outcome).await?,
+        }
+        sqlx::query("UPDATE inbound_emails SET outcome = $2, request_id = $3 WHERE id = $1")
+            .bind(inbound_id)
+            .bind(&outcome.outcome)
+            .bind(outcome.request_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(
+            %inbound_id,
+            request_id = ?outcome.request_id,
+            outcome = outcome.outcome,
+            missing = ?outcome.missing,
+            reply_queued = outcome.reply_queued,
+            "email taken in"
+        );
+        Ok(outcome)
+    }
+
+    /// The answer for a message taken in before.
+    async fn duplicate(&self, message_id: &str) -> anyhow::Result<IntakeOutcome> {
+        let mut conn = self.pool.acquire().await?;
+        let row: (
+            Uuid,
+            Option<String>,
+            Option<Uuid>,
+            Option<String>,
+            Option<String>,
+        ) = sqlx::query_as(
+            "SELECT i.id, i.kind, i.request_id, r.state, i.error
+                   FROM inbound_emails i LEFT JOIN refund_requests r ON r.id = i.request_id
+                  WHERE i.message_id = $1",
+        )
+        .bind(message_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        tracing::info!(inbound_id = %row.0, message_id, "email taken in before; nothing new");
+        Ok(IntakeOutcome {
+            inbound_id: row.0,
+            message_id: message_id.to_owned(),
+            outcome: "duplicate".into(),
+            kind: row.1,
+            request_id: row.2,
+            request_state: row.3,
+            missing: Vec::new(),
+            reply_queued: false,
+            error: row.4,
+        })
+    }
+
+    /// A new application from the email.
+    async fn open(
+        &self,
+        tx: &mut PgConnection,
+        email: &InboundEmail,
+        outcome: &mut IntakeOutcome,
+    ) -> anyhow::Result<()> {
+        let candidates = candidates(tx, email).await?;
+        let matched = intake::match_payment(email, &candidates);
+        let payment = match matched.payment() {
+            Some(id) => payments::find(tx, id).await?,
+            None => None,
+        };
+        let mut missing = intake::missing_for_application(email, &matched);
+        if payment.is_some() {
+            // The payer's name comes with the payment.
+            missing.retain(|m| *m != MissingItem::CustomerName);
+        }
+        let merchant = payment
+            .as_ref()
+            .map(|p| p.merchant.clone())
+            .or_else(|| self.default_merchant());
+
+        let id = Uuid::now_v7();
+        let mut facts = serde_json::Map::new();
+        if let Some(name) = &email.extracted.customer_name {
+            facts.insert(requests::CUSTOMER_NAME.into(), json!(name));
+        }
+        let text: String = email.body_text.chars().take(REASON_TEXT_CHARS).collect();
+        if !text.trim().is_empty() {
+            facts.insert("reason_text".into(), json!(text));
+        }
+        let new = NewRequest {
+            id,
+            payment_id: payment.as_ref().map(|p| p.id),
+            merchant: merchant.clone(),
+            channel: Channel::Email,
+            reason: email.extracted.reason.map(|r| r.name().to_owned()),
+            facts: Value::Object(facts),
+            policy_id: payment.as_ref().map(|p| p.policy.clone()),
+            currency: payment.as_ref().map(|p| p.currency.code().to_owned()),
+            received_at: Utc::now(),
+            contact_email: email.from_address.clone(),
+            language: Some(email.language.code().to_owned()),
+            idempotency_key: None,
+            request_hash: None,
+        };
+        let mut messages = vec![OutboxMessage::from(
+            WorkMessage::new(Stage::Validate, id).with_version(1),
+        )];
+        let reply = self
+            .answer(
+                tx,
+                email,
+                &missing,
+                merchant.as_deref(),
+                id,
+                outcome.inbound_id,
+            )
+            .await?;
+        if let Some(notify) = &reply {
+            messages.push(notify.clone().into());
+        }
+        requests::create(tx, &new, ACTOR, &messages).await?;
+        if let Some(notify) = &reply {
+            sqlx::query("UPDATE inbound_emails SET reply_message_id = $2 WHERE id = $1")
+                .bind(outcome.inbound_id)
+                .bind(notify.message_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        self.store_attachments(tx, email, id).await?;
+        outcome.outcome = "created".into();
+        outcome.request_id = Some(id);
+        outcome.request_state = Some(RequestState::Received.as_str().into());
+        outcome.missing = missing.iter().map(|m| m.as_str().to_owned()).collect();
+        outcome.reply_queued = reply.is_some();
+        Ok(())
+    }
+
+    /// A reply: its attachments and what it says join the request, which is validated again.
+    async fn attach(
+        &self,
+        tx: &mut PgConnection,
+        email: &InboundEmail,
+        id: Uuid,
+        outcome: &mut IntakeOutcome,
+    ) -> anyhow::Result<()> {
+        let (state, version) = transition::lock_state(tx, id).await?;
+        outcome.outcome = "attached".into();
+        outcome.request_id = Some(id);
+        outcome.request_state = Some(state.as_str().into());
+        if !matches!(
+            state,
+            RequestState::Received | RequestState::Validating | RequestState::NeedsInfo
+        ) {
+            // Decided or closed: the message is kept with the request for a person to read;
+            // it can no longer change the decision.
+            return Ok(());
+        }
+        let record = requests::find(tx, id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("request {id} vanished under its lock"))?;
+        let mut added = serde_json::Map::new();
+        if record.payment_id.is_none() {
+            let candidates = candidates(tx, email).await?;
+            if let Some(pid) = intake::match_payment(email, &candidates).payment()
+                && let Some(p) = payments::find(tx, pid).await?
+            {
+                set_payment(tx, id, &p).await?;
+                added.insert("payment_id".into(), json!(p.id));
+            }
+        }
+        if record.reason.is_none()
+            && let Some(reason) = email.extracted.reason
+        {
+            sqlx::query("UPDATE refund_requests SET reason = $2 WHERE id = $1")
+                .bind(id)
+                .bind(reason.name())
+                .execute(&mut *tx)
+                .await?;
+            added.insert("reason".into(), json!(reason.name()));
+        }
+        if record.facts.get(requests::CUSTOMER_NAME).is_none()
+            && let Some(name) = &email.extracted.customer_name
+        {
+            sqlx::query(
+                "UPDATE refund_requests SET facts = facts || jsonb_build_object($2::text, $3::text)
+                  WHERE id = $1",
+            )
+            .bind(id)
+            .bind(requests::CUSTOMER_NAME)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+            added.insert(requests::CUSTOMER_NAME.into(), json!(name));
+        }
+        let documents = self.store_attachments(tx, email, id).await?;
+        let validate = WorkMessage::new(Stage::Validate, id);
+        if state == RequestState::NeedsInfo {
+            transition::apply(
+                tx,
+                &Transition {
+                    request_id: id,
+                    expected_version: version,
+                    from: state,
+                    to: RequestState::Validating,
+                    actor: ACTOR,
+                    reason: Some("the customer replied by email"),
+                    details: json!({
+                        "inbound_email_id": outcome.inbound_id,
+                        "documents": documents,
+                        "added": added,
+                    }),
+                },
+                &[validate.with_version(version + 1).into()],
+            )
+            .await?;
+            outcome.request_state = Some(RequestState::Validating.as_str().into());
+        } else {
+            outbox::enqueue(tx, &[validate.with_version(version).into()]).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores every attachment as an encrypted document of the request; returns their ids.
+    async fn store_attachments(
+        &self,
+        tx: &mut PgConnection,
+        email: &InboundEmail,
+        request_id: Uuid,
+    ) -> anyhow::Result<Vec<Uuid>> {
+        let mut ids = Vec::new();
+        for a in &email.attachments {
+            let validation = match shared::identity::file::inspect(&a.bytes) {
+                Ok(_) => json!({"valid": true, "problems": []}),
+                Err(problems) => json!({"valid": false, "problems": problems}),
+            };
+            let id = documents::store(
+                tx,
+                &self.document_keys,
+                &NewDocument {
+                    request_id,
+                    kind: "email_attachment",
+                    content_type: Some(&a.content_type),
+                    bytes: &a.bytes,
+                    fields: json!({"filename": a.filename, "source": "email"}),
+                    validation,
+                },
+            )
+            .await?;
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    /// Writes the automatic answer into the inbound row and returns the notify message that
+    /// sends it, unless the sender must not be answered or was answered enough today.
+    async fn answer(
+        &self,
+        tx: &mut PgConnection,
+        email: &InboundEmail,
+        missing: &[MissingItem],
+        merchant: Option<&str>,
+        request_id: Uuid,
+        inbound_id: Uuid,
+    ) -> anyhow::Result<Option<WorkMessage>> {
+        if !intake::answerable(email) {
+            return Ok(None);
+        }
+        let Some(sender) = email.from_address.as_deref() else {
+            return Ok(None);
+        };
+        // One sender's answers are counted one transaction at a time.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('intake-reply:' || $1))")
+            .bind(sender)
+            .execute(&mut *tx)
+            .await?;
+        let now = Utc::now();
+        let previous: Vec<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT replied_at FROM inbound_emails
+              WHERE sender = $1 AND replied_at > now() - interval '24 hours'",
+        )
+        .bind(sender)
+        .fetch_all(&mut *tx)
+        .await?;
+        let limit = ReplyRateLimit::new(self.replies_per_day as usize, chrono::Duration::hours(24));
+        if !limit.allows(now, &previous) {
+            tracing::info!(%inbound_id, "sender answered enough today; no automatic answer");
+            return Ok(None);
+        }
+        let merchant_name = merchant
+            .and_then(|m| self.merchants.get(m))
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| merchant.unwrap_or("").to_owned());
+        let tag = RequestTag::for_request(request_id);
+        let (subject, text) = intake::auto_reply(email, missing, &merchant_name, &tag);
+        let notify = WorkMessage::new(Stage::Notify, request_id).with_event("intake_reply");
+        sqlx::query(
+            "UPDATE inbound_emails SET reply_subject = $2, reply_text = $3, replied_at = $4
+              WHERE id = $1",
+        )
+        .bind(inbound_id)
+        .bind(subject)
+        .bind(text)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        Ok(Some(notify))
+    }
+
+    fn default_merchant(&self) -> Option<String> {
+        self.default_merchant
+            .clone()
+            .or_else(|| self.merchants.all().next().map(|m| m.id.clone()))
+    }
+}
+
+/// The request a reply names, when it exists. A tag is 8 hex digits of the id, so when it fits
+/// several requests the one whose contact is the sender is chosen, or none.
+async fn find_referenced(
+    conn: &mut PgConnection,
+    reference: &RequestRef,
+    email: &InboundEmail,
+) -> sqlx::Result<Option<Uuid>> {
+    match reference {
+        RequestRef::Id(id) => {
+            sqlx::query_scalar("SELECT id FROM refund_requests WHERE id = $1")
+                .bind(id)
+                .fetch_optional(conn)
+                .await
+        }
+        RequestRef::Tag(tag) => {
+            let rows: Vec<(Uuid, Option<String>)> = sqlx::query_as(
+                "SELECT id, contact_email FROM refund_requests
+                  WHERE left(id::text, 8) = $1 ORDER BY id DESC LIMIT 50",
+            )
+            .bind(tag.uuid_prefix())
+            .fetch_all(conn)
+            .await?;
+            let sender = email.from_address.as_deref().unwrap_or("");
+            Ok(match rows.as_slice() {
+                [(id, _)] => Some(*id),
+                many => many
+                    .iter()
+                    .find(|(_, contact)| {
+                        contact
+                            .as_deref()
+                            .is_some_and(|c| c.trim().eq_ignore_ascii_case(sender))
+                    })
+                    .map(|(id, _)| *id),
+            })
+        }
+    }
+}
+
+/// id, transaction id, customer email, amount, currency, paid at.
+type PaymentRow = (Uuid, String, Option<String>, i64, String, DateTime<Utc>);
+
+/// Registered payments the email could be about: those of its sender (or the customer it
+/// names), and those whose transaction id it mentions.
+async fn candidates(
+    conn: &mut PgConnection,
+    email: &InboundEmail,
+) -> sqlx::Result<Vec<CandidatePayment>> {
+    let addresses: Vec<String> = email
+        .from_address
+        .iter()
+        .chain(email.extracted.customer_email.iter())
+        .map(|a| a.trim().to_lowercase())
+        .collect();
+    let reference = email
+        .extracted
+        .payment_reference
+        .as_deref()
+        .map(|r| r.trim().trim_start_matches(['#', '№']).to_lowercase());
+    let text = format!("{}\n{}", email.subject, email.body_text).to_lowercase();
+    let rows: Vec<PaymentRow> = sqlx::query_as(
+        "SELECT id, gateway_txn_id, customer_email, amount_minor, currency::text, paid_at
+           FROM payments
+          WHERE lower(customer_email) = ANY($1)
+             OR lower(gateway_txn_id) = $2
+             OR (length(gateway_txn_id) >= 6 AND strpos($3, lower(gateway_txn_id)) > 0)
+          ORDER BY paid_at DESC
+          LIMIT $4",
+    )
+    .bind(&addresses)
+    .bind(reference)
+    .bind(text)
+    .bind(MAX_CANDIDATES)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, txn, customer_email, minor, currency, paid_at)| {
+            let currency: Currency = currency.trim().parse().ok()?;
+            Some(CandidatePayment {
+                id,
+                gateway_transaction_id: txn,
+                customer_email,
+                amount: Money::from_minor(minor, currency),
+                paid_at,
+            })
+        })
+        .collect())
+}
+
+/// Ties a request that had no payment to the one its customer's reply names.
+async fn set_payment(conn: &mut PgConnection, id: Uuid, p: &Payment) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE refund_requests
+            SET payment_id = $2, merchant = $3, policy_id = $4, currency = $5, updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(p.id)
+    .bind(&p.merchant)
+    .bind(&p.policy)
+    .bind(p.currency.code())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The raw bytes with card numbers masked: each byte read as one character (Latin-1), so
+/// bytes of any charset survive and only digit runs change.
+pub fn mask_raw(raw: &[u8]) -> Vec<u8> {
+    let latin1: String = raw.iter().map(|&b| char::from(b)).collect();
+    let (masked, _) = mask_card_numbers(&latin1);
+    masked.chars().map(|c| c as u32 as u8).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_bytes_keep_their_charset_and_lose_card_numbers() {
+        let raw = b"Subject: \xcf\xf0\xe8\r\n\r\ncard 4111 1111 1111 1111 \xff end";
+        let masked = mask_raw(raw);
+        assert!(masked.starts_with(b"Subject: \xcf\xf0\xe8\r\n"));
+        assert!(masked.ends_with(b" \xff end"));
+        let text = String::from_utf8_lossy(&masked);
+        assert!(!text.contains("4111 1111 1111 1111"), "{text}");
+        assert!(text.contains("1111"));
+    }
+}
