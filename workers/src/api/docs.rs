@@ -11,7 +11,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::ApiContext;
-use super::{documents, health, merchants, payments, problem, quotes, requests};
+use super::{documents, health, merchants, payments, problem, quotes, requests, schemas};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,6 +39,12 @@ use super::{documents, health, merchants, payments, problem, quotes, requests};
     components(schemas(
         problem::Problem,
         problem::FieldProblem,
+        schemas::ReasonName,
+        schemas::LanguageCode,
+        schemas::CurrencyCode,
+        schemas::GatewayName,
+        schemas::StateName,
+        schemas::DecimalText,
         health::Health,
         health::Readiness,
         merchants::MerchantList,

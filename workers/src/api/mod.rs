@@ -13,6 +13,7 @@ pub mod payments;
 pub mod problem;
 pub mod quotes;
 pub mod requests;
+pub mod schemas;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
