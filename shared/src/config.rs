@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-
 /// A setting that could not be used. `Display` is the one line a person sees.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("setting {setting}: {problem}")]

@@ -3,8 +3,8 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
@@ -163,9 +163,11 @@ fn nul_field(value: &serde_json::Value, path: &str) -> Option<String> {
         }
     };
     match value {
-        serde_json::Value::String(s) if s.contains('\0') => {
-            Some(if path.is_empty() { "body".into() } else { path.into() })
-        }
+        serde_json::Value::String(s) if s.contains('\0') => Some(if path.is_empty() {
+            "body".into()
+        } else {
+            path.into()
+        }),
         serde_json::Value::Array(items) => items
             .iter()
             .enumerate()

@@ -518,7 +518,10 @@ pub async fn list(
     if let Some(merchant) = &q.merchant
         && merchant.contains('\0')
     {
-        errors.push(field("merchant", "contains a NUL character; no merchant id does"));
+        errors.push(field(
+            "merchant",
+            "contains a NUL character; no merchant id does",
+        ));
     }
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {

@@ -8,8 +8,8 @@ use shared::lifecycle::RequestState;
 use shared::merchants::{GatewayKind, LANGUAGES};
 use shared::money::Currency;
 use shared::policy::Reason;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 /// Every gateway kind by its name (the enum has no list of its own).
