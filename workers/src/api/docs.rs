@@ -11,7 +11,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::ApiContext;
-use super::{documents, health, intake, merchants, payments, payouts, problem, quotes, requests};
+use super::{
+    documents, health, intake, merchants, payments, payouts, problem, quotes, requests, schemas,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -43,6 +45,12 @@ use super::{documents, health, intake, merchants, payments, payouts, problem, qu
     components(schemas(
         problem::Problem,
         problem::FieldProblem,
+        schemas::ReasonName,
+        schemas::LanguageCode,
+        schemas::CurrencyCode,
+        schemas::GatewayName,
+        schemas::StateName,
+        schemas::DecimalText,
         health::Health,
         health::Readiness,
         merchants::MerchantList,

@@ -3,7 +3,7 @@
 //! against the payer and the received date, the bytes are stored encrypted, and a request
 //! waiting for documents is validated again.
 
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use super::ApiContext;
 use super::auth::Authenticated;
+use super::extract::PathText;
 use super::payments::parse_id;
 use super::problem::{ApiError, FieldProblem, Problem};
 
@@ -83,7 +84,7 @@ fn field(field: &str, message: impl Into<String>) -> ApiError {
 }
 
 /// Attaches a document to a refund request.
-#[utoipa::path(post, path = "/v1/refund-requests/{id}/documents", tag = "refund requests",
+#[utoipa::path(post, path = "/v1/refund-requests/{id}/documents", operation_id = "upload_refund_request_document", tag = "refund requests",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "refund request id")),
     request_body(content = DocumentUpload, content_type = "multipart/form-data"),
@@ -101,7 +102,7 @@ fn field(field: &str, message: impl Into<String>) -> ApiError {
 pub async fn upload(
     State(ctx): State<ApiContext>,
     caller: Authenticated,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<DocumentAccepted>), ApiError> {
     let caller = caller.require(&[ApiRole::Support, ApiRole::Supervisor], "add documents")?;

@@ -2,8 +2,9 @@
 //! and every mistake answered as a problem naming the field.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
@@ -48,24 +49,58 @@ where
     }
 }
 
-/// The raw body of a request that must be JSON and within the size limit.
-async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    let content_type = req
-        .headers()
+/// An optional JSON body: an empty body means `T::default()`; anything else is read as
+/// strictly as [`ApiJson`].
+pub struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = content_type(&req).to_owned();
+        let bytes = read_body(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalJson(T::default()));
+        }
+        require_json(&content_type)?;
+        parse(&bytes).map(OptionalJson)
+    }
+}
+
+fn content_type(req: &Request) -> &str {
+    req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+        .unwrap_or("")
+}
+
+fn require_json(content_type: &str) -> Result<(), ApiError> {
     let mime = content_type.split(';').next().unwrap_or("").trim();
-    if !(mime == "application/json" || mime.ends_with("+json")) {
-        return Err(ApiError::unsupported_media(format!(
-            "send the body as JSON with Content-Type: application/json (got {:?})",
-            if content_type.is_empty() {
-                "nothing"
-            } else {
-                content_type
-            }
-        )));
+    if mime == "application/json" || mime.ends_with("+json") {
+        return Ok(());
     }
+    Err(ApiError::unsupported_media(format!(
+        "send the body as JSON with Content-Type: application/json (got {:?})",
+        if content_type.is_empty() {
+            "nothing"
+        } else {
+            content_type
+        }
+    )))
+}
+
+/// The raw body of a request that must be JSON and within the size limit.
+async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    require_json(content_type(&req))?;
+    read_body(req, state).await
+}
+
+/// The raw body within the size limit; axum's plain-text rejections become problems.
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(format!("the body is larger than the limit: {e}"))
@@ -83,6 +118,16 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             de.end().map_err(|e| {
                 ApiError::malformed(format!("unexpected data after the JSON value: {e}"), None)
             })?;
+            if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+                let raw: serde_json::Value = serde_json::from_slice(bytes)
+                    .map_err(|e| ApiError::malformed(e.to_string(), None))?;
+                if let Some(field) = nul_field(&raw, "") {
+                    return Err(ApiError::field(
+                        field,
+                        "contains a NUL character (\\u0000), which text here may not hold; remove it",
+                    ));
+                }
+            }
             Ok(value)
         }
         Err(e) => {
@@ -107,10 +152,81 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
+/// The path of the first string (or key) holding a NUL character: Postgres text and jsonb
+/// cannot store one, so it is refused at the door instead of failing the transaction.
+fn nul_field(value: &serde_json::Value, path: &str) -> Option<String> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(if path.is_empty() {
+            "body".into()
+        } else {
+            path.into()
+        }),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_field(v, &format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                Some(join(&k.replace('\0', "\\u0000")))
+            } else {
+                nul_field(v, &join(k))
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// serde_json appends " at line 1 column 42"; the field path says more.
 fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
+    }
+}
+
+/// The one path parameter of a route (`{id}`) as text, parsed by the handler after it has
+/// checked the caller's role. A path that is not valid percent-encoded UTF-8 is answered as a
+/// problem, not with axum's plain-text rejection.
+pub struct PathText(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathText {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(text)| PathText(text))
+            .map_err(|e| ApiError::malformed(e.body_text(), Some("id".into())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn a_nul_character_anywhere_is_refused_naming_the_field() {
+        let body = br#"{"facts": {"notes": ["ok", "bad\u0000text"]}}"#;
+        let e = parse::<serde_json::Value>(body).unwrap_err();
+        assert_eq!(e.status(), 422);
+        assert_eq!(e.problem().errors[0].field, "facts.notes[1]");
+
+        let e = parse::<BTreeMap<String, String>>(br#"{"a\u0000": "x"}"#).unwrap_err();
+        assert_eq!(e.problem().errors[0].field, "a\\u0000");
+    }
+
+    #[test]
+    fn an_escaped_backslash_before_u0000_is_just_text() {
+        let v: serde_json::Value = parse(br#"{"a": "C:\\u0000"}"#).unwrap();
+        assert_eq!(v["a"], "C:\\u0000");
     }
 }

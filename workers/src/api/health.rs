@@ -35,7 +35,7 @@ pub struct Readiness {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "health", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health {
         status: "ok".into(),
@@ -43,7 +43,7 @@ pub async fn healthz() -> Json<Health> {
 }
 
 /// Postgres and RabbitMQ are reachable.
-#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "health", responses(
     (status = 200, body = Readiness, description = "ready"),
     (status = 503, body = Readiness, description = "a dependency is unreachable")
 ))]

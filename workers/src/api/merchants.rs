@@ -44,7 +44,7 @@ pub struct MerchantList {
 }
 
 /// The configured merchants.
-#[utoipa::path(get, path = "/v1/merchants", tag = "merchants",
+#[utoipa::path(get, path = "/v1/merchants", operation_id = "list_merchants", tag = "merchants",
     security(("api_key" = [])),
     responses(
         (status = 200, body = MerchantList),

@@ -15,6 +15,7 @@ pub mod payouts;
 pub mod problem;
 pub mod quotes;
 pub mod requests;
+pub mod schemas;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

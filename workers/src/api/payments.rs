@@ -2,7 +2,7 @@
 //! gateway + transaction id), `GET /v1/payments/{id}` reads one. Anything that looks like a
 //! full card number is refused: only the brand and last four digits may enter.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,8 +18,9 @@ use uuid::Uuid;
 
 use super::ApiContext;
 use super::auth::Authenticated;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, PathText};
 use super::problem::{ApiError, FieldProblem, Problem};
+use super::schemas::{CurrencyCode, DecimalText, GatewayName, LanguageCode};
 
 pub fn router() -> Router<ApiContext> {
     Router::new()
@@ -33,6 +34,7 @@ pub struct Card {
     /// e.g. `visa`, `mastercard`.
     pub brand: String,
     /// The last four digits, and only those.
+    #[schema(pattern = "^[0-9]{4}$")]
     pub last4: String,
 }
 
@@ -41,6 +43,7 @@ pub struct Card {
 pub struct Customer {
     pub email: String,
     /// `ru`, `kk`, `lv` or `en`.
+    #[schema(value_type = Option<LanguageCode>)]
     pub language: Option<String>,
 }
 
@@ -53,13 +56,13 @@ pub struct NewPayment {
     pub policy: String,
     /// The gateway that captured it (the merchant's): `sandbox`, `webpay`, `robokassa`,
     /// `cloudpayments` or `stripe`.
-    #[schema(value_type = String, example = "sandbox")]
+    #[schema(value_type = GatewayName)]
     pub gateway: GatewayKind,
     pub gateway_transaction_id: String,
     /// Captured amount as a decimal string, e.g. `"450.00"`.
-    #[schema(value_type = String, example = "450.00")]
+    #[schema(value_type = DecimalText)]
     pub amount: DecimalAmount,
-    #[schema(value_type = String, example = "BYN")]
+    #[schema(value_type = CurrencyCode)]
     pub currency: Currency,
     /// When it was captured (RFC 3339 with offset).
     pub paid_at: DateTime<FixedOffset>,
@@ -271,7 +274,7 @@ fn validate(ctx: &ApiContext, p: NewPayment) -> Result<Payment, ApiError> {
 
 /// Registers a captured card payment. Registering the same gateway transaction again with
 /// the same details answers 200 with the stored payment; with other details, 409.
-#[utoipa::path(post, path = "/v1/payments", tag = "payments",
+#[utoipa::path(post, path = "/v1/payments", operation_id = "register_payment", tag = "payments",
     security(("api_key" = [])),
     request_body = NewPayment,
     responses(
@@ -281,6 +284,7 @@ fn validate(ctx: &ApiContext, p: NewPayment) -> Result<Payment, ApiError> {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
@@ -309,7 +313,7 @@ pub async fn register(
 }
 
 /// One registered payment.
-#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments",
+#[utoipa::path(get, path = "/v1/payments/{id}", operation_id = "read_payment", tag = "payments",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "payment id")),
     responses(
@@ -322,7 +326,7 @@ pub async fn register(
 pub async fn read(
     State(ctx): State<ApiContext>,
     caller: Authenticated,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Json<PaymentView>, ApiError> {
     caller.require(
         &[ApiRole::Support, ApiRole::Supervisor, ApiRole::Intake],

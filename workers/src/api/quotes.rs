@@ -17,7 +17,7 @@ pub fn router() -> Router<ApiContext> {
 }
 
 /// Decides a hypothetical refund request under a policy pack and returns the decision.
-#[utoipa::path(post, path = "/v1/quotes", tag = "quotes",
+#[utoipa::path(post, path = "/v1/quotes", operation_id = "quote", tag = "quotes",
     security(("api_key" = [])),
     request_body(content = Object, description = "the JSON of `refundd quote`: policy, payment {amount, currency, paid_at, refunded?}, received_at, complete_at?, reason, facts, documents?"),
     responses(
@@ -25,6 +25,7 @@ pub fn router() -> Router<ApiContext> {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]

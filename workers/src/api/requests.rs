@@ -2,7 +2,7 @@
 //! list page by page, add missing facts, and the decisions people make (confirm, reject,
 //! withdraw). Every accepted write is one transaction with its audit event and outbox rows.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
@@ -26,9 +26,10 @@ use uuid::Uuid;
 
 use super::ApiContext;
 use super::auth::Authenticated;
-use super::extract::{ApiJson, HashedJson};
+use super::extract::{ApiJson, HashedJson, OptionalJson, PathText};
 use super::payments::parse_id;
 use super::problem::{ApiError, FieldProblem, Problem};
+use super::schemas::{DecimalText, LanguageCode, ReasonName, StateName};
 
 const READERS: [ApiRole; 2] = [ApiRole::Support, ApiRole::Supervisor];
 
@@ -65,7 +66,7 @@ pub struct NewRefundRequest {
     pub payment: PaymentRef,
     /// `withdrawal`, `not_delivered`, `force_majeure`, `erroneous_charge`,
     /// `out_of_stock_difference` or `advance_balance`.
-    #[schema(value_type = String, example = "withdrawal")]
+    #[schema(value_type = ReasonName)]
     pub reason: Reason,
     /// Facts the policy may need (`progress_percent`, `access_started_at`, `reason_text`, ...);
     /// unknown names are refused.
@@ -75,6 +76,7 @@ pub struct NewRefundRequest {
     /// Where to email the customer (default: the payment's customer email).
     pub contact: Option<Contact>,
     /// `ru`, `kk`, `lv` or `en` (default: the payment's, then the merchant's).
+    #[schema(value_type = Option<LanguageCode>)]
     pub language: Option<String>,
     /// When the application first reached the merchant, if before now (RFC 3339).
     pub received_at: Option<DateTime<FixedOffset>>,
@@ -254,16 +256,17 @@ fn replay(existing: RequestRecord, hash: &str) -> Result<Response, ApiError> {
 }
 
 /// Submits a refund application. Answers 202 with the id and where to follow it.
-#[utoipa::path(post, path = "/v1/refund-requests", tag = "refund requests",
+#[utoipa::path(post, path = "/v1/refund-requests", operation_id = "create_refund_request", tag = "refund requests",
     security(("api_key" = [])),
     request_body = NewRefundRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "same key and body: the same answer; same key, other body: 409")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, description = "same key and body: the same answer; same key, other body: 409")),
     responses(
         (status = 202, body = Accepted),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
@@ -412,7 +415,7 @@ fn strip_nulls(value: Value) -> Value {
 }
 
 /// One refund request: state, decision with its clause, amount, due date and full history.
-#[utoipa::path(get, path = "/v1/refund-requests/{id}", tag = "refund requests",
+#[utoipa::path(get, path = "/v1/refund-requests/{id}", operation_id = "read_refund_request", tag = "refund requests",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "refund request id")),
     responses(
@@ -425,7 +428,7 @@ fn strip_nulls(value: Value) -> Value {
 pub async fn read(
     State(ctx): State<ApiContext>,
     caller: Authenticated,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Json<RefundRequestView>, ApiError> {
     caller.require(&READERS, "read refund requests")?;
     let id = parse_id(&id)?;
@@ -474,9 +477,11 @@ async fn view(conn: &mut PgConnection, id: Uuid) -> Result<RefundRequestView, Ap
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only requests in this state.
+    #[param(value_type = Option<StateName>)]
     pub state: Option<String>,
     /// Only this merchant's requests.
     pub merchant: Option<String>,
@@ -485,12 +490,13 @@ pub struct ListQuery {
     /// From the `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
 /// Refund requests, newest first, page by page (keyset pagination: pages stay stable while
 /// new requests arrive).
-#[utoipa::path(get, path = "/v1/refund-requests", tag = "refund requests",
+#[utoipa::path(get, path = "/v1/refund-requests", operation_id = "list_refund_requests", tag = "refund requests",
     security(("api_key" = [])),
     params(ListQuery),
     responses(
@@ -520,6 +526,14 @@ pub async fn list(
         && let Err(e) = sla.parse::<shared::sla::SlaState>()
     {
         errors.push(field("sla", e));
+    }
+    if let Some(merchant) = &q.merchant
+        && merchant.contains('\0')
+    {
+        errors.push(field(
+            "merchant",
+            "contains a NUL character; no merchant id does",
+        ));
     }
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
@@ -586,7 +600,7 @@ fn illegal(record: &RequestRecord, to: RequestState, what: &str) -> ApiError {
 
 /// Adds facts that were missing (later values replace earlier ones). A request waiting for
 /// information is validated again.
-#[utoipa::path(patch, path = "/v1/refund-requests/{id}/facts", tag = "refund requests",
+#[utoipa::path(patch, path = "/v1/refund-requests/{id}/facts", operation_id = "add_refund_request_facts", tag = "refund requests",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "refund request id")),
     request_body(content = Object, description = "facts by name, e.g. {\"progress_percent\": 35}"),
@@ -597,13 +611,14 @@ fn illegal(record: &RequestRecord, to: RequestState, what: &str) -> ApiError {
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn add_facts(
     State(ctx): State<ApiContext>,
     caller: Authenticated,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     ApiJson(new_facts): ApiJson<Facts>,
 ) -> Result<Json<RefundRequestView>, ApiError> {
     let caller = caller.require(&READERS, "add facts")?;
@@ -675,6 +690,7 @@ pub async fn add_facts(
 #[serde(deny_unknown_fields)]
 pub struct ConfirmBody {
     /// Required for a request in manual review: the amount to refund (a decimal string).
+    #[schema(value_type = Option<DecimalText>)]
     pub amount: Option<String>,
     /// Why, for the history.
     pub note: Option<String>,
@@ -693,29 +709,9 @@ pub struct WithdrawBody {
     pub note: Option<String>,
 }
 
-/// An optional JSON body: absent or empty means the default.
-async fn optional_body<T: serde::de::DeserializeOwned + Default>(
-    headers: &HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<T, ApiError> {
-    if body.is_empty() {
-        return Ok(T::default());
-    }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
-        return Err(ApiError::unsupported_media(
-            "send the body as JSON with Content-Type: application/json",
-        ));
-    }
-    super::extract::parse(&body)
-}
-
 /// A supervisor confirms a decision that awaits confirmation, or decides a request in manual
 /// review (with an amount). The request moves to approved and on to payout.
-#[utoipa::path(post, path = "/v1/refund-requests/{id}/confirm", tag = "refund requests",
+#[utoipa::path(post, path = "/v1/refund-requests/{id}/confirm", operation_id = "confirm_refund_request", tag = "refund requests",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "refund request id")),
     request_body(content = Option<ConfirmBody>),
@@ -726,19 +722,18 @@ async fn optional_body<T: serde::de::DeserializeOwned + Default>(
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn confirm(
     State(ctx): State<ApiContext>,
     caller: Authenticated,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    PathText(id): PathText,
+    OptionalJson(body): OptionalJson<ConfirmBody>,
 ) -> Result<Json<RefundRequestView>, ApiError> {
     let caller = caller.require(&[ApiRole::Supervisor], "confirm refunds")?;
     let id = parse_id(&id)?;
-    let body: ConfirmBody = optional_body(&headers, body).await?;
     let mut tx = ctx.db.begin().await?;
     let (record, version) = lock(&mut tx, id).await?;
     let state = record.state();
@@ -841,7 +836,7 @@ pub async fn confirm(
 }
 
 /// A supervisor rejects a request (awaiting confirmation or in manual review), saying why.
-#[utoipa::path(post, path = "/v1/refund-requests/{id}/reject", tag = "refund requests",
+#[utoipa::path(post, path = "/v1/refund-requests/{id}/reject", operation_id = "reject_refund_request", tag = "refund requests",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "refund request id")),
     request_body = RejectBody,
@@ -852,13 +847,14 @@ pub async fn confirm(
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reject(
     State(ctx): State<ApiContext>,
     caller: Authenticated,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     ApiJson(body): ApiJson<RejectBody>,
 ) -> Result<Json<RefundRequestView>, ApiError> {
     let caller = caller.require(&[ApiRole::Supervisor], "reject refunds")?;
@@ -883,7 +879,7 @@ pub async fn reject(
 }
 
 /// The customer withdraws the application (any time before payout).
-#[utoipa::path(post, path = "/v1/refund-requests/{id}/withdraw", tag = "refund requests",
+#[utoipa::path(post, path = "/v1/refund-requests/{id}/withdraw", operation_id = "withdraw_refund_request", tag = "refund requests",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "refund request id")),
     request_body(content = Option<WithdrawBody>),
@@ -894,18 +890,17 @@ pub async fn reject(
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn withdraw(
     State(ctx): State<ApiContext>,
     caller: Authenticated,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    PathText(id): PathText,
+    OptionalJson(body): OptionalJson<WithdrawBody>,
 ) -> Result<Json<RefundRequestView>, ApiError> {
     let caller = caller.require(&READERS, "withdraw applications")?;
     let id = parse_id(&id)?;
-    let body: WithdrawBody = optional_body(&headers, body).await?;
     let note = body
         .note
         .unwrap_or_else(|| "withdrawn at the customer's request".into());
