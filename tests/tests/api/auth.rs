@@ -99,6 +99,36 @@ async fn every_role_against_every_endpoint() {
             Some(quote),
             [Allowed, Allowed, Forbidden, Forbidden],
         ),
+        (
+            Method::POST,
+            format!("/v1/refund-requests/{request}/documents"),
+            Some(json!({})),
+            [Allowed, Allowed, Forbidden, Forbidden],
+        ),
+        (
+            Method::GET,
+            "/v1/payouts/manual".into(),
+            None,
+            [Forbidden, Allowed, Forbidden, Forbidden],
+        ),
+        (
+            Method::POST,
+            format!("/v1/refund-requests/{request}/bank-details"),
+            Some(json!({"bank_details": "LV80BANK0000435195001"})),
+            [Allowed, Allowed, Forbidden, Forbidden],
+        ),
+        (
+            Method::POST,
+            format!("/v1/refund-requests/{request}/mark-paid"),
+            Some(json!({"reference": "PP-1"})),
+            [Forbidden, Allowed, Forbidden, Forbidden],
+        ),
+        (
+            Method::POST,
+            "/v1/intake/email".into(),
+            Some(json!("From: a@example.com")),
+            [Forbidden, Forbidden, Allowed, Forbidden],
+        ),
     ];
     for (method, path, body, expectations) in cases {
         for (role, expect) in [Support, Supervisor, Intake, Viewer]
