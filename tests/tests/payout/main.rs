@@ -133,6 +133,44 @@ async fn count_in(pool: &PgPool, state: &str) -> i64 {
         .unwrap()
 }
 
+/// Waits until `n` requests are refunded, then checks the sandbox ledger: exactly one booked
+/// refund per request, and the booked total equals the approved amounts.
+async fn assert_each_refunded_once(
+    pool: &PgPool,
+    ledger_of: &SandboxGateway,
+    n: usize,
+    total: i64,
+) {
+    assert!(
+        eventually(Duration::from_secs(240), || async {
+            count_in(pool, "refunded").await == n as i64
+        })
+        .await,
+        "refunded: {}, approved: {}, payout_pending: {}, payout_sent: {}",
+        count_in(pool, "refunded").await,
+        count_in(pool, "approved").await,
+        count_in(pool, "payout_pending").await,
+        count_in(pool, "payout_sent").await
+    );
+    let ledger = ledger_of.ledger(None).await.unwrap();
+    let booked: Vec<_> = ledger
+        .refunds
+        .iter()
+        .filter(|r| r.status == RefundStatus::Succeeded)
+        .collect();
+    let per_txn: HashSet<&str> = booked.iter().map(|r| r.transaction_id.as_str()).collect();
+    assert_eq!(booked.len(), n, "exactly one refund per request");
+    assert_eq!(per_txn.len(), n);
+    let booked_total: i64 = booked
+        .iter()
+        .map(|r| Money::parse(&r.amount, Currency::BYN).unwrap().minor())
+        .sum();
+    assert_eq!(
+        booked_total, total,
+        "the ledger total is the sum of approved amounts"
+    );
+}
+
 /// Many short retry tiers: a refund that keeps meeting injected faults is asked about again
 /// and again instead of being parked.
 fn retry_tiers() -> Vec<Duration> {
@@ -177,39 +215,13 @@ async fn a_thousand_refunds_through_timeouts_and_5xx_are_each_booked_exactly_onc
     let workers = start_workers(&db, &broker, &url, &shutdown);
     enqueue_payouts(&db.pool, &ids).await;
 
-    assert!(
-        eventually(Duration::from_secs(240), || async {
-            count_in(&db.pool, "refunded").await == 1000
-        })
-        .await,
-        "refunded: {}, payout_pending: {}, payout_sent: {}",
-        count_in(&db.pool, "refunded").await,
-        count_in(&db.pool, "payout_pending").await,
-        count_in(&db.pool, "payout_sent").await
-    );
-    let ledger = seeder.ledger(None).await.unwrap();
-    let booked: Vec<_> = ledger
-        .refunds
-        .iter()
-        .filter(|r| r.status == RefundStatus::Succeeded)
-        .collect();
-    let per_txn: HashSet<&str> = booked.iter().map(|r| r.transaction_id.as_str()).collect();
-    assert_eq!(booked.len(), 1000, "exactly one refund per request");
-    assert_eq!(per_txn.len(), 1000);
-    let total: i64 = booked
-        .iter()
-        .map(|r| Money::parse(&r.amount, Currency::BYN).unwrap().minor())
-        .sum();
-    assert_eq!(
-        total, expected_total,
-        "the ledger total is the sum of approved amounts"
-    );
-    let unknowns: i64 =
+    assert_each_refunded_once(&db.pool, &seeder, 1000, expected_total).await;
+    let refunded_events: i64 =
         sqlx::query_scalar("SELECT count(*) FROM request_events WHERE to_state = 'refunded'")
             .fetch_one(&db.pool)
             .await
             .unwrap();
-    assert_eq!(unknowns, 1000);
+    assert_eq!(refunded_events, 1000, "one refunded event per request");
 
     shutdown.cancel();
     for w in workers {
@@ -458,31 +470,7 @@ async fn refunds_survive_the_payout_worker_being_killed_at_random_moments() {
         worker.wait().unwrap();
         worker = e2e::refundd_with(&db, &broker, &["worker", "payout"], &env);
     }
-    assert!(
-        eventually(Duration::from_secs(240), || async {
-            count_in(&db.pool, "refunded").await == 1000
-        })
-        .await,
-        "refunded: {}, payout_pending: {}, payout_sent: {}, approved: {}",
-        count_in(&db.pool, "refunded").await,
-        count_in(&db.pool, "payout_pending").await,
-        count_in(&db.pool, "payout_sent").await,
-        count_in(&db.pool, "approved").await
-    );
-    let ledger = seeder.ledger(None).await.unwrap();
-    let booked: Vec<_> = ledger
-        .refunds
-        .iter()
-        .filter(|r| r.status == RefundStatus::Succeeded)
-        .collect();
-    let per_txn: HashSet<&str> = booked.iter().map(|r| r.transaction_id.as_str()).collect();
-    assert_eq!(booked.len(), 1000, "exactly one refund per request");
-    assert_eq!(per_txn.len(), 1000);
-    let total: i64 = booked
-        .iter()
-        .map(|r| Money::parse(&r.amount, Currency::BYN).unwrap().minor())
-        .sum();
-    assert_eq!(total, expected_total);
+    assert_each_refunded_once(&db.pool, &seeder, 1000, expected_total).await;
     e2e::terminate(&worker);
     e2e::wait_exit(&mut worker, Duration::from_secs(10));
     shutdown.cancel();
