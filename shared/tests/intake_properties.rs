@@ -151,3 +151,20 @@ proptest! {
         prop_assert_eq!(both, PaymentMatch::Ambiguous(vec![twin.id, first.id]));
     }
 }
+
+/// Inputs that once crashed the parser (found by `cargo fuzz run intake_parse`): each must
+/// come back as an answer, never a panic.
+#[test]
+fn messages_that_crashed_the_parser_are_answered() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/crashers");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let raw = std::fs::read(entry.unwrap().path()).unwrap();
+        let _ = parse(&raw);
+        seen += 1;
+    }
+    assert!(
+        seen >= 1,
+        "the crashers folder holds the inputs fuzzing found"
+    );
+}

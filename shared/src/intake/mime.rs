@@ -22,7 +22,14 @@ pub const MAX_RAW_BYTES: usize = 40 * 1024 * 1024;
 const MAX_NESTING: usize = 4;
 
 /// Parses one raw message. Never panics; any byte string gives a result or an error.
+/// mail-parser 0.11 can panic on some malformed MIME trees (found by fuzzing: "Invalid part
+/// ID, could not find multipart"); such a message is answered as unreadable instead of
+/// taking the intake down (and being retried for ever).
 pub fn parse(raw: &[u8]) -> Result<InboundEmail, IntakeError> {
+    std::panic::catch_unwind(|| parse_unguarded(raw)).unwrap_or(Err(IntakeError::Unreadable))
+}
+
+fn parse_unguarded(raw: &[u8]) -> Result<InboundEmail, IntakeError> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(IntakeError::Empty);
     }

@@ -127,4 +127,6 @@ pub enum IntakeError {
     TooLarge { size: usize, limit: usize },
     #[error("the bytes are not an email message (no header block could be read)")]
     NotAnEmail,
+    #[error("the message's MIME structure is damaged and could not be read")]
+    Unreadable,
 }
