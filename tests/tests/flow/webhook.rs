@@ -64,7 +64,7 @@ async fn a_decision_reaches_the_merchants_webhook_signed_even_after_a_failure() 
         },
         Arc::new(Webhook::new(
             db.pool.clone(),
-            merchants,
+            Arc::new(merchants),
             Box::new(|name: &str| {
                 (name == "BYSKILLS_WEBHOOK_SECRET").then(|| "whsec-test".to_string())
             }),

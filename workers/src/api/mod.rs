@@ -77,18 +77,18 @@ impl ApiContext {
     pub fn new(
         db: PgPool,
         amqp_url: String,
-        merchants: Merchants,
-        packs: PolicyPacks,
-        calendars: Calendars,
+        merchants: impl Into<Arc<Merchants>>,
+        packs: impl Into<Arc<PolicyPacks>>,
+        calendars: impl Into<Arc<Calendars>>,
         document_keys: DocumentKeys,
     ) -> Self {
         Self {
             document_keys,
             db,
             amqp_url,
-            merchants: Arc::new(merchants),
-            packs: Arc::new(packs),
-            calendars: Arc::new(calendars),
+            merchants: merchants.into(),
+            packs: packs.into(),
+            calendars: calendars.into(),
             failed_attempts: FailedAttempts::default(),
             intake: IntakeSettings::default(),
         }

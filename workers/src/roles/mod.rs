@@ -48,11 +48,17 @@ pub enum Role {
     Webhook,
 }
 
+/// Merchants, policy packs and calendars, loaded once per process and shared by every role.
+#[derive(Clone)]
+pub struct ReferenceData {
+    pub merchants: Arc<Merchants>,
+    pub packs: Arc<PolicyPacks>,
+    pub calendars: Arc<Calendars>,
+}
+
 /// Merchants, policy packs and calendars: files loaded and checked at start. A bad file stops
 /// the process with a message naming the file, line and field.
-pub fn load_reference_data(
-    settings: &Settings,
-) -> anyhow::Result<(Merchants, PolicyPacks, Calendars)> {
+pub fn load_reference_data(settings: &Settings) -> anyhow::Result<ReferenceData> {
     let packs = match &settings.policy_dir {
         Some(dir) => PolicyPacks::load_dir(dir).map_err(|e| anyhow::anyhow!("policy pack {e}"))?,
         None => PolicyPacks::builtin().clone(),
@@ -76,7 +82,11 @@ pub fn load_reference_data(
             }
         }
     }
-    Ok((merchants, packs, calendars))
+    Ok(ReferenceData {
+        merchants: Arc::new(merchants),
+        packs: Arc::new(packs),
+        calendars: Arc::new(calendars),
+    })
 }
 
 /// Each merchant's gateway, built from its configuration and secrets from the environment.
@@ -94,19 +104,22 @@ pub fn gateways(
         .collect()
 }
 
-async fn api_context(settings: &Settings, pool: PgPool) -> anyhow::Result<ApiContext> {
-    let (merchants, packs, calendars) = load_reference_data(settings)?;
+async fn api_context(
+    settings: &Settings,
+    pool: PgPool,
+    reference: &ReferenceData,
+) -> anyhow::Result<ApiContext> {
     if let Some(m) = &settings.intake_merchant
-        && merchants.get(m).is_none()
+        && reference.merchants.get(m).is_none()
     {
         anyhow::bail!("REFUNDD_INTAKE_MERCHANT: {m:?} is not a merchant in the merchants file");
     }
     let mut ctx = ApiContext::new(
         pool,
         settings.amqp_url.clone(),
-        merchants,
-        packs,
-        calendars,
+        reference.merchants.clone(),
+        reference.packs.clone(),
+        reference.calendars.clone(),
         settings.document_keys_or_development(),
     );
     ctx.intake = api::IntakeSettings {
@@ -164,10 +177,10 @@ fn spawn_role(
     settings: &Settings,
     topology: &Topology,
     pool: &PgPool,
+    reference: &ReferenceData,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let (_, packs, calendars) = load_reference_data(settings)?;
-    let (packs, calendars) = (Arc::new(packs), Arc::new(calendars));
+    let (packs, calendars) = (reference.packs.clone(), reference.calendars.clone());
     match role {
         Role::Relay => {
             let config = RelayConfig {
@@ -205,8 +218,7 @@ fn spawn_role(
             tracker.spawn(monitor.run(shutdown.clone()));
         }
         Role::Payout => {
-            let (merchants, _, _) = load_reference_data(settings)?;
-            let gateways = gateways(&merchants)?;
+            let gateways = gateways(&reference.merchants)?;
             spawn_consumer(
                 tracker,
                 settings,
@@ -216,23 +228,19 @@ fn spawn_role(
                 shutdown,
             )
         }
-        Role::Webhook => {
-            let (merchants, _, _) = load_reference_data(settings)?;
-            spawn_consumer(
-                tracker,
-                settings,
-                topology,
-                Stage::Webhook,
-                webhook::Webhook::new(
-                    pool.clone(),
-                    merchants,
-                    Box::new(|name: &str| std::env::var(name).ok()),
-                ),
-                shutdown,
-            )
-        }
+        Role::Webhook => spawn_consumer(
+            tracker,
+            settings,
+            topology,
+            Stage::Webhook,
+            webhook::Webhook::new(
+                pool.clone(),
+                reference.merchants.clone(),
+                Box::new(|name: &str| std::env::var(name).ok()),
+            ),
+            shutdown,
+        ),
         Role::Notify => {
-            let (merchants, _, _) = load_reference_data(settings)?;
             let mailer = Mailer::from_url(settings.smtp_url.as_deref(), &settings.spool_dir)
                 .map_err(|e| anyhow::anyhow!("setting REFUNDD_SMTP_URL: {e}"))?;
             // The mailer shows scheme, host and port, never credentials.
@@ -244,7 +252,7 @@ fn spawn_role(
                 Stage::Notify,
                 notify::Notify::new(
                     pool.clone(),
-                    Arc::new(merchants),
+                    reference.merchants.clone(),
                     mailer,
                     notify::MailAddresses {
                         intake: settings.intake_address.clone(),
@@ -263,10 +271,13 @@ pub async fn run_worker(
     settings: Settings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let reference = load_reference_data(&settings)?;
     let pool = database(&settings, 8).await?;
     let topology = declare_topology(&settings).await?;
     let tracker = TaskTracker::new();
-    spawn_role(role, &tracker, &settings, &topology, &pool, &shutdown)?;
+    spawn_role(
+        role, &tracker, &settings, &topology, &pool, &reference, &shutdown,
+    )?;
     tracker.close();
     tracker.wait().await;
     Ok(())
@@ -308,7 +319,7 @@ pub async fn run_intake_email(
         )
     })?;
     let pool = database(&settings, 4).await?;
-    let ctx = api_context(&settings, pool).await?;
+    let ctx = api_context(&settings, pool, &load_reference_data(&settings)?).await?;
     intake::imap::run(intake_of(&ctx), config, shutdown).await;
     Ok(())
 }
@@ -318,13 +329,14 @@ pub async fn run_api(settings: Settings, shutdown: CancellationToken) -> anyhow:
     let listener = tokio::net::TcpListener::bind(settings.api_bind)
         .await
         .with_context(|| format!("cannot listen on {} (REFUNDD_API_BIND)", settings.api_bind))?;
-    let ctx = api_context(&settings, pool).await?;
+    let ctx = api_context(&settings, pool, &load_reference_data(&settings)?).await?;
     api::serve(listener, ctx, shutdown).await?;
     Ok(())
 }
 
 /// Every role in one process, on one pool: the single-machine default.
 pub async fn run_all(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let reference = load_reference_data(&settings)?;
     shared::db::create_if_missing(&settings.database_url).await?;
     let pool = database(&settings, 24).await?;
     shared::db::migrate(&pool).await?;
@@ -359,9 +371,11 @@ pub async fn run_all(settings: Settings, shutdown: CancellationToken) -> anyhow:
         Role::Payout,
         Role::Sla,
     ] {
-        spawn_role(role, &tracker, &settings, &topology, &pool, &shutdown)?;
+        spawn_role(
+            role, &tracker, &settings, &topology, &pool, &reference, &shutdown,
+        )?;
     }
-    let ctx = api_context(&settings, pool.clone()).await?;
+    let ctx = api_context(&settings, pool.clone(), &reference).await?;
     if let Some(config) = imap_config(&settings)? {
         tracker.spawn(intake::imap::run(intake_of(&ctx), config, shutdown.clone()));
     }

@@ -5,6 +5,7 @@
 //! (transient failures retry on the retry tiers); `X-Refundd-Delivery` is stable across
 //! retries so the receiver can drop duplicates.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -22,13 +23,13 @@ pub type SecretLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 pub struct Webhook {
     pool: PgPool,
-    merchants: Merchants,
+    merchants: Arc<Merchants>,
     client: reqwest::Client,
     secret: SecretLookup,
 }
 
 impl Webhook {
-    pub fn new(pool: PgPool, merchants: Merchants, secret: SecretLookup) -> Self {
+    pub fn new(pool: PgPool, merchants: Arc<Merchants>, secret: SecretLookup) -> Self {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
