@@ -146,6 +146,11 @@ pub async fn run(settings: &Settings, api_url: &str) -> anyhow::Result<()> {
     let run = Utc::now().format("%Y%m%d%H%M%S").to_string();
     let key = api_keys::create(&pool, ApiRole::Supervisor, &format!("demo-{run}")).await?;
 
+    // The demo merchants refund through the sandbox gateway, which only refunds payments it
+    // knows: seed each one there too, as the real gateway would know it.
+    let sandbox = crate::roles::sandbox_url(settings)
+        .map(|url| shared::gateway::SandboxGateway::at(&url, Duration::from_secs(5)))
+        .transpose()?;
     let samples = samples(&run);
     let total = samples.len() * 2;
     let mut done = 0;
@@ -161,6 +166,26 @@ pub async fn run(settings: &Settings, api_url: &str) -> anyhow::Result<()> {
             .error_for_status()?
             .json()
             .await?;
+        if let Some(sandbox) = &sandbox {
+            let amount = shared::money::Money::parse(
+                sample.payment["amount"].as_str().unwrap_or_default(),
+                sample.payment["currency"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .parse()?,
+            )?;
+            let txn = sample.payment["gateway_transaction_id"]
+                .as_str()
+                .unwrap_or_default();
+            if let Err(e) = sandbox
+                .register_payment(txn, amount, shared::gateway::sandbox::CardStatus::Active)
+                .await
+            {
+                eprintln!(
+                    "\nthe sandbox gateway did not take payment {txn} ({e}); its refund will wait"
+                );
+            }
+        }
         done += 1;
         progress(done, total, sample.label);
         let mut application = sample.application.clone();

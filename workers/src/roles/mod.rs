@@ -89,15 +89,28 @@ pub fn load_reference_data(settings: &Settings) -> anyhow::Result<ReferenceData>
     })
 }
 
+/// Where sandbox merchants without a `base_url` reach the sandbox gateway: where
+/// `refundd all` serves it.
+pub fn sandbox_url(settings: &Settings) -> Option<String> {
+    settings
+        .sandbox_gateway_listen
+        .map(|a| format!("http://{a}"))
+}
+
 /// Each merchant's gateway, built from its configuration and secrets from the environment.
 pub fn gateways(
     merchants: &Merchants,
+    sandbox_url: Option<&str>,
 ) -> anyhow::Result<std::collections::HashMap<String, shared::gateway::ConfiguredGateway>> {
     let env = |name: &str| std::env::var(name).ok();
     merchants
         .all()
         .map(|m| {
-            shared::gateway::build(&m.gateway, &env)
+            let mut config = m.gateway.clone();
+            if config.kind == shared::merchants::GatewayKind::Sandbox && config.base_url.is_none() {
+                config.base_url = sandbox_url.map(str::to_owned);
+            }
+            shared::gateway::build(&config, &env)
                 .map(|g| (m.id.clone(), g))
                 .map_err(|e| anyhow::anyhow!("merchant {}: gateway: {e}", m.id))
         })
@@ -218,7 +231,7 @@ fn spawn_role(
             tracker.spawn(monitor.run(shutdown.clone()));
         }
         Role::Payout => {
-            let gateways = gateways(&reference.merchants)?;
+            let gateways = gateways(&reference.merchants, sandbox_url(settings).as_deref())?;
             spawn_consumer(
                 tracker,
                 settings,
