@@ -109,7 +109,8 @@ pub struct IllegalTransition {
 /// The lifecycle of ARCHITECTURE.md, in one place:
 /// `received → validating → (needs_info ⇄ validating) → decided` (approved, awaiting
 /// confirmation, manual review or rejected); `approved → payout_pending → payout_sent →
-/// refunded`, or `payout_failed → needs_bank_details → manual_payout → refunded`; the customer
+/// refunded`, or `payout_failed → needs_bank_details → manual_payout → refunded` (directly from
+/// approved when the policy pays by bank transfer); the customer
 /// may withdraw any time before payout.
 pub fn check_transition(from: RequestState, to: RequestState) -> Result<(), IllegalTransition> {
     let legal = match (from, to) {
@@ -125,6 +126,9 @@ pub fn check_transition(from: RequestState, to: RequestState) -> Result<(), Ille
             Withdrawn,
         ) => true,
         (Approved, PayoutPending) => true,
+        // The policy pays by bank transfer (e.g. a shop's advance balance): straight to the
+        // manual payout, or first ask for the bank details.
+        (Approved, ManualPayout | NeedsBankDetails) => true,
         (PayoutPending, PayoutSent | PayoutFailed) => true,
         (PayoutSent, Refunded | PayoutFailed) => true,
         (PayoutFailed, NeedsBankDetails | PayoutPending) => true,

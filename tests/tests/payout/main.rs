@@ -478,3 +478,75 @@ async fn refunds_survive_the_payout_worker_being_killed_at_random_moments() {
     broker.cleanup().await;
     db.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_the_policy_pays_by_bank_transfer_never_reaches_the_card_gateway() {
+    let db = TestDb::new().await;
+    let broker = TestBroker::new(&[Duration::from_millis(100)]);
+    broker.declare().await;
+    let shutdown = CancellationToken::new();
+    let url = sandbox(Faults::default(), &shutdown).await;
+    let seeder = SandboxGateway::at(&url, Duration::from_secs(5)).unwrap();
+    let with_details = approved(
+        &db.pool,
+        &seeder,
+        "txn-bank-1",
+        5_990,
+        2_995,
+        CardStatus::Active,
+    )
+    .await;
+    let without = approved(
+        &db.pool,
+        &seeder,
+        "txn-bank-2",
+        5_990,
+        2_995,
+        CardStatus::Active,
+    )
+    .await;
+    sqlx::query(
+        "UPDATE refund_requests SET decision = '{\"payout_method\": \"bank_transfer\"}'::jsonb,
+                facts = CASE WHEN id = $1 THEN '{\"bank_details\": \"LV80BANK0000435195001\"}'::jsonb ELSE facts END",
+    )
+    .bind(with_details)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let workers = start_workers(&db, &broker, &url, &shutdown);
+    enqueue_payouts(&db.pool, &[with_details, without]).await;
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            count_in(&db.pool, "manual_payout").await == 1
+                && count_in(&db.pool, "needs_bank_details").await == 1
+        })
+        .await
+    );
+    let state_of = |id: Uuid| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT state FROM refund_requests WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(state_of(with_details).await, "manual_payout");
+    assert_eq!(state_of(without).await, "needs_bank_details");
+    assert!(
+        seeder.ledger(None).await.unwrap().refunds.is_empty(),
+        "nothing sent to the card"
+    );
+    let attempts: i64 = sqlx::query_scalar("SELECT count(*) FROM payout_attempts")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(attempts, 0);
+    shutdown.cancel();
+    for w in workers {
+        w.await.unwrap();
+    }
+    broker.cleanup().await;
+    db.drop_database().await;
+}

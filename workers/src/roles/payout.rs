@@ -7,6 +7,9 @@
 //!   gateway says it never arrived;
 //! - refunds on one payment never sum above what was captured.
 //!
+//! A refund the policy pays by bank transfer never goes to the gateway: it waits in
+//! `manual_payout` (or first `needs_bank_details`) for the finance team.
+//!
 //! Outcomes: succeeded → refunded; pending → payout_sent, asked again later; declined
 //! because the card can no longer take money → needs_bank_details (the customer is asked);
 //! other declines → payout_failed, for a person.
@@ -150,6 +153,51 @@ impl<G: Gateway + 'static> Handler for Payout<G> {
         let payment = payments::find(&mut tx, payment_id)
             .await?
             .ok_or_else(|| permanent(format!("payment {payment_id} vanished")))?;
+        let by_bank_transfer = record
+            .decision
+            .as_ref()
+            .and_then(|d| d["payout_method"].as_str())
+            == Some("bank_transfer");
+        if state == RequestState::Approved && by_bank_transfer {
+            // Not a card refund: the finance team pays it by bank transfer.
+            let has_details = record.facts["bank_details"]
+                .as_str()
+                .is_some_and(|d| !d.trim().is_empty());
+            let (to, why, messages): (_, _, Vec<OutboxMessage>) = if has_details {
+                (
+                    RequestState::ManualPayout,
+                    "the policy pays this refund by bank transfer",
+                    vec![],
+                )
+            } else {
+                (
+                    RequestState::NeedsBankDetails,
+                    "the policy pays this refund by bank transfer; the customer is asked for bank details",
+                    vec![
+                        WorkMessage::new(Stage::Notify, id)
+                            .with_event("bank_details_needed")
+                            .into(),
+                    ],
+                )
+            };
+            transition::apply(
+                &mut tx,
+                &Transition {
+                    request_id: id,
+                    expected_version: version,
+                    from: state,
+                    to,
+                    actor: "worker:payout",
+                    reason: Some(why),
+                    details: json!({"payout_method": "bank_transfer"}),
+                },
+                &messages,
+            )
+            .await
+            .map_err(to_handler_error)?;
+            tx.commit().await?;
+            return Ok(());
+        }
         let call = match state {
             RequestState::Approved => {
                 let amount = record
