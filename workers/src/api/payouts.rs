@@ -9,11 +9,9 @@ use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shared::api_keys::{ApiRole, Caller};
+use shared::api_keys::ApiRole;
 use shared::lifecycle::RequestState;
-use shared::messages::{Stage, WorkMessage};
 use shared::money::Money;
-use shared::transition::{self, Transition};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -23,6 +21,7 @@ use super::auth::Authenticated;
 use super::extract::ApiJson;
 use super::payments::parse_id;
 use super::problem::{ApiError, Problem};
+use super::requests::{Move, RefundRequestView, move_to};
 
 pub fn router() -> Router<ApiContext> {
     Router::new()
@@ -124,79 +123,13 @@ pub async fn list_manual(
     }))
 }
 
-/// One step of the manual payout path.
-struct Step<'a> {
-    from: RequestState,
-    to: RequestState,
-    reason: &'a str,
-    details: serde_json::Value,
-    /// Facts to add to the request.
-    facts: Option<serde_json::Value>,
-    /// The customer email to send.
-    notify: Option<&'a str>,
-}
-
-async fn advance(
-    ctx: &ApiContext,
-    caller: &Caller,
-    id: Uuid,
-    step: Step<'_>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let Step {
-        from,
-        to,
-        reason,
-        details,
-        facts,
-        notify,
-    } = step;
-    let mut tx = ctx.db.begin().await?;
-    let (state, version) = transition::lock_state(&mut tx, id)
-        .await
-        .map_err(|_| ApiError::not_found(format!("no refund request {id}")))?;
-    if state != from {
-        return Err(ApiError::conflict(
-            "illegal-transition",
-            format!("the request is {state}, not {from}"),
-        ));
-    }
-    if let Some(facts) = facts {
-        sqlx::query("UPDATE refund_requests SET facts = facts || $2 WHERE id = $1")
-            .bind(id)
-            .bind(facts)
-            .execute(&mut *tx)
-            .await?;
-    }
-    let messages: Vec<_> = notify
-        .map(|e| WorkMessage::new(Stage::Notify, id).with_event(e).into())
-        .into_iter()
-        .collect();
-    transition::apply(
-        &mut tx,
-        &Transition {
-            request_id: id,
-            expected_version: version,
-            from,
-            to,
-            actor: &caller.actor(),
-            reason: Some(reason),
-            details,
-        },
-        &messages,
-    )
-    .await
-    .map_err(ApiError::internal)?;
-    tx.commit().await?;
-    Ok(Json(json!({"id": id, "state": to.as_str()})))
-}
-
 /// The customer's bank details for a refund the card could not take.
 #[utoipa::path(post, path = "/v1/refund-requests/{id}/bank-details", tag = "payouts",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "refund request id")),
     request_body = BankDetails,
     responses(
-        (status = 200, body = Object, description = "{id, state: manual_payout}"),
+        (status = 200, body = RefundRequestView, description = "the request, now in manual_payout"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -210,7 +143,7 @@ pub async fn bank_details(
     caller: Authenticated,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<BankDetails>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<RefundRequestView>, ApiError> {
     let caller = caller.require(&[ApiRole::Support, ApiRole::Supervisor], "add bank details")?;
     let id = parse_id(&id)?;
     let details = body.bank_details.trim();
@@ -230,20 +163,14 @@ pub async fn bank_details(
     if let Some(holder) = &body.account_holder {
         facts["account_holder"] = json!(holder.trim());
     }
-    advance(
-        &ctx,
-        caller,
-        id,
-        Step {
-            from: RequestState::NeedsBankDetails,
-            to: RequestState::ManualPayout,
-            reason: "bank details received; to be paid by bank transfer",
-            details: json!({}),
-            facts: Some(facts),
-            notify: None,
-        },
-    )
-    .await
+    let mut step = Move::new(
+        RequestState::ManualPayout,
+        "bank details received; to be paid by bank transfer",
+        "add bank details",
+    );
+    step.from = Some(RequestState::NeedsBankDetails);
+    step.facts = Some(facts);
+    move_to(&ctx, caller, id, step).await
 }
 
 /// A supervisor records that the bank transfer was made.
@@ -252,7 +179,7 @@ pub async fn bank_details(
     params(("id" = Uuid, Path, description = "refund request id")),
     request_body = MarkPaid,
     responses(
-        (status = 200, body = Object, description = "{id, state: refunded}"),
+        (status = 200, body = RefundRequestView, description = "the request, now refunded"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -266,7 +193,7 @@ pub async fn mark_paid(
     caller: Authenticated,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<MarkPaid>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<RefundRequestView>, ApiError> {
     let caller = caller.require(&[ApiRole::Supervisor], "mark manual payouts paid")?;
     let id = parse_id(&id)?;
     let reference = body.reference.trim();
@@ -276,20 +203,11 @@ pub async fn mark_paid(
             "give the bank transfer's reference",
         ));
     }
-    advance(
-        &ctx,
-        caller,
-        id,
-        Step {
-            from: RequestState::ManualPayout,
-            to: RequestState::Refunded,
-            reason: "paid by bank transfer",
-            details: json!({"transfer_reference": reference}),
-            facts: None,
-            notify: Some("refunded"),
-        },
-    )
-    .await
+    let mut step =
+        Move::new(RequestState::Refunded, "paid by bank transfer", "mark paid").notify("refunded");
+    step.from = Some(RequestState::ManualPayout);
+    step.details = json!({"transfer_reference": reference});
+    move_to(&ctx, caller, id, step).await
 }
 
 /// Two letters, two check digits, then 11-30 letters and digits (spaces allowed): the

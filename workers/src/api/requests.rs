@@ -870,10 +870,7 @@ pub async fn reject(
         &ctx,
         caller,
         id,
-        RequestState::Rejected,
-        reason,
-        "reject",
-        "rejected",
+        Move::new(RequestState::Rejected, reason, "reject").notify("rejected"),
     )
     .await
 }
@@ -908,39 +905,85 @@ pub async fn withdraw(
         &ctx,
         caller,
         id,
-        RequestState::Withdrawn,
-        &note,
-        "withdraw",
-        "withdrawn",
+        Move::new(RequestState::Withdrawn, &note, "withdraw").notify("withdrawn"),
     )
     .await
 }
 
-async fn move_to(
+/// A move a person makes on a request (reject, withdraw, the manual payout steps).
+pub(super) struct Move<'a> {
+    pub to: RequestState,
+    /// Why, for the history.
+    pub reason: &'a str,
+    /// What the caller tried, for the refusal ("cannot withdraw: ...").
+    pub what: &'a str,
+    /// The state the request must be in, when only one will do.
+    pub from: Option<RequestState>,
+    pub details: Value,
+    /// Facts to add to the request with the move.
+    pub facts: Option<Value>,
+    /// The customer email the move sends.
+    pub notify: Option<&'a str>,
+}
+
+impl<'a> Move<'a> {
+    pub fn new(to: RequestState, reason: &'a str, what: &'a str) -> Self {
+        Self {
+            to,
+            reason,
+            what,
+            from: None,
+            details: json!({}),
+            facts: None,
+            notify: None,
+        }
+    }
+
+    pub fn notify(mut self, event: &'a str) -> Self {
+        self.notify = Some(event);
+        self
+    }
+}
+
+/// Applies a person's move in one transaction: lock, check, facts, transition, email.
+/// Answers the request as it now stands.
+pub(super) async fn move_to(
     ctx: &ApiContext,
     caller: &Caller,
     id: Uuid,
-    to: RequestState,
-    reason: &str,
-    what: &str,
-    event: &str,
+    m: Move<'_>,
 ) -> Result<Json<RefundRequestView>, ApiError> {
     let mut tx = ctx.db.begin().await?;
     let (record, version) = lock(&mut tx, id).await?;
     let from = record.state();
-    check_transition(from, to).map_err(|_| illegal(&record, to, what))?;
+    if m.from.is_some_and(|expected| expected != from) {
+        return Err(illegal(&record, m.to, m.what));
+    }
+    check_transition(from, m.to).map_err(|_| illegal(&record, m.to, m.what))?;
+    if let Some(facts) = &m.facts {
+        sqlx::query("UPDATE refund_requests SET facts = facts || $2 WHERE id = $1")
+            .bind(id)
+            .bind(facts)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let messages: Vec<OutboxMessage> = m
+        .notify
+        .map(|event| WorkMessage::new(Stage::Notify, id).with_event(event).into())
+        .into_iter()
+        .collect();
     transition::apply(
         &mut tx,
         &Transition {
             request_id: id,
             expected_version: version,
             from,
-            to,
+            to: m.to,
             actor: &caller.actor(),
-            reason: Some(reason),
-            details: json!({}),
+            reason: Some(m.reason),
+            details: m.details,
         },
-        &[WorkMessage::new(Stage::Notify, id).with_event(event).into()],
+        &messages,
     )
     .await
     .map_err(ApiError::internal)?;
