@@ -68,7 +68,7 @@ fn assert_message_matches(raw: &[u8], email: &OutgoingEmail) {
     );
     assert_eq!(
         parsed.subject(),
-        Some("[RF-0196A3F2] Онлайн-курсы «Старт»: деньги возвращены")
+        Some("[RF-56789ABC] Онлайн-курсы «Старт»: деньги возвращены")
     );
     let from = parsed.from().and_then(|a| a.first()).unwrap();
     assert_eq!(from.name(), Some("Онлайн-курсы «Старт»"));

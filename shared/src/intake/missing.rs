@@ -31,6 +31,22 @@ impl MissingItem {
     }
 }
 
+/// Whether the intake's automatic answer, which asked for `asked` (names of [`MissingItem`]s),
+/// already asked for everything validation found `missing` (the validate stage's names:
+/// `payment_reference`, `reason`, the policy's facts and documents). Asking which payment
+/// (`payment_choice`) asks for the payment reference. When it did, a second email asking for
+/// the same things is not sent.
+pub fn already_asked(asked: &[String], missing: &[String]) -> bool {
+    let covers = |item: &str| {
+        asked.iter().any(|a| {
+            a == item
+                || (item == MissingItem::PaymentReference.as_str()
+                    && a == MissingItem::PaymentChoice.as_str())
+        })
+    };
+    !missing.is_empty() && missing.iter().all(|m| covers(m))
+}
+
 impl fmt::Display for MissingItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -53,4 +69,28 @@ pub fn missing_for_application(email: &InboundEmail, matched: &PaymentMatch) -> 
         missing.push(MissingItem::CustomerName);
     }
     missing
+}
+
+#[cfg(test)]
+mod asked_tests {
+    use super::already_asked;
+
+    fn v(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_answer_that_asked_for_everything_missing_is_not_repeated() {
+        let asked = v(&["payment_reference", "reason", "customer_name"]);
+        assert!(already_asked(&asked, &v(&["payment_reference", "reason"])));
+        assert!(already_asked(&asked, &v(&["reason"])));
+        assert!(already_asked(
+            &v(&["payment_choice"]),
+            &v(&["payment_reference"])
+        ));
+        // Something the answer did not ask for: the customer must hear about it.
+        assert!(!already_asked(&asked, &v(&["reason", "passport_scan"])));
+        assert!(!already_asked(&v(&[]), &v(&["payment_reference"])));
+        assert!(!already_asked(&asked, &v(&[])));
+    }
 }

@@ -23,7 +23,7 @@ pub use auto_reply::{answerable, auto_reply};
 pub use language::Language;
 pub use matching::{CandidatePayment, PaymentMatch, match_payment};
 pub use mime::{MAX_RAW_BYTES, parse};
-pub use missing::{MissingItem, missing_for_application};
+pub use missing::{MissingItem, already_asked, missing_for_application};
 pub use rate_limit::ReplyRateLimit;
 pub use thread::{NotARequestTag, request_of_message_id};
 pub use thread::{RequestRef, RequestTag, referenced_request};

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::InboundEmail;
 
-/// `RF-` and the first 8 hex digits of the request UUID, upper-case: what customers see.
+/// `RF-` and the last 8 hex digits of the request UUID, upper-case: what customers see.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RequestTag(String);
 
@@ -21,16 +21,18 @@ pub struct NotARequestTag(String);
 impl RequestTag {
     /// The tag of the request with this id.
     pub fn for_request(id: Uuid) -> RequestTag {
+        // The last 8 hex digits: the random end of a UUIDv7 (its first digits are a
+        // timestamp, shared by every request of the same minute).
         let hex = id.simple().to_string();
-        RequestTag(format!("RF-{}", hex[..8].to_ascii_uppercase()))
+        RequestTag(format!("RF-{}", hex[24..].to_ascii_uppercase()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// The 8 hex digits, lower-case, as they start the request UUID's text form.
-    pub fn uuid_prefix(&self) -> String {
+    /// The 8 hex digits, lower-case, as they end the request UUID's text form.
+    pub fn uuid_suffix(&self) -> String {
         self.0[3..].to_ascii_lowercase()
     }
 
@@ -68,7 +70,7 @@ impl fmt::Display for RequestTag {
 pub enum RequestRef {
     /// From one of our Message-IDs: the full request id.
     Id(Uuid),
-    /// From the subject tag: the first 8 hex digits of the id; look it up.
+    /// From the subject tag: the last 8 hex digits of the id; look it up.
     Tag(RequestTag),
 }
 
@@ -159,7 +161,7 @@ mod tests {
 
     #[test]
     fn our_message_ids_name_the_request() {
-        let id = Uuid::parse_str("1a2b3c4d-5e6f-4a70-8b90-a1b2c3d4e5f6").unwrap();
+        let id = Uuid::parse_str("0f9e8d7c-5e6f-4a70-8b90-a1b21a2b3c4d").unwrap();
         assert_eq!(
             request_of_message_id(&format!("<rf-{id}-needs_info-1@refundd>")),
             Some(id)

@@ -264,12 +264,12 @@ mod tests {
         let email = render_escalation(&context(Escalation::SlaBreached, Language::Ru));
         assert_eq!(
             email.subject,
-            "[RF-0196A3F2] Online Courses: SLA breached / срок возврата нарушен"
+            "[RF-56789ABC] Online Courses: SLA breached / срок возврата нарушен"
         );
         let en = email.text.find("missed its deadline").unwrap();
         let ru = email
             .text
-            .find("Срок по заявке RF-0196A3F2 нарушен")
+            .find("Срок по заявке RF-56789ABC нарушен")
             .unwrap();
         assert!(en < ru, "{}", email.text);
         assert!(email.text.contains("by 5 May 2026"));
@@ -295,7 +295,7 @@ mod tests {
     #[test]
     fn english_merchants_get_english_once() {
         let email = render_escalation(&context(Escalation::SlaAtRisk, Language::En));
-        assert_eq!(email.subject, "[RF-0196A3F2] Online Courses: SLA at risk");
+        assert_eq!(email.subject, "[RF-56789ABC] Online Courses: SLA at risk");
         assert_eq!(email.text.matches("one working day or less").count(), 1);
     }
 
@@ -307,7 +307,7 @@ mod tests {
                 let due = format_date(NaiveDate::from_ymd_opt(2026, 5, 5).unwrap(), language);
                 assert!(email.text.contains(&due), "{escalation} {language}");
                 assert_eq!(
-                    email.text.matches("RF-0196A3F2").count(),
+                    email.text.matches("RF-56789ABC").count(),
                     if language == Language::En { 1 } else { 2 },
                     "{escalation} {language}"
                 );

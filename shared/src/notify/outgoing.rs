@@ -188,7 +188,7 @@ mod tests {
             references: Vec::new(),
             rendered: RenderedEmail {
                 language: Language::Ru,
-                subject: "[RF-0196A3F2] Online Courses: нужны сведения".into(),
+                subject: "[RF-56789ABC] Online Courses: нужны сведения".into(),
                 text: "Здравствуйте!\n".into(),
                 html: "<p>Здравствуйте!</p>\n".into(),
             },
@@ -268,7 +268,7 @@ mod tests {
         assert_eq!(reply_to.address(), Some("refunds-intake@courses.example"));
         assert_eq!(
             parsed.subject(),
-            Some("[RF-0196A3F2] Online Courses: нужны сведения")
+            Some("[RF-56789ABC] Online Courses: нужны сведения")
         );
         assert_eq!(
             parsed.header_raw("Auto-Submitted").map(str::trim),

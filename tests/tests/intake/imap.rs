@@ -221,3 +221,214 @@ async fn the_mailbox_is_read_once_and_every_message_is_filed() {
     s.logout().await.ok();
     app.stop().await;
 }
+
+/// An application from customer `i`: a new sender, an order number nobody registered.
+fn application(run: &str, i: usize) -> Vec<u8> {
+    format!(
+        "From: Customer {i} <customer{i}.{run}@example.com>\r\n\
+         To: refunds@shop.example\r\n\
+         Subject: Refund for order {i}\r\n\
+         Message-ID: <app-{i}.{run}@example.com>\r\n\
+         Date: Fri, 20 Nov 2026 10:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         Hello, I want to return my purchase and get a refund for order ORD-{i}.\r\n\
+         Customer {i}\r\n"
+    )
+    .into_bytes()
+}
+
+/// A reply to the request tagged `tag`, with one small PNG scan attached.
+fn reply_with_scan(run: &str, i: usize, tag: &str, sender: &str) -> Vec<u8> {
+    // A 1x1 PNG.
+    const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
+    format!(
+        "From: {sender}\r\n\
+         To: refunds@shop.example\r\n\
+         Subject: Re: [{tag}] Refund\r\n\
+         Message-ID: <reply-{i}.{run}@example.com>\r\n\
+         Date: Fri, 20 Nov 2026 11:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\
+         \r\n\
+         --b{i}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         Here is scan number {i}.\r\n\
+         --b{i}\r\n\
+         Content-Type: image/png\r\n\
+         Content-Disposition: attachment; filename=\"scan-{i}.png\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\
+         \r\n\
+         {PNG}\r\n\
+         --b{i}--\r\n"
+    )
+    .into_bytes()
+}
+
+/// `refundd intake-email` is SIGKILLed twice in the middle of a batch and started again: every
+/// message ends up as exactly one application or one attachment, and in exactly one folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_reader_mid_batch_loses_and_doubles_nothing() {
+    if let Err(reason) = dovecot().await {
+        println!("SKIPPED: Dovecot is not available ({reason}); run scripts/dovecot as root");
+        return;
+    }
+    const APPLICATIONS: usize = 120;
+    const REPLIES: usize = 40;
+    const TOTAL: usize = APPLICATIONS + REPLIES;
+    let db = e2e::TestDb::new().await;
+    let broker = e2e::TestBroker::new(&[]);
+    let pool = db.pool.clone();
+    let run = format!("k{}", &Uuid::new_v4().simple().to_string()[..10]);
+    let (inbox, processed, failed) = (
+        format!("{run}-in"),
+        format!("{run}-Processed"),
+        format!("{run}-Failed"),
+    );
+
+    // The request the replies continue, opened earlier by email.
+    let intake = Intake {
+        pool: pool.clone(),
+        merchants: Arc::new(shared::merchants::Merchants::demo()),
+        document_keys: shared::documents::DocumentKeys::development(),
+        default_merchant: None,
+        replies_per_day: 3,
+    };
+    let first = intake
+        .take(&application(&run, 0), Source::Api)
+        .await
+        .unwrap();
+    assert_eq!(first.outcome, "created");
+    let existing = first.request_id.unwrap();
+    let tag = shared::intake::RequestTag::for_request(existing).to_string();
+    let sender = format!("customer0.{run}@example.com");
+
+    // Applications and replies interleaved, as a busy mailbox has them.
+    let mut s = session().await;
+    s.create(&inbox).await.unwrap();
+    let mut replies = 0;
+    for i in 1..=APPLICATIONS {
+        s.append(&inbox, None, None, &application(&run, i))
+            .await
+            .unwrap();
+        if i % 3 == 0 && replies < REPLIES {
+            replies += 1;
+            s.append(&inbox, None, None, &reply_with_scan(&run, replies, &tag, &sender))
+                .await
+                .unwrap();
+        }
+    }
+    while replies < REPLIES {
+        replies += 1;
+        s.append(&inbox, None, None, &reply_with_scan(&run, replies, &tag, &sender))
+            .await
+            .unwrap();
+    }
+    assert_eq!(uids(&mut s, &inbox).await, TOTAL);
+
+    let url = format!("imap://{USER}:{PASSWORD}@127.0.0.1:{PORT}/{inbox}");
+    let env = [
+        ("REFUNDD_IMAP_URL", url.as_str()),
+        ("REFUNDD_IMAP_PROCESSED_FOLDER", processed.as_str()),
+        ("REFUNDD_IMAP_FAILED_FOLDER", failed.as_str()),
+        ("REFUNDD_IMAP_POLL_INTERVAL", "1s"),
+    ];
+    let taken = || async {
+        // The row the earlier application wrote is not part of the batch.
+        count(&pool, "SELECT count(*) FROM inbound_emails WHERE source = 'imap'").await as usize
+    };
+    // Two kills, each once the reader is well into the batch and before it is through.
+    let mut kills = Vec::new();
+    for at in [TOTAL / 4, TOTAL / 2] {
+        let mut reader = e2e::refundd_with(&db, &broker, &["intake-email"], &env);
+        let reached = e2e::eventually(Duration::from_secs(60), || async {
+            taken().await >= at
+        })
+        .await;
+        reader.kill().expect("SIGKILL the reader");
+        reader.wait().unwrap();
+        assert!(reached, "the reader did not take {at} messages in a minute");
+        let when = taken().await;
+        assert!(
+            when < TOTAL,
+            "the reader was through the batch before the kill ({when} of {TOTAL}): nothing tested"
+        );
+        kills.push(when);
+    }
+    let mut reader = e2e::refundd_with(&db, &broker, &["intake-email"], &env);
+    let mut done = false;
+    for _ in 0..600 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if uids(&mut s, &inbox).await == 0 {
+            done = true;
+            break;
+        }
+    }
+    e2e::terminate(&reader);
+    e2e::wait_exit(&mut reader, Duration::from_secs(10));
+    let _ = reader.kill();
+    assert!(done, "the inbox was not emptied after the restarts (kills at {kills:?})");
+
+    // Every message filed once; nothing failed.
+    assert_eq!(uids(&mut s, &processed).await, TOTAL);
+    assert!(s.select(&failed).await.is_err() || uids(&mut s, &failed).await == 0);
+    // One inbound row per message.
+    assert_eq!(taken().await, TOTAL);
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(DISTINCT message_id) FROM inbound_emails WHERE source = 'imap'"
+        )
+        .await as usize,
+        TOTAL
+    );
+    // Each application is exactly one request; each reply exactly one document on the
+    // request it continues, and no request of its own.
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM refund_requests").await as usize,
+        APPLICATIONS + 1
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM inbound_emails
+              WHERE source = 'imap' AND outcome = 'created' AND request_id IS NOT NULL"
+        )
+        .await as usize,
+        APPLICATIONS
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(DISTINCT request_id) FROM inbound_emails
+              WHERE source = 'imap' AND outcome = 'created'"
+        )
+        .await as usize,
+        APPLICATIONS
+    );
+    let attached: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT request_id FROM inbound_emails WHERE source = 'imap' AND outcome = 'attached'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(attached.len(), REPLIES);
+    assert!(attached.iter().all(|id| *id == existing));
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM documents WHERE request_id = $1")
+            .bind(existing)
+            .fetch_one(&pool)
+            .await
+            .unwrap() as usize,
+        REPLIES
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM documents").await as usize,
+        REPLIES
+    );
+    println!("killed at {kills:?} of {TOTAL} messages; all {TOTAL} taken in exactly once");
+    s.logout().await.ok();
+    db.drop_database().await;
+}

@@ -1,7 +1,9 @@
 //! The notify stage: one email per step of a request, exactly once as far as the customer
 //! can tell. Customer emails (`received`, `needs_info`, `approved`, ...) go to the request's
 //! contact address in its language; SLA escalations (`sla_at_risk`, `sla_breached`) go to
-//! the merchant's support address.
+//! the merchant's support address; the intake's automatic answer to an email (`intake_reply`,
+//! written by the intake into its `inbound_emails` row) goes to the email's sender, in reply
+//! to it.
 //!
 //! Exactly once, step by step:
 //! 1. In one transaction, a `notifications` row is claimed and committed (status `pending`)
@@ -34,7 +36,7 @@ use shared::messages::WorkMessage;
 use shared::money::{Currency, Money};
 use shared::notify::{
     EmailContext, Escalation, EscalationContext, Event, Language, Mailer, OutgoingEmail, SendError,
-    named_address, named_message_id, render, render_escalation, request_tag,
+    named_address, named_message_id, render, render_escalation, render_plain, request_tag,
 };
 use shared::payments::{self, Payment};
 use shared::requests::{self, RequestRecord};
@@ -83,12 +85,20 @@ impl Notify {
 enum Notice {
     Customer(Event),
     Escalation(Escalation),
+    /// The intake's automatic answer to one inbound email.
+    IntakeReply,
 }
+
+/// The name of [`Notice::IntakeReply`] in notify messages and `notifications` rows.
+const INTAKE_REPLY: &str = "intake_reply";
 
 impl Notice {
     fn parse(name: &str) -> Result<Notice, String> {
         if let Ok(event) = name.parse::<Event>() {
             return Ok(Notice::Customer(event));
+        }
+        if name == INTAKE_REPLY {
+            return Ok(Notice::IntakeReply);
         }
         name.parse::<Escalation>()
             .map(Notice::Escalation)
@@ -96,7 +106,7 @@ impl Notice {
                 format!(
                     "unknown notification `{name}` (expected received, needs_info, approved, \
                      awaiting_confirmation, rejected, withdrawn, refunded, payout_delayed, \
-                     bank_details_needed, sla_at_risk or sla_breached)"
+                     bank_details_needed, sla_at_risk, sla_breached or intake_reply)"
                 )
             })
     }
@@ -105,7 +115,40 @@ impl Notice {
         match self {
             Notice::Customer(event) => event.as_str(),
             Notice::Escalation(escalation) => escalation.as_str(),
+            Notice::IntakeReply => INTAKE_REPLY,
         }
+    }
+}
+
+/// The intake's automatic answer to one inbound email, as the intake wrote it.
+struct IntakeAnswer {
+    /// The sender of the inbound email.
+    to: Option<String>,
+    language: Option<String>,
+    subject: String,
+    text: String,
+    /// The inbound email's Message-ID (`sha256:...` when it had none).
+    answers: String,
+}
+
+impl IntakeAnswer {
+    /// The answer whose notify message has id `message_id`.
+    async fn find(conn: &mut PgConnection, message_id: Uuid) -> sqlx::Result<Option<Self>> {
+        let row: Option<(Option<String>, Option<String>, Option<String>, Option<String>, String)> =
+            sqlx::query_as(
+                "SELECT sender, language, reply_subject, reply_text, message_id
+                   FROM inbound_emails WHERE reply_message_id = $1",
+            )
+            .bind(message_id)
+            .fetch_optional(conn)
+            .await?;
+        Ok(row.map(|(to, language, subject, text, answers)| IntakeAnswer {
+            to,
+            language,
+            subject: subject.unwrap_or_default(),
+            text: text.unwrap_or_default(),
+            answers,
+        }))
     }
 }
 
@@ -149,13 +192,26 @@ impl Handler for Notify {
             Some(payment_id) => payments::find(&mut conn, payment_id).await?,
             None => None,
         };
+        let answer = match notice {
+            Notice::IntakeReply => Some(
+                IntakeAnswer::find(&mut conn, message.message_id)
+                    .await?
+                    .ok_or_else(|| {
+                        HandlerError::Permanent(anyhow::anyhow!(
+                            "no automatic answer with id {} for request {id}",
+                            message.message_id
+                        ))
+                    })?,
+            ),
+            _ => None,
+        };
         drop(conn);
         let merchant = request
             .merchant
             .as_deref()
             .or(payment.as_ref().map(|p| p.merchant.as_str()))
             .and_then(|m| self.merchants.get(m));
-        let addressee = addressee(notice, &request, payment.as_ref(), merchant);
+        let addressee = addressee(notice, &request, payment.as_ref(), merchant, answer.as_ref());
 
         let claimed = match self
             .claim(message.message_id, &request, notice, &addressee)
@@ -179,6 +235,7 @@ impl Handler for Notify {
                 &request,
                 payment.as_ref(),
                 merchant,
+                answer.as_ref(),
                 &addressee,
                 &claimed,
             )
@@ -249,7 +306,9 @@ impl Notify {
             tx.commit().await?;
             return Ok(claimed(row));
         }
-        let seq = occurrences(&mut tx, request.id, notice).await?.max(1);
+        let seq = occurrences(&mut tx, request.id, notice, message_id)
+            .await?
+            .max(1);
         let email_message_id = named_message_id(request.id, notice.name(), seq as u32);
         let (to, language, status, error) = match addressee {
             Ok(a) => (a.to.as_str(), Some(a.language.code()), "pending", None),
@@ -370,6 +429,7 @@ impl Notify {
         request: &RequestRecord,
         payment: Option<&Payment>,
         merchant: Option<&Merchant>,
+        answer: Option<&IntakeAnswer>,
         addressee: &Addressee,
         claimed: &Claimed,
     ) -> Result<OutgoingEmail, Unsendable> {
@@ -420,6 +480,12 @@ impl Notify {
                     due_date,
                 })
             }
+            Notice::IntakeReply => {
+                let answer = answer.ok_or_else(|| {
+                    Unsendable::Because("the automatic answer is missing".to_owned())
+                })?;
+                render_plain(addressee.language, &answer.subject, &answer.text)
+            }
         };
         let mut email = OutgoingEmail {
             to: addressee.to.clone(),
@@ -430,6 +496,13 @@ impl Notify {
             references: Vec::new(),
             rendered,
         };
+        // The automatic answer replies to the email it answers (unless that had no
+        // Message-ID: `sha256:` stands in for it).
+        if let Some(answer) = answer
+            && !answer.answers.starts_with("sha256:")
+        {
+            email = email.in_reply_to_customer(&answer.answers, &[]);
+        }
         // A reply to the customer's own emails, so it lands in the same conversation.
         if matches!(notice, Notice::Customer(_)) && request.channel == "email" {
             let mut conn = self.pool.acquire().await?;
@@ -474,6 +547,7 @@ async fn occurrences(
     conn: &mut PgConnection,
     request_id: Uuid,
     notice: Notice,
+    message_id: Uuid,
 ) -> sqlx::Result<i32> {
     let count: i64 = match notice {
         Notice::Customer(event) => {
@@ -497,6 +571,18 @@ async fn occurrences(
             )
             .bind(request_id)
             .bind(sla)
+            .fetch_one(conn)
+            .await?
+        }
+        // The answers to the request's emails so far, this one included (their ids are
+        // UUIDv7s: in the order they were written).
+        Notice::IntakeReply => {
+            sqlx::query_scalar(
+                "SELECT count(*) FROM inbound_emails
+                  WHERE request_id = $1 AND reply_message_id <= $2",
+            )
+            .bind(request_id)
+            .bind(message_id)
             .fetch_one(conn)
             .await?
         }
@@ -547,14 +633,29 @@ async fn record(
 }
 
 /// The customer (contact address, else the payment's customer) in the request's language;
-/// for escalations, the merchant's support address in the merchant's language.
+/// for escalations, the merchant's support address in the merchant's language; for the
+/// intake's answer, the sender of the email it answers, in that email's language.
 fn addressee(
     notice: Notice,
     request: &RequestRecord,
     payment: Option<&Payment>,
     merchant: Option<&Merchant>,
+    answer: Option<&IntakeAnswer>,
 ) -> Result<Addressee, String> {
     match notice {
+        Notice::IntakeReply => {
+            let answer = answer.ok_or("the automatic answer is missing")?;
+            let to = answer
+                .to
+                .as_deref()
+                .map(str::trim)
+                .filter(|to| !to.is_empty())
+                .ok_or("the email being answered has no sender address")?;
+            Ok(Addressee {
+                to: to.to_owned(),
+                language: Language::from_code(answer.language.as_deref().unwrap_or("en")),
+            })
+        }
         Notice::Customer(_) => {
             let to = request
                 .contact_email
@@ -675,6 +776,8 @@ mod tests {
             Notice::parse("sla_breached"),
             Ok(Notice::Escalation(Escalation::SlaBreached))
         );
+        assert_eq!(Notice::parse("intake_reply"), Ok(Notice::IntakeReply));
+        assert_eq!(Notice::IntakeReply.name(), "intake_reply");
         let err = Notice::parse("refund").unwrap_err();
         assert!(err.contains("unknown notification `refund`"), "{err}");
         for event in Event::ALL {

@@ -125,6 +125,21 @@ impl Handler for Validate {
                 .bind(&summary)
                 .execute(&mut *tx)
                 .await?;
+            // An emailed application whose automatic answer already asked for all of this
+            // gets no second email saying the same (only for the first time it waits).
+            let asked_by_intake = problems.is_empty()
+                && intake_asked(&mut tx, id)
+                    .await?
+                    .is_some_and(|asked| shared::intake::already_asked(&asked, &missing));
+            let notify: Vec<OutboxMessage> = if asked_by_intake {
+                Vec::new()
+            } else {
+                vec![
+                    WorkMessage::new(Stage::Notify, id)
+                        .with_event("needs_info")
+                        .into(),
+                ]
+            };
             transition::apply(
                 &mut tx,
                 &Transition {
@@ -134,11 +149,13 @@ impl Handler for Validate {
                     to: RequestState::NeedsInfo,
                     actor: "worker:validate",
                     reason: Some("information or documents are missing"),
-                    details: json!({"missing": missing, "problems": problems}),
+                    details: json!({
+                        "missing": missing,
+                        "problems": problems,
+                        "asked_by_intake_reply": asked_by_intake,
+                    }),
                 },
-                &[WorkMessage::new(Stage::Notify, id)
-                    .with_event("needs_info")
-                    .into()],
+                &notify,
             )
             .await
             .map_err(to_handler_error)?;
@@ -163,4 +180,20 @@ impl Handler for Validate {
         tracing::info!(request_id = %id, "request complete; on to decide");
         Ok(())
     }
+}
+
+/// What the intake's automatic answer to the email that opened the request asked for, while
+/// the request has never waited on the customer before; `None` otherwise.
+async fn intake_asked(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Vec<String>>> {
+    sqlx::query_scalar::<_, Option<Vec<String>>>(
+        "SELECT i.reply_asked FROM inbound_emails i
+          WHERE i.request_id = $1 AND i.reply_message_id IS NOT NULL
+            AND i.reply_asked IS NOT NULL AND i.outcome = 'created'
+            AND NOT EXISTS (SELECT 1 FROM request_events e
+                             WHERE e.request_id = $1 AND e.to_state = 'needs_info')",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+    .map(Option::flatten)
 }

@@ -27,7 +27,7 @@ pub struct EmailContext {
     pub event: Event,
     pub language: Language,
     pub request_id: Uuid,
-    /// `RF-` and the first 8 hex digits of the request id (see [`request_tag`]).
+    /// `RF-` and the last 8 hex digits of the request id (see [`request_tag`]).
     pub request_tag: String,
     pub customer_name: Option<String>,
     pub merchant_name: String,
@@ -55,11 +55,39 @@ pub struct RenderedEmail {
     pub html: String,
 }
 
-/// The tag that identifies a request in email subjects: `RF-` and the first 8 hex digits of
-/// its id, uppercased (`RF-0196A3F2`).
+/// The tag that identifies a request in email subjects: `RF-` and the last 8 hex digits of
+/// its id, uppercased (`RF-56789ABC`); see [`crate::intake::RequestTag`].
 pub fn request_tag(request_id: Uuid) -> String {
-    let hex = request_id.simple().to_string();
-    format!("RF-{}", hex[..8].to_ascii_uppercase())
+    crate::intake::RequestTag::for_request(request_id).to_string()
+}
+
+/// An email written elsewhere as plain text (the intake's automatic answer): its paragraphs
+/// (separated by blank lines) become the HTML part, escaped, line breaks kept; lines starting
+/// with `- ` become a list.
+pub fn render_plain(language: Language, subject: &str, text: &str) -> RenderedEmail {
+    let blocks = text
+        .split("\n\n")
+        .map(str::trim_end)
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            let items: Vec<&str> = p.lines().collect();
+            if items.iter().all(|l| l.starts_with("- ")) {
+                Block::List(items.iter().map(|l| l[2..].to_owned()).collect())
+            } else {
+                Block::Paragraph(p.to_owned())
+            }
+        })
+        .collect();
+    let letter = Letter {
+        subject: subject.to_owned(),
+        blocks,
+    };
+    RenderedEmail {
+        language,
+        subject: letter.subject.clone(),
+        text: letter.text(),
+        html: letter.html(language),
+    }
 }
 
 /// The email for `ctx.event` in `ctx.language`.

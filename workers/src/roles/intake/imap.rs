@@ -225,7 +225,9 @@ where
         };
         // A database error leaves the message where it is: it is read again next pass.
         let outcome = intake.take(&raw, Source::Imap).await?;
-        let target = if outcome.outcome == "failed" {
+        // A copy of a message that could not be read (`duplicate` with its error) goes where
+        // the first copy went.
+        let target = if outcome.outcome == "failed" || outcome.error.is_some() {
             &config.failed_folder
         } else {
             &config.processed_folder

@@ -505,14 +505,17 @@ impl Intake {
         let tag = RequestTag::for_request(request_id);
         let (subject, text) = intake::auto_reply(email, missing, &merchant_name, &tag);
         let notify = WorkMessage::new(Stage::Notify, request_id).with_event("intake_reply");
+        let asked: Vec<&str> = missing.iter().map(|m| m.as_str()).collect();
         sqlx::query(
-            "UPDATE inbound_emails SET reply_subject = $2, reply_text = $3, replied_at = $4
+            "UPDATE inbound_emails SET reply_subject = $2, reply_text = $3, replied_at = $4,
+                                       reply_asked = $5
               WHERE id = $1",
         )
         .bind(inbound_id)
         .bind(subject)
         .bind(text)
         .bind(now)
+        .bind(&asked)
         .execute(&mut *tx)
         .await?;
         Ok(Some(notify))
@@ -542,9 +545,9 @@ async fn find_referenced(
         RequestRef::Tag(tag) => {
             let rows: Vec<(Uuid, Option<String>)> = sqlx::query_as(
                 "SELECT id, contact_email FROM refund_requests
-                  WHERE left(id::text, 8) = $1 ORDER BY id DESC LIMIT 50",
+                  WHERE right(id::text, 8) = $1 ORDER BY id DESC LIMIT 50",
             )
-            .bind(tag.uuid_prefix())
+            .bind(tag.uuid_suffix())
             .fetch_all(conn)
             .await?;
             let sender = email.from_address.as_deref().unwrap_or("");
