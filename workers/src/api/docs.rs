@@ -14,6 +14,7 @@ use super::ApiContext;
 use super::{
     documents, health, intake, merchants, payments, payouts, problem, quotes, requests, schemas,
 };
+use super::{dashboard, sla};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -41,6 +42,8 @@ use super::{
         payouts::mark_paid,
         quotes::quote,
         intake::take_email,
+        sla::report,
+        dashboard::page,
     ),
     components(schemas(
         problem::Problem,
@@ -80,6 +83,11 @@ use super::{
         payouts::ManualPayoutList,
         intake::RawEmail,
         crate::roles::intake::IntakeOutcome,
+        requests::ListSort,
+        sla::SlaReport,
+        sla::SlaWindow,
+        sla::SlaFigures,
+        sla::TimeToRefund,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -90,6 +98,7 @@ use super::{
         (name = "intake", description = "Raw emails from a mail provider's inbound webhook"),
         (name = "quotes", description = "What the policy would decide, without side effects"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "sla", description = "SLA figures and the dashboard page"),
     )
 )]
 pub struct ApiDoc;
@@ -105,6 +114,17 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("An API key from `refundd api-key create`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "browser_basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "For a browser, on reads (GET) only: any user name, the API key as the password",
+                    ))
                     .build(),
             ),
         );
