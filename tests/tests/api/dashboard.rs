@@ -236,9 +236,33 @@ async fn chromium_shows_the_requests_at_risk_and_keeps_a_screenshot() {
     for id in on_track {
         assert!(!dom.contains(&id.to_string()), "{id} is not at risk");
     }
-    assert!(dom.contains("&lt;i&gt;x&lt;/i&gt;&amp;co"), "escaped merchant");
-    assert!(!dom.contains("<i>x</i>"), "markup from data must not render");
-    assert!(dom.contains(r#"data-merchant="byskills""#));
+    assert!(
+        dom.contains("&lt;i&gt;x&lt;/i&gt;&amp;co"),
+        "escaped merchant"
+    );
+    assert!(
+        !dom.contains("<i>x</i>"),
+        "markup from data must not render"
+    );
+    // Tiles: byskills has one at risk and one breached (the ended one no longer counts).
+    let tile = |merchant: &str| {
+        let start = dom
+            .find(&format!(r#"data-merchant="{merchant}""#))
+            .unwrap_or_else(|| panic!("no tile for {merchant}"));
+        dom[start..start + dom[start..].find("</div>").unwrap()].to_string()
+    };
+    let byskills = tile("byskills");
+    assert!(byskills.contains(r#"class="open">4<"#), "{byskills}");
+    assert!(
+        byskills.contains(r#"class="at-risk some">1<"#),
+        "{byskills}"
+    );
+    assert!(
+        byskills.contains(r#"class="breached some">1<"#),
+        "{byskills}"
+    );
+    assert!(byskills.contains("0 % (0 of 1)"), "{byskills}");
+    assert!(tile("goods-kz").contains(r#"class="breached">0<"#));
     assert!(dom.contains("ООО «Байскилз»"));
     assert!(dom.contains(&format!(r#"href="/v1/refund-requests/{}""#, expected[0])));
     assert_eq!(dom.matches("<svg").count(), 2, "two charts");

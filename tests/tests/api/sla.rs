@@ -208,10 +208,16 @@ async fn sla_figures_per_merchant_and_pack() {
 
     let g = item(&report, "goods-kz", "kz-goods-store");
     assert_eq!(g["calendar"], "KZ");
-    assert_eq!((&g["open"], &g["at_risk"]), (&Value::from(1), &Value::from(1)));
+    assert_eq!(
+        (&g["open"], &g["at_risk"]),
+        (&Value::from(1), &Value::from(1))
+    );
     assert_eq!(g["refunded"], 2);
     assert_eq!(g["refunded_within_sla"], 1);
-    assert_eq!(g["within_sla_share"], 1.0, "the undated refund is not judged");
+    assert_eq!(
+        g["within_sla_share"], 1.0,
+        "the undated refund is not judged"
+    );
     assert_eq!(g["time_to_refund"]["median_hours"], 36.0);
     assert_eq!(g["time_to_refund"]["p90_hours"], 45.6);
 
@@ -279,7 +285,10 @@ async fn sla_lists_are_by_due_date_page_by_page() {
     let mut expected = at_risk.clone();
     expected.sort_by_key(|(id, due)| (*due, *id));
     assert_eq!(all_pages(&app, "sla=at_risk&limit=2").await, expected);
-    assert_eq!(all_pages(&app, "sla=at_risk&sort=due_on&limit=4").await, expected);
+    assert_eq!(
+        all_pages(&app, "sla=at_risk&sort=due_on&limit=4").await,
+        expected
+    );
     // Newest first is still there when asked for, and still the default without a filter.
     let mut newest: Vec<Uuid> = at_risk.iter().map(|(id, _)| *id).collect();
     newest.reverse();
@@ -309,11 +318,15 @@ async fn sla_lists_are_by_due_date_page_by_page() {
     assert_eq!(breached_only, vec![(breached, d(-1))]);
 
     // A cursor only works with the order it came from; a made-up sort is refused.
-    let page: Value = get(&app, "/v1/refund-requests?sla=at_risk&limit=2", ApiRole::Support)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = get(
+        &app,
+        "/v1/refund-requests?sla=at_risk&limit=2",
+        ApiRole::Support,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let due_cursor = page["next_cursor"].as_str().unwrap();
     assert!(due_cursor.starts_with("due:"), "{due_cursor}");
     for path in [

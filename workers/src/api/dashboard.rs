@@ -10,12 +10,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use axum::Router;
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use shared::api_keys::ApiRole;
 use uuid::Uuid;
@@ -40,7 +40,7 @@ h1{margin:0 0 .2em}h2{margin:1.4em 0 .5em;font-size:1.15em}\
 .tile{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:.7em 1em}\
 .tile h3{margin:0;font-size:1.05em}.tile .ids{color:#5b6475;font-size:.85em;margin:0 0 .4em}\
 .tile dl{display:grid;grid-template-columns:auto auto;margin:0;gap:2px 12px}.tile dd{margin:0;text-align:right;font-weight:600}\
-.alert dd.at-risk{color:#b26b00}.alert dd.breached{color:#c0262d}\
+dd.at-risk.some{color:#b26b00}dd.breached.some{color:#c0262d}\
 table{border-collapse:collapse;width:100%;background:#fff}\
 td,th{border:1px solid #dde1e8;padding:3px 8px;text-align:left}th{background:#eef0f4}\
 tr.breached td.sla{color:#c0262d;font-weight:600}tr.at_risk td.sla{color:#b26b00;font-weight:600}\
@@ -223,28 +223,26 @@ fn render(
     for merchant in &order {
         let t = &tiles[merchant];
         let id = merchant.as_deref().unwrap_or("(no merchant)");
-        let alert = if t.at_risk + t.breached > 0 {
-            " alert"
-        } else {
-            ""
-        };
+        let some = |n: i64| if n > 0 { " some" } else { "" };
         let within = match share(t.within, t.judged) {
             Some(s) => format!("{} ({} of {})", percent(s), t.within, t.judged),
             None => "no refunds".to_string(),
         };
         let _ = write!(
             html,
-            "<div class=\"tile{alert}\" data-merchant=\"{id}\"><h3>{name}</h3><p class=\"ids\">{id} · {policies}</p>\
+            "<div class=\"tile\" data-merchant=\"{id}\"><h3>{name}</h3><p class=\"ids\">{id} · {policies}</p>\
              <dl><dt>Open</dt><dd class=\"open\">{open}</dd>\
-             <dt>At risk</dt><dd class=\"at-risk\">{at_risk}</dd>\
-             <dt>Breached</dt><dd class=\"breached\">{breached}</dd>\
-             <dt>Within SLA</dt><dd class=\"within\">{within}</dd></dl></div>",
+             <dt>At risk</dt><dd class=\"at-risk{at_risk_some}\">{at_risk}</dd>\
+             <dt>Breached</dt><dd class=\"breached{breached_some}\">{breached}</dd>\
+             <dt>Within SLA, {WINDOW_DAYS} days</dt><dd class=\"within\">{within}</dd></dl></div>",
             id = escape(id),
             name = escape(t.name.as_deref().unwrap_or(id)),
             policies = escape(&t.policies.join(", ")),
             open = t.open,
             at_risk = t.at_risk,
+            at_risk_some = some(t.at_risk),
             breached = t.breached,
+            breached_some = some(t.breached),
             within = escape(&within),
         );
     }

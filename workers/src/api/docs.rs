@@ -11,16 +11,16 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::ApiContext;
+use super::{dashboard, sla};
 use super::{
     documents, health, intake, merchants, payments, payouts, problem, quotes, requests, schemas,
 };
-use super::{dashboard, sla};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "refundd API",
-        description = "Refund applications for card payments: register payments, submit applications, follow them through validation, decision and payout. Authenticate with `Authorization: Bearer <key>` (`refundd api-key create`). Errors are RFC 9457 problem details.",
+        description = "Refund applications for card payments: register payments, submit applications, follow them through validation, decision and payout. Authenticate with `Authorization: Bearer <key>` (`refundd api-key create`); reads (GET) also take HTTP Basic with the key as the password, so a browser can open `/dashboard`. Errors are RFC 9457 problem details.",
         version = "1"
     ),
     paths(
