@@ -130,10 +130,10 @@ pub(super) async fn load(ctx: &ApiContext, now: DateTime<Utc>) -> Result<SlaData
         .filter(|s| s.is_final())
         .map(RequestState::as_str)
         .collect();
-    let open: Vec<(Option<String>, Option<String>, i64, i64, i64)> = sqlx::query_as(
-        "SELECT merchant, policy_id, count(*),
-                count(*) FILTER (WHERE sla_state = 'at_risk'),
-                count(*) FILTER (WHERE sla_state = 'breached')
+    let open: Vec<OpenCounts> = sqlx::query_as(
+        "SELECT merchant, policy_id, count(*) AS open,
+                count(*) FILTER (WHERE sla_state = 'at_risk') AS at_risk,
+                count(*) FILTER (WHERE sla_state = 'breached') AS breached
            FROM refund_requests
           WHERE ended_at IS NULL AND NOT (state = ANY($1))
           GROUP BY merchant, policy_id",
@@ -143,13 +143,6 @@ pub(super) async fn load(ctx: &ApiContext, now: DateTime<Utc>) -> Result<SlaData
     .await?;
     // A refunded request ends in the transaction that refunds it, so `ended_at` is the
     // refund's time; the audit event stands in for rows that lack it.
-    type RefundRow = (
-        Option<String>,
-        Option<String>,
-        DateTime<Utc>,
-        Option<NaiveDate>,
-        DateTime<Utc>,
-    );
     let rows: Vec<RefundRow> = sqlx::query_as(
         "SELECT merchant, policy_id, received_at, due_on, refunded_at FROM (
              SELECT r.merchant, r.policy_id, r.received_at, r.due_on,
@@ -165,12 +158,7 @@ pub(super) async fn load(ctx: &ApiContext, now: DateTime<Utc>) -> Result<SlaData
     .bind(now)
     .fetch_all(&ctx.db)
     .await?;
-    let refunds: Vec<JudgedRefund> = rows
-        .into_iter()
-        .map(|(merchant, policy, received_at, due_on, refunded_at)| {
-            judge(ctx, merchant, policy, received_at, due_on, refunded_at)
-        })
-        .collect();
+    let refunds: Vec<JudgedRefund> = rows.into_iter().map(|r| judge(ctx, r)).collect();
 
     // Every configured merchant and pack first, so a quiet merchant still shows.
     let mut groups: BTreeMap<(Option<String>, Option<String>), Group> = BTreeMap::new();
@@ -183,11 +171,11 @@ pub(super) async fn load(ctx: &ApiContext, now: DateTime<Utc>) -> Result<SlaData
         }
     }
     let configured = order.len();
-    for (merchant, policy, count, at_risk, breached) in open {
-        let g = groups.entry((merchant, policy)).or_default();
-        g.open = count;
-        g.at_risk = at_risk;
-        g.breached = breached;
+    for c in open {
+        let g = groups.entry((c.merchant, c.policy_id)).or_default();
+        g.open = c.open;
+        g.at_risk = c.at_risk;
+        g.breached = c.breached;
     }
     for r in &refunds {
         groups
@@ -224,6 +212,24 @@ pub(super) async fn load(ctx: &ApiContext, now: DateTime<Utc>) -> Result<SlaData
         },
         refunds,
     })
+}
+
+#[derive(sqlx::FromRow)]
+struct OpenCounts {
+    merchant: Option<String>,
+    policy_id: Option<String>,
+    open: i64,
+    at_risk: i64,
+    breached: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct RefundRow {
+    merchant: Option<String>,
+    policy_id: Option<String>,
+    received_at: DateTime<Utc>,
+    due_on: Option<NaiveDate>,
+    refunded_at: DateTime<Utc>,
 }
 
 #[derive(Default)]
@@ -283,14 +289,14 @@ fn figures(
 
 /// A refund's duration and whether it met its due date, on its pack's local dates (UTC
 /// dates when the pack is not loaded; no working days then).
-fn judge(
-    ctx: &ApiContext,
-    merchant: Option<String>,
-    policy: Option<String>,
-    received_at: DateTime<Utc>,
-    due_on: Option<NaiveDate>,
-    refunded_at: DateTime<Utc>,
-) -> JudgedRefund {
+fn judge(ctx: &ApiContext, r: RefundRow) -> JudgedRefund {
+    let RefundRow {
+        merchant,
+        policy_id: policy,
+        received_at,
+        due_on,
+        refunded_at,
+    } = r;
     let pack = policy.as_deref().and_then(|p| ctx.packs.get(p));
     let (received_on, refunded_on) = match pack {
         Some(p) => (
