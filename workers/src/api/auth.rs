@@ -115,8 +115,8 @@ where
     }
 }
 
-/// The key an Authorization header presents: `Bearer <key>`; on a read (GET, HEAD) also `Basic` with the
-/// key as the password (any user name).
+/// The key an Authorization header presents: `Bearer <key>`; on a read (GET, HEAD) also
+/// `Basic` with the key as the password (any user name).
 fn presented_key(value: &str, method: &Method) -> Option<String> {
     if let Some(key) = value.strip_prefix("Bearer ") {
         return Some(key.trim().to_string());
