@@ -198,6 +198,55 @@ pub async fn list(
     .await
 }
 
+/// Where a page ordered by due date ends: the last request's due date (none when it has
+/// none) and id. The next page starts strictly after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DueCursor {
+    pub due_on: Option<NaiveDate>,
+    pub id: Uuid,
+}
+
+/// Earliest due date first, requests without a due date last, ties by id; after `after` (the
+/// last request of the previous page). Filters as in [`list`].
+pub async fn list_by_due_date(
+    conn: &mut PgConnection,
+    state: Option<&str>,
+    merchant: Option<&str>,
+    sla: Option<&str>,
+    after: Option<DueCursor>,
+    limit: i64,
+) -> sqlx::Result<Vec<RequestRecord>> {
+    let (after_due, after_id) = match after {
+        Some(c) => (c.due_on, Some(c.id)),
+        None => (None, None),
+    };
+    sqlx::query_as!(
+        RequestRecord,
+        r#"SELECT id, payment_id, merchant, state, version, channel, reason, facts, policy_id,
+                  policy_version, decision, amount_minor, currency AS "currency?: String",
+                  received_at, complete_at, due_on, contact_email, language, request_hash,
+                  created_at, updated_at, sla_state
+             FROM refund_requests
+            WHERE ($1::text IS NULL OR state = $1)
+              AND ($2::text IS NULL OR merchant = $2)
+              AND ($3::text IS NULL OR (sla_state = $3 AND ended_at IS NULL))
+              AND ($4::uuid IS NULL
+                   OR ($5::date IS NOT NULL
+                       AND (due_on > $5 OR (due_on = $5 AND id > $4) OR due_on IS NULL))
+                   OR ($5::date IS NULL AND due_on IS NULL AND id > $4))
+            ORDER BY due_on ASC NULLS LAST, id ASC
+            LIMIT $6"#,
+        state,
+        merchant,
+        sla,
+        after_id,
+        after_due,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
 pub async fn history(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Vec<Event>> {
     sqlx::query_as!(
         Event,

@@ -129,6 +129,18 @@ async fn every_role_against_every_endpoint() {
             Some(json!("From: a@example.com")),
             [Forbidden, Forbidden, Allowed, Forbidden],
         ),
+        (
+            Method::GET,
+            "/v1/sla".into(),
+            None,
+            [Allowed, Allowed, Forbidden, Allowed],
+        ),
+        (
+            Method::GET,
+            "/dashboard".into(),
+            None,
+            [Forbidden, Allowed, Forbidden, Allowed],
+        ),
     ];
     for (method, path, body, expectations) in cases {
         for (role, expect) in [Support, Supervisor, Intake, Viewer]
@@ -256,6 +268,8 @@ async fn health_needs_no_key_and_docs_describe_every_endpoint() {
         "/v1/refund-requests/{id}/reject",
         "/v1/refund-requests/{id}/withdraw",
         "/v1/quotes",
+        "/v1/sla",
+        "/dashboard",
         "/healthz",
         "/readyz",
     ] {

@@ -101,3 +101,51 @@ pub async fn set_state(app: &TestApp, id: &str, state: &str) {
         .await
         .unwrap();
 }
+
+/// A request inserted directly with the dates and SLA state a test needs (no payment, no
+/// pipeline): open unless `ended_at` is given.
+pub struct Seed<'a> {
+    pub merchant: &'a str,
+    pub policy: &'a str,
+    pub state: &'a str,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+    pub due_on: Option<chrono::NaiveDate>,
+    pub sla_state: Option<&'a str>,
+    pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl<'a> Seed<'a> {
+    /// An approved request of byskills under by-online-courses, received now, due `due_on`.
+    pub fn open(sla_state: &'a str, due_on: Option<chrono::NaiveDate>) -> Self {
+        Self {
+            merchant: "byskills",
+            policy: "by-online-courses",
+            state: "approved",
+            received_at: chrono::Utc::now(),
+            due_on,
+            sla_state: Some(sla_state),
+            ended_at: None,
+        }
+    }
+}
+
+pub async fn seed(app: &TestApp, s: Seed<'_>) -> uuid::Uuid {
+    let id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO refund_requests (id, merchant, policy_id, state, channel, reason,
+                                      received_at, due_on, sla_state, ended_at)
+         VALUES ($1, $2, $3, $4, 'api', 'withdrawal', $5, $6, $7, $8)",
+    )
+    .bind(id)
+    .bind(s.merchant)
+    .bind(s.policy)
+    .bind(s.state)
+    .bind(s.received_at)
+    .bind(s.due_on)
+    .bind(s.sla_state)
+    .bind(s.ended_at)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    id
+}

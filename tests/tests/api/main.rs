@@ -1,7 +1,9 @@
 //! The HTTP API against a real database: roles, idempotency, pagination, problem details,
-//! and the decisions people make on requests.
+//! the decisions people make on requests, SLA figures and the dashboard.
 
 mod applications;
 mod auth;
+mod dashboard;
 mod errors;
 mod helpers;
+mod sla;

@@ -133,8 +133,8 @@ async fn sla_states_follow_each_countrys_calendar_and_escalate_once() {
         .collect();
     assert_eq!(
         ids,
-        [breached.as_str(), kz_before_nauryz.as_str()],
-        "newest first"
+        [kz_before_nauryz.as_str(), breached.as_str()],
+        "earliest due date first (26 March, then 20 April)"
     );
 
     // The KZ request on 19 March: Friday 20 March and Thursday 26 March are left.

@@ -1,5 +1,8 @@
 //! Who is calling: the `Authorization: Bearer <key>` header resolved to a caller with a role,
-//! and a limit on failed attempts per client address so keys cannot be guessed.
+//! and a limit on failed attempts per client address so keys cannot be guessed. Reads (GET)
+//! also take the key as the password of HTTP Basic, so a browser can open the dashboard and
+//! follow its links; writes never do, so credentials a browser remembers cannot be used to
+//! change anything from another site.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -7,8 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{Method, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use shared::api_keys::{self, ApiRole, Caller};
 
 use super::ApiContext;
@@ -90,15 +95,14 @@ where
         let secret = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(|v| presented_key(v, &parts.method));
         let Some(secret) = secret else {
             ctx.failed_attempts.record(ip);
             return Err(ApiError::unauthorized(
                 "the Authorization header must be `Bearer <key>`",
             ));
         };
-        match api_keys::authenticate(&ctx.db, secret).await? {
+        match api_keys::authenticate(&ctx.db, &secret).await? {
             Some(caller) => Ok(Authenticated(caller)),
             None => {
                 ctx.failed_attempts.record(ip);
@@ -108,5 +112,40 @@ where
                 ))
             }
         }
+    }
+}
+
+/// The key an Authorization header presents: `Bearer <key>`; on a read (GET, HEAD) also
+/// `Basic` with the key as the password (any user name).
+fn presented_key(value: &str, method: &Method) -> Option<String> {
+    if let Some(key) = value.strip_prefix("Bearer ") {
+        return Some(key.trim().to_string());
+    }
+    let read = *method == Method::GET || *method == Method::HEAD;
+    let encoded = value.strip_prefix("Basic ").filter(|_| read)?;
+    let decoded = String::from_utf8(BASE64.decode(encoded.trim()).ok()?).ok()?;
+    let (_user, key) = decoded.split_once(':')?;
+    Some(key.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_carries_the_key_as_the_password_on_reads_only() {
+        // "viewer:rfd_secret"
+        let basic = "Basic dmlld2VyOnJmZF9zZWNyZXQ=";
+        assert_eq!(
+            presented_key(basic, &Method::GET).as_deref(),
+            Some("rfd_secret")
+        );
+        assert_eq!(presented_key(basic, &Method::POST), None);
+        assert_eq!(
+            presented_key("Bearer rfd_secret ", &Method::POST).as_deref(),
+            Some("rfd_secret")
+        );
+        assert_eq!(presented_key("Basic !!", &Method::GET), None);
+        assert_eq!(presented_key("Token rfd_secret", &Method::GET), None);
     }
 }

@@ -11,6 +11,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::ApiContext;
+use super::{dashboard, sla};
 use super::{
     documents, health, intake, merchants, payments, payouts, problem, quotes, requests, schemas,
 };
@@ -19,7 +20,7 @@ use super::{
 #[openapi(
     info(
         title = "refundd API",
-        description = "Refund applications for card payments: register payments, submit applications, follow them through validation, decision and payout. Authenticate with `Authorization: Bearer <key>` (`refundd api-key create`). Errors are RFC 9457 problem details.",
+        description = "Refund applications for card payments: register payments, submit applications, follow them through validation, decision and payout. Authenticate with `Authorization: Bearer <key>` (`refundd api-key create`); reads (GET) also take HTTP Basic with the key as the password, so a browser can open `/dashboard`. Errors are RFC 9457 problem details.",
         version = "1"
     ),
     paths(
@@ -41,6 +42,8 @@ use super::{
         payouts::mark_paid,
         quotes::quote,
         intake::take_email,
+        sla::report,
+        dashboard::page,
     ),
     components(schemas(
         problem::Problem,
@@ -80,6 +83,11 @@ use super::{
         payouts::ManualPayoutList,
         intake::RawEmail,
         crate::roles::intake::IntakeOutcome,
+        requests::ListSort,
+        sla::SlaReport,
+        sla::SlaWindow,
+        sla::SlaFigures,
+        sla::TimeToRefund,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -90,6 +98,7 @@ use super::{
         (name = "intake", description = "Raw emails from a mail provider's inbound webhook"),
         (name = "quotes", description = "What the policy would decide, without side effects"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "sla", description = "SLA figures and the dashboard page"),
     )
 )]
 pub struct ApiDoc;
@@ -105,6 +114,17 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("An API key from `refundd api-key create`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "browser_basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "For a browser, on reads (GET) only: any user name, the API key as the password",
+                    ))
                     .build(),
             ),
         );

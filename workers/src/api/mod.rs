@@ -4,6 +4,8 @@
 //! bind port 0 and choose when it stops.
 
 pub mod auth;
+pub mod charts;
+pub mod dashboard;
 pub mod docs;
 pub mod documents;
 pub mod extract;
@@ -16,6 +18,7 @@ pub mod problem;
 pub mod quotes;
 pub mod requests;
 pub mod schemas;
+pub mod sla;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -106,6 +109,8 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(documents::router())
         .merge(payouts::router())
         .merge(intake::router())
+        .merge(sla::router())
+        .merge(dashboard::router())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /docs") })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn(request_id))

@@ -487,15 +487,74 @@ pub struct ListQuery {
     pub merchant: Option<String>,
     /// Only open requests in this SLA state: `on_track`, `at_risk`, `breached` or `paused`.
     pub sla: Option<String>,
-    /// From the `next_cursor` of the previous page.
+    /// `newest` (newest first) or `due_on` (earliest due date first, requests without a due
+    /// date last). Default: `due_on` when `sla` is given, `newest` otherwise.
+    #[param(value_type = Option<ListSort>)]
+    pub sort: Option<String>,
+    /// From the `next_cursor` of the previous page (with the same `sort`).
     pub cursor: Option<String>,
     /// Page size, 1-200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
-/// Refund requests, newest first, page by page (keyset pagination: pages stay stable while
-/// new requests arrive).
+/// The order of a list of refund requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ListSort {
+    /// Newest first.
+    Newest,
+    /// Earliest due date first; requests without a due date last.
+    DueOn,
+}
+
+impl ListSort {
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "newest" => Some(ListSort::Newest),
+            "due_on" => Some(ListSort::DueOn),
+            _ => None,
+        }
+    }
+}
+
+/// Where the next page starts, as the cursor text this API gives out: the last id for
+/// `newest`, `due:<date or none>:<id>` for `due_on`.
+enum Cursor {
+    Newest(Uuid),
+    DueOn(requests::DueCursor),
+}
+
+impl Cursor {
+    fn of(sort: ListSort, last: &RequestRecord) -> String {
+        match sort {
+            ListSort::Newest => last.id.to_string(),
+            ListSort::DueOn => format!(
+                "due:{}:{}",
+                last.due_on
+                    .map_or_else(|| "none".to_string(), |d| d.to_string()),
+                last.id
+            ),
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        if let Some(rest) = text.strip_prefix("due:") {
+            let (due, id) = rest.split_once(':')?;
+            let due_on = match due {
+                "none" => None,
+                d => Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()?),
+            };
+            let id = Uuid::parse_str(id).ok()?;
+            return Some(Cursor::DueOn(requests::DueCursor { due_on, id }));
+        }
+        Uuid::parse_str(text).ok().map(Cursor::Newest)
+    }
+}
+
+/// Refund requests page by page: newest first, or by due date (`sort=due_on`, the default
+/// with an `sla` filter, so the most urgent come first). Keyset pagination: pages stay stable
+/// while new requests arrive.
 #[utoipa::path(get, path = "/v1/refund-requests", operation_id = "list_refund_requests", tag = "refund requests",
     security(("api_key" = [])),
     params(ListQuery),
@@ -539,32 +598,52 @@ pub async fn list(
     if !(1..=200).contains(&limit) {
         errors.push(field("limit", "must be between 1 and 200"));
     }
-    let before = match &q.cursor {
-        Some(c) => match Uuid::parse_str(c) {
-            Ok(id) => Some(id),
-            Err(_) => {
+    let sort = match q.sort.as_deref() {
+        None if q.sla.is_some() => ListSort::DueOn,
+        None => ListSort::Newest,
+        Some(text) => ListSort::parse(text).unwrap_or_else(|| {
+            errors.push(field("sort", "expected newest or due_on"));
+            ListSort::Newest
+        }),
+    };
+    let cursor = match &q.cursor {
+        Some(c) => match Cursor::parse(c) {
+            Some(cursor) => Some(cursor),
+            None => {
                 errors.push(field("cursor", "not a cursor this API gave out"));
                 None
             }
         },
         None => None,
     };
+    let (before, after) = match cursor {
+        None => (None, None),
+        Some(Cursor::Newest(id)) if sort == ListSort::Newest => (Some(id), None),
+        Some(Cursor::DueOn(c)) if sort == ListSort::DueOn => (None, Some(c)),
+        Some(_) => {
+            errors.push(field(
+                "cursor",
+                "this cursor belongs to a list in another order; pass the same sort as for the previous page",
+            ));
+            (None, None)
+        }
+    };
     if !errors.is_empty() {
         return Err(ApiError::validation("invalid query", errors));
     }
     let mut conn = ctx.db.acquire().await?;
-    let mut rows = requests::list(
-        &mut conn,
-        q.state.as_deref(),
-        q.merchant.as_deref(),
-        q.sla.as_deref(),
-        before,
-        limit + 1,
-    )
-    .await?;
+    let (state, merchant, sla) = (q.state.as_deref(), q.merchant.as_deref(), q.sla.as_deref());
+    let mut rows = match sort {
+        ListSort::Newest => {
+            requests::list(&mut conn, state, merchant, sla, before, limit + 1).await?
+        }
+        ListSort::DueOn => {
+            requests::list_by_due_date(&mut conn, state, merchant, sla, after, limit + 1).await?
+        }
+    };
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
-        rows.last().map(|r| r.id.to_string())
+        rows.last().map(|r| Cursor::of(sort, r))
     } else {
         None
     };

@@ -1,0 +1,380 @@
+//! `GET /dashboard`: the SLA page for people, rendered on the server. A tile per merchant,
+//! the requests at risk or breached by due date, and two charts of the last 30 days (requests
+//! received, share refunded within SLA). No script and nothing fetched from elsewhere, so it
+//! works offline; it reloads itself every minute.
+//!
+//! A browser cannot add our `Authorization: Bearer` header, so the page also takes the API key
+//! as the password of HTTP Basic (any user name): without a key it answers 401 with a Basic
+//! challenge and the browser asks for it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use axum::Router;
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use shared::api_keys::ApiRole;
+use uuid::Uuid;
+
+use super::ApiContext;
+use super::auth::Authenticated;
+use super::charts::{Point, Style, daily_chart};
+use super::problem::{ApiError, Problem};
+use super::sla::{self, SlaData, WINDOW_DAYS, share};
+
+/// Roles that may open the dashboard.
+pub const DASHBOARD_VIEWERS: [ApiRole; 2] = [ApiRole::Viewer, ApiRole::Supervisor];
+
+/// Rows of the at-risk table at most; the API lists the rest.
+const TABLE_LIMIT: i64 = 500;
+
+const STYLE: &str = "\
+body{font:15px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;color:#1d2433;background:#f6f7f9}\
+h1{margin:0 0 .2em}h2{margin:1.4em 0 .5em;font-size:1.15em}\
+.meta{color:#5b6475;margin:0}\
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:12px}\
+.tile{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:.7em 1em}\
+.tile h3{margin:0;font-size:1.05em}.tile .ids{color:#5b6475;font-size:.85em;margin:0 0 .4em}\
+.tile dl{display:grid;grid-template-columns:auto auto;margin:0;gap:2px 12px}.tile dd{margin:0;text-align:right;font-weight:600}\
+dd.at-risk.some{color:#b26b00}dd.breached.some{color:#c0262d}\
+table{border-collapse:collapse;width:100%;background:#fff}\
+td,th{border:1px solid #dde1e8;padding:3px 8px;text-align:left}th{background:#eef0f4}\
+tr.breached td.sla{color:#c0262d;font-weight:600}tr.at_risk td.sla{color:#b26b00;font-weight:600}\
+code{font-size:.9em}\
+.chart{width:100%;height:auto;background:#fff;border:1px solid #dde1e8;border-radius:8px}\
+.chart .grid{stroke:#e3e6ec}.chart .axis{font-size:11px;fill:#5b6475}\
+.chart .bar{fill:#3f6fd8}.chart .line{fill:none;stroke:#1f9d55;stroke-width:2}.chart .dot{fill:#1f9d55}";
+
+pub fn router() -> Router<ApiContext> {
+    Router::new().route("/dashboard", get(page))
+}
+
+/// Text for HTML: element content and attribute values alike.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The caller of a page a browser opens: as [`Authenticated`], and a 401 also carries a
+/// Basic challenge so the browser asks for the key.
+pub struct BrowserCaller(pub Authenticated);
+
+impl<S> FromRequestParts<S> for BrowserCaller
+where
+    ApiContext: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Authenticated::from_request_parts(parts, state).await {
+            Ok(caller) => Ok(BrowserCaller(caller)),
+            Err(e) if e.status() == axum::http::StatusCode::UNAUTHORIZED => {
+                let detail = format!(
+                    "{}; in a browser, give any user name and the API key as the password",
+                    e.problem().detail
+                );
+                let mut response = ApiError::unauthorized(detail).into_response();
+                let headers = response.headers_mut();
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"refundd\", charset=\"UTF-8\""),
+                );
+                headers.append(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"refundd\""),
+                );
+                Err(response)
+            }
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+/// The SLA dashboard: an HTML page for a browser (see the module's notes on signing in).
+#[utoipa::path(get, path = "/dashboard", operation_id = "sla_dashboard", tag = "sla",
+    security(("api_key" = []), ("browser_basic" = [])),
+    responses(
+        (status = 200, description = "The dashboard page (reloads itself every minute)", content_type = "text/html", body = String),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn page(
+    State(ctx): State<ApiContext>,
+    BrowserCaller(caller): BrowserCaller,
+) -> Result<Response, ApiError> {
+    caller.require(&DASHBOARD_VIEWERS, "open the dashboard")?;
+    let now = Utc::now();
+    let data = sla::load(&ctx, now).await?;
+    let urgent: Vec<Urgent> = sqlx::query_as(
+        "SELECT id, merchant, policy_id, state, sla_state, due_on, received_at
+           FROM refund_requests
+          WHERE ended_at IS NULL AND sla_state IN ('at_risk', 'breached')
+          ORDER BY due_on ASC NULLS LAST, id ASC
+          LIMIT $1",
+    )
+    .bind(TABLE_LIMIT + 1)
+    .fetch_all(&ctx.db)
+    .await?;
+    let first_day = now.date_naive() - Days::new(u64::from(WINDOW_DAYS) - 1);
+    let received: Vec<(NaiveDate, i64)> = sqlx::query_as(
+        "SELECT (received_at AT TIME ZONE 'UTC')::date AS day, count(*)
+           FROM refund_requests
+          WHERE received_at >= $1::date::timestamp AT TIME ZONE 'UTC'
+          GROUP BY day",
+    )
+    .bind(first_day)
+    .fetch_all(&ctx.db)
+    .await?;
+    let html = render(&ctx, now, &data, &urgent, &received.into_iter().collect());
+    let mut response = Html(html).into_response();
+    let headers = response.headers_mut();
+    // Nothing but this page's own styles and inline drawings may load.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// An open request at risk or breached.
+#[derive(sqlx::FromRow)]
+struct Urgent {
+    id: Uuid,
+    merchant: Option<String>,
+    policy_id: Option<String>,
+    state: String,
+    sla_state: Option<String>,
+    due_on: Option<NaiveDate>,
+    received_at: DateTime<Utc>,
+}
+
+/// One merchant's tile: its packs' figures added up.
+#[derive(Default)]
+struct Tile {
+    name: Option<String>,
+    policies: Vec<String>,
+    open: i64,
+    at_risk: i64,
+    breached: i64,
+    judged: usize,
+    within: usize,
+}
+
+fn render(
+    ctx: &ApiContext,
+    now: DateTime<Utc>,
+    data: &SlaData,
+    urgent: &[Urgent],
+    received: &BTreeMap<NaiveDate, i64>,
+) -> String {
+    let report = &data.report;
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"60\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>refundd SLA dashboard</title><style>{STYLE}</style></head><body>\
+         <h1>SLA dashboard</h1><p class=\"meta\">As of {} UTC; reloads every minute. Refunds counted from {} to {} UTC ({WINDOW_DAYS} days). Figures as JSON: <a href=\"/v1/sla\">/v1/sla</a>.</p>",
+        now.format("%Y-%m-%d %H:%M"),
+        report.window.from.format("%Y-%m-%d %H:%M"),
+        report.window.to.format("%Y-%m-%d %H:%M"),
+    );
+
+    // Tiles, in the report's order (configured merchants first).
+    let mut order: Vec<Option<String>> = Vec::new();
+    let mut tiles: BTreeMap<Option<String>, Tile> = BTreeMap::new();
+    for item in &report.items {
+        if !tiles.contains_key(&item.merchant) {
+            order.push(item.merchant.clone());
+        }
+        let tile = tiles.entry(item.merchant.clone()).or_default();
+        tile.name = item.merchant_name.clone();
+        if let Some(p) = &item.policy {
+            tile.policies.push(p.clone());
+        }
+        tile.open += item.open;
+        tile.at_risk += item.at_risk;
+        tile.breached += item.breached;
+    }
+    for r in &data.refunds {
+        if let (Some(tile), Some(within)) = (tiles.get_mut(&r.merchant), r.within_sla) {
+            tile.judged += 1;
+            tile.within += usize::from(within);
+        }
+    }
+    html.push_str("<h2>Merchants</h2><div class=\"tiles\" id=\"merchants\">");
+    for merchant in &order {
+        let t = &tiles[merchant];
+        let id = merchant.as_deref().unwrap_or("(no merchant)");
+        let some = |n: i64| if n > 0 { " some" } else { "" };
+        let within = match share(t.within, t.judged) {
+            Some(s) => format!("{} ({} of {})", percent(s), t.within, t.judged),
+            None => "no refunds".to_string(),
+        };
+        let _ = write!(
+            html,
+            "<div class=\"tile\" data-merchant=\"{id}\"><h3>{name}</h3><p class=\"ids\">{id} · {policies}</p>\
+             <dl><dt>Open</dt><dd class=\"open\">{open}</dd>\
+             <dt>At risk</dt><dd class=\"at-risk{at_risk_some}\">{at_risk}</dd>\
+             <dt>Breached</dt><dd class=\"breached{breached_some}\">{breached}</dd>\
+             <dt>Within SLA, {WINDOW_DAYS} days</dt><dd class=\"within\">{within}</dd></dl></div>",
+            id = escape(id),
+            name = escape(t.name.as_deref().unwrap_or(id)),
+            policies = escape(&t.policies.join(", ")),
+            open = t.open,
+            at_risk = t.at_risk,
+            at_risk_some = some(t.at_risk),
+            breached = t.breached,
+            breached_some = some(t.breached),
+            within = escape(&within),
+        );
+    }
+    html.push_str("</div>");
+
+    // The requests that need someone now, most urgent first.
+    html.push_str(
+        "<h2>At risk and breached</h2><table id=\"at-risk\"><thead><tr><th>Request</th><th>Merchant</th>\
+         <th>Policy</th><th>State</th><th>SLA</th><th>Due</th><th>Received (UTC)</th></tr></thead><tbody>",
+    );
+    for r in urgent.iter().take(TABLE_LIMIT as usize) {
+        let sla = r.sla_state.as_deref().unwrap_or("");
+        let merchant = r.merchant.as_deref().unwrap_or("");
+        let merchant = ctx
+            .merchants
+            .get(merchant)
+            .map_or(merchant, |m| m.name.as_str());
+        let _ = write!(
+            html,
+            "<tr class=\"{sla}\" data-request-id=\"{id}\"><td><a href=\"/v1/refund-requests/{id}\"><code>{id}</code></a></td>\
+             <td>{merchant}</td><td>{policy}</td><td>{state}</td><td class=\"sla\">{sla_text}</td><td>{due}</td><td>{received}</td></tr>",
+            sla = escape(sla),
+            id = r.id,
+            merchant = escape(merchant),
+            policy = escape(r.policy_id.as_deref().unwrap_or("")),
+            state = escape(&r.state),
+            sla_text = escape(&sla.replace('_', " ")),
+            due = r.due_on.map(|d| d.to_string()).unwrap_or_default(),
+            received = r.received_at.format("%Y-%m-%d %H:%M"),
+        );
+    }
+    if urgent.is_empty() {
+        html.push_str("<tr><td colspan=\"7\">No request is at risk or breached.</td></tr>");
+    }
+    html.push_str("</tbody></table>");
+    if urgent.len() > TABLE_LIMIT as usize {
+        let _ = write!(
+            html,
+            "<p class=\"meta\">Only the first {TABLE_LIMIT} are shown; <code>GET /v1/refund-requests?sla=breached</code> and <code>?sla=at_risk</code> list them all.</p>"
+        );
+    }
+
+    // The last 30 days, one point per UTC date.
+    let first = now.date_naive() - Days::new(u64::from(WINDOW_DAYS) - 1);
+    let days: Vec<NaiveDate> = first.iter_days().take(WINDOW_DAYS as usize).collect();
+    let volume: Vec<Point> = days
+        .iter()
+        .map(|d| {
+            let n = received.get(d).copied().unwrap_or(0);
+            Point {
+                day: *d,
+                value: Some(n as f64),
+                note: format!("{d}: {n} received"),
+            }
+        })
+        .collect();
+    let most = volume.iter().filter_map(|p| p.value).fold(0.0, f64::max);
+    let axis_max = nice_ceiling(most);
+    html.push_str("<h2>Requests received per day (UTC)</h2>");
+    html.push_str(&daily_chart(
+        "Requests received per day",
+        &volume,
+        axis_max,
+        |v| format!("{v:.0}"),
+        Style::Bars,
+    ));
+
+    let mut by_day: BTreeMap<NaiveDate, (usize, usize)> = BTreeMap::new();
+    for r in &data.refunds {
+        if let Some(within) = r.within_sla {
+            let e = by_day.entry(r.refunded_at.date_naive()).or_default();
+            e.0 += 1;
+            e.1 += usize::from(within);
+        }
+    }
+    let compliance: Vec<Point> = days
+        .iter()
+        .map(|d| match by_day.get(d) {
+            Some(&(judged, within)) => {
+                let s = share(within, judged).unwrap_or(0.0);
+                Point {
+                    day: *d,
+                    value: Some(s),
+                    note: format!("{d}: {} within SLA ({within} of {judged})", percent(s)),
+                }
+            }
+            None => Point {
+                day: *d,
+                value: None,
+                note: String::new(),
+            },
+        })
+        .collect();
+    html.push_str("<h2>Refunds within SLA per day (UTC date of the refund)</h2>");
+    html.push_str(&daily_chart(
+        "Share of the day's refunds made by their due date",
+        &compliance,
+        1.0,
+        percent,
+        Style::Line,
+    ));
+    html.push_str("</body></html>");
+    html
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.0} %", share * 100.0)
+}
+
+/// The top of a count axis: at least 2 (so half of it is a whole number), even.
+fn nice_ceiling(max: f64) -> f64 {
+    let top = max.ceil().max(2.0);
+    top + top % 2.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_markup_and_both_quotes() {
+        assert_eq!(
+            escape(r#"<b>"O'Neil" & Co</b>"#),
+            "&lt;b&gt;&quot;O&#39;Neil&quot; &amp; Co&lt;/b&gt;"
+        );
+        assert_eq!(escape("ООО «Байскилз»"), "ООО «Байскилз»");
+    }
+
+    #[test]
+    fn count_axes_end_on_an_even_number() {
+        assert_eq!(nice_ceiling(0.0), 2.0);
+        assert_eq!(nice_ceiling(7.0), 8.0);
+        assert_eq!(nice_ceiling(8.0), 8.0);
+    }
+}
