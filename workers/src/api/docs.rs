@@ -12,7 +12,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::ApiContext;
 use super::{
-    documents, health, intake, merchants, payments, payouts, problem, quotes, requests, schemas,
+    documents, health, intake, merchants, metrics, payments, payouts, problem, quotes, requests,
+    schemas,
 };
 
 #[derive(OpenApi)]
@@ -41,6 +42,7 @@ use super::{
         payouts::mark_paid,
         quotes::quote,
         intake::take_email,
+        metrics::scrape,
     ),
     components(schemas(
         problem::Problem,
@@ -90,6 +92,7 @@ use super::{
         (name = "intake", description = "Raw emails from a mail provider's inbound webhook"),
         (name = "quotes", description = "What the policy would decide, without side effects"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "metrics", description = "Figures for Prometheus: SLA states, time to refund, queues, payouts, emails, intake"),
     )
 )]
 pub struct ApiDoc;
