@@ -129,6 +129,12 @@ async fn every_role_against_every_endpoint() {
             Some(json!("From: a@example.com")),
             [Forbidden, Forbidden, Allowed, Forbidden],
         ),
+        (
+            Method::GET,
+            "/metrics".into(),
+            None,
+            [Forbidden, Allowed, Forbidden, Allowed],
+        ),
     ];
     for (method, path, body, expectations) in cases {
         for (role, expect) in [Support, Supervisor, Intake, Viewer]
@@ -258,6 +264,7 @@ async fn health_needs_no_key_and_docs_describe_every_endpoint() {
         "/v1/quotes",
         "/healthz",
         "/readyz",
+        "/metrics",
     ] {
         assert!(
             paths.contains_key(p),

@@ -5,3 +5,4 @@ mod applications;
 mod auth;
 mod errors;
 mod helpers;
+mod metrics;

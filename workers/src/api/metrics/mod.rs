@@ -328,8 +328,7 @@ fn record_current(ctx: &ApiContext, figures: &Figures, queues: Option<&[QueueFig
         if PAYOUT_OUTCOMES.contains(&status.as_str()) {
             counter!(PAYOUTS, "gateway" => gateway, "status" => status).absolute(t.count as u64);
         } else {
-            gauge!(PAYOUTS_IN_FLIGHT, "gateway" => gateway, "status" => status)
-                .set(t.count as f64);
+            gauge!(PAYOUTS_IN_FLIGHT, "gateway" => gateway, "status" => status).set(t.count as f64);
         }
     }
     let mut pending = 0;

@@ -73,7 +73,10 @@ async fn ask(
             passive: true,
             ..Default::default()
         };
-        match ch.queue_declare(&queue, passive, FieldTable::default()).await {
+        match ch
+            .queue_declare(&queue, passive, FieldTable::default())
+            .await
+        {
             Ok(q) => figures.push(QueueFigures {
                 stage,
                 messages: q.message_count(),
