@@ -51,6 +51,21 @@ pub const PAYOUTS_IN_FLIGHT: &str = "refundd_payouts_in_flight";
 pub const EMAILS: &str = "refundd_emails_total";
 pub const EMAILS_PENDING: &str = "refundd_emails_pending";
 pub const INTAKE: &str = "refundd_intake_messages_total";
+/// Every metric `/metrics` serves.
+pub const NAMES: [&str; 12] = [
+    OPEN_REQUESTS,
+    AT_RISK_LONGEST,
+    TIME_TO_REFUND_SECONDS,
+    TIME_TO_REFUND_WORKING_DAYS,
+    QUEUE_MESSAGES,
+    QUEUE_CONSUMERS,
+    BROKER_UP,
+    PAYOUTS,
+    PAYOUTS_IN_FLIGHT,
+    EMAILS,
+    EMAILS_PENDING,
+    INTAKE,
+];
 
 const HOUR: f64 = 3600.0;
 const DAY: f64 = 24.0 * HOUR;
