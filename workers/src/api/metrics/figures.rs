@@ -90,16 +90,31 @@ pub async fn read(db: &PgPool, refunded_after: Option<DateTime<Utc>>) -> sqlx::R
     )
     .fetch_all(&mut *tx)
     .await?;
-    let refunded = sqlx::query_as(
-        "SELECT id, COALESCE(merchant, 'unknown') AS merchant, policy_id, received_at,
-                ended_at AS refunded_at
-           FROM refund_requests
-          WHERE state = 'refunded' AND ended_at IS NOT NULL
-            AND ($1::timestamptz IS NULL OR ended_at > $1)",
-    )
-    .bind(refunded_after)
-    .fetch_all(&mut *tx)
-    .await?;
+    // Two statements rather than `$1 IS NULL OR ...`, so the later scrapes use the index on
+    // refunded requests' `ended_at` and read only the new refunds.
+    let refunded = match refunded_after {
+        Some(after) => {
+            sqlx::query_as(
+                "SELECT id, COALESCE(merchant, 'unknown') AS merchant, policy_id, received_at,
+                        ended_at AS refunded_at
+                   FROM refund_requests
+                  WHERE state = 'refunded' AND ended_at > $1",
+            )
+            .bind(after)
+            .fetch_all(&mut *tx)
+            .await?
+        }
+        None => {
+            sqlx::query_as(
+                "SELECT id, COALESCE(merchant, 'unknown') AS merchant, policy_id, received_at,
+                        ended_at AS refunded_at
+                   FROM refund_requests
+                  WHERE state = 'refunded' AND ended_at IS NOT NULL",
+            )
+            .fetch_all(&mut *tx)
+            .await?
+        }
+    };
     tx.commit().await?;
     Ok(Figures {
         now,
