@@ -434,3 +434,19 @@ async fn a_broker_that_is_down_leaves_queue_figures_out_and_the_rest_in() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queues_no_worker_declared_have_no_figures_and_the_broker_is_up() {
+    let broker = TestBroker::new(&[Duration::from_secs(5)]);
+    let app = TestApp::spawn_with(|ctx| {
+        ctx.amqp_url = broker.url.clone();
+        ctx.topology = broker.topology.clone();
+    })
+    .await;
+    for _ in 0..2 {
+        let m = scrape(&app, ApiRole::Viewer).await;
+        assert_eq!(value(&m, "refundd_broker_up", &[]), Some(1.0));
+        assert!(series(&m, "refundd_queue_messages").is_empty());
+    }
+    app.stop().await;
+}

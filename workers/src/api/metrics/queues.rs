@@ -1,6 +1,7 @@
 //! The queue figures of `/metrics`: messages waiting and consumers attached for each stage
 //! queue (and parking), asked of RabbitMQ with a passive declare over one kept connection.
-//! A broker that is down or slow gives no figures, never a failed scrape.
+//! A broker that is down or slow gives no figures, never a failed scrape; so do queues that
+//! no worker has declared yet.
 
 use std::time::Duration;
 
@@ -62,18 +63,14 @@ async fn ask(
         .iter()
         .map(|s| (s.as_str(), topology.stage_queue(*s)))
         .chain([("parking", topology.parking())]);
+    let channel = conn.create_channel().await?;
     let mut figures = Vec::new();
-    let mut channel = None;
     for (stage, queue) in queues {
-        let ch = match &channel {
-            Some(ch) => ch,
-            None => channel.insert(conn.create_channel().await?),
-        };
         let passive = QueueDeclareOptions {
             passive: true,
             ..Default::default()
         };
-        match ch
+        match channel
             .queue_declare(&queue, passive, FieldTable::default())
             .await
         {
@@ -82,17 +79,21 @@ async fn ask(
                 messages: q.message_count(),
                 consumers: q.consumer_count(),
             }),
-            // A queue no role has declared yet: the broker closes the channel, not the
-            // connection. That queue has no figures.
+            // A queue nobody declared: the broker closes the channel, not the connection.
+            // Every role declares all the queues at start, so the others are missing too: no
+            // worker has started yet, or this process has another queue prefix.
             Err(e) if conn.status().connected() => {
-                tracing::debug!(%queue, error = %e, "metrics: queue not declared");
-                channel = None;
+                tracing::warn!(
+                    %queue,
+                    error = %e,
+                    "metrics: no such queue (no worker has declared the queues under this \
+                     REFUNDD_QUEUE_PREFIX yet); no queue figures"
+                );
+                return Ok(figures);
             }
             Err(e) => return Err(e),
         }
     }
-    if let Some(ch) = channel {
-        let _ = ch.close(200, "queue figures read").await;
-    }
+    let _ = channel.close(200, "queue figures read").await;
     Ok(figures)
 }
