@@ -319,10 +319,15 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// [`TestApp::spawn`] with the context changed first (another broker, queue names, ...).
+    pub async fn spawn_with(configure: impl FnOnce(&mut workers::api::ApiContext)) -> Self {
         let db = TestDb::new().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
-        let ctx = workers::api::ApiContext::new(
+        let mut ctx = workers::api::ApiContext::new(
             db.pool.clone(),
             format!("{}/%2f", amqp_base_url()),
             shared::merchants::Merchants::demo(),
@@ -330,6 +335,7 @@ impl TestApp {
             shared::calendar::Calendars::builtin(),
             shared::documents::DocumentKeys::development(),
         );
+        configure(&mut ctx);
         let shutdown = tokio_util::sync::CancellationToken::new();
         tokio::spawn(workers::api::serve(listener, ctx, shutdown.clone()));
         let mut keys = std::collections::HashMap::new();

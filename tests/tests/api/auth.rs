@@ -141,6 +141,12 @@ async fn every_role_against_every_endpoint() {
             None,
             [Forbidden, Allowed, Forbidden, Allowed],
         ),
+        (
+            Method::GET,
+            "/metrics".into(),
+            None,
+            [Forbidden, Allowed, Forbidden, Allowed],
+        ),
     ];
     for (method, path, body, expectations) in cases {
         for (role, expect) in [Support, Supervisor, Intake, Viewer]
@@ -272,6 +278,7 @@ async fn health_needs_no_key_and_docs_describe_every_endpoint() {
         "/dashboard",
         "/healthz",
         "/readyz",
+        "/metrics",
     ] {
         assert!(
             paths.contains_key(p),

@@ -6,4 +6,5 @@ mod auth;
 mod dashboard;
 mod errors;
 mod helpers;
+mod metrics;
 mod sla;

@@ -315,16 +315,26 @@ async fn killing_the_reader_mid_batch_loses_and_doubles_nothing() {
             .unwrap();
         if i % 3 == 0 && replies < REPLIES {
             replies += 1;
-            s.append(&inbox, None, None, &reply_with_scan(&run, replies, &tag, &sender))
-                .await
-                .unwrap();
+            s.append(
+                &inbox,
+                None,
+                None,
+                &reply_with_scan(&run, replies, &tag, &sender),
+            )
+            .await
+            .unwrap();
         }
     }
     while replies < REPLIES {
         replies += 1;
-        s.append(&inbox, None, None, &reply_with_scan(&run, replies, &tag, &sender))
-            .await
-            .unwrap();
+        s.append(
+            &inbox,
+            None,
+            None,
+            &reply_with_scan(&run, replies, &tag, &sender),
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(uids(&mut s, &inbox).await, TOTAL);
 
@@ -337,16 +347,18 @@ async fn killing_the_reader_mid_batch_loses_and_doubles_nothing() {
     ];
     let taken = || async {
         // The row the earlier application wrote is not part of the batch.
-        count(&pool, "SELECT count(*) FROM inbound_emails WHERE source = 'imap'").await as usize
+        count(
+            &pool,
+            "SELECT count(*) FROM inbound_emails WHERE source = 'imap'",
+        )
+        .await as usize
     };
     // Two kills, each once the reader is well into the batch and before it is through.
     let mut kills = Vec::new();
     for at in [TOTAL / 4, TOTAL / 2] {
         let mut reader = e2e::refundd_with(&db, &broker, &["intake-email"], &env);
-        let reached = e2e::eventually(Duration::from_secs(60), || async {
-            taken().await >= at
-        })
-        .await;
+        let reached =
+            e2e::eventually(Duration::from_secs(60), || async { taken().await >= at }).await;
         reader.kill().expect("SIGKILL the reader");
         reader.wait().unwrap();
         assert!(reached, "the reader did not take {at} messages in a minute");
@@ -369,7 +381,10 @@ async fn killing_the_reader_mid_batch_loses_and_doubles_nothing() {
     e2e::terminate(&reader);
     e2e::wait_exit(&mut reader, Duration::from_secs(10));
     let _ = reader.kill();
-    assert!(done, "the inbox was not emptied after the restarts (kills at {kills:?})");
+    assert!(
+        done,
+        "the inbox was not emptied after the restarts (kills at {kills:?})"
+    );
 
     // Every message filed once; nothing failed.
     assert_eq!(uids(&mut s, &processed).await, TOTAL);

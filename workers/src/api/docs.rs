@@ -13,7 +13,8 @@ use utoipa::{Modify, OpenApi};
 use super::ApiContext;
 use super::{dashboard, sla};
 use super::{
-    documents, health, intake, merchants, payments, payouts, problem, quotes, requests, schemas,
+    documents, health, intake, merchants, metrics, payments, payouts, problem, quotes, requests,
+    schemas,
 };
 
 #[derive(OpenApi)]
@@ -44,6 +45,7 @@ use super::{
         intake::take_email,
         sla::report,
         dashboard::page,
+        metrics::scrape,
     ),
     components(schemas(
         problem::Problem,
@@ -99,6 +101,7 @@ use super::{
         (name = "quotes", description = "What the policy would decide, without side effects"),
         (name = "health", description = "Liveness and readiness"),
         (name = "sla", description = "SLA figures and the dashboard page"),
+        (name = "metrics", description = "Figures for Prometheus: SLA states, time to refund, queues, payouts, emails, intake"),
     )
 )]
 pub struct ApiDoc;

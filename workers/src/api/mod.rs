@@ -12,6 +12,7 @@ pub mod extract;
 pub mod health;
 pub mod intake;
 pub mod merchants;
+pub mod metrics;
 pub mod payments;
 pub mod payouts;
 pub mod problem;
@@ -29,6 +30,7 @@ use axum::extract::{DefaultBodyLimit, FromRef, Request};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use shared::broker::Topology;
 use shared::calendar::Calendars;
 use shared::documents::DocumentKeys;
 use shared::merchants::Merchants;
@@ -55,6 +57,10 @@ pub struct ApiContext {
     pub document_keys: DocumentKeys,
     pub failed_attempts: FailedAttempts,
     pub intake: IntakeSettings,
+    /// The queue names `/metrics` asks RabbitMQ about (`REFUNDD_QUEUE_PREFIX`).
+    pub topology: Topology,
+    /// What `/metrics` keeps between scrapes.
+    pub metrics: metrics::Metrics,
 }
 
 /// How raw emails are taken in (`REFUNDD_INTAKE_*`).
@@ -94,6 +100,8 @@ impl ApiContext {
             calendars: calendars.into(),
             failed_attempts: FailedAttempts::default(),
             intake: IntakeSettings::default(),
+            topology: Topology::from_settings(&shared::config::Settings::default()),
+            metrics: metrics::Metrics::default(),
         }
     }
 }
@@ -111,6 +119,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(intake::router())
         .merge(sla::router())
         .merge(dashboard::router())
+        .merge(metrics::router())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /docs") })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn(request_id))

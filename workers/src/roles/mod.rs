@@ -139,6 +139,7 @@ async fn api_context(
         default_merchant: settings.intake_merchant.clone(),
         replies_per_day: settings.intake_replies_per_day,
     };
+    ctx.topology = Topology::from_settings(settings);
     Ok(ctx)
 }
 

@@ -134,21 +134,28 @@ struct IntakeAnswer {
 impl IntakeAnswer {
     /// The answer whose notify message has id `message_id`.
     async fn find(conn: &mut PgConnection, message_id: Uuid) -> sqlx::Result<Option<Self>> {
-        let row: Option<(Option<String>, Option<String>, Option<String>, Option<String>, String)> =
-            sqlx::query_as(
-                "SELECT sender, language, reply_subject, reply_text, message_id
+        let row: Option<(
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+        )> = sqlx::query_as(
+            "SELECT sender, language, reply_subject, reply_text, message_id
                    FROM inbound_emails WHERE reply_message_id = $1",
-            )
-            .bind(message_id)
-            .fetch_optional(conn)
-            .await?;
-        Ok(row.map(|(to, language, subject, text, answers)| IntakeAnswer {
-            to,
-            language,
-            subject: subject.unwrap_or_default(),
-            text: text.unwrap_or_default(),
-            answers,
-        }))
+        )
+        .bind(message_id)
+        .fetch_optional(conn)
+        .await?;
+        Ok(
+            row.map(|(to, language, subject, text, answers)| IntakeAnswer {
+                to,
+                language,
+                subject: subject.unwrap_or_default(),
+                text: text.unwrap_or_default(),
+                answers,
+            }),
+        )
     }
 }
 
@@ -211,7 +218,13 @@ impl Handler for Notify {
             .as_deref()
             .or(payment.as_ref().map(|p| p.merchant.as_str()))
             .and_then(|m| self.merchants.get(m));
-        let addressee = addressee(notice, &request, payment.as_ref(), merchant, answer.as_ref());
+        let addressee = addressee(
+            notice,
+            &request,
+            payment.as_ref(),
+            merchant,
+            answer.as_ref(),
+        );
 
         let claimed = match self
             .claim(message.message_id, &request, notice, &addressee)

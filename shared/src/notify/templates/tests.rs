@@ -198,8 +198,22 @@ fn plain_text_answers_keep_paragraphs_and_lists_and_escape_html() {
         email.text,
         "Labdien, <Anna>!\n\nLūdzu, atsūtiet:\n\n- pasūtījuma numuru\n- iemeslu\n\nAr cieņu\nVeikals\n"
     );
-    assert!(email.html.contains("Labdien, &lt;Anna&gt;!"), "{}", email.html);
-    assert!(email.html.contains("<li style=\"margin:0 0 6px\">iemeslu</li>"), "{}", email.html);
-    assert!(email.html.contains("Ar cieņu<br>\nVeikals"), "{}", email.html);
+    assert!(
+        email.html.contains("Labdien, &lt;Anna&gt;!"),
+        "{}",
+        email.html
+    );
+    assert!(
+        email
+            .html
+            .contains("<li style=\"margin:0 0 6px\">iemeslu</li>"),
+        "{}",
+        email.html
+    );
+    assert!(
+        email.html.contains("Ar cieņu<br>\nVeikals"),
+        "{}",
+        email.html
+    );
     assert!(email.html.contains("lang=\"lv\""));
 }

@@ -1,0 +1,127 @@
+//! The figures of `/metrics` that live in Postgres: a few grouped queries in one read-only
+//! snapshot, so the figures agree with each other and with the database's clock.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Open requests of one state, merchant and SLA state.
+#[derive(sqlx::FromRow)]
+pub struct OpenGroup {
+    pub state: String,
+    pub merchant: String,
+    /// `on_track`, `at_risk`, `breached`, `paused`, or `none` before the sla role has looked.
+    pub sla: String,
+    pub count: i64,
+    /// Seconds since the oldest SLA state change in the group: for `at_risk`, how long the
+    /// request at risk longest has been so.
+    pub longest_seconds: Option<f64>,
+}
+
+/// Rows of a table counted by two columns (gateway and status, event and status, ...).
+#[derive(sqlx::FromRow)]
+pub struct Tally {
+    pub first: String,
+    pub second: String,
+    pub count: i64,
+}
+
+/// A refunded request, for the time-to-refund histograms.
+#[derive(sqlx::FromRow)]
+pub struct Refunded {
+    pub id: Uuid,
+    pub merchant: String,
+    pub policy_id: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub refunded_at: DateTime<Utc>,
+}
+
+/// Everything read from Postgres for one scrape.
+pub struct Figures {
+    /// The database's time of the snapshot.
+    pub now: DateTime<Utc>,
+    pub open: Vec<OpenGroup>,
+    /// Payout attempts by gateway and status.
+    pub payouts: Vec<Tally>,
+    /// Notifications by event and status.
+    pub emails: Vec<Tally>,
+    /// Inbound emails by source and outcome.
+    pub intake: Vec<Tally>,
+    /// Requests refunded after the cutoff given to [`read`] (all of them without one).
+    pub refunded: Vec<Refunded>,
+}
+
+/// Reads the figures; `refunded_after` limits the refunded requests to those whose refund
+/// began after it.
+pub async fn read(db: &PgPool, refunded_after: Option<DateTime<Utc>>) -> sqlx::Result<Figures> {
+    let mut tx = db.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&mut *tx)
+        .await?;
+    let open = sqlx::query_as(
+        "SELECT state, COALESCE(merchant, 'unknown') AS merchant,
+                COALESCE(sla_state, 'none') AS sla, count(*) AS count,
+                EXTRACT(EPOCH FROM now() - min(sla_checked_at))::float8 AS longest_seconds
+           FROM refund_requests
+          WHERE ended_at IS NULL
+          GROUP BY 1, 2, 3",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let tally = |sql: &'static str| sqlx::query_as::<_, Tally>(sql);
+    let payouts = tally(
+        "SELECT gateway AS first, status AS second, count(*) AS count
+           FROM payout_attempts GROUP BY 1, 2",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let emails = tally(
+        "SELECT event AS first, status AS second, count(*) AS count
+           FROM notifications GROUP BY 1, 2",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let intake = tally(
+        "SELECT source AS first, outcome AS second, count(*) AS count
+           FROM inbound_emails GROUP BY 1, 2",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    // Two statements rather than `$1 IS NULL OR ...`, so the later scrapes use the index on
+    // refunded requests' `ended_at` and read only the new refunds.
+    let refunded = match refunded_after {
+        Some(after) => {
+            sqlx::query_as(
+                "SELECT id, COALESCE(merchant, 'unknown') AS merchant, policy_id, received_at,
+                        ended_at AS refunded_at
+                   FROM refund_requests
+                  WHERE state = 'refunded' AND ended_at > $1",
+            )
+            .bind(after)
+            .fetch_all(&mut *tx)
+            .await?
+        }
+        None => {
+            sqlx::query_as(
+                "SELECT id, COALESCE(merchant, 'unknown') AS merchant, policy_id, received_at,
+                        ended_at AS refunded_at
+                   FROM refund_requests
+                  WHERE state = 'refunded' AND ended_at IS NOT NULL",
+            )
+            .fetch_all(&mut *tx)
+            .await?
+        }
+    };
+    tx.commit().await?;
+    Ok(Figures {
+        now,
+        open,
+        payouts,
+        emails,
+        intake,
+        refunded,
+    })
+}

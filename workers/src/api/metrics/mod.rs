@@ -1,0 +1,363 @@
+//! `GET /metrics`: the figures SLA dashboards and alerts watch, in the Prometheus text format,
+//! for a `viewer` or `supervisor` key.
+//!
+//! Roles may run in other processes, so nothing is counted as it happens: every figure is
+//! derived at scrape time from Postgres (and RabbitMQ for the queues), and the API's answer is
+//! complete whichever process did the work. Gauges and counters are set to what the tables say
+//! now, on a recorder built for the scrape (a series that no longer exists disappears); the
+//! time-to-refund histograms live on a recorder kept between scrapes and observe each request
+//! refunded since the previous scrape (all of them on the first).
+
+pub mod figures;
+pub mod queues;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use chrono::{DateTime, TimeDelta, Utc};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
+use shared::api_keys::ApiRole;
+use shared::notify::{Escalation, Event};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use self::figures::{Figures, Refunded};
+use self::queues::{BrokerProbe, QueueFigures};
+use super::ApiContext;
+use super::auth::Authenticated;
+use super::problem::{ApiError, Problem};
+
+/// Who may read the figures: dashboards (viewer) and the people who act on them.
+const READERS: [ApiRole; 2] = [ApiRole::Viewer, ApiRole::Supervisor];
+
+/// The content type of the Prometheus text exposition format.
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+pub const OPEN_REQUESTS: &str = "refundd_open_requests";
+pub const AT_RISK_LONGEST: &str = "refundd_sla_at_risk_longest_seconds";
+pub const TIME_TO_REFUND_SECONDS: &str = "refundd_time_to_refund_seconds";
+pub const TIME_TO_REFUND_WORKING_DAYS: &str = "refundd_time_to_refund_working_days";
+pub const QUEUE_MESSAGES: &str = "refundd_queue_messages";
+pub const QUEUE_CONSUMERS: &str = "refundd_queue_consumers";
+pub const BROKER_UP: &str = "refundd_broker_up";
+pub const PAYOUTS: &str = "refundd_payouts_total";
+pub const PAYOUTS_IN_FLIGHT: &str = "refundd_payouts_in_flight";
+pub const EMAILS: &str = "refundd_emails_total";
+pub const EMAILS_PENDING: &str = "refundd_emails_pending";
+pub const INTAKE: &str = "refundd_intake_messages_total";
+/// Every metric `/metrics` serves.
+pub const NAMES: [&str; 12] = [
+    OPEN_REQUESTS,
+    AT_RISK_LONGEST,
+    TIME_TO_REFUND_SECONDS,
+    TIME_TO_REFUND_WORKING_DAYS,
+    QUEUE_MESSAGES,
+    QUEUE_CONSUMERS,
+    BROKER_UP,
+    PAYOUTS,
+    PAYOUTS_IN_FLIGHT,
+    EMAILS,
+    EMAILS_PENDING,
+    INTAKE,
+];
+
+const HOUR: f64 = 3600.0;
+const DAY: f64 = 24.0 * HOUR;
+/// Time to refund buckets: hours up to a day, then days up to two months.
+const SECONDS_BUCKETS: [f64; 14] = [
+    HOUR,
+    4.0 * HOUR,
+    8.0 * HOUR,
+    DAY,
+    2.0 * DAY,
+    3.0 * DAY,
+    5.0 * DAY,
+    7.0 * DAY,
+    10.0 * DAY,
+    14.0 * DAY,
+    21.0 * DAY,
+    30.0 * DAY,
+    45.0 * DAY,
+    60.0 * DAY,
+];
+/// Working-day buckets around the packs' SLA terms (5 to 30 working days).
+const WORKING_DAY_BUCKETS: [f64; 12] = [
+    0.0, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0,
+];
+
+/// A refund's `ended_at` is the start of the transaction that refunded it, which may commit
+/// after a scrape that already looked past that time; each scrape looks back this far and
+/// skips the refunds it has already observed.
+const LOOKBACK: TimeDelta = TimeDelta::minutes(15);
+
+/// Payout attempt statuses that are final (a counter); the others are in flight (a gauge).
+const PAYOUT_OUTCOMES: [&str; 2] = ["succeeded", "declined"];
+const INTAKE_SOURCES: [&str; 2] = ["imap", "api"];
+const INTAKE_OUTCOMES: [&str; 4] = ["created", "attached", "ignored", "failed"];
+const EMAIL_OUTCOMES: [&str; 2] = ["sent", "failed"];
+
+/// What `/metrics` keeps between scrapes. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Only the time-to-refund histograms, which accumulate across scrapes.
+    history: PrometheusRecorder,
+    /// Held for the whole scrape: one scrape at a time observes new refunds.
+    refunds: Mutex<Observed>,
+    broker: BrokerProbe,
+}
+
+/// Which refunds the histograms have observed: every one refunded before `cutoff`, and those in
+/// `recent` (refunded after it, with when).
+#[derive(Default)]
+struct Observed {
+    cutoff: Option<DateTime<Utc>>,
+    recent: HashMap<Uuid, DateTime<Utc>>,
+}
+
+impl Observed {
+    /// True the first time a refund is seen.
+    fn first_time(&mut self, r: &Refunded) -> bool {
+        self.recent.insert(r.id, r.refunded_at).is_none()
+    }
+
+    /// The next scrape reads refunds from `LOOKBACK` before this one.
+    fn advance(&mut self, now: DateTime<Utc>) {
+        let cutoff = now - LOOKBACK;
+        self.recent.retain(|_, at| *at > cutoff);
+        self.cutoff = Some(cutoff);
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let history = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full(TIME_TO_REFUND_SECONDS.into()),
+                &SECONDS_BUCKETS,
+            )
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(TIME_TO_REFUND_WORKING_DAYS.into()),
+                    &WORKING_DAY_BUCKETS,
+                )
+            })
+            .expect("buckets are not empty")
+            .build_recorder();
+        metrics::with_local_recorder(&history, || {
+            describe_histogram!(
+                TIME_TO_REFUND_SECONDS,
+                "Time from receiving a request to refunding it, by merchant (refunds observed by this API process)"
+            );
+            describe_histogram!(
+                TIME_TO_REFUND_WORKING_DAYS,
+                "Working days on the pack's country calendar from receiving a request to refunding it, by merchant"
+            );
+        });
+        Self {
+            inner: Arc::new(Inner {
+                history,
+                refunds: Mutex::new(Observed::default()),
+                broker: BrokerProbe::default(),
+            }),
+        }
+    }
+}
+
+pub fn router() -> Router<ApiContext> {
+    Router::new().route("/metrics", get(scrape))
+}
+
+/// The figures for Prometheus: open requests by state, merchant and SLA state, time to refund,
+/// queues, payouts, emails and intake (README: Monitoring). A `viewer` or `supervisor` key.
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "metrics",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = String, content_type = "text/plain",
+            description = "Prometheus text exposition format (version 0.0.4)"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn scrape(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require(&READERS, "read metrics")?;
+    let text = ctx.metrics.render(&ctx).await?;
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text))
+}
+
+impl Metrics {
+    /// Reads every figure and renders them.
+    pub async fn render(&self, ctx: &ApiContext) -> sqlx::Result<String> {
+        let mut observed = self.inner.refunds.lock().await;
+        let figures = figures::read(&ctx.db, observed.cutoff).await?;
+        let queues = self.inner.broker.probe(&ctx.amqp_url, &ctx.topology).await;
+
+        metrics::with_local_recorder(&self.inner.history, || {
+            // Every merchant has its histograms (registered, so rendered), refunded or not yet.
+            for m in ctx.merchants.all() {
+                let _ = histogram!(TIME_TO_REFUND_SECONDS, "merchant" => m.id.clone());
+                let _ = histogram!(TIME_TO_REFUND_WORKING_DAYS, "merchant" => m.id.clone());
+            }
+            for r in &figures.refunded {
+                if observed.first_time(r) {
+                    observe_refund(ctx, r);
+                }
+            }
+        });
+        observed.advance(figures.now);
+        drop(observed);
+
+        let current = PrometheusBuilder::new().build_recorder();
+        metrics::with_local_recorder(&current, || {
+            record_current(ctx, &figures, queues.as_deref());
+        });
+        let mut text = self.inner.history.handle().render();
+        text.push_str(&current.handle().render());
+        Ok(text)
+    }
+}
+
+fn observe_refund(ctx: &ApiContext, r: &Refunded) {
+    let seconds = (r.refunded_at - r.received_at).num_milliseconds().max(0) as f64 / 1000.0;
+    histogram!(TIME_TO_REFUND_SECONDS, "merchant" => r.merchant.clone()).record(seconds);
+    let Some(pack) = r.policy_id.as_deref().and_then(|p| ctx.packs.get(p)) else {
+        return;
+    };
+    let tz = pack.timezone();
+    let received = r.received_at.with_timezone(&tz).date_naive();
+    let refunded = r.refunded_at.with_timezone(&tz).date_naive();
+    match ctx
+        .calendars
+        .get(pack.country())
+        .working_days_between(received, refunded)
+    {
+        Ok(days) => histogram!(TIME_TO_REFUND_WORKING_DAYS, "merchant" => r.merchant.clone())
+            .record(days.max(0) as f64),
+        Err(e) => tracing::warn!(
+            request_id = %r.id,
+            error = %e,
+            "metrics: working days to refund cannot be counted"
+        ),
+    }
+}
+
+/// Sets every gauge and counter of this scrape on the current local recorder.
+fn record_current(ctx: &ApiContext, figures: &Figures, queues: Option<&[QueueFigures]>) {
+    describe_gauge!(
+        OPEN_REQUESTS,
+        "Open refund requests by state, merchant and SLA state (none: no SLA state yet)"
+    );
+    describe_gauge!(
+        AT_RISK_LONGEST,
+        "Seconds the request at risk longest has been at risk, by merchant (absent when none is)"
+    );
+    describe_gauge!(
+        BROKER_UP,
+        "1 when RabbitMQ answered this scrape's queue questions, else 0 (queue figures absent)"
+    );
+    describe_gauge!(
+        QUEUE_MESSAGES,
+        "Messages ready in each stage queue (and parking)"
+    );
+    describe_gauge!(
+        QUEUE_CONSUMERS,
+        "Consumers attached to each stage queue (and parking)"
+    );
+    describe_counter!(
+        PAYOUTS,
+        "Payout attempts that ended, by gateway and status (succeeded, declined)"
+    );
+    describe_gauge!(
+        PAYOUTS_IN_FLIGHT,
+        "Payout attempts not ended, by gateway and status (started, pending, unknown: the gateway is asked before any retry)"
+    );
+    describe_counter!(
+        EMAILS,
+        "Emails to customers and merchants, by event and status (sent, failed)"
+    );
+    describe_gauge!(EMAILS_PENDING, "Emails claimed and not yet sent or failed");
+    describe_counter!(
+        INTAKE,
+        "Inbound emails taken in, by source (imap, api) and outcome (created, attached, ignored, failed)"
+    );
+
+    let mut at_risk_longest: HashMap<&str, f64> = HashMap::new();
+    for g in &figures.open {
+        gauge!(OPEN_REQUESTS,
+            "state" => g.state.clone(), "merchant" => g.merchant.clone(), "sla" => g.sla.clone())
+        .set(g.count as f64);
+        if g.sla == "at_risk"
+            && let Some(s) = g.longest_seconds
+        {
+            let longest = at_risk_longest.entry(&g.merchant).or_insert(s);
+            *longest = longest.max(s);
+        }
+    }
+    for (merchant, seconds) in at_risk_longest {
+        gauge!(AT_RISK_LONGEST, "merchant" => merchant.to_owned()).set(seconds.max(0.0));
+    }
+
+    gauge!(BROKER_UP).set(if queues.is_some() { 1.0 } else { 0.0 });
+    for q in queues.unwrap_or_default() {
+        gauge!(QUEUE_MESSAGES, "stage" => q.stage).set(q.messages);
+        gauge!(QUEUE_CONSUMERS, "stage" => q.stage).set(q.consumers);
+    }
+
+    // Counters start at zero for every label set known in advance, so the first refund,
+    // email or message of a kind shows as an increase.
+    for m in ctx.merchants.all() {
+        for outcome in PAYOUT_OUTCOMES {
+            counter!(PAYOUTS, "gateway" => m.gateway.kind.as_str(), "status" => outcome)
+                .absolute(0);
+        }
+    }
+    let events = Event::ALL
+        .iter()
+        .map(|e| e.as_str())
+        .chain(Escalation::ALL.iter().map(|e| e.as_str()));
+    for event in events {
+        for outcome in EMAIL_OUTCOMES {
+            counter!(EMAILS, "event" => event, "status" => outcome).absolute(0);
+        }
+    }
+    for source in INTAKE_SOURCES {
+        for outcome in INTAKE_OUTCOMES {
+            counter!(INTAKE, "source" => source, "outcome" => outcome).absolute(0);
+        }
+    }
+    gauge!(EMAILS_PENDING).set(0.0);
+
+    for t in &figures.payouts {
+        let (gateway, status) = (t.first.clone(), t.second.clone());
+        if PAYOUT_OUTCOMES.contains(&status.as_str()) {
+            counter!(PAYOUTS, "gateway" => gateway, "status" => status).absolute(t.count as u64);
+        } else {
+            gauge!(PAYOUTS_IN_FLIGHT, "gateway" => gateway, "status" => status).set(t.count as f64);
+        }
+    }
+    let mut pending = 0;
+    for t in &figures.emails {
+        if t.second == "pending" {
+            pending += t.count;
+        } else {
+            counter!(EMAILS, "event" => t.first.clone(), "status" => t.second.clone())
+                .absolute(t.count as u64);
+        }
+    }
+    gauge!(EMAILS_PENDING).set(pending as f64);
+    for t in &figures.intake {
+        counter!(INTAKE, "source" => t.first.clone(), "outcome" => t.second.clone())
+            .absolute(t.count as u64);
+    }
+}
