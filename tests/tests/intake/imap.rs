@@ -279,7 +279,8 @@ async fn killing_the_reader_mid_batch_loses_and_doubles_nothing() {
     const REPLIES: usize = 40;
     const TOTAL: usize = APPLICATIONS + REPLIES;
     let db = e2e::TestDb::new().await;
-    let broker = e2e::TestBroker::new(&[]);
+    // The reader needs no broker; its settings still name one.
+    let broker = e2e::TestBroker::new(&[Duration::from_secs(1)]);
     let pool = db.pool.clone();
     let run = format!("k{}", &Uuid::new_v4().simple().to_string()[..10]);
     let (inbox, processed, failed) = (
@@ -359,6 +360,9 @@ async fn killing_the_reader_mid_batch_loses_and_doubles_nothing() {
         let mut reader = e2e::refundd_with(&db, &broker, &["intake-email"], &env);
         let reached =
             e2e::eventually(Duration::from_secs(60), || async { taken().await >= at }).await;
+        if let Some(status) = reader.try_wait().unwrap() {
+            panic!("refundd intake-email exited by itself ({status}); see its log above");
+        }
         reader.kill().expect("SIGKILL the reader");
         reader.wait().unwrap();
         assert!(reached, "the reader did not take {at} messages in a minute");
