@@ -79,6 +79,21 @@ pub fn sla_state(
     })
 }
 
+/// The due date once a paused request (waiting on the customer after its decision, e.g. for
+/// bank details) goes on: the clock was stopped, so the due date moves later by the working
+/// days in `(paused_on, resumed_on]` on the request's calendar. The day the pause began counts
+/// as used; the day it ended is given back. Returns the new due date and the days added.
+pub fn due_after_pause(
+    due: NaiveDate,
+    paused_on: NaiveDate,
+    resumed_on: NaiveDate,
+    calendar: &WorkingDayCalendar,
+) -> Result<(NaiveDate, u32), CalendarError> {
+    let lost = calendar.working_days_between(paused_on, resumed_on)?.max(0);
+    let lost = u32::try_from(lost).unwrap_or(u32::MAX);
+    Ok((calendar.add_working_days(due, lost)?, lost))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +149,33 @@ mod tests {
             )
             .unwrap(),
             SlaState::Paused
+        );
+    }
+
+    #[test]
+    fn a_pause_moves_the_due_date_by_the_working_days_it_lasted() {
+        let kz = WorkingDayCalendar::builtin(Country::KZ);
+        // Paused just before Nauryz and resumed after it: the due date moves by exactly the
+        // working days the calendar counts in the pause, and lands that many working days on.
+        let lost = kz
+            .working_days_between(d("2026-03-19"), d("2026-03-25"))
+            .unwrap();
+        let (due, added) =
+            due_after_pause(d("2026-03-20"), d("2026-03-19"), d("2026-03-25"), kz).unwrap();
+        assert_eq!(i64::from(added), lost);
+        assert_eq!(kz.working_days_between(d("2026-03-20"), due).unwrap(), lost);
+
+        let by = WorkingDayCalendar::builtin(Country::BY);
+        // Paused and resumed the same day: nothing moves.
+        assert_eq!(
+            due_after_pause(d("2026-05-04"), d("2026-04-29"), d("2026-04-29"), by).unwrap(),
+            (d("2026-05-04"), 0)
+        );
+        // Paused Wednesday 2026-04-29, resumed Monday 2026-05-04: Thursday 30 April and
+        // Monday 4 May are working days (1 May is a holiday), so two days are given back.
+        assert_eq!(
+            due_after_pause(d("2026-05-05"), d("2026-04-29"), d("2026-05-04"), by).unwrap(),
+            (d("2026-05-07"), 2)
         );
     }
 }

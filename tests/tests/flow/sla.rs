@@ -157,3 +157,68 @@ async fn sla_states_follow_each_countrys_calendar_and_escalate_once() {
 
     app.stop().await;
 }
+
+/// The clock stops while an approved request waits for the customer's bank details: when they
+/// arrive, the due date moves later by the working days the wait took, and the history says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_due_date_moves_by_the_working_days_spent_waiting_for_bank_details() {
+    let app = TestApp::spawn().await;
+    let due = "2026-12-01";
+    let id = request(&app, "needs_bank_details", "by-online-courses", due).await;
+    // Asked for the bank details ten days ago.
+    let asked_at = Utc::now() - chrono::Duration::days(10);
+    sqlx::query(
+        "INSERT INTO request_events (request_id, at, actor, from_state, to_state, reason)
+         VALUES ($1::uuid, $2, 'worker:payout', 'payout_failed', 'needs_bank_details',
+                 'the card cannot take the refund')",
+    )
+    .bind(&id)
+    .bind(asked_at)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+
+    let r = reqwest::Client::new()
+        .post(app.url(&format!("/v1/refund-requests/{id}/bank-details")))
+        .bearer_auth(app.key(ApiRole::Support))
+        .json(&serde_json::json!({"bank_details": "BY20 OLMP 3135 0000 0010 0000 0933"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    let by = shared::calendar::WorkingDayCalendar::builtin(shared::calendar::Country::BY);
+    let minsk = shared::calendar::Country::BY.timezone();
+    let paused_on = asked_at.with_timezone(&minsk).date_naive();
+    let today = Utc::now().with_timezone(&minsk).date_naive();
+    let lost = by.working_days_between(paused_on, today).unwrap();
+    assert!(
+        lost >= 6,
+        "ten calendar days hold at least six working days ({lost})"
+    );
+    let due: chrono::NaiveDate = due.parse().unwrap();
+    let expected = by.add_working_days(due, lost as u32).unwrap();
+    let (new_due, state): (chrono::NaiveDate, String) =
+        sqlx::query_as("SELECT due_on, state FROM refund_requests WHERE id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "manual_payout");
+    assert_eq!(new_due, expected);
+    let details: Value = sqlx::query_scalar(
+        "SELECT details FROM request_events
+          WHERE request_id = $1::uuid AND to_state = 'manual_payout'",
+    )
+    .bind(&id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(details["due_on_extended"]["from"], "2026-12-01");
+    assert_eq!(
+        details["due_on_extended"]["to"],
+        expected.to_string().as_str()
+    );
+    assert_eq!(details["due_on_extended"]["paused_working_days"], lost);
+    app.stop().await;
+}

@@ -1040,6 +1040,13 @@ pub(super) async fn move_to(
         return Err(illegal(&record, m.to, m.what));
     }
     check_transition(from, m.to).map_err(|_| illegal(&record, m.to, m.what))?;
+    let mut details = m.details;
+    if from.waits_on_customer()
+        && !m.to.waits_on_customer()
+        && let Some(extended) = extend_due_after_pause(ctx, &mut tx, &record, from).await?
+    {
+        details["due_on_extended"] = extended;
+    }
     if let Some(facts) = &m.facts {
         sqlx::query("UPDATE refund_requests SET facts = facts || $2 WHERE id = $1")
             .bind(id)
@@ -1061,7 +1068,7 @@ pub(super) async fn move_to(
             to: m.to,
             actor: &caller.actor(),
             reason: Some(m.reason),
-            details: m.details,
+            details,
         },
         &messages,
     )
@@ -1070,4 +1077,55 @@ pub(super) async fn move_to(
     tx.commit().await?;
     let mut conn = ctx.db.acquire().await?;
     Ok(Json(view(&mut conn, id).await?))
+}
+
+/// The clock stops while a decided request waits on the customer (bank details): when it goes
+/// on, its due date moves later by the working days the wait took (see
+/// [`shared::sla::due_after_pause`]). Returns what changed, for the audit event; `None` when
+/// the request has no due date or no known calendar.
+async fn extend_due_after_pause(
+    ctx: &ApiContext,
+    tx: &mut PgConnection,
+    record: &RequestRecord,
+    waiting: RequestState,
+) -> Result<Option<Value>, ApiError> {
+    let (Some(due), Some(pack)) = (
+        record.due_on,
+        record.policy_id.as_deref().and_then(|p| ctx.packs.get(p)),
+    ) else {
+        return Ok(None);
+    };
+    let since: Option<chrono::DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT max(at) FROM request_events
+          WHERE request_id = $1 AND to_state = $2 AND from_state IS DISTINCT FROM $2",
+    )
+    .bind(record.id)
+    .bind(waiting.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    let Some(since) = since else {
+        return Ok(None);
+    };
+    let zone = pack.timezone();
+    let paused_on = since.with_timezone(&zone).date_naive();
+    let resumed_on = Utc::now().with_timezone(&zone).date_naive();
+    let calendar = ctx.calendars.get(pack.country());
+    let (new_due, added) = shared::sla::due_after_pause(due, paused_on, resumed_on, calendar)
+        .map_err(ApiError::internal)?;
+    if added == 0 {
+        return Ok(None);
+    }
+    sqlx::query("UPDATE refund_requests SET due_on = $2 WHERE id = $1")
+        .bind(record.id)
+        .bind(new_due)
+        .execute(&mut *tx)
+        .await?;
+    tracing::info!(request_id = %record.id, from = %due, to = %new_due, added, "due date extended after the wait on the customer");
+    Ok(Some(json!({
+        "from": due,
+        "to": new_due,
+        "paused_working_days": added,
+        "paused_on": paused_on,
+        "resumed_on": resumed_on,
+    })))
 }
