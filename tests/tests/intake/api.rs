@@ -9,7 +9,10 @@ use shared::api_keys::ApiRole;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use e2e::{Pipeline, TestApp, TestBroker, wait_for_state};
+use e2e::smtp_sink::SmtpSink;
+use e2e::{Pipeline, TestApp, TestBroker, eventually, notify_worker, wait_for_state};
+use mail_parser::MessageParser;
+use shared::notify::Mailer;
 
 fn corpus(file: &str) -> Vec<u8> {
     let path = format!(
@@ -301,7 +304,9 @@ async fn unmatched_mail_waits_for_the_payment_and_a_reply_brings_it() {
     let pool = app.db.pool.clone();
     let broker = TestBroker::new(&[Duration::from_millis(200)]);
     broker.declare().await;
-    let pipeline = Pipeline::start(&app.db, &broker);
+    let sink = SmtpSink::start().await;
+    let mailer = Mailer::from_url(Some(&sink.url()), std::path::Path::new("/nonexistent")).unwrap();
+    let pipeline = Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, mailer));
 
     // Latvian, names an order number no payment has.
     let (status, answer) = take(&app, &corpus("10_lv_ascii_unmatched.eml")).await;
@@ -352,6 +357,39 @@ async fn unmatched_mail_waits_for_the_payment_and_a_reply_brings_it() {
         linked, 1,
         "the notify message names the inbound row's answer"
     );
+    // The notify stage sends that answer, in reply to the customer's email; validation asked
+    // for nothing more, so no second email asks for the payment reference again.
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            !sink.delivered().is_empty()
+        })
+        .await,
+        "the automatic answer was not sent"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let delivered = sink.delivered();
+    assert_eq!(delivered.len(), 1, "one answer, not two");
+    assert_eq!(delivered[0].rcpt_to, ["liga.k@inbox.lv"]);
+    let sent = MessageParser::default().parse(&delivered[0].data).unwrap();
+    assert_eq!(
+        sent.message_id(),
+        Some(format!("rf-{id}-intake_reply-1@refundd").as_str())
+    );
+    assert_eq!(sent.in_reply_to().as_text(), Some("lv10.lk@inbox.lv"));
+    assert_eq!(sent.subject(), Some(subject.as_str()));
+    assert_eq!(
+        sent.header_raw("Content-Language").map(str::trim),
+        Some("lv")
+    );
+    assert!(sent.body_text(0).unwrap().contains("pasūtījuma numuru"));
+    let needs_info: Value = sqlx::query_scalar(
+        "SELECT details FROM request_events WHERE request_id = $1::uuid AND to_state = 'needs_info'",
+    )
+    .bind(&id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(needs_info["asked_by_intake_reply"], true);
 
     // The customer answers with the tag in the subject and the order number.
     payment(
