@@ -9,6 +9,7 @@
 //! - a message is deduplicated by its Message-ID, or the SHA-256 of its bytes when it has none;
 //! - a payment is matched only when exactly one candidate fits; otherwise nothing is guessed.
 
+mod attachment_kind;
 mod auto_reply;
 mod classify;
 mod extract;
@@ -19,6 +20,7 @@ mod missing;
 mod rate_limit;
 mod thread;
 
+pub use attachment_kind::{AttachmentKind, attachment_kind};
 pub use auto_reply::{answerable, auto_reply};
 pub use language::Language;
 pub use matching::{CandidatePayment, PaymentMatch, match_payment};

@@ -151,6 +151,8 @@ async fn a_matched_application_becomes_exactly_one_request_with_its_attachments(
     assert_eq!(docs[0].0, "email_attachment");
     assert_eq!(docs[0].1.as_deref(), Some("image/jpeg"));
     assert_eq!(docs[0].2["filename"], "udostoverenie.jpg");
+    // Named as an identity card: suggested, for a person to read its fields.
+    assert_eq!(docs[0].2["suggested_kind"], "identity_document");
     assert_eq!(intake_replies(&pool, &id).await, 1);
     let validate: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM outbox
@@ -201,6 +203,19 @@ async fn a_matched_application_becomes_exactly_one_request_with_its_attachments(
         2
     );
     assert_eq!(count(&pool, "SELECT count(*) FROM documents").await, 3);
+    // The Kazakh customer's application scan (`өтініш.pdf`) counts as the signed application
+    // the pack asks for; the ID card scan (`куәлік.png`) waits for a person to read it.
+    let kinds: Vec<(String, Value)> = sqlx::query_as(
+        "SELECT d.kind, d.fields FROM documents d JOIN refund_requests r ON r.id = d.request_id
+          WHERE r.contact_email = 'aigul.serik@mail.kz' ORDER BY d.kind",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert_eq!(kinds[0].0, "email_attachment");
+    assert_eq!(kinds[0].1["suggested_kind"], "identity_document");
+    assert_eq!(kinds[1].0, "refund_application");
 
     // Only the intake role may post raw mail.
     let (status, problem) = post_raw(&app, &raw, ApiRole::Support).await;
@@ -483,10 +498,10 @@ async fn a_reply_by_in_reply_to_brings_its_attachment_to_the_request() {
             .await
             .unwrap();
 
-    // The reply threads on our needs-info email and attaches a PDF.
+    // The reply threads on our automatic answer and attaches a PDF named as a receipt.
     let reply = format!(
         "From: {sender}\r\nTo: refunds@shop.example\r\nSubject: Re: your email\r\n\
-         Message-ID: <reply-31@example.com>\r\nIn-Reply-To: <rf-{id}-needs_info-1@refundd>\r\n\
+         Message-ID: <reply-31@example.com>\r\nIn-Reply-To: <rf-{id}-intake_reply-1@refundd>\r\n\
          MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
          --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
          I want to cancel my order, I changed my mind. Receipt attached.\r\n\
@@ -511,7 +526,7 @@ async fn a_reply_by_in_reply_to_brings_its_attachment_to_the_request() {
     assert_eq!(
         docs,
         vec![(
-            "email_attachment".to_string(),
+            "payment_receipt".to_string(),
             Some("application/pdf".to_string())
         )]
     );

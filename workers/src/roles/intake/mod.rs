@@ -445,15 +445,25 @@ impl Intake {
                 Ok(_) => json!({"valid": true, "problems": []}),
                 Err(problems) => json!({"valid": false, "problems": problems}),
             };
+            // An application or a receipt named as such counts as that document; an identity
+            // document needs a person to read its fields, so it is only suggested.
+            let named = intake::attachment_kind(a.filename.as_deref());
+            let kind = named
+                .filter(|k| k.file_is_enough())
+                .map_or("email_attachment", |k| k.as_str());
             let id = documents::store(
                 tx,
                 &self.document_keys,
                 &NewDocument {
                     request_id,
-                    kind: "email_attachment",
+                    kind,
                     content_type: Some(&a.content_type),
                     bytes: &a.bytes,
-                    fields: json!({"filename": a.filename, "source": "email"}),
+                    fields: json!({
+                        "filename": a.filename,
+                        "source": "email",
+                        "suggested_kind": named.map(|k| k.as_str()),
+                    }),
                     validation,
                 },
             )
