@@ -121,12 +121,13 @@ impl Notice {
 }
 
 /// The intake's automatic answer to one inbound email, as the intake wrote it.
+#[derive(sqlx::FromRow)]
 struct IntakeAnswer {
     /// The sender of the inbound email.
     to: Option<String>,
     language: Option<String>,
-    subject: String,
-    text: String,
+    subject: Option<String>,
+    text: Option<String>,
     /// The inbound email's Message-ID (`sha256:...` when it had none).
     answers: String,
 }
@@ -134,29 +135,24 @@ struct IntakeAnswer {
 impl IntakeAnswer {
     /// The answer whose notify message has id `message_id`.
     async fn find(conn: &mut PgConnection, message_id: Uuid) -> sqlx::Result<Option<Self>> {
-        let row: Option<(
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            String,
-        )> = sqlx::query_as(
-            "SELECT sender, language, reply_subject, reply_text, message_id
-                   FROM inbound_emails WHERE reply_message_id = $1",
+        sqlx::query_as(
+            "SELECT sender AS to, language, reply_subject AS subject, reply_text AS text,
+                    message_id AS answers
+               FROM inbound_emails WHERE reply_message_id = $1",
         )
         .bind(message_id)
         .fetch_optional(conn)
-        .await?;
-        Ok(
-            row.map(|(to, language, subject, text, answers)| IntakeAnswer {
-                to,
-                language,
-                subject: subject.unwrap_or_default(),
-                text: text.unwrap_or_default(),
-                answers,
-            }),
-        )
+        .await
     }
+}
+
+/// What an email is about: the request, its payment and merchant, and for the intake's
+/// answer, the answer.
+struct About<'a> {
+    request: &'a RequestRecord,
+    payment: Option<&'a Payment>,
+    merchant: Option<&'a Merchant>,
+    answer: Option<&'a IntakeAnswer>,
 }
 
 /// Who an email goes to, in which language; or why it cannot go anywhere.
@@ -245,10 +241,12 @@ impl Handler for Notify {
         let email = match self
             .email(
                 notice,
-                &request,
-                payment.as_ref(),
-                merchant,
-                answer.as_ref(),
+                &About {
+                    request: &request,
+                    payment: payment.as_ref(),
+                    merchant,
+                    answer: answer.as_ref(),
+                },
                 &addressee,
                 &claimed,
             )
@@ -439,13 +437,16 @@ impl Notify {
     async fn email(
         &self,
         notice: Notice,
-        request: &RequestRecord,
-        payment: Option<&Payment>,
-        merchant: Option<&Merchant>,
-        answer: Option<&IntakeAnswer>,
+        about: &About<'_>,
         addressee: &Addressee,
         claimed: &Claimed,
     ) -> Result<OutgoingEmail, Unsendable> {
+        let About {
+            request,
+            payment,
+            merchant,
+            answer,
+        } = *about;
         let reply_to = self
             .addresses
             .intake
@@ -497,7 +498,11 @@ impl Notify {
                 let answer = answer.ok_or_else(|| {
                     Unsendable::Because("the automatic answer is missing".to_owned())
                 })?;
-                render_plain(addressee.language, &answer.subject, &answer.text)
+                render_plain(
+                    addressee.language,
+                    answer.subject.as_deref().unwrap_or_default(),
+                    answer.text.as_deref().unwrap_or_default(),
+                )
             }
         };
         let mut email = OutgoingEmail {
