@@ -222,3 +222,90 @@ async fn the_due_date_moves_by_the_working_days_spent_waiting_for_bank_details()
     assert_eq!(details["due_on_extended"]["paused_working_days"], lost);
     app.stop().await;
 }
+
+/// The clock does not run while the customer is asked for something before the decision: the
+/// due date counts from the day the application became complete, not from the day it arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_starts_when_the_missing_information_arrives() {
+    let app = TestApp::spawn().await;
+    let broker = e2e::TestBroker::new(&[Duration::from_millis(200)]);
+    broker.declare().await;
+    let pipeline = e2e::Pipeline::start(&app.db, &broker);
+    let client = reqwest::Client::new();
+    let send = |method: reqwest::Method, path: String, role: ApiRole, body: Value| {
+        let request = client
+            .request(method, app.url(&path))
+            .bearer_auth(app.key(role))
+            .json(&body);
+        async move {
+            let r = request.send().await.unwrap();
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let payment = send(
+        reqwest::Method::POST,
+        "/v1/payments".into(),
+        ApiRole::Intake,
+        serde_json::json!({
+            "merchant": "byskills", "policy": "by-online-courses", "gateway": "sandbox",
+            "gateway_transaction_id": "wp-clock", "amount": "450.00", "currency": "BYN",
+            "paid_at": "2026-03-02T10:15:00+03:00",
+            "customer": {"email": "ivan@example.by", "language": "ru"}
+        }),
+    )
+    .await;
+    // Received on 20 March 2026 without the course progress the policy needs.
+    let accepted = send(
+        reqwest::Method::POST,
+        "/v1/refund-requests".into(),
+        ApiRole::Support,
+        serde_json::json!({
+            "payment": {"id": payment["id"]}, "reason": "withdrawal",
+            "facts": {"access_started_at": "2026-03-02"},
+            "received_at": "2026-03-20T12:00:00+03:00"
+        }),
+    )
+    .await;
+    let id = accepted["id"].as_str().unwrap().to_string();
+    e2e::wait_for_state(&app.db.pool, &id, "needs_info").await;
+    let due: Option<chrono::NaiveDate> =
+        sqlx::query_scalar("SELECT due_on FROM refund_requests WHERE id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(due, None, "no clock while the customer is asked");
+
+    // The progress arrives today: 30 BY working days from today (§13), not from 20 March.
+    let minsk = shared::calendar::Country::BY.timezone();
+    let before = Utc::now().with_timezone(&minsk).date_naive();
+    send(
+        reqwest::Method::PATCH,
+        format!("/v1/refund-requests/{id}/facts"),
+        ApiRole::Support,
+        serde_json::json!({"progress_percent": 35}),
+    )
+    .await;
+    e2e::wait_for_state(&app.db.pool, &id, "approved").await;
+    let after = Utc::now().with_timezone(&minsk).date_naive();
+    let by = shared::calendar::WorkingDayCalendar::builtin(shared::calendar::Country::BY);
+    let due: chrono::NaiveDate =
+        sqlx::query_scalar("SELECT due_on FROM refund_requests WHERE id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let expected = [
+        by.add_working_days(before, 30).unwrap(),
+        by.add_working_days(after, 30).unwrap(),
+    ];
+    assert!(expected.contains(&due), "due {due}, expected {expected:?}");
+    let from_receipt = by
+        .add_working_days("2026-03-20".parse().unwrap(), 30)
+        .unwrap();
+    assert_ne!(due, from_receipt);
+    pipeline.stop().await;
+    broker.cleanup().await;
+    app.stop().await;
+}
