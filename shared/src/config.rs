@@ -795,7 +795,11 @@ mod tests {
         assert_eq!(ca_certificates(&good).unwrap().len(), 1);
 
         let file = dir.join("refundd.toml");
-        std::fs::write(&file, format!("imap_ca_file = {:?}\n", good.to_str().unwrap())).unwrap();
+        std::fs::write(
+            &file,
+            format!("imap_ca_file = {:?}\n", good.to_str().unwrap()),
+        )
+        .unwrap();
         let s = Settings::load_from(Some(&file), &env(&[])).unwrap();
         assert_eq!(s.imap_ca_file.as_deref(), Some(good.as_path()));
 
