@@ -93,6 +93,9 @@ pub struct Settings {
     /// How often the mailbox is looked at when the server has no IDLE, and how long one IDLE
     /// lasts before it is renewed.
     pub imap_poll_interval: Duration,
+    /// A PEM file of CA certificates trusted for the mailbox besides the public (webpki)
+    /// roots: a company CA, or a test server's. Checked when the settings are loaded.
+    pub imap_ca_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -130,6 +133,7 @@ impl Default for Settings {
             imap_processed_folder: "Processed".into(),
             imap_failed_folder: "Failed".into(),
             imap_poll_interval: Duration::from_secs(60),
+            imap_ca_file: None,
         }
     }
 }
@@ -164,6 +168,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("imap_processed_folder", "REFUNDD_IMAP_PROCESSED_FOLDER"),
     ("imap_failed_folder", "REFUNDD_IMAP_FAILED_FOLDER"),
     ("imap_poll_interval", "REFUNDD_IMAP_POLL_INTERVAL"),
+    ("imap_ca_file", "REFUNDD_IMAP_CA_FILE"),
 ];
 
 impl Settings {
@@ -386,6 +391,17 @@ impl Settings {
                         return Err(bad("expected at least 1s".to_string()));
                     }
                 }
+                "imap_ca_file" => {
+                    if value.trim().is_empty() {
+                        return Err(bad(
+                            "expected the path of a PEM file of CA certificates, got an empty value"
+                                .into(),
+                        ));
+                    }
+                    let path = PathBuf::from(value.trim());
+                    ca_certificates(&path).map_err(bad)?;
+                    s.imap_ca_file = Some(path);
+                }
                 "intake_replies_per_day" => {
                     s.intake_replies_per_day = value
                         .parse::<u32>()
@@ -514,6 +530,25 @@ impl ImapUrl {
             folder,
         })
     }
+}
+
+/// The certificates of a PEM file of CA certificates (`REFUNDD_IMAP_CA_FILE`); an error (one
+/// line, without the setting's name) when the file cannot be read or holds no certificate.
+pub fn ca_certificates(
+    path: &Path,
+) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
+    use rustls_pki_types::pem::PemObject;
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{shown} is not a readable PEM file: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{shown} holds no certificate (expected PEM blocks -----BEGIN CERTIFICATE-----)"
+        ));
+    }
+    Ok(certs)
 }
 
 fn existing_dir(value: &str) -> Result<PathBuf, String> {
@@ -736,6 +771,65 @@ mod tests {
             "{err}"
         );
         assert!(!format!("{u:?}").contains("p@"), "the password never shows");
+    }
+
+    #[test]
+    fn the_imap_ca_file_must_hold_certificates() {
+        let s = Settings::load_from(None, &env(&[])).unwrap();
+        assert_eq!(s.imap_ca_file, None);
+
+        let dir = std::env::temp_dir().join(format!("refundd-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("ca.pem");
+        std::fs::write(
+            &good,
+            "a comment\n-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(
+            None,
+            &env(&[("REFUNDD_IMAP_CA_FILE", good.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(s.imap_ca_file.as_deref(), Some(good.as_path()));
+        assert_eq!(ca_certificates(&good).unwrap().len(), 1);
+
+        let file = dir.join("refundd.toml");
+        std::fs::write(
+            &file,
+            format!("imap_ca_file = {:?}\n", good.to_str().unwrap()),
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&file), &env(&[])).unwrap();
+        assert_eq!(s.imap_ca_file.as_deref(), Some(good.as_path()));
+
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let key_only = dir.join("key.pem");
+        std::fs::write(
+            &key_only,
+            "-----BEGIN PRIVATE KEY-----\nMIIBAA==\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let missing = dir.join("missing.pem");
+        for (path, problem) in [
+            (&missing, "cannot read"),
+            (&empty, "holds no certificate"),
+            (&key_only, "holds no certificate"),
+        ] {
+            let err = Settings::load_from(
+                None,
+                &env(&[("REFUNDD_IMAP_CA_FILE", path.to_str().unwrap())]),
+            )
+            .unwrap_err();
+            assert_eq!(err.setting, "REFUNDD_IMAP_CA_FILE");
+            assert!(err.problem.contains(problem), "{err}");
+            assert!(err.problem.contains(path.to_str().unwrap()), "{err}");
+            assert!(!err.to_string().contains('\n'), "one line: {err}");
+        }
+        let err = Settings::load_from(None, &env(&[("REFUNDD_IMAP_CA_FILE", " ")])).unwrap_err();
+        assert_eq!(err.setting, "REFUNDD_IMAP_CA_FILE");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

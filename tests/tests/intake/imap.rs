@@ -1,6 +1,7 @@
 //! `refundd intake-email` against a real Dovecot (`scripts/dovecot`): messages in the folder
 //! are taken in once and moved to Processed or Failed after their commit; a message already
-//! taken in (a crash before the move) is moved without doubling anything.
+//! taken in (a crash before the move) is moved without doubling anything. Over `imaps://` the
+//! server's certificate must chain to the webpki roots or to `REFUNDD_IMAP_CA_FILE`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,9 @@ use workers::roles::intake::imap::{self, ImapConfig};
 use workers::roles::intake::{Intake, Source};
 
 const PORT: u16 = 10143;
+/// Dovecot's implicit-TLS port; its certificate (localhost, 127.0.0.1) is signed by [`CA`].
+const TLS_PORT: u16 = 10993;
+const CA: &str = "/tmp/refundd-dovecot/ca.pem";
 const USER: &str = "refunds";
 const PASSWORD: &str = "refunds-test";
 
@@ -28,10 +32,16 @@ fn corpus(file: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// Dovecot on 127.0.0.1:10143, started by `scripts/dovecot` when it is not running; the
-/// reason when it cannot be.
+/// Dovecot on 127.0.0.1:10143 (plain) and :10993 (TLS), started by `scripts/dovecot` when it
+/// is not running with both (the script restarts an older one without TLS, one caller at a
+/// time); the reason when it cannot be.
 async fn dovecot() -> Result<(), String> {
-    if TcpStream::connect(("127.0.0.1", PORT)).await.is_ok() {
+    async fn both_open() -> bool {
+        TcpStream::connect(("127.0.0.1", PORT)).await.is_ok()
+            && TcpStream::connect(("127.0.0.1", TLS_PORT)).await.is_ok()
+            && std::path::Path::new(CA).is_file()
+    }
+    if both_open().await {
         return Ok(());
     }
     let script = format!("{}/../scripts/dovecot", env!("CARGO_MANIFEST_DIR"));
@@ -44,10 +54,13 @@ async fn dovecot() -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    TcpStream::connect(("127.0.0.1", PORT))
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("Dovecot started but 127.0.0.1:{PORT} refuses: {e}"))
+    if both_open().await {
+        Ok(())
+    } else {
+        Err(format!(
+            "Dovecot started but 127.0.0.1:{PORT} or :{TLS_PORT} refuses, or {CA} is missing"
+        ))
+    }
 }
 
 async fn session() -> Session<TcpStream> {
@@ -150,6 +163,7 @@ async fn the_mailbox_is_read_once_and_every_message_is_filed() {
         processed_folder: processed.clone(),
         failed_folder: failed.clone(),
         poll_interval: Duration::from_secs(1),
+        ca_file: None,
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let reader = tokio::spawn(imap::run(intake.clone(), config, shutdown.clone()));
@@ -450,4 +464,210 @@ async fn killing_the_reader_mid_batch_loses_and_doubles_nothing() {
     println!("killed at {kills:?} of {TOTAL} messages; all {TOTAL} taken in exactly once");
     s.logout().await.ok();
     db.drop_database().await;
+}
+
+/// The reader's settings for `folder` over TLS at `host`.
+fn tls_config(host: &str, folder: &str, ca_file: Option<&str>) -> ImapConfig {
+    ImapConfig {
+        url: ImapUrl::parse(&format!(
+            "imaps://{USER}:{PASSWORD}@{host}:{TLS_PORT}/{folder}"
+        ))
+        .unwrap(),
+        processed_folder: format!("{folder}-Processed"),
+        failed_folder: format!("{folder}-Failed"),
+        poll_interval: Duration::from_secs(1),
+        ca_file: ca_file.map(Into::into),
+    }
+}
+
+/// Whether, within 10 s, `inbox` is empty and `processed` holds `n` messages.
+async fn filed(s: &mut Session<TcpStream>, inbox: &str, processed: &str, n: usize) -> bool {
+    for _ in 0..100 {
+        if uids(s, inbox).await == 0
+            && s.select(processed).await.is_ok()
+            && uids(s, processed).await == n
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// `refundd intake-email` over `imaps://` with `REFUNDD_IMAP_CA_FILE` naming the test server's
+/// CA: it logs in, takes in what is in the folder and files it, and what arrives while it
+/// waits (IDLE over TLS) too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_with_the_ca_file_the_mailbox_is_read() {
+    if let Err(reason) = dovecot().await {
+        println!("SKIPPED: Dovecot is not available ({reason}); run scripts/dovecot as root");
+        return;
+    }
+    let run = format!("s{}", &Uuid::new_v4().simple().to_string()[..10]);
+    let inbox = format!("{run}-in");
+    // The certificate names localhost and 127.0.0.1: both are accepted with the CA.
+    for host in ["localhost", "127.0.0.1"] {
+        imap::check_connection(&tls_config(host, &inbox, Some(CA)))
+            .await
+            .unwrap_or_else(|e| panic!("imaps to {host} with the CA file: {e:#}"));
+    }
+
+    let db = e2e::TestDb::new().await;
+    // The reader needs no broker; its settings still name one.
+    let broker = e2e::TestBroker::new(&[Duration::from_secs(1)]);
+    let pool = db.pool.clone();
+    let mut s = session().await;
+    s.create(&inbox).await.unwrap();
+    s.append(&inbox, None, None, &application(&run, 1))
+        .await
+        .unwrap();
+
+    let config = tls_config("localhost", &inbox, Some(CA));
+    let url = format!("imaps://{USER}:{PASSWORD}@localhost:{TLS_PORT}/{inbox}");
+    let env = [
+        ("REFUNDD_IMAP_URL", url.as_str()),
+        ("REFUNDD_IMAP_CA_FILE", CA),
+        (
+            "REFUNDD_IMAP_PROCESSED_FOLDER",
+            config.processed_folder.as_str(),
+        ),
+        ("REFUNDD_IMAP_FAILED_FOLDER", config.failed_folder.as_str()),
+        ("REFUNDD_IMAP_POLL_INTERVAL", "1s"),
+    ];
+    let mut reader = e2e::refundd_with(&db, &broker, &["intake-email"], &env);
+    let taken = |n: i64| {
+        let pool = pool.clone();
+        async move {
+            count(
+                &pool,
+                "SELECT count(*) FROM inbound_emails WHERE source = 'imap' AND outcome = 'created'",
+            )
+            .await
+                == n
+        }
+    };
+    let first = e2e::eventually(Duration::from_secs(30), || taken(1)).await;
+    if let Some(status) = reader.try_wait().unwrap() {
+        panic!("refundd intake-email exited by itself ({status}); see its log above");
+    }
+    assert!(first, "the message in the folder was not taken in over TLS");
+    assert!(
+        filed(&mut s, &inbox, &config.processed_folder, 1).await,
+        "the message was not moved to the processed folder"
+    );
+    assert_eq!(
+        subjects(&mut s, &config.processed_folder).await,
+        [format!("Message-ID: <app-1.{run}@example.com>")]
+    );
+
+    // Mail arriving while the reader waits on the TLS connection.
+    s.append(&inbox, None, None, &application(&run, 2))
+        .await
+        .unwrap();
+    assert!(
+        e2e::eventually(Duration::from_secs(30), || taken(2)).await,
+        "the message appended later was not taken in over TLS"
+    );
+    assert!(
+        filed(&mut s, &inbox, &config.processed_folder, 2).await,
+        "the later message was not moved to the processed folder"
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM refund_requests").await,
+        2
+    );
+
+    e2e::terminate(&reader);
+    let status = e2e::wait_exit(&mut reader, Duration::from_secs(10));
+    let _ = reader.kill();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "refundd intake-email did not stop cleanly on SIGTERM: {status:?}"
+    );
+    s.logout().await.ok();
+    db.drop_database().await;
+}
+
+/// Without the CA file the test server's certificate chains to nothing the reader trusts: the
+/// connection is refused for the certificate, and the reader takes nothing in (it retries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_without_the_ca_file_the_certificate_is_refused() {
+    if let Err(reason) = dovecot().await {
+        println!("SKIPPED: Dovecot is not available ({reason}); run scripts/dovecot as root");
+        return;
+    }
+    let run = format!("u{}", &Uuid::new_v4().simple().to_string()[..10]);
+    let inbox = format!("{run}-in");
+    let config = tls_config("localhost", &inbox, None);
+    let err = imap::check_connection(&config)
+        .await
+        .expect_err("a certificate of an unknown CA is accepted");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("TLS handshake with localhost failed")
+            && text.contains("invalid peer certificate")
+            && text.contains("UnknownIssuer"),
+        "{text}"
+    );
+
+    // The reader keeps retrying and takes nothing in.
+    let db = e2e::TestDb::new().await;
+    let mut s = session().await;
+    s.create(&inbox).await.unwrap();
+    s.append(&inbox, None, None, &application(&run, 1))
+        .await
+        .unwrap();
+    let intake = Intake {
+        pool: db.pool.clone(),
+        merchants: Arc::new(shared::merchants::Merchants::demo()),
+        document_keys: shared::documents::DocumentKeys::development(),
+        default_merchant: None,
+        replies_per_day: 3,
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let reader = tokio::spawn(imap::run(intake, config, shutdown.clone()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !reader.is_finished(),
+        "the reader gave up instead of retrying"
+    );
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM inbound_emails").await,
+        0
+    );
+    assert_eq!(uids(&mut s, &inbox).await, 1);
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), reader)
+        .await
+        .expect("the reader stops on shutdown")
+        .unwrap();
+    s.logout().await.ok();
+    db.drop_database().await;
+}
+
+/// A CA file that is not there stops `refundd intake-email` before it does anything: one line
+/// naming the setting, exit code 2.
+#[test]
+fn a_missing_ca_file_is_a_bad_setting() {
+    let missing = format!("/tmp/refundd-no-such-ca-{}.pem", Uuid::new_v4());
+    let out = std::process::Command::new(e2e::refundd_bin())
+        .arg("intake-email")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "REFUNDD_IMAP_URL",
+            format!("imaps://{USER}:{PASSWORD}@localhost:{TLS_PORT}/INBOX"),
+        )
+        .env("REFUNDD_IMAP_CA_FILE", &missing)
+        .output()
+        .expect("run refundd");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("REFUNDD_IMAP_CA_FILE")
+            && stderr.contains("cannot read")
+            && stderr.contains(&missing),
+        "{stderr}"
+    );
 }

@@ -314,12 +314,17 @@ fn imap_config(settings: &Settings) -> anyhow::Result<Option<intake::imap::ImapC
     };
     let url = shared::config::ImapUrl::parse(url)
         .map_err(|e| anyhow::anyhow!("REFUNDD_IMAP_URL: {e}"))?;
-    Ok(Some(intake::imap::ImapConfig {
+    let config = intake::imap::ImapConfig {
         url,
         processed_folder: settings.imap_processed_folder.clone(),
         failed_folder: settings.imap_failed_folder.clone(),
         poll_interval: settings.imap_poll_interval,
-    }))
+        ca_file: settings.imap_ca_file.clone(),
+    };
+    if config.url.tls {
+        intake::imap::tls_config(&config)?;
+    }
+    Ok(Some(config))
 }
 
 /// Reads the refunds mailbox until shutdown.

@@ -6,7 +6,11 @@
 //!
 //! New mail is waited for with IDLE, renewed every poll interval; a server without IDLE is
 //! polled. A lost connection is retried with backoff until shutdown.
+//!
+//! `imaps://` trusts the public (webpki) roots and, when `REFUNDD_IMAP_CA_FILE` names one, the
+//! CA certificates of that PEM file (a company CA, a test server's).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +35,8 @@ pub struct ImapConfig {
     pub processed_folder: String,
     pub failed_folder: String,
     pub poll_interval: Duration,
+    /// A PEM file of CA certificates trusted besides the webpki roots (`REFUNDD_IMAP_CA_FILE`).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Longest wait between reconnection attempts.
@@ -65,26 +71,65 @@ pub async fn run(intake: Intake, config: ImapConfig, shutdown: CancellationToken
     tracing::info!("mailbox reader stopped");
 }
 
-async fn tls(
-    url: &ImapUrl,
-    tcp: TcpStream,
-) -> anyhow::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-    let roots = RootCertStore {
+/// The TLS client setup of `config`: the webpki roots and the certificates of its CA file.
+/// Built when the reader starts too, so a CA file rustls cannot use stops it at once.
+pub fn tls_config(config: &ImapConfig) -> anyhow::Result<ClientConfig> {
+    let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    let config = ClientConfig::builder_with_provider(Arc::new(
+    if let Some(path) = &config.ca_file {
+        let certs = shared::config::ca_certificates(path)
+            .map_err(|e| anyhow::anyhow!("REFUNDD_IMAP_CA_FILE: {e}"))?;
+        for (i, cert) in certs.into_iter().enumerate() {
+            roots.add(cert).with_context(|| {
+                format!(
+                    "REFUNDD_IMAP_CA_FILE: certificate {} of {} cannot be trusted",
+                    i + 1,
+                    path.display()
+                )
+            })?;
+        }
+    }
+    Ok(ClientConfig::builder_with_provider(Arc::new(
         tokio_rustls::rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .context("TLS setup")?
     .with_root_certificates(roots)
-    .with_no_client_auth();
+    .with_no_client_auth())
+}
+
+async fn tls(
+    config: &ImapConfig,
+    tcp: TcpStream,
+) -> anyhow::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let url = &config.url;
     let name = ServerName::try_from(url.host.clone())
         .with_context(|| format!("{} is not a host name for TLS", url.host))?;
-    TlsConnector::from(Arc::new(config))
+    TlsConnector::from(Arc::new(tls_config(config)?))
         .connect(name, tcp)
         .await
         .with_context(|| format!("TLS handshake with {} failed", url.host))
+}
+
+/// Connects and logs in as the reader does, then logs out: the mailbox can be read with
+/// `config` (server reachable, certificate trusted, credentials right).
+pub async fn check_connection(config: &ImapConfig) -> anyhow::Result<()> {
+    let url = &config.url;
+    let tcp = connect(url).await?;
+    if url.tls {
+        let mut session = login(tls(config, tcp).await?, url).await?;
+        session.logout().await.context("logging out")
+    } else {
+        let mut session = login(tcp, url).await?;
+        session.logout().await.context("logging out")
+    }
+}
+
+async fn connect(url: &ImapUrl) -> anyhow::Result<TcpStream> {
+    TcpStream::connect((url.host.as_str(), url.port))
+        .await
+        .with_context(|| format!("cannot connect to {}:{}", url.host, url.port))
 }
 
 async fn connect_and_read(
@@ -93,11 +138,9 @@ async fn connect_and_read(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let url = &config.url;
-    let tcp = TcpStream::connect((url.host.as_str(), url.port))
-        .await
-        .with_context(|| format!("cannot connect to {}:{}", url.host, url.port))?;
+    let tcp = connect(url).await?;
     if url.tls {
-        let stream = tls(url, tcp).await?;
+        let stream = tls(config, tcp).await?;
         read_forever(login(stream, url).await?, intake, config, shutdown).await
     } else {
         read_forever(login(tcp, url).await?, intake, config, shutdown).await
