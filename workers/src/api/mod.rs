@@ -106,6 +106,26 @@ impl ApiContext {
     }
 }
 
+impl ApiContext {
+    /// Working days from `from` to `to` (see
+    /// [`shared::calendar::WorkingDayCalendar::working_days_between`]), both read as local
+    /// dates in the time zone of policy pack `policy`, on its country's calendar. `None` when
+    /// the pack is not loaded.
+    pub fn working_days_between(
+        &self,
+        policy: Option<&str>,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Result<i64, shared::calendar::CalendarError>> {
+        let pack = self.packs.get(policy?)?;
+        let tz = pack.timezone();
+        Some(self.calendars.get(pack.country()).working_days_between(
+            from.with_timezone(&tz).date_naive(),
+            to.with_timezone(&tz).date_naive(),
+        ))
+    }
+}
+
 pub fn router(ctx: ApiContext) -> Router {
     Router::new()
         .merge(health::router())

@@ -298,20 +298,18 @@ fn judge(ctx: &ApiContext, r: RefundRow) -> JudgedRefund {
         refunded_at,
     } = r;
     let pack = policy.as_deref().and_then(|p| ctx.packs.get(p));
-    let (received_on, refunded_on) = match pack {
-        Some(p) => (
-            received_at.with_timezone(&p.timezone()).date_naive(),
-            refunded_at.with_timezone(&p.timezone()).date_naive(),
-        ),
-        None => (received_at.date_naive(), refunded_at.date_naive()),
+    let refunded_on = match pack {
+        Some(p) => refunded_at.with_timezone(&p.timezone()).date_naive(),
+        None => refunded_at.date_naive(),
     };
-    let working_days = pack.and_then(|p| {
-        ctx.calendars
-            .get(p.country())
-            .working_days_between(received_on, refunded_on)
-            .inspect_err(|e| tracing::warn!(error = %e, "time to refund in working days unknown"))
+    let working_days = ctx
+        .working_days_between(policy.as_deref(), received_at, refunded_at)
+        .and_then(|days| {
+            days.inspect_err(
+                |e| tracing::warn!(error = %e, "time to refund in working days unknown"),
+            )
             .ok()
-    });
+        });
     JudgedRefund {
         merchant,
         policy,

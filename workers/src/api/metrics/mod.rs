@@ -231,20 +231,11 @@ impl Metrics {
 fn observe_refund(ctx: &ApiContext, r: &Refunded) {
     let seconds = (r.refunded_at - r.received_at).num_milliseconds().max(0) as f64 / 1000.0;
     histogram!(TIME_TO_REFUND_SECONDS, "merchant" => r.merchant.clone()).record(seconds);
-    let Some(pack) = r.policy_id.as_deref().and_then(|p| ctx.packs.get(p)) else {
-        return;
-    };
-    let tz = pack.timezone();
-    let received = r.received_at.with_timezone(&tz).date_naive();
-    let refunded = r.refunded_at.with_timezone(&tz).date_naive();
-    match ctx
-        .calendars
-        .get(pack.country())
-        .working_days_between(received, refunded)
-    {
-        Ok(days) => histogram!(TIME_TO_REFUND_WORKING_DAYS, "merchant" => r.merchant.clone())
+    match ctx.working_days_between(r.policy_id.as_deref(), r.received_at, r.refunded_at) {
+        None => {}
+        Some(Ok(days)) => histogram!(TIME_TO_REFUND_WORKING_DAYS, "merchant" => r.merchant.clone())
             .record(days.max(0) as f64),
-        Err(e) => tracing::warn!(
+        Some(Err(e)) => tracing::warn!(
             request_id = %r.id,
             error = %e,
             "metrics: working days to refund cannot be counted"
