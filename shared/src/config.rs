@@ -64,6 +64,9 @@ pub struct Settings {
     pub document_retention_days: u32,
     /// How often the sla role looks at every open request.
     pub sla_interval: Duration,
+    /// A payout whose gateway answer is still unknown or pending, with no news for this long
+    /// (after the retry tiers gave up), is asked about again by the sla role.
+    pub payout_recheck_after: Duration,
     /// Where `refundd all` serves the built-in sandbox gateway (`off`: not at all).
     pub sandbox_gateway_listen: Option<SocketAddr>,
     /// The sandbox gateway's ledger file.
@@ -121,6 +124,7 @@ impl Default for Settings {
             document_keys: None,
             document_retention_days: 90,
             sla_interval: Duration::from_secs(60),
+            payout_recheck_after: Duration::from_secs(30 * 60),
             sandbox_gateway_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8090))),
             sandbox_ledger: PathBuf::from("var/sandbox-ledger.jsonl"),
             smtp_url: None,
@@ -156,6 +160,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("document_keys", "REFUNDD_DOCUMENT_KEYS"),
     ("document_retention_days", "REFUNDD_DOCUMENT_RETENTION_DAYS"),
     ("sla_interval", "REFUNDD_SLA_INTERVAL"),
+    ("payout_recheck_after", "REFUNDD_PAYOUT_RECHECK_AFTER"),
     ("sandbox_gateway", "REFUNDD_SANDBOX_GATEWAY"),
     ("sandbox_ledger", "REFUNDD_SANDBOX_LEDGER"),
     ("smtp_url", "REFUNDD_SMTP_URL"),
@@ -329,6 +334,9 @@ impl Settings {
                         })?;
                 }
                 "sla_interval" => s.sla_interval = parse_duration(&value).map_err(bad)?,
+                "payout_recheck_after" => {
+                    s.payout_recheck_after = parse_duration(&value).map_err(bad)?
+                }
                 "sandbox_gateway" => {
                     s.sandbox_gateway_listen = if value == "off" {
                         None

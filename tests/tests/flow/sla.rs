@@ -49,6 +49,7 @@ async fn sla_states_follow_each_countrys_calendar_and_escalate_once() {
         calendars: Arc::new(shared::calendar::Calendars::builtin()),
         interval: Duration::from_secs(60),
         retention_days: 90,
+        payout_recheck_after: Duration::from_secs(1800),
     };
     // BY, Friday 2026-04-24: the next working days are Saturday 25 April (decreed) and
     // Monday 27. Due Monday: two working days left, on track.

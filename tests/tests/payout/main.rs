@@ -550,3 +550,139 @@ async fn a_refund_the_policy_pays_by_bank_transfer_never_reaches_the_card_gatewa
     broker.cleanup().await;
     db.drop_database().await;
 }
+
+/// The gateway booked a refund but its answer was lost, and the retry tiers gave up (the
+/// message was parked): the sla role's recheck asks the gateway again, finds the refund, and
+/// the request is refunded — without sending the money a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payout_the_retry_tiers_gave_up_on_is_asked_about_again_not_paid_twice() {
+    use shared::gateway::{Gateway, RefundOrder, RefundOutcome};
+    let db = TestDb::new().await;
+    let broker = TestBroker::new(&retry_tiers());
+    broker.declare().await;
+    let shutdown = CancellationToken::new();
+    let url = sandbox(Faults::default(), &shutdown).await;
+    let client = SandboxGateway::at(&url, Duration::from_secs(5)).unwrap();
+    let id = approved(
+        &db.pool,
+        &client,
+        "tx-lost-answer",
+        10_000,
+        4_000,
+        CardStatus::Active,
+    )
+    .await;
+    let payment: Uuid = sqlx::query_scalar("SELECT payment_id FROM refund_requests WHERE id = $1")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+
+    // The attempt as a lost answer leaves it: committed, sent, booked by the gateway, and
+    // marked unknown two hours ago.
+    let key = format!("rf-{id}-1");
+    let booked = client
+        .refund(&RefundOrder {
+            gateway_transaction_id: "tx-lost-answer",
+            amount: Money::from_minor(4_000, Currency::BYN),
+            idempotency_key: &key,
+            payment_id: payment,
+            request_id: id,
+            gateway_ref: None,
+        })
+        .await;
+    assert!(
+        matches!(booked, RefundOutcome::Succeeded { .. }),
+        "{booked:?}"
+    );
+    sqlx::query(
+        "INSERT INTO payout_attempts (id, request_id, payment_id, idempotency_key, gateway,
+                                      amount_minor, currency, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'sandbox', 4000, 'BYN', 'unknown',
+                 now() - interval '3 hours', now() - interval '2 hours')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(id)
+    .bind(payment)
+    .bind(&key)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE refund_requests SET state = 'payout_pending' WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    // A request whose attempt had news a minute ago is left to its retry tiers.
+    let recent = approved(
+        &db.pool,
+        &client,
+        "tx-recent",
+        10_000,
+        1_000,
+        CardStatus::Active,
+    )
+    .await;
+    sqlx::query(
+        "INSERT INTO payout_attempts (id, request_id, payment_id, idempotency_key, gateway,
+                                      amount_minor, currency, status, updated_at)
+         SELECT $1, r.id, r.payment_id, 'rf-' || r.id || '-1', 'sandbox', 1000, 'BYN', 'unknown',
+                now() - interval '1 minute'
+           FROM refund_requests r WHERE r.id = $2",
+    )
+    .bind(Uuid::now_v7())
+    .bind(recent)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE refund_requests SET state = 'payout_pending' WHERE id = $1")
+        .bind(recent)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let workers = start_workers(&db, &broker, &url, &shutdown);
+    let asked = workers::roles::payout::recheck_stuck(&db.pool, Duration::from_secs(1800))
+        .await
+        .unwrap();
+    assert_eq!(asked, [id], "only the payout quiet for over 30 minutes");
+    // Asking counts as news: the next pass does not ask again at once.
+    let again = workers::roles::payout::recheck_stuck(&db.pool, Duration::from_secs(1800))
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            sqlx::query_scalar::<_, String>("SELECT state FROM refund_requests WHERE id = $1")
+                .bind(id)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap()
+                == "refunded"
+        })
+        .await,
+        "the lost answer was not found"
+    );
+    let ledger = client.ledger(None).await.unwrap();
+    let booked: Vec<_> = ledger
+        .refunds
+        .iter()
+        .filter(|r| r.transaction_id == "tx-lost-answer" && r.status == RefundStatus::Succeeded)
+        .collect();
+    assert_eq!(booked.len(), 1, "the money went once: {:?}", ledger.refunds);
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM payout_attempts WHERE request_id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "succeeded");
+
+    shutdown.cancel();
+    for w in workers {
+        let _ = w.await;
+    }
+    broker.cleanup().await;
+    db.drop_database().await;
+}

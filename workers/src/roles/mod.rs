@@ -228,6 +228,7 @@ fn spawn_role(
                 calendars,
                 interval: settings.sla_interval,
                 retention_days: settings.document_retention_days,
+                payout_recheck_after: settings.payout_recheck_after,
             };
             tracker.spawn(monitor.run(shutdown.clone()));
         }

@@ -412,3 +412,54 @@ impl<G: Gateway> Payout<G> {
         result
     }
 }
+
+/// Payouts the retry tiers gave up on: requests in `payout_pending` or `payout_sent` whose
+/// latest attempt is still `started`, `unknown` or `pending` and has had no news for
+/// `quiet_for` (or that have no attempt at all and entered their state that long ago). Each
+/// gets a new payout message, which asks the gateway before anything is sent again (see the
+/// module docs): the money is never sent twice, and a lost answer is never left for ever.
+/// Returns the requests asked about.
+pub async fn recheck_stuck(
+    pool: &PgPool,
+    quiet_for: std::time::Duration,
+) -> sqlx::Result<Vec<Uuid>> {
+    let quiet = chrono::Duration::from_std(quiet_for).unwrap_or(chrono::Duration::MAX);
+    let cutoff = chrono::Utc::now() - quiet;
+    let mut tx = pool.begin().await?;
+    let stuck: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT r.id FROM refund_requests r
+          LEFT JOIN LATERAL (SELECT status, updated_at FROM payout_attempts a
+                              WHERE a.request_id = r.id
+                              ORDER BY a.created_at DESC LIMIT 1) a ON true
+          WHERE r.state IN ('payout_pending', 'payout_sent')
+            AND CASE WHEN a.status IS NULL
+                     THEN (SELECT max(e.at) FROM request_events e
+                            WHERE e.request_id = r.id AND e.to_state = r.state) < $1
+                     ELSE a.status IN ('started', 'unknown', 'pending') AND a.updated_at < $1
+                END
+          ORDER BY r.id
+          LIMIT 500
+          FOR UPDATE OF r SKIP LOCKED",
+    )
+    .bind(cutoff)
+    .fetch_all(&mut *tx)
+    .await?;
+    if stuck.is_empty() {
+        return Ok(stuck);
+    }
+    let messages: Vec<OutboxMessage> = stuck
+        .iter()
+        .map(|id| WorkMessage::new(Stage::Payout, *id).into())
+        .collect();
+    shared::outbox::enqueue(&mut tx, &messages).await?;
+    // Counted as news: the next recheck of these is `quiet_for` away, whatever the gateway says.
+    sqlx::query(
+        "UPDATE payout_attempts a SET updated_at = now()
+          WHERE a.request_id = ANY($1) AND a.status IN ('started', 'unknown', 'pending')",
+    )
+    .bind(&stuck)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(stuck)
+}

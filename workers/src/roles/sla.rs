@@ -1,7 +1,9 @@
 //! The sla role: every interval (a minute by default), the SLA state of every open request on
 //! its pack's calendar. A change of SLA state is an audit event; reaching at-risk and reaching
-//! breached each send one escalation to the merchant (through the notify stage). Once a day
-//! it also purges the bytes of documents past their retention.
+//! breached each send one escalation to the merchant (through the notify stage). Each pass
+//! also asks the payout stage again about payouts the retry tiers gave up on (no gateway news
+//! for `payout_recheck_after`). Once a day it purges the bytes of documents past their
+//! retention.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +26,9 @@ pub struct SlaMonitor {
     pub calendars: Arc<Calendars>,
     pub interval: Duration,
     pub retention_days: u32,
+    /// Payouts with no gateway news for this long are asked about again
+    /// ([`super::payout::recheck_stuck`]).
+    pub payout_recheck_after: Duration,
 }
 
 /// What one pass changed.
@@ -53,6 +58,15 @@ impl SlaMonitor {
                     error = format!("{e:#}"),
                     "SLA pass failed; next pass retries"
                 ),
+            }
+            match super::payout::recheck_stuck(&self.pool, self.payout_recheck_after).await {
+                Ok(ids) if !ids.is_empty() => tracing::warn!(
+                    requests = ids.len(),
+                    first = %ids[0],
+                    "payouts with no gateway answer for a while: asking the gateway again"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "payout recheck failed; next pass retries"),
             }
             if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(24 * 3600)) {
                 match shared::documents::purge(&self.pool, self.retention_days).await {
