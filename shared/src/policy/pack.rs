@@ -4,6 +4,12 @@
 //! A pack is data, not code: an ordered list of rules, each a condition (`when`) and an
 //! outcome, plus the pack-wide terms (SLA, payout, documents, fees, side effects). The engine in
 //! [`super::decide`] interprets it. The format is documented in `shared/data/policies/README.md`.
+//!
+//! Every `clause` (of a rule, a tier band, `requires`, a payout rule, an effect) is either an
+//! English string or a table of texts by language, `en` required and `ru`, `kk`, `lv`
+//! optional: `clause = { en = "...", ru = "..." }`, or `clause.en = "..."` and `clause.ru =
+//! "..."` on lines of their own. Customers are quoted the text in their language
+//! ([`Clause::for_reader`]); any other language code stops the pack.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -16,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+use super::clause::Clause;
 use super::facts::{
     AmountFact, DateFact, DocumentKind, FactName, Facts, PercentFact, Reason, YesNoFact,
 };
@@ -218,7 +225,7 @@ pub struct Requirements {
     #[serde(default)]
     pub documents: Vec<DocumentKind>,
     /// The clause quoted when something is missing (a rule's own clause when absent).
-    pub clause: Option<String>,
+    pub clause: Option<Clause>,
 }
 
 impl Requirements {
@@ -235,7 +242,7 @@ pub struct Band {
     /// Share of the paid amount refunded, whole percent.
     pub percent: u8,
     /// Quoted instead of the rule's clause when this band applies.
-    pub clause: Option<String>,
+    pub clause: Option<Clause>,
 }
 
 /// Refund a share of the paid amount chosen by a whole-percent fact.
@@ -360,7 +367,7 @@ pub struct PayoutRule {
     pub method: PayoutMethod,
     #[serde(default)]
     pub requires: Requirements,
-    pub clause: String,
+    pub clause: Clause,
 }
 
 /// Something the merchant must do by a date once a decision is made (revoke access, ...).
@@ -375,7 +382,7 @@ pub struct EffectRule {
     /// The decisions that trigger it (default: approve, reject, manual_review).
     #[serde(default = "final_decisions")]
     pub on: Vec<DecisionKind>,
-    pub clause: String,
+    pub clause: Clause,
 }
 
 fn received() -> DateSource {
@@ -397,7 +404,7 @@ pub struct Rule {
     /// A short name, unique in the pack, recorded with the decision.
     pub id: String,
     /// The policy text this rule applies, quotable to a customer.
-    pub clause: String,
+    pub clause: Clause,
     #[serde(default)]
     pub when: When,
     pub outcome: Outcome,
@@ -532,7 +539,7 @@ impl PolicyPack {
                     format!("rule id `{}` is used twice", body.id),
                 ));
             }
-            if body.clause.trim().is_empty() {
+            if body.clause.is_blank() {
                 return Err(located(
                     span,
                     format!("rule `{}` has an empty clause", body.id),
@@ -711,15 +718,17 @@ fn field_at(text: &str, offset: usize) -> String {
         };
     }
     let prefix = &text[line_start..offset];
-    let mut keys = inline_keys(prefix);
-    // The span may point at a key itself (`unknown field`): name it too.
+    // The span may point at a key itself (`unknown field`, a clause's unknown language): name
+    // it too, in place of an earlier key of the same inline table (`clause = { en = "", de`).
     let rest = &text[offset..];
     let key_len = rest
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
         .unwrap_or(rest.len());
-    if key_len > 0 && rest[key_len..].trim_start().starts_with('=') {
-        keys.push(rest[..key_len].to_owned());
-    }
+    let keys = if key_len > 0 && rest[key_len..].trim_start().starts_with('=') {
+        inline_keys(&format!("{prefix}{} =", &rest[..key_len]))
+    } else {
+        inline_keys(prefix)
+    };
     let mut path: Vec<String> = Vec::new();
     if !header.is_empty() {
         path.push(header);
