@@ -159,3 +159,46 @@ impl<'de> Visitor<'de> for ClauseVisitor {
         Ok(Clause { en, translations })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_stored_decision_gives_back_its_clause() {
+        let clause = Clause::from_decision(&json!({
+            "clause": "Item 4: not refundable.",
+            "clause_translations": {"ru": "Пункт 4: возврату не подлежат.", "de": "ignored"},
+        }))
+        .unwrap();
+        assert_eq!(clause.en(), "Item 4: not refundable.");
+        assert_eq!(
+            clause.translations(),
+            &BTreeMap::from([(Language::Ru, "Пункт 4: возврату не подлежат.".to_owned())])
+        );
+        // Decided before clauses had translations: English only.
+        let old = Clause::from_decision(&json!({"clause": "§8.5"})).unwrap();
+        assert_eq!(old, Clause::english("§8.5"));
+        // A summary without a clause (the payment is unknown) has none.
+        assert_eq!(Clause::from_decision(&json!({"clause": null})), None);
+    }
+
+    #[test]
+    fn a_reader_gets_their_language_then_the_merchants_then_english() {
+        let clause = Clause::new(
+            "Item 1.",
+            BTreeMap::from([
+                (Language::Kk, "1-тармақ.".to_owned()),
+                (Language::En, "dropped: `en` is the English".to_owned()),
+            ]),
+        );
+        assert_eq!(clause.get(Language::En), Some("Item 1."));
+        assert_eq!(clause.for_reader(Language::Kk, Some(Language::Ru)), "1-тармақ.");
+        assert_eq!(clause.for_reader(Language::Ru, Some(Language::Kk)), "1-тармақ.");
+        assert_eq!(clause.for_reader(Language::Ru, Some(Language::Lv)), "Item 1.");
+        assert_eq!(clause.for_reader(Language::Lv, None), "Item 1.");
+        assert_eq!(clause.for_reader(Language::En, Some(Language::Kk)), "Item 1.");
+    }
+}
