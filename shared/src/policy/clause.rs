@@ -195,10 +195,22 @@ mod tests {
             ]),
         );
         assert_eq!(clause.get(Language::En), Some("Item 1."));
-        assert_eq!(clause.for_reader(Language::Kk, Some(Language::Ru)), "1-тармақ.");
-        assert_eq!(clause.for_reader(Language::Ru, Some(Language::Kk)), "1-тармақ.");
-        assert_eq!(clause.for_reader(Language::Ru, Some(Language::Lv)), "Item 1.");
+        assert_eq!(
+            clause.for_reader(Language::Kk, Some(Language::Ru)),
+            "1-тармақ."
+        );
+        assert_eq!(
+            clause.for_reader(Language::Ru, Some(Language::Kk)),
+            "1-тармақ."
+        );
+        assert_eq!(
+            clause.for_reader(Language::Ru, Some(Language::Lv)),
+            "Item 1."
+        );
         assert_eq!(clause.for_reader(Language::Lv, None), "Item 1.");
-        assert_eq!(clause.for_reader(Language::En, Some(Language::Kk)), "Item 1.");
+        assert_eq!(
+            clause.for_reader(Language::En, Some(Language::Kk)),
+            "Item 1."
+        );
     }
 }

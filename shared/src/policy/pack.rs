@@ -850,7 +850,11 @@ fn inline_keys(prefix: &str) -> Vec<String> {
 fn string_end(bytes: &[u8], start: usize) -> usize {
     let quote = bytes[start];
     let triple = bytes[start..].starts_with(&[quote; 3]);
-    let delimiter: &[u8] = if triple { &bytes[start..start + 3] } else { &bytes[start..start + 1] };
+    let delimiter: &[u8] = if triple {
+        &bytes[start..start + 3]
+    } else {
+        &bytes[start..start + 1]
+    };
     let mut i = start + delimiter.len();
     while i < bytes.len() {
         if quote == b'"' && bytes[i] == b'\\' {

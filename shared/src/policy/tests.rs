@@ -1014,7 +1014,10 @@ fn decisions_carry_the_clause_in_the_packs_other_languages() {
     );
 
     // kz-saas-subscription asks for the reasons with the `requires` clause of §8.3.
-    let needs = quote(saas("2026-03-10", json!({"access_started_at": "2026-03-02"})));
+    let needs = quote(saas(
+        "2026-03-10",
+        json!({"access_started_at": "2026-03-02"}),
+    ));
     assert_eq!(needs.decision, DecisionKind::NeedsInfo);
     assert!(ru(&needs).starts_with("Пункт 8.3: в письменном заявлении"));
 
@@ -1081,7 +1084,12 @@ fn every_shipped_clause_quotes_the_merchants_own_language() {
                 }
             }
         }
-        clauses.extend(pack.approval_requires.clause.iter().map(|c| ("approval_requires".into(), c)));
+        clauses.extend(
+            pack.approval_requires
+                .clause
+                .iter()
+                .map(|c| ("approval_requires".into(), c)),
+        );
         for payout in &pack.payout_rules {
             clauses.push(("payout rule".into(), &payout.clause));
         }
@@ -1096,7 +1104,10 @@ fn every_shipped_clause_quotes_the_merchants_own_language() {
                 "{id}: {what}"
             );
             let text = clause.get(language).unwrap();
-            assert!(text.trim() == text && !text.contains("  "), "{id}: {what}: {text:?}");
+            assert!(
+                text.trim() == text && !text.contains("  "),
+                "{id}: {what}: {text:?}"
+            );
         }
     }
 }
@@ -1168,4 +1179,3 @@ proptest! {
         }
     }
 }
-

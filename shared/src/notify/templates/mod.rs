@@ -207,7 +207,10 @@ impl<'a> View<'a> {
         self.ctx
             .clause
             .as_ref()
-            .map(|c| c.for_reader(self.language(), self.ctx.merchant_language).trim())
+            .map(|c| {
+                c.for_reader(self.language(), self.ctx.merchant_language)
+                    .trim()
+            })
             .filter(|c| !c.is_empty())
     }
 

@@ -147,10 +147,7 @@ fn a_clause_missing_in_the_customers_language_is_quoted_in_the_merchants_then_en
     );
     // ...a Latvian customer of a merchant writing in Latvian, with no Latvian text, the
     // English; as does anyone when the merchant's language is unknown.
-    for (language, merchant) in [
-        (Language::Lv, Some(Language::Lv)),
-        (Language::Kk, None),
-    ] {
+    for (language, merchant) in [(Language::Lv, Some(Language::Lv)), (Language::Kk, None)] {
         let mut ctx = context(Event::Rejected, language);
         ctx.clause = Some(russian_only_clause());
         ctx.merchant_language = merchant;
