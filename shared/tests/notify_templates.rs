@@ -2,11 +2,13 @@
 //! plus one `needs_info` email per language that lists every item the policy engine and the
 //! identity checks can ask for. Review changes with `cargo insta review`.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use shared::identity::ProblemCode;
 use shared::money::{Currency, Money};
 use shared::notify::{EmailContext, Event, Language, render, request_tag};
-use shared::policy::{DocumentKind, FactName};
+use shared::policy::{Clause, DocumentKind, FactName};
 use uuid::Uuid;
 
 /// A customer of a merchant in each language's country, with that merchant's currency.
@@ -35,6 +37,42 @@ fn customer(language: Language) -> (Option<&'static str>, &'static str, &'static
             "Gadget Store",
             "Gadget Store customer care\ncare@gadgets.example",
             Money::parse("1234.50", Currency::EUR).unwrap(),
+        ),
+    }
+}
+
+/// The language each merchant writes its terms in: the Kazakh customer's merchant writes in
+/// Russian (like the SaaS pack of seed 001).
+fn merchant_language(customer: Language) -> Language {
+    match customer {
+        Language::Kk => Language::Ru,
+        other => other,
+    }
+}
+
+/// A clause as the shipped packs write it: §8.5 of seed 001 (English and Russian) for the
+/// Russian, Kazakh and English customers, item 7 of seed 004 (English and Latvian) for the
+/// Latvian one. The Kazakh customer is quoted the Russian: the pack has no Kazakh text.
+fn rejection_clause(customer: Language) -> Clause {
+    match customer {
+        Language::Lv => Clause::new(
+            "Item 7: the invoice is not lower than the amount paid, so there is no difference \
+             to return.",
+            BTreeMap::from([(
+                Language::Lv,
+                "7. punkts: rēķina summa nav mazāka par samaksāto summu, tāpēc nav starpības, \
+                 ko atdot."
+                    .to_owned(),
+            )]),
+        ),
+        _ => Clause::new(
+            "§8.5: if the terms of the agreement are violated, prepaid money is not returned.",
+            BTreeMap::from([(
+                Language::Ru,
+                "Пункт 8.5: в случае нарушения условий Договора предоплаченные денежные средства \
+                 не возвращаются."
+                    .to_owned(),
+            )]),
         ),
     }
 }
@@ -76,10 +114,8 @@ fn context(event: Event, language: Language) -> EmailContext {
         amount: shows_amount.then_some(amount),
         due_date: matches!(event, Event::Approved | Event::PayoutDelayed)
             .then(|| NaiveDate::from_ymd_opt(2026, 5, 5).unwrap()),
-        clause: (event == Event::Rejected).then(|| {
-            "§8.5: if the terms of the agreement are violated, prepaid money is not returned."
-                .to_owned()
-        }),
+        clause: (event == Event::Rejected).then(|| rejection_clause(language)),
+        merchant_language: Some(merchant_language(language)),
         missing,
         card_brand: (event == Event::Refunded).then(|| "Visa".to_owned()),
         card_last4: (event == Event::Refunded).then(|| "4242".to_owned()),

@@ -30,6 +30,7 @@ fn refunded_email() -> OutgoingEmail {
         amount: Some(Money::parse("90.00", Currency::BYN).unwrap()),
         due_date: NaiveDate::from_ymd_opt(2026, 5, 5),
         clause: None,
+        merchant_language: Some(Language::Ru),
         missing: Vec::new(),
         card_brand: Some("Visa".into()),
         card_last4: Some("4242".into()),

@@ -76,6 +76,19 @@ fn quote_prints_the_worked_example_decision() {
     assert_eq!(decision["policy"], "by-online-courses");
     assert_eq!(decision["policy_version"].as_str().unwrap().len(), 16);
     assert!(decision["clause"].as_str().unwrap().contains("20 %"));
+    // The pack's Russian, next to the English.
+    assert!(
+        decision["clause_translations"]["ru"]
+            .as_str()
+            .unwrap()
+            .starts_with("Пункт 11 б)")
+    );
+    assert!(
+        decision["effects"][0]["clause_translations"]["ru"]
+            .as_str()
+            .unwrap()
+            .starts_with("Пункт 15")
+    );
     assert_eq!(decision["effects"][0]["kind"], "access_revocation");
     assert_eq!(decision["effects"][0]["due_by"], "2026-03-23");
     assert_eq!(decision["facts_used"]["progress_percent"], 35);

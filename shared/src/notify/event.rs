@@ -84,7 +84,7 @@ impl FromStr for Event {
 }
 
 /// The language of a customer email. Anything we do not write in falls back to English.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     Ru,

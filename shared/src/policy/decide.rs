@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::clause::Clause;
 use super::facts::{DateOrTimestamp, DocumentKind, FactName, FactValue, Facts, Reason};
 use super::pack::{
     DateSource, DecisionKind, Outcome, PayoutMethod, PolicyPack, Requirements, Rule, Sla, Term,
@@ -17,6 +18,7 @@ use super::pack::{
 };
 use crate::calendar::{CalendarError, WorkingDayCalendar};
 use crate::money::{Currency, DecimalAmount, Money, MoneyError};
+use crate::notify::Language;
 
 /// A refund request as support (or the API) states it; the JSON of `refundd quote`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,7 +124,10 @@ pub enum Calculation {
 pub struct Effect {
     pub kind: String,
     pub due_by: NaiveDate,
+    /// The pack's clause for the effect, in English.
     pub clause: String,
+    /// The same clause in the pack's other languages (`ru`, `kk`, `lv`).
+    pub clause_translations: BTreeMap<Language, String>,
 }
 
 /// The engine's answer; serializes to the JSON `refundd quote` prints.
@@ -134,8 +139,12 @@ pub struct Decision {
     pub currency: Currency,
     /// The local date the money must be back by (approve only).
     pub refund_due_by: Option<NaiveDate>,
-    /// The policy text applied, quotable to the customer.
+    /// The policy text applied, quotable to the customer, in English.
     pub clause: String,
+    /// The same text in the other languages the pack writes it in (`ru`, `kk`, `lv`); empty
+    /// when the pack has English only, or the engine wrote the text (no rule applied, nothing
+    /// left to refund).
+    pub clause_translations: BTreeMap<Language, String>,
     /// The id of the pack rule applied (null when no rule covered the case or a cap decided).
     pub rule: Option<String>,
     /// Facts and documents to ask for (`needs_info`).
@@ -211,7 +220,7 @@ enum Computed {
     Amount {
         amount: Money,
         calculation: Calculation,
-        clause: Option<String>,
+        clause: Option<Clause>,
     },
     Needs(BTreeSet<Missing>),
 }
@@ -326,7 +335,7 @@ impl<'a> Evaluation<'a> {
         Ok(self.finish(
             DecisionKind::ManualReview,
             None,
-            "No rule of this policy covers the request: a person will review it.".into(),
+            Clause::english("No rule of this policy covers the request: a person will review it."),
             None,
         ))
     }
@@ -356,7 +365,7 @@ impl<'a> Evaluation<'a> {
             approving => self.compute(approving)?,
         };
 
-        let mut missing: Vec<(BTreeSet<Missing>, String)> = Vec::new();
+        let mut missing: Vec<(BTreeSet<Missing>, Clause)> = Vec::new();
         let (amount, calculation, clause) = match computed {
             Computed::Needs(facts) => {
                 missing.push((facts, rule.clause.clone()));
@@ -390,13 +399,13 @@ impl<'a> Evaluation<'a> {
                 let mut decision = self.finish(
                     DecisionKind::Reject,
                     Some(Money::zero(amount.currency())),
-                    format!(
+                    Clause::english(format!(
                         "Nothing is left to refund: {} of the {} paid has already been refunded.",
                         self.captured
                             .checked_sub(self.available)
                             .unwrap_or(self.captured),
                         self.captured
-                    ),
+                    )),
                     None,
                 );
                 decision.calculation = calculation;
@@ -669,7 +678,8 @@ impl<'a> Evaluation<'a> {
             effects.push(Effect {
                 kind: effect.kind.clone(),
                 due_by: self.term_end(start, effect.term)?,
-                clause: effect.clause.clone(),
+                clause: effect.clause.en().to_owned(),
+                clause_translations: effect.clause.translations().clone(),
             });
         }
         Ok(effects)
@@ -748,7 +758,7 @@ impl<'a> Evaluation<'a> {
     fn needs_info(
         &mut self,
         missing: BTreeSet<Missing>,
-        clause: String,
+        clause: Clause,
         rule: Option<&Rule>,
     ) -> Decision {
         let mut decision = self.finish(DecisionKind::NeedsInfo, None, clause, rule);
@@ -760,7 +770,7 @@ impl<'a> Evaluation<'a> {
         &mut self,
         decision: DecisionKind,
         amount: Option<Money>,
-        clause: String,
+        clause: Clause,
         rule: Option<&Rule>,
     ) -> Decision {
         Decision {
@@ -768,7 +778,8 @@ impl<'a> Evaluation<'a> {
             amount,
             currency: self.captured.currency(),
             refund_due_by: None,
-            clause,
+            clause: clause.en().to_owned(),
+            clause_translations: clause.translations().clone(),
             rule: rule.map(|r| r.id.clone()),
             missing: Vec::new(),
             payout_method: None,

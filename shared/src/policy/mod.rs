@@ -2,10 +2,12 @@
 //! of reasons and facts requests use ([`facts`]), and the engine that turns a request into a
 //! decision under a pack ([`decide`]). The shipped packs live in `shared/data/policies/`.
 
+pub mod clause;
 pub mod decide;
 pub mod facts;
 pub mod pack;
 
+pub use clause::Clause;
 pub use decide::{Calculation, Decision, Effect, PaymentInput, QuoteError, QuoteInput, decide};
 pub use facts::{DateOrTimestamp, DocumentKind, FactKind, FactName, Facts, Percent, Reason};
 pub use pack::{DecisionKind, PackError, PayoutMethod, PolicyId, PolicyPack, PolicyPacks};

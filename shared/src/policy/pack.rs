@@ -4,6 +4,12 @@
 //! A pack is data, not code: an ordered list of rules, each a condition (`when`) and an
 //! outcome, plus the pack-wide terms (SLA, payout, documents, fees, side effects). The engine in
 //! [`super::decide`] interprets it. The format is documented in `shared/data/policies/README.md`.
+//!
+//! Every `clause` (of a rule, a tier band, `requires`, a payout rule, an effect) is either an
+//! English string or a table of texts by language, `en` required and `ru`, `kk`, `lv`
+//! optional: `clause = { en = "...", ru = "..." }`, or `clause.en = "..."` and `clause.ru =
+//! "..."` on lines of their own. Customers are quoted the text in their language
+//! ([`Clause::for_reader`]); any other language code stops the pack.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -16,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+use super::clause::Clause;
 use super::facts::{
     AmountFact, DateFact, DocumentKind, FactName, Facts, PercentFact, Reason, YesNoFact,
 };
@@ -218,7 +225,7 @@ pub struct Requirements {
     #[serde(default)]
     pub documents: Vec<DocumentKind>,
     /// The clause quoted when something is missing (a rule's own clause when absent).
-    pub clause: Option<String>,
+    pub clause: Option<Clause>,
 }
 
 impl Requirements {
@@ -235,7 +242,7 @@ pub struct Band {
     /// Share of the paid amount refunded, whole percent.
     pub percent: u8,
     /// Quoted instead of the rule's clause when this band applies.
-    pub clause: Option<String>,
+    pub clause: Option<Clause>,
 }
 
 /// Refund a share of the paid amount chosen by a whole-percent fact.
@@ -360,7 +367,7 @@ pub struct PayoutRule {
     pub method: PayoutMethod,
     #[serde(default)]
     pub requires: Requirements,
-    pub clause: String,
+    pub clause: Clause,
 }
 
 /// Something the merchant must do by a date once a decision is made (revoke access, ...).
@@ -375,7 +382,7 @@ pub struct EffectRule {
     /// The decisions that trigger it (default: approve, reject, manual_review).
     #[serde(default = "final_decisions")]
     pub on: Vec<DecisionKind>,
-    pub clause: String,
+    pub clause: Clause,
 }
 
 fn received() -> DateSource {
@@ -397,7 +404,7 @@ pub struct Rule {
     /// A short name, unique in the pack, recorded with the decision.
     pub id: String,
     /// The policy text this rule applies, quotable to a customer.
-    pub clause: String,
+    pub clause: Clause,
     #[serde(default)]
     pub when: When,
     pub outcome: Outcome,
@@ -532,7 +539,7 @@ impl PolicyPack {
                     format!("rule id `{}` is used twice", body.id),
                 ));
             }
-            if body.clause.trim().is_empty() {
+            if body.clause.is_blank() {
                 return Err(located(
                     span,
                     format!("rule `{}` has an empty clause", body.id),
@@ -673,53 +680,54 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// The dotted path of the key at `offset`, read from the text: the enclosing `[table]` or
-/// `[[array]]` header (numbered, `rules[3]`) and the keys of the inline tables open on the line.
+/// `[[array]]` header (arrays numbered, `rules[3]`, `rules[3].outcome.tiers.bands[2]`) and the
+/// keys of the inline tables open there, also when they span several lines.
 fn field_at(text: &str, offset: usize) -> String {
     let offset = offset.min(text.len());
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let mut header = String::new();
+    // The number of the current element of each array of tables seen.
     let mut array_counts: BTreeMap<String, usize> = BTreeMap::new();
-    for line in text[..line_start].lines() {
+    // Where the key/value lines of the current table start.
+    let mut body_start = 0;
+    let mut at = 0;
+    for line in text[..line_start].split_inclusive('\n') {
         let trimmed = line.trim();
-        if let Some(name) = trimmed
-            .strip_prefix("[[")
-            .and_then(|r| r.split_once("]]"))
-            .map(|(n, _)| n.trim().to_owned())
-        {
-            let count = array_counts.entry(name.clone()).or_insert(0);
-            *count += 1;
-            header = format!("{name}[{}]", *count);
-        } else if let Some(name) = trimmed
-            .strip_prefix('[')
-            .and_then(|r| r.split_once(']'))
-            .map(|(n, _)| n.trim().to_owned())
-        {
-            header = name;
+        if let Some(name) = array_header(trimmed) {
+            count_element(&mut array_counts, &name);
+            header = numbered(&name, &array_counts);
+            body_start = at + line.len();
+        } else if let Some(name) = table_header(trimmed) {
+            header = numbered(&name, &array_counts);
+            body_start = at + line.len();
         }
+        at += line.len();
     }
     let current = &text[line_start..];
     let current_line = current.lines().next().unwrap_or("");
     let trimmed = current_line.trim_start();
     if trimmed.starts_with('[') && !trimmed.contains('=') {
         // The span points at a table header: the table itself is the field.
-        let name = trimmed.trim_matches(|c| c == '[' || c == ']' || c == ' ');
-        let count = array_counts.get(name).copied().unwrap_or(0);
-        return if trimmed.starts_with("[[") {
-            format!("{name}[{}]", count + 1)
-        } else {
-            name.to_owned()
-        };
+        if let Some(name) = array_header(trimmed) {
+            count_element(&mut array_counts, &name);
+            return numbered(&name, &array_counts);
+        }
+        if let Some(name) = table_header(trimmed) {
+            return numbered(&name, &array_counts);
+        }
     }
-    let prefix = &text[line_start..offset];
-    let mut keys = inline_keys(prefix);
-    // The span may point at a key itself (`unknown field`): name it too.
+    let prefix = &text[body_start..offset];
+    // The span may point at a key itself (`unknown field`, a clause's unknown language): name
+    // it too, in place of an earlier key of the same inline table (`clause = { en = "", de`).
     let rest = &text[offset..];
     let key_len = rest
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
         .unwrap_or(rest.len());
-    if key_len > 0 && rest[key_len..].trim_start().starts_with('=') {
-        keys.push(rest[..key_len].to_owned());
-    }
+    let keys = if key_len > 0 && rest[key_len..].trim_start().starts_with('=') {
+        inline_keys(&format!("{prefix}{} =", &rest[..key_len]))
+    } else {
+        inline_keys(prefix)
+    };
     let mut path: Vec<String> = Vec::new();
     if !header.is_empty() {
         path.push(header);
@@ -732,24 +740,84 @@ fn field_at(text: &str, offset: usize) -> String {
     }
 }
 
-/// Keys of the inline tables still open at the end of `prefix` (`a = { b = [` gives a, b).
+/// The name in an `[[array]]` header line.
+fn array_header(line: &str) -> Option<String> {
+    line.strip_prefix("[[")
+        .and_then(|r| r.split_once("]]"))
+        .map(|(n, _)| dotted_name(n))
+}
+
+/// The name in a `[table]` header line.
+fn table_header(line: &str) -> Option<String> {
+    line.strip_prefix('[')
+        .and_then(|r| r.split_once(']'))
+        .map(|(n, _)| dotted_name(n))
+}
+
+fn dotted_name(name: &str) -> String {
+    name.split('.').map(str::trim).collect::<Vec<_>>().join(".")
+}
+
+/// One more element of the array `name`; the arrays inside it start again.
+fn count_element(counts: &mut BTreeMap<String, usize>, name: &str) {
+    let inner = format!("{name}.");
+    counts.retain(|n, _| !n.starts_with(&inner));
+    *counts.entry(name.to_owned()).or_insert(0) += 1;
+}
+
+/// `rules.outcome.tiers.bands` as `rules[5].outcome.tiers.bands[2]`: every array of tables on
+/// the path with the number of its current element.
+fn numbered(name: &str, counts: &BTreeMap<String, usize>) -> String {
+    let mut shown = String::new();
+    let mut path = String::new();
+    for (i, part) in name.split('.').enumerate() {
+        if i > 0 {
+            shown.push('.');
+            path.push('.');
+        }
+        shown.push_str(part);
+        path.push_str(part);
+        if let Some(n) = counts.get(&path) {
+            shown.push_str(&format!("[{n}]"));
+        }
+    }
+    shown
+}
+
+/// Keys of the inline tables still open at the end of `prefix` (`a = { b = [` gives a, b),
+/// skipping strings (escapes and multi-line ones too) and comments.
 fn inline_keys(prefix: &str) -> Vec<String> {
+    let bytes = prefix.as_bytes();
     let mut keys: Vec<String> = Vec::new();
     let mut depth_of_key: Vec<usize> = Vec::new();
     let mut depth = 0usize;
     let mut word = String::new();
     let mut last_word = String::new();
-    let mut in_string: Option<char> = None;
-    for c in prefix.chars() {
-        if let Some(quote) = in_string {
-            if c == quote {
-                in_string = None;
-            }
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let is_word = b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.';
+        if is_word {
+            word.push(char::from(b));
+            i += 1;
             continue;
         }
-        match c {
-            '"' | '\'' => in_string = Some(c),
-            '=' => {
+        if !word.is_empty() {
+            last_word = std::mem::take(&mut word);
+        }
+        match b {
+            b'"' | b'\'' => {
+                i = string_end(bytes, i);
+                continue;
+            }
+            b'#' => {
+                i = bytes[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(bytes.len(), |n| i + n);
+                continue;
+            }
+            b'=' => {
                 while depth_of_key.last().is_some_and(|d| *d >= depth) {
                     depth_of_key.pop();
                     keys.pop();
@@ -757,8 +825,13 @@ fn inline_keys(prefix: &str) -> Vec<String> {
                 keys.push(last_word.clone());
                 depth_of_key.push(depth);
             }
-            '{' | '[' => depth += 1,
-            '}' | ']' => {
+            // A line ends a key/value unless an inline table or array is still open.
+            b'\n' if depth == 0 => {
+                keys.clear();
+                depth_of_key.clear();
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
                 depth = depth.saturating_sub(1);
                 while depth_of_key.last().is_some_and(|d| *d > depth) {
                     depth_of_key.pop();
@@ -767,13 +840,32 @@ fn inline_keys(prefix: &str) -> Vec<String> {
             }
             _ => {}
         }
-        if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' {
-            word.push(c);
-        } else if !word.is_empty() {
-            last_word = std::mem::take(&mut word);
-        }
+        i += 1;
     }
     keys
+}
+
+/// The index just past the string opening at `start` (or the end of `bytes`): basic strings
+/// (`"`, `"""`) know backslash escapes, literal ones (`'`, `'''`) do not.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let quote = bytes[start];
+    let triple = bytes[start..].starts_with(&[quote; 3]);
+    let delimiter: &[u8] = if triple {
+        &bytes[start..start + 3]
+    } else {
+        &bytes[start..start + 1]
+    };
+    let mut i = start + delimiter.len();
+    while i < bytes.len() {
+        if quote == b'"' && bytes[i] == b'\\' {
+            i += 2;
+        } else if bytes[i..].starts_with(delimiter) {
+            return i + delimiter.len();
+        } else {
+            i += 1;
+        }
+    }
+    bytes.len()
 }
 
 /// A set of packs by id: the shipped five, or a merchant's directory.

@@ -5,8 +5,12 @@ use chrono::NaiveDate;
 use proptest::prelude::*;
 use serde_json::json;
 
+use std::collections::BTreeMap;
+
+use super::pack::Outcome;
 use super::*;
 use crate::calendar::WorkingDayCalendar;
+use crate::notify::Language;
 
 fn quote(request: serde_json::Value) -> Decision {
     try_quote(request).unwrap()
@@ -821,6 +825,291 @@ outcome = { fact_minus_fee = { fact = "balance", fee = "bank_fee" } }
     let err = pack_error(&text);
     assert_eq!(err.line, Some(11));
     assert!(err.problem.contains("fee `bank_fee`"), "{}", err.problem);
+}
+
+// ---------- clauses in several languages ----------
+
+/// `MERCHANT_PACK` with its rule's clause line replaced.
+fn with_clause(clause: &str) -> String {
+    MERCHANT_PACK.replace(r#"clause = "Refund by share of visits used.""#, clause)
+}
+
+#[test]
+fn a_clause_is_an_english_string_or_a_table_of_languages() {
+    let english = PolicyPack::from_toml(MERCHANT_PACK, "gym.toml").unwrap();
+    let clause = &english.rules()[0].clause;
+    assert_eq!(clause.en(), "Refund by share of visits used.");
+    assert!(clause.translations().is_empty());
+
+    // An inline table, also in a band and in `requires`.
+    let inline = with_clause(
+        r#"clause = { en = "Refund by share of visits used.", lv = "Atmaksa pēc apmeklējumu daļas.", ru = "Возврат по доле посещений." }"#,
+    )
+    .replace(
+        "{ up_to = 10, percent = 90 }",
+        r#"{ up_to = 10, percent = 90, clause = { en = "Up to 10 %: 90 % back.", lv = "Līdz 10 %: 90 % atpakaļ." } }"#,
+    )
+    .replace(
+        r#"requires = { facts = ["progress_percent"] }"#,
+        r#"requires = { facts = ["progress_percent"], clause = { en = "Tell us the visits.", kk = "Келулерді айтыңыз." } }"#,
+    );
+    let pack = PolicyPack::from_toml(&inline, "gym.toml").unwrap();
+    let rule = &pack.rules()[0];
+    assert_eq!(rule.clause.en(), "Refund by share of visits used.");
+    assert_eq!(
+        rule.clause.get(Language::Lv),
+        Some("Atmaksa pēc apmeklējumu daļas.")
+    );
+    assert_eq!(
+        rule.clause.get(Language::Ru),
+        Some("Возврат по доле посещений.")
+    );
+    assert_eq!(rule.clause.get(Language::Kk), None);
+    let Outcome::Tiers(tiers) = &rule.outcome else {
+        panic!("tiers")
+    };
+    let band = tiers.bands[0].clause.as_ref().unwrap();
+    assert_eq!(band.get(Language::Lv), Some("Līdz 10 %: 90 % atpakaļ."));
+    assert_eq!(tiers.bands[1].clause, None);
+    let requires = rule.requires.clause.as_ref().unwrap();
+    assert_eq!(requires.get(Language::Kk), Some("Келулерді айтыңыз."));
+
+    // Dotted keys, one language a line, make the same table.
+    let dotted = with_clause(
+        "clause.en = \"Refund by share of visits used.\"\nclause.lv = \"Atmaksa pēc apmeklējumu daļas.\"",
+    );
+    let pack = PolicyPack::from_toml(&dotted, "gym.toml").unwrap();
+    assert_eq!(
+        pack.rules()[0].clause.translations(),
+        &BTreeMap::from([(Language::Lv, "Atmaksa pēc apmeklējumu daļas.".to_owned())])
+    );
+}
+
+#[test]
+fn a_clause_in_an_unknown_language_is_a_pack_error_naming_file_line_and_field() {
+    let inline = pack_error(&with_clause(
+        r#"clause = { en = "Refund.", de = "Erstattung." }"#,
+    ));
+    assert_eq!(inline.file, "merchant.toml");
+    assert_eq!(inline.line, Some(13));
+    assert_eq!(inline.field, "rules[1].clause.de");
+    assert!(
+        inline.problem.contains("unknown language `de`")
+            && inline.problem.contains("en (required), ru, kk or lv"),
+        "{}",
+        inline.problem
+    );
+    assert!(
+        inline
+            .to_string()
+            .starts_with("merchant.toml:13: rules[1].clause.de: unknown language `de`"),
+        "{inline}"
+    );
+
+    // Codes are exact: no upper case, no regions.
+    for code in ["RU", "ru-RU", "lat"] {
+        let err = pack_error(&with_clause(&format!(
+            "clause.en = \"Refund.\"\nclause.{code} = \"x\""
+        )));
+        assert_eq!(err.line, Some(14), "{code}");
+        assert!(
+            err.problem.contains(&format!("unknown language `{code}`")),
+            "{code}: {}",
+            err.problem
+        );
+    }
+
+    // In a band of a tiers table written over several lines.
+    let band = pack_error(&MERCHANT_PACK.replace(
+        "{ up_to = 10, percent = 90 }",
+        r#"{ up_to = 10, percent = 90, clause = { en = "x", fr = "y" } }"#,
+    ));
+    assert_eq!(band.line, Some(16));
+    assert_eq!(band.field, "rules[1].outcome.tiers.bands.clause.fr");
+
+    // In a shipped pack: the second band of §11, the §15 effect, the §14 payout rule.
+    let courses = include_str!("../../data/policies/by-online-courses.toml");
+    for (from, to, field) in [
+        (
+            "clause.ru = \"\"\"Пункт 11 б)",
+            "clause.be = \"\"\"Пункт 11 б)",
+            "rules[5].outcome.tiers.bands[2].clause.be",
+        ),
+        (
+            "clause.ru = \"\"\"Пункт 15",
+            "clause.by = \"\"\"Пункт 15",
+            "effects[1].clause.by",
+        ),
+        (
+            "clause.ru = \"\"\"Пункт 14",
+            "clause.rus = \"\"\"Пункт 14",
+            "payout_rules[1].clause.rus",
+        ),
+    ] {
+        assert!(courses.contains(from), "{from}");
+        let err = PolicyPack::from_toml(&courses.replacen(from, to, 1), "by-online-courses.toml")
+            .unwrap_err();
+        assert_eq!(err.field, field, "{err}");
+        let line = courses[..courses.find(from).unwrap()].matches('\n').count() + 1;
+        assert_eq!(err.line, Some(line), "{err}");
+    }
+}
+
+#[test]
+fn a_clause_table_needs_english_and_no_blank_texts() {
+    let no_english = pack_error(&with_clause(r#"clause = { ru = "Возврат." }"#));
+    assert_eq!(no_english.line, Some(13));
+    assert!(
+        no_english.problem.contains("needs `en`"),
+        "{}",
+        no_english.problem
+    );
+    let blank = pack_error(&with_clause(r#"clause = { en = "Refund.", lv = " " }"#));
+    assert_eq!(blank.field, "rules[1].clause");
+    assert!(
+        blank.problem.contains("`lv` text is empty"),
+        "{}",
+        blank.problem
+    );
+    let number = pack_error(&with_clause("clause = 5"));
+    assert!(
+        number.problem.contains("a string (English) or a table"),
+        "{}",
+        number.problem
+    );
+}
+
+#[test]
+fn decisions_carry_the_clause_in_the_packs_other_languages() {
+    let ru = |d: &Decision| d.clause_translations[&Language::Ru].clone();
+    // by-online-courses: the band of §11 and the §15 effect, in the merchant's Russian.
+    let course = quote(course(
+        "2026-03-20T12:00:00+03:00",
+        json!({"access_started_at": "2026-03-02", "progress_percent": 35}),
+    ));
+    assert!(course.clause.starts_with("§11 b)"));
+    assert!(
+        ru(&course).starts_with("Пункт 11 б): прогресс по Модулю от 31 до 50 %"),
+        "{}",
+        ru(&course)
+    );
+    assert_eq!(course.clause_translations.len(), 1);
+    let effect = &course.effects[0];
+    assert!(effect.clause.starts_with("§15"));
+    assert!(effect.clause_translations[&Language::Ru].starts_with("Пункт 15: доступ к Модулю"));
+
+    let value = serde_json::to_value(&course).unwrap();
+    assert!(value["clause"].as_str().unwrap().starts_with("§11 b)"));
+    assert_eq!(value["clause_translations"]["ru"], json!(ru(&course)));
+    assert_eq!(
+        value["clause_translations"].as_object().unwrap().len(),
+        1,
+        "only the languages the pack has besides en"
+    );
+    assert!(
+        value["effects"][0]["clause_translations"]["ru"]
+            .as_str()
+            .unwrap()
+            .starts_with("Пункт 15")
+    );
+
+    // kz-saas-subscription asks for the reasons with the `requires` clause of §8.3.
+    let needs = quote(saas(
+        "2026-03-10",
+        json!({"access_started_at": "2026-03-02"}),
+    ));
+    assert_eq!(needs.decision, DecisionKind::NeedsInfo);
+    assert!(ru(&needs).starts_with("Пункт 8.3: в письменном заявлении"));
+
+    // kz-goods-store in Kazakh, lv-webshop in Latvian.
+    let personalized = quote(goods(
+        "withdrawal",
+        json!({"goods_received_at": "2026-04-03", "goods_intact": true, "personalized": true,
+               "proof_of_purchase": true, "identity_document_verified": true}),
+        all_documents(),
+    ));
+    assert_eq!(personalized.decision, DecisionKind::Reject);
+    assert!(personalized.clause_translations[&Language::Kk].starts_with("3-тармақ:"));
+    assert!(!personalized.clause_translations.contains_key(&Language::Ru));
+    let no_difference = quote(webshop(
+        "out_of_stock_difference",
+        "2026-04-04",
+        json!({"invoiced_amount": "84.90"}),
+    ));
+    assert!(no_difference.clause_translations[&Language::Lv].starts_with("7. punkts:"));
+
+    // A text the engine writes itself has English only: an empty object.
+    let nothing_left = quote(json!({
+        "policy": "by-app-studio",
+        "payment": {"amount": "1200.00", "currency": "BYN", "paid_at": "2026-03-02",
+                    "refunded": "1200.00"},
+        "received_at": "2026-03-06",
+        "reason": "not_delivered",
+    }));
+    assert!(nothing_left.clause.contains("already been refunded"));
+    assert!(nothing_left.clause_translations.is_empty());
+    assert_eq!(
+        serde_json::to_value(&nothing_left).unwrap()["clause_translations"],
+        json!({})
+    );
+}
+
+#[test]
+fn every_shipped_clause_quotes_the_merchants_own_language() {
+    let expected = [
+        ("by-app-studio", Language::Ru),
+        ("by-online-courses", Language::Ru),
+        ("kz-saas-subscription", Language::Ru),
+        ("kz-goods-store", Language::Kk),
+        ("lv-webshop", Language::Lv),
+    ];
+    for (id, language) in expected {
+        let pack = PolicyPacks::builtin().get(id).unwrap();
+        let mut clauses: Vec<(String, &Clause)> = Vec::new();
+        for rule in pack.rules() {
+            clauses.push((format!("rule {}", rule.id), &rule.clause));
+            clauses.extend(
+                rule.requires
+                    .clause
+                    .iter()
+                    .map(|c| (format!("rule {} requires", rule.id), c)),
+            );
+            if let Outcome::Tiers(tiers) = &rule.outcome {
+                for band in &tiers.bands {
+                    clauses.extend(
+                        band.clause
+                            .iter()
+                            .map(|c| (format!("band up to {}", band.up_to), c)),
+                    );
+                }
+            }
+        }
+        clauses.extend(
+            pack.approval_requires
+                .clause
+                .iter()
+                .map(|c| ("approval_requires".into(), c)),
+        );
+        for payout in &pack.payout_rules {
+            clauses.push(("payout rule".into(), &payout.clause));
+        }
+        for effect in &pack.effects {
+            clauses.push((format!("effect {}", effect.kind), &effect.clause));
+        }
+        assert!(!clauses.is_empty(), "{id}");
+        for (what, clause) in clauses {
+            assert_eq!(
+                clause.translations().keys().copied().collect::<Vec<_>>(),
+                vec![language],
+                "{id}: {what}"
+            );
+            let text = clause.get(language).unwrap();
+            assert!(
+                text.trim() == text && !text.contains("  "),
+                "{id}: {what}: {text:?}"
+            );
+        }
+    }
 }
 
 // ---------- properties ----------

@@ -341,6 +341,13 @@ async fn a_quote_has_no_side_effects() {
     let d: Value = r.json().await.unwrap();
     assert_eq!(d["amount"], "57391.30");
     assert_eq!(d["requires_confirmation"], true);
+    assert!(d["clause"].as_str().unwrap().starts_with("§8.3-§8.4"));
+    assert!(
+        d["clause_translations"]["ru"]
+            .as_str()
+            .unwrap()
+            .starts_with("Пункты 8.3–8.4")
+    );
     let mut bad = quote.clone();
     bad["payment"]["currency"] = json!("EUR");
     let r = as_role(

@@ -116,6 +116,12 @@ async fn worked_examples_are_decided_to_the_cent_and_the_day() {
             .unwrap()
             .contains("§11")
     );
+    assert!(
+        course_request["decision"]["clause_translations"]["ru"]
+            .as_str()
+            .unwrap()
+            .starts_with("Пункт 11 б)")
+    );
     let effects = &course_request["decision"]["effects"];
     assert_eq!(effects[0]["kind"], "access_revocation");
     assert_eq!(effects[0]["due_by"], "2026-03-23");
@@ -128,9 +134,15 @@ async fn worked_examples_are_decided_to_the_cent_and_the_day() {
     assert_eq!(states, ["received", "validating", "approved"]);
 
     wait_for_state(&app.db.pool, &c, "needs_info").await;
-    assert_eq!(
-        get(&app, &c).await["decision"]["missing"],
-        json!(["reason_text"])
+    let asking = get(&app, &c).await["decision"].clone();
+    assert_eq!(asking["missing"], json!(["reason_text"]));
+    // The clause asking for it, in English and in the pack's Russian (§8.3 of seed 001).
+    assert!(asking["clause"].as_str().unwrap().starts_with("§8.3:"));
+    assert!(
+        asking["clause_translations"]["ru"]
+            .as_str()
+            .unwrap()
+            .starts_with("Пункт 8.3:")
     );
 
     wait_for_state(&app.db.pool, &b, "awaiting_confirmation").await;

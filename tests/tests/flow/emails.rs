@@ -497,6 +497,76 @@ async fn each_language_gets_every_email_of_a_requests_life_once() {
     app.stop().await;
 }
 
+/// The Russian of item 4 of seed 000, as the by-app-studio pack quotes it.
+const ITEM_4_RU: &str = "Пункт 4: после принятия заказа денежные средства возврату не подлежат.";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_quotes_the_merchants_terms_in_the_customers_language_or_the_merchants() {
+    let app = TestApp::spawn().await;
+    let broker = TestBroker::new(&[Duration::from_millis(200), Duration::from_millis(500)]);
+    broker.declare().await;
+    let sink = SmtpSink::start().await;
+    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let pipeline = Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, mailer));
+
+    // Orders already accepted at the app studio (a Belarusian merchant writing in Russian):
+    // declined under item 4, for a Russian and a Kazakh customer.
+    let mut ids = Vec::new();
+    for language in ["ru", "kk"] {
+        ids.push(
+            apply(
+                &app,
+                json!({
+                    "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
+                    "gateway_transaction_id": format!("wp-clause-{language}"),
+                    "amount": "120.00", "currency": "BYN", "paid_at": "2026-03-02T10:15:00+03:00",
+                    "customer": {"email": format!("{language}@example.com"), "language": language}
+                }),
+                json!({
+                    "reason": "withdrawal", "facts": {"order_accepted": true},
+                    "received_at": "2026-03-05T12:00:00+03:00"
+                }),
+            )
+            .await,
+        );
+    }
+    let (ru, kk) = (&ids[0], &ids[1]);
+    for id in [ru, kk] {
+        wait_for_state(&app.db.pool, id, "rejected").await;
+    }
+    // The decision keeps the English clause and adds the pack's Russian.
+    let decision = get(&app, ru).await["decision"].clone();
+    assert_eq!(
+        decision["clause"],
+        "Item 4: after the order is accepted the money is not refundable."
+    );
+    assert_eq!(decision["clause_translations"], json!({"ru": ITEM_4_RU}));
+
+    assert_received_exactly(
+        &sink,
+        &[
+            mid(ru, "received", 1),
+            mid(ru, "rejected", 1),
+            mid(kk, "received", 1),
+            mid(kk, "rejected", 1),
+        ],
+    )
+    .await;
+    let all = received(&sink);
+    // The Russian customer reads the merchant's own words; so does the Kazakh one, in a
+    // Kazakh email: the pack has no Kazakh text, and the merchant writes in Russian.
+    for (id, language) in [(ru, "ru"), (kk, "kk")] {
+        let rejected = email(&all, id, "rejected", 1);
+        assert_eq!(rejected.language, language);
+        assert!(rejected.text.contains(ITEM_4_RU), "{}", rejected.text);
+        assert!(!rejected.text.contains("Item 4"), "{}", rejected.text);
+    }
+
+    pipeline.stop().await;
+    broker.cleanup().await;
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_down_for_a_while_loses_nothing_and_sends_nothing_twice() {
     let app = TestApp::spawn().await;

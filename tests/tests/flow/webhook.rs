@@ -47,7 +47,7 @@ async fn a_decision_reaches_the_merchants_webhook_signed_even_after_a_failure() 
     let id = insert_request(&db.pool, RequestState::Received).await;
     sqlx::query(
         "UPDATE refund_requests SET state = 'approved', merchant = 'byskills', policy_id = 'by-online-courses',
-                decision = '{\"amount\": \"90.00\", \"clause\": \"§11\", \"effects\": [{\"kind\": \"access_revocation\", \"due_by\": \"2026-03-23\"}]}'
+                decision = '{\"amount\": \"90.00\", \"clause\": \"§11\", \"clause_translations\": {\"ru\": \"п. 11\"}, \"effects\": [{\"kind\": \"access_revocation\", \"due_by\": \"2026-03-23\"}]}'
           WHERE id = $1",
     )
     .bind(id)
@@ -104,6 +104,8 @@ async fn a_decision_reaches_the_merchants_webhook_signed_even_after_a_failure() 
     let last = received.last().unwrap();
     let body: serde_json::Value = serde_json::from_slice(&last.body).unwrap();
     assert_eq!(body["event"], "refund.decided");
+    assert_eq!(body["clause"], "§11");
+    assert_eq!(body["clause_translations"]["ru"], "п. 11");
     assert_eq!(body["effects"][0]["kind"], "access_revocation");
     assert_eq!(body["effects"][0]["due_by"], "2026-03-23");
     let sig = last

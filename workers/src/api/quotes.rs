@@ -21,7 +21,7 @@ pub fn router() -> Router<ApiContext> {
     security(("api_key" = [])),
     request_body(content = Object, description = "the JSON of `refundd quote`: policy, payment {amount, currency, paid_at, refunded?}, received_at, complete_at?, reason, facts, documents?"),
     responses(
-        (status = 200, body = Object, description = "the decision: decision, amount, currency, refund_due_by, clause, missing, payout_method, requires_confirmation, effects, policy, policy_version, ..."),
+        (status = 200, body = Object, description = "the decision: decision, amount, currency, refund_due_by, clause (English), clause_translations (the same clause in the pack's other languages, e.g. {\"ru\": \"...\"}; {} when the pack has English only), missing, payout_method, requires_confirmation, effects (each with its clause and clause_translations), policy, policy_version, ..."),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),

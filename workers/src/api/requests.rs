@@ -124,7 +124,8 @@ pub struct RefundRequestView {
     pub due_on: Option<NaiveDate>,
     /// `on_track`, `at_risk`, `breached` or `paused` (waiting on the customer).
     pub sla: Option<String>,
-    /// The policy decision with its clause, as the engine gave it.
+    /// The policy decision with its clause, as the engine gave it: `clause` in English and
+    /// `clause_translations` with the pack's other languages (`{"ru": "..."}`).
     #[schema(value_type = Option<Object>)]
     pub decision: Option<Value>,
     pub contact_email: Option<String>,

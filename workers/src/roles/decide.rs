@@ -120,6 +120,7 @@ impl Handler for Decide {
                     "policy_version": decision.policy_version,
                     "rule": decision.rule,
                     "clause": decision.clause,
+                    "clause_translations": decision.clause_translations,
                     "amount": decision.amount,
                     "refund_due_by": decision.refund_due_by,
                     "effects": decision.effects,

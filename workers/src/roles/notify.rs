@@ -39,6 +39,7 @@ use shared::notify::{
     named_address, named_message_id, render, render_escalation, render_plain, request_tag,
 };
 use shared::payments::{self, Payment};
+use shared::policy::Clause;
 use shared::requests::{self, RequestRecord};
 use shared::transition;
 use sqlx::{PgConnection, PgPool};
@@ -757,7 +758,8 @@ fn customer_context(
         merchant_name,
         amount,
         due_date: request.due_on,
-        clause: decision.and_then(|d| text(&d["clause"])),
+        clause: decision.and_then(Clause::from_decision),
+        merchant_language: merchant.map(|m| Language::from_code(&m.default_language)),
         missing,
         card_brand: payment
             .and_then(|p| p.card_brand.as_deref())

@@ -119,6 +119,7 @@ impl Handler for Validate {
                 "policy": decision_json.map(|d| d.policy.clone()),
                 "policy_version": decision_json.map(|d| d.policy_version.clone()),
                 "clause": decision_json.map(|d| d.clause.clone()),
+                "clause_translations": decision_json.map(|d| d.clause_translations.clone()),
             });
             sqlx::query("UPDATE refund_requests SET decision = $2 WHERE id = $1")
                 .bind(id)

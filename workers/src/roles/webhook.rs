@@ -101,6 +101,7 @@ impl Handler for Webhook {
             "currency": record.currency,
             "refund_due_by": record.due_on,
             "clause": record.decision.as_ref().map(|d| d["clause"].clone()),
+            "clause_translations": record.decision.as_ref().map(|d| d["clause_translations"].clone()),
             "effects": record.decision.as_ref().map(|d| d["effects"].clone()).unwrap_or(json!([])),
         }))
         .expect("json serializes");

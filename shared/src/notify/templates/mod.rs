@@ -19,7 +19,7 @@ use super::event::{Event, Language};
 use super::local::{format_date, format_money};
 use super::missing::MissingItem;
 use crate::money::Money;
-use crate::policy::FactName;
+use crate::policy::{Clause, FactName};
 
 /// Everything a template may show. All owned: rendering never touches the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +35,12 @@ pub struct EmailContext {
     pub merchant_signature: String,
     pub amount: Option<Money>,
     pub due_date: Option<NaiveDate>,
-    /// The policy clause a decision applied (shown when a refund is rejected).
-    pub clause: Option<String>,
+    /// The policy clause a decision applied (shown when a refund is rejected), in every
+    /// language the pack writes it in; quoted in `language` when it has it.
+    pub clause: Option<Clause>,
+    /// The language the merchant writes in (its default): a clause the pack does not have in
+    /// `language` is quoted in this one when it can be, else in English.
+    pub merchant_language: Option<Language>,
     /// Fact or document names from the policy engine (`progress_percent`,
     /// `identity_document`, `bank_details`...) or identity-check problem codes.
     pub missing: Vec<String>,
@@ -198,11 +202,15 @@ impl<'a> View<'a> {
             .map(|date| format_date(date, self.language()))
     }
 
+    /// The clause in the customer's language, else the merchant's, else English.
     fn clause(&self) -> Option<&'a str> {
         self.ctx
             .clause
-            .as_deref()
-            .map(str::trim)
+            .as_ref()
+            .map(|c| {
+                c.for_reader(self.language(), self.ctx.merchant_language)
+                    .trim()
+            })
             .filter(|c| !c.is_empty())
     }
 

@@ -1,5 +1,7 @@
 //! Template behaviour a customer would notice: tags, escaping, card masking, missing items.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use uuid::Uuid;
 
@@ -18,7 +20,8 @@ fn context(event: Event, language: Language) -> EmailContext {
         merchant_signature: "Support team\nsupport@courses.example".into(),
         amount: Some(Money::parse("90.00", Currency::BYN).unwrap()),
         due_date: NaiveDate::from_ymd_opt(2026, 5, 5),
-        clause: Some("§11 d): nothing is returned.".into()),
+        clause: Some(Clause::english("§11 d): nothing is returned.")),
+        merchant_language: None,
         missing: vec!["progress_percent".into()],
         card_brand: Some("Visa".into()),
         card_last4: Some("4242".into()),
@@ -64,7 +67,10 @@ fn values_from_people_are_escaped_in_html() {
     let mut ctx = context(Event::Rejected, Language::Ru);
     ctx.customer_name = Some("<b>Anna</b>".into());
     ctx.merchant_name = "Tom & Jerry".into();
-    ctx.clause = Some("<script>x</script>".into());
+    ctx.clause = Some(Clause::new(
+        "<script>x</script>",
+        BTreeMap::from([(Language::Ru, "<script>y</script>".to_owned())]),
+    ));
     ctx.merchant_signature = "<img src=x>".into();
     let email = render(&ctx);
     assert!(
@@ -73,11 +79,83 @@ fn values_from_people_are_escaped_in_html() {
             .contains("Здравствуйте, &lt;b&gt;Anna&lt;/b&gt;!")
     );
     assert!(email.html.contains("Tom &amp; Jerry"));
-    assert!(email.html.contains("&lt;script&gt;x&lt;/script&gt;"));
+    assert!(email.html.contains("&lt;script&gt;y&lt;/script&gt;"));
     assert!(email.html.contains("&lt;img src=x&gt;"));
     assert!(!email.html.contains("<script>") && !email.html.contains("<img"));
     // The plain-text part shows them as written.
     assert!(email.text.contains("Здравствуйте, <b>Anna</b>!"));
+}
+
+/// §8.5 of seed 001 as the pack has it: English and the merchant's Russian only.
+fn russian_only_clause() -> Clause {
+    Clause::new(
+        "§8.5: if the terms of the agreement are violated, prepaid money is not returned.",
+        BTreeMap::from([(
+            Language::Ru,
+            "Пункт 8.5: в случае нарушения условий Договора предоплаченные денежные средства не \
+             возвращаются."
+                .to_owned(),
+        )]),
+    )
+}
+
+/// The one line the rejection quotes (the quote is indented in the text part).
+fn quoted(email: &RenderedEmail) -> &str {
+    email
+        .text
+        .lines()
+        .find(|line| line.starts_with("    "))
+        .map(str::trim)
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_rejection_quotes_the_clause_in_the_customers_language() {
+    let clause = Clause::new(
+        "Item 7: no difference to return.",
+        BTreeMap::from([
+            (Language::Ru, "Пункт 7: разницы нет.".to_owned()),
+            (Language::Lv, "7. punkts: starpības nav.".to_owned()),
+        ]),
+    );
+    for (language, expected) in [
+        (Language::Ru, "Пункт 7: разницы нет."),
+        (Language::Lv, "7. punkts: starpības nav."),
+        (Language::En, "Item 7: no difference to return."),
+    ] {
+        let mut ctx = context(Event::Rejected, language);
+        ctx.clause = Some(clause.clone());
+        // The merchant writes in Latvian: that changes nothing when the customer's own
+        // language is there.
+        ctx.merchant_language = Some(Language::Lv);
+        let email = render(&ctx);
+        assert_eq!(quoted(&email), expected, "{language}");
+        assert!(email.html.contains(expected), "{language}");
+    }
+}
+
+#[test]
+fn a_clause_missing_in_the_customers_language_is_quoted_in_the_merchants_then_english() {
+    // A Kazakh customer of a merchant writing in Russian reads the Russian clause...
+    let mut ctx = context(Event::Rejected, Language::Kk);
+    ctx.clause = Some(russian_only_clause());
+    ctx.merchant_language = Some(Language::Ru);
+    assert!(
+        quoted(&render(&ctx)).starts_with("Пункт 8.5: в случае нарушения"),
+        "{}",
+        render(&ctx).text
+    );
+    // ...a Latvian customer of a merchant writing in Latvian, with no Latvian text, the
+    // English; as does anyone when the merchant's language is unknown.
+    for (language, merchant) in [(Language::Lv, Some(Language::Lv)), (Language::Kk, None)] {
+        let mut ctx = context(Event::Rejected, language);
+        ctx.clause = Some(russian_only_clause());
+        ctx.merchant_language = merchant;
+        assert!(
+            quoted(&render(&ctx)).starts_with("§8.5: if the terms"),
+            "{language}"
+        );
+    }
 }
 
 #[test]
