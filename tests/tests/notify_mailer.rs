@@ -43,6 +43,7 @@ fn refunded_email() -> OutgoingEmail {
         in_reply_to: None,
         references: Vec::new(),
         rendered: render(&ctx),
+        auto_replied: false,
     }
     .in_reply_to_customer(
         "<CAHx7-customer-1@mail.example.com>",

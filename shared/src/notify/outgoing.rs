@@ -32,6 +32,9 @@ pub struct OutgoingEmail {
     /// The thread so far, oldest first, ending with the customer's email.
     pub references: Vec<String>,
     pub rendered: RenderedEmail,
+    /// An automatic answer to the customer's own message (RFC 3834 `Auto-Submitted:
+    /// auto-replied`); otherwise a message about an event (`auto-generated`).
+    pub auto_replied: bool,
 }
 
 /// Why an [`OutgoingEmail`] cannot become a message. Permanent: sending again will not help.
@@ -126,7 +129,12 @@ impl OutgoingEmail {
             // RFC 3834: tells vacation responders and mailing lists not to answer.
             .raw_header(HeaderValue::new(
                 HeaderName::new_from_ascii_str("Auto-Submitted"),
-                "auto-generated".to_owned(),
+                if self.auto_replied {
+                    "auto-replied"
+                } else {
+                    "auto-generated"
+                }
+                .to_owned(),
             ))
             .raw_header(HeaderValue::new(
                 HeaderName::new_from_ascii_str("Content-Language"),
@@ -192,6 +200,7 @@ mod tests {
                 text: "Здравствуйте!\n".into(),
                 html: "<p>Здравствуйте!</p>\n".into(),
             },
+            auto_replied: false,
         }
     }
 

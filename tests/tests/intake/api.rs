@@ -396,6 +396,11 @@ async fn unmatched_mail_waits_for_the_payment_and_a_reply_brings_it() {
         sent.header_raw("Content-Language").map(str::trim),
         Some("lv")
     );
+    // RFC 3834: an answer to the customer's message, so responders and lists stay quiet.
+    assert_eq!(
+        sent.header_raw("Auto-Submitted").map(str::trim),
+        Some("auto-replied")
+    );
     assert!(sent.body_text(0).unwrap().contains("pasūtījuma numuru"));
     let needs_info: Value = sqlx::query_scalar(
         "SELECT details FROM request_events WHERE request_id = $1::uuid AND to_state = 'needs_info'",

@@ -514,6 +514,7 @@ impl Notify {
             in_reply_to: None,
             references: Vec::new(),
             rendered,
+            auto_replied: matches!(notice, Notice::IntakeReply),
         };
         // The automatic answer replies to the email it answers (unless that had no
         // Message-ID: `sha256:` stands in for it).
