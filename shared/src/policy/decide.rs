@@ -335,7 +335,26 @@ impl<'a> Evaluation<'a> {
         Ok(self.finish(
             DecisionKind::ManualReview,
             None,
-            Clause::english("No rule of this policy covers the request: a person will review it."),
+            Clause::new(
+                "No rule of this policy covers the request: a person will review it.",
+                BTreeMap::from([
+                    (
+                        Language::Ru,
+                        "Условия возврата не описывают такой случай: заявление рассмотрит сотрудник."
+                            .to_owned(),
+                    ),
+                    (
+                        Language::Kk,
+                        "Қайтару шарттарында мұндай жағдай қарастырылмаған: өтінішті қызметкер қарайды."
+                            .to_owned(),
+                    ),
+                    (
+                        Language::Lv,
+                        "Atmaksas noteikumi šādu gadījumu neparedz: pieteikumu izskatīs darbinieks."
+                            .to_owned(),
+                    ),
+                ]),
+            ),
             None,
         ))
     }
@@ -399,13 +418,12 @@ impl<'a> Evaluation<'a> {
                 let mut decision = self.finish(
                     DecisionKind::Reject,
                     Some(Money::zero(amount.currency())),
-                    Clause::english(format!(
-                        "Nothing is left to refund: {} of the {} paid has already been refunded.",
+                    nothing_left(
                         self.captured
                             .checked_sub(self.available)
                             .unwrap_or(self.captured),
-                        self.captured
-                    )),
+                        self.captured,
+                    ),
                     None,
                 );
                 decision.calculation = calculation;
@@ -812,4 +830,42 @@ fn subtract(a: Money, b: Money) -> Result<Money, QuoteError> {
     } else {
         difference
     })
+}
+
+/// The clause of a rejection because earlier refunds took everything: `refunded` of the
+/// `captured` amount, in English and, with amounts written as each language writes them, in
+/// Russian, Kazakh and Latvian (our words: no merchant's terms say this).
+fn nothing_left(refunded: Money, captured: Money) -> Clause {
+    use crate::notify::format_money;
+    Clause::new(
+        format!(
+            "Nothing is left to refund: {refunded} of the {captured} paid has already been refunded."
+        ),
+        BTreeMap::from([
+            (
+                Language::Ru,
+                format!(
+                    "Возвращать больше нечего: из уплаченных {} уже возвращено {}.",
+                    format_money(captured, Language::Ru),
+                    format_money(refunded, Language::Ru)
+                ),
+            ),
+            (
+                Language::Kk,
+                format!(
+                    "Қайтаратын қаражат қалмады: төленген {} ішінен {} қайтарылып қойған.",
+                    format_money(captured, Language::Kk),
+                    format_money(refunded, Language::Kk)
+                ),
+            ),
+            (
+                Language::Lv,
+                format!(
+                    "Vairs nav ko atmaksāt: no samaksātajiem {} jau atmaksāti {}.",
+                    format_money(captured, Language::Lv),
+                    format_money(refunded, Language::Lv)
+                ),
+            ),
+        ]),
+    )
 }

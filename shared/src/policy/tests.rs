@@ -1038,7 +1038,7 @@ fn decisions_carry_the_clause_in_the_packs_other_languages() {
     ));
     assert!(no_difference.clause_translations[&Language::Lv].starts_with("7. punkts:"));
 
-    // A text the engine writes itself has English only: an empty object.
+    // A text the engine writes itself comes in every language, amounts written locally.
     let nothing_left = quote(json!({
         "policy": "by-app-studio",
         "payment": {"amount": "1200.00", "currency": "BYN", "paid_at": "2026-03-02",
@@ -1046,11 +1046,26 @@ fn decisions_carry_the_clause_in_the_packs_other_languages() {
         "received_at": "2026-03-06",
         "reason": "not_delivered",
     }));
-    assert!(nothing_left.clause.contains("already been refunded"));
-    assert!(nothing_left.clause_translations.is_empty());
     assert_eq!(
-        serde_json::to_value(&nothing_left).unwrap()["clause_translations"],
-        json!({})
+        nothing_left.clause,
+        "Nothing is left to refund: 1200.00 BYN of the 1200.00 BYN paid has already been refunded."
+    );
+    let translations = serde_json::to_value(&nothing_left).unwrap()["clause_translations"].clone();
+    assert_eq!(
+        translations["ru"],
+        "Возвращать больше нечего: из уплаченных 1\u{a0}200,00\u{a0}BYN уже возвращено 1\u{a0}200,00\u{a0}BYN."
+    );
+    assert!(
+        translations["kk"]
+            .as_str()
+            .unwrap()
+            .starts_with("Қайтаратын қаражат қалмады")
+    );
+    assert!(
+        translations["lv"]
+            .as_str()
+            .unwrap()
+            .starts_with("Vairs nav ko atmaksāt")
     );
 }
 
