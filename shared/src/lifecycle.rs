@@ -76,6 +76,22 @@ impl RequestState {
     pub fn waits_on_customer(self) -> bool {
         matches!(self, NeedsInfo | NeedsBankDetails)
     }
+
+    /// Entering this state is news for the merchant's own system (a decision, its outcome, or
+    /// the end of the application): it goes to the merchant's webhook, if it has one.
+    pub fn tells_merchant(self) -> bool {
+        matches!(
+            self,
+            Approved
+                | AwaitingConfirmation
+                | ManualReview
+                | Rejected
+                | Refunded
+                | PayoutFailed
+                | ManualPayout
+                | Withdrawn
+        )
+    }
 }
 
 impl fmt::Display for RequestState {

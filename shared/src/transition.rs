@@ -7,6 +7,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::lifecycle::{IllegalTransition, RequestState, check_transition};
+use crate::messages::{Stage, WorkMessage};
 use crate::outbox::{self, OutboxMessage};
 
 /// Who moved a request: a worker role, an API key's name, or the customer.
@@ -44,8 +45,11 @@ pub enum TransitionError {
     Database(#[from] sqlx::Error),
 }
 
-/// Writes the transition, its audit event and `messages` to the outbox. Returns the new
-/// version. The caller commits (or rolls back) the transaction.
+/// Writes the transition, its audit event and `messages` to the outbox, and, when the new
+/// state is news for the merchant ([`RequestState::tells_merchant`]), a webhook message with
+/// the state as its event (the webhook stage delivers it to merchants that configured a
+/// webhook and drops it for the others). Returns the new version. The caller commits (or
+/// rolls back) the transaction.
 pub async fn apply(
     conn: &mut PgConnection,
     t: &Transition<'_>,
@@ -93,6 +97,10 @@ pub async fn apply(
     )
     .await?;
     outbox::enqueue(conn, messages).await?;
+    if t.to.tells_merchant() {
+        let webhook = WorkMessage::new(Stage::Webhook, t.request_id).with_event(t.to.as_str());
+        outbox::enqueue(conn, &[webhook.into()]).await?;
+    }
     Ok(version)
 }
 

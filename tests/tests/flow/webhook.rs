@@ -7,7 +7,7 @@ use std::time::Duration;
 use shared::broker::consumer::{self, ConsumerConfig};
 use shared::lifecycle::RequestState;
 use shared::merchants::Merchants;
-use shared::messages::{Stage, WorkMessage};
+use shared::messages::Stage;
 use tokio_util::sync::CancellationToken;
 use wiremock::matchers::{header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -46,7 +46,7 @@ async fn a_decision_reaches_the_merchants_webhook_signed_even_after_a_failure() 
     .unwrap();
     let id = insert_request(&db.pool, RequestState::Received).await;
     sqlx::query(
-        "UPDATE refund_requests SET state = 'approved', merchant = 'byskills', policy_id = 'by-online-courses',
+        "UPDATE refund_requests SET state = 'validating', merchant = 'byskills', policy_id = 'by-online-courses',
                 decision = '{\"amount\": \"90.00\", \"clause\": \"§11\", \"clause_translations\": {\"ru\": \"п. 11\"}, \"effects\": [{\"kind\": \"access_revocation\", \"due_by\": \"2026-03-23\"}]}'
           WHERE id = $1",
     )
@@ -71,12 +71,26 @@ async fn a_decision_reaches_the_merchants_webhook_signed_even_after_a_failure() 
         )),
         shutdown.clone(),
     ));
-    let message = WorkMessage::new(Stage::Webhook, id).with_event("decided");
-    let mut conn = db.pool.acquire().await.unwrap();
-    shared::outbox::enqueue(&mut conn, &[(&message).into()])
-        .await
-        .unwrap();
-    drop(conn);
+    // The decision itself is what tells the merchant: no message is asked for here, the
+    // transition into `approved` writes the webhook message.
+    let mut tx = db.pool.begin().await.unwrap();
+    let (state, version) = shared::transition::lock_state(&mut tx, id).await.unwrap();
+    shared::transition::apply(
+        &mut tx,
+        &shared::transition::Transition {
+            request_id: id,
+            expected_version: version,
+            from: state,
+            to: RequestState::Approved,
+            actor: "worker:decide",
+            reason: Some("approved under the policy"),
+            details: serde_json::json!({}),
+        },
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
     let relay = tokio::spawn(shared::broker::relay::run(
         db.pool.clone(),
         shared::broker::relay::RelayConfig {
@@ -103,7 +117,8 @@ async fn a_decision_reaches_the_merchants_webhook_signed_even_after_a_failure() 
     assert_eq!(received.len(), 2, "one failure, one retry");
     let last = received.last().unwrap();
     let body: serde_json::Value = serde_json::from_slice(&last.body).unwrap();
-    assert_eq!(body["event"], "refund.decided");
+    assert_eq!(body["event"], "refund.approved");
+    assert_eq!(body["state"], "approved");
     assert_eq!(body["clause"], "§11");
     assert_eq!(body["clause_translations"]["ru"], "п. 11");
     assert_eq!(body["effects"][0]["kind"], "access_revocation");

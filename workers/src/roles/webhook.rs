@@ -72,7 +72,10 @@ impl Handler for Webhook {
             HandlerError::Permanent(anyhow::anyhow!("request {id} does not exist"))
         })?;
         drop(conn);
-        let merchant_id = record.merchant.clone().unwrap_or_default();
+        let Some(merchant_id) = record.merchant.clone() else {
+            // Not matched to a merchant (an email naming no payment): nobody to tell.
+            return Ok(());
+        };
         let Some(merchant) = self.merchants.get(&merchant_id) else {
             return Err(HandlerError::Permanent(anyhow::anyhow!(
                 "unknown merchant {merchant_id:?}"
