@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod documents;
 pub mod gateway;
+pub mod html;
 pub mod identity;
 pub mod intake;
 pub mod lifecycle;

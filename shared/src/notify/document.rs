@@ -4,6 +4,7 @@
 //! templates never write markup, and values from customers or merchants cannot inject any.
 
 use super::event::Language;
+use crate::html::escape;
 
 /// One block of an email body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,22 +135,6 @@ impl Letter {
 /// Escaped text with its line breaks kept.
 fn lines(text: &str) -> String {
     text.lines().map(escape).collect::<Vec<_>>().join("<br>\n")
-}
-
-/// Escapes the five characters with a meaning in HTML text and attribute values.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use chrono::NaiveDate;
 
-use super::dashboard::escape;
+use shared::html::escape;
 
 const WIDTH: f64 = 900.0;
 const HEIGHT: f64 = 220.0;

@@ -18,6 +18,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use shared::api_keys::ApiRole;
+use shared::html::escape;
 use uuid::Uuid;
 
 use super::ApiContext;
@@ -51,22 +52,6 @@ code{font-size:.9em}\
 
 pub fn router() -> Router<ApiContext> {
     Router::new().route("/dashboard", get(page))
-}
-
-/// Text for HTML: element content and attribute values alike.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The caller of a page a browser opens: as [`Authenticated`], and a 401 also carries a

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use axum::Router;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
+use shared::html::escape;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -147,13 +148,6 @@ async fn openapi_json() -> impl IntoResponse {
             .to_pretty_json()
             .expect("the document serializes"),
     )
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Every operation with its parameters, body and answers, and every schema with its fields.
