@@ -48,6 +48,19 @@ pub enum Role {
     Webhook,
 }
 
+impl Role {
+    /// Every role: what `refundd all` runs in one process.
+    pub const ALL: [Role; 7] = [
+        Role::Relay,
+        Role::Validate,
+        Role::Decide,
+        Role::Payout,
+        Role::Notify,
+        Role::Sla,
+        Role::Webhook,
+    ];
+}
+
 /// Merchants, policy packs and calendars, loaded once per process and shared by every role.
 #[derive(Clone)]
 pub struct ReferenceData {
@@ -384,13 +397,7 @@ pub async fn run_all(settings: Settings, shutdown: CancellationToken) -> anyhow:
             }
         });
     }
-    for role in [
-        Role::Relay,
-        Role::Validate,
-        Role::Decide,
-        Role::Payout,
-        Role::Sla,
-    ] {
+    for role in Role::ALL {
         spawn_role(
             role, &tracker, &settings, &topology, &pool, &reference, &shutdown,
         )?;
@@ -409,4 +416,25 @@ pub async fn run_all(settings: Settings, shutdown: CancellationToken) -> anyhow:
     tracker.close();
     tracker.wait().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::Role;
+
+    /// `refundd all` is the single-machine default: it must run every role there is (it once
+    /// ran no notify and no webhook stage, so nobody got an email).
+    #[test]
+    fn all_runs_every_role() {
+        let mut all: Vec<String> = Role::ALL.iter().map(|r| format!("{r:?}")).collect();
+        let mut every: Vec<String> = Role::value_variants()
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect();
+        all.sort();
+        every.sort();
+        assert_eq!(all, every);
+    }
 }
