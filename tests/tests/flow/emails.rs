@@ -186,10 +186,12 @@ async fn pay_out(pool: &sqlx::PgPool, id: &str) {
     tx.commit().await.unwrap();
 }
 
+/// A request's email rows by event and sequence (emails about events that happen together,
+/// such as `received` and a quick decision, are claimed in either order).
 async fn notifications(pool: &sqlx::PgPool, id: &str) -> Vec<(String, i32, String)> {
     sqlx::query_as(
         "SELECT event, seq, status FROM notifications WHERE request_id = $1::uuid
-          ORDER BY created_at, event",
+          ORDER BY event, seq",
     )
     .bind(id)
     .fetch_all(pool)
