@@ -112,6 +112,21 @@ async fn every_role_against_every_endpoint() {
             [Forbidden, Allowed, Forbidden, Forbidden],
         ),
         (
+            Method::GET,
+            format!("/v1/refund-requests/{request}/documents"),
+            None,
+            [Allowed, Allowed, Forbidden, Forbidden],
+        ),
+        (
+            Method::GET,
+            format!(
+                "/v1/refund-requests/{request}/documents/{}",
+                uuid::Uuid::nil()
+            ),
+            None,
+            [Allowed, Allowed, Forbidden, Forbidden],
+        ),
+        (
             Method::POST,
             format!("/v1/refund-requests/{request}/bank-details"),
             Some(json!({"bank_details": "LV80BANK0000435195001"})),
@@ -273,6 +288,8 @@ async fn health_needs_no_key_and_docs_describe_every_endpoint() {
         "/v1/refund-requests/{id}/confirm",
         "/v1/refund-requests/{id}/reject",
         "/v1/refund-requests/{id}/withdraw",
+        "/v1/refund-requests/{id}/documents",
+        "/v1/refund-requests/{id}/documents/{document_id}",
         "/v1/quotes",
         "/v1/sla",
         "/dashboard",

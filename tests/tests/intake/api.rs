@@ -153,6 +153,61 @@ async fn a_matched_application_becomes_exactly_one_request_with_its_attachments(
     assert_eq!(docs[0].2["filename"], "udostoverenie.jpg");
     // Named as an identity card: suggested, for a person to read its fields.
     assert_eq!(docs[0].2["suggested_kind"], "identity_document");
+    // Support sees it in the request's documents and opens the file: the very bytes the
+    // customer attached, and the opening is in the history.
+    let client = reqwest::Client::new();
+    let listed: Value = client
+        .get(app.url(&format!("/v1/refund-requests/{id}/documents")))
+        .bearer_auth(app.key(ApiRole::Support))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let item = &listed["items"][0];
+    assert_eq!(item["kind"], "email_attachment");
+    assert_eq!(item["fields"]["filename"], "udostoverenie.jpg");
+    let file = client
+        .get(app.url(&format!(
+            "/v1/refund-requests/{id}/documents/{}",
+            item["id"].as_str().unwrap()
+        )))
+        .bearer_auth(app.key(ApiRole::Support))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), 200);
+    assert_eq!(file.headers()["content-type"], "image/jpeg");
+    assert_eq!(
+        file.headers()["content-disposition"],
+        "attachment; filename=\"udostoverenie.jpg\""
+    );
+    let bytes = file.bytes().await.unwrap();
+    assert_eq!(bytes.len() as i64, item["size_bytes"].as_i64().unwrap());
+    let sent = shared::intake::parse(&corpus("15_ru_attachment_jpeg.eml")).unwrap();
+    assert_eq!(&bytes[..], &sent.attachments[0].bytes[..]);
+    assert_eq!(&bytes[..3], [0xFF, 0xD8, 0xFF], "a JPEG");
+    let opened = count(
+        &pool,
+        &format!(
+            "SELECT count(*) FROM request_events WHERE request_id = '{id}'
+                AND reason = 'document opened'"
+        ),
+    )
+    .await;
+    assert_eq!(opened, 1);
+    let viewer = client
+        .get(app.url(&format!("/v1/refund-requests/{id}/documents")))
+        .bearer_auth(app.key(ApiRole::Viewer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        viewer.status(),
+        403,
+        "identity scans are for support and supervisors"
+    );
     assert_eq!(intake_replies(&pool, &id).await, 1);
     let validate: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM outbox

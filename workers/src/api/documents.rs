@@ -2,12 +2,19 @@
 //! (multipart). The file is checked (type, size, pages), identity documents are validated
 //! against the payer and the received date, the bytes are stored encrypted, and a request
 //! waiting for documents is validated again.
+//!
+//! `GET /v1/refund-requests/{id}/documents` lists a request's documents (those sent by email
+//! included: kind, file name, validation, a suggested kind); `GET …/documents/{document_id}`
+//! gives one file's bytes, decrypted, to support and supervisors, and writes who opened it into
+//! the request's history.
 
-use axum::extract::{DefaultBodyLimit, Multipart, State};
-use axum::http::StatusCode;
-use axum::routing::post;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shared::api_keys::ApiRole;
@@ -31,11 +38,21 @@ use super::problem::{ApiError, FieldProblem, Problem};
 const UPLOAD_LIMIT: usize = 11 * 1024 * 1024;
 
 pub fn router() -> Router<ApiContext> {
-    Router::new().route(
-        "/v1/refund-requests/{id}/documents",
-        post(upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
-    )
+    Router::new()
+        .route(
+            "/v1/refund-requests/{id}/documents",
+            post(upload)
+                .layer(DefaultBodyLimit::max(UPLOAD_LIMIT))
+                .get(list),
+        )
+        .route(
+            "/v1/refund-requests/{id}/documents/{document_id}",
+            get(download),
+        )
 }
+
+/// Who may see documents (identity documents are personal data).
+const DOCUMENT_READERS: [ApiRole; 2] = [ApiRole::Support, ApiRole::Supervisor];
 
 /// What kinds of documents a request can carry.
 const KINDS: [&str; 3] = ["identity_document", "refund_application", "payment_receipt"];
@@ -301,4 +318,198 @@ pub async fn upload(
             request_state: new_state.as_str().into(),
         }),
     ))
+}
+
+/// One stored document, without its bytes.
+#[derive(Serialize, ToSchema, sqlx::FromRow)]
+pub struct DocumentView {
+    pub id: Uuid,
+    /// `identity_document`, `refund_application`, `payment_receipt`, or `email_attachment` (a
+    /// file from an email that is none of these by its name, or an identity document whose
+    /// fields a person must read: see `fields.suggested_kind`).
+    pub kind: String,
+    pub content_type: Option<String>,
+    pub size_bytes: i32,
+    /// SHA-256 of the plain bytes, hex.
+    pub sha256: String,
+    /// What was read from it (numbers masked), or for email attachments `filename`, `source`
+    /// and `suggested_kind`.
+    #[schema(value_type = Object)]
+    pub fields: Value,
+    /// The file check and, for identity documents, the validation: `valid`, `problems`.
+    #[schema(value_type = Option<Object>)]
+    pub validation: Option<Value>,
+    pub created_at: DateTime<Utc>,
+    /// When the bytes were deleted after the retention period; the file is gone then.
+    pub purged_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DocumentList {
+    pub items: Vec<DocumentView>,
+}
+
+/// The documents of a refund request, oldest first.
+#[utoipa::path(get, path = "/v1/refund-requests/{id}/documents", operation_id = "list_refund_request_documents", tag = "refund requests",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "refund request id")),
+    responses(
+        (status = 200, body = DocumentList),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    PathText(id): PathText,
+) -> Result<Json<DocumentList>, ApiError> {
+    caller.require(&DOCUMENT_READERS, "see documents")?;
+    let id = parse_id(&id)?;
+    let mut conn = ctx.db.acquire().await?;
+    if requests::find(&mut conn, id).await?.is_none() {
+        return Err(ApiError::not_found(format!("no refund request {id}")));
+    }
+    let items: Vec<DocumentView> = sqlx::query_as(
+        "SELECT id, kind, content_type, size_bytes, sha256, fields, validation, created_at,
+                purged_at
+           FROM documents WHERE request_id = $1 ORDER BY created_at, id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Json(DocumentList { items }))
+}
+
+/// One document's file, decrypted. Opening it is written into the request's history.
+#[utoipa::path(get, path = "/v1/refund-requests/{id}/documents/{document_id}", operation_id = "download_refund_request_document", tag = "refund requests",
+    security(("api_key" = [])),
+    params(
+        ("id" = Uuid, Path, description = "refund request id"),
+        ("document_id" = Uuid, Path, description = "document id"),
+    ),
+    responses(
+        (status = 200, description = "The file as it was sent (JPEG, PNG, PDF, ...)", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn download(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let caller = caller.require(&DOCUMENT_READERS, "open documents")?;
+    let Path((id, document_id)) =
+        path.map_err(|e| ApiError::malformed(e.body_text(), Some("id".into())))?;
+    let id = parse_id(&id)?;
+    let document_id = Uuid::parse_str(document_id.trim()).map_err(|_| {
+        ApiError::malformed(
+            format!("{document_id:?} is not a document id (a UUID)"),
+            Some("document_id".into()),
+        )
+    })?;
+    let mut tx = ctx.db.begin().await?;
+    let row: Option<(Option<String>, Value, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT content_type, fields, purged_at FROM documents WHERE id = $1 AND request_id = $2",
+    )
+    .bind(document_id)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((content_type, fields, purged_at)) = row else {
+        return Err(ApiError::not_found(format!(
+            "refund request {id} has no document {document_id}"
+        )));
+    };
+    if let Some(at) = purged_at {
+        return Err(ApiError::gone(format!(
+            "the file of document {document_id} was deleted on {} (retention period)",
+            at.date_naive()
+        )));
+    }
+    let bytes = documents::read(&mut tx, &ctx.document_keys, document_id)
+        .await
+        .map_err(ApiError::internal)?;
+    let (state, _) = transition::lock_state(&mut tx, id)
+        .await
+        .map_err(ApiError::internal)?;
+    transition::record_event(
+        &mut tx,
+        id,
+        &caller.actor(),
+        Some(state),
+        state,
+        Some("document opened"),
+        &json!({"document_id": document_id}),
+    )
+    .await?;
+    tx.commit().await?;
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    let content_type = content_type
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::CONTENT_TYPE, content_type);
+    let sent = fields["filename"].as_str();
+    let mut disposition = format!(
+        "attachment; filename=\"{}\"",
+        download_name(sent, document_id)
+    );
+    if let Some(sent) = sent.filter(|s| !s.is_ascii() && !s.trim().is_empty()) {
+        // RFC 6266 / 8187: the name as sent, for clients that read it (Cyrillic names).
+        let encoded =
+            percent_encoding::utf8_percent_encode(sent, percent_encoding::NON_ALPHANUMERIC);
+        disposition.push_str(&format!("; filename*=UTF-8''{encoded}"));
+    }
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// A file name safe in a `Content-Disposition` header: the sent name's ASCII letters, digits
+/// and `.-_` (others become `_`), else the document id.
+fn download_name(sent: Option<&str>, id: Uuid) -> String {
+    let name: String = sent
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    if name.trim_matches(['_', '.']).is_empty() {
+        id.to_string()
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod download_tests {
+    use super::*;
+
+    #[test]
+    fn download_names_are_safe_in_a_header() {
+        let id = Uuid::nil();
+        assert_eq!(download_name(Some("scan 1.jpg"), id), "scan_1.jpg");
+        assert_eq!(download_name(Some("a\"b\r\nc.pdf"), id), "a_b__c.pdf");
+        assert_eq!(download_name(Some("паспорт.jpg"), id), "_______.jpg");
+        assert_eq!(download_name(Some("...."), id), id.to_string());
+        assert_eq!(download_name(None, id), id.to_string());
+    }
 }

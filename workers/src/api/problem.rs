@@ -133,6 +133,10 @@ impl ApiError {
         )
     }
 
+    pub fn gone(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::GONE, "gone", "No longer here", detail.into())
+    }
+
     pub fn conflict(slug: &'static str, detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::CONFLICT,
