@@ -92,6 +92,12 @@ impl SmtpSink {
         format!("smtp://{}", self.addr)
     }
 
+    /// A mailer that sends to this sink (and never spools: the spool folder does not exist).
+    pub fn mailer(&self) -> shared::notify::Mailer {
+        shared::notify::Mailer::from_url(Some(&self.url()), std::path::Path::new("/nonexistent"))
+            .expect("the sink's URL is a valid SMTP URL")
+    }
+
     /// Stops listening and drops every open connection: the server is down.
     pub async fn stop(&mut self) {
         if let Some(server) = self.server.take() {

@@ -105,7 +105,7 @@ fn assert_message_matches(raw: &[u8], email: &OutgoingEmail) {
 #[tokio::test]
 async fn smtp_delivers_headers_threading_and_both_parts() {
     let sink = SmtpSink::start().await;
-    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let mailer = sink.mailer();
     let email = refunded_email();
 
     mailer.send(&email).await.unwrap();
@@ -126,7 +126,7 @@ async fn smtp_delivers_headers_threading_and_both_parts() {
 #[tokio::test]
 async fn smtp_4xx_on_rcpt_is_transient_and_a_later_retry_succeeds() {
     let sink = SmtpSink::start().await;
-    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let mailer = sink.mailer();
     sink.answer_rcpt(Answer::Transient);
 
     let error = mailer.send(&refunded_email()).await.unwrap_err();
@@ -144,7 +144,7 @@ async fn smtp_4xx_on_rcpt_is_transient_and_a_later_retry_succeeds() {
 #[tokio::test]
 async fn smtp_550_on_rcpt_is_permanent() {
     let sink = SmtpSink::start().await;
-    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let mailer = sink.mailer();
     sink.answer_rcpt(Answer::Permanent);
 
     let error = mailer.send(&refunded_email()).await.unwrap_err();
@@ -158,7 +158,7 @@ async fn smtp_550_on_rcpt_is_permanent() {
 #[tokio::test]
 async fn smtp_answers_to_data_are_classified_too() {
     let sink = SmtpSink::start().await;
-    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let mailer = sink.mailer();
 
     sink.answer_data(Answer::Transient);
     let error = mailer.send(&refunded_email()).await.unwrap_err();
@@ -193,7 +193,7 @@ async fn unreachable_server_is_transient() {
 #[tokio::test]
 async fn invalid_recipient_is_permanent_before_any_connection() {
     let sink = SmtpSink::start().await;
-    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let mailer = sink.mailer();
     let mut email = refunded_email();
     email.to = "anna at example dot com".into();
     let error = mailer.send(&email).await.unwrap_err();

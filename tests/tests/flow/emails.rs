@@ -3,7 +3,6 @@
 //! a permanent refusal, redeliveries, and escalations to the merchant.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use mail_parser::MessageParser;
@@ -205,7 +204,7 @@ async fn each_language_gets_every_email_of_a_requests_life_once() {
     let broker = TestBroker::new(&[Duration::from_millis(200), Duration::from_millis(500)]);
     broker.declare().await;
     let sink = SmtpSink::start().await;
-    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let mailer = sink.mailer();
     let pipeline = Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, mailer));
 
     // ru: the course progress is missing twice, then given: 90.00 BYN, paid back to the
@@ -508,7 +507,7 @@ async fn a_refusal_quotes_the_merchants_terms_in_the_customers_language_or_the_m
     let broker = TestBroker::new(&[Duration::from_millis(200), Duration::from_millis(500)]);
     broker.declare().await;
     let sink = SmtpSink::start().await;
-    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let mailer = sink.mailer();
     let pipeline = Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, mailer));
 
     // Orders already accepted at the app studio (a Belarusian merchant writing in Russian):
@@ -581,7 +580,7 @@ async fn smtp_down_for_a_while_loses_nothing_and_sends_nothing_twice() {
     ]);
     broker.declare().await;
     let mut sink = SmtpSink::start().await;
-    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let mailer = sink.mailer();
     let pipeline = Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, mailer));
 
     // One email first, so the pool holds a connection the outage then breaks.
@@ -676,7 +675,7 @@ async fn a_permanent_refusal_is_marked_failed_in_the_history_and_not_retried() {
     broker.declare().await;
     let sink = SmtpSink::start().await;
     sink.answer_rcpt(Answer::Permanent);
-    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let mailer = sink.mailer();
     let pipeline = Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, mailer));
 
     let id = apply(
@@ -740,7 +739,7 @@ async fn a_permanent_refusal_is_marked_failed_in_the_history_and_not_retried() {
 async fn redelivered_and_repeated_messages_send_nothing_new() {
     let app = TestApp::spawn().await;
     let sink = SmtpSink::start().await;
-    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let mailer = sink.mailer();
     let notify = notify_worker(&app.db, mailer);
     let id = apply(
         &app,
@@ -902,7 +901,7 @@ async fn escalations_go_to_the_merchant_and_missing_addresses_fail_visibly() {
 async fn replies_to_an_emailed_application_join_the_customers_thread() {
     let app = TestApp::spawn().await;
     let sink = SmtpSink::start().await;
-    let mailer = Mailer::from_url(Some(&sink.url()), Path::new("/nonexistent")).unwrap();
+    let mailer = sink.mailer();
     let notify = notify_worker(&app.db, mailer);
     let id = apply(
         &app,

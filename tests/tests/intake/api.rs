@@ -12,7 +12,6 @@ use uuid::Uuid;
 use e2e::smtp_sink::SmtpSink;
 use e2e::{Pipeline, TestApp, TestBroker, eventually, notify_worker, wait_for_state};
 use mail_parser::MessageParser;
-use shared::notify::Mailer;
 
 fn corpus(file: &str) -> Vec<u8> {
     let path = format!(
@@ -375,7 +374,7 @@ async fn unmatched_mail_waits_for_the_payment_and_a_reply_brings_it() {
     let broker = TestBroker::new(&[Duration::from_millis(200)]);
     broker.declare().await;
     let sink = SmtpSink::start().await;
-    let mailer = Mailer::from_url(Some(&sink.url()), std::path::Path::new("/nonexistent")).unwrap();
+    let mailer = sink.mailer();
     let pipeline = Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, mailer));
 
     // Latvian, names an order number no payment has.
