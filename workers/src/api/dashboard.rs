@@ -24,7 +24,7 @@ use uuid::Uuid;
 use super::ApiContext;
 use super::auth::Authenticated;
 use super::charts::{Point, Style, daily_chart};
-use super::problem::{ApiError, Problem};
+use super::problem::{ApiError, KeyProblems};
 use super::sla::{self, SlaData, WINDOW_DAYS, share};
 
 /// Roles that may open the dashboard.
@@ -95,8 +95,7 @@ where
     security(("api_key" = []), ("browser_basic" = [])),
     responses(
         (status = 200, description = "The dashboard page (reloads itself every minute)", content_type = "text/html", body = String),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        KeyProblems,
     ))]
 pub async fn page(
     State(ctx): State<ApiContext>,

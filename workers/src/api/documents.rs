@@ -32,7 +32,7 @@ use super::ApiContext;
 use super::auth::Authenticated;
 use super::extract::PathText;
 use super::payments::parse_id;
-use super::problem::{ApiError, FieldProblem, Problem};
+use super::problem::{ApiError, FieldProblem, JsonBodyProblems, KeyProblems, Problem};
 
 /// Largest upload: a 10 MiB file plus the form around it.
 const UPLOAD_LIMIT: usize = 11 * 1024 * 1024;
@@ -107,14 +107,10 @@ fn field(field: &str, message: impl Into<String>) -> ApiError {
     request_body(content = DocumentUpload, content_type = "multipart/form-data"),
     responses(
         (status = 201, body = DocumentAccepted),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        JsonBodyProblems,
+        KeyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn upload(
     State(ctx): State<ApiContext>,
@@ -356,8 +352,7 @@ pub struct DocumentList {
     responses(
         (status = 200, body = DocumentList),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        KeyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
@@ -392,8 +387,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The file as it was sent (JPEG, PNG, PDF, ...)", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        KeyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 410, body = Problem, content_type = "application/problem+json"),
     ))]

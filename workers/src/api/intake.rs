@@ -11,7 +11,7 @@ use shared::intake::MAX_RAW_BYTES;
 
 use super::ApiContext;
 use super::auth::Authenticated;
-use super::problem::{ApiError, Problem};
+use super::problem::{ApiError, KeyProblems, Problem};
 use crate::roles::intake::{IntakeOutcome, Source};
 
 pub fn router() -> Router<ApiContext> {
@@ -41,8 +41,7 @@ pub struct RawEmail(Vec<u8>);
         (status = 200, description = "attached to its request, a duplicate, or ignored", body = IntakeOutcome),
         (status = 202, description = "not readable as an email; kept for a person", body = IntakeOutcome),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        KeyProblems,
         (status = 413, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn take_email(

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::ApiContext;
 use super::auth::Authenticated;
 use super::extract::{ApiJson, PathText};
-use super::problem::{ApiError, FieldProblem, Problem};
+use super::problem::{ApiError, FieldProblem, JsonBodyProblems, KeyProblems, Problem};
 use super::schemas::{CurrencyCode, DecimalText, GatewayName, LanguageCode};
 
 pub fn router() -> Router<ApiContext> {
@@ -280,13 +280,9 @@ fn validate(ctx: &ApiContext, p: NewPayment) -> Result<Payment, ApiError> {
     responses(
         (status = 201, body = PaymentView, description = "registered"),
         (status = 200, body = PaymentView, description = "already registered with the same details"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        JsonBodyProblems,
+        KeyProblems,
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn register(
     State(ctx): State<ApiContext>,
@@ -319,8 +315,7 @@ pub async fn register(
     responses(
         (status = 200, body = PaymentView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        KeyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn read(

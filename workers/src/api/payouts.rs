@@ -20,7 +20,7 @@ use super::ApiContext;
 use super::auth::Authenticated;
 use super::extract::ApiJson;
 use super::payments::parse_id;
-use super::problem::{ApiError, Problem};
+use super::problem::{ApiError, KeyProblems, Problem};
 use super::requests::{Move, RefundRequestView, move_to};
 
 pub fn router() -> Router<ApiContext> {
@@ -109,8 +109,7 @@ pub async fn manual_payouts(conn: &mut PgConnection) -> sqlx::Result<Vec<ManualP
     security(("api_key" = [])),
     responses(
         (status = 200, body = ManualPayoutList),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        KeyProblems,
     ))]
 pub async fn list_manual(
     State(ctx): State<ApiContext>,
@@ -131,8 +130,7 @@ pub async fn list_manual(
     responses(
         (status = 200, body = RefundRequestView, description = "the request, now in manual_payout"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        KeyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
@@ -181,8 +179,7 @@ pub async fn bank_details(
     responses(
         (status = 200, body = RefundRequestView, description = "the request, now refunded"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        KeyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),

@@ -5,7 +5,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 /// One field at fault.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -26,6 +26,32 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
+}
+
+/// What every endpoint behind an API key may answer besides its own responses (OpenAPI):
+/// 401 (no key, a bad or revoked key) and 403 (the key's role may not do this).
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum KeyProblems {
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+}
+
+/// What an endpoint taking a JSON body may answer about the body (OpenAPI): 400 (not JSON),
+/// 413 (too large), 415 (not `application/json`) and 422 (fields at fault).
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum JsonBodyProblems {
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
 }
 
 /// An error answer.

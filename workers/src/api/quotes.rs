@@ -10,7 +10,7 @@ use shared::policy::{Decision, QuoteInput};
 use super::ApiContext;
 use super::auth::Authenticated;
 use super::extract::ApiJson;
-use super::problem::{ApiError, Problem};
+use super::problem::{ApiError, JsonBodyProblems, KeyProblems};
 
 pub fn router() -> Router<ApiContext> {
     Router::new().route("/v1/quotes", post(quote))
@@ -22,12 +22,8 @@ pub fn router() -> Router<ApiContext> {
     request_body(content = Object, description = "the JSON of `refundd quote`: policy, payment {amount, currency, paid_at, refunded?}, received_at, complete_at?, reason, facts, documents?"),
     responses(
         (status = 200, body = Object, description = "the decision: decision, amount, currency, refund_due_by, clause (English), clause_translations (the same clause in the pack's other languages, e.g. {\"ru\": \"...\"}; {} when the pack has English only), missing, payout_method, requires_confirmation, effects (each with its clause and clause_translations), policy, policy_version, ..."),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        JsonBodyProblems,
+        KeyProblems,
     ))]
 pub async fn quote(
     State(ctx): State<ApiContext>,

@@ -28,7 +28,7 @@ use super::ApiContext;
 use super::auth::Authenticated;
 use super::extract::{ApiJson, HashedJson, OptionalJson, PathText};
 use super::payments::parse_id;
-use super::problem::{ApiError, FieldProblem, Problem};
+use super::problem::{ApiError, FieldProblem, JsonBodyProblems, KeyProblems, Problem};
 use super::schemas::{DecimalText, LanguageCode, ReasonName, StateName};
 
 const READERS: [ApiRole; 2] = [ApiRole::Support, ApiRole::Supervisor];
@@ -263,13 +263,9 @@ fn replay(existing: RequestRecord, hash: &str) -> Result<Response, ApiError> {
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, description = "same key and body: the same answer; same key, other body: 409")),
     responses(
         (status = 202, body = Accepted),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        JsonBodyProblems,
+        KeyProblems,
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
     State(ctx): State<ApiContext>,
@@ -422,8 +418,7 @@ fn strip_nulls(value: Value) -> Value {
     responses(
         (status = 200, body = RefundRequestView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        KeyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn read(
@@ -562,8 +557,7 @@ impl Cursor {
     responses(
         (status = 200, body = RefundRequestPage),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        KeyProblems,
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
@@ -686,14 +680,10 @@ fn illegal(record: &RequestRecord, to: RequestState, what: &str) -> ApiError {
     request_body(content = Object, description = "facts by name, e.g. {\"progress_percent\": 35}"),
     responses(
         (status = 200, body = RefundRequestView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        JsonBodyProblems,
+        KeyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn add_facts(
     State(ctx): State<ApiContext>,
@@ -797,14 +787,10 @@ pub struct WithdrawBody {
     request_body(content = Option<ConfirmBody>),
     responses(
         (status = 200, body = RefundRequestView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        JsonBodyProblems,
+        KeyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn confirm(
     State(ctx): State<ApiContext>,
@@ -922,14 +908,10 @@ pub async fn confirm(
     request_body = RejectBody,
     responses(
         (status = 200, body = RefundRequestView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        JsonBodyProblems,
+        KeyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reject(
     State(ctx): State<ApiContext>,
@@ -962,14 +944,10 @@ pub async fn reject(
     request_body(content = Option<WithdrawBody>),
     responses(
         (status = 200, body = RefundRequestView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        JsonBodyProblems,
+        KeyProblems,
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn withdraw(
     State(ctx): State<ApiContext>,

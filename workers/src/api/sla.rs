@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use super::ApiContext;
 use super::auth::Authenticated;
-use super::problem::{ApiError, Problem};
+use super::problem::{ApiError, KeyProblems};
 
 /// Roles that may read SLA figures.
 pub const SLA_READERS: [ApiRole; 3] = [ApiRole::Viewer, ApiRole::Supervisor, ApiRole::Support];
@@ -111,8 +111,7 @@ pub(super) struct SlaData {
     security(("api_key" = [])),
     responses(
         (status = 200, body = SlaReport),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        KeyProblems,
     ))]
 pub async fn report(
     State(ctx): State<ApiContext>,
