@@ -57,9 +57,13 @@ pub struct Settings {
     pub calendar_dir: Option<PathBuf>,
     /// The merchants file (default: the five demo merchants shipped with the project).
     pub merchants_file: Option<PathBuf>,
-    /// Keys documents are encrypted with (`id:base64,...`, first is active); none: the
-    /// development key.
+    /// Keys documents are encrypted with (`id:base64,...`, first is active), from
+    /// `REFUNDD_DOCUMENT_KEYS` or the file `REFUNDD_DOCUMENT_KEYS_FILE` names. The services
+    /// refuse to start without them unless `dev_mode` (see [`Settings::service_document_keys`]).
     pub document_keys: Option<crate::documents::DocumentKeys>,
+    /// `REFUNDD_DEV_MODE=1`: a development machine, where documents may be encrypted with the
+    /// fixed development key. `scripts/run` and the tests set it; production never does.
+    pub dev_mode: bool,
     /// Days after a request ends before its document bytes are purged.
     pub document_retention_days: u32,
     /// How often the sla role looks at every open request.
@@ -122,6 +126,7 @@ impl Default for Settings {
             calendar_dir: None,
             merchants_file: None,
             document_keys: None,
+            dev_mode: false,
             document_retention_days: 90,
             sla_interval: Duration::from_secs(60),
             payout_recheck_after: Duration::from_secs(30 * 60),
@@ -158,6 +163,8 @@ const SETTINGS: &[(&str, &str)] = &[
     ("calendar_dir", "REFUNDD_CALENDAR_DIR"),
     ("merchants_file", "REFUNDD_MERCHANTS_FILE"),
     ("document_keys", "REFUNDD_DOCUMENT_KEYS"),
+    ("document_keys_file", "REFUNDD_DOCUMENT_KEYS_FILE"),
+    ("dev_mode", "REFUNDD_DEV_MODE"),
     ("document_retention_days", "REFUNDD_DOCUMENT_RETENTION_DAYS"),
     ("sla_interval", "REFUNDD_SLA_INTERVAL"),
     ("payout_recheck_after", "REFUNDD_PAYOUT_RECHECK_AFTER"),
@@ -319,10 +326,39 @@ impl Settings {
                     s.merchants_file = Some(path);
                 }
                 "document_keys" => {
+                    if s.document_keys.is_some() {
+                        return Err(bad(
+                            "set either the keys or a file holding them, not both".into()
+                        ));
+                    }
                     s.document_keys =
                         Some(crate::documents::DocumentKeys::parse(&value).map_err(|e| {
                             bad(e.to_string().replace("REFUNDD_DOCUMENT_KEYS: ", ""))
                         })?);
+                }
+                "document_keys_file" => {
+                    if s.document_keys.is_some() {
+                        return Err(bad(
+                            "set either the keys or a file holding them, not both".into()
+                        ));
+                    }
+                    let text = std::fs::read_to_string(&value)
+                        .map_err(|e| bad(format!("{value:?} cannot be read: {e}")))?;
+                    s.document_keys = Some(
+                        crate::documents::DocumentKeys::parse(text.trim()).map_err(|e| {
+                            bad(format!(
+                                "{value:?}: {}",
+                                e.to_string().replace("REFUNDD_DOCUMENT_KEYS: ", "")
+                            ))
+                        })?,
+                    );
+                }
+                "dev_mode" => {
+                    s.dev_mode = match value.trim() {
+                        "1" | "true" | "yes" => true,
+                        "" | "0" | "false" | "no" => false,
+                        _ => return Err(bad(format!("expected 1 or 0, got {value:?}"))),
+                    }
                 }
                 "document_retention_days" => {
                     s.document_retention_days = value
@@ -423,14 +459,35 @@ impl Settings {
         Ok(s)
     }
 
-    /// The document keys, or the development key (with a warning in the log).
-    pub fn document_keys_or_development(&self) -> crate::documents::DocumentKeys {
-        self.document_keys.clone().unwrap_or_else(|| {
-            tracing::warn!(
-                "REFUNDD_DOCUMENT_KEYS is not set: documents are encrypted with the development key; set it in production"
-            );
-            crate::documents::DocumentKeys::development()
-        })
+    /// The document keys a service (the API, a worker, `all`, the mailbox reader, `keys
+    /// rotate`) encrypts with. Without configured keys it refuses, unless `REFUNDD_DEV_MODE=1`
+    /// says this is a development machine: then the fixed development key, with a warning.
+    /// A production system started without keys would store every identity document under a
+    /// key anyone with the source can compute.
+    pub fn service_document_keys(&self) -> Result<crate::documents::DocumentKeys, ConfigError> {
+        self.require_document_keys()?;
+        if let Some(keys) = &self.document_keys {
+            return Ok(keys.clone());
+        }
+        tracing::warn!(
+            "REFUNDD_DOCUMENT_KEYS is not set and REFUNDD_DEV_MODE=1: documents are encrypted with the development key; never do this in production"
+        );
+        Ok(crate::documents::DocumentKeys::development())
+    }
+
+    /// Fails (the line a person reads) when a service would have to start without document
+    /// keys on a machine that is not a development one.
+    pub fn require_document_keys(&self) -> Result<(), ConfigError> {
+        if self.document_keys.is_some() || self.dev_mode {
+            return Ok(());
+        }
+        Err(ConfigError::new(
+            "REFUNDD_DOCUMENT_KEYS",
+            "is not set: documents and emails would be encrypted with a key anyone can compute. \
+             Make a key with `refundd keys generate` and set REFUNDD_DOCUMENT_KEYS (or \
+             REFUNDD_DOCUMENT_KEYS_FILE, a file holding it); on a development machine \
+             REFUNDD_DEV_MODE=1 allows the development key",
+        ))
     }
 
     /// The database URL with its password replaced, for log lines.

@@ -83,6 +83,22 @@ impl DocumentKeys {
         }
     }
 
+    /// A new key as one `id:base64key` item of `REFUNDD_DOCUMENT_KEYS`: 32 bytes from the
+    /// operating system's random source.
+    pub fn generate(id: &str) -> Result<String, DocumentError> {
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(DocumentError::BadKeys(format!(
+                "key id {id:?}: use letters, digits, '-', '_' or '.'"
+            )));
+        }
+        let key = Aes256Gcm::generate_key(&mut OsRng);
+        Ok(format!("{id}:{}", BASE64.encode(key)))
+    }
+
     pub fn active_id(&self) -> &str {
         &self.active
     }

@@ -157,6 +157,19 @@ pub async fn find_by_gateway(
     row.map(Payment::try_from).transpose()
 }
 
+/// Locks payment `id` for the rest of the transaction. Everything that approves an amount
+/// on a payment (the decide stage, a supervisor's confirm) takes this lock before it sums
+/// [`committed_refunds`], so two approvals on one payment are decided one after the other
+/// and their sum can never pass what was captured. Callers lock the request first, then
+/// the payment: one order everywhere, so they never deadlock.
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Payment>> {
+    sqlx::query("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    find(conn, id).await
+}
+
 /// What has been refunded, or is on its way, on a payment: the sum of approved refund
 /// amounts of requests that are not rejected or withdrawn (excluding `except`).
 pub async fn committed_refunds(

@@ -235,6 +235,8 @@ pub fn refundd_with(
         .env("REFUNDD_RETRY_DELAYS", delays.join(","))
         .env("REFUNDD_RELAY_POLL_INTERVAL", "100ms")
         .env("RUST_LOG", "info")
+        // Tests encrypt documents with the development key.
+        .env("REFUNDD_DEV_MODE", "1")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -105,6 +105,13 @@ enum PayoutsCmd {
 enum KeysCmd {
     /// Re-encrypt every stored document under the active key (the first of REFUNDD_DOCUMENT_KEYS).
     Rotate,
+    /// Print a new key as `id:base64key`: put it first in REFUNDD_DOCUMENT_KEYS (keep the old
+    /// ones after it), then run `keys rotate`.
+    Generate {
+        /// The key's id (default: `k` and today's date).
+        #[arg(long)]
+        id: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -139,6 +146,24 @@ fn main() -> ExitCode {
         Command::SandboxGateway(args) => return tools::sandbox_gateway::run(args),
         other => other,
     };
+    if let Command::Keys {
+        cmd: KeysCmd::Generate { id },
+    } = &command
+    {
+        let id = id
+            .clone()
+            .unwrap_or_else(|| format!("k{}", chrono::Utc::now().format("%Y%m%d")));
+        return match shared::documents::DocumentKeys::generate(&id) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("refundd: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -146,6 +171,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The services and `keys rotate` need real document keys (or a development machine).
+    let handles_documents = matches!(
+        command,
+        Command::Api
+            | Command::Worker { .. }
+            | Command::All
+            | Command::IntakeEmail
+            | Command::Keys {
+                cmd: KeysCmd::Rotate
+            }
+    );
+    if handles_documents && let Err(e) = settings.require_document_keys() {
+        eprintln!("refundd: {e}");
+        return ExitCode::from(2);
+    }
     shared::telemetry::init(settings.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -195,7 +235,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             cmd: KeysCmd::Rotate,
         } => {
             let pool = shared::db::connect(&settings.database_url, 2).await?;
-            let keys = settings.document_keys_or_development();
+            let keys = settings.service_document_keys()?;
             let n = shared::documents::rotate(&pool, &keys).await?;
             eprintln!(
                 "{n} document(s) re-encrypted under key {:?}",
@@ -225,7 +265,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         | Command::Quote { .. }
         | Command::Policies { .. }
         | Command::Calendar { .. }
-        | Command::SandboxGateway(_) => {
+        | Command::SandboxGateway(_)
+        | Command::Keys {
+            cmd: KeysCmd::Generate { .. },
+        } => {
             unreachable!("tools return before the runtime starts")
         }
     }

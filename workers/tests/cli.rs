@@ -66,3 +66,91 @@ fn a_missing_config_file_is_named() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("/nonexistent/refundd.toml"), "{stderr}");
 }
+
+/// Without document keys the services do not start (they would encrypt identity documents
+/// under the development key, which anyone with the source can compute), unless
+/// `REFUNDD_DEV_MODE=1` says this is a development machine.
+#[test]
+fn the_services_refuse_to_start_without_document_keys() {
+    for args in [
+        &["api"][..],
+        &["all"],
+        &["worker", "validate"],
+        &["intake-email"],
+        &["keys", "rotate"],
+    ] {
+        let out = refundd()
+            .args(args)
+            .env_remove("REFUNDD_DOCUMENT_KEYS")
+            .env_remove("REFUNDD_DOCUMENT_KEYS_FILE")
+            .env_remove("REFUNDD_DEV_MODE")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("REFUNDD_DOCUMENT_KEYS")
+                && stderr.contains("refundd keys generate")
+                && stderr.contains("REFUNDD_DEV_MODE=1"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // A typo in the switch is a bad setting, not a silent production start.
+    let out = refundd()
+        .arg("api")
+        .env_remove("REFUNDD_DOCUMENT_KEYS")
+        .env("REFUNDD_DEV_MODE", "sure")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("REFUNDD_DEV_MODE")
+    );
+}
+
+/// `keys generate` prints a key the services accept, from a file too.
+#[test]
+fn a_generated_key_is_accepted_from_the_environment_and_from_a_file() {
+    let out = refundd()
+        .args(["keys", "generate", "--id", "k1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(line.starts_with("k1:"), "{line}");
+    let again = refundd()
+        .args(["keys", "generate", "--id", "k1"])
+        .output()
+        .unwrap();
+    assert_ne!(
+        String::from_utf8(again.stdout).unwrap().trim(),
+        line,
+        "each key is new"
+    );
+    let keys = shared::documents::DocumentKeys::parse(&line).expect("a valid key");
+    assert_eq!(keys.active_id(), "k1");
+
+    let file = std::env::temp_dir().join(format!("refundd-keys-{}", std::process::id()));
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let mut env = std::collections::BTreeMap::new();
+    env.insert(
+        "REFUNDD_DOCUMENT_KEYS_FILE".to_string(),
+        file.display().to_string(),
+    );
+    let settings = shared::config::Settings::load_from(None, &env).unwrap();
+    assert_eq!(settings.service_document_keys().unwrap().active_id(), "k1");
+    // Both ways at once is ambiguous.
+    env.insert("REFUNDD_DOCUMENT_KEYS".to_string(), line.clone());
+    let e = shared::config::Settings::load_from(None, &env).unwrap_err();
+    assert!(e.to_string().contains("not both"), "{e}");
+    std::fs::remove_file(&file).unwrap();
+
+    let bad = refundd()
+        .args(["keys", "generate", "--id", "no spaces"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

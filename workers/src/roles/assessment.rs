@@ -58,15 +58,8 @@ pub async fn assess(
         .ok_or_else(|| permanent(format!("request {id} does not exist")))?;
     let documents = documents::for_request(conn, id).await?;
     let payment = match record.payment_id {
-        Some(p) => {
-            // Lock the payment: refunds on it are decided one at a time, so their sum
-            // can never pass what was captured.
-            sqlx::query("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE")
-                .bind(p)
-                .execute(&mut *conn)
-                .await?;
-            payments::find(conn, p).await?
-        }
+        // Refunds on one payment are decided one at a time (see `payments::lock`).
+        Some(p) => payments::lock(conn, p).await?,
         None => None,
     };
     // Without a payment or a reason (an email that said neither) the engine has nothing to

@@ -146,7 +146,7 @@ async fn api_context(
         reference.merchants.clone(),
         reference.packs.clone(),
         reference.calendars.clone(),
-        settings.document_keys_or_development(),
+        settings.service_document_keys()?,
     );
     ctx.intake = api::IntakeSettings {
         default_merchant: settings.intake_merchant.clone(),
