@@ -261,6 +261,16 @@ pub async fn history(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Vec<Even
 /// Key under which the contact's name is kept with a request's facts.
 pub const CUSTOMER_NAME: &str = "customer_name";
 
+/// The policy facts of a stored request (the contact's name travels with the facts but is
+/// not a policy fact).
+pub fn policy_facts(record: &RequestRecord) -> Result<crate::policy::Facts, String> {
+    let mut facts = record.facts.clone();
+    if let Some(map) = facts.as_object_mut() {
+        map.remove(CUSTOMER_NAME);
+    }
+    serde_json::from_value(facts).map_err(|e| format!("facts: {e}"))
+}
+
 /// The policy engine's input for a stored request: its payment, dates, reason and facts.
 /// `refunded` is what other requests have already committed on the same payment.
 pub fn quote_input(
@@ -270,17 +280,12 @@ pub fn quote_input(
     documents: Vec<crate::policy::DocumentKind>,
 ) -> Result<crate::policy::QuoteInput, String> {
     use crate::money::DecimalAmount;
-    use crate::policy::{DateOrTimestamp, Facts, PaymentInput, QuoteInput, Reason};
+    use crate::policy::{DateOrTimestamp, PaymentInput, QuoteInput, Reason};
     let reason: Reason = serde_json::from_value(Value::String(
         record.reason.clone().ok_or("the request has no reason")?,
     ))
     .map_err(|e| format!("reason: {e}"))?;
-    // The contact's name travels with the facts but is not a policy fact.
-    let mut facts = record.facts.clone();
-    if let Some(map) = facts.as_object_mut() {
-        map.remove(CUSTOMER_NAME);
-    }
-    let facts: Facts = serde_json::from_value(facts).map_err(|e| format!("facts: {e}"))?;
+    let facts = policy_facts(record)?;
     let amount = |m: crate::money::Money| {
         DecimalAmount::parse(&m.amount_text()).map_err(|e| format!("amount: {e}"))
     };

@@ -291,6 +291,27 @@ pub fn decide(
     run.decide()
 }
 
+/// The amount facts as the engine reads them (in the payment's currency, never negative),
+/// checked up front: the API refuses facts the engine would refuse, so a bad fact is a 422
+/// for the person who typed it instead of a request the engine cannot decide.
+pub fn check_amount_facts(facts: &Facts, currency: Currency) -> Result<(), QuoteError> {
+    for fact in [FactName::InvoicedAmount, FactName::Balance] {
+        if let Some(FactValue::Amount(amount)) = facts.get(fact) {
+            amount_in(amount, currency, amount_field(fact))?;
+        }
+    }
+    Ok(())
+}
+
+/// The field an amount fact is named by in errors.
+fn amount_field(fact: FactName) -> &'static str {
+    match fact {
+        FactName::InvoicedAmount => "facts.invoiced_amount",
+        FactName::Balance => "facts.balance",
+        _ => "facts",
+    }
+}
+
 fn amount_in(
     amount: DecimalAmount,
     currency: Currency,
@@ -742,12 +763,7 @@ impl<'a> Evaluation<'a> {
         let Some(FactValue::Amount(amount)) = self.fact(fact) else {
             return Ok(None);
         };
-        let field = match fact {
-            FactName::InvoicedAmount => "facts.invoiced_amount",
-            FactName::Balance => "facts.balance",
-            _ => "facts",
-        };
-        amount_in(amount, self.captured.currency(), field).map(Some)
+        amount_in(amount, self.captured.currency(), amount_field(fact)).map(Some)
     }
 
     /// The requirements not met; yes/no facts must be true, text must not be blank.

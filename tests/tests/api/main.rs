@@ -5,6 +5,7 @@ mod applications;
 mod auth;
 mod dashboard;
 mod errors;
+mod hardening;
 mod helpers;
 mod metrics;
 mod sla;

@@ -393,9 +393,56 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     }
+    engine_accepts(&ctx, &mut tx, id).await?;
     tx.commit().await?;
     tracing::info!(request_id = %id, merchant = payment.merchant, "refund application accepted");
     Ok(accepted(id, false))
+}
+
+/// Runs the policy engine's checks over request `id` as it stands in this transaction:
+/// facts the engine would refuse (a negative balance, more decimals than the currency has, a
+/// date its calendar cannot count) are a 422 for the person who typed them, not a message
+/// the decide stage would have to park. Missing facts are not an error here.
+async fn engine_accepts(
+    ctx: &ApiContext,
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    let Some(record) = requests::find(conn, id).await? else {
+        return Ok(());
+    };
+    let Some(payment) = (match record.payment_id {
+        Some(p) => payments::find(conn, p).await?,
+        None => None,
+    }) else {
+        return Ok(());
+    };
+    let refused = |e: shared::policy::QuoteError| {
+        let field = match &e {
+            shared::policy::QuoteError::BadAmount { field, .. }
+            | shared::policy::QuoteError::NegativeAmount { field } => field.to_string(),
+            _ => "facts".to_string(),
+        };
+        ApiError::field(field, format!("{e}; the policy cannot decide on it"))
+    };
+    let facts = requests::policy_facts(&record).map_err(|e| ApiError::field("facts", e))?;
+    shared::policy::decide::check_amount_facts(&facts, payment.currency).map_err(refused)?;
+    if record.reason.is_none() {
+        return Ok(());
+    }
+    let Some(pack) = ctx.packs.get(&payment.policy) else {
+        return Ok(());
+    };
+    let input = requests::quote_input(
+        &record,
+        &payment,
+        Money::from_minor(0, payment.currency),
+        Vec::new(),
+    )
+    .map_err(|e| ApiError::field("facts", e))?;
+    shared::policy::decide(pack, ctx.calendars.get(pack.country()), &input)
+        .map(|_| ())
+        .map_err(refused)
 }
 
 fn reason_name(reason: Reason) -> String {
@@ -719,6 +766,7 @@ pub async fn add_facts(
         .bind(&merged)
         .execute(&mut *tx)
         .await?;
+    engine_accepts(&ctx, &mut tx, id).await?;
     match state {
         RequestState::NeedsInfo => {
             let validate = WorkMessage::new(Stage::Validate, id).with_version(version + 1);
