@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use quick_xml::escape::escape;
+use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::Event;
 
 use super::transport::{self, send};
@@ -50,27 +50,38 @@ pub struct Webpay {
 pub struct Fields(HashMap<String, String>);
 
 impl Fields {
-    /// Reads every leaf element's text; `None` if the XML is not well formed.
+    /// Reads every leaf element's text; `None` if the XML is not well formed. Entity and
+    /// character references arrive as their own events and are resolved into the text.
     pub fn parse(xml: &str) -> Option<Self> {
+        // Text is trimmed once whole: trimming each piece between references would eat the
+        // spaces around `&amp;`.
         let mut reader = quick_xml::Reader::from_str(xml);
-        reader.config_mut().trim_text(true);
         let mut fields = HashMap::new();
         let mut current: Option<String> = None;
+        let mut text = String::new();
         loop {
             match reader.read_event().ok()? {
                 Event::Start(e) => {
-                    current = Some(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
+                    current = Some(e.local_name().as_ref().to_owned());
+                    text.clear();
                 }
                 Event::Empty(e) => {
-                    let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                    let name = e.local_name().as_ref().to_owned();
                     fields.entry(name).or_insert_with(String::new);
                 }
-                Event::Text(t) => {
-                    if let Some(name) = &current {
-                        fields.insert(name.clone(), t.unescape().ok()?.into_owned());
+                Event::Text(t) if current.is_some() => text.push_str(&t.xml10_content()),
+                Event::CData(c) if current.is_some() => text.push_str(&c.xml10_content()),
+                Event::GeneralRef(r) if current.is_some() => match r.resolve_char_ref().ok()? {
+                    Some(c) => text.push(c),
+                    None => text.push_str(resolve_predefined_entity(&r.xml10_content())?),
+                },
+                Event::End(_) => {
+                    if let Some(name) = current.take()
+                        && !text.trim().is_empty()
+                    {
+                        fields.insert(name, text.trim().to_owned());
                     }
                 }
-                Event::End(_) => current = None,
                 Event::Eof => break,
                 _ => {}
             }
