@@ -40,6 +40,12 @@ pub struct Settings {
     /// Prefix of every exchange and queue name, so several systems (or tests) share a broker.
     pub queue_prefix: String,
     pub api_bind: SocketAddr,
+    /// How long a client may take to send a request's headers.
+    pub api_header_timeout: Duration,
+    /// How long a client may take to send a request's body, after its headers.
+    pub api_body_timeout: Duration,
+    /// How long one request may take from its headers to its answer.
+    pub api_request_timeout: Duration,
     pub log_format: LogFormat,
     /// How many unacknowledged messages one consumer holds at once.
     pub prefetch: u16,
@@ -112,6 +118,9 @@ impl Default for Settings {
             amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             queue_prefix: "refundd".into(),
             api_bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            api_header_timeout: Duration::from_secs(10),
+            api_body_timeout: Duration::from_secs(30),
+            api_request_timeout: Duration::from_secs(60),
             log_format: LogFormat::Human,
             prefetch: 16,
             delivery_limit: 5,
@@ -153,6 +162,9 @@ const SETTINGS: &[(&str, &str)] = &[
     ("amqp_url", "AMQP_URL"),
     ("queue_prefix", "REFUNDD_QUEUE_PREFIX"),
     ("api_bind", "REFUNDD_API_BIND"),
+    ("api_header_timeout", "REFUNDD_API_HEADER_TIMEOUT"),
+    ("api_body_timeout", "REFUNDD_API_BODY_TIMEOUT"),
+    ("api_request_timeout", "REFUNDD_API_REQUEST_TIMEOUT"),
     ("log_format", "REFUNDD_LOG_FORMAT"),
     ("prefetch", "REFUNDD_PREFETCH"),
     ("delivery_limit", "REFUNDD_DELIVERY_LIMIT"),
@@ -273,6 +285,17 @@ impl Settings {
                             "expected an address like 127.0.0.1:8080, got {value:?}"
                         ))
                     })?;
+                }
+                "api_header_timeout" | "api_body_timeout" | "api_request_timeout" => {
+                    let d = parse_duration(&value).map_err(&bad)?;
+                    if d < Duration::from_millis(100) || d > Duration::from_secs(3600) {
+                        return Err(bad(format!("expected 100ms to 1h, got {value:?}")));
+                    }
+                    match name {
+                        "api_header_timeout" => s.api_header_timeout = d,
+                        "api_body_timeout" => s.api_body_timeout = d,
+                        _ => s.api_request_timeout = d,
+                    }
                 }
                 "log_format" => {
                     s.log_format = match value.as_str() {

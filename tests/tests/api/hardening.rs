@@ -157,3 +157,163 @@ async fn facts_the_engine_would_refuse_are_a_422_not_a_parked_message() {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     app.stop().await;
 }
+
+/// Limits short enough for a test: headers 1 s, body 1 s, whole request 5 s.
+fn short_limits(ctx: &mut workers::api::ApiContext) {
+    ctx.limits = workers::api::limits::ServerLimits {
+        header_read: std::time::Duration::from_secs(1),
+        body_read: std::time::Duration::from_secs(1),
+        request: std::time::Duration::from_secs(5),
+    };
+}
+
+/// Sends `bytes` one at a time, `gap` apart, until the server closes the connection; returns
+/// how many were sent, how long it took, and what the server answered.
+async fn drip(
+    address: &str,
+    bytes: &[u8],
+    gap: std::time::Duration,
+) -> (usize, std::time::Duration, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut sent = 0;
+    let mut answer = Vec::new();
+    for b in bytes {
+        if stream.write_all(&[*b]).await.is_err() {
+            break;
+        }
+        sent += 1;
+        let mut buf = [0u8; 4096];
+        match tokio::time::timeout(gap, stream.read(&mut buf)).await {
+            Err(_) => continue,
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => {
+                answer.extend_from_slice(&buf[..n]);
+                // Read the rest of the answer, then stop.
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_millis(500),
+                    stream.read_to_end(&mut answer),
+                )
+                .await;
+                break;
+            }
+        }
+    }
+    (
+        sent,
+        started.elapsed(),
+        String::from_utf8_lossy(&answer).into_owned(),
+    )
+}
+
+/// A client sending its headers one byte a second is cut off at the header timeout, long
+/// before it finishes; one whose body trickles in gets 408 at the body timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_at_the_configured_timeouts() {
+    let app = TestApp::spawn_with(short_limits).await;
+    let headers = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nUser-Agent: slowloris-test\r\n\r\n";
+    let (sent, took, _) = drip(&app.address, headers, std::time::Duration::from_millis(250)).await;
+    assert!(
+        sent < headers.len(),
+        "cut off before the headers were complete ({sent} of {} bytes)",
+        headers.len()
+    );
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "cut off within the 1 s header timeout (took {took:?})"
+    );
+
+    let body =
+        br#"{"payment": {"id": "00000000-0000-0000-0000-000000000000"}, "reason": "withdrawal"}"#;
+    let mut request = format!(
+        "POST /v1/refund-requests HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        app.key(ApiRole::Support),
+        body.len()
+    )
+    .into_bytes();
+    let head = request.len();
+    request.extend_from_slice(body);
+    // The headers at once, then the body a byte every 200 ms (about 17 s for all of it).
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(&request[..head]).await.unwrap();
+    let started = std::time::Instant::now();
+    let rest = request[head..].to_vec();
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    let (mut read, mut write) = stream.into_split();
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            read.read_to_end(&mut answer),
+        )
+        .await;
+        let _ = tx.send(String::from_utf8_lossy(&answer).into_owned());
+    });
+    let mut sent = 0;
+    let mut answered = None;
+    for b in rest {
+        if let Ok(answer) = rx.try_recv() {
+            answered = Some(answer);
+            break;
+        }
+        if write.write_all(&[b]).await.is_err() {
+            break;
+        }
+        sent += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        if started.elapsed() > std::time::Duration::from_secs(4) {
+            break;
+        }
+    }
+    drop(write);
+    let answer = match answered {
+        Some(answer) => answer,
+        None => rx.await.unwrap_or_default(),
+    };
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "a body that trickles in is refused with 408 (sent {sent} bytes): {answer}"
+    );
+    assert!(answer.contains("did not arrive within 1 s"), "{answer}");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM refund_requests")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+    app.stop().await;
+}
+
+/// A key whose role may not submit raw emails is refused before the body is read: the
+/// answer comes while the 20 MiB body is still being sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_role_is_checked_before_a_large_body_is_read() {
+    let app = TestApp::spawn().await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /v1/intake/email HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: message/rfc822\r\nContent-Length: {}\r\n\r\n",
+        app.key(ApiRole::Viewer),
+        20 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&[b'x'; 1024]).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .expect("answered without waiting for the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    app.stop().await;
+}

@@ -31,6 +31,7 @@ use uuid::Uuid;
 use super::ApiContext;
 use super::auth::Authenticated;
 use super::extract::PathText;
+use super::limits::BodyDeadline;
 use super::payments::parse_id;
 use super::problem::{ApiError, FieldProblem, JsonBodyProblems, KeyProblems, Problem};
 
@@ -116,8 +117,12 @@ pub async fn upload(
     State(ctx): State<ApiContext>,
     caller: Authenticated,
     PathText(id): PathText,
+    deadline: Option<axum::Extension<BodyDeadline>>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<DocumentAccepted>), ApiError> {
+    // The body is read part by part below, after the role check: a key that may not add
+    // documents never gets to send 10 MiB.
+    let late = || BodyDeadline::timed_out(deadline.as_deref());
     let caller = caller.require(&[ApiRole::Support, ApiRole::Supervisor], "add documents")?;
     let id = parse_id(&id)?;
     let mut multipart = multipart.map_err(|e| {
@@ -133,6 +138,7 @@ pub async fn upload(
         let part = match multipart.next_field().await {
             Ok(Some(part)) => part,
             Ok(None) => break,
+            Err(_) if late().is_some() => return Err(late().expect("checked")),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 return Err(ApiError::too_large("the file is larger than 10 MiB"));
             }
@@ -157,7 +163,9 @@ pub async fn upload(
             "file" => {
                 let content_type = part.content_type().map(str::to_owned);
                 let bytes = part.bytes().await.map_err(|e| {
-                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    if let Some(late) = late() {
+                        late
+                    } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                         ApiError::too_large("the file is larger than 10 MiB")
                     } else {
                         field("file", e.body_text())

@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
+use super::limits::BodyDeadline;
 use super::problem::ApiError;
 
 /// A JSON body deserialized into `T`, or a problem+json answer naming what is wrong.
@@ -101,8 +102,11 @@ async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
 
 /// The raw body within the size limit; axum's plain-text rejections become problems.
 async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    let deadline = req.extensions().get::<BodyDeadline>().copied();
     Bytes::from_request(req, state).await.map_err(|e| {
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        if let Some(late) = BodyDeadline::timed_out(deadline.as_ref()) {
+            late
+        } else if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(format!("the body is larger than the limit: {e}"))
         } else {
             ApiError::malformed(format!("the body could not be read: {e}"), None)

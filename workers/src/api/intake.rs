@@ -1,7 +1,7 @@
 //! `POST /v1/intake/email`: a raw RFC 5322 message from a mail provider's inbound webhook,
 //! taken in exactly as the IMAP reader takes a message from the mailbox.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -11,6 +11,7 @@ use shared::intake::MAX_RAW_BYTES;
 
 use super::ApiContext;
 use super::auth::Authenticated;
+use super::limits::BodyDeadline;
 use super::problem::{ApiError, KeyProblems, Problem};
 use crate::roles::intake::{IntakeOutcome, Source};
 
@@ -47,18 +48,26 @@ pub struct RawEmail(Vec<u8>);
 pub async fn take_email(
     State(ctx): State<ApiContext>,
     caller: Authenticated,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    deadline: Option<axum::Extension<BodyDeadline>>,
+    body: Body,
 ) -> Result<(StatusCode, Json<IntakeOutcome>), ApiError> {
+    // The role first, the body after: only an intake key gets to send megabytes.
     caller.require(&[ApiRole::Intake], "submit raw emails")?;
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(format!(
-                "the message is over the {MAX_RAW_BYTES}-byte limit for the refunds mailbox"
-            ))
-        } else {
-            ApiError::malformed(e.body_text(), None)
-        }
-    })?;
+    let body = axum::body::to_bytes(body, MAX_RAW_BYTES)
+        .await
+        .map_err(|e| {
+            if let Some(late) = BodyDeadline::timed_out(deadline.as_deref()) {
+                late
+            } else if std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            {
+                ApiError::too_large(format!(
+                    "the message is over the {MAX_RAW_BYTES}-byte limit for the refunds mailbox"
+                ))
+            } else {
+                ApiError::malformed(format!("the body could not be read: {e}"), None)
+            }
+        })?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::malformed(
             "the body is empty; send the raw message (RFC 5322) as the request body",

@@ -11,6 +11,7 @@ pub mod documents;
 pub mod extract;
 pub mod health;
 pub mod intake;
+pub mod limits;
 pub mod merchants;
 pub mod metrics;
 pub mod payments;
@@ -21,7 +22,6 @@ pub mod requests;
 pub mod schemas;
 pub mod sla;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -61,6 +61,8 @@ pub struct ApiContext {
     pub topology: Topology,
     /// What `/metrics` keeps between scrapes.
     pub metrics: metrics::Metrics,
+    /// How long a client may take (headers, body, whole request).
+    pub limits: limits::ServerLimits,
 }
 
 /// How raw emails are taken in (`REFUNDD_INTAKE_*`).
@@ -102,6 +104,7 @@ impl ApiContext {
             intake: IntakeSettings::default(),
             topology: Topology::from_settings(&shared::config::Settings::default()),
             metrics: metrics::Metrics::default(),
+            limits: limits::ServerLimits::default(),
         }
     }
 }
@@ -127,6 +130,7 @@ impl ApiContext {
 }
 
 pub fn router(ctx: ApiContext) -> Router {
+    let limits = ctx.limits;
     Router::new()
         .merge(health::router())
         .merge(docs::router())
@@ -142,6 +146,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(metrics::router())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /docs") })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(limits, limits::deadlines))
         .layer(middleware::from_fn(request_id))
         .with_state(ctx)
 }
@@ -158,12 +163,8 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "API listening");
-    axum::serve(
-        listener,
-        router(ctx).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-    .await
+    let limits = ctx.limits;
+    limits::serve(listener, router(ctx), limits, shutdown).await
 }
 
 /// Gives every request an id (the caller's `X-Request-Id` when it is sane), puts it on the

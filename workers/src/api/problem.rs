@@ -212,6 +212,26 @@ impl ApiError {
         )
     }
 
+    /// The client did not send its request in time.
+    pub fn request_timeout(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "The request did not arrive in time",
+            detail.into(),
+        )
+    }
+
+    /// The answer took longer than the API allows itself.
+    pub fn answer_timeout(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "answer-timeout",
+            "The request could not be answered in time",
+            detail.into(),
+        )
+    }
+
     /// Something went wrong on our side: logged with its cause, answered without it.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         let cause = cause.into();

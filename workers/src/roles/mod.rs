@@ -153,6 +153,7 @@ async fn api_context(
         replies_per_day: settings.intake_replies_per_day,
     };
     ctx.topology = Topology::from_settings(settings);
+    ctx.limits = api::limits::ServerLimits::from_settings(settings);
     Ok(ctx)
 }
 
