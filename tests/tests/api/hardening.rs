@@ -317,3 +317,77 @@ async fn the_role_is_checked_before_a_large_body_is_read() {
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     app.stop().await;
 }
+
+/// Text is bounded and clean at the door: a control character in a one-line field, a
+/// bidirectional override in a name, or a reason over 4000 characters is a 422 naming the
+/// field; line breaks in free text are fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_fields_are_bounded_and_free_of_control_characters() {
+    let app = TestApp::spawn().await;
+    let payment = payment_of(&app, "tx-text", "450.00").await;
+    let send = |body: Value| {
+        as_role(
+            &app,
+            client().post(app.url("/v1/refund-requests")).json(&body),
+            ApiRole::Support,
+        )
+        .send()
+    };
+    let base = |contact_name: &str, reason_text: &str| {
+        json!({
+            "payment": {"id": payment},
+            "reason": "withdrawal",
+            "facts": {"access_started_at": "2026-03-02", "reason_text": reason_text},
+            "contact": {"email": "ivan@example.com", "name": contact_name},
+            "received_at": "2026-03-20T12:00:00+03:00"
+        })
+    };
+    for (name, reason, field) in [
+        ("Ivan\u{1b}[2J", "ok", "contact.name"),
+        ("Ivan\nIvanov", "ok", "contact.name"),
+        ("Ivan \u{202e}vonavI", "ok", "contact.name"),
+        ("Ivan", "bad \u{7} bell", "facts.reason_text"),
+    ] {
+        let p = problem(send(base(name, reason)).await.unwrap(), 422).await;
+        assert_eq!(p["errors"][0]["field"], field, "{p}");
+        assert!(
+            p["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("control character"),
+            "{p}"
+        );
+    }
+    let p = problem(
+        send(base("Ivan", &"слово ".repeat(700))).await.unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "facts.reason_text", "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("at most 4000"),
+        "{p}"
+    );
+    let p = problem(send(base(&"И".repeat(201), "ok")).await.unwrap(), 422).await;
+    assert_eq!(p["errors"][0]["field"], "contact.name", "{p}");
+    let r = send(base(
+        "Иван Иванов",
+        "Курс не подошёл.\nПрошу вернуть деньги.\n",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    // The limits are in the published schema too.
+    let doc: Value = client()
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let contact = &doc["components"]["schemas"]["Contact"]["properties"];
+    assert_eq!(contact["name"]["maxLength"], 200, "{contact}");
+    assert_eq!(contact["email"]["maxLength"], 254, "{contact}");
+    app.stop().await;
+}

@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use super::ApiContext;
 use super::auth::Authenticated;
-use super::extract::PathText;
+use super::extract::{PathText, TextLimits, TextShape};
 use super::limits::BodyDeadline;
 use super::payments::parse_id;
 use super::problem::{ApiError, FieldProblem, JsonBodyProblems, KeyProblems, Problem};
@@ -63,13 +63,23 @@ const KINDS: [&str; 3] = ["identity_document", "refund_application", "payment_re
 #[serde(deny_unknown_fields)]
 pub struct DocumentFields {
     /// MRZ lines separated by `\n`.
+    #[schema(max_length = 200)]
     pub mrz: Option<String>,
+    #[schema(max_length = 200)]
     pub country: Option<String>,
+    #[schema(max_length = 200)]
     pub personal_number: Option<String>,
+    #[schema(max_length = 200)]
     pub document_number: Option<String>,
     pub birth_date: Option<NaiveDate>,
     pub expires_on: Option<NaiveDate>,
+    #[schema(max_length = 200)]
     pub holder_name: Option<String>,
+}
+
+impl TextLimits for DocumentFields {
+    /// Two or three MRZ lines of 30-44 characters.
+    const TEXT: &'static [(&'static str, usize, TextShape)] = &[("mrz", 200, TextShape::Lines)];
 }
 
 /// The multipart form (documentation only: parts `kind`, `fields`, `file`).

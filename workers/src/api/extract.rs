@@ -16,7 +16,7 @@ pub struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + TextLimits,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -33,7 +33,7 @@ pub struct HashedJson<T>(pub T, pub String);
 
 impl<T, S> FromRequest<S> for HashedJson<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + TextLimits,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -56,7 +56,7 @@ pub struct OptionalJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for OptionalJson<T>
 where
-    T: DeserializeOwned + Default,
+    T: DeserializeOwned + Default + TextLimits,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -114,23 +114,42 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
     })
 }
 
-/// Deserializes JSON, naming the path of the field at fault.
-pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// How a text field may look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextShape {
+    /// One line: no control characters at all.
+    Line,
+    /// Free text: line breaks and tabs, no other control characters.
+    Lines,
+}
+
+/// The longest text (in characters) a field of a JSON body takes when the body names no other.
+pub const LINE_MAX: usize = 200;
+
+/// The text fields of a body that differ from the default (one line of at most [`LINE_MAX`]
+/// characters), by JSON path (`contact.name`, `facts.reason_text`; array items share their
+/// array's path). Every string of every JSON body is checked against these at the door, so
+/// no handler can forget a field; the OpenAPI schema states the same `maxLength`.
+pub trait TextLimits {
+    const TEXT: &'static [(&'static str, usize, TextShape)] = &[];
+}
+
+impl TextLimits for serde_json::Value {}
+impl TextLimits for std::collections::BTreeMap<String, String> {}
+
+/// Deserializes JSON, naming the path of the field at fault; then checks every string
+/// against the body's [`TextLimits`].
+pub fn parse<T: DeserializeOwned + TextLimits>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(value) => {
             de.end().map_err(|e| {
                 ApiError::malformed(format!("unexpected data after the JSON value: {e}"), None)
             })?;
-            if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
-                let raw: serde_json::Value = serde_json::from_slice(bytes)
-                    .map_err(|e| ApiError::malformed(e.to_string(), None))?;
-                if let Some(field) = nul_field(&raw, "") {
-                    return Err(ApiError::field(
-                        field,
-                        "contains a NUL character (\\u0000), which text here may not hold; remove it",
-                    ));
-                }
+            let raw: serde_json::Value = serde_json::from_slice(bytes)
+                .map_err(|e| ApiError::malformed(e.to_string(), None))?;
+            if let Some((field, problem)) = text_problem(&raw, "", T::TEXT) {
+                return Err(ApiError::field(field, problem));
             }
             Ok(value)
         }
@@ -156,9 +175,43 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
-/// The path of the first string (or key) holding a NUL character: Postgres text and jsonb
-/// cannot store one, so it is refused at the door instead of failing the transaction.
-fn nul_field(value: &serde_json::Value, path: &str) -> Option<String> {
+/// Characters that make text lie about itself: bidirectional overrides and isolates (a name
+/// that reads differently than it sorts or compares), and Unicode line separators.
+fn deceptive(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+}
+
+/// What is wrong with one text value, if anything.
+pub fn text_value_problem(text: &str, max: usize, shape: TextShape) -> Option<String> {
+    if text.contains('\0') {
+        return Some(
+            "contains a NUL character (\\u0000), which text here may not hold; remove it".into(),
+        );
+    }
+    let allowed = |c: char| shape == TextShape::Lines && matches!(c, '\n' | '\r' | '\t');
+    if let Some(c) = text
+        .chars()
+        .find(|c| (c.is_control() && !allowed(*c)) || deceptive(*c))
+    {
+        return Some(format!(
+            "contains the control character U+{:04X}, which {} may not hold; remove it",
+            c as u32,
+            match shape {
+                TextShape::Line => "a one-line field",
+                TextShape::Lines => "text",
+            }
+        ));
+    }
+    let count = text.chars().count();
+    (count > max).then(|| format!("is {count} characters long; at most {max} are allowed"))
+}
+
+/// The path and problem of the first string (or key) that breaks its field's limits.
+fn text_problem(
+    value: &serde_json::Value,
+    path: &str,
+    limits: &[(&str, usize, TextShape)],
+) -> Option<(String, String)> {
     let join = |key: &str| {
         if path.is_empty() {
             key.to_string()
@@ -167,24 +220,55 @@ fn nul_field(value: &serde_json::Value, path: &str) -> Option<String> {
         }
     };
     match value {
-        serde_json::Value::String(s) if s.contains('\0') => Some(if path.is_empty() {
-            "body".into()
-        } else {
-            path.into()
-        }),
+        serde_json::Value::String(s) => {
+            let (max, shape) = limits
+                .iter()
+                .find(|(p, _, _)| *p == strip_indexes(path))
+                .map_or((LINE_MAX, TextShape::Line), |(_, max, shape)| {
+                    (*max, *shape)
+                });
+            text_value_problem(s, max, shape).map(|problem| {
+                (
+                    if path.is_empty() {
+                        "body".into()
+                    } else {
+                        path.into()
+                    },
+                    problem,
+                )
+            })
+        }
         serde_json::Value::Array(items) => items
             .iter()
             .enumerate()
-            .find_map(|(i, v)| nul_field(v, &format!("{path}[{i}]"))),
+            .find_map(|(i, v)| text_problem(v, &format!("{path}[{i}]"), limits)),
         serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
-            if k.contains('\0') {
-                Some(join(&k.replace('\0', "\\u0000")))
+            if let Some(problem) = text_value_problem(k, LINE_MAX, TextShape::Line) {
+                Some((
+                    join(&k.replace('\0', "\\u0000")),
+                    format!("the name {problem}"),
+                ))
             } else {
-                nul_field(v, &join(k))
+                text_problem(v, &join(k), limits)
             }
         }),
         _ => None,
     }
+}
+
+/// `facts.notes[1]` → `facts.notes`: array items share their array's limits.
+fn strip_indexes(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut depth = 0;
+    for c in path.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// serde_json appends " at line 1 column 42"; the field path says more.
@@ -232,5 +316,35 @@ mod tests {
     fn an_escaped_backslash_before_u0000_is_just_text() {
         let v: serde_json::Value = parse(br#"{"a": "C:\\u0000"}"#).unwrap();
         assert_eq!(v["a"], "C:\\u0000");
+    }
+
+    #[test]
+    fn control_characters_and_long_text_are_refused_where_they_make_no_sense() {
+        struct Body;
+        impl TextLimits for Body {
+            const TEXT: &'static [(&'static str, usize, TextShape)] =
+                &[("note", 10, TextShape::Lines), ("tags", 3, TextShape::Line)];
+        }
+        let check = |json: &str| {
+            let raw: serde_json::Value = serde_json::from_str(json).unwrap();
+            text_problem(&raw, "", Body::TEXT)
+        };
+        // Free text keeps its line breaks and tabs; one-line fields do not.
+        assert_eq!(check(r#"{"note": "a\nb\tc\r\n"}"#), None);
+        let (field, problem) = check(r#"{"name": "Ivan\nIvanov"}"#).unwrap();
+        assert_eq!(field, "name");
+        assert!(problem.contains("U+000A"), "{problem}");
+        // Escape sequences and bidirectional overrides never.
+        assert!(check(r#"{"note": "\u001b[31mred"}"#).is_some());
+        let (_, problem) = check(r#"{"name": "abc\u202Egpj.exe"}"#).unwrap();
+        assert!(problem.contains("U+202E"), "{problem}");
+        // Lengths in characters, not bytes: ten Cyrillic letters fit a 10-character note.
+        assert_eq!(check(r#"{"note": "ДесятьБукв"}"#), None);
+        assert!(check(r#"{"note": "ОдиннадцатьБ"}"#).is_some());
+        // Array items take their array's limits; anything unlisted is one line of 200.
+        assert_eq!(check(r#"{"tags": ["abc", "de"]}"#), None);
+        assert_eq!(check(r#"{"tags": ["abcd"]}"#).unwrap().0, "tags[0]");
+        let long = format!(r#"{{"other": "{}"}}"#, "x".repeat(LINE_MAX + 1));
+        assert!(check(&long).unwrap().1.contains("at most 200"));
     }
 }

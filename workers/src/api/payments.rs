@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::ApiContext;
 use super::auth::Authenticated;
-use super::extract::{ApiJson, PathText};
+use super::extract::{ApiJson, PathText, TextLimits, TextShape};
 use super::problem::{ApiError, FieldProblem, JsonBodyProblems, KeyProblems, Problem};
 use super::schemas::{CurrencyCode, DecimalText, GatewayName, LanguageCode};
 
@@ -32,6 +32,7 @@ pub fn router() -> Router<ApiContext> {
 #[serde(deny_unknown_fields)]
 pub struct Card {
     /// e.g. `visa`, `mastercard`.
+    #[schema(max_length = 200)]
     pub brand: String,
     /// The last four digits, and only those.
     #[schema(pattern = "^[0-9]{4}$")]
@@ -41,6 +42,7 @@ pub struct Card {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Customer {
+    #[schema(max_length = 254)]
     pub email: String,
     /// `ru`, `kk`, `lv` or `en`.
     #[schema(value_type = Option<LanguageCode>)]
@@ -51,13 +53,16 @@ pub struct Customer {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPayment {
+    #[schema(max_length = 200)]
     pub merchant: String,
     /// The policy pack its refunds fall under (one of the merchant's).
+    #[schema(max_length = 200)]
     pub policy: String,
     /// The gateway that captured it (the merchant's): `sandbox`, `webpay`, `robokassa`,
     /// `cloudpayments` or `stripe`.
     #[schema(value_type = GatewayName)]
     pub gateway: GatewayKind,
+    #[schema(max_length = 200)]
     pub gateway_transaction_id: String,
     /// Captured amount as a decimal string, e.g. `"450.00"`.
     #[schema(value_type = DecimalText)]
@@ -67,8 +72,18 @@ pub struct NewPayment {
     /// When it was captured (RFC 3339 with offset).
     pub paid_at: DateTime<FixedOffset>,
     pub card: Option<Card>,
+    /// One line.
+    #[schema(max_length = 200)]
     pub cardholder_name: Option<String>,
     pub customer: Option<Customer>,
+}
+
+impl TextLimits for NewPayment {
+    const TEXT: &'static [(&'static str, usize, TextShape)] = &[(
+        "customer.email",
+        super::requests::EMAIL_MAX,
+        TextShape::Line,
+    )];
 }
 
 #[derive(Serialize, ToSchema)]

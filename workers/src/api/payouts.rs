@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::ApiContext;
 use super::auth::Authenticated;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, TextLimits, TextShape};
 use super::payments::parse_id;
 use super::problem::{ApiError, KeyProblems, Problem};
 use super::requests::{Move, RefundRequestView, move_to};
@@ -34,16 +34,30 @@ pub fn router() -> Router<ApiContext> {
 #[serde(deny_unknown_fields)]
 pub struct BankDetails {
     /// Where to send the money: IBAN (and bank) as the customer gave them.
+    #[schema(max_length = 500)]
     pub bank_details: String,
+    /// One line.
+    #[schema(max_length = 200)]
     pub account_holder: Option<String>,
+}
+
+impl TextLimits for BankDetails {
+    const TEXT: &'static [(&'static str, usize, TextShape)] = &[(
+        "bank_details",
+        super::requests::BANK_DETAILS_MAX,
+        TextShape::Lines,
+    )];
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarkPaid {
-    /// The bank transfer's reference, for the history.
+    /// The bank transfer's reference, for the history (one line).
+    #[schema(max_length = 200)]
     pub reference: String,
 }
+
+impl TextLimits for MarkPaid {}
 
 /// A refund to pay by bank transfer.
 #[derive(Serialize, ToSchema, Clone, Debug)]

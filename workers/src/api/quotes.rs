@@ -9,7 +9,7 @@ use shared::policy::{Decision, QuoteInput};
 
 use super::ApiContext;
 use super::auth::Authenticated;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, TextLimits, TextShape};
 use super::problem::{ApiError, JsonBodyProblems, KeyProblems};
 
 pub fn router() -> Router<ApiContext> {
@@ -46,4 +46,19 @@ pub async fn quote(
     shared::policy::decide(pack, calendar, &input)
         .map(Json)
         .map_err(|e| ApiError::validation(e.to_string(), Vec::new()))
+}
+
+impl TextLimits for QuoteInput {
+    const TEXT: &'static [(&'static str, usize, TextShape)] = &[
+        (
+            "facts.reason_text",
+            super::requests::REASON_TEXT_MAX,
+            TextShape::Lines,
+        ),
+        (
+            "facts.bank_details",
+            super::requests::BANK_DETAILS_MAX,
+            TextShape::Lines,
+        ),
+    ];
 }

@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use super::ApiContext;
 use super::auth::Authenticated;
-use super::extract::{ApiJson, HashedJson, OptionalJson, PathText};
+use super::extract::{ApiJson, HashedJson, OptionalJson, PathText, TextLimits, TextShape};
 use super::payments::parse_id;
 use super::problem::{ApiError, FieldProblem, JsonBodyProblems, KeyProblems, Problem};
 use super::schemas::{DecimalText, LanguageCode, ReasonName, StateName};
@@ -43,19 +43,33 @@ pub fn router() -> Router<ApiContext> {
         .route("/v1/refund-requests/{id}/withdraw", post(withdraw))
 }
 
+/// The longest email address (RFC 5321's path limit).
+pub const EMAIL_MAX: usize = 254;
+/// The longest `reason_text` (the customer's own words).
+pub const REASON_TEXT_MAX: usize = 4000;
+/// The longest `bank_details` (IBAN, bank, address: a few lines).
+pub const BANK_DETAILS_MAX: usize = 500;
+/// The longest note or reason a person writes into the history.
+pub const NOTE_MAX: usize = 2000;
+
 /// Which payment the refund is for: its id, or the gateway and its transaction id.
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentRef {
     pub id: Option<Uuid>,
+    #[schema(max_length = 200)]
     pub gateway: Option<String>,
+    #[schema(max_length = 200)]
     pub transaction_id: Option<String>,
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
+    #[schema(max_length = 254)]
     pub email: String,
+    /// One line.
+    #[schema(max_length = 200)]
     pub name: Option<String>,
 }
 
@@ -69,7 +83,8 @@ pub struct NewRefundRequest {
     #[schema(value_type = ReasonName)]
     pub reason: Reason,
     /// Facts the policy may need (`progress_percent`, `access_started_at`, `reason_text`, ...);
-    /// unknown names are refused.
+    /// unknown names are refused. `reason_text` holds at most 4000 characters and
+    /// `bank_details` 500 (line breaks allowed); other text facts one line of 200.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub facts: Facts,
@@ -80,6 +95,21 @@ pub struct NewRefundRequest {
     pub language: Option<String>,
     /// When the application first reached the merchant, if before now (RFC 3339).
     pub received_at: Option<DateTime<FixedOffset>>,
+}
+
+impl TextLimits for NewRefundRequest {
+    const TEXT: &'static [(&'static str, usize, TextShape)] = &[
+        ("contact.email", EMAIL_MAX, TextShape::Line),
+        ("facts.reason_text", REASON_TEXT_MAX, TextShape::Lines),
+        ("facts.bank_details", BANK_DETAILS_MAX, TextShape::Lines),
+    ];
+}
+
+impl TextLimits for Facts {
+    const TEXT: &'static [(&'static str, usize, TextShape)] = &[
+        ("reason_text", REASON_TEXT_MAX, TextShape::Lines),
+        ("bank_details", BANK_DETAILS_MAX, TextShape::Lines),
+    ];
 }
 
 /// The answer to an accepted application.
@@ -724,7 +754,7 @@ fn illegal(record: &RequestRecord, to: RequestState, what: &str) -> ApiError {
 #[utoipa::path(patch, path = "/v1/refund-requests/{id}/facts", operation_id = "add_refund_request_facts", tag = "refund requests",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "refund request id")),
-    request_body(content = Object, description = "facts by name, e.g. {\"progress_percent\": 35}"),
+    request_body(content = Object, description = "facts by name, e.g. {\"progress_percent\": 35}; `reason_text` at most 4000 characters, `bank_details` 500, other text one line of 200"),
     responses(
         (status = 200, body = RefundRequestView),
         JsonBodyProblems,
@@ -811,20 +841,38 @@ pub struct ConfirmBody {
     #[schema(value_type = Option<DecimalText>)]
     pub amount: Option<String>,
     /// Why, for the history.
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
+}
+
+impl TextLimits for ConfirmBody {
+    const TEXT: &'static [(&'static str, usize, TextShape)] =
+        &[("note", NOTE_MAX, TextShape::Lines)];
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
     /// Why, in words the customer will read.
+    #[schema(max_length = 2000)]
     pub reason: String,
+}
+
+impl TextLimits for RejectBody {
+    const TEXT: &'static [(&'static str, usize, TextShape)] =
+        &[("reason", NOTE_MAX, TextShape::Lines)];
 }
 
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawBody {
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
+}
+
+impl TextLimits for WithdrawBody {
+    const TEXT: &'static [(&'static str, usize, TextShape)] =
+        &[("note", NOTE_MAX, TextShape::Lines)];
 }
 
 /// A supervisor confirms a decision that awaits confirmation, or decides a request in manual
