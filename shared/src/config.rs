@@ -97,6 +97,8 @@ pub struct Settings {
     pub intake_merchant: Option<String>,
     /// Automatic answers to one sender per 24 hours; more emails are taken in unanswered.
     pub intake_replies_per_day: u32,
+    /// Most attachments one email may carry; a message with more is refused whole.
+    pub intake_max_attachments: usize,
     /// The refunds mailbox: `imaps://user:pass@host:993/INBOX`, or `imap://` on localhost.
     pub imap_url: Option<String>,
     /// Where a message goes once its transaction has committed.
@@ -147,6 +149,7 @@ impl Default for Settings {
             mail_from: None,
             intake_merchant: None,
             intake_replies_per_day: 3,
+            intake_max_attachments: 20,
             imap_url: None,
             imap_processed_folder: "Processed".into(),
             imap_failed_folder: "Failed".into(),
@@ -188,6 +191,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("mail_from", "REFUNDD_MAIL_FROM"),
     ("intake_merchant", "REFUNDD_INTAKE_MERCHANT"),
     ("intake_replies_per_day", "REFUNDD_INTAKE_REPLIES_PER_DAY"),
+    ("intake_max_attachments", "REFUNDD_INTAKE_MAX_ATTACHMENTS"),
     ("imap_url", "REFUNDD_IMAP_URL"),
     ("imap_processed_folder", "REFUNDD_IMAP_PROCESSED_FOLDER"),
     ("imap_failed_folder", "REFUNDD_IMAP_FAILED_FOLDER"),
@@ -468,6 +472,13 @@ impl Settings {
                     let path = PathBuf::from(value.trim());
                     ca_certificates(&path).map_err(bad)?;
                     s.imap_ca_file = Some(path);
+                }
+                "intake_max_attachments" => {
+                    s.intake_max_attachments = value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=1000).contains(n))
+                        .ok_or_else(|| bad(format!("expected a number 1-1000, got {value:?}")))?;
                 }
                 "intake_replies_per_day" => {
                     s.intake_replies_per_day = value

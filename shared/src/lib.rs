@@ -12,6 +12,7 @@ pub mod documents;
 pub mod gateway;
 pub mod html;
 pub mod identity;
+pub mod inbound_emails;
 pub mod intake;
 pub mod lifecycle;
 pub mod merchants;

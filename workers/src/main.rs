@@ -45,7 +45,7 @@ enum Command {
         #[command(subcommand)]
         cmd: KeysCmd,
     },
-    /// Delete the bytes of documents whose request ended more than N days ago.
+    /// Delete the bytes of documents, and the texts of emails, past retention (N days).
     PurgeDocuments {
         /// Days after the end of a request (default: REFUNDD_DOCUMENT_RETENTION_DAYS, 90).
         #[arg(long)]
@@ -237,8 +237,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let pool = shared::db::connect(&settings.database_url, 2).await?;
             let keys = settings.service_document_keys()?;
             let n = shared::documents::rotate(&pool, &keys).await?;
+            let emails = shared::inbound_emails::rotate(&pool, &keys).await?;
             eprintln!(
-                "{n} document(s) re-encrypted under key {:?}",
+                "{n} document(s) and {emails} kept email(s) re-encrypted under key {:?}",
                 keys.active_id()
             );
             Ok(())
@@ -247,7 +248,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let pool = shared::db::connect(&settings.database_url, 2).await?;
             let days = days.unwrap_or(settings.document_retention_days);
             let n = shared::documents::purge(&pool, days).await?;
-            eprintln!("{n} document(s) purged (requests ended more than {days} days ago)");
+            let emails = shared::inbound_emails::purge(&pool, days).await?;
+            eprintln!(
+                "{n} document(s) and the texts of {emails} email(s) purged (requests ended, or \
+                 emails of no request received, more than {days} days ago)"
+            );
             Ok(())
         }
         Command::Payouts {

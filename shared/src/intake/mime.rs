@@ -14,6 +14,7 @@ use super::language::{Language, own_words};
 use super::thread::tag_in_subject;
 use super::{Attachment, InboundEmail, IntakeError};
 use crate::cards::mask_card_numbers;
+use crate::identity::masking::mask_personal_numbers;
 
 /// The largest message the intake reads (the usual mailbox limit plus MIME overhead).
 pub const MAX_RAW_BYTES: usize = 40 * 1024 * 1024;
@@ -21,15 +22,38 @@ pub const MAX_RAW_BYTES: usize = 40 * 1024 * 1024;
 /// Forwarded messages inside forwarded messages are unfolded this deep, no deeper.
 const MAX_NESTING: usize = 4;
 
+/// What one email may carry (`REFUNDD_INTAKE_MAX_ATTACHMENTS`; the per-file limit is the
+/// one for uploaded documents).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntakeLimits {
+    pub max_attachments: usize,
+    pub max_attachment_bytes: usize,
+}
+
+impl Default for IntakeLimits {
+    fn default() -> Self {
+        Self {
+            max_attachments: 20,
+            max_attachment_bytes: crate::identity::file::FileLimits::default().max_bytes,
+        }
+    }
+}
+
+/// Parses one raw message under the default [`IntakeLimits`].
+pub fn parse(raw: &[u8]) -> Result<InboundEmail, IntakeError> {
+    parse_with(raw, &IntakeLimits::default())
+}
+
 /// Parses one raw message. Never panics; any byte string gives a result or an error.
 /// mail-parser 0.11 can panic on some malformed MIME trees (found by fuzzing: "Invalid part
 /// ID, could not find multipart"); such a message is answered as unreadable instead of
 /// taking the intake down (and being retried for ever).
-pub fn parse(raw: &[u8]) -> Result<InboundEmail, IntakeError> {
-    std::panic::catch_unwind(|| parse_unguarded(raw)).unwrap_or(Err(IntakeError::Unreadable))
+pub fn parse_with(raw: &[u8], limits: &IntakeLimits) -> Result<InboundEmail, IntakeError> {
+    std::panic::catch_unwind(|| parse_unguarded(raw, limits))
+        .unwrap_or(Err(IntakeError::Unreadable))
 }
 
-fn parse_unguarded(raw: &[u8]) -> Result<InboundEmail, IntakeError> {
+fn parse_unguarded(raw: &[u8], limits: &IntakeLimits) -> Result<InboundEmail, IntakeError> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(IntakeError::Empty);
     }
@@ -67,7 +91,7 @@ fn parse_unguarded(raw: &[u8]) -> Result<InboundEmail, IntakeError> {
     let mut mask = |text: &str| {
         let (masked, any) = mask_card_numbers(text);
         masked_any |= any;
-        masked
+        mask_personal_numbers(&masked).0
     };
     let from_name = sender
         .and_then(|a| a.name())
@@ -91,6 +115,27 @@ fn parse_unguarded(raw: &[u8]) -> Result<InboundEmail, IntakeError> {
 
     let mut content = Content::default();
     content.read(&message, 0);
+    if content.attachments.len() > limits.max_attachments {
+        return Err(IntakeError::TooManyAttachments {
+            count: content.attachments.len(),
+            limit: limits.max_attachments,
+        });
+    }
+    if let Some(big) = content
+        .attachments
+        .iter()
+        .find(|a| a.bytes.len() > limits.max_attachment_bytes)
+    {
+        return Err(IntakeError::AttachmentTooLarge {
+            name: big
+                .filename
+                .as_deref()
+                .map(|f| mask_card_numbers(f).0)
+                .unwrap_or_else(|| big.content_type.clone()),
+            size: big.bytes.len(),
+            limit: limits.max_attachment_bytes,
+        });
+    }
     let body_text = mask(content.text.trim());
     let forwarded_from = content.forwarded_from.clone();
     let attachments: Vec<Attachment> = content

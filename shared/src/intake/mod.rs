@@ -4,7 +4,9 @@
 //! IMAP reader, the raw-MIME API endpoint and the database sit on top of these functions.
 //!
 //! Rules kept here, so every caller gets them:
-//! - card numbers are masked in everything [`parse`] returns before anyone can store or log it;
+//! - card numbers and personal (national identity) numbers are masked in everything [`parse`]
+//!   returns before anyone can store or log it;
+//! - a message over the limits ([`IntakeLimits`]: attachments, their sizes) is refused whole;
 //! - auto-replies, bounces and list mail are recognised ([`MailKind`]) and never answered;
 //! - a message is deduplicated by its Message-ID, or the SHA-256 of its bytes when it has none;
 //! - a payment is matched only when exactly one candidate fits; otherwise nothing is guessed.
@@ -24,7 +26,7 @@ pub use attachment_kind::{AttachmentKind, attachment_kind};
 pub use auto_reply::{answerable, auto_reply};
 pub use language::Language;
 pub use matching::{CandidatePayment, PaymentMatch, match_payment};
-pub use mime::{MAX_RAW_BYTES, parse};
+pub use mime::{IntakeLimits, MAX_RAW_BYTES, parse, parse_with};
 pub use missing::{MissingItem, already_asked, missing_for_application};
 pub use rate_limit::ReplyRateLimit;
 pub use thread::{NotARequestTag, request_of_message_id};
@@ -131,4 +133,30 @@ pub enum IntakeError {
     NotAnEmail,
     #[error("the message's MIME structure is damaged and could not be read")]
     Unreadable,
+    #[error(
+        "the message has {count} attachments; at most {limit} are taken in one email: send the \
+         documents in several emails"
+    )]
+    TooManyAttachments { count: usize, limit: usize },
+    #[error(
+        "attachment {name:?} is {size} bytes, over the {limit}-byte limit for one file: send a \
+         smaller scan or photo"
+    )]
+    AttachmentTooLarge {
+        name: String,
+        size: usize,
+        limit: usize,
+    },
+}
+
+impl IntakeError {
+    /// Over one of the intake's limits: refused whole, nothing of it stored but the reason.
+    pub fn is_over_a_limit(&self) -> bool {
+        matches!(
+            self,
+            IntakeError::TooLarge { .. }
+                | IntakeError::TooManyAttachments { .. }
+                | IntakeError::AttachmentTooLarge { .. }
+        )
+    }
 }

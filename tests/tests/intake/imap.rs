@@ -152,6 +152,7 @@ async fn the_mailbox_is_read_once_and_every_message_is_filed() {
         document_keys: shared::documents::DocumentKeys::development(),
         default_merchant: None,
         replies_per_day: 3,
+        limits: Default::default(),
     };
 
     let mut s = session().await;
@@ -327,6 +328,7 @@ async fn killing_the_reader_mid_batch_loses_and_doubles_nothing() {
         document_keys: shared::documents::DocumentKeys::development(),
         default_merchant: None,
         replies_per_day: 3,
+        limits: Default::default(),
     };
     let first = intake
         .take(&application(&run, 0), Source::Api)
@@ -638,6 +640,7 @@ async fn over_tls_without_the_ca_file_the_certificate_is_refused() {
         document_keys: shared::documents::DocumentKeys::development(),
         default_merchant: None,
         replies_per_day: 3,
+        limits: Default::default(),
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let reader = tokio::spawn(imap::run(intake, config, shutdown.clone()));

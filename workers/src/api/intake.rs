@@ -41,6 +41,7 @@ pub struct RawEmail(Vec<u8>);
         (status = 201, description = "a new request was opened", body = IntakeOutcome),
         (status = 200, description = "attached to its request, a duplicate, or ignored", body = IntakeOutcome),
         (status = 202, description = "not readable as an email; kept for a person", body = IntakeOutcome),
+        (status = 422, description = "over the intake's limits (too many attachments, or one larger than the upload limit): refused whole, only the reason kept", body = IntakeOutcome),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         KeyProblems,
         (status = 413, body = Problem, content_type = "application/problem+json"),
@@ -81,6 +82,7 @@ pub async fn take_email(
     let status = match outcome.outcome.as_str() {
         "created" => StatusCode::CREATED,
         "failed" => StatusCode::ACCEPTED,
+        "refused" => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::OK,
     };
     Ok((status, Json(outcome)))

@@ -72,15 +72,26 @@ pub struct IntakeSettings {
     pub default_merchant: Option<String>,
     /// Automatic answers per sender per 24 hours.
     pub replies_per_day: u32,
+    /// What one email may carry.
+    pub limits: shared::intake::IntakeLimits,
+}
+
+impl IntakeSettings {
+    pub fn from_settings(s: &shared::config::Settings) -> Self {
+        Self {
+            default_merchant: s.intake_merchant.clone(),
+            replies_per_day: s.intake_replies_per_day,
+            limits: shared::intake::IntakeLimits {
+                max_attachments: s.intake_max_attachments,
+                ..Default::default()
+            },
+        }
+    }
 }
 
 impl Default for IntakeSettings {
     fn default() -> Self {
-        let s = shared::config::Settings::default();
-        Self {
-            default_merchant: s.intake_merchant,
-            replies_per_day: s.intake_replies_per_day,
-        }
+        Self::from_settings(&shared::config::Settings::default())
     }
 }
 

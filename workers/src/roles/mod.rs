@@ -148,10 +148,7 @@ async fn api_context(
         reference.calendars.clone(),
         settings.service_document_keys()?,
     );
-    ctx.intake = api::IntakeSettings {
-        default_merchant: settings.intake_merchant.clone(),
-        replies_per_day: settings.intake_replies_per_day,
-    };
+    ctx.intake = api::IntakeSettings::from_settings(settings);
     ctx.topology = Topology::from_settings(settings);
     ctx.limits = api::limits::ServerLimits::from_settings(settings);
     Ok(ctx)
@@ -320,6 +317,7 @@ pub fn intake_of(ctx: &ApiContext) -> intake::Intake {
         document_keys: ctx.document_keys.clone(),
         default_merchant: ctx.intake.default_merchant.clone(),
         replies_per_day: ctx.intake.replies_per_day,
+        limits: ctx.intake.limits,
     }
 }
 

@@ -78,6 +78,13 @@ impl SlaMonitor {
                     }
                     Err(e) => tracing::warn!(error = %e, "document purge failed"),
                 }
+                match shared::inbound_emails::purge(&self.pool, self.retention_days).await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(purged = n, "email texts past retention purged")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "email purge failed"),
+                }
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,

@@ -72,7 +72,9 @@ pub struct IntakeOutcome {
     pub message_id: String,
     /// `created` (a new request), `attached` (a reply added to its request), `duplicate` (this
     /// message was taken in before; nothing new happened), `ignored` (auto-reply, bounce or
-    /// list mail: nothing opened, nothing answered) or `failed` (not readable; kept for a person).
+    /// list mail: nothing opened, nothing answered), `failed` (not readable; kept for a
+    /// person) or `refused` (over the limits: too many or too large attachments; only the
+    /// reason is kept).
     pub outcome: String,
     /// `application`, `reply`, `auto_reply`, `bounce` or `mailing_list`.
     pub kind: Option<String>,
@@ -97,6 +99,8 @@ pub struct Intake {
     pub default_merchant: Option<String>,
     /// Automatic answers per sender per 24 hours.
     pub replies_per_day: u32,
+    /// What one email may carry (attachments and their sizes).
+    pub limits: shared::intake::IntakeLimits,
 }
 
 impl Intake {
@@ -104,7 +108,7 @@ impl Intake {
     /// message later: nothing was committed); everything about the message itself is an
     /// outcome.
     pub async fn take(&self, raw: &[u8], source: Source) -> anyhow::Result<IntakeOutcome> {
-        match intake::parse(raw) {
+        match intake::parse_with(raw, &self.limits) {
             Ok(email) if email.from_address.is_none() && email.kind.from_a_person() => {
                 // Nobody to write to and nobody to refund: a person has a look.
                 let error = "the message has no sender address (From)";
@@ -112,6 +116,10 @@ impl Intake {
                     .await
             }
             Ok(email) => self.take_email(&email, source).await,
+            Err(e) if e.is_over_a_limit() => {
+                let message_id = format!("sha256:{}", hex::encode(Sha256::digest(raw)));
+                self.keep_refused(&message_id, &e.to_string(), source).await
+            }
             Err(e) => {
                 let message_id = format!("sha256:{}", hex::encode(Sha256::digest(raw)));
                 self.keep_failed(raw, &message_id, &e.to_string(), source)
@@ -120,7 +128,45 @@ impl Intake {
         }
     }
 
-    /// Keeps the bytes of a message that could not be read, card numbers masked.
+    /// Records a message over the intake's limits: the reason only. Nothing of the message
+    /// is stored (the mailbox keeps it in the failed folder), no request, no answer.
+    async fn keep_refused(
+        &self,
+        message_id: &str,
+        error: &str,
+        source: Source,
+    ) -> anyhow::Result<IntakeOutcome> {
+        let id = Uuid::now_v7();
+        let inserted: Option<Uuid> = sqlx::query_scalar(
+            "INSERT INTO inbound_emails (id, message_id, source, outcome, error)
+             VALUES ($1, $2, $3, 'refused', $4)
+             ON CONFLICT (message_id) DO NOTHING RETURNING id",
+        )
+        .bind(id)
+        .bind(message_id)
+        .bind(source.as_str())
+        .bind(error)
+        .fetch_optional(&self.pool)
+        .await?;
+        if inserted.is_none() {
+            return self.duplicate(message_id).await;
+        }
+        tracing::warn!(inbound_id = %id, %message_id, error = %error, "email over the intake's limits; refused whole");
+        Ok(IntakeOutcome {
+            inbound_id: id,
+            message_id: message_id.to_owned(),
+            outcome: "refused".into(),
+            kind: None,
+            request_id: None,
+            request_state: None,
+            missing: Vec::new(),
+            reply_queued: false,
+            error: Some(error.to_owned()),
+        })
+    }
+
+    /// Keeps the bytes of a message that could not be read: card numbers masked, sealed
+    /// with the document keys (see `shared::inbound_emails`).
     async fn keep_failed(
         &self,
         raw: &[u8],
@@ -130,16 +176,20 @@ impl Intake {
     ) -> anyhow::Result<IntakeOutcome> {
         let mut tx = self.pool.begin().await?;
         let id = Uuid::now_v7();
+        let sealed = shared::inbound_emails::seal(&self.document_keys, id, &mask_raw(raw));
         let inserted: Option<Uuid> = sqlx::query_scalar(
-            "INSERT INTO inbound_emails (id, message_id, source, outcome, error, raw)
-             VALUES ($1, $2, $3, 'failed', $4, $5)
+            "INSERT INTO inbound_emails (id, message_id, source, outcome, error, raw,
+                                         raw_key_id, raw_nonce)
+             VALUES ($1, $2, $3, 'failed', $4, $5, $6, $7)
              ON CONFLICT (message_id) DO NOTHING RETURNING id",
         )
         .bind(id)
         .bind(message_id)
         .bind(source.as_str())
         .bind(error)
-        .bind(mask_raw(raw))
+        .bind(sealed.bytes)
+        .bind(sealed.key_id)
+        .bind(sealed.nonce)
         .fetch_optional(&mut *tx)
         .await?;
         if inserted.is_none() {
