@@ -153,6 +153,7 @@ async fn api_context(
         replies_per_day: settings.intake_replies_per_day,
     };
     ctx.topology = Topology::from_settings(settings);
+    ctx.trusted_proxies = settings.trusted_proxies.clone();
     Ok(ctx)
 }
 
