@@ -6,5 +6,6 @@ mod auth;
 mod dashboard;
 mod errors;
 mod helpers;
+mod merchant_keys;
 mod metrics;
 mod sla;

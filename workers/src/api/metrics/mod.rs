@@ -387,3 +387,26 @@ fn record_current(
             .absolute(t.count as u64);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_merchants_histograms_keep_only_its_series() {
+        let text = "# HELP refundd_time_to_refund_seconds Time\n\
+                    # TYPE refundd_time_to_refund_seconds histogram\n\
+                    refundd_time_to_refund_seconds_bucket{merchant=\"byskills\",le=\"3600\"} 1\n\
+                    refundd_time_to_refund_seconds_bucket{merchant=\"byskills-2\",le=\"3600\"} 4\n\
+                    refundd_time_to_refund_seconds_sum{merchant=\"goods-kz\"} 9\n\
+                    refundd_time_to_refund_seconds_count{merchant=\"byskills\"} 1\n";
+        let only = only_merchant(text, "byskills");
+        assert_eq!(
+            only,
+            "# HELP refundd_time_to_refund_seconds Time\n\
+             # TYPE refundd_time_to_refund_seconds histogram\n\
+             refundd_time_to_refund_seconds_bucket{merchant=\"byskills\",le=\"3600\"} 1\n\
+             refundd_time_to_refund_seconds_count{merchant=\"byskills\"} 1\n"
+        );
+    }
+}
