@@ -76,6 +76,10 @@ impl<K: Hash + Eq> Failures<K> {
         if map.len() > MAX_ENTRIES {
             map.retain(|_, (_, since)| since.elapsed() < WINDOW);
         }
+        // Still full inside one window (a flood of made-up keys): keep only what blocks.
+        if map.len() > MAX_ENTRIES {
+            map.retain(|_, (count, _)| *count >= MAX_FAILURES);
+        }
     }
 }
 
