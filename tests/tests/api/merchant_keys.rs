@@ -380,6 +380,42 @@ async fn another_merchant_is_absent_from_lists_figures_and_exports() {
         assert_eq!(text.contains("refundd_broker_up"), everyone(key), "{text}");
     }
 
+    // Quotes: under A's packs only; B's pack is unknown to A's key, and not named.
+    let quote = |policy: &str, currency: &str| {
+        json!({
+            "policy": policy,
+            "payment": {"amount": "450.00", "currency": currency, "paid_at": "2026-03-02T10:15:00+03:00"},
+            "received_at": "2026-03-20T12:00:00+03:00",
+            "reason": "withdrawal",
+            "facts": {"access_started_at": "2026-03-02", "progress_percent": 35}
+        })
+    };
+    let r = send(
+        &app,
+        &support,
+        Method::POST,
+        "/v1/quotes",
+        Some(quote("by-online-courses", "BYN")),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = send(
+        &app,
+        &support,
+        Method::POST,
+        "/v1/quotes",
+        Some(quote("kz-goods-store", "KZT")),
+    )
+    .await;
+    let p = problem(r, 422).await.to_string();
+    assert!(
+        p.contains("unknown policy") && p.contains("by-online-courses"),
+        "{p}"
+    );
+    for other in ["lv-webshop", "by-app-studio", "kz-saas-subscription"] {
+        assert!(!p.contains(other), "only A's packs are named: {p}");
+    }
+
     // The merchants list: A only.
     let list = get_json(&app, &support, "/v1/merchants").await;
     let ids: Vec<&str> = list["items"]
