@@ -575,6 +575,31 @@ async fn the_cli_creates_keys_for_a_merchant_of_the_merchants_file() {
         .unwrap();
     assert_eq!(keys, 0, "nothing was created");
 
+    // The library refuses an all-merchants support key too, and the table a key of no scope.
+    let e = shared::api_keys::create(
+        &db.pool,
+        ApiRole::Support,
+        &shared::api_keys::MerchantScope::AllMerchants,
+        "x",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            shared::api_keys::ApiKeyError::MustNameMerchant(ApiRole::Support)
+        ),
+        "{e}"
+    );
+    let e = sqlx::query(
+        "INSERT INTO api_keys (id, name, role, key_hash, key_prefix)
+         VALUES (gen_random_uuid(), 'unscoped', 'viewer', 'h', 'rfd_')",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("api_keys_scope"), "{e}");
+
     // A good one: printed once, and it reaches A only.
     let out = api_key_create(
         &db,
