@@ -5,7 +5,7 @@
 //! and the problem, so `refundd` can stop with exit code 2 before doing anything.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -111,6 +111,9 @@ pub struct Settings {
     /// A PEM file of CA certificates trusted for the mailbox besides the public (webpki)
     /// roots: a company CA, or a test server's. Checked when the settings are loaded.
     pub imap_ca_file: Option<PathBuf>,
+    /// Reverse proxies whose `X-Forwarded-For` the API believes (addresses or CIDR ranges);
+    /// none: the peer's address is the client's, and the header is ignored.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Settings {
@@ -155,6 +158,7 @@ impl Default for Settings {
             imap_failed_folder: "Failed".into(),
             imap_poll_interval: Duration::from_secs(60),
             imap_ca_file: None,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -197,6 +201,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("imap_failed_folder", "REFUNDD_IMAP_FAILED_FOLDER"),
     ("imap_poll_interval", "REFUNDD_IMAP_POLL_INTERVAL"),
     ("imap_ca_file", "REFUNDD_IMAP_CA_FILE"),
+    ("trusted_proxies", "REFUNDD_TRUSTED_PROXIES"),
 ];
 
 impl Settings {
@@ -487,6 +492,9 @@ impl Settings {
                         .filter(|n| *n <= 1000)
                         .ok_or_else(|| bad(format!("expected a number 0-1000, got {value:?}")))?;
                 }
+                "trusted_proxies" => {
+                    s.trusted_proxies = TrustedProxies::parse(&value).map_err(bad)?;
+                }
                 _ => unreachable!("every name in SETTINGS is handled"),
             }
         }
@@ -538,6 +546,92 @@ impl Settings {
     pub fn smtp_url_redacted(&self) -> Option<String> {
         self.smtp_url.as_deref().map(redact_url)
     }
+}
+
+/// The reverse proxies in front of the API (`REFUNDD_TRUSTED_PROXIES`): a comma list of IP
+/// addresses and CIDR ranges. Only a peer in this list may say who the client is, with
+/// `X-Forwarded-For`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// `10.0.0.0/8, 127.0.0.1, ::1`; blank: none.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut nets = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let net = item
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    format!(
+                        "{item:?} is not an IP address or CIDR range (expected e.g. 10.0.0.0/8, 127.0.0.1 or ::1, separated by commas)"
+                    )
+                })?;
+            nets.push(net.trunc());
+        }
+        Ok(Self(nets))
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The client's address: the peer's, unless the peer is a trusted proxy; then the
+    /// right-most address of `X-Forwarded-For` (the values of every such header, in order)
+    /// that is not a trusted proxy, since everything left of it was written by the client
+    /// and may be made up. A chain of nothing but trusted proxies gives its left-most; an
+    /// entry that is not an address stops the walk at the hop that wrote it.
+    pub fn client_address<'a>(
+        &self,
+        peer: IpAddr,
+        forwarded_for: impl IntoIterator<Item = &'a str>,
+    ) -> IpAddr {
+        let peer = canonical(peer);
+        if !self.contains(peer) {
+            return peer;
+        }
+        let hops: Vec<&str> = forwarded_for
+            .into_iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            let Some(ip) = parse_hop(hop) else {
+                return client;
+            };
+            client = ip;
+            if !self.contains(ip) {
+                return ip;
+            }
+        }
+        client
+    }
+}
+
+/// An IPv4 address seen through an IPv6 socket (`::ffff:10.0.0.1`) is that IPv4 address.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    }
+}
+
+/// One `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:5678`,
+/// `[::1]:5678`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(canonical(ip));
+    }
+    hop.parse::<SocketAddr>().ok().map(|s| canonical(s.ip()))
 }
 
 fn folder(value: &str) -> Result<String, String> {
@@ -929,6 +1023,67 @@ mod tests {
         let err = Settings::load_from(None, &env(&[("REFUNDD_IMAP_CA_FILE", " ")])).unwrap_err();
         assert_eq!(err.setting, "REFUNDD_IMAP_CA_FILE");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_and_ranges() {
+        let s = Settings::load_from(None, &env(&[])).unwrap();
+        assert!(s.trusted_proxies.is_empty());
+        let s = Settings::load_from(
+            None,
+            &env(&[("REFUNDD_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1")]),
+        )
+        .unwrap();
+        let ip = |t: &str| t.parse::<IpAddr>().unwrap();
+        assert!(s.trusted_proxies.contains(ip("10.20.30.40")));
+        assert!(s.trusted_proxies.contains(ip("127.0.0.1")));
+        assert!(s.trusted_proxies.contains(ip("::ffff:127.0.0.1")));
+        assert!(s.trusted_proxies.contains(ip("::1")));
+        assert!(!s.trusted_proxies.contains(ip("127.0.0.2")));
+        let err = Settings::load_from(
+            None,
+            &env(&[("REFUNDD_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local")]),
+        )
+        .unwrap_err();
+        assert_eq!(err.setting, "REFUNDD_TRUSTED_PROXIES");
+        assert!(err.problem.contains("proxy.local"), "{err}");
+        let dir = std::env::temp_dir().join(format!("refundd-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("refundd.toml");
+        std::fs::write(&file, "trusted_proxies = [\"192.168.0.0/16\"]\n").unwrap();
+        let s = Settings::load_from(Some(&file), &env(&[])).unwrap();
+        assert!(s.trusted_proxies.contains(ip("192.168.1.1")));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_client_is_the_right_most_untrusted_hop() {
+        let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        let ip = |t: &str| t.parse::<IpAddr>().unwrap();
+        // An untrusted peer's header is the client's own word: ignored.
+        assert_eq!(
+            proxies.client_address(ip("203.0.113.9"), ["198.51.100.1"]),
+            ip("203.0.113.9")
+        );
+        // Through two proxies: what the client wrote (left of its own address) is skipped.
+        assert_eq!(
+            proxies.client_address(ip("10.0.0.1"), ["1.1.1.1, 198.51.100.7", "10.0.0.2"]),
+            ip("198.51.100.7")
+        );
+        assert_eq!(proxies.client_address(ip("10.0.0.1"), []), ip("10.0.0.1"));
+        assert_eq!(
+            proxies.client_address(ip("10.0.0.1"), ["garbage, 10.0.0.3"]),
+            ip("10.0.0.3")
+        );
+        assert_eq!(
+            proxies.client_address(ip("10.0.0.1"), ["198.51.100.7:4711"]),
+            ip("198.51.100.7")
+        );
+        // Nothing trusted: the peer, whatever the header says.
+        assert_eq!(
+            TrustedProxies::default().client_address(ip("10.0.0.1"), ["198.51.100.7"]),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]

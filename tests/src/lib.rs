@@ -311,6 +311,30 @@ pub async fn insert_request(pool: &PgPool, state: RequestState) -> Uuid {
     id
 }
 
+/// A key named `test-{role}` reaching every merchant, as the tests' material spans the five
+/// demo merchants. A support key cannot be created so (support works for one merchant): it is
+/// created for one and widened in the table, as the migration widened the keys made before
+/// merchant scopes. Tests of scoping create their own keys with [`TestApp::merchant_key`].
+pub async fn all_merchants_key(pool: &PgPool, role: shared::api_keys::ApiRole) -> String {
+    use shared::api_keys::MerchantScope;
+    let name = format!("test-{role}");
+    if role.may_span_merchants() {
+        return shared::api_keys::create(pool, role, &MerchantScope::AllMerchants, &name)
+            .await
+            .unwrap()
+            .secret;
+    }
+    let key = shared::api_keys::create(pool, role, &MerchantScope::Merchant("demo".into()), &name)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE api_keys SET merchant = NULL, all_merchants = true WHERE id = $1")
+        .bind(key.id)
+        .execute(pool)
+        .await
+        .unwrap();
+    key.secret
+}
+
 /// The API served on 127.0.0.1:0 against a database of its own, with a key per role.
 pub struct TestApp {
     pub address: String,
@@ -342,10 +366,7 @@ impl TestApp {
         tokio::spawn(workers::api::serve(listener, ctx, shutdown.clone()));
         let mut keys = std::collections::HashMap::new();
         for role in shared::api_keys::ApiRole::ALL {
-            let key = shared::api_keys::create(&db.pool, role, &format!("test-{role}"))
-                .await
-                .unwrap();
-            keys.insert(role, key.secret);
+            keys.insert(role, all_merchants_key(&db.pool, role).await);
         }
         Self {
             address,
@@ -357,6 +378,16 @@ impl TestApp {
 
     pub fn key(&self, role: shared::api_keys::ApiRole) -> &str {
         &self.keys[&role]
+    }
+
+    /// A new key of `role` for one merchant's data only.
+    pub async fn merchant_key(&self, role: shared::api_keys::ApiRole, merchant: &str) -> String {
+        let scope = shared::api_keys::MerchantScope::Merchant(merchant.to_string());
+        let name = format!("{merchant}-{role}-{}", uuid::Uuid::new_v4().simple());
+        shared::api_keys::create(&self.db.pool, role, &scope, &name)
+            .await
+            .unwrap()
+            .secret
     }
 
     pub fn url(&self, path: &str) -> String {

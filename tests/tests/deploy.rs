@@ -189,6 +189,8 @@ fn prometheus_scrapes_the_api_and_alerts_and_dashboard_name_served_metrics() {
     assert!(mounts("metrics-key").contains(&"prometheus-secrets:/secrets".into()));
     let script = services["metrics-key"]["command"][0].as_str().unwrap();
     assert!(script.contains("--role viewer"), "{script}");
+    // Prometheus scrapes every merchant's figures: the key says so explicitly.
+    assert!(script.contains("--merchant all-merchants"), "{script}");
     assert!(script.contains("/secrets/refundd-api-key"), "{script}");
 
     let served: BTreeSet<String> = workers::api::metrics::NAMES

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{Duration as Days, Utc};
 use serde_json::{Value, json};
-use shared::api_keys::{self, ApiRole};
+use shared::api_keys::{self, ApiRole, MerchantScope};
 use shared::config::Settings;
 
 /// One sample: a payment and an application against it, and what the policy should do.
@@ -144,7 +144,14 @@ pub async fn run(settings: &Settings, api_url: &str) -> anyhow::Result<()> {
         })?;
     let pool = shared::db::connect(&settings.database_url, 2).await?;
     let run = Utc::now().format("%Y%m%d%H%M%S").to_string();
-    let key = api_keys::create(&pool, ApiRole::Supervisor, &format!("demo-{run}")).await?;
+    // The demo files payments and requests for all five demo merchants.
+    let key = api_keys::create(
+        &pool,
+        ApiRole::Supervisor,
+        &MerchantScope::AllMerchants,
+        &format!("demo-{run}"),
+    )
+    .await?;
 
     // The demo merchants refund through the sandbox gateway, which only refunds payments it
     // knows: seed each one there too, as the real gateway would know it.
@@ -232,7 +239,7 @@ pub async fn run(settings: &Settings, api_url: &str) -> anyhow::Result<()> {
     println!("  statuses:  curl -H 'Authorization: Bearer <key>' {api_url}/v1/refund-requests");
     println!("  API docs:  {api_url}/docs");
     println!(
-        "  key used:  a supervisor key named demo-{run} (revoke: refundd api-key revoke demo-{run})"
+        "  key used:  an all-merchants supervisor key named demo-{run} (revoke: refundd api-key revoke demo-{run})"
     );
     println!("  this key, to try the API yourself (shown once):");
     println!("{}", key.secret);

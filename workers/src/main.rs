@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, error::ErrorKind};
+use shared::api_keys::{ApiRole, MerchantScope};
 use shared::config::Settings;
 use workers::{roles, signals};
 
@@ -120,7 +121,11 @@ enum ApiKeyCmd {
     Create {
         /// support, supervisor, intake or viewer.
         #[arg(long)]
-        role: String,
+        role: ApiRole,
+        /// The merchant (an id from the merchants file) whose data the key reaches, or
+        /// all-merchants (supervisor, viewer and intake keys only).
+        #[arg(long)]
+        merchant: Option<MerchantScope>,
         /// Who or what holds the key (shown in the audit history).
         #[arg(long)]
         name: String,
@@ -205,6 +210,10 @@ fn main() -> ExitCode {
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<BadInput>().is_some() => {
+            eprintln!("refundd: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "refundd stopped on an error");
             eprintln!("refundd: {e:#}");
@@ -260,7 +269,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         } => {
             let pool = shared::db::connect(&settings.database_url, 2).await?;
             let mut conn = pool.acquire().await?;
-            let rows = workers::api::payouts::manual_payouts(&mut conn).await?;
+            let rows = workers::api::payouts::manual_payouts(&mut conn, None).await?;
             print!("{}", workers::api::payouts::to_csv(&rows));
             eprintln!("{} manual payout(s)", rows.len());
             Ok(())
@@ -304,17 +313,34 @@ fn usage_error(e: clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// A command line that names something wrong (an unknown merchant, ...): exit code 2, as for
+/// any other usage error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadInput(String);
+
 async fn api_key(cmd: ApiKeyCmd, settings: &Settings) -> anyhow::Result<()> {
-    let pool = shared::db::connect(&settings.database_url, 2).await?;
     match cmd {
-        ApiKeyCmd::Create { role, name } => {
-            let role: shared::api_keys::ApiRole =
-                role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-            let key = shared::api_keys::create(&pool, role, &name).await?;
-            eprintln!("API key {name:?} ({role}) created; it is shown only this once:");
+        ApiKeyCmd::Create {
+            role,
+            merchant,
+            name,
+        } => {
+            let scope = key_scope(role, merchant, settings)?;
+            let pool = shared::db::connect(&settings.database_url, 2).await?;
+            let key = match shared::api_keys::create(&pool, role, &scope, &name).await {
+                Err(e @ shared::api_keys::ApiKeyError::BadName) => {
+                    return Err(BadInput(e.to_string()).into());
+                }
+                other => other?,
+            };
+            eprintln!(
+                "API key {name:?} ({role}, merchant {scope}) created; it is shown only this once:"
+            );
             println!("{}", key.secret);
         }
         ApiKeyCmd::Revoke { name } => {
+            let pool = shared::db::connect(&settings.database_url, 2).await?;
             if shared::api_keys::revoke(&pool, &name).await? {
                 eprintln!("API key {name:?} revoked");
             } else {
@@ -323,4 +349,39 @@ async fn api_key(cmd: ApiKeyCmd, settings: &Settings) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The merchant a new key reaches: one from the merchants file, or all of them for a role
+/// that may span merchants. Checked before anything is written.
+fn key_scope(
+    role: ApiRole,
+    merchant: Option<MerchantScope>,
+    settings: &Settings,
+) -> anyhow::Result<MerchantScope> {
+    let merchants = workers::roles::load_reference_data(settings)?.merchants;
+    let known = || {
+        merchants
+            .all()
+            .map(|m| m.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let all = MerchantScope::ALL_MERCHANTS;
+    let scope = merchant.ok_or_else(|| {
+        BadInput(format!(
+            "--merchant is required: the id of the merchant whose data the key reaches ({}), or {all} (supervisor, viewer and intake keys only)",
+            known()
+        ))
+    })?;
+    match &scope {
+        MerchantScope::Merchant(id) if merchants.get(id).is_none() => Err(BadInput(format!(
+            "--merchant {id}: no such merchant in the merchants file; merchants are {}, or {all}",
+            known()
+        ))
+        .into()),
+        MerchantScope::AllMerchants if !role.may_span_merchants() => {
+            Err(BadInput(shared::api_keys::ApiKeyError::MustNameMerchant(role).to_string()).into())
+        }
+        _ => Ok(scope),
+    }
 }

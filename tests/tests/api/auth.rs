@@ -1,5 +1,6 @@
 //! Who may do what: every role against every endpoint, missing and bad keys, revoked keys,
-//! and the limit on failed attempts.
+//! the limits on failed attempts (which never refuse a valid key), trusted proxies and the
+//! bearer scheme in any case.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -237,27 +238,150 @@ async fn a_revoked_or_unknown_key_is_refused() {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_attempts_are_rate_limited() {
-    let app = TestApp::spawn().await;
-    for _ in 0..10 {
-        let r = client()
-            .get(app.url("/v1/merchants"))
-            .bearer_auth("rfd_guess")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 401);
+/// Asks for the merchants with `key`, saying (through `X-Forwarded-For`) that the client is
+/// `forwarded_for`, when given; answers the status.
+async fn attempt(app: &TestApp, key: &str, forwarded_for: Option<&str>) -> u16 {
+    let mut rb = client().get(app.url("/v1/merchants")).bearer_auth(key);
+    if let Some(xff) = forwarded_for {
+        rb = rb.header("x-forwarded-for", xff);
     }
-    // Even the right key waits now: the address is guessing.
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    if status == 429 {
+        assert!(r.headers().contains_key("retry-after"));
+    }
+    status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_keys_are_rate_limited_but_a_valid_key_gets_through() {
+    let app = TestApp::spawn().await;
+    for i in 0..10 {
+        assert_eq!(attempt(&app, &format!("rfd_guess{i}"), None).await, 401);
+    }
+    // The address is over the limit: more guesses are refused...
+    assert_eq!(attempt(&app, "rfd_guess10", None).await, 429);
     let r = client()
         .get(app.url("/v1/merchants"))
-        .bearer_auth(app.key(ApiRole::Viewer))
+        .header("authorization", "Token nonsense")
         .send()
         .await
         .unwrap();
-    assert!(r.headers().contains_key("retry-after"));
     problem(r, 429).await;
+    // ... but the valid keys from the same address are not.
+    for role in ApiRole::ALL {
+        let r = client()
+            .get(app.url("/v1/merchants"))
+            .bearer_auth(app.key(role))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{role}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_bad_key_is_limited_from_every_address() {
+    let trusted = shared::config::TrustedProxies::parse("127.0.0.1").unwrap();
+    let app = TestApp::spawn_with(|ctx| ctx.trusted_proxies = trusted).await;
+    // The same revoked or made-up key from ten addresses (through the trusted proxy)...
+    for i in 1..=10 {
+        let client = format!("198.51.100.{i}");
+        assert_eq!(attempt(&app, "rfd_stolen", Some(&client)).await, 401);
+    }
+    // ... is refused from an eleventh, while another key from there is only wrong.
+    assert_eq!(
+        attempt(&app, "rfd_stolen", Some("198.51.100.11")).await,
+        429
+    );
+    assert_eq!(attempt(&app, "rfd_other", Some("198.51.100.11")).await, 401);
+    assert_eq!(
+        attempt(&app, app.key(ApiRole::Viewer), Some("198.51.100.11")).await,
+        200
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x_forwarded_for_counts_only_from_a_trusted_proxy() {
+    // No trusted proxy: the header is the client's own word and changes nothing.
+    let app = TestApp::spawn().await;
+    for i in 0..10 {
+        let client = format!("198.51.100.{i}");
+        assert_eq!(
+            attempt(&app, &format!("rfd_guess{i}"), Some(&client)).await,
+            401
+        );
+    }
+    assert_eq!(
+        attempt(&app, "rfd_guess10", Some("203.0.113.77")).await,
+        429
+    );
+    assert_eq!(
+        attempt(&app, app.key(ApiRole::Viewer), Some("203.0.113.77")).await,
+        200
+    );
+    app.stop().await;
+
+    // Behind a trusted proxy (the test's own address), the client is the right-most address
+    // the proxy did not vouch for: one guessing client does not block the others.
+    let trusted = shared::config::TrustedProxies::parse("127.0.0.0/8").unwrap();
+    let app = TestApp::spawn_with(|ctx| ctx.trusted_proxies = trusted).await;
+    for i in 0..10 {
+        assert_eq!(
+            attempt(&app, &format!("rfd_guess{i}"), Some("198.51.100.1")).await,
+            401
+        );
+    }
+    assert_eq!(
+        attempt(&app, "rfd_guess10", Some("198.51.100.1")).await,
+        429
+    );
+    assert_eq!(
+        attempt(&app, "rfd_guess11", Some("198.51.100.2")).await,
+        401
+    );
+    // What the client wrote in front of its own address does not free it...
+    assert_eq!(
+        attempt(&app, "rfd_guess12", Some("203.0.113.5, 198.51.100.1")).await,
+        429
+    );
+    // ... and hops through more trusted proxies are looked past.
+    assert_eq!(
+        attempt(&app, "rfd_guess13", Some("198.51.100.1, 127.0.0.2")).await,
+        429
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = TestApp::spawn().await;
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let r = client()
+            .get(app.url("/v1/merchants"))
+            .header(
+                "authorization",
+                format!("{scheme} {}", app.key(ApiRole::Viewer)),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{scheme}");
+    }
+    // And for writes: a payment registered with a lowercase scheme.
+    let r = client()
+        .post(app.url("/v1/payments"))
+        .header(
+            "authorization",
+            format!("bearer {}", app.key(ApiRole::Intake)),
+        )
+        .json(&payment_body("tx-lowercase-bearer"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     app.stop().await;
 }
 

@@ -7,5 +7,6 @@ mod dashboard;
 mod errors;
 mod hardening;
 mod helpers;
+mod merchant_keys;
 mod metrics;
 mod sla;

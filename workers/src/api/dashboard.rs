@@ -1,7 +1,8 @@
 //! `GET /dashboard`: the SLA page for people, rendered on the server. A tile per merchant,
 //! the requests at risk or breached by due date, and two charts of the last 30 days (requests
 //! received, share refunded within SLA). No script and nothing fetched from elsewhere, so it
-//! works offline; it reloads itself every minute.
+//! works offline; it reloads itself every minute. A key of one merchant sees that merchant's
+//! tile, requests and charts only.
 //!
 //! A browser cannot add our `Authorization: Bearer` header, so the page also takes the API key
 //! as the password of HTTP Basic (any user name): without a key it answers 401 with a Basic
@@ -101,17 +102,20 @@ pub async fn page(
     State(ctx): State<ApiContext>,
     BrowserCaller(caller): BrowserCaller,
 ) -> Result<Response, ApiError> {
-    caller.require(&DASHBOARD_VIEWERS, "open the dashboard")?;
+    let caller = caller.require(&DASHBOARD_VIEWERS, "open the dashboard")?;
+    let scope = caller.scope.merchant();
     let now = Utc::now();
-    let data = sla::load(&ctx, now).await?;
+    let data = sla::load(&ctx, &caller.scope, now).await?;
     let urgent: Vec<Urgent> = sqlx::query_as(
         "SELECT id, merchant, policy_id, state, sla_state, due_on, received_at
            FROM refund_requests
           WHERE ended_at IS NULL AND sla_state IN ('at_risk', 'breached')
+            AND ($2::text IS NULL OR merchant = $2)
           ORDER BY due_on ASC NULLS LAST, id ASC
           LIMIT $1",
     )
     .bind(TABLE_LIMIT + 1)
+    .bind(scope)
     .fetch_all(&ctx.db)
     .await?;
     let first_day = now.date_naive() - Days::new(u64::from(WINDOW_DAYS) - 1);
@@ -119,9 +123,11 @@ pub async fn page(
         "SELECT (received_at AT TIME ZONE 'UTC')::date AS day, count(*)
            FROM refund_requests
           WHERE received_at >= $1::date::timestamp AT TIME ZONE 'UTC'
+            AND ($2::text IS NULL OR merchant = $2)
           GROUP BY day",
     )
     .bind(first_day)
+    .bind(scope)
     .fetch_all(&ctx.db)
     .await?;
     let html = render(&ctx, now, &data, &urgent, &received.into_iter().collect());

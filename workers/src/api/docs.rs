@@ -22,7 +22,7 @@ use super::{
 #[openapi(
     info(
         title = "refundd API",
-        description = "Refund applications for card payments: register payments, submit applications, follow them through validation, decision and payout. Authenticate with `Authorization: Bearer <key>` (`refundd api-key create`); reads (GET) also take HTTP Basic with the key as the password, so a browser can open `/dashboard`. Errors are RFC 9457 problem details.",
+        description = "Refund applications for card payments: register payments, submit applications, follow them through validation, decision and payout. Authenticate with `Authorization: Bearer <key>` (`refundd api-key create`; the scheme in any case); reads (GET) also take HTTP Basic with the key as the password, so a browser can open `/dashboard`. A key belongs to one merchant (or all merchants): another merchant's requests, payments and documents answer 404, as ids that do not exist, and lists and figures hold the key's merchant only. Errors are RFC 9457 problem details.",
         version = "1"
     ),
     paths(
@@ -121,7 +121,9 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An API key from `refundd api-key create`"))
+                    .description(Some(
+                        "An API key from `refundd api-key create --role R --merchant M`",
+                    ))
                     .build(),
             ),
         );

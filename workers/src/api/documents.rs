@@ -34,6 +34,7 @@ use super::extract::{PathText, TextLimits, TextShape};
 use super::limits::BodyDeadline;
 use super::payments::parse_id;
 use super::problem::{ApiError, FieldProblem, JsonBodyProblems, KeyProblems, Problem};
+use super::requests::{find_visible, no_request};
 
 /// Largest upload: a 10 MiB file plus the form around it.
 const UPLOAD_LIMIT: usize = 11 * 1024 * 1024;
@@ -220,7 +221,8 @@ pub async fn upload(
     let mut tx = ctx.db.begin().await?;
     let (state, version) = transition::lock_state(&mut tx, id)
         .await
-        .map_err(|_| ApiError::not_found(format!("no refund request {id}")))?;
+        .map_err(|_| no_request(id))?;
+    let record = find_visible(&mut tx, caller, id).await?;
     if !matches!(
         state,
         RequestState::Received | RequestState::Validating | RequestState::NeedsInfo
@@ -230,9 +232,6 @@ pub async fn upload(
             format!("the request is {state}; documents can no longer change its decision"),
         ));
     }
-    let record = requests::find(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no refund request {id}")))?;
     let payment = match record.payment_id {
         Some(p) => payments::find(&mut tx, p).await?,
         None => None,
@@ -378,12 +377,10 @@ pub async fn list(
     caller: Authenticated,
     PathText(id): PathText,
 ) -> Result<Json<DocumentList>, ApiError> {
-    caller.require(&DOCUMENT_READERS, "see documents")?;
+    let caller = caller.require(&DOCUMENT_READERS, "see documents")?;
     let id = parse_id(&id)?;
     let mut conn = ctx.db.acquire().await?;
-    if requests::find(&mut conn, id).await?.is_none() {
-        return Err(ApiError::not_found(format!("no refund request {id}")));
-    }
+    find_visible(&mut conn, caller, id).await?;
     let items: Vec<DocumentView> = sqlx::query_as(
         "SELECT id, kind, content_type, size_bytes, sha256, fields, validation, created_at,
                 purged_at
@@ -425,6 +422,7 @@ pub async fn download(
         )
     })?;
     let mut tx = ctx.db.begin().await?;
+    find_visible(&mut tx, caller, id).await?;
     let row: Option<(Option<String>, Value, Option<DateTime<Utc>>)> = sqlx::query_as(
         "SELECT content_type, fields, purged_at FROM documents WHERE id = $1 AND request_id = $2",
     )

@@ -6,7 +6,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use shared::api_keys::ApiRole;
+use shared::api_keys::{ApiRole, MerchantScope};
 use shared::intake::MAX_RAW_BYTES;
 
 use super::ApiContext;
@@ -29,6 +29,8 @@ pub fn router() -> Router<ApiContext> {
 pub struct RawEmail(Vec<u8>);
 
 /// Takes in one raw email: a new application, a reply to an open request, or machine mail.
+/// The refunds mailbox is every merchant's, so this needs an intake key created for
+/// `all-merchants`; a key of one merchant registers that merchant's payments only.
 ///
 /// The same message twice (same Message-ID, or the same bytes when it has none) is taken in
 /// once: the second answer says `duplicate` with the request the first opened. Auto-replies,
@@ -52,8 +54,17 @@ pub async fn take_email(
     deadline: Option<axum::Extension<BodyDeadline>>,
     body: Body,
 ) -> Result<(StatusCode, Json<IntakeOutcome>), ApiError> {
+    let caller = caller.require(&[ApiRole::Intake], "submit raw emails")?;
+    // What an email opens or answers is decided by its sender and the payment it names, for
+    // any merchant, as for the mailbox; a key of one merchant must not reach the others.
+    if caller.scope != MerchantScope::AllMerchants {
+        return Err(ApiError::forbidden(format!(
+            "an intake key of merchant {} may not submit raw emails: the refunds mailbox serves every merchant; that needs an intake key created with --merchant {}",
+            caller.scope,
+            MerchantScope::ALL_MERCHANTS
+        )));
+    }
     // The role first, the body after: only an intake key gets to send megabytes.
-    caller.require(&[ApiRole::Intake], "submit raw emails")?;
     let body = axum::body::to_bytes(body, MAX_RAW_BYTES)
         .await
         .map_err(|e| {

@@ -1,5 +1,5 @@
 //! `GET /v1/merchants`: the configured merchants, their policy packs and gateways. Secrets are
-//! never part of the configuration, so nothing here needs hiding.
+//! never part of the configuration; a key of one merchant sees that merchant only.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -43,7 +43,7 @@ pub struct MerchantList {
     pub items: Vec<MerchantView>,
 }
 
-/// The configured merchants.
+/// The configured merchants (the key's own, for a key of one merchant).
 #[utoipa::path(get, path = "/v1/merchants", operation_id = "list_merchants", tag = "merchants",
     security(("api_key" = [])),
     responses(
@@ -54,10 +54,11 @@ pub async fn list(
     State(ctx): State<ApiContext>,
     caller: Authenticated,
 ) -> Result<Json<MerchantList>, ApiError> {
-    caller.require(&ApiRole::ALL, "list merchants")?;
+    let caller = caller.require(&ApiRole::ALL, "list merchants")?;
     let items = ctx
         .merchants
         .all()
+        .filter(|m| caller.sees(Some(&m.id)))
         .map(|m| MerchantView {
             id: m.id.clone(),
             name: m.name.clone(),

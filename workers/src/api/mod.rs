@@ -32,6 +32,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use shared::broker::Topology;
 use shared::calendar::Calendars;
+use shared::config::TrustedProxies;
 use shared::documents::DocumentKeys;
 use shared::merchants::Merchants;
 use shared::policy::PolicyPacks;
@@ -56,6 +57,8 @@ pub struct ApiContext {
     pub calendars: Arc<Calendars>,
     pub document_keys: DocumentKeys,
     pub failed_attempts: FailedAttempts,
+    /// Proxies whose `X-Forwarded-For` names the client (`REFUNDD_TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
     pub intake: IntakeSettings,
     /// The queue names `/metrics` asks RabbitMQ about (`REFUNDD_QUEUE_PREFIX`).
     pub topology: Topology,
@@ -112,6 +115,7 @@ impl ApiContext {
             packs: packs.into(),
             calendars: calendars.into(),
             failed_attempts: FailedAttempts::default(),
+            trusted_proxies: TrustedProxies::default(),
             intake: IntakeSettings::default(),
             topology: Topology::from_settings(&shared::config::Settings::default()),
             metrics: metrics::Metrics::default(),

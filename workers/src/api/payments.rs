@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
-use shared::api_keys::ApiRole;
+use shared::api_keys::{ApiRole, Caller};
 use shared::cards::contains_card_number;
 use shared::merchants::{GatewayKind, LANGUAGES, looks_like_email};
 use shared::money::{Currency, DecimalAmount};
@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::ApiContext;
-use super::auth::Authenticated;
+use super::auth::{Authenticated, must_see};
 use super::extract::{ApiJson, PathText, TextLimits, TextShape};
 use super::problem::{ApiError, FieldProblem, JsonBodyProblems, KeyProblems, Problem};
 use super::schemas::{CurrencyCode, DecimalText, GatewayName, LanguageCode};
@@ -131,8 +131,9 @@ fn problem(field: &str, message: impl Into<String>) -> FieldProblem {
     }
 }
 
-/// Checks everything a person could get wrong, and builds the payment.
-fn validate(ctx: &ApiContext, p: NewPayment) -> Result<Payment, ApiError> {
+/// Checks everything a person could get wrong, and builds the payment. A merchant outside the
+/// caller's scope is answered as one that does not exist.
+fn validate(ctx: &ApiContext, caller: &Caller, p: NewPayment) -> Result<Payment, ApiError> {
     let mut errors = Vec::new();
     let mut texts: Vec<(&str, &str)> = vec![
         ("gateway_transaction_id", &p.gateway_transaction_id),
@@ -160,14 +161,23 @@ fn validate(ctx: &ApiContext, p: NewPayment) -> Result<Payment, ApiError> {
         ));
     }
 
-    let merchant = ctx.merchants.get(&p.merchant);
+    let merchant = ctx
+        .merchants
+        .get(&p.merchant)
+        .filter(|m| caller.sees(Some(&m.id)));
     match merchant {
         None => errors.push(problem(
             "merchant",
-            format!(
-                "unknown merchant {:?}; GET /v1/merchants lists them",
-                p.merchant
-            ),
+            match caller.scope.merchant() {
+                None => format!(
+                    "unknown merchant {:?}; GET /v1/merchants lists them",
+                    p.merchant
+                ),
+                Some(own) => format!(
+                    "unknown merchant {:?}; this key registers payments of merchant {own} only",
+                    p.merchant
+                ),
+            },
         )),
         Some(m) => {
             if !m.policies.contains(&p.policy) {
@@ -304,8 +314,8 @@ pub async fn register(
     caller: Authenticated,
     ApiJson(body): ApiJson<NewPayment>,
 ) -> Result<(StatusCode, Json<PaymentView>), ApiError> {
-    caller.require(&[ApiRole::Intake, ApiRole::Supervisor], "register payments")?;
-    let payment = validate(&ctx, body)?;
+    let caller = caller.require(&[ApiRole::Intake, ApiRole::Supervisor], "register payments")?;
+    let payment = validate(&ctx, caller, body)?;
     let mut conn = ctx.db.acquire().await?;
     match payments::register(&mut conn, &payment).await? {
         Registered::Created(p) => {
@@ -313,6 +323,16 @@ pub async fn register(
             Ok((StatusCode::CREATED, Json(p.into())))
         }
         Registered::AlreadyRegistered(p) => Ok((StatusCode::OK, Json(p.into()))),
+        // Another merchant's payment is not named: its id is not this key's to know.
+        Registered::Conflict(existing) if !caller.sees(Some(&existing.merchant)) => {
+            Err(ApiError::conflict(
+                "payment-conflict",
+                format!(
+                    "gateway transaction {} of {} is already registered with other details",
+                    existing.gateway_transaction_id, existing.gateway
+                ),
+            ))
+        }
         Registered::Conflict(existing) => Err(ApiError::conflict(
             "payment-conflict",
             format!(
@@ -338,15 +358,17 @@ pub async fn read(
     caller: Authenticated,
     PathText(id): PathText,
 ) -> Result<Json<PaymentView>, ApiError> {
-    caller.require(
+    let caller = caller.require(
         &[ApiRole::Support, ApiRole::Supervisor, ApiRole::Intake],
         "read payments",
     )?;
     let id = parse_id(&id)?;
     let mut conn = ctx.db.acquire().await?;
+    let no_payment = || ApiError::not_found(format!("no payment {id}"));
     let payment = payments::find(&mut conn, id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no payment {id}")))?;
+        .ok_or_else(no_payment)?;
+    must_see(caller, Some(&payment.merchant), no_payment)?;
     Ok(Json(payment.into()))
 }
 

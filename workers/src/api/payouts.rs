@@ -90,13 +90,20 @@ struct Row {
     received_at: DateTime<Utc>,
 }
 
-/// Every request waiting to be paid by hand, oldest first.
-pub async fn manual_payouts(conn: &mut PgConnection) -> sqlx::Result<Vec<ManualPayout>> {
+/// Every request waiting to be paid by hand, oldest first: of one merchant, or (`None`) of
+/// every merchant.
+pub async fn manual_payouts(
+    conn: &mut PgConnection,
+    merchant: Option<&str>,
+) -> sqlx::Result<Vec<ManualPayout>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, merchant, amount_minor, currency::text AS currency, facts, contact_email,
                 due_on, received_at
-           FROM refund_requests WHERE state = 'manual_payout' ORDER BY received_at, id",
+           FROM refund_requests
+          WHERE state = 'manual_payout' AND ($1::text IS NULL OR merchant = $1)
+          ORDER BY received_at, id",
     )
+    .bind(merchant)
     .fetch_all(conn)
     .await?;
     Ok(rows
@@ -118,7 +125,7 @@ pub async fn manual_payouts(conn: &mut PgConnection) -> sqlx::Result<Vec<ManualP
         .collect())
 }
 
-/// Refunds to pay by bank transfer (the card could not take them).
+/// Refunds to pay by bank transfer (the card could not take them), of the key's merchant.
 #[utoipa::path(get, path = "/v1/payouts/manual", tag = "payouts",
     security(("api_key" = [])),
     responses(
@@ -129,10 +136,10 @@ pub async fn list_manual(
     State(ctx): State<ApiContext>,
     caller: Authenticated,
 ) -> Result<Json<ManualPayoutList>, ApiError> {
-    caller.require(&[ApiRole::Supervisor], "list manual payouts")?;
+    let caller = caller.require(&[ApiRole::Supervisor], "list manual payouts")?;
     let mut conn = ctx.db.acquire().await?;
     Ok(Json(ManualPayoutList {
-        items: manual_payouts(&mut conn).await?,
+        items: manual_payouts(&mut conn, caller.scope.merchant()).await?,
     }))
 }
 

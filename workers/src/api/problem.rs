@@ -196,7 +196,7 @@ impl ApiError {
             "too-many-failed-attempts",
             "Too many failed authentication attempts",
             format!(
-                "too many requests with a bad API key from this address; try again in {retry_after_secs} s"
+                "too many requests with a bad API key from this address or with this key; try again in {retry_after_secs} s (a valid key is never refused)"
             ),
         );
         e.retry_after_secs = Some(retry_after_secs);

@@ -1,5 +1,6 @@
 //! `POST /v1/quotes`: what the policy engine would decide for a request, with no side effects;
-//! the same input and answer as `refundd quote`.
+//! the same input and answer as `refundd quote`. A key of one merchant quotes under that
+//! merchant's policy packs.
 
 use axum::extract::State;
 use axum::routing::post;
@@ -30,9 +31,26 @@ pub async fn quote(
     caller: Authenticated,
     ApiJson(input): ApiJson<QuoteInput>,
 ) -> Result<Json<Decision>, ApiError> {
-    caller.require(&[ApiRole::Support, ApiRole::Supervisor], "ask for quotes")?;
-    let pack = ctx.packs.get(&input.policy).ok_or_else(|| {
-        let known: Vec<&str> = ctx.packs.iter().map(|p| p.id().as_str()).collect();
+    let caller = caller.require(&[ApiRole::Support, ApiRole::Supervisor], "ask for quotes")?;
+    // A key of one merchant quotes under that merchant's packs only.
+    let usable = |policy: &str| match caller.scope.merchant() {
+        None => true,
+        Some(m) => ctx
+            .merchants
+            .get(m)
+            .is_some_and(|m| m.policies.iter().any(|p| p == policy)),
+    };
+    let pack = ctx
+        .packs
+        .get(&input.policy)
+        .filter(|_| usable(&input.policy));
+    let pack = pack.ok_or_else(|| {
+        let known: Vec<&str> = ctx
+            .packs
+            .iter()
+            .map(|p| p.id().as_str())
+            .filter(|p| usable(p))
+            .collect();
         ApiError::field(
             "policy",
             format!(

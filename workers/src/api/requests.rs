@@ -25,7 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::ApiContext;
-use super::auth::Authenticated;
+use super::auth::{Authenticated, must_see};
 use super::extract::{ApiJson, HashedJson, OptionalJson, PathText, TextLimits, TextShape};
 use super::payments::parse_id;
 use super::problem::{ApiError, FieldProblem, JsonBodyProblems, KeyProblems, Problem};
@@ -211,7 +211,13 @@ fn field(field: &str, message: impl Into<String>) -> FieldProblem {
     }
 }
 
-async fn find_payment(conn: &mut PgConnection, r: &PaymentRef) -> Result<Payment, ApiError> {
+/// The payment an application names, when it is one of the caller's merchant's: another
+/// merchant's payment gets the answer of one never registered.
+async fn find_payment(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    r: &PaymentRef,
+) -> Result<Payment, ApiError> {
     let found = match (r.id, &r.gateway, &r.transaction_id) {
         (Some(id), None, None) => payments::find(conn, id).await?,
         (None, Some(gateway), Some(txn)) => payments::find_by_gateway(conn, gateway, txn).await?,
@@ -222,12 +228,14 @@ async fn find_payment(conn: &mut PgConnection, r: &PaymentRef) -> Result<Payment
             ));
         }
     };
-    found.ok_or_else(|| {
-        ApiError::field(
-            "payment",
-            "no such payment is registered; register it with POST /v1/payments first",
-        )
-    })
+    found
+        .filter(|p| caller.sees(Some(&p.merchant)))
+        .ok_or_else(|| {
+            ApiError::field(
+                "payment",
+                "no such payment is registered; register it with POST /v1/payments first",
+            )
+        })
 }
 
 fn accepted(id: Uuid, replayed: bool) -> Response {
@@ -311,7 +319,7 @@ pub async fn create(
     {
         return replay(existing, &hash);
     }
-    let payment = find_payment(&mut tx, &body.payment).await?;
+    let payment = find_payment(&mut tx, caller, &body.payment).await?;
 
     let mut errors = Vec::new();
     let email = body
@@ -503,16 +511,36 @@ pub async fn read(
     caller: Authenticated,
     PathText(id): PathText,
 ) -> Result<Json<RefundRequestView>, ApiError> {
-    caller.require(&READERS, "read refund requests")?;
+    let caller = caller.require(&READERS, "read refund requests")?;
     let id = parse_id(&id)?;
     let mut conn = ctx.db.acquire().await?;
-    Ok(Json(view(&mut conn, id).await?))
+    Ok(Json(view(&mut conn, caller, id).await?))
 }
 
-async fn view(conn: &mut PgConnection, id: Uuid) -> Result<RefundRequestView, ApiError> {
-    let r = requests::find(conn, id)
+/// The answer for a request that does not exist, or is another merchant's.
+pub(super) fn no_request(id: Uuid) -> ApiError {
+    ApiError::not_found(format!("no refund request {id}"))
+}
+
+/// A request the caller may see: another merchant's answers as one that does not exist.
+pub(super) async fn find_visible(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<RequestRecord, ApiError> {
+    let record = requests::find(conn, id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no refund request {id}")))?;
+        .ok_or_else(|| no_request(id))?;
+    must_see(caller, record.merchant.as_deref(), || no_request(id))?;
+    Ok(record)
+}
+
+async fn view(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<RefundRequestView, ApiError> {
+    let r = find_visible(conn, caller, id).await?;
     let history = requests::history(conn, id)
         .await?
         .into_iter()
@@ -642,7 +670,7 @@ pub async fn list(
     caller: Authenticated,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RefundRequestPage>, ApiError> {
-    caller.require(&READERS, "list refund requests")?;
+    let caller = caller.require(&READERS, "list refund requests")?;
     let Query(q) = query.map_err(|e| ApiError::malformed(e.body_text(), Some("query".into())))?;
     let mut errors = Vec::new();
     if let Some(state) = &q.state
@@ -703,8 +731,15 @@ pub async fn list(
     if !errors.is_empty() {
         return Err(ApiError::validation("invalid query", errors));
     }
+    // Another merchant asked for is an empty list, as a merchant that does not exist is.
+    let Some(merchant) = caller.scope.narrow(q.merchant.as_deref()) else {
+        return Ok(Json(RefundRequestPage {
+            items: Vec::new(),
+            next_cursor: None,
+        }));
+    };
     let mut conn = ctx.db.acquire().await?;
-    let (state, merchant, sla) = (q.state.as_deref(), q.merchant.as_deref(), q.sla.as_deref());
+    let (state, sla) = (q.state.as_deref(), q.sla.as_deref());
     let mut rows = match sort {
         ListSort::Newest => {
             requests::list(&mut conn, state, merchant, sla, before, limit + 1).await?
@@ -725,17 +760,20 @@ pub async fn list(
     }))
 }
 
-/// Loads and locks a request for a write by a person.
-async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<(RequestRecord, i32), ApiError> {
+/// Loads and locks a request for a write by a person; another merchant's answers as one that
+/// does not exist.
+async fn lock(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<(RequestRecord, i32), ApiError> {
     let (_, version) = transition::lock_state(conn, id)
         .await
         .map_err(|e| match e {
-            TransitionError::NotFound(_) => ApiError::not_found(format!("no refund request {id}")),
+            TransitionError::NotFound(_) => no_request(id),
             other => ApiError::internal(other),
         })?;
-    let record = requests::find(conn, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no refund request {id}")))?;
+    let record = find_visible(conn, caller, id).await?;
     Ok((record, version))
 }
 
@@ -783,7 +821,7 @@ pub async fn add_facts(
         return Err(ApiError::field("body", "give at least one fact"));
     }
     let mut tx = ctx.db.begin().await?;
-    let (record, version) = lock(&mut tx, id).await?;
+    let (record, version) = lock(&mut tx, caller, id).await?;
     let state = record.state();
     let mut merged = record.facts.clone();
     if let (Some(target), Some(source)) = (merged.as_object_mut(), added.as_object()) {
@@ -831,7 +869,7 @@ pub async fn add_facts(
     }
     tx.commit().await?;
     let mut conn = ctx.db.acquire().await?;
-    Ok(Json(view(&mut conn, id).await?))
+    Ok(Json(view(&mut conn, caller, id).await?))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -897,7 +935,7 @@ pub async fn confirm(
     let caller = caller.require(&[ApiRole::Supervisor], "confirm refunds")?;
     let id = parse_id(&id)?;
     let mut tx = ctx.db.begin().await?;
-    let (record, version) = lock(&mut tx, id).await?;
+    let (record, version) = lock(&mut tx, caller, id).await?;
     let state = record.state();
     check_transition(state, RequestState::Approved)
         .map_err(|_| illegal(&record, RequestState::Approved, "confirm"))?;
@@ -996,7 +1034,7 @@ pub async fn confirm(
     .map_err(ApiError::internal)?;
     tx.commit().await?;
     let mut conn = ctx.db.acquire().await?;
-    Ok(Json(view(&mut conn, id).await?))
+    Ok(Json(view(&mut conn, caller, id).await?))
 }
 
 /// A supervisor rejects a request (awaiting confirmation or in manual review), saying why.
@@ -1111,7 +1149,7 @@ pub(super) async fn move_to(
     m: Move<'_>,
 ) -> Result<Json<RefundRequestView>, ApiError> {
     let mut tx = ctx.db.begin().await?;
-    let (record, version) = lock(&mut tx, id).await?;
+    let (record, version) = lock(&mut tx, caller, id).await?;
     let from = record.state();
     if m.from.is_some_and(|expected| expected != from) {
         return Err(illegal(&record, m.to, m.what));
@@ -1153,7 +1191,7 @@ pub(super) async fn move_to(
     .map_err(ApiError::internal)?;
     tx.commit().await?;
     let mut conn = ctx.db.acquire().await?;
-    Ok(Json(view(&mut conn, id).await?))
+    Ok(Json(view(&mut conn, caller, id).await?))
 }
 
 /// The clock stops while a decided request waits on the customer (bank details): when it goes

@@ -1,7 +1,7 @@
 //! `GET /v1/sla`: SLA figures per merchant and policy pack. Open requests now (at risk,
 //! breached), and the refunds of the last 30 days: how long they took (hours, and working days
 //! on the pack's calendar) and what share reached the customer by the due date. The dashboard
-//! draws the same figures.
+//! draws the same figures. A key of one merchant sees that merchant's figures only.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
-use shared::api_keys::ApiRole;
+use shared::api_keys::{ApiRole, MerchantScope};
 use shared::lifecycle::RequestState;
 use utoipa::ToSchema;
 
@@ -117,12 +117,17 @@ pub async fn report(
     State(ctx): State<ApiContext>,
     caller: Authenticated,
 ) -> Result<Json<SlaReport>, ApiError> {
-    caller.require(&SLA_READERS, "read SLA figures")?;
-    Ok(Json(load(&ctx, Utc::now()).await?.report))
+    let caller = caller.require(&SLA_READERS, "read SLA figures")?;
+    Ok(Json(load(&ctx, &caller.scope, Utc::now()).await?.report))
 }
 
-/// The figures as of `now`.
-pub(super) async fn load(ctx: &ApiContext, now: DateTime<Utc>) -> Result<SlaData, ApiError> {
+/// The figures as of `now`, of the merchants in `scope` (with an all-merchants scope, also of
+/// requests not matched to a merchant).
+pub(super) async fn load(
+    ctx: &ApiContext,
+    scope: &MerchantScope,
+    now: DateTime<Utc>,
+) -> Result<SlaData, ApiError> {
     let from = now - Duration::days(i64::from(WINDOW_DAYS));
     let final_states: Vec<&str> = RequestState::ALL
         .into_iter()
@@ -135,9 +140,11 @@ pub(super) async fn load(ctx: &ApiContext, now: DateTime<Utc>) -> Result<SlaData
                 count(*) FILTER (WHERE sla_state = 'breached') AS breached
            FROM refund_requests
           WHERE ended_at IS NULL AND NOT (state = ANY($1))
+            AND ($2::text IS NULL OR merchant = $2)
           GROUP BY merchant, policy_id",
     )
     .bind(&final_states)
+    .bind(scope.merchant())
     .fetch_all(&ctx.db)
     .await?;
     // A refunded request ends in the transaction that refunds it, so `ended_at` is the
@@ -150,11 +157,12 @@ pub(super) async fn load(ctx: &ApiContext, now: DateTime<Utc>) -> Result<SlaData
                                WHERE e.request_id = r.id AND e.to_state = 'refunded'))
                         AS refunded_at
                FROM refund_requests r
-              WHERE r.state = 'refunded') refunds
+              WHERE r.state = 'refunded' AND ($3::text IS NULL OR r.merchant = $3)) refunds
           WHERE refunded_at >= $1 AND refunded_at <= $2",
     )
     .bind(from)
     .bind(now)
+    .bind(scope.merchant())
     .fetch_all(&ctx.db)
     .await?;
     let refunds: Vec<JudgedRefund> = rows.into_iter().map(|r| judge(ctx, r)).collect();
@@ -162,7 +170,7 @@ pub(super) async fn load(ctx: &ApiContext, now: DateTime<Utc>) -> Result<SlaData
     // Every configured merchant and pack first, so a quiet merchant still shows.
     let mut groups: BTreeMap<(Option<String>, Option<String>), Group> = BTreeMap::new();
     let mut order: Vec<(Option<String>, Option<String>)> = Vec::new();
-    for m in ctx.merchants.all() {
+    for m in ctx.merchants.all().filter(|m| scope.covers(Some(&m.id))) {
         for p in &m.policies {
             let key = (Some(m.id.clone()), Some(p.clone()));
             order.push(key.clone());

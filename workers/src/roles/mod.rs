@@ -151,6 +151,7 @@ async fn api_context(
     ctx.intake = api::IntakeSettings::from_settings(settings);
     ctx.topology = Topology::from_settings(settings);
     ctx.limits = api::limits::ServerLimits::from_settings(settings);
+    ctx.trusted_proxies = settings.trusted_proxies.clone();
     Ok(ctx)
 }
 

@@ -1,5 +1,6 @@
 //! The figures of `/metrics` that live in Postgres: a few grouped queries in one read-only
-//! snapshot, so the figures agree with each other and with the database's clock.
+//! snapshot, so the figures agree with each other and with the database's clock; of one
+//! merchant for a key of one merchant.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -51,9 +52,15 @@ pub struct Figures {
     pub refunded: Vec<Refunded>,
 }
 
-/// Reads the figures; `refunded_after` limits the refunded requests to those whose refund
-/// began after it.
-pub async fn read(db: &PgPool, refunded_after: Option<DateTime<Utc>>) -> sqlx::Result<Figures> {
+/// Reads the figures of `merchant` (`None`: of every merchant, and of what belongs to none);
+/// `refunded_after` limits the refunded requests to those whose refund began after it. The
+/// refunded requests are every merchant's: they feed the histograms kept between scrapes,
+/// which the caller narrows when it renders them.
+pub async fn read(
+    db: &PgPool,
+    merchant: Option<&str>,
+    refunded_after: Option<DateTime<Utc>>,
+) -> sqlx::Result<Figures> {
     let mut tx = db.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
@@ -66,28 +73,42 @@ pub async fn read(db: &PgPool, refunded_after: Option<DateTime<Utc>>) -> sqlx::R
                 COALESCE(sla_state, 'none') AS sla, count(*) AS count,
                 EXTRACT(EPOCH FROM now() - min(sla_checked_at))::float8 AS longest_seconds
            FROM refund_requests
-          WHERE ended_at IS NULL
+          WHERE ended_at IS NULL AND ($1::text IS NULL OR merchant = $1)
           GROUP BY 1, 2, 3",
     )
+    .bind(merchant)
     .fetch_all(&mut *tx)
     .await?;
     let tally = |sql: &'static str| sqlx::query_as::<_, Tally>(sql);
+    // Rows belong to a merchant through their request.
     let payouts = tally(
         "SELECT gateway AS first, status AS second, count(*) AS count
-           FROM payout_attempts GROUP BY 1, 2",
+           FROM payout_attempts t
+          WHERE $1::text IS NULL
+             OR EXISTS (SELECT 1 FROM refund_requests r WHERE r.id = t.request_id AND r.merchant = $1)
+          GROUP BY 1, 2",
     )
+    .bind(merchant)
     .fetch_all(&mut *tx)
     .await?;
     let emails = tally(
         "SELECT event AS first, status AS second, count(*) AS count
-           FROM notifications GROUP BY 1, 2",
+           FROM notifications t
+          WHERE $1::text IS NULL
+             OR EXISTS (SELECT 1 FROM refund_requests r WHERE r.id = t.request_id AND r.merchant = $1)
+          GROUP BY 1, 2",
     )
+    .bind(merchant)
     .fetch_all(&mut *tx)
     .await?;
     let intake = tally(
         "SELECT source AS first, outcome AS second, count(*) AS count
-           FROM inbound_emails GROUP BY 1, 2",
+           FROM inbound_emails t
+          WHERE $1::text IS NULL
+             OR EXISTS (SELECT 1 FROM refund_requests r WHERE r.id = t.request_id AND r.merchant = $1)
+          GROUP BY 1, 2",
     )
+    .bind(merchant)
     .fetch_all(&mut *tx)
     .await?;
     // Two statements rather than `$1 IS NULL OR ...`, so the later scrapes use the index on

@@ -7,6 +7,10 @@
 //! now, on a recorder built for the scrape (a series that no longer exists disappears); the
 //! time-to-refund histograms live on a recorder kept between scrapes and observe each request
 //! refunded since the previous scrape (all of them on the first).
+//!
+//! A key of one merchant sees that merchant's figures only: its requests, and the payouts,
+//! emails and intake messages of its requests; the histograms narrowed to its label; no queue
+//! figures (the queues carry every merchant's work).
 
 pub mod figures;
 pub mod queues;
@@ -22,7 +26,7 @@ use axum::routing::get;
 use chrono::{DateTime, TimeDelta, Utc};
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
-use shared::api_keys::ApiRole;
+use shared::api_keys::{ApiRole, MerchantScope};
 use shared::notify::{Escalation, Event};
 use tokio::sync::Mutex;
 use uuid::Uuid;
@@ -191,17 +195,22 @@ pub async fn scrape(
     State(ctx): State<ApiContext>,
     caller: Authenticated,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.require(&READERS, "read metrics")?;
-    let text = ctx.metrics.render(&ctx).await?;
+    let caller = caller.require(&READERS, "read metrics")?;
+    let text = ctx.metrics.render(&ctx, &caller.scope).await?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text))
 }
 
 impl Metrics {
-    /// Reads every figure and renders them.
-    pub async fn render(&self, ctx: &ApiContext) -> sqlx::Result<String> {
+    /// Reads every figure of the merchants in `scope` and renders them.
+    pub async fn render(&self, ctx: &ApiContext, scope: &MerchantScope) -> sqlx::Result<String> {
         let mut observed = self.inner.refunds.lock().await;
-        let figures = figures::read(&ctx.db, observed.cutoff).await?;
-        let queues = self.inner.broker.probe(&ctx.amqp_url, &ctx.topology).await;
+        let figures = figures::read(&ctx.db, scope.merchant(), observed.cutoff).await?;
+        let queues = match scope {
+            MerchantScope::AllMerchants => {
+                Some(self.inner.broker.probe(&ctx.amqp_url, &ctx.topology).await)
+            }
+            MerchantScope::Merchant(_) => None,
+        };
 
         metrics::with_local_recorder(&self.inner.history, || {
             // Every merchant has its histograms (registered, so rendered), refunded or not yet.
@@ -220,9 +229,13 @@ impl Metrics {
 
         let current = PrometheusBuilder::new().build_recorder();
         metrics::with_local_recorder(&current, || {
-            record_current(ctx, &figures, queues.as_deref());
+            record_current(ctx, scope, &figures, queues);
         });
-        let mut text = self.inner.history.handle().render();
+        let history = self.inner.history.handle().render();
+        let mut text = match scope.merchant() {
+            None => history,
+            Some(merchant) => only_merchant(&history, merchant),
+        };
         text.push_str(&current.handle().render());
         Ok(text)
     }
@@ -243,8 +256,26 @@ fn observe_refund(ctx: &ApiContext, r: &Refunded) {
     }
 }
 
-/// Sets every gauge and counter of this scrape on the current local recorder.
-fn record_current(ctx: &ApiContext, figures: &Figures, queues: Option<&[QueueFigures]>) {
+/// The series of a rendered exposition labelled with `merchant`, with every comment line
+/// (HELP, TYPE). Merchant ids are lowercase letters, digits and '-', so the label is matched
+/// exactly as the exporter writes it.
+fn only_merchant(text: &str, merchant: &str) -> String {
+    let label = format!("merchant=\"{merchant}\"");
+    text.lines()
+        .filter(|line| line.starts_with('#') || line.trim().is_empty() || line.contains(&label))
+        .flat_map(|line| [line, "\n"])
+        .collect()
+}
+
+/// Sets every gauge and counter of this scrape on the current local recorder. `queues` is
+/// `None` for a key of one merchant (no queue figures at all), `Some(None)` when RabbitMQ did
+/// not answer.
+fn record_current(
+    ctx: &ApiContext,
+    scope: &MerchantScope,
+    figures: &Figures,
+    queues: Option<Option<Vec<QueueFigures>>>,
+) {
     describe_gauge!(
         OPEN_REQUESTS,
         "Open refund requests by state, merchant and SLA state (none: no SLA state yet)"
@@ -253,18 +284,20 @@ fn record_current(ctx: &ApiContext, figures: &Figures, queues: Option<&[QueueFig
         AT_RISK_LONGEST,
         "Seconds the request at risk longest has been at risk, by merchant (absent when none is)"
     );
-    describe_gauge!(
-        BROKER_UP,
-        "1 when RabbitMQ answered this scrape's queue questions, else 0 (queue figures absent)"
-    );
-    describe_gauge!(
-        QUEUE_MESSAGES,
-        "Messages ready in each stage queue (and parking)"
-    );
-    describe_gauge!(
-        QUEUE_CONSUMERS,
-        "Consumers attached to each stage queue (and parking)"
-    );
+    if queues.is_some() {
+        describe_gauge!(
+            BROKER_UP,
+            "1 when RabbitMQ answered this scrape's queue questions, else 0 (queue figures absent)"
+        );
+        describe_gauge!(
+            QUEUE_MESSAGES,
+            "Messages ready in each stage queue (and parking)"
+        );
+        describe_gauge!(
+            QUEUE_CONSUMERS,
+            "Consumers attached to each stage queue (and parking)"
+        );
+    }
     describe_counter!(
         PAYOUTS,
         "Payout attempts that ended, by gateway and status (succeeded, declined)"
@@ -299,15 +332,17 @@ fn record_current(ctx: &ApiContext, figures: &Figures, queues: Option<&[QueueFig
         gauge!(AT_RISK_LONGEST, "merchant" => merchant.to_owned()).set(seconds.max(0.0));
     }
 
-    gauge!(BROKER_UP).set(if queues.is_some() { 1.0 } else { 0.0 });
-    for q in queues.unwrap_or_default() {
-        gauge!(QUEUE_MESSAGES, "stage" => q.stage).set(q.messages);
-        gauge!(QUEUE_CONSUMERS, "stage" => q.stage).set(q.consumers);
+    if let Some(queues) = queues {
+        gauge!(BROKER_UP).set(if queues.is_some() { 1.0 } else { 0.0 });
+        for q in queues.unwrap_or_default() {
+            gauge!(QUEUE_MESSAGES, "stage" => q.stage).set(q.messages);
+            gauge!(QUEUE_CONSUMERS, "stage" => q.stage).set(q.consumers);
+        }
     }
 
     // Counters start at zero for every label set known in advance, so the first refund,
     // email or message of a kind shows as an increase.
-    for m in ctx.merchants.all() {
+    for m in ctx.merchants.all().filter(|m| scope.covers(Some(&m.id))) {
         for outcome in PAYOUT_OUTCOMES {
             counter!(PAYOUTS, "gateway" => m.gateway.kind.as_str(), "status" => outcome)
                 .absolute(0);
@@ -350,5 +385,28 @@ fn record_current(ctx: &ApiContext, figures: &Figures, queues: Option<&[QueueFig
     for t in &figures.intake {
         counter!(INTAKE, "source" => t.first.clone(), "outcome" => t.second.clone())
             .absolute(t.count as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_merchants_histograms_keep_only_its_series() {
+        let text = "# HELP refundd_time_to_refund_seconds Time\n\
+                    # TYPE refundd_time_to_refund_seconds histogram\n\
+                    refundd_time_to_refund_seconds_bucket{merchant=\"byskills\",le=\"3600\"} 1\n\
+                    refundd_time_to_refund_seconds_bucket{merchant=\"byskills-2\",le=\"3600\"} 4\n\
+                    refundd_time_to_refund_seconds_sum{merchant=\"goods-kz\"} 9\n\
+                    refundd_time_to_refund_seconds_count{merchant=\"byskills\"} 1\n";
+        let only = only_merchant(text, "byskills");
+        assert_eq!(
+            only,
+            "# HELP refundd_time_to_refund_seconds Time\n\
+             # TYPE refundd_time_to_refund_seconds histogram\n\
+             refundd_time_to_refund_seconds_bucket{merchant=\"byskills\",le=\"3600\"} 1\n\
+             refundd_time_to_refund_seconds_count{merchant=\"byskills\"} 1\n"
+        );
     }
 }
