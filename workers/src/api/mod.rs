@@ -20,6 +20,7 @@ pub mod quotes;
 pub mod requests;
 pub mod schemas;
 pub mod sla;
+pub mod unverified;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -137,6 +138,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(documents::router())
         .merge(payouts::router())
         .merge(intake::router())
+        .merge(unverified::router())
         .merge(sla::router())
         .merge(dashboard::router())
         .merge(metrics::router())
