@@ -34,7 +34,7 @@ async fn post_raw(app: &TestApp, raw: &[u8], role: ApiRole) -> (u16, Value) {
     (status, r.json().await.unwrap())
 }
 
-async fn take(app: &TestApp, raw: &[u8]) -> (u16, Value) {
+pub(super) async fn take(app: &TestApp, raw: &[u8]) -> (u16, Value) {
     post_raw(app, raw, ApiRole::Intake).await
 }
 
@@ -67,11 +67,11 @@ async fn payment(
     id
 }
 
-async fn count(pool: &PgPool, sql: &str) -> i64 {
+pub(super) async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
 
-async fn request(pool: &PgPool, id: &str) -> Value {
+pub(super) async fn request(pool: &PgPool, id: &str) -> Value {
     sqlx::query_scalar(
         "SELECT to_jsonb(r) - 'facts' || jsonb_build_object('facts', r.facts)
            FROM refund_requests r WHERE id = $1::uuid",
