@@ -267,8 +267,9 @@ pub async fn rotate(pool: &sqlx::PgPool, keys: &DocumentKeys) -> Result<u64, Doc
     }
 }
 
-/// Deletes the bytes of documents whose request ended more than `days` days ago; the
-/// fields, hash and verdict stay. Returns how many were purged.
+/// Deletes the bytes of documents whose request ended more than `days` days ago (the fields,
+/// hash and verdict stay), and the sealed copies of unverified emails received more than
+/// `days` days ago. Returns how many were purged.
 pub async fn purge(pool: &sqlx::PgPool, days: u32) -> sqlx::Result<u64> {
     let done = sqlx::query!(
         r#"UPDATE documents d
@@ -282,7 +283,18 @@ pub async fn purge(pool: &sqlx::PgPool, days: u32) -> sqlx::Result<u64> {
     )
     .execute(pool)
     .await?;
-    Ok(done.rows_affected())
+    // The sealed copy of an email from an address that is not the payer's, kept until the
+    // payer confirms it or support accepts it, goes on the same schedule.
+    let unverified = sqlx::query(
+        "UPDATE inbound_emails
+            SET sealed_key_id = NULL, sealed_nonce = NULL, sealed_raw = NULL
+          WHERE sealed_raw IS NOT NULL
+            AND received_at < now() - make_interval(days => $1)",
+    )
+    .bind(days as i32)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() + unverified.rows_affected())
 }
 
 #[cfg(test)]

@@ -430,6 +430,12 @@ async fn forged_in_reply_to_references_and_tags_change_nothing_on_the_victims_re
     let after = snapshot(&pool, &id).await;
     assert_eq!(after["documents"], 1);
     assert_eq!(after["reason"], "withdrawal");
+
+    // The forgeries' sealed copies go on the documents' retention schedule.
+    let sealed = "SELECT count(*) FROM inbound_emails WHERE sealed_raw IS NOT NULL";
+    assert_eq!(count(&pool, sealed).await, 3);
+    shared::documents::purge(&pool, 0).await.unwrap();
+    assert_eq!(count(&pool, sealed).await, 0);
     app.stop().await;
 }
 
@@ -573,5 +579,15 @@ async fn support_lists_unverified_emails_and_accepts_one_once_under_its_own_name
     )
     .await;
     assert_eq!(waiting["items"].as_array().unwrap().len(), 1);
+    // The accepted email's sealed copy is forgotten; the waiting one keeps its own.
+    let sealed: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM inbound_emails WHERE sealed_raw IS NOT NULL")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        sealed.iter().map(Uuid::to_string).collect::<Vec<_>>(),
+        [second["inbound_id"].as_str().unwrap()]
+    );
     app.stop().await;
 }

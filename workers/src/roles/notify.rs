@@ -1029,6 +1029,11 @@ mod tests {
         );
         assert_eq!(Notice::parse("intake_reply"), Ok(Notice::IntakeReply));
         assert_eq!(Notice::IntakeReply.name(), "intake_reply");
+        for notice in [Notice::UnverifiedReply, Notice::SenderCheck] {
+            assert_eq!(Notice::parse(notice.name()), Ok(notice));
+            assert!(notice.about_inbound_email());
+        }
+        assert!(!Notice::IntakeReply.about_inbound_email());
         let err = Notice::parse("refund").unwrap_err();
         assert!(err.contains("unknown notification `refund`"), "{err}");
         for event in Event::ALL {
