@@ -11,11 +11,12 @@ use std::time::Duration;
 use mail_parser::MessageParser;
 use serde_json::Value;
 use shared::api_keys::ApiRole;
+use shared::broker::consumer::Handler;
 use shared::broker::consumer::{self, ConsumerConfig};
 use shared::gateway::ConfiguredGateway;
 use shared::gateway::sandbox::server::{Faults, SandboxConfig};
 use shared::gateway::sandbox::{CardStatus, SandboxGateway};
-use shared::messages::Stage;
+use shared::messages::{Stage, WorkMessage};
 use shared::money::{Currency, Money};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -588,6 +589,129 @@ async fn support_lists_unverified_emails_and_accepts_one_once_under_its_own_name
     assert_eq!(
         sealed.iter().map(Uuid::to_string).collect::<Vec<_>>(),
         [second["inbound_id"].as_str().unwrap()]
+    );
+    app.stop().await;
+}
+
+/// The notify message queued for `event`, as the relay would deliver it.
+async fn queued(pool: &PgPool, event: &str) -> Vec<WorkMessage> {
+    let payloads: Vec<Value> =
+        sqlx::query_scalar("SELECT payload FROM outbox WHERE payload->>'event' = $1 ORDER BY id")
+            .bind(event)
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    payloads
+        .into_iter()
+        .map(|p| serde_json::from_value(p).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_own_request_cannot_take_someone_elses_payment_and_the_payer_is_written_only_at_the_payments_address()
+ {
+    let app = TestApp::spawn().await;
+    let pool = app.db.pool.clone();
+    let sink = SmtpSink::start().await;
+    let notify = notify_worker(&app.db, sink.mailer());
+    let payment = course_payment(&pool).await;
+
+    // The stranger's own application names no payment: opened for them, as always.
+    let own = format!(
+        "From: {STRANGER}\r\nSubject: refund\r\nMessage-ID: <own@evil.example>\r\n\r\n\
+         I want my money back, I changed my mind.\r\n"
+    );
+    let (status, opened) = take(&app, own.as_bytes()).await;
+    assert_eq!(status, 201, "{opened}");
+    let id = opened["request_id"].as_str().unwrap().to_string();
+    let tag = format!("RF-{}", id[id.len() - 8..].to_uppercase());
+    // Their reply, on their own request, names Ivan's transaction: it ties nothing.
+    let reply = format!(
+        "From: {STRANGER}\r\nSubject: Re: [{tag}] Refund application\r\n\
+         Message-ID: <own-2@evil.example>\r\n\r\nThe transaction is {TXN}.\r\n"
+    );
+    let before = snapshot(&pool, &id).await;
+    let (status, answer) = take(&app, reply.as_bytes()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["outcome"], "unverified", "{answer}");
+    assert_eq!(snapshot(&pool, &id).await, before);
+    assert_eq!(request(&pool, &id).await["payment_id"], Value::Null);
+    let claimed: Option<Uuid> =
+        sqlx::query_scalar("SELECT claimed_payment_id FROM inbound_emails WHERE id = $1::uuid")
+            .bind(answer["inbound_id"].as_str().unwrap())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(claimed, Some(payment));
+
+    // The generic answer goes to the stranger, in reply to their email, signed by nobody in
+    // particular.
+    let answers = queued(&pool, "unverified_reply").await;
+    assert_eq!(answers.len(), 1);
+    notify.handle(answers[0].clone()).await.unwrap();
+    let delivered = sink.delivered();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].rcpt_to, [STRANGER]);
+    let sent = MessageParser::default().parse(&delivered[0].data).unwrap();
+    assert_eq!(sent.in_reply_to().as_text(), Some("own-2@evil.example"));
+    assert_eq!(
+        sent.header_raw("Auto-Submitted").map(str::trim),
+        Some("auto-replied")
+    );
+    let from = sent.from().unwrap().first().unwrap();
+    assert_eq!(from.name(), Some("Refunds"));
+    assert!(!from.address().unwrap().contains("byskills"), "{from:?}");
+
+    // The payment's address changed before the question went out: it goes nowhere.
+    sqlx::query("UPDATE payments SET customer_email = 'ivan.new@mail.ru' WHERE id = $1")
+        .bind(payment)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let questions = queued(&pool, "sender_check").await;
+    assert_eq!(questions.len(), 1);
+    notify.handle(questions[0].clone()).await.unwrap();
+    assert_eq!(sink.delivered().len(), 1, "nothing more was sent");
+    let (status, error): (String, Option<String>) =
+        sqlx::query_as("SELECT status, error FROM notifications WHERE event = 'sender_check'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.unwrap().contains("changed"));
+
+    // A payment registered without a customer address: nobody can be asked; support decides.
+    sqlx::query(
+        "INSERT INTO payments (id, merchant, policy_id, gateway, gateway_txn_id, amount_minor,
+                               currency, paid_at)
+         VALUES ($1, 'byskills', 'by-online-courses', 'sandbox', 'NOADDR-4410772', 9900, 'BYN',
+                 now() - interval '1 day')",
+    )
+    .bind(Uuid::now_v7())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let claim = "From: eve@other.example\r\nSubject: refund\r\nMessage-ID: <noaddr@x>\r\n\r\n\
+                 Refund transaction NOADDR-4410772, I changed my mind.\r\n";
+    let (_, answer) = take(&app, claim.as_bytes()).await;
+    assert_eq!(answer["outcome"], "unverified", "{answer}");
+    let text: String =
+        sqlx::query_scalar("SELECT reply_text FROM inbound_emails WHERE id = $1::uuid")
+            .bind(answer["inbound_id"].as_str().unwrap())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(
+        text.contains("support team") && !text.contains("NOADDR"),
+        "{text}"
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM sender_confirmations").await,
+        1
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM refund_requests").await,
+        1
     );
     app.stop().await;
 }
