@@ -248,6 +248,10 @@ async fn a_strangers_email_quoting_a_transaction_id_opens_nothing_until_the_paye
     assert_eq!(r["channel"], "email");
     assert_eq!(r["language"], "ru");
     assert_eq!(r["reason"], "withdrawal", "the claim's reason: {r}");
+    assert_eq!(
+        r["facts"]["customer_name"], "Ivan Petrov",
+        "the payer's name, not the claim's signature: {r}"
+    );
     assert!(
         r["facts"]["reason_text"]
             .as_str()

@@ -442,9 +442,9 @@ impl Intake {
     }
 }
 
-/// The application the payer confirmed: the claim's text, facts and attachments, with the
-/// reply's attachments and what the claim lacked; answered to the payer's reply, in the
-/// payer's language.
+/// The application the payer confirmed: the claim's text, reason and attachments, with the
+/// reply's attachments, the reason the claim lacked and the payer's own name; answered to the
+/// payer's reply, in the payer's language.
 fn confirmed_application(
     claim: InboundEmail,
     reply: &InboundEmail,
@@ -454,9 +454,9 @@ fn confirmed_application(
     attachments.extend(reply.attachments.iter().cloned());
     let mut extracted = claim.extracted;
     extracted.reason = extracted.reason.or(reply.extracted.reason);
-    extracted.customer_name = extracted
-        .customer_name
-        .or_else(|| reply.extracted.customer_name.clone());
+    // The name the claim was signed with may be its writer's; only the payer's own counts
+    // (else the payment's cardholder name stands).
+    extracted.customer_name = reply.extracted.customer_name.clone();
     InboundEmail {
         message_id: reply.message_id.clone(),
         from_address: reply.from_address.clone(),

@@ -22,9 +22,9 @@
 //! - A message that cannot be parsed is kept (bytes with card numbers masked) as `failed`.
 
 mod claims;
+pub mod imap;
 
 pub use claims::{AcceptRefused, AcceptedClaim, SENDER_CHECK, UNVERIFIED_REPLY};
-pub mod imap;
 
 use std::sync::Arc;
 
