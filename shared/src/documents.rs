@@ -284,7 +284,8 @@ pub async fn rotate(pool: &sqlx::PgPool, keys: &DocumentKeys) -> Result<u64, Doc
 }
 
 /// Deletes the bytes of documents whose request ended more than `days` days ago; the
-/// fields, hash and verdict stay. Returns how many were purged.
+/// fields, hash and verdict stay. Returns how many were purged. The texts of emails go on the
+/// same schedule (`inbound_emails::purge`).
 pub async fn purge(pool: &sqlx::PgPool, days: u32) -> sqlx::Result<u64> {
     let done = sqlx::query!(
         r#"UPDATE documents d

@@ -1,6 +1,7 @@
 //! What is kept of inbound emails, and for how long. An email is personal data like a
-//! document: the bytes of a message that could not be read are sealed with the document keys
-//! (the row's id bound in, so a ciphertext cannot be moved to another row), and the texts of
+//! document: the bytes kept of a message (one that could not be read, or an unverified one
+//! waiting for the payer) are sealed with the document keys in `sealed_*` (the row's id bound
+//! in, so a ciphertext cannot be moved to another row), and the texts of
 //! every message (subject, body, the raw bytes, our answer) are purged on the documents'
 //! retention schedule: with its request when the request ended that long ago, or that long
 //! after it arrived when it belongs to no request.
@@ -9,10 +10,6 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::documents::{DocumentError, DocumentKeys};
-
-/// The kept bytes of a row, the key id and the nonce they were sealed with (no key: bytes
-/// stored in clear before sealing).
-type RawColumns = (Option<Vec<u8>>, Option<String>, Option<Vec<u8>>);
 
 /// Raw bytes sealed for row `id`.
 pub struct SealedRaw {
@@ -37,17 +34,23 @@ pub async fn read_raw(
     keys: &DocumentKeys,
     id: Uuid,
 ) -> Result<Option<Vec<u8>>, DocumentError> {
-    let row: Option<RawColumns> =
-        sqlx::query_as("SELECT raw, raw_key_id, raw_nonce FROM inbound_emails WHERE id = $1")
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
+    let row: Option<KeptRaw> = sqlx::query_as(
+        "SELECT id, raw, sealed_key_id, sealed_nonce, sealed_raw FROM inbound_emails WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
     match row {
-        Some((Some(sealed), Some(key_id), Some(nonce))) => {
-            keys.decrypt(id, &key_id, &nonce, &sealed).map(Some)
-        }
+        Some(KeptRaw {
+            sealed_key_id: Some(key_id),
+            sealed_nonce: Some(nonce),
+            sealed_raw: Some(sealed),
+            ..
+        }) => keys.decrypt(id, &key_id, &nonce, &sealed).map(Some),
         // Stored in clear before raw bytes were sealed (`keys rotate` seals them).
-        Some((Some(clear), None, None)) => Ok(Some(clear)),
+        Some(KeptRaw {
+            raw: Some(clear), ..
+        }) => Ok(Some(clear)),
         _ => Ok(None),
     }
 }
@@ -55,20 +58,21 @@ pub async fn read_raw(
 #[derive(sqlx::FromRow)]
 struct KeptRaw {
     id: Uuid,
-    raw: Vec<u8>,
-    raw_key_id: Option<String>,
-    raw_nonce: Option<Vec<u8>>,
+    raw: Option<Vec<u8>>,
+    sealed_key_id: Option<String>,
+    sealed_nonce: Option<Vec<u8>>,
+    sealed_raw: Option<Vec<u8>>,
 }
 
-/// Seals raw bytes kept in clear and re-seals those under another key than the active one.
-/// Returns how many rows changed.
+/// Seals raw bytes kept in clear (rows from before sealing) and re-seals those under another
+/// key than the active one. Returns how many rows changed.
 pub async fn rotate(pool: &PgPool, keys: &DocumentKeys) -> Result<u64, DocumentError> {
     let mut rotated = 0;
     loop {
         let mut tx = pool.begin().await?;
         let rows: Vec<KeptRaw> = sqlx::query_as(
-            "SELECT id, raw, raw_key_id, raw_nonce FROM inbound_emails
-              WHERE raw IS NOT NULL AND (raw_key_id IS NULL OR raw_key_id <> $1)
+            "SELECT id, raw, sealed_key_id, sealed_nonce, sealed_raw FROM inbound_emails
+              WHERE raw IS NOT NULL OR sealed_key_id <> $1
               LIMIT 100 FOR UPDATE SKIP LOCKED",
         )
         .bind(keys.active_id())
@@ -78,22 +82,20 @@ pub async fn rotate(pool: &PgPool, keys: &DocumentKeys) -> Result<u64, DocumentE
             tx.commit().await?;
             return Ok(rotated);
         }
-        for KeptRaw {
-            id,
-            raw,
-            raw_key_id,
-            raw_nonce,
-        } in rows
-        {
-            let plain = match (raw_key_id, raw_nonce) {
-                (Some(key_id), Some(nonce)) => keys.decrypt(id, &key_id, &nonce, &raw)?,
-                _ => raw,
+        for row in rows {
+            let plain = match (&row.sealed_key_id, &row.sealed_nonce, &row.sealed_raw) {
+                (Some(key_id), Some(nonce), Some(sealed)) => {
+                    keys.decrypt(row.id, key_id, nonce, sealed)?
+                }
+                _ => row.raw.clone().unwrap_or_default(),
             };
-            let sealed = seal(keys, id, &plain);
+            let sealed = seal(keys, row.id, &plain);
             sqlx::query(
-                "UPDATE inbound_emails SET raw = $2, raw_key_id = $3, raw_nonce = $4 WHERE id = $1",
+                "UPDATE inbound_emails
+                    SET raw = NULL, sealed_raw = $2, sealed_key_id = $3, sealed_nonce = $4
+                  WHERE id = $1",
             )
-            .bind(id)
+            .bind(row.id)
             .bind(sealed.bytes)
             .bind(sealed.key_id)
             .bind(sealed.nonce)
@@ -111,8 +113,9 @@ pub async fn rotate(pool: &PgPool, keys: &DocumentKeys) -> Result<u64, DocumentE
 pub async fn purge(pool: &PgPool, days: u32) -> sqlx::Result<u64> {
     let done = sqlx::query(
         "UPDATE inbound_emails i
-            SET subject = NULL, body_text = NULL, raw = NULL, raw_key_id = NULL,
-                raw_nonce = NULL, reply_subject = NULL, reply_text = NULL, purged_at = now()
+            SET subject = NULL, body_text = NULL, raw = NULL, sealed_raw = NULL,
+                sealed_key_id = NULL, sealed_nonce = NULL, reply_subject = NULL,
+                reply_text = NULL, purged_at = now()
           WHERE i.purged_at IS NULL
             AND CASE WHEN i.request_id IS NULL
                      THEN i.received_at < now() - make_interval(days => $1)

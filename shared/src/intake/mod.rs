@@ -9,7 +9,9 @@
 //! - a message over the limits ([`IntakeLimits`]: attachments, their sizes) is refused whole;
 //! - auto-replies, bounces and list mail are recognised ([`MailKind`]) and never answered;
 //! - a message is deduplicated by its Message-ID, or the SHA-256 of its bytes when it has none;
-//! - a payment is matched only when exactly one candidate fits; otherwise nothing is guessed.
+//! - a payment is matched only when exactly one candidate fits; otherwise nothing is guessed;
+//! - an email acts on a payment or a request only when its sender is the payment's customer or
+//!   the request's contact ([`sender_is`]); the answer to anyone else names nothing it claimed.
 
 mod attachment_kind;
 mod auto_reply;
@@ -20,7 +22,9 @@ mod matching;
 mod mime;
 mod missing;
 mod rate_limit;
+mod sender;
 mod thread;
+mod unverified;
 
 pub use attachment_kind::{AttachmentKind, attachment_kind};
 pub use auto_reply::{answerable, auto_reply};
@@ -29,8 +33,12 @@ pub use matching::{CandidatePayment, PaymentMatch, match_payment};
 pub use mime::{IntakeLimits, MAX_RAW_BYTES, parse, parse_with};
 pub use missing::{MissingItem, already_asked, missing_for_application};
 pub use rate_limit::ReplyRateLimit;
+pub use sender::{normalise_address, sender_is};
 pub use thread::{NotARequestTag, request_of_message_id};
 pub use thread::{RequestRef, RequestTag, referenced_request};
+pub use unverified::{
+    ConfirmationRequest, UnverifiedAnswer, confirmation_request, unverified_answer,
+};
 
 use crate::money::Currency;
 use crate::policy::Reason;

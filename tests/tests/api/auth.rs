@@ -147,6 +147,18 @@ async fn every_role_against_every_endpoint() {
         ),
         (
             Method::GET,
+            "/v1/unverified-emails".into(),
+            None,
+            [Allowed, Allowed, Forbidden, Forbidden],
+        ),
+        (
+            Method::POST,
+            format!("/v1/unverified-emails/{}/accept", uuid::Uuid::nil()),
+            None,
+            [Allowed, Allowed, Forbidden, Forbidden],
+        ),
+        (
+            Method::GET,
             "/v1/sla".into(),
             None,
             [Allowed, Allowed, Forbidden, Allowed],
@@ -415,6 +427,8 @@ async fn health_needs_no_key_and_docs_describe_every_endpoint() {
         "/v1/refund-requests/{id}/documents",
         "/v1/refund-requests/{id}/documents/{document_id}",
         "/v1/quotes",
+        "/v1/unverified-emails",
+        "/v1/unverified-emails/{id}/accept",
         "/v1/sla",
         "/dashboard",
         "/healthz",

@@ -368,6 +368,7 @@ async fn metrics_report_every_figure_from_the_database_and_the_broker() {
     assert_eq!(intake("imap", "ignored"), Some(1.0));
     assert_eq!(intake("api", "failed"), Some(1.0));
     assert_eq!(intake("imap", "created"), Some(0.0));
+    assert_eq!(intake("api", "unverified"), Some(0.0));
 
     // Every metric says what it is.
     for name in [

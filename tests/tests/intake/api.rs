@@ -34,7 +34,7 @@ async fn post_raw(app: &TestApp, raw: &[u8], role: ApiRole) -> (u16, Value) {
     (status, r.json().await.unwrap())
 }
 
-async fn take(app: &TestApp, raw: &[u8]) -> (u16, Value) {
+pub(super) async fn take(app: &TestApp, raw: &[u8]) -> (u16, Value) {
     post_raw(app, raw, ApiRole::Intake).await
 }
 
@@ -67,11 +67,11 @@ async fn payment(
     id
 }
 
-async fn count(pool: &PgPool, sql: &str) -> i64 {
+pub(super) async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
 
-async fn request(pool: &PgPool, id: &str) -> Value {
+pub(super) async fn request(pool: &PgPool, id: &str) -> Value {
     sqlx::query_scalar(
         "SELECT to_jsonb(r) - 'facts' || jsonb_build_object('facts', r.facts)
            FROM refund_requests r WHERE id = $1::uuid",
@@ -316,12 +316,13 @@ async fn card_numbers_are_masked_before_anything_is_stored() {
     );
     // Sealed with the document keys: the column holds no readable bytes of the message.
     let inbound: uuid::Uuid = failed["inbound_id"].as_str().unwrap().parse().unwrap();
-    let stored: Vec<u8> =
-        sqlx::query_scalar("SELECT raw FROM inbound_emails WHERE outcome = 'failed' AND id = $1")
-            .bind(inbound)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let stored: Vec<u8> = sqlx::query_scalar(
+        "SELECT sealed_raw FROM inbound_emails WHERE outcome = 'failed' AND id = $1",
+    )
+    .bind(inbound)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert!(
         !stored.windows(4).any(|w| w == b"1111"),
         "sealed, not in clear"

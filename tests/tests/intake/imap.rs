@@ -227,7 +227,7 @@ async fn the_mailbox_is_read_once_and_every_message_is_filed() {
     assert_eq!(
         count(
             &pool,
-            "SELECT count(*) FROM inbound_emails WHERE outcome = 'failed' AND raw IS NOT NULL"
+            "SELECT count(*) FROM inbound_emails WHERE outcome = 'failed' AND sealed_raw IS NOT NULL"
         )
         .await,
         1

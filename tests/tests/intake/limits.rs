@@ -78,7 +78,7 @@ async fn an_email_over_the_limits_is_refused_whole() {
         );
         let (outcome_stored, error, nothing_else): (String, String, bool) = sqlx::query_as(
             "SELECT outcome, error,
-                    body_text IS NULL AND raw IS NULL AND subject IS NULL AND request_id IS NULL
+                    body_text IS NULL AND raw IS NULL AND sealed_raw IS NULL AND subject IS NULL AND request_id IS NULL
                FROM inbound_emails WHERE id = $1::uuid",
         )
         .bind(outcome["inbound_id"].as_str().unwrap())
@@ -147,7 +147,7 @@ async fn email_texts_are_purged_on_the_retention_schedule() {
     let purged = shared::inbound_emails::purge(pool, 90).await.unwrap();
     assert_eq!(purged, 1);
     let (texts_gone, message_id, purged_at_set): (bool, String, bool) = sqlx::query_as(
-        "SELECT raw IS NULL AND raw_key_id IS NULL AND body_text IS NULL, message_id,
+        "SELECT raw IS NULL AND sealed_raw IS NULL AND sealed_key_id IS NULL AND body_text IS NULL, message_id,
                 purged_at IS NOT NULL
            FROM inbound_emails WHERE id = $1::uuid",
     )

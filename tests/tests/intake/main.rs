@@ -1,6 +1,7 @@
 //! Email intake end to end: raw messages through the API (and the mailbox reader) against
-//! real Postgres and RabbitMQ.
+//! real Postgres and RabbitMQ, and who may act through an email (`sender`).
 
 mod api;
 mod imap;
 mod limits;
+mod sender;

@@ -15,7 +15,7 @@ use super::ApiContext;
 use super::{dashboard, sla};
 use super::{
     documents, health, intake, merchants, metrics, payments, payouts, problem, quotes, requests,
-    schemas,
+    schemas, unverified,
 };
 
 #[derive(OpenApi)]
@@ -46,6 +46,8 @@ use super::{
         payouts::mark_paid,
         quotes::quote,
         intake::take_email,
+        unverified::list,
+        unverified::accept,
         sla::report,
         dashboard::page,
         metrics::scrape,
@@ -90,6 +92,9 @@ use super::{
         payouts::ManualPayoutList,
         intake::RawEmail,
         crate::roles::intake::IntakeOutcome,
+        unverified::UnverifiedEmail,
+        unverified::UnverifiedEmailPage,
+        unverified::UnverifiedStatus,
         requests::ListSort,
         sla::SlaReport,
         sla::SlaWindow,
@@ -102,7 +107,7 @@ use super::{
         (name = "payments", description = "The registry of captured card payments refunds go back to"),
         (name = "merchants", description = "Configured merchants"),
         (name = "payouts", description = "Refunds paid by bank transfer when the card cannot take them"),
-        (name = "intake", description = "Raw emails from a mail provider's inbound webhook"),
+        (name = "intake", description = "Raw emails from a mail provider's inbound webhook, and emails from addresses that are not the payer's"),
         (name = "quotes", description = "What the policy would decide, without side effects"),
         (name = "health", description = "Liveness and readiness"),
         (name = "sla", description = "SLA figures and the dashboard page"),

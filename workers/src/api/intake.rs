@@ -34,14 +34,16 @@ pub struct RawEmail(Vec<u8>);
 ///
 /// The same message twice (same Message-ID, or the same bytes when it has none) is taken in
 /// once: the second answer says `duplicate` with the request the first opened. Auto-replies,
-/// bounces and list mail open nothing and are never answered. A message that cannot be read is
-/// kept for a person (outcome `failed`, 202).
+/// bounces and list mail open nothing and are never answered. A message that names a payment
+/// or request that is not its sender's changes nothing (outcome `unverified`, see
+/// `/v1/unverified-emails`). A message that cannot be read is kept for a person (outcome
+/// `failed`, 202).
 #[utoipa::path(post, path = "/v1/intake/email", tag = "intake",
     security(("api_key" = [])),
     request_body(content = RawEmail, content_type = "message/rfc822"),
     responses(
         (status = 201, description = "a new request was opened", body = IntakeOutcome),
-        (status = 200, description = "attached to its request, a duplicate, or ignored", body = IntakeOutcome),
+        (status = 200, description = "attached to its request, a duplicate, ignored, or unverified", body = IntakeOutcome),
         (status = 202, description = "not readable as an email; kept for a person", body = IntakeOutcome),
         (status = 422, description = "over the intake's limits (too many attachments, or one larger than the upload limit): refused whole, only the reason kept", body = IntakeOutcome),
         (status = 400, body = Problem, content_type = "application/problem+json"),

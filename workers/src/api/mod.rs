@@ -21,6 +21,7 @@ pub mod quotes;
 pub mod requests;
 pub mod schemas;
 pub mod sla;
+pub mod unverified;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -156,6 +157,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(documents::router())
         .merge(payouts::router())
         .merge(intake::router())
+        .merge(unverified::router())
         .merge(sla::router())
         .merge(dashboard::router())
         .merge(metrics::router())

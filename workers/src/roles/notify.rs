@@ -45,6 +45,8 @@ use shared::transition;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::intake::{SENDER_CHECK, UNVERIFIED_REPLY};
+
 /// The actor of the audit events this stage writes.
 const ACTOR: &str = "worker:notify";
 
@@ -88,6 +90,10 @@ enum Notice {
     Escalation(Escalation),
     /// The intake's automatic answer to one inbound email.
     IntakeReply,
+    /// The answer to an email from an address that is not the payer's (no request).
+    UnverifiedReply,
+    /// The request to a payment's customer address to confirm a claim (no request).
+    SenderCheck,
 }
 
 /// The name of [`Notice::IntakeReply`] in notify messages and `notifications` rows.
@@ -98,8 +104,11 @@ impl Notice {
         if let Ok(event) = name.parse::<Event>() {
             return Ok(Notice::Customer(event));
         }
-        if name == INTAKE_REPLY {
-            return Ok(Notice::IntakeReply);
+        match name {
+            INTAKE_REPLY => return Ok(Notice::IntakeReply),
+            UNVERIFIED_REPLY => return Ok(Notice::UnverifiedReply),
+            SENDER_CHECK => return Ok(Notice::SenderCheck),
+            _ => {}
         }
         name.parse::<Escalation>()
             .map(Notice::Escalation)
@@ -107,7 +116,8 @@ impl Notice {
                 format!(
                     "unknown notification `{name}` (expected received, needs_info, approved, \
                      awaiting_confirmation, rejected, withdrawn, refunded, payout_delayed, \
-                     bank_details_needed, sla_at_risk, sla_breached or intake_reply)"
+                     bank_details_needed, sla_at_risk, sla_breached, intake_reply, \
+                     unverified_reply or sender_check)"
                 )
             })
     }
@@ -117,7 +127,14 @@ impl Notice {
             Notice::Customer(event) => event.as_str(),
             Notice::Escalation(escalation) => escalation.as_str(),
             Notice::IntakeReply => INTAKE_REPLY,
+            Notice::UnverifiedReply => UNVERIFIED_REPLY,
+            Notice::SenderCheck => SENDER_CHECK,
         }
+    }
+
+    /// Whether the email is about an inbound email rather than a request.
+    fn about_inbound_email(self) -> bool {
+        matches!(self, Notice::UnverifiedReply | Notice::SenderCheck)
     }
 }
 
@@ -144,6 +161,57 @@ impl IntakeAnswer {
         .bind(message_id)
         .fetch_optional(conn)
         .await
+    }
+}
+
+/// An email about an inbound email that opened no request, as the intake wrote it.
+#[derive(sqlx::FromRow)]
+struct InboundLetter {
+    inbound_email_id: Uuid,
+    to: Option<String>,
+    language: Option<String>,
+    subject: Option<String>,
+    text: Option<String>,
+    /// The Message-ID of the email it answers (`unverified_reply` only).
+    answers: Option<String>,
+    /// The id in its Message-ID: the inbound email's, or the confirmation's (`sender_check`),
+    /// which the payer's reply quotes back.
+    thread_id: Uuid,
+    /// The merchant it is signed by (`sender_check` only).
+    merchant: Option<String>,
+    /// Why it must not go out.
+    refused: Option<String>,
+}
+
+impl InboundLetter {
+    async fn find(
+        conn: &mut PgConnection,
+        notice: Notice,
+        message_id: Uuid,
+    ) -> sqlx::Result<Option<Self>> {
+        let sql = match notice {
+            Notice::SenderCheck => {
+                // Only ever to the address registered with the payment, as it still is.
+                "SELECT c.inbound_email_id, c.recipient AS to, c.language, c.subject,
+                        c.body_text AS text, NULL::text AS answers, c.id AS thread_id,
+                        c.merchant,
+                        CASE WHEN lower(trim(p.customer_email)) IS DISTINCT FROM c.recipient
+                             THEN 'the payment''s customer address changed after the confirmation was written'
+                        END AS refused
+                   FROM sender_confirmations c JOIN payments p ON p.id = c.payment_id
+                  WHERE c.notify_message_id = $1"
+            }
+            _ => {
+                "SELECT id AS inbound_email_id, sender AS to, language, reply_subject AS subject,
+                        reply_text AS text, message_id AS answers, id AS thread_id,
+                        NULL::text AS merchant, NULL::text AS refused
+                   FROM inbound_emails WHERE reply_message_id = $1 AND request_id IS NULL"
+            }
+        };
+        sqlx::query_as(sql)
+            .bind(message_id)
+            .fetch_optional(conn)
+            .await
     }
 }
 
@@ -188,6 +256,9 @@ impl Handler for Notify {
         })?;
         let notice =
             Notice::parse(name).map_err(|e| HandlerError::Permanent(anyhow::anyhow!(e)))?;
+        if notice.about_inbound_email() {
+            return self.handle_inbound(message, notice).await;
+        }
         let mut conn = self.pool.acquire().await?;
         let request = requests::find(&mut conn, id).await?.ok_or_else(|| {
             HandlerError::Permanent(anyhow::anyhow!("request {id} does not exist"))
@@ -234,7 +305,7 @@ impl Handler for Notify {
             Ok(addressee) => addressee,
             // Claimed earlier, and the address has gone since.
             Err(why) => {
-                self.mark_failed(message.message_id, id, notice, &why)
+                self.mark_failed(message.message_id, Some(id), notice, &why)
                     .await?;
                 return Ok(());
             }
@@ -256,38 +327,13 @@ impl Handler for Notify {
             Ok(email) => email,
             Err(Unsendable::Database(e)) => return Err(e.into()),
             Err(Unsendable::Because(why)) => {
-                self.mark_failed(message.message_id, id, notice, &why)
+                self.mark_failed(message.message_id, Some(id), notice, &why)
                     .await?;
                 return Ok(());
             }
         };
-        match self.mailer.send(&email).await {
-            Ok(()) => {
-                self.mark_sent(message.message_id, id, notice, &claimed)
-                    .await?;
-                tracing::info!(request_id = %id, event = notice.name(), seq = claimed.seq, "email sent");
-                Ok(())
-            }
-            Err(SendError::Transient(why)) => {
-                sqlx::query(
-                    "UPDATE notifications SET error = $2 WHERE id = $1 AND status = 'pending'",
-                )
-                .bind(message.message_id)
-                .bind(&why)
-                .execute(&self.pool)
-                .await?;
-                Err(HandlerError::Transient(anyhow::anyhow!(
-                    "{} email for request {id} not sent yet: {why}",
-                    notice.name()
-                )))
-            }
-            Err(SendError::Permanent(why)) => {
-                tracing::warn!(request_id = %id, event = notice.name(), error = %why, "email refused; marked failed");
-                self.mark_failed(message.message_id, id, notice, &why)
-                    .await?;
-                Ok(())
-            }
-        }
+        self.deliver(&email, message.message_id, Some(id), notice, &claimed)
+            .await
     }
 }
 
@@ -304,6 +350,194 @@ impl From<sqlx::Error> for Unsendable {
 }
 
 impl Notify {
+    /// Sends a claimed email and marks its row: sent, or failed for a permanent refusal; a
+    /// transient failure keeps the row pending and goes to the retry tiers.
+    async fn deliver(
+        &self,
+        email: &OutgoingEmail,
+        message_id: Uuid,
+        request_id: Option<Uuid>,
+        notice: Notice,
+        claimed: &Claimed,
+    ) -> Result<(), HandlerError> {
+        let about = request_id.map_or_else(
+            || "an inbound email".to_owned(),
+            |id| format!("request {id}"),
+        );
+        match self.mailer.send(email).await {
+            Ok(()) => {
+                self.mark_sent(message_id, request_id, notice, claimed)
+                    .await?;
+                tracing::info!(request_id = ?request_id, event = notice.name(), seq = claimed.seq, "email sent");
+                Ok(())
+            }
+            Err(SendError::Transient(why)) => {
+                sqlx::query(
+                    "UPDATE notifications SET error = $2 WHERE id = $1 AND status = 'pending'",
+                )
+                .bind(message_id)
+                .bind(&why)
+                .execute(&self.pool)
+                .await?;
+                Err(HandlerError::Transient(anyhow::anyhow!(
+                    "{} email for {about} not sent yet: {why}",
+                    notice.name()
+                )))
+            }
+            Err(SendError::Permanent(why)) => {
+                tracing::warn!(request_id = ?request_id, event = notice.name(), error = %why, "email refused; marked failed");
+                self.mark_failed(message_id, request_id, notice, &why)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// An email about an inbound email that opened no request (`unverified_reply`,
+    /// `sender_check`): claimed by its own `notifications` row, sent as the intake wrote it.
+    async fn handle_inbound(
+        &self,
+        message: WorkMessage,
+        notice: Notice,
+    ) -> Result<(), HandlerError> {
+        let mut tx = self.pool.begin().await?;
+        let letter = InboundLetter::find(&mut tx, notice, message.message_id)
+            .await?
+            .ok_or_else(|| {
+                HandlerError::Permanent(anyhow::anyhow!(
+                    "no {} email with id {}",
+                    notice.name(),
+                    message.message_id
+                ))
+            })?;
+        let to = letter
+            .to
+            .as_deref()
+            .map(str::trim)
+            .filter(|to| !to.is_empty())
+            .map(str::to_owned);
+        let refused = letter.refused.clone().or_else(|| {
+            to.is_none()
+                .then(|| "the email has no address to go to".to_owned())
+        });
+        let claimed = match find_row(&mut tx, message.message_id).await? {
+            Some(row) => {
+                tx.commit().await?;
+                match claimed(row) {
+                    Claim::Send(claimed) => claimed,
+                    Claim::Done => return Ok(()),
+                }
+            }
+            None => {
+                let email_message_id = named_message_id(letter.thread_id, notice.name(), 1);
+                let inserted = sqlx::query(
+                    "INSERT INTO notifications
+                            (id, request_id, inbound_email_id, event, seq, recipient, language,
+                             status, email_message_id, error)
+                     VALUES ($1, NULL, $2, $3, 1, $4, $5, $6, $7, $8)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(message.message_id)
+                .bind(letter.inbound_email_id)
+                .bind(notice.name())
+                .bind(to.as_deref().unwrap_or(""))
+                .bind(&letter.language)
+                .bind(if refused.is_some() {
+                    "failed"
+                } else {
+                    "pending"
+                })
+                .bind(&email_message_id)
+                .bind(&refused)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                if let Some(why) = &refused {
+                    tracing::warn!(inbound_email_id = %letter.inbound_email_id, event = notice.name(), error = %why, "email cannot be sent; marked failed");
+                }
+                if inserted.rows_affected() == 0 || refused.is_some() {
+                    return Ok(());
+                }
+                Claimed {
+                    seq: 1,
+                    status: "pending".to_owned(),
+                    email_message_id,
+                }
+            }
+        };
+        let Some(to) = to else {
+            return Ok(());
+        };
+        // The answer to a stranger is signed by nobody in particular: naming the merchant
+        // would tell them whose payment they named.
+        let merchant = match notice {
+            Notice::SenderCheck => letter
+                .merchant
+                .as_deref()
+                .and_then(|m| self.merchants.get(m)),
+            _ => None,
+        };
+        let (from, reply_to) = match self.addresses(merchant, "Refunds") {
+            Ok(addresses) => addresses,
+            Err(why) => {
+                self.mark_failed(message.message_id, None, notice, &why)
+                    .await?;
+                return Ok(());
+            }
+        };
+        let language = Language::from_code(letter.language.as_deref().unwrap_or("en"));
+        let mut email = OutgoingEmail {
+            to,
+            from,
+            reply_to,
+            message_id: claimed.email_message_id.clone(),
+            in_reply_to: None,
+            references: Vec::new(),
+            rendered: render_plain(
+                language,
+                letter.subject.as_deref().unwrap_or_default(),
+                letter.text.as_deref().unwrap_or_default(),
+            ),
+            auto_replied: notice == Notice::UnverifiedReply,
+        };
+        if let Some(answers) = &letter.answers
+            && !answers.starts_with("sha256:")
+        {
+            email = email.in_reply_to_customer(answers, &[]);
+        }
+        self.deliver(&email, message.message_id, None, notice, &claimed)
+            .await
+    }
+
+    /// The From and Reply-To of an email: the configured addresses, else the merchant's
+    /// reply address (for a letter naming no merchant, the first configured merchant's).
+    fn addresses(
+        &self,
+        merchant: Option<&Merchant>,
+        unnamed: &str,
+    ) -> Result<(String, String), String> {
+        let fallback = merchant.or_else(|| self.merchants.all().next());
+        let reply_to = self
+            .addresses
+            .intake
+            .clone()
+            .or_else(|| fallback.map(|m| m.reply_to.clone()))
+            .or_else(|| self.addresses.from.clone())
+            .ok_or_else(|| {
+                "no reply address: the email has no known merchant and \
+                 REFUNDD_INTAKE_ADDRESS is not set"
+                    .to_owned()
+            })?;
+        let sender = self
+            .addresses
+            .from
+            .clone()
+            .unwrap_or_else(|| reply_to.clone());
+        let sender_name = merchant.map(|m| m.name.as_str()).unwrap_or(unnamed);
+        let from = named_address(sender_name, &sender).map_err(|e| e.to_string())?;
+        Ok((from, reply_to))
+    }
+
     /// Finds this message's row, or inserts it (`pending`, or `failed` when there is nobody
     /// to write to) and commits, before anything is sent.
     async fn claim(
@@ -373,7 +607,7 @@ impl Notify {
     async fn mark_sent(
         &self,
         message_id: Uuid,
-        request_id: Uuid,
+        request_id: Option<Uuid>,
         notice: Notice,
         claimed: &Claimed,
     ) -> Result<(), HandlerError> {
@@ -385,7 +619,9 @@ impl Notify {
         .bind(message_id)
         .execute(&mut *tx)
         .await?;
-        if marked.rows_affected() == 1 {
+        if marked.rows_affected() == 1
+            && let Some(request_id) = request_id
+        {
             record(
                 &mut tx,
                 request_id,
@@ -406,7 +642,7 @@ impl Notify {
     async fn mark_failed(
         &self,
         message_id: Uuid,
-        request_id: Uuid,
+        request_id: Option<Uuid>,
         notice: Notice,
         why: &str,
     ) -> Result<(), HandlerError> {
@@ -420,7 +656,9 @@ impl Notify {
         .bind(why)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(row) = marked {
+        if let Some(row) = marked
+            && let Some(request_id) = request_id
+        {
             let seq: i32 = sqlx::Row::get(&row, "seq");
             record(
                 &mut tx,
@@ -448,27 +686,9 @@ impl Notify {
             merchant,
             answer,
         } = *about;
-        let reply_to = self
-            .addresses
-            .intake
-            .clone()
-            .or_else(|| merchant.map(|m| m.reply_to.clone()))
-            .or_else(|| self.addresses.from.clone())
-            .ok_or_else(|| {
-                Unsendable::Because(
-                    "no reply address: the request has no known merchant and \
-                     REFUNDD_INTAKE_ADDRESS is not set"
-                        .to_owned(),
-                )
-            })?;
-        let sender = self
-            .addresses
-            .from
-            .clone()
-            .unwrap_or_else(|| reply_to.clone());
-        let sender_name = merchant.map(|m| m.name.as_str()).unwrap_or("Refunds");
-        let from =
-            named_address(sender_name, &sender).map_err(|e| Unsendable::Because(e.to_string()))?;
+        let (from, reply_to) = self
+            .addresses(merchant, "Refunds")
+            .map_err(Unsendable::Because)?;
         let amount = amount(request);
         let rendered = match notice {
             Notice::Customer(event) => render(&customer_context(
@@ -504,6 +724,11 @@ impl Notify {
                     answer.subject.as_deref().unwrap_or_default(),
                     answer.text.as_deref().unwrap_or_default(),
                 )
+            }
+            Notice::UnverifiedReply | Notice::SenderCheck => {
+                return Err(Unsendable::Because(
+                    "an email about an inbound email has no request to write about".to_owned(),
+                ));
             }
         };
         let mut email = OutgoingEmail {
@@ -606,6 +831,8 @@ async fn occurrences(
             .fetch_one(conn)
             .await?
         }
+        // One email per inbound email (see `Notify::handle_inbound`).
+        Notice::UnverifiedReply | Notice::SenderCheck => 1,
     };
     Ok(i32::try_from(count).unwrap_or(i32::MAX))
 }
@@ -663,6 +890,9 @@ fn addressee(
     answer: Option<&IntakeAnswer>,
 ) -> Result<Addressee, String> {
     match notice {
+        Notice::UnverifiedReply | Notice::SenderCheck => {
+            Err("an email about an inbound email has no request to write about".into())
+        }
         Notice::IntakeReply => {
             let answer = answer.ok_or("the automatic answer is missing")?;
             let to = answer
@@ -799,6 +1029,11 @@ mod tests {
         );
         assert_eq!(Notice::parse("intake_reply"), Ok(Notice::IntakeReply));
         assert_eq!(Notice::IntakeReply.name(), "intake_reply");
+        for notice in [Notice::UnverifiedReply, Notice::SenderCheck] {
+            assert_eq!(Notice::parse(notice.name()), Ok(notice));
+            assert!(notice.about_inbound_email());
+        }
+        assert!(!Notice::IntakeReply.about_inbound_email());
         let err = Notice::parse("refund").unwrap_err();
         assert!(err.contains("unknown notification `refund`"), "{err}");
         for event in Event::ALL {

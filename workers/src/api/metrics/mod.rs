@@ -103,7 +103,7 @@ const LOOKBACK: TimeDelta = TimeDelta::minutes(15);
 /// Payout attempt statuses that are final (a counter); the others are in flight (a gauge).
 const PAYOUT_OUTCOMES: [&str; 2] = ["succeeded", "declined"];
 const INTAKE_SOURCES: [&str; 2] = ["imap", "api"];
-const INTAKE_OUTCOMES: [&str; 4] = ["created", "attached", "ignored", "failed"];
+const INTAKE_OUTCOMES: [&str; 5] = ["created", "attached", "ignored", "unverified", "failed"];
 const EMAIL_OUTCOMES: [&str; 2] = ["sent", "failed"];
 
 /// What `/metrics` keeps between scrapes. Cheap to clone.

@@ -8,14 +8,23 @@
 //!
 //! - Auto-replies, bounces and list mail are recorded as `ignored`: no request, no answer.
 //! - A reply (In-Reply-To/References naming one of our messages, or the request tag in the
-//!   subject) is attached to its request: attachments become documents, a payment reference or
-//!   reason it gives fills what was missing, and the request is validated again.
+//!   subject) from the request's contact is attached to its request: attachments become
+//!   documents, a payment reference or reason it gives fills what was missing, and the request
+//!   is validated again.
 //! - Anything else is an application: matched to a registered payment when exactly one fits,
 //!   opened as a request on the email channel, and answered in the email's language (what is
 //!   missing, or that it was received), at most `replies_per_day` answers per sender.
+//! - Who the sender is decides first ([`Verdict`]): an email acts on a payment only when its
+//!   sender is the payment's customer, and on a request only when its sender is the request's
+//!   contact. Anything else is kept `unverified` with what it claimed, changes nothing, and
+//!   gets an answer that names nothing it claimed; the payment's own customer address is asked
+//!   to confirm, and only their reply to that email opens the request (see [`claims`]).
 //! - A message that cannot be parsed is kept (bytes with card numbers masked) as `failed`.
 
+mod claims;
 pub mod imap;
+
+pub use claims::{AcceptRefused, AcceptedClaim, SENDER_CHECK, UNVERIFIED_REPLY};
 
 use std::sync::Arc;
 
@@ -26,7 +35,8 @@ use sha2::{Digest, Sha256};
 use shared::cards::mask_card_numbers;
 use shared::documents::{self, DocumentKeys, NewDocument};
 use shared::intake::{
-    self, CandidatePayment, InboundEmail, MissingItem, ReplyRateLimit, RequestRef, RequestTag,
+    self, CandidatePayment, InboundEmail, MissingItem, PaymentMatch, ReplyRateLimit, RequestRef,
+    RequestTag,
 };
 use shared::lifecycle::RequestState;
 use shared::merchants::Merchants;
@@ -72,9 +82,10 @@ pub struct IntakeOutcome {
     pub message_id: String,
     /// `created` (a new request), `attached` (a reply added to its request), `duplicate` (this
     /// message was taken in before; nothing new happened), `ignored` (auto-reply, bounce or
-    /// list mail: nothing opened, nothing answered), `failed` (not readable; kept for a
-    /// person) or `refused` (over the limits: too many or too large attachments; only the
-    /// reason is kept).
+    /// list mail: nothing opened, nothing answered), `unverified` (it names a payment or request
+    /// that is not its sender's: nothing changed; kept until the payer confirms or support
+    /// accepts it), `failed` (not readable; kept for a person) or `refused` (over the limits:
+    /// too many or too large attachments; only the reason is kept).
     pub outcome: String,
     /// `application`, `reply`, `auto_reply`, `bounce` or `mailing_list`.
     pub kind: Option<String>,
@@ -115,7 +126,7 @@ impl Intake {
                 self.keep_failed(raw, &email.message_id, error, source)
                     .await
             }
-            Ok(email) => self.take_email(&email, source).await,
+            Ok(email) => self.take_email(raw, &email, source).await,
             Err(e) if e.is_over_a_limit() => {
                 let message_id = format!("sha256:{}", hex::encode(Sha256::digest(raw)));
                 self.keep_refused(&message_id, &e.to_string(), source).await
@@ -178,8 +189,8 @@ impl Intake {
         let id = Uuid::now_v7();
         let sealed = shared::inbound_emails::seal(&self.document_keys, id, &mask_raw(raw));
         let inserted: Option<Uuid> = sqlx::query_scalar(
-            "INSERT INTO inbound_emails (id, message_id, source, outcome, error, raw,
-                                         raw_key_id, raw_nonce)
+            "INSERT INTO inbound_emails (id, message_id, source, outcome, error, sealed_raw,
+                                         sealed_key_id, sealed_nonce)
              VALUES ($1, $2, $3, 'failed', $4, $5, $6, $7)
              ON CONFLICT (message_id) DO NOTHING RETURNING id",
         )
@@ -213,6 +224,7 @@ impl Intake {
 
     async fn take_email(
         &self,
+        raw: &[u8],
         email: &InboundEmail,
         source: Source,
     ) -> anyhow::Result<IntakeOutcome> {
@@ -257,16 +269,31 @@ impl Intake {
             return Ok(outcome);
         }
 
-        let existing = match intake::referenced_request(email) {
-            Some(reference) => find_referenced(&mut tx, &reference, email).await?,
-            None => None,
-        };
-        match existing {
-            Some(request_id) => {
-                self.attach(&mut tx, email, request_id, &mut outcome)
+        match verdict(&mut tx, email).await? {
+            Verdict::Attach {
+                request_id,
+                payment,
+            } => {
+                self.attach(&mut tx, email, request_id, payment, ACTOR, &mut outcome)
                     .await?
             }
-            None => self.open(&mut tx, email, &mut outcome).await?,
+            Verdict::Open { matched, payment } => {
+                let opening = Opening {
+                    matched,
+                    payment,
+                    actor: ACTOR,
+                    answer: Answer::IntakeReply,
+                };
+                self.open(&mut tx, email, opening, &mut outcome).await?
+            }
+            Verdict::Confirm(confirmation) => {
+                self.confirm(&mut tx, email, confirmation, &mut outcome)
+                    .await?
+            }
+            Verdict::Unverified(claim) => {
+                self.keep_unverified(&mut tx, raw, email, claim, &mut outcome)
+                    .await?
+            }
         }
         sqlx::query("UPDATE inbound_emails SET outcome = $2, request_id = $3 WHERE id = $1")
             .bind(inbound_id)
@@ -322,14 +349,15 @@ impl Intake {
         &self,
         tx: &mut PgConnection,
         email: &InboundEmail,
+        opening: Opening<'_>,
         outcome: &mut IntakeOutcome,
     ) -> anyhow::Result<()> {
-        let candidates = candidates(tx, email).await?;
-        let matched = intake::match_payment(email, &candidates);
-        let payment = match matched.payment() {
-            Some(id) => payments::find(tx, id).await?,
-            None => None,
-        };
+        let Opening {
+            matched,
+            payment,
+            actor,
+            answer,
+        } = opening;
         let mut missing = intake::missing_for_application(email, &matched);
         if payment.is_some() {
             // The payer's name comes with the payment.
@@ -359,7 +387,7 @@ impl Intake {
             policy_id: payment.as_ref().map(|p| p.policy.clone()),
             currency: payment.as_ref().map(|p| p.currency.code().to_owned()),
             received_at: Utc::now(),
-            contact_email: email.from_address.clone(),
+            contact_email: email.from_address.as_deref().map(intake::normalise_address),
             language: Some(email.language.code().to_owned()),
             idempotency_key: None,
             request_hash: None,
@@ -367,20 +395,31 @@ impl Intake {
         let mut messages = vec![OutboxMessage::from(
             WorkMessage::new(Stage::Validate, id).with_version(1),
         )];
-        let reply = self
-            .answer(
-                tx,
-                email,
-                &missing,
-                merchant.as_deref(),
-                id,
-                outcome.inbound_id,
-            )
-            .await?;
+        let reply = match answer {
+            Answer::IntakeReply => {
+                self.answer(
+                    tx,
+                    email,
+                    &missing,
+                    merchant.as_deref(),
+                    id,
+                    outcome.inbound_id,
+                )
+                .await?
+            }
+            Answer::ReceivedEmail => {
+                messages.push(
+                    WorkMessage::new(Stage::Notify, id)
+                        .with_event("received")
+                        .into(),
+                );
+                None
+            }
+        };
         if let Some(notify) = &reply {
             messages.push(notify.clone().into());
         }
-        requests::create(tx, &new, ACTOR, &messages).await?;
+        requests::create(tx, &new, actor, &messages).await?;
         if let Some(notify) = &reply {
             sqlx::query("UPDATE inbound_emails SET reply_message_id = $2 WHERE id = $1")
                 .bind(outcome.inbound_id)
@@ -398,11 +437,14 @@ impl Intake {
     }
 
     /// A reply: its attachments and what it says join the request, which is validated again.
+    /// `payment` is the payment the reply names, already known to be its sender's.
     async fn attach(
         &self,
         tx: &mut PgConnection,
         email: &InboundEmail,
         id: Uuid,
+        payment: Option<Payment>,
+        actor: &str,
         outcome: &mut IntakeOutcome,
     ) -> anyhow::Result<()> {
         let (state, version) = transition::lock_state(tx, id).await?;
@@ -421,14 +463,11 @@ impl Intake {
             .await?
             .ok_or_else(|| anyhow::anyhow!("request {id} vanished under its lock"))?;
         let mut added = serde_json::Map::new();
-        if record.payment_id.is_none() {
-            let candidates = candidates(tx, email).await?;
-            if let Some(pid) = intake::match_payment(email, &candidates).payment()
-                && let Some(p) = payments::find(tx, pid).await?
-            {
-                set_payment(tx, id, &p).await?;
-                added.insert("payment_id".into(), json!(p.id));
-            }
+        if record.payment_id.is_none()
+            && let Some(p) = &payment
+        {
+            set_payment(tx, id, p).await?;
+            added.insert("payment_id".into(), json!(p.id));
         }
         if record.reason.is_none()
             && let Some(reason) = email.extracted.reason
@@ -457,6 +496,11 @@ impl Intake {
         let documents = self.store_attachments(tx, email, id).await?;
         let validate = WorkMessage::new(Stage::Validate, id);
         if state == RequestState::NeedsInfo {
+            let reason = if actor == ACTOR {
+                "the customer replied by email"
+            } else {
+                "an email from another address, accepted by support"
+            };
             transition::apply(
                 tx,
                 &Transition {
@@ -464,8 +508,8 @@ impl Intake {
                     expected_version: version,
                     from: state,
                     to: RequestState::Validating,
-                    actor: ACTOR,
-                    reason: Some("the customer replied by email"),
+                    actor,
+                    reason: Some(reason),
                     details: json!({
                         "inbound_email_id": outcome.inbound_id,
                         "documents": documents,
@@ -534,6 +578,30 @@ impl Intake {
         request_id: Uuid,
         inbound_id: Uuid,
     ) -> anyhow::Result<Option<WorkMessage>> {
+        let merchant_name = merchant
+            .and_then(|m| self.merchants.get(m))
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| merchant.unwrap_or("").to_owned());
+        let tag = RequestTag::for_request(request_id);
+        let (subject, text) = intake::auto_reply(email, missing, &merchant_name, &tag);
+        let asked: Vec<&str> = missing.iter().map(|m| m.as_str()).collect();
+        let notify = WorkMessage::new(Stage::Notify, request_id).with_event("intake_reply");
+        self.queue_answer(tx, email, inbound_id, notify, (&subject, &text), &asked)
+            .await
+    }
+
+    /// Keeps an answer (subject and text) in the inbound row for the notify stage, and
+    /// returns `notify`, the message that sends it; `None` when the sender must not be
+    /// answered or was answered `replies_per_day` times in the last 24 hours.
+    async fn queue_answer(
+        &self,
+        tx: &mut PgConnection,
+        email: &InboundEmail,
+        inbound_id: Uuid,
+        notify: WorkMessage,
+        (subject, text): (&str, &str),
+        asked: &[&str],
+    ) -> anyhow::Result<Option<WorkMessage>> {
         if !intake::answerable(email) {
             return Ok(None);
         }
@@ -558,14 +626,6 @@ impl Intake {
             tracing::info!(%inbound_id, "sender answered enough today; no automatic answer");
             return Ok(None);
         }
-        let merchant_name = merchant
-            .and_then(|m| self.merchants.get(m))
-            .map(|m| m.name.clone())
-            .unwrap_or_else(|| merchant.unwrap_or("").to_owned());
-        let tag = RequestTag::for_request(request_id);
-        let (subject, text) = intake::auto_reply(email, missing, &merchant_name, &tag);
-        let notify = WorkMessage::new(Stage::Notify, request_id).with_event("intake_reply");
-        let asked: Vec<&str> = missing.iter().map(|m| m.as_str()).collect();
         sqlx::query(
             "UPDATE inbound_emails SET reply_subject = $2, reply_text = $3, replied_at = $4,
                                        reply_asked = $5
@@ -575,7 +635,7 @@ impl Intake {
         .bind(subject)
         .bind(text)
         .bind(now)
-        .bind(&asked)
+        .bind(asked)
         .execute(&mut *tx)
         .await?;
         Ok(Some(notify))
@@ -588,39 +648,172 @@ impl Intake {
     }
 }
 
-/// The request a reply names, when it exists. A tag is 8 hex digits of the id, so when it fits
-/// several requests the one whose contact is the sender is chosen, or none.
+/// What an email from a person may do, decided from who sent it before anything changes.
+enum Verdict {
+    /// A reply from the request's contact: joins the request, with the payment it names when
+    /// the request had none and the payment is the sender's.
+    Attach {
+        request_id: Uuid,
+        payment: Option<Payment>,
+    },
+    /// An application about the sender's own payment, or naming no registered payment.
+    Open {
+        matched: PaymentMatch,
+        payment: Option<Payment>,
+    },
+    /// The payer's reply to the email asking them to confirm a claim on their payment.
+    Confirm(claims::PendingConfirmation),
+    /// Names a payment or a request that is not the sender's.
+    Unverified(claims::Claim),
+}
+
+/// How a request is opened: on which payment, by whom, and how its sender hears of it.
+struct Opening<'a> {
+    matched: PaymentMatch,
+    payment: Option<Payment>,
+    /// The audit actor of the request's first event.
+    actor: &'a str,
+    answer: Answer,
+}
+
+/// How the person who opened a request hears about it.
+enum Answer {
+    /// The intake's automatic answer to their email (what is missing, or that it arrived).
+    IntakeReply,
+    /// The notify stage's `received` email (a request opened by support's accept).
+    ReceivedEmail,
+}
+
+/// Decides what `email` may do. Its sender acts on a payment only as the payment's customer
+/// and on a request only as its contact (the payment's customer when the request names no
+/// contact); everything else is a claim.
+async fn verdict(tx: &mut PgConnection, email: &InboundEmail) -> anyhow::Result<Verdict> {
+    let sender = email.from_address.as_deref();
+    if let Some(reference) = intake::referenced_request(email) {
+        match find_referenced(tx, &reference, email).await? {
+            Some(Referenced::Request(request)) => {
+                if !intake::sender_is(request.owner(), sender) {
+                    return Ok(Verdict::Unverified(claims::Claim::Request {
+                        id: request.id,
+                        merchant: request.merchant,
+                    }));
+                }
+                let payment = if request.payment_id.is_none() {
+                    payment_named(tx, email).await?
+                } else {
+                    None
+                };
+                return Ok(match payment {
+                    Some(p) if !intake::sender_is(p.customer_email.as_deref(), sender) => {
+                        Verdict::Unverified(claims::Claim::Payment(Box::new(p)))
+                    }
+                    payment => Verdict::Attach {
+                        request_id: request.id,
+                        payment,
+                    },
+                });
+            }
+            Some(Referenced::Confirmation(id)) => {
+                if let Some(verdict) = claims::answer_to_confirmation(tx, id, email).await? {
+                    return Ok(verdict);
+                }
+            }
+            None => {}
+        }
+    }
+    let candidates = candidates(tx, email).await?;
+    let matched = intake::match_payment(email, &candidates);
+    let payment = match matched.payment() {
+        Some(id) => payments::find(tx, id).await?,
+        None => None,
+    };
+    Ok(match payment {
+        Some(p) if !intake::sender_is(p.customer_email.as_deref(), sender) => {
+            Verdict::Unverified(claims::Claim::Payment(Box::new(p)))
+        }
+        payment => Verdict::Open { matched, payment },
+    })
+}
+
+/// The one registered payment an email names, if exactly one fits.
+async fn payment_named(
+    tx: &mut PgConnection,
+    email: &InboundEmail,
+) -> sqlx::Result<Option<Payment>> {
+    let candidates = candidates(tx, email).await?;
+    match intake::match_payment(email, &candidates).payment() {
+        Some(id) => payments::find(tx, id).await,
+        None => Ok(None),
+    }
+}
+
+/// What a reply's threading headers or tag name.
+enum Referenced {
+    Request(ReferencedRequest),
+    /// One of our emails asking a payer to confirm a claim (`sender_confirmations.id`).
+    Confirmation(Uuid),
+}
+
+#[derive(sqlx::FromRow)]
+struct ReferencedRequest {
+    id: Uuid,
+    contact_email: Option<String>,
+    customer_email: Option<String>,
+    payment_id: Option<Uuid>,
+    merchant: Option<String>,
+}
+
+impl ReferencedRequest {
+    /// The address that speaks for the request: its contact, else its payment's customer.
+    fn owner(&self) -> Option<&str> {
+        self.contact_email
+            .as_deref()
+            .or(self.customer_email.as_deref())
+    }
+}
+
+const REFERENCED_REQUEST: &str =
+    "SELECT r.id, r.contact_email, p.customer_email, r.payment_id, r.merchant
+       FROM refund_requests r LEFT JOIN payments p ON p.id = r.payment_id";
+
+/// The request or confirmation a reply names, when it exists. A tag is 8 hex digits of the
+/// id, so when it fits several requests the one whose contact is the sender is chosen, or none.
 async fn find_referenced(
     conn: &mut PgConnection,
     reference: &RequestRef,
     email: &InboundEmail,
-) -> sqlx::Result<Option<Uuid>> {
+) -> sqlx::Result<Option<Referenced>> {
     match reference {
         RequestRef::Id(id) => {
-            sqlx::query_scalar("SELECT id FROM refund_requests WHERE id = $1")
-                .bind(id)
-                .fetch_optional(conn)
-                .await
+            let request: Option<ReferencedRequest> =
+                sqlx::query_as(&format!("{REFERENCED_REQUEST} WHERE r.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if let Some(request) = request {
+                return Ok(Some(Referenced::Request(request)));
+            }
+            let confirmation: Option<Uuid> =
+                sqlx::query_scalar("SELECT id FROM sender_confirmations WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            Ok(confirmation.map(Referenced::Confirmation))
         }
         RequestRef::Tag(tag) => {
-            let rows: Vec<(Uuid, Option<String>)> = sqlx::query_as(
-                "SELECT id, contact_email FROM refund_requests
-                  WHERE right(id::text, 8) = $1 ORDER BY id DESC LIMIT 50",
-            )
+            let mut rows: Vec<ReferencedRequest> = sqlx::query_as(&format!(
+                "{REFERENCED_REQUEST} WHERE right(r.id::text, 8) = $1 ORDER BY r.id DESC LIMIT 50"
+            ))
             .bind(tag.uuid_suffix())
             .fetch_all(conn)
             .await?;
-            let sender = email.from_address.as_deref().unwrap_or("");
-            Ok(match rows.as_slice() {
-                [(id, _)] => Some(*id),
-                many => many
-                    .iter()
-                    .find(|(_, contact)| {
-                        contact
-                            .as_deref()
-                            .is_some_and(|c| c.trim().eq_ignore_ascii_case(sender))
-                    })
-                    .map(|(id, _)| *id),
+            let sender = email.from_address.as_deref();
+            Ok(if rows.len() == 1 {
+                rows.pop().map(Referenced::Request)
+            } else {
+                rows.into_iter()
+                    .find(|r| intake::sender_is(r.owner(), sender))
+                    .map(Referenced::Request)
             })
         }
     }
