@@ -99,6 +99,10 @@ enum PayoutsCmd {
         /// Output format.
         #[arg(long, value_parser = ["csv"], default_value = "csv")]
         format: String,
+        /// Only this merchant's payouts (a merchant id from the merchants file); default: every
+        /// merchant's.
+        #[arg(long)]
+        merchant: Option<String>,
     },
 }
 
@@ -265,11 +269,23 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Payouts {
-            cmd: PayoutsCmd::Export { .. },
+            cmd: PayoutsCmd::Export { merchant, .. },
         } => {
+            if let Some(m) = &merchant {
+                let merchants = workers::roles::load_reference_data(&settings)?.merchants;
+                if merchants.get(m).is_none() {
+                    let known: Vec<&str> = merchants.all().map(|m| m.id.as_str()).collect();
+                    return Err(BadInput(format!(
+                        "--merchant {m:?} is not a merchant in the merchants file; known: {}",
+                        known.join(", ")
+                    ))
+                    .into());
+                }
+            }
             let pool = shared::db::connect(&settings.database_url, 2).await?;
             let mut conn = pool.acquire().await?;
-            let rows = workers::api::payouts::manual_payouts(&mut conn, None).await?;
+            let rows =
+                workers::api::payouts::manual_payouts(&mut conn, merchant.as_deref()).await?;
             print!("{}", workers::api::payouts::to_csv(&rows));
             eprintln!("{} manual payout(s)", rows.len());
             Ok(())

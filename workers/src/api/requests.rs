@@ -47,8 +47,8 @@ pub fn router() -> Router<ApiContext> {
 pub const EMAIL_MAX: usize = 254;
 /// The longest `reason_text` (the customer's own words).
 pub const REASON_TEXT_MAX: usize = 4000;
-/// The longest `bank_details` (IBAN, bank, address: a few lines).
-pub const BANK_DETAILS_MAX: usize = 500;
+/// The longest `bank_details` (IBAN and bank, a line or two).
+pub const BANK_DETAILS_MAX: usize = 200;
 /// The longest note or reason a person writes into the history.
 pub const NOTE_MAX: usize = 2000;
 
@@ -84,7 +84,7 @@ pub struct NewRefundRequest {
     pub reason: Reason,
     /// Facts the policy may need (`progress_percent`, `access_started_at`, `reason_text`, ...);
     /// unknown names are refused. `reason_text` holds at most 4000 characters and
-    /// `bank_details` 500 (line breaks allowed); other text facts one line of 200.
+    /// `bank_details` 200 (line breaks allowed); other text facts one line of 200.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub facts: Facts,
@@ -792,7 +792,7 @@ fn illegal(record: &RequestRecord, to: RequestState, what: &str) -> ApiError {
 #[utoipa::path(patch, path = "/v1/refund-requests/{id}/facts", operation_id = "add_refund_request_facts", tag = "refund requests",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "refund request id")),
-    request_body(content = Object, description = "facts by name, e.g. {\"progress_percent\": 35}; `reason_text` at most 4000 characters, `bank_details` 500, other text one line of 200"),
+    request_body(content = Object, description = "facts by name, e.g. {\"progress_percent\": 35}; `reason_text` at most 4000 characters, `bank_details` 200, other text one line of 200"),
     responses(
         (status = 200, body = RefundRequestView),
         JsonBodyProblems,
