@@ -4,26 +4,14 @@
 use serde_json::{Value, json};
 use shared::api_keys::ApiRole;
 
-use crate::helpers::{as_role, client, payment_body, problem, set_state};
+use crate::helpers::{as_role, client, payment_body, problem, register_payment_as, set_state};
 use e2e::TestApp;
 
 /// Registers a payment of `amount` BYN; returns its id.
 async fn payment_of(app: &TestApp, txn: &str, amount: &str) -> String {
     let mut body = payment_body(txn);
     body["amount"] = json!(amount);
-    let r = as_role(
-        app,
-        client().post(app.url("/v1/payments")).json(&body),
-        ApiRole::Intake,
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    register_payment_as(app, &body).await
 }
 
 async fn apply(app: &TestApp, payment: &str, facts: Value) -> reqwest::Response {

@@ -30,11 +30,14 @@ pub fn payment_body(txn: &str) -> Value {
 
 /// Registers a payment as the intake role; returns its id.
 pub async fn register_payment(app: &TestApp, txn: &str) -> String {
+    register_payment_as(app, &payment_body(txn)).await
+}
+
+/// Registers the payment `body` as the intake role; returns its id.
+pub async fn register_payment_as(app: &TestApp, body: &Value) -> String {
     let r = as_role(
         app,
-        client()
-            .post(app.url("/v1/payments"))
-            .json(&payment_body(txn)),
+        client().post(app.url("/v1/payments")).json(body),
         ApiRole::Intake,
     )
     .send()

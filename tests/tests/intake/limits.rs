@@ -4,22 +4,10 @@
 
 use base64::Engine;
 use serde_json::Value;
-use shared::api_keys::ApiRole;
 
 use e2e::TestApp;
 
-async fn take(app: &TestApp, raw: &[u8]) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(app.url("/v1/intake/email"))
-        .bearer_auth(app.key(ApiRole::Intake))
-        .header("content-type", "message/rfc822")
-        .body(raw.to_vec())
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap())
-}
+use crate::api::take;
 
 /// A multipart email with `files` attachments of `size` bytes each.
 fn email_with(files: usize, size: usize, id: &str) -> Vec<u8> {
