@@ -160,6 +160,12 @@ pub struct Decision {
     pub complete_on: NaiveDate,
     /// Every fact consulted, as used (dates local), including pack defaults.
     pub facts_used: BTreeMap<FactName, serde_json::Value>,
+    /// Facts whose absence the decision relied on (an `absent` condition that held). For an
+    /// application read from an email, the absence of a fact the pack lists in
+    /// `email_must_state` only means the email did not say it, so such a decision is not
+    /// taken automatically (see the decide stage).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub facts_taken_absent: Vec<FactName>,
     /// Documents consulted and present.
     pub documents_used: Vec<DocumentKind>,
     pub calculation: Option<Calculation>,
@@ -286,6 +292,7 @@ pub fn decide(
         received_on,
         complete_on,
         facts_used: BTreeMap::new(),
+        facts_taken_absent: BTreeSet::new(),
         documents_used: BTreeSet::new(),
     };
     run.decide()
@@ -338,6 +345,7 @@ struct Evaluation<'a> {
     received_on: NaiveDate,
     complete_on: NaiveDate,
     facts_used: BTreeMap<FactName, serde_json::Value>,
+    facts_taken_absent: BTreeSet<FactName>,
     documents_used: BTreeSet<DocumentKind>,
 }
 
@@ -617,8 +625,13 @@ impl<'a> Evaluation<'a> {
             };
             truth = truth.and(part);
         }
+        let mut taken_absent = Vec::new();
         for fact in &when.absent {
-            truth = truth.and(Truth::from_bool(self.fact(*fact).is_none()));
+            let absent = self.fact(*fact).is_none();
+            if absent {
+                taken_absent.push(*fact);
+            }
+            truth = truth.and(Truth::from_bool(absent));
         }
         for fact in &when.present {
             truth = truth.and(Truth::from_bool(self.fact(*fact).is_some()));
@@ -668,6 +681,9 @@ impl<'a> Evaluation<'a> {
                 unknown => unknown,
             };
             truth = truth.and(part);
+        }
+        if matches!(truth, Truth::True) {
+            self.facts_taken_absent.extend(taken_absent);
         }
         Ok(truth)
     }
@@ -824,6 +840,7 @@ impl<'a> Evaluation<'a> {
             received_on: self.received_on,
             complete_on: self.complete_on,
             facts_used: self.facts_used.clone(),
+            facts_taken_absent: self.facts_taken_absent.iter().copied().collect(),
             documents_used: self.documents_used.iter().copied().collect(),
             calculation: None,
             capped: false,

@@ -433,6 +433,8 @@ struct PackFile {
     #[serde(default)]
     requires_confirmation: bool,
     #[serde(default)]
+    email_must_state: Vec<FactName>,
+    #[serde(default)]
     payout: PayoutMethod,
     #[serde(default)]
     defaults: Facts,
@@ -461,6 +463,9 @@ pub struct PolicyPack {
     timezone: Tz,
     pub(crate) extend_to_working_day: bool,
     pub(crate) requires_confirmation: bool,
+    /// Facts an application read from an email must state (or a person confirm) before the
+    /// engine's reading of their absence may decide it automatically.
+    pub(crate) email_must_state: BTreeSet<FactName>,
     pub(crate) payout: PayoutMethod,
     pub(crate) defaults: Facts,
     pub(crate) fees: BTreeMap<String, Money>,
@@ -602,6 +607,7 @@ impl PolicyPack {
             timezone,
             extend_to_working_day: raw.extend_to_working_day,
             requires_confirmation: raw.requires_confirmation,
+            email_must_state: raw.email_must_state.iter().copied().collect(),
             payout: raw.payout,
             defaults: raw.defaults,
             fees,
@@ -657,6 +663,12 @@ impl PolicyPack {
     }
 
     /// The zone whose calendar dates every window and deadline uses.
+    /// Facts an application read from an email must state before their absence may decide
+    /// it automatically (`email_must_state`).
+    pub fn email_must_state(&self) -> &BTreeSet<FactName> {
+        &self.email_must_state
+    }
+
     pub fn timezone(&self) -> Tz {
         self.timezone
     }

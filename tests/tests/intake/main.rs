@@ -4,4 +4,5 @@
 mod api;
 mod imap;
 mod limits;
+mod reader_corpus;
 mod sender;

@@ -58,7 +58,22 @@ impl Handler for Decide {
         let notify = |event: &str| -> OutboxMessage {
             WorkMessage::new(Stage::Notify, id).with_event(event).into()
         };
+        // An application read from an email is decided automatically only on a certain
+        // reading (see `guess`); otherwise a person decides.
+        let pack = a.payment.as_ref().and_then(|p| self.packs.get(&p.policy));
+        let automatic = matches!(decision.decision, DecisionKind::Reject)
+            || (decision.decision == DecisionKind::Approve && !decision.requires_confirmation);
+        let guess = if automatic {
+            super::guess::doubt(&mut tx, &a.record, pack, &decision).await?
+        } else {
+            None
+        };
         let (to, messages, why) = match decision.decision {
+            _ if guess.is_some() => (
+                RequestState::ManualReview,
+                Vec::new(),
+                "read from an email, and the reading is not certain: a person decides",
+            ),
             DecisionKind::Approve if decision.requires_confirmation => (
                 RequestState::AwaitingConfirmation,
                 vec![notify("awaiting_confirmation")],
@@ -115,16 +130,22 @@ impl Handler for Decide {
                 to,
                 actor: "worker:decide",
                 reason: Some(why),
-                details: json!({
-                    "policy": decision.policy,
-                    "policy_version": decision.policy_version,
-                    "rule": decision.rule,
-                    "clause": decision.clause,
-                    "clause_translations": decision.clause_translations,
-                    "amount": decision.amount,
-                    "refund_due_by": decision.refund_due_by,
-                    "effects": decision.effects,
-                }),
+                details: {
+                    let mut details = json!({
+                        "policy": decision.policy,
+                        "policy_version": decision.policy_version,
+                        "rule": decision.rule,
+                        "clause": decision.clause,
+                        "clause_translations": decision.clause_translations,
+                        "amount": decision.amount,
+                        "refund_due_by": decision.refund_due_by,
+                        "effects": decision.effects,
+                    });
+                    if let Some(doubt) = &guess {
+                        details["not_automatic"] = doubt.clone();
+                    }
+                    details
+                },
             },
             &messages,
         )

@@ -4,6 +4,7 @@
 
 pub mod assessment;
 pub mod decide;
+pub mod guess;
 pub mod intake;
 pub mod notify;
 pub mod payout;
