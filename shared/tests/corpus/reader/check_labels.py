@@ -27,10 +27,27 @@ REQUIRED = ["file", "language", "merchant", "policy", "txn", "amount", "currency
 OPTIONAL = {"progress_percent", "order_accepted", "goods_received", "access_started"}
 
 
+def summary(all_labels):
+    from collections import Counter
+    for key in ("language", "merchant", "reason", "auto_payout_ok"):
+        c = Counter(str(l.get(key)) for l in all_labels)
+        print(f"{key}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
+    n = len(all_labels) or 1
+    unclear = sum(l.get("reason") == "unclear" for l in all_labels)
+    no_auto = sum(not l.get("auto_payout_ok") for l in all_labels)
+    print(f"unclear: {unclear}/{n} ({100 * unclear / n:.0f} %), auto_payout_ok = false: {no_auto}/{n} ({100 * no_auto / n:.0f} %)")
+    tags = Counter(t for l in all_labels for t in l.get("tags", []))
+    print("tags: " + ", ".join(f"{k} {v}" for k, v in sorted(tags.items())))
+
+
 def main(langs):
     errors, txns, mids, total = [], {}, {}, 0
+    all_labels = []
     for lang in langs:
         labels = tomllib.load(open(os.path.join(HERE, f"{lang}.toml"), "rb"))["email"]
+        all_labels += labels
+        print(f"== {lang}: {len(labels)} labels")
+        summary(labels)
         files = {os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, lang, "*.eml"))}
         seen = set()
         for lab in labels:
@@ -93,6 +110,9 @@ def main(langs):
             if "\ufffd" in text: err("undecodable characters in body")
         for f in sorted(files - seen):
             errors.append(f"{f}: file without a label")
+    if len(langs) > 1:
+        print("== all")
+        summary(all_labels)
     for e in errors:
         print("ERROR", e)
     print(f"{total} labels checked, {len(errors)} errors")
