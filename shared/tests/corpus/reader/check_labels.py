@@ -21,7 +21,7 @@ REASONS = {"withdrawal", "not_delivered", "force_majeure", "erroneous_charge",
            "out_of_stock_difference", "advance_balance", "unclear"}
 TAGS = {"negation", "question", "conditional", "quote", "forward", "html", "typo", "translit",
         "sarcasm", "mixed", "force_majeure_plain", "double_charge_digits", "progress_stated",
-        "not_received_wording"}
+        "not_received_wording", "no_diacritics"}
 REQUIRED = ["file", "language", "merchant", "policy", "txn", "amount", "currency", "paid_days_ago",
             "customer_email", "reason", "auto_payout_ok", "tags", "note"]
 OPTIONAL = {"progress_percent", "order_accepted", "goods_received", "access_started"}
