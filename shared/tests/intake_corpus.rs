@@ -246,6 +246,7 @@ fn check(
         let want = match (case.matched.as_deref(), want_ids.as_slice()) {
             (Some("by_reference"), [id]) => PaymentMatch::ByReference(*id),
             (Some("by_sender_and_amount"), [id]) => PaymentMatch::BySenderAndAmount(*id),
+            (Some("by_sender"), [id]) => PaymentMatch::BySender(*id),
             (Some("ambiguous"), ids) => PaymentMatch::Ambiguous(ids.to_vec()),
             (Some("none"), []) => PaymentMatch::None,
             other => panic!("{}: bad match expectation {other:?}", case.file),

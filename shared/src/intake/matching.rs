@@ -1,5 +1,6 @@
 //! Which registered payment an email is about. First by reference (the gateway transaction
-//! id written in the email), then by sender and amount together. When more than one payment
+//! id written in the email), then by sender and amount together, then by the sender alone
+//! when the sender has exactly one payment. When more than one payment
 //! fits at the same step the answer is [`PaymentMatch::Ambiguous`]: a person or the customer
 //! decides, the intake never guesses.
 
@@ -24,6 +25,9 @@ pub struct CandidatePayment {
 pub enum PaymentMatch {
     ByReference(Uuid),
     BySenderAndAmount(Uuid),
+    /// The sender's only registered payment (the email names no reference or amount that
+    /// picks one).
+    BySender(Uuid),
     /// Several payments fit equally well, newest first.
     Ambiguous(Vec<Uuid>),
     None,
@@ -33,7 +37,9 @@ impl PaymentMatch {
     /// The payment when exactly one was found.
     pub fn payment(&self) -> Option<Uuid> {
         match self {
-            PaymentMatch::ByReference(id) | PaymentMatch::BySenderAndAmount(id) => Some(*id),
+            PaymentMatch::ByReference(id)
+            | PaymentMatch::BySenderAndAmount(id)
+            | PaymentMatch::BySender(id) => Some(*id),
             PaymentMatch::Ambiguous(_) | PaymentMatch::None => None,
         }
     }
@@ -68,23 +74,33 @@ pub fn match_payment(email: &InboundEmail, candidates: &[CandidatePayment]) -> P
         .chain(email.extracted.customer_email.iter())
         .map(|a| a.trim().to_lowercase())
         .collect();
-    let Some((amount_text, currency)) = &email.extracted.amount else {
-        return PaymentMatch::None;
-    };
-    let Ok(amount) = DecimalAmount::parse(amount_text) else {
-        return PaymentMatch::None;
-    };
-    let by_sender: Vec<&CandidatePayment> = candidates
+    let senders_payments: Vec<&CandidatePayment> = candidates
         .iter()
         .filter(|c| {
             c.customer_email
                 .as_deref()
                 .is_some_and(|e| senders.contains(&e.trim().to_lowercase()))
         })
-        .filter(|c| currency.is_none_or(|cur| cur == c.amount.currency()))
-        .filter(|c| amount.in_currency(c.amount.currency()) == Ok(c.amount))
         .collect();
-    single_or_ambiguous(by_sender, PaymentMatch::BySenderAndAmount).unwrap_or(PaymentMatch::None)
+    if let Some((amount_text, currency)) = &email.extracted.amount
+        && let Ok(amount) = DecimalAmount::parse(amount_text)
+    {
+        let by_amount: Vec<&CandidatePayment> = senders_payments
+            .iter()
+            .copied()
+            .filter(|c| currency.is_none_or(|cur| cur == c.amount.currency()))
+            .filter(|c| amount.in_currency(c.amount.currency()) == Ok(c.amount))
+            .collect();
+        if let Some(found) = single_or_ambiguous(by_amount, PaymentMatch::BySenderAndAmount) {
+            return found;
+        }
+    }
+    // The sender has one payment with us: that is the one (an amount that differs, such as a
+    // balance the customer computed, does not make it another).
+    match senders_payments.as_slice() {
+        [one] => PaymentMatch::BySender(one.id),
+        _ => PaymentMatch::None,
+    }
 }
 
 fn single_or_ambiguous(

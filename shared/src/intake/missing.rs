@@ -58,7 +58,9 @@ impl fmt::Display for MissingItem {
 pub fn missing_for_application(email: &InboundEmail, matched: &PaymentMatch) -> Vec<MissingItem> {
     let mut missing = Vec::new();
     match matched {
-        PaymentMatch::ByReference(_) | PaymentMatch::BySenderAndAmount(_) => {}
+        PaymentMatch::ByReference(_)
+        | PaymentMatch::BySenderAndAmount(_)
+        | PaymentMatch::BySender(_) => {}
         PaymentMatch::Ambiguous(_) => missing.push(MissingItem::PaymentChoice),
         PaymentMatch::None => missing.push(MissingItem::PaymentReference),
     }

@@ -200,17 +200,21 @@ async fn every_corpus_email_through_the_pipeline_pays_only_what_the_label_allows
     let refunds = ledger.ledger(None).await.unwrap().refunds;
     let mut seen: Vec<(Label, Seen)> = Vec::new();
     for (label, request) in inbound {
-        let row: Option<(String, Option<String>, Option<serde_json::Value>, serde_json::Value)> =
-            match request {
-                Some(id) => sqlx::query_as(
-                    "SELECT state, reason, email_reading, facts FROM refund_requests WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(&pool)
-                .await
-                .unwrap(),
-                None => None,
-            };
+        let row: Option<(
+            String,
+            Option<String>,
+            Option<serde_json::Value>,
+            serde_json::Value,
+        )> = match request {
+            Some(id) => sqlx::query_as(
+                "SELECT state, reason, email_reading, facts FROM refund_requests WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&pool)
+            .await
+            .unwrap(),
+            None => None,
+        };
         let paid = refunds.iter().any(|r| r.transaction_id == label.txn);
         let s = match row {
             Some((state, reason, reading, facts)) => Seen {
