@@ -24,6 +24,7 @@ mod missing;
 mod rate_limit;
 mod sender;
 mod thread;
+mod understood;
 mod unverified;
 
 pub use attachment_kind::{AttachmentKind, attachment_kind};
@@ -36,6 +37,7 @@ pub use rate_limit::ReplyRateLimit;
 pub use sender::{normalise_address, sender_is};
 pub use thread::{NotARequestTag, request_of_message_id};
 pub use thread::{RequestRef, RequestTag, referenced_request};
+pub use understood::understood;
 pub use unverified::{
     ConfirmationRequest, UnverifiedAnswer, confirmation_request, unverified_answer,
 };
