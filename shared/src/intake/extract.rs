@@ -1,17 +1,20 @@
 //! Facts read from a customer's words: the payment reference (order or invoice number,
-//! gateway transaction id), the amount, the reason and the customer's name, in Russian,
+//! gateway transaction id), the amount and the customer's name, in Russian,
 //! Kazakh, Latvian and English. Runs on text whose card numbers are already masked, so a card
 //! number can never be taken for a reference. Only the customer's own text and forwarded
-//! blocks are read; quoted replies (usually our own mail) are not.
+//! blocks are read; quoted replies (usually our own mail) are not. The reason and the facts
+//! the customer states are read by `reading`, from the customer's own words only.
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 
+use chrono::NaiveDate;
+
 use super::Extracted;
 use super::language::{own_words, starts_quoted_block};
+use super::reading::read_on;
 use crate::money::Currency;
-use crate::policy::Reason;
 
 /// Extracts everything from `subject` and `body`; `from_name` is the sender's display name,
 /// used for the customer's name when the text gives none; `forwarded_from` is the original
@@ -22,12 +25,15 @@ pub(super) fn extract(
     from_name: Option<&str>,
     forwarded_from: Option<&str>,
     from_address: Option<&str>,
+    written_on: Option<NaiveDate>,
 ) -> Extracted {
     let text = format!("{subject}\n{}", without_quoted_replies(body));
+    let reading = read_on(subject, body, written_on);
     Extracted {
         payment_reference: payment_reference(&text),
         amount: amount(&text),
-        reason: reason(&text),
+        reason: reading.reason,
+        reading,
         customer_name: name_in_text(&text)
             .or_else(|| signature_line(&own_words(body)))
             .or_else(|| from_name.and_then(plausible_name)),
@@ -195,148 +201,6 @@ fn currency(word: &str) -> Option<Currency> {
     }
 }
 
-// ---- reason ---------------------------------------------------------------------------
-
-/// Words for each reason, lower-case; specific reasons are tried before the generic
-/// refund/return words, which mean the customer withdraws.
-const REASON_WORDS: [(Reason, &[&str]); 6] = [
-    (
-        Reason::ErroneousCharge,
-        &[
-            "ошибочно списа",
-            "ошибочное списание",
-            "списали дважды",
-            "списали два раза",
-            "двойное списание",
-            "повторно списа",
-            "списали лишн",
-            "қате есептен",
-            "қате шешіл",
-            "екі рет",
-            "kļūdaini",
-            "kludaini",
-            "divreiz",
-            "divas reizes",
-            "nepamatoti",
-            "charged twice",
-            "double charge",
-            "double-charged",
-            "charged by mistake",
-            "erroneous charge",
-            "wrong charge",
-            "duplicate charge",
-            "charged two times",
-        ],
-    ),
-    (
-        Reason::NotDelivered,
-        &[
-            "не получил",
-            "не получила",
-            "не доставлен",
-            "не доставили",
-            "не пришел",
-            "не пришёл",
-            "не пришла",
-            "не оказан",
-            "алмадым",
-            "жеткізілмеді",
-            "келмеді",
-            "жеткізбеді",
-            "nesaņēmu",
-            "nesanemu",
-            "nav saņemts",
-            "nav saņemta",
-            "nav piegādāt",
-            "nav piegadat",
-            "not received",
-            "never received",
-            "not delivered",
-            "never arrived",
-            "did not receive",
-            "didn't receive",
-            "has not arrived",
-            "hasn't arrived",
-        ],
-    ),
-    (
-        Reason::ForceMajeure,
-        &[
-            "форс-мажор",
-            "форс мажор",
-            "непреодолимой силы",
-            "еңсерілмейтін күш",
-            "nepārvarama vara",
-            "nepārvaramas varas",
-            "force majeure",
-        ],
-    ),
-    (
-        Reason::OutOfStockDifference,
-        &[
-            "нет в наличии",
-            "не было в наличии",
-            "қоймада жоқ",
-            "nebija noliktavā",
-            "nav noliktavā",
-            "out of stock",
-        ],
-    ),
-    (
-        Reason::AdvanceBalance,
-        &[
-            "остаток аванса",
-            "авансовый баланс",
-            "остаток на балансе",
-            "аванс қалдығы",
-            "avansa atlikum",
-            "avansa konta",
-            "advance balance",
-            "account balance",
-        ],
-    ),
-    (
-        Reason::Withdrawal,
-        &[
-            "возврат",
-            "вернуть деньги",
-            "верните деньги",
-            "вернуть средства",
-            "отказываюсь",
-            "отказ от",
-            "расторгн",
-            "отменить",
-            "отмена заказа",
-            "передумал",
-            "қайтар",
-            "бас тарт",
-            "болдырма",
-            "atmaks",
-            "atgriezt naudu",
-            "atgriez naudu",
-            "atteikum",
-            "atsakos",
-            "atcelt",
-            "atkāpties",
-            "atkāpšan",
-            "refund",
-            "return",
-            "cancel",
-            "withdraw",
-            "money back",
-            "changed my mind",
-        ],
-    ),
-];
-
-fn reason(text: &str) -> Option<Reason> {
-    let lower = text.to_lowercase();
-    REASON_WORDS
-        .iter()
-        .find(|(_, words)| words.iter().any(|w| lower.contains(w)))
-        .map(|(reason, _)| *reason)
-}
-
 // ---- customer name ----------------------------------------------------------------------
 
 /// "My name is X", "ФИО: X" and the like, with the name on the same line.
@@ -487,20 +351,6 @@ mod tests {
             Some(("450.00".into(), Some(Currency::BYN)))
         );
         assert_eq!(amount("order 2026 placed"), None);
-    }
-
-    #[test]
-    fn reasons_prefer_the_specific_words() {
-        assert_eq!(
-            reason("Прошу возврат, деньги списали дважды"),
-            Some(Reason::ErroneousCharge)
-        );
-        assert_eq!(
-            reason("Тауарды алмадым, ақшаны қайтарыңыз"),
-            Some(Reason::NotDelivered)
-        );
-        assert_eq!(reason("Lūdzu atmaksu"), Some(Reason::Withdrawal));
-        assert_eq!(reason("Hello, how are you?"), None);
     }
 
     #[test]

@@ -51,6 +51,9 @@ impl Language {
             } else {
                 Language::Ru
             }
+        } else if super::reading::looks_like_translit(&format!("{subject}\n{own}")) {
+            // Russian typed in Latin letters: answered in Russian.
+            Language::Ru
         } else if letters.latvian >= 2
             || (letters.latvian >= 1 && letters.latin < 40)
             || has_latvian_words(subject, &own)
@@ -193,6 +196,17 @@ mod tests {
         assert_eq!(
             Language::guess("atmaksa", "Labdien, ludzu atmaksu par pasutijumu"),
             Language::Lv
+        );
+    }
+
+    #[test]
+    fn russian_in_latin_letters_is_russian() {
+        assert_eq!(
+            Language::guess(
+                "vozvrat",
+                "Zdravstvuyte! Hochu vernut dengi, zakaz ne prishel."
+            ),
+            Language::Ru
         );
     }
 

@@ -172,6 +172,9 @@ fn parse_unguarded(raw: &[u8], limits: &IntakeLimits) -> Result<InboundEmail, In
         from_name.as_deref(),
         forwarded_from.as_deref(),
         from_address.as_deref(),
+        message.date().and_then(|d| {
+            chrono::NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+        }),
     );
 
     Ok(InboundEmail {

@@ -22,6 +22,7 @@ mod matching;
 mod mime;
 mod missing;
 mod rate_limit;
+mod reading;
 mod sender;
 mod thread;
 mod understood;
@@ -34,6 +35,7 @@ pub use matching::{CandidatePayment, PaymentMatch, match_payment};
 pub use mime::{IntakeLimits, MAX_RAW_BYTES, parse, parse_with};
 pub use missing::{MissingItem, already_asked, missing_for_application};
 pub use rate_limit::ReplyRateLimit;
+pub use reading::{Doubt, Evidence, Reading, StatedFacts, read, read_on};
 pub use sender::{normalise_address, sender_is};
 pub use thread::{NotARequestTag, request_of_message_id};
 pub use thread::{RequestRef, RequestTag, referenced_request};
@@ -124,7 +126,12 @@ pub struct Extracted {
     pub payment_reference: Option<String>,
     /// The amount as a decimal with two places (`"90.00"`), with the currency when named.
     pub amount: Option<(String, Option<Currency>)>,
+    /// The reason the customer's words support (`reading.reason`), also when the reading is
+    /// not certain: gate on `reading.certain`.
     pub reason: Option<Reason>,
+    /// How the customer's own words were read: reason, certainty, doubts, stated facts, and
+    /// the evidence for each.
+    pub reading: Reading,
     pub customer_name: Option<String>,
     /// The customer's address when it differs from the sender: the original sender of a
     /// forwarded message, or an address the text names as the one used for the order.

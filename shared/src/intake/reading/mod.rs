@@ -1,0 +1,358 @@
+//! Reading a customer's email like a person: which refund reason their own words support,
+//! how sure that reading is, the facts they state, and the phrase behind each.
+//!
+//! The steps, each in its own module:
+//! 1. `own_text`: only the customer's words (quoted replies, forwarded messages, signatures
+//!    and footers left out; a reply's subject is ours);
+//! 2. `normalise`: sentences, clauses and tokens at Unicode word boundaries; keys folded for
+//!    case, `ё`, Kazakh and Latvian letters and dropped diacritics; Russian in Latin letters
+//!    transliterated back; Snowball stems (Russian, English) and suffix rules (Kazakh,
+//!    Latvian);
+//! 3. `lexicon`: phrases per reason and language, matched on tokens;
+//! 4. `scope`: whether each phrase is negated, asked about or said under a condition;
+//! 5. `stated`: progress, dates, received or not, order accepted or not.
+//!
+//! # The certainty rule
+//!
+//! A reading is **certain** if and only if all of these hold:
+//! 1. exactly one reason has support: a phrase of that reason in the customer's own words
+//!    that is not negated, not in a question and not in a condition. A plain request for
+//!    money back ("refund me", "верните деньги", "atmaksājiet", "қайтарыңыз") supports
+//!    withdrawal only when no other reason has support;
+//! 2. no other reason has such support (no competing reason);
+//! 3. no phrase of that reason is negated, asked about or said under a condition anywhere in
+//!    the customer's words;
+//! 4. the email is not a question overall: it has no hedge ("not asking yet", "просто
+//!    интересуюсь", "tikai jautāju", "жай сұрап тұрмын", a negated request "I am not asking
+//!    for a refund"), and its request for money back, if any, is not only in questions or
+//!    conditions.
+//!
+//! When the reason rests on a plain request alone, a negated phrase of another reason ("I
+//! can't say I never received it, but refund me") is a doubt too. Each failed condition is
+//! one [`Doubt`]; `certain` is exactly "a reason and no doubts". The facts in
+//! [`StatedFacts`] do not change certainty: the decide stage says which facts it needs.
+
+mod lexicon;
+mod normalise;
+mod own_text;
+mod scope;
+mod stated;
+
+pub(crate) use normalise::looks_like_translit;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::policy::Reason;
+use lexicon::{Found, Meaning};
+use scope::Mood;
+
+/// What the customer's own words say, with the evidence for each reading.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Reading {
+    /// The reason, when exactly one reason has support in the customer's own words.
+    pub reason: Option<Reason>,
+    /// True only when the reading is certain by the rule in the module documentation.
+    pub certain: bool,
+    /// Why it is not certain (empty when certain).
+    pub doubts: Vec<Doubt>,
+    /// Every phrase that counted, in order: what it supports and the words themselves.
+    pub evidence: Vec<Evidence>,
+    /// Facts the customer states, each with its evidence.
+    pub facts: StatedFacts,
+    /// The email is Russian written in Latin letters (read after transliterating back).
+    pub translit: bool,
+}
+
+/// One reason the reading is not certain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Doubt {
+    /// No reason has support in the customer's own words.
+    NoReason,
+    /// More than one reason has support.
+    CompetingReasons { reasons: Vec<Reason> },
+    /// A phrase of this reason is negated ("I can't say I never received it").
+    Negated { reason: Reason, phrase: String },
+    /// The reason or the request is only asked about ("could I get my money back?").
+    Question { phrase: String },
+    /// The reason or the request is said under a condition ("if it doesn't come by
+    /// Friday").
+    Conditional { phrase: String },
+    /// The customer says they are not applying yet ("not asking yet", "просто
+    /// интересуюсь"), or that they are not asking for a refund.
+    Hedged { phrase: String },
+    /// Reason words appear only in quoted or forwarded text, not in the customer's own.
+    OnlyInQuotedText { reasons: Vec<Reason> },
+}
+
+/// One phrase that counted: what it supports (`reason:not_delivered`, `request`, `hedge`,
+/// `fact:progress_percent`, `negated:reason:not_delivered`, `question:request`, …) and the
+/// customer's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub supports: String,
+    pub phrase: String,
+}
+
+/// Facts the customer states in plain sentences. See `stated` for the rules (a progress
+/// range is read as its higher end, which is the smaller refund).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StatedFacts {
+    pub progress_percent: Option<u8>,
+    pub goods_received: Option<bool>,
+    pub order_accepted: Option<bool>,
+    pub access_started_at: Option<NaiveDate>,
+    pub goods_received_at: Option<NaiveDate>,
+}
+
+/// Reads `subject` and `body` (the text as [`super::parse`] gives it: forwarded messages
+/// and quotes included; this function leaves them out). Dates without a year stay unread.
+pub fn read(subject: &str, body: &str) -> Reading {
+    read_on(subject, body, None)
+}
+
+/// As [`read`], for an email written on `written_on`, which gives dates without a year
+/// ("с 20 ноября") their year.
+pub fn read_on(subject: &str, body: &str, written_on: Option<NaiveDate>) -> Reading {
+    let own_text::Parts {
+        own,
+        forwarded,
+        rest,
+    } = own_text::split(subject, body);
+    let translit = looks_like_translit(&own);
+    let sentences = normalise::sentences(&own, translit);
+    let found = lexicon::find(&sentences);
+    let moods: Vec<(Mood, String)> = sentences.iter().map(scope::mood).collect();
+
+    let mut evidence = Vec::new();
+    let mut scoped: Vec<(Found, Scope, String)> = Vec::new();
+    for f in &found {
+        let sentence = &sentences[f.sentence];
+        let (scope, phrase) = match scope::negation(sentence, f) {
+            Some(phrase) => (Scope::Negated, phrase),
+            None => {
+                let phrase = sentence.phrase(f.first, f.last);
+                match moods[f.sentence].0 {
+                    Mood::Plain => (Scope::Plain, phrase),
+                    Mood::Question => (Scope::Question, moods[f.sentence].1.clone()),
+                    Mood::Conditional => (Scope::Conditional, moods[f.sentence].1.clone()),
+                }
+            }
+        };
+        let label = label(f.meaning);
+        let supports = match scope {
+            Scope::Plain => label,
+            Scope::Negated => format!("negated:{label}"),
+            Scope::Question => format!("question:{label}"),
+            Scope::Conditional => format!("conditional:{label}"),
+        };
+        evidence.push(Evidence {
+            supports,
+            phrase: phrase.clone(),
+        });
+        scoped.push((*f, scope, phrase));
+    }
+
+    let plain = |m: Meaning| {
+        scoped
+            .iter()
+            .any(|(f, s, _)| f.meaning == m && *s == Scope::Plain)
+    };
+    let mut supported: Vec<Reason> = Vec::new();
+    for (f, s, _) in &scoped {
+        if let (Meaning::Reason(r), Scope::Plain) = (f.meaning, s)
+            && !supported.contains(&r)
+        {
+            supported.push(r);
+        }
+    }
+    let mut doubts = Vec::new();
+    let generic = supported.is_empty() && plain(Meaning::Request);
+    let reason = match supported.as_slice() {
+        [one] => Some(*one),
+        [] if generic => Some(Reason::Withdrawal),
+        [] => forwarded_reason(&forwarded),
+        many => {
+            doubts.push(Doubt::CompetingReasons {
+                reasons: many.to_vec(),
+            });
+            None
+        }
+    };
+    if supported.is_empty() && !generic {
+        let mut quoted: Vec<Reason> = Vec::new();
+        if !rest.trim().is_empty() {
+            for f in lexicon::find(&normalise::sentences(&rest, false)) {
+                if let Meaning::Reason(r) = f.meaning
+                    && !quoted.contains(&r)
+                {
+                    quoted.push(r);
+                }
+            }
+        }
+        if reason.is_none() {
+            doubts.push(Doubt::NoReason);
+        }
+        if let Some(r) = reason
+            && !quoted.contains(&r)
+        {
+            quoted.push(r);
+        }
+        if !quoted.is_empty() {
+            doubts.push(Doubt::OnlyInQuotedText { reasons: quoted });
+        }
+    }
+    let concerns = |m: Meaning| match m {
+        Meaning::Reason(r) => reason.is_none() || Some(r) == reason || generic,
+        Meaning::Request => !plain(Meaning::Request),
+        _ => false,
+    };
+    for (f, scope, phrase) in &scoped {
+        let phrase = phrase.clone();
+        match (f.meaning, scope) {
+            (Meaning::Hedge, Scope::Plain | Scope::Question | Scope::Conditional) => {
+                doubts.push(Doubt::Hedged { phrase })
+            }
+            (Meaning::Request, Scope::Negated) => doubts.push(Doubt::Hedged { phrase }),
+            (Meaning::Reason(r), Scope::Negated) if concerns(f.meaning) => {
+                doubts.push(Doubt::Negated { reason: r, phrase })
+            }
+            (m, Scope::Question) if concerns(m) => doubts.push(Doubt::Question { phrase }),
+            (m, Scope::Conditional) if concerns(m) => doubts.push(Doubt::Conditional { phrase }),
+            _ => {}
+        }
+    }
+    doubts.dedup();
+
+    let facts = facts(&sentences, &moods, &scoped, written_on, &mut evidence);
+    Reading {
+        reason,
+        certain: reason.is_some() && doubts.is_empty(),
+        doubts,
+        evidence,
+        facts,
+        translit,
+    }
+}
+
+/// The reason a forwarded message's own words support, read by the same rules, when the
+/// forwarder's words have none: a support agent forwarding a customer's application. Never
+/// certain (the doubt `OnlyInQuotedText` says why): a forwarded shop receipt is not the
+/// customer's words.
+fn forwarded_reason(forwarded: &str) -> Option<Reason> {
+    if forwarded.trim().is_empty() {
+        return None;
+    }
+    let inner = read_on("", forwarded, None);
+    inner.reason.filter(|_| {
+        !inner
+            .doubts
+            .iter()
+            .any(|d| matches!(d, Doubt::CompetingReasons { .. } | Doubt::NoReason))
+    })
+}
+
+/// Where a found phrase stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Plain,
+    Negated,
+    Question,
+    Conditional,
+}
+
+fn label(m: Meaning) -> String {
+    match m {
+        Meaning::Reason(r) => format!("reason:{}", r.name()),
+        Meaning::Request => "request".into(),
+        Meaning::Hedge => "hedge".into(),
+        Meaning::Received => "fact:goods_received".into(),
+        Meaning::OrderAccepted | Meaning::OrderNotAccepted => "fact:order_accepted".into(),
+        Meaning::NotStarted => "fact:progress_percent".into(),
+    }
+}
+
+fn facts(
+    sentences: &[normalise::Sentence],
+    moods: &[(Mood, String)],
+    found: &[(Found, Scope, String)],
+    written_on: Option<NaiveDate>,
+    evidence: &mut Vec<Evidence>,
+) -> StatedFacts {
+    let mut facts = StatedFacts::default();
+    let plain = |m: Meaning| {
+        found
+            .iter()
+            .filter(|(f, s, _)| *s == Scope::Plain && f.meaning == m)
+            .map(|(_, _, phrase)| phrase.clone())
+            .next()
+    };
+    let not_received = plain(Meaning::Reason(Reason::NotDelivered));
+    let received = plain(Meaning::Received);
+    facts.goods_received = match (&received, &not_received) {
+        (Some(_), None) => Some(true),
+        (None, Some(_)) => Some(false),
+        _ => None,
+    };
+    if facts.goods_received.is_some() {
+        let phrase = received.or(not_received).unwrap_or_default();
+        evidence.push(Evidence {
+            supports: "fact:goods_received".into(),
+            phrase,
+        });
+    }
+    let accepted = plain(Meaning::OrderAccepted);
+    let not_accepted = plain(Meaning::OrderNotAccepted);
+    facts.order_accepted = match (&accepted, &not_accepted) {
+        (Some(_), None) => Some(true),
+        (None, Some(_)) => Some(false),
+        _ => None,
+    };
+    if facts.order_accepted.is_some() {
+        evidence.push(Evidence {
+            supports: "fact:order_accepted".into(),
+            phrase: accepted.or(not_accepted).unwrap_or_default(),
+        });
+    }
+    let plain_sentences: Vec<&normalise::Sentence> = sentences
+        .iter()
+        .zip(moods)
+        .filter(|(_, (m, _))| *m == Mood::Plain)
+        .map(|(s, _)| s)
+        .collect();
+    let stated = stated::read(&plain_sentences, written_on);
+    if let Some((value, phrase)) = stated.progress {
+        facts.progress_percent = Some(value);
+        evidence.push(Evidence {
+            supports: "fact:progress_percent".into(),
+            phrase,
+        });
+    } else if let Some(phrase) = plain(Meaning::NotStarted) {
+        facts.progress_percent = Some(0);
+        evidence.push(Evidence {
+            supports: "fact:progress_percent".into(),
+            phrase,
+        });
+    }
+    if let Some((date, phrase)) = stated.access_started_at {
+        facts.access_started_at = date;
+        evidence.push(Evidence {
+            supports: "fact:access_started_at".into(),
+            phrase,
+        });
+    }
+    if facts.goods_received != Some(false)
+        && let Some((date, phrase)) = stated.goods_received_at
+    {
+        facts.goods_received_at = date;
+        evidence.push(Evidence {
+            supports: "fact:goods_received_at".into(),
+            phrase,
+        });
+    }
+    facts
+}
+
+#[cfg(test)]
+mod tests;

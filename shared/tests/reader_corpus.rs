@@ -1,0 +1,176 @@
+//! Measures the email reader (`shared::intake::read`, through `parse`) on the labelled reader
+//! corpus (`tests/corpus/reader/{ru,kk,lv,en}.toml` and their `.eml` files; a language whose
+//! labels are absent is skipped). Prints reason accuracy per language and per reason, fact
+//! accuracy, and every "certain but wrong" reading: a reading the decide stage would be
+//! allowed to pay on that disagrees with the label.
+//!
+//! A reading counts as the label when:
+//! - the label is a reason: the reading has that reason and no question, condition or hedge
+//!   doubt;
+//! - the label is `unclear`: the reading has no reason, or it has a question, condition or
+//!   hedge doubt.
+//!
+//! The whole-pipeline test (payouts, confirmation emails) is elsewhere; this one is pure.
+//! Run it with `cargo test -p shared --test reader_corpus -- --nocapture`;
+//! `READER_CORPUS_DIR` points it at another copy of the corpus.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use shared::intake::{Doubt, Reading, parse};
+
+#[derive(Deserialize)]
+struct Labels {
+    email: Vec<Label>,
+}
+
+#[derive(Deserialize)]
+struct Label {
+    file: String,
+    language: String,
+    reason: String,
+    auto_payout_ok: bool,
+    progress_percent: Option<u8>,
+    order_accepted: Option<bool>,
+    goods_received: Option<bool>,
+}
+
+fn corpus_dir() -> PathBuf {
+    std::env::var_os("READER_CORPUS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/reader"))
+}
+
+/// The label a reading amounts to: its reason, or `unclear`.
+fn read_as(reading: &Reading) -> String {
+    let asked = reading.doubts.iter().any(|d| {
+        matches!(
+            d,
+            Doubt::Question { .. } | Doubt::Conditional { .. } | Doubt::Hedged { .. }
+        )
+    });
+    match reading.reason {
+        Some(r) if !asked => r.name().to_owned(),
+        _ => "unclear".to_owned(),
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    right: usize,
+    all: usize,
+}
+
+impl Tally {
+    fn add(&mut self, right: bool) {
+        self.all += 1;
+        self.right += usize::from(right);
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pct = if self.all == 0 {
+            0.0
+        } else {
+            100.0 * self.right as f64 / self.all as f64
+        };
+        write!(f, "{:>3}/{:<3} {:>5.1} %", self.right, self.all, pct)
+    }
+}
+
+#[test]
+fn reader_accuracy_on_the_labelled_corpus() {
+    let dir = corpus_dir();
+    let mut by_language: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut by_reason: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut facts: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut language_right = Tally::default();
+    let mut total = Tally::default();
+    let mut certain = 0;
+    let mut certain_wrong = Vec::new();
+    let mut wrong = Vec::new();
+    for lang in ["ru", "kk", "lv", "en"] {
+        let Ok(text) = std::fs::read_to_string(dir.join(format!("{lang}.toml"))) else {
+            println!("{lang}: no labels, skipped");
+            continue;
+        };
+        let labels: Labels = toml::from_str(&text).unwrap_or_else(|e| panic!("{lang}.toml: {e}"));
+        for label in labels.email {
+            let raw = std::fs::read(dir.join(&label.file))
+                .unwrap_or_else(|e| panic!("{}: {e}", label.file));
+            let email = parse(&raw).unwrap_or_else(|e| panic!("{}: {e}", label.file));
+            let reading = &email.extracted.reading;
+            let got = read_as(reading);
+            let right = got == label.reason;
+            total.add(right);
+            by_language.entry(lang.to_owned()).or_default().add(right);
+            by_reason
+                .entry(label.reason.clone())
+                .or_default()
+                .add(right);
+            language_right.add(email.language.code() == label.language);
+            if reading.certain {
+                certain += 1;
+                let reason = reading.reason.map(|r| r.name()).unwrap_or("none");
+                if reason != label.reason {
+                    certain_wrong.push(format!(
+                        "{}: read {reason} (certain), labelled {} (auto_payout_ok {})",
+                        label.file, label.reason, label.auto_payout_ok
+                    ));
+                }
+            }
+            if !right {
+                wrong.push(format!(
+                    "{}: read {got} {:?}, labelled {}",
+                    label.file, reading.doubts, label.reason
+                ));
+            }
+            if let Some(p) = label.progress_percent {
+                facts.entry("progress_percent").or_default().add(
+                    reading
+                        .facts
+                        .progress_percent
+                        .is_some_and(|r| r >= p && r <= p.saturating_add(10)),
+                );
+            }
+            if let Some(a) = label.order_accepted {
+                facts
+                    .entry("order_accepted")
+                    .or_default()
+                    .add(reading.facts.order_accepted == Some(a));
+            }
+            if let Some(g) = label.goods_received {
+                facts
+                    .entry("goods_received")
+                    .or_default()
+                    .add(reading.facts.goods_received == Some(g));
+            }
+        }
+    }
+    println!("reader corpus at {}", dir.display());
+    println!("reason accuracy, all:      {total}");
+    for (lang, t) in &by_language {
+        println!("  language {lang}:            {t}");
+    }
+    for (reason, t) in &by_reason {
+        println!("  reason {reason:<24} {t}");
+    }
+    println!("answer language right:     {language_right}");
+    for (fact, t) in &facts {
+        println!("  fact {fact:<26} {t}");
+    }
+    println!(
+        "certain readings: {certain}; certain but wrong: {}",
+        certain_wrong.len()
+    );
+    for line in &certain_wrong {
+        println!("  CERTAIN BUT WRONG {line}");
+    }
+    if std::env::var_os("READER_CORPUS_VERBOSE").is_some() {
+        for line in &wrong {
+            println!("  wrong {line}");
+        }
+    }
+}
