@@ -40,6 +40,18 @@ pub fn auto_reply(
     merchant_name: &str,
     tag: &RequestTag,
 ) -> (String, String) {
+    auto_reply_with(email, missing, None, merchant_name, tag)
+}
+
+/// [`auto_reply`] with `understood`, the paragraph restating an uncertain reading of the
+/// email (see [`super::understood`]), after the greeting.
+pub fn auto_reply_with(
+    email: &InboundEmail,
+    missing: &[MissingItem],
+    understood: Option<&str>,
+    merchant_name: &str,
+    tag: &RequestTag,
+) -> (String, String) {
     let words = Words::of(email.language);
     let title = if missing.is_empty() {
         words.subject_received
@@ -52,6 +64,10 @@ pub fn auto_reply(
         Some(name) => format!("{}, {name}!\n\n", words.greeting),
         None => format!("{}!\n\n", words.greeting),
     };
+    if let Some(understood) = understood {
+        text.push_str(understood.trim_end());
+        text.push_str("\n\n");
+    }
     if missing.is_empty() {
         text.push_str(&words.received.replace("{tag}", tag.as_str()));
         text.push_str("\n\n");

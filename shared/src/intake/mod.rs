@@ -29,7 +29,7 @@ mod understood;
 mod unverified;
 
 pub use attachment_kind::{AttachmentKind, attachment_kind};
-pub use auto_reply::{answerable, auto_reply};
+pub use auto_reply::{answerable, auto_reply, auto_reply_with};
 pub use language::Language;
 pub use matching::{CandidatePayment, PaymentMatch, match_payment};
 pub use mime::{IntakeLimits, MAX_RAW_BYTES, parse, parse_with};

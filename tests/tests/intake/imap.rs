@@ -153,6 +153,7 @@ async fn the_mailbox_is_read_once_and_every_message_is_filed() {
         default_merchant: None,
         replies_per_day: 3,
         limits: Default::default(),
+        packs: Arc::new(shared::policy::PolicyPacks::builtin().clone()),
     };
 
     let mut s = session().await;
@@ -329,6 +330,7 @@ async fn killing_the_reader_mid_batch_loses_and_doubles_nothing() {
         default_merchant: None,
         replies_per_day: 3,
         limits: Default::default(),
+        packs: Arc::new(shared::policy::PolicyPacks::builtin().clone()),
     };
     let first = intake
         .take(&application(&run, 0), Source::Api)
@@ -641,6 +643,7 @@ async fn over_tls_without_the_ca_file_the_certificate_is_refused() {
         default_merchant: None,
         replies_per_day: 3,
         limits: Default::default(),
+        packs: Arc::new(shared::policy::PolicyPacks::builtin().clone()),
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let reader = tokio::spawn(imap::run(intake, config, shutdown.clone()));

@@ -252,9 +252,12 @@ async fn every_corpus_email_through_the_pipeline_pays_only_what_the_label_allows
             "unclear".into()
         };
         let reason_right = read == label.reason;
-        let progress_right = label
-            .progress_percent
-            .is_none_or(|p| s.progress == Some(i64::from(p)));
+        // A stated range ("80-90 %") is labelled with its lower end and read as its higher
+        // end (the smaller refund): both are right.
+        let progress_right = label.progress_percent.is_none_or(|p| {
+            s.progress
+                .is_some_and(|read| (i64::from(p)..=i64::from(p) + 10).contains(&read))
+        });
         let right = reason_right && s.paid == label.auto_payout_ok && progress_right;
         let entry = by_language.entry(label.language.clone()).or_default();
         entry.0.add(reason_right);

@@ -5,11 +5,13 @@
 //! the absence of a fact the pack says an email must state (`email_must_state`): an email
 //! that does not mention the course's start has not said the course never started. Anything
 //! else goes to a person (`manual_review`), with the reading and its evidence in the history;
+//! so does a claim of an erroneous or double charge read from an email, however certain: the
+//! registered payment is the purchase itself, and only a person can see the other charge;
 //! the customer was already told, in the intake's answer, what we understood and asked to
 //! confirm or correct it.
 
 use serde_json::Value;
-use shared::policy::{Decision, FactName, PolicyPack};
+use shared::policy::{Decision, FactName, PolicyPack, Reason};
 use shared::requests::RequestRecord;
 use sqlx::PgConnection;
 
@@ -48,6 +50,12 @@ pub fn doubt_in(
         return Some(serde_json::json!({
             "why": "the email's reason is not certain",
             "doubts": reading["doubts"],
+            "evidence": reading["evidence"],
+        }));
+    }
+    if record.reason.as_deref() == Some(Reason::ErroneousCharge.name()) {
+        return Some(serde_json::json!({
+            "why": "an erroneous or double charge claimed by email: a person checks the other charge",
             "evidence": reading["evidence"],
         }));
     }

@@ -320,6 +320,7 @@ pub fn intake_of(ctx: &ApiContext) -> intake::Intake {
         default_merchant: ctx.intake.default_merchant.clone(),
         replies_per_day: ctx.intake.replies_per_day,
         limits: ctx.intake.limits,
+        packs: ctx.packs.clone(),
     }
 }
 

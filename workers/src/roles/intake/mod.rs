@@ -112,6 +112,8 @@ pub struct Intake {
     pub replies_per_day: u32,
     /// What one email may carry (attachments and their sizes).
     pub limits: shared::intake::IntakeLimits,
+    /// The policy packs: which facts an emailed application must state (`email_must_state`).
+    pub packs: Arc<shared::policy::PolicyPacks>,
 }
 
 impl Intake {
@@ -377,13 +379,29 @@ impl Intake {
         if !text.trim().is_empty() {
             facts.insert("reason_text".into(), json!(text));
         }
+        // What the customer states in so many words becomes a fact of the request; the reading
+        // (with its evidence) is kept with it, so the decide stage knows what was only guessed.
+        let reading = &email.extracted.reading;
+        let stated = &reading.facts;
+        if let Some(p) = stated.progress_percent {
+            facts.insert("progress_percent".into(), json!(p));
+        }
+        if let Some(accepted) = stated.order_accepted {
+            facts.insert("order_accepted".into(), json!(accepted));
+        }
+        if let Some(d) = stated.access_started_at {
+            facts.insert("access_started_at".into(), json!(d.to_string()));
+        }
+        if let Some(d) = stated.goods_received_at {
+            facts.insert("goods_received_at".into(), json!(d.to_string()));
+        }
         let new = NewRequest {
             id,
             payment_id: payment.as_ref().map(|p| p.id),
             merchant: merchant.clone(),
             channel: Channel::Email,
             reason: email.extracted.reason.map(|r| r.name().to_owned()),
-            facts: Value::Object(facts),
+            facts: Value::Object(facts.clone()),
             policy_id: payment.as_ref().map(|p| p.policy.clone()),
             currency: payment.as_ref().map(|p| p.currency.code().to_owned()),
             received_at: Utc::now(),
@@ -395,12 +413,36 @@ impl Intake {
         let mut messages = vec![OutboxMessage::from(
             WorkMessage::new(Stage::Validate, id).with_version(1),
         )];
+        let understood = (!reading.certain).then(|| {
+            let must_state = payment
+                .as_ref()
+                .and_then(|p| self.packs.get(&p.policy))
+                .map(|pack| pack.email_must_state().clone())
+                .unwrap_or_default();
+            let needed: Vec<shared::policy::FactName> = must_state
+                .into_iter()
+                .filter(|f| {
+                    !facts.contains_key(f.name())
+                        && !(*f == shared::policy::FactName::GoodsReceivedAt
+                            && stated.goods_received == Some(false))
+                })
+                .collect();
+            let phrase = reading
+                .reason
+                .and_then(|r| {
+                    let supports = format!("reason:{}", r.name());
+                    reading.evidence.iter().find(|e| e.supports == supports)
+                })
+                .map(|e| e.phrase.as_str());
+            intake::understood(email.language, reading.reason, phrase, &needed)
+        });
         let reply = match answer {
             Answer::IntakeReply => {
                 self.answer(
                     tx,
                     email,
                     &missing,
+                    understood.as_deref(),
                     merchant.as_deref(),
                     id,
                     outcome.inbound_id,
@@ -420,6 +462,11 @@ impl Intake {
             messages.push(notify.clone().into());
         }
         requests::create(tx, &new, actor, &messages).await?;
+        sqlx::query("UPDATE refund_requests SET email_reading = $2 WHERE id = $1")
+            .bind(id)
+            .bind(serde_json::to_value(reading)?)
+            .execute(&mut *tx)
+            .await?;
         if let Some(notify) = &reply {
             sqlx::query("UPDATE inbound_emails SET reply_message_id = $2 WHERE id = $1")
                 .bind(outcome.inbound_id)
@@ -574,6 +621,7 @@ impl Intake {
         tx: &mut PgConnection,
         email: &InboundEmail,
         missing: &[MissingItem],
+        understood: Option<&str>,
         merchant: Option<&str>,
         request_id: Uuid,
         inbound_id: Uuid,
@@ -583,7 +631,8 @@ impl Intake {
             .map(|m| m.name.clone())
             .unwrap_or_else(|| merchant.unwrap_or("").to_owned());
         let tag = RequestTag::for_request(request_id);
-        let (subject, text) = intake::auto_reply(email, missing, &merchant_name, &tag);
+        let (subject, text) =
+            intake::auto_reply_with(email, missing, understood, &merchant_name, &tag);
         let asked: Vec<&str> = missing.iter().map(|m| m.as_str()).collect();
         let notify = WorkMessage::new(Stage::Notify, request_id).with_event("intake_reply");
         self.queue_answer(tx, email, inbound_id, notify, (&subject, &text), &asked)
