@@ -75,6 +75,8 @@ struct Seen {
     certain: bool,
     paid: bool,
     progress: Option<i64>,
+    /// The progress the decision was made on.
+    decided_progress: Option<i64>,
 }
 
 #[derive(Default)]
@@ -200,14 +202,17 @@ async fn every_corpus_email_through_the_pipeline_pays_only_what_the_label_allows
     let refunds = ledger.ledger(None).await.unwrap().refunds;
     let mut seen: Vec<(Label, Seen)> = Vec::new();
     for (label, request) in inbound {
-        let row: Option<(
+        type Row = (
             String,
             Option<String>,
             Option<serde_json::Value>,
             serde_json::Value,
-        )> = match request {
+            Option<serde_json::Value>,
+        );
+        let row: Option<Row> = match request {
             Some(id) => sqlx::query_as(
-                "SELECT state, reason, email_reading, facts FROM refund_requests WHERE id = $1",
+                "SELECT state, reason, email_reading, facts, decision
+                   FROM refund_requests WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(&pool)
@@ -217,7 +222,7 @@ async fn every_corpus_email_through_the_pipeline_pays_only_what_the_label_allows
         };
         let paid = refunds.iter().any(|r| r.transaction_id == label.txn);
         let s = match row {
-            Some((state, reason, reading, facts)) => Seen {
+            Some((state, reason, reading, facts, decision)) => Seen {
                 state: Some(state),
                 reason,
                 certain: reading
@@ -226,6 +231,9 @@ async fn every_corpus_email_through_the_pipeline_pays_only_what_the_label_allows
                     .unwrap_or(false),
                 paid,
                 progress: facts["progress_percent"].as_i64(),
+                decided_progress: decision
+                    .as_ref()
+                    .and_then(|d| d["facts_used"]["progress_percent"].as_i64()),
             },
             None => Seen {
                 state: None,
@@ -233,6 +241,7 @@ async fn every_corpus_email_through_the_pipeline_pays_only_what_the_label_allows
                 certain: false,
                 paid,
                 progress: None,
+                decided_progress: None,
             },
         };
         seen.push((label, s));
@@ -330,6 +339,43 @@ async fn every_corpus_email_through_the_pipeline_pays_only_what_the_label_allows
     let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../test-artifacts");
     let _ = std::fs::create_dir_all(&artifacts);
     let _ = std::fs::write(artifacts.join("intake-corpus.md"), &report);
+
+    // The issue's three cases by name.
+    let find = |file: &str| {
+        &seen
+            .iter()
+            .find(|(l, _)| l.file == file)
+            .unwrap_or_else(|| panic!("{file} is in the corpus"))
+            .1
+    };
+    // "маған сәйкес келмеді" (did not suit me) under by-app-studio is not a non-delivery.
+    let did_not_suit = find("kk/002_app_did_not_suit_me.eml");
+    assert!(!did_not_suit.paid && did_not_suit.reason.as_deref() != Some("not_delivered"));
+    // A question is never an application: nothing is paid or approved on one.
+    for (label, s) in seen
+        .iter()
+        .filter(|(l, _)| l.tags.iter().any(|t| t == "question"))
+    {
+        assert!(
+            !s.paid && s.state.as_deref() != Some("approved"),
+            "{}: a question was treated as an application ({:?})",
+            label.file,
+            s.state
+        );
+    }
+    // A course email stating 80 % (80-90 %) progress is decided on that progress.
+    for file in [
+        "kk/003_progress_80_percent_after_3_weeks.eml",
+        "ru/002_withdrawal_progress_80_90_after_3_weeks.eml",
+    ] {
+        let s = find(file);
+        assert!(
+            s.decided_progress.is_some_and(|p| (80..=90).contains(&p)),
+            "{file}: decided on progress {:?} (state {:?})",
+            s.decided_progress,
+            s.state
+        );
+    }
 
     shutdown.cancel();
     pipeline.stop().await;

@@ -383,7 +383,10 @@ impl Intake {
         // (with its evidence) is kept with it, so the decide stage knows what was only guessed.
         let reading = &email.extracted.reading;
         let stated = &reading.facts;
-        if let Some(p) = stated.progress_percent {
+        // "I have not started" (0 %) is not a progress the policy's tiers should read: the
+        // packs read a course that has not started by the absence of its start, which an email
+        // must state (`email_must_state`), so a person decides on it.
+        if let Some(p) = stated.progress_percent.filter(|p| *p > 0) {
             facts.insert("progress_percent".into(), json!(p));
         }
         if let Some(accepted) = stated.order_accepted {
