@@ -122,9 +122,17 @@ fn reader_accuracy_on_the_labelled_corpus() {
                 }
             }
             if !right {
+                let evidence: Vec<String> = reading
+                    .evidence
+                    .iter()
+                    .map(|e| format!("{}={:?}", e.supports, e.phrase))
+                    .collect();
                 wrong.push(format!(
-                    "{}: read {got} {:?}, labelled {}",
-                    label.file, reading.doubts, label.reason
+                    "{}: read {got} {:?}, labelled {}\n      {}",
+                    label.file,
+                    reading.doubts,
+                    label.reason,
+                    evidence.join("; ")
                 ));
             }
             if let Some(p) = label.progress_percent {

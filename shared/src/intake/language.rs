@@ -51,9 +51,16 @@ impl Language {
             } else {
                 Language::Ru
             }
-        } else if super::reading::looks_like_translit(&format!("{subject}\n{own}")) {
-            // Russian typed in Latin letters: answered in Russian.
-            Language::Ru
+        } else if let translit @ (super::reading::Translit::Russian
+        | super::reading::Translit::Kazakh) =
+            super::reading::translit_of(&format!("{subject}\n{own}"))
+        {
+            // Russian or Kazakh typed in Latin letters: answered in that language.
+            if translit == super::reading::Translit::Russian {
+                Language::Ru
+            } else {
+                Language::Kk
+            }
         } else if letters.latvian >= 2
             || (letters.latvian >= 1 && letters.latin < 40)
             || has_latvian_words(subject, &own)

@@ -26,6 +26,11 @@ pub(super) const MAX_GAP: usize = 2;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Meaning {
     Reason(Reason),
+    /// Supports the reason only when no reason has plain support of its own: "cancel",
+    /// "отказываюсь", "no longer needed" say what the customer wants done (withdraw), and
+    /// come with other reasons too ("my father died, please cancel"); "the difference" comes
+    /// with double charges as well as with out-of-stock differences.
+    Weak(Reason),
     /// "Refund me", "верните деньги": asks for money back without a reason; supports
     /// withdrawal only when no other reason has support.
     Request,
@@ -105,7 +110,6 @@ pub(super) fn is_negator(key: &str) -> bool {
             | "никогда"
             | "not"
             | "never"
-            | "no"
             | "nobody"
             | "hardly"
             | "ne"
@@ -232,7 +236,7 @@ pub(super) fn find(sentences: &[Sentence]) -> Vec<Found> {
 /// never received a reply", "до сих пор не получил возврат", "жауап алмадым". Looked for in
 /// the phrase's clause, two tokens before it (Kazakh puts the object first) to four after.
 fn names_a_reply_or_refund(sentence: &Sentence, f: &Found) -> bool {
-    const OBJECTS: [&str; 30] = [
+    const OBJECTS: [&str; 35] = [
         "ответ",
         "письм",
         "уведомлен",
@@ -263,6 +267,11 @@ fn names_a_reply_or_refund(sentence: &Sentence, f: &Found) -> bool {
         "кайтар",
         "хабарлама",
         "сообщен",
+        "ожида",
+        "того",
+        "чего",
+        "expect",
+        "куткен",
     ];
     let clause = sentence.tokens[f.first].clause;
     let from = f.first.saturating_sub(2);
@@ -336,6 +345,16 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "все еще жд*",
             "нет доставк*",
             "потерял* посылк*",
+            "не дал* доступ*",
+            "доступ* не дал*",
+            "не открыл* доступ*",
+            "доступ* не открыл*",
+            "доступ* не откр*",
+            "не выдал* доступ*",
+            "нет доступ*",
+            "так и не началс*",
+            "так и не началис*",
+            "до сих пор не началс*",
             "посылк* потерял*",
             "не видел* товар*",
         ],
@@ -360,6 +379,14 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "али де кут*",
             "колыма тимеди*",
             "тиген жок*",
+            "берилмеди*",
+            "берилген жок*",
+            "ашылмады*",
+            "ашылган жок*",
+            "=ашпады",
+            "басталмады*",
+            "корсетилмеди*",
+            "корсетилмеген*",
         ],
     ),
     (
@@ -383,6 +410,14 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "joprojam gaid*",
             "vel arvien gaid*",
             "vel joprojam gaid*",
+            "netika sniegt*",
+            "nav sniegt*",
+            "netika pieskirt*",
+            "nav pieskirt*",
+            "netika sakt*",
+            "nenotik*",
+            "nav notik*",
+            "nav piekluv*",
         ],
     ),
     (
@@ -419,6 +454,14 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "never sent",
             "not ship*",
             "never ship*",
+            "not been granted",
+            "never granted",
+            "not granted",
+            "no access",
+            "not provided",
+            "never provided",
+            "not give me access",
+            "never gave me access",
         ],
     ),
     // ---- force majeure ------------------------------------------------------------------
@@ -652,26 +695,41 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "не было на склад*",
             "отсутств* на склад*",
             "закончил* на склад*",
-            "разниц*",
             "недовлож*",
             "привезли не все",
             "прислали не все",
-            "не хватает",
-            "не хватало",
         ],
     ),
     (
         M::Reason(Reason::OutOfStockDifference),
         Kk,
+        &["коймада жок*", "коймада болмады*", "колда жок*"],
+    ),
+    (
+        M::Weak(Reason::OutOfStockDifference),
+        Kk,
         &[
-            "коймада жок*",
-            "коймада болмады*",
-            "колда жок*",
             "айырмашылы*",
             "айырма*",
             "жетиспеиди*",
+            "жетиспейди*",
             "жетиспеди*",
         ],
+    ),
+    (
+        M::Weak(Reason::OutOfStockDifference),
+        Ru,
+        &["разниц*", "не хватает", "не хватало"],
+    ),
+    (
+        M::Weak(Reason::OutOfStockDifference),
+        Lv,
+        &["starpib*", "trukst*", "pietrukst*"],
+    ),
+    (
+        M::Weak(Reason::OutOfStockDifference),
+        En,
+        &["the difference", "price difference"],
     ),
     (
         M::Reason(Reason::OutOfStockDifference),
@@ -681,9 +739,6 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "nebija noliktav*",
             "nav pieejam*",
             "nebija pieejam*",
-            "starpib*",
-            "trukst*",
-            "pietrukst*",
         ],
     ),
     (
@@ -693,8 +748,6 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "out of stock",
             "not in stock",
             "unavailable",
-            "price difference",
-            "the difference",
             "missing item*",
             "item* missing",
             "partial* deliver*",
@@ -746,6 +799,19 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
         Ru,
         &[
             "передумал*",
+            "не подош*",
+            "не подход*",
+            "не понрав*",
+            "не устраива*",
+            "не устроил*",
+            "не соответству*",
+            "не то",
+        ],
+    ),
+    (
+        M::Weak(Reason::Withdrawal),
+        Ru,
+        &[
             "отказыва*",
             "отказ от",
             "отказат*",
@@ -757,15 +823,10 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "не нужна",
             "не нужно",
             "не нужны",
-            "не подош*",
-            "не подход*",
-            "не понрав*",
-            "не устраива*",
-            "не устроил*",
             "не актуальн*",
             "неактуальн*",
             "больше не нуж*",
-            "не соответству*",
+            "не хочу продолжать",
         ],
     ),
     (
@@ -776,14 +837,20 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "сайкес емес",
             "унамады*",
             "унамай*",
+            "ойым озгер*",
+            "ойымды озгерт*",
+            "шешимимди озгерт*",
+        ],
+    ),
+    (
+        M::Weak(Reason::Withdrawal),
+        Kk,
+        &[
             "керек емес",
             "кажет емес",
             "кажети жок*",
             "бас тарт*",
             "болдырма*",
-            "ойым озгер*",
-            "ойымды озгерт*",
-            "шешимимди озгерт*",
         ],
     ),
     (
@@ -791,18 +858,24 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
         Lv,
         &[
             "pardomaj*",
+            "nepatik*",
+            "neder*",
+            "nepiemerot*",
+            "neatbilst*",
+        ],
+    ),
+    (
+        M::Weak(Reason::Withdrawal),
+        Lv,
+        &[
             "atsak*",
             "atteik*",
             "atcel*",
             "atkapt*",
             "atkapsan*",
-            "nepatik*",
-            "neder*",
             "nav vajadzig*",
             "vairs nevajag*",
             "nevajag*",
-            "nepiemerot*",
-            "neatbilst*",
         ],
     ),
     (
@@ -811,18 +884,24 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
         &[
             "changed my mind",
             "change my mind",
-            "cancel*",
-            "withdraw*",
-            "no longer need*",
-            "not need*",
-            "no longer want*",
-            "not want it",
             "not like*",
             "not suit*",
             "not fit*",
             "not what i expect*",
             "not as describ*",
             "not for me",
+        ],
+    ),
+    (
+        M::Weak(Reason::Withdrawal),
+        En,
+        &[
+            "cancel*",
+            "withdraw*",
+            "no longer need*",
+            "not need*",
+            "no longer want*",
+            "not want it",
         ],
     ),
     // ---- a plain request for money back -------------------------------------------------
@@ -853,12 +932,21 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "atgriezt*",
             "atgriez*",
             "naud* atpakal*",
+            "atgut*",
         ],
     ),
     (
         M::Request,
         En,
-        &["refund*", "money back", "reimburs*", "return the money"],
+        &[
+            "refund*",
+            "money back",
+            "reimburs*",
+            "return the money",
+            "return it",
+            "send it back",
+            "take it back",
+        ],
     ),
     // ---- hedges: not an application yet -------------------------------------------------
     (
@@ -876,6 +964,13 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "хочу уточнить",
             "хотел* бы уточнить",
             "на будущее",
+            "не прошу",
+            "не требую",
+            "не хочу возврат*",
+            "не нужен возврат",
+            "не знаю",
+            "не уверен*",
+            "просто планиру*",
         ],
     ),
     (
@@ -887,6 +982,10 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "жай сура*",
             "билгим келеди*",
             "билгим келип*",
+            "сурамайм*",
+            "билмейм*",
+            "билмеим*",
+            "жоспарлап*",
         ],
     ),
     (
@@ -901,6 +1000,12 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "gribet* uzzinat*",
             "velos uzzinat*",
             "velejos uzzinat*",
+            "neprasu",
+            "neprasam",
+            "negribu atmaks*",
+            "nezinu",
+            "neesmu parliecinat*",
+            "tikai planoj*",
         ],
     ),
     (
@@ -918,6 +1023,12 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "wondering whether",
             "hypothetical*",
             "for future reference",
+            "not want a refund",
+            "not need a refund",
+            "not know whether",
+            "not know if",
+            "not sure",
+            "just planning",
         ],
     ),
     // ---- stated facts -------------------------------------------------------------------

@@ -318,9 +318,59 @@ fn no_reason_is_said_so() {
 }
 
 #[test]
-fn a_plain_request_is_a_withdrawal() {
-    certain("Lūdzu atmaksāt naudu par pasūtījumu.", Reason::Withdrawal);
-    certain("Ақшамды қайтарыңыз.", Reason::Withdrawal);
+fn a_plain_request_is_a_withdrawal_to_confirm() {
+    for body in [
+        "Lūdzu atmaksāt naudu par pasūtījumu.",
+        "Ақшамды қайтарыңыз.",
+        "Прошу вернуть деньги.",
+        "Please refund order 123.",
+    ] {
+        let r = uncertain(body);
+        assert_eq!(r.reason, Some(Reason::Withdrawal), "{body}");
+        assert_eq!(r.doubts, vec![Doubt::OnlyARequest], "{body}");
+    }
+    // Asking to cancel is withdrawing.
+    certain("Please cancel my order and refund me.", Reason::Withdrawal);
+    certain("Тапсырыстан бас тартамын.", Reason::Withdrawal);
+}
+
+#[test]
+fn cancelling_does_not_compete_with_a_stated_reason() {
+    certain(
+        "My father passed away, please cancel the booking and refund.",
+        Reason::ForceMajeure,
+    );
+    certain(
+        "Заказ не пришёл, отказываюсь от него.",
+        Reason::NotDelivered,
+    );
+    certain(
+        "Mamma ir slimnīcā, lūdzu atcelt pasūtījumu.",
+        Reason::ForceMajeure,
+    );
+}
+
+#[test]
+fn kazakh_in_latin_letters_is_read() {
+    let r = read(
+        "",
+        "Sálemetsiz be! Tapsyrys áli qabyldanǵan joq. Bas tartamyn, aqshany qaitaryńyzshy.",
+    );
+    assert!(r.translit);
+    assert_eq!(r.reason, Some(Reason::Withdrawal), "{r:#?}");
+    assert_eq!(r.facts.order_accepted, Some(false), "{r:#?}");
+}
+
+#[test]
+fn a_dash_ends_a_clause_and_a_phrase_keeps_its_own_negation() {
+    certain(
+        "The app was never delivered - refund please.",
+        Reason::NotDelivered,
+    );
+    certain(
+        "Can't continue - illness. Please refund.",
+        Reason::ForceMajeure,
+    );
 }
 
 #[test]
