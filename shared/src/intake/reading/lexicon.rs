@@ -41,6 +41,9 @@ pub(super) enum Meaning {
     OrderNotAccepted,
     /// "I have not started the course": progress 0.
     NotStarted,
+    /// Strong praise ("great job", "керемет", "lieliski"): next to a complaint, likely
+    /// sarcasm.
+    Praise,
 }
 
 #[derive(Debug)]
@@ -199,8 +202,33 @@ pub(super) fn find(sentences: &[Sentence]) -> Vec<Found> {
     }
     found.retain(|f| {
         f.meaning != Meaning::Reason(Reason::NotDelivered)
-            || !names_a_reply_or_refund(&sentences[f.sentence], f)
+            || !(names_a_reply_or_refund(&sentences[f.sentence], f)
+                || kazakh_could_not(&sentences[f.sentence], f))
     });
+    let requests: Vec<Found> = found
+        .iter()
+        .copied()
+        .filter(|f| f.meaning == Meaning::Request)
+        .collect();
+    for f in &mut found {
+        let sentence = &sentences[f.sentence];
+        if f.meaning == Meaning::Reason(Reason::NotDelivered) && not_yet(sentence, f) {
+            f.meaning = Meaning::Weak(Reason::NotDelivered);
+        }
+        if f.meaning == Meaning::Weak(Reason::Withdrawal)
+            && says_needed(sentence, f)
+            && requests.iter().any(|r| {
+                r.sentence == f.sentence
+                    && sentence.tokens[r.first].clause == sentence.tokens[f.first].clause
+                    && r.last + 4 > f.first
+                    && f.last + 4 > r.first
+            })
+        {
+            // "Atmaksa vairs nav vajadzīga", "the refund is no longer needed": the customer
+            // takes the request back.
+            f.meaning = Meaning::Hedge;
+        }
+    }
     let mut kept: Vec<Found> = found
         .iter()
         .copied()
@@ -281,6 +309,43 @@ fn names_a_reply_or_refund(sentence: &Sentence, f: &Found) -> bool {
         (i < f.first || i > f.last)
             && t.clause == clause
             && OBJECTS.iter().any(|o| t.key.starts_with(o))
+    })
+}
+
+/// Kazakh `<verb>-а/-е/-й алмадым` is "I could not <verb>" (the auxiliary of ability), not
+/// "I did not receive": `жинай алмадық`, "we could not build".
+fn kazakh_could_not(sentence: &Sentence, f: &Found) -> bool {
+    let key = &sentence.tokens[f.first].key;
+    (key.starts_with("алма") || key.starts_with("алган"))
+        && f.first > 0
+        && sentence.tokens[f.first - 1]
+            .key
+            .ends_with(['а', 'е', 'й', 'я'])
+}
+
+/// "Not yet" (`ещё`, `пока`, `әлі`, `vēl`, `yet`) next to a not-delivered phrase: the
+/// delivery may still come, so the phrase is weak (cancelling before delivery is as likely a
+/// withdrawal).
+fn not_yet(sentence: &Sentence, f: &Found) -> bool {
+    let from = f.first.saturating_sub(2);
+    let to = (f.last + 3).min(sentence.tokens.len());
+    let clause = sentence.tokens[f.first].clause;
+    (from..to).any(|i| {
+        (i < f.first || i > f.last)
+            && sentence.tokens[i].clause == clause
+            && matches!(
+                sentence.tokens[i].key.as_str(),
+                "еще" | "пока" | "али" | "vel" | "yet"
+            )
+    })
+}
+
+/// The phrase says something is not needed.
+fn says_needed(sentence: &Sentence, f: &Found) -> bool {
+    sentence.tokens[f.first..=f.last].iter().any(|t| {
+        ["нуж", "need", "vajag", "vajadz", "керек", "кажет"]
+            .iter()
+            .any(|n| t.key.starts_with(n))
     })
 }
 
@@ -515,7 +580,11 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "су таскын*",
             "таскын*",
             "орт шык*",
+            "орт бол*",
             "ортте*",
+            "куйип кет*",
+            "су басып*",
+            "су басты*",
             "жер силкин*",
             "жаракат*",
             "карантин*",
@@ -1031,6 +1100,42 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "just planning",
         ],
     ),
+    // ---- praise, which next to a complaint is likely sarcasm ---------------------------
+    (
+        M::Praise,
+        Ru,
+        &[
+            "отлично",
+            "отличн* работ*",
+            "прекрасно",
+            "замечательно",
+            "великолепно",
+            "шикарно",
+            "браво",
+            "спасибо огромное за",
+        ],
+    ),
+    (M::Praise, Kk, &["керемет*", "тамаша*", "оте тиимди*"]),
+    (
+        M::Praise,
+        Lv,
+        &["lieliski", "brinisk*", "izcili", "paldies par atro"],
+    ),
+    (
+        M::Praise,
+        En,
+        &[
+            "great job",
+            "well done",
+            "wonderful",
+            "fantastic",
+            "brilliant",
+            "amazing",
+            "excellent",
+            "thanks a lot for",
+            "thanks so much for",
+        ],
+    ),
     // ---- stated facts -------------------------------------------------------------------
     (
         M::Received,
@@ -1127,12 +1232,20 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "заказ* подтвержд*",
             "подтвердил* заказ*",
             "принял* заказ*",
+            "заказ* в работ*",
+            "взял* в работ*",
+            "принял* в работ*",
         ],
     ),
     (
         M::OrderAccepted,
         Kk,
-        &["тапсырыс* кабылдан*", "тапсырыс* расталд*"],
+        &[
+            "тапсырыс* кабылданды*",
+            "тапсырыс* =кабылданган",
+            "тапсырыс* расталды*",
+            "жумыска алын*",
+        ],
     ),
     (
         M::OrderAccepted,

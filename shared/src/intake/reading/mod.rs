@@ -29,7 +29,9 @@
 //!    "I don't know whether…"), and its request for money back, if any, is not only in
 //!    questions or conditions.
 //!
-//! When the reason rests on weak phrases alone, a negated phrase of another reason ("I
+//! Strong praise anywhere in the customer's words next to a reason ("great job, it never
+//! opened once") is a doubt too: it may be sarcasm. When the reason rests on weak phrases
+//! alone, a negated phrase of another reason ("I
 //! can't say I never received it, but please cancel") is a doubt too. Each failed condition is
 //! one [`Doubt`]; `certain` is exactly "a reason and no doubts". The facts in
 //! [`StatedFacts`] do not change certainty: the decide stage says which facts it needs.
@@ -85,6 +87,9 @@ pub enum Doubt {
     /// The customer says they are not applying yet ("not asking yet", "просто
     /// интересуюсь"), or that they are not asking for a refund.
     Hedged { phrase: String },
+    /// Praise next to the complaint ("great job, it never opened once"): the words may mean
+    /// the opposite.
+    Sarcasm { phrase: String },
     /// The customer asks for their money back and gives no reason: read as a withdrawal,
     /// which the customer should confirm.
     OnlyARequest,
@@ -232,6 +237,9 @@ pub fn read_on(subject: &str, body: &str, written_on: Option<NaiveDate>) -> Read
             (Meaning::Hedge, Scope::Plain | Scope::Question | Scope::Conditional) => {
                 doubts.push(Doubt::Hedged { phrase })
             }
+            (Meaning::Praise, Scope::Plain) if reason.is_some() => {
+                doubts.push(Doubt::Sarcasm { phrase })
+            }
             (Meaning::Reason(r) | Meaning::Weak(r), Scope::Negated) if concerns(f.meaning) => {
                 doubts.push(Doubt::Negated { reason: r, phrase })
             }
@@ -288,6 +296,7 @@ fn label(m: Meaning) -> String {
         Meaning::Received => "fact:goods_received".into(),
         Meaning::OrderAccepted | Meaning::OrderNotAccepted => "fact:order_accepted".into(),
         Meaning::NotStarted => "fact:progress_percent".into(),
+        Meaning::Praise => "praise".into(),
     }
 }
 
@@ -306,7 +315,8 @@ fn facts(
             .map(|(_, _, phrase)| phrase.clone())
             .next()
     };
-    let not_received = plain(Meaning::Reason(Reason::NotDelivered));
+    let not_received = plain(Meaning::Reason(Reason::NotDelivered))
+        .or_else(|| plain(Meaning::Weak(Reason::NotDelivered)));
     let received = plain(Meaning::Received);
     facts.goods_received = match (&received, &not_received) {
         (Some(_), None) => Some(true),

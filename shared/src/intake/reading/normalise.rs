@@ -402,7 +402,9 @@ pub(crate) enum Translit {
 
 /// Which, if any, transliteration the text is written in.
 pub(crate) fn translit_of(text: &str) -> Translit {
-    if looks_like_translit(text) {
+    let russian = russian_translit_hits(text);
+    let kazakh = kazakh_latin_hits(text);
+    if looks_like_translit(text) && russian >= kazakh {
         Translit::Russian
     } else if looks_like_kazakh_latin(text) {
         Translit::Kazakh
@@ -411,8 +413,48 @@ pub(crate) fn translit_of(text: &str) -> Translit {
     }
 }
 
+fn distinct_hits(text: &str, words: &[&str]) -> usize {
+    let lower = text.to_lowercase().replace('’', "'");
+    let mut hits: Vec<&str> = lower
+        .unicode_words()
+        .filter_map(|w| words.iter().find(|t| **t == w).copied())
+        .collect();
+    hits.sort_unstable();
+    hits.dedup();
+    hits.len()
+}
+
+fn russian_translit_hits(text: &str) -> usize {
+    distinct_hits(text, &TRANSLIT_WORDS)
+}
+
+fn kazakh_latin_hits(text: &str) -> usize {
+    distinct_hits(text, &KAZAKH_LATIN_WORDS)
+}
+
+/// Common Latvian words typed without diacritics: Latvian with a few Russian words in Latin
+/// letters ("Zdravstvujte, labdien! … spasibo") is Latvian.
+const LATVIAN_PLAIN_WORDS: [&str; 16] = [
+    "labdien",
+    "ludzu",
+    "paldies",
+    "gribu",
+    "vairs",
+    "neko",
+    "mans",
+    "savu",
+    "naudu",
+    "atpakal",
+    "rekins",
+    "sveiki",
+    "cienu",
+    "atmaksu",
+    "pasutijums",
+    "pasutijumu",
+];
+
 /// Words that, written in Latin letters, only Kazakh has.
-const KAZAKH_LATIN_WORDS: [&str; 30] = [
+const KAZAKH_LATIN_WORDS: [&str; 44] = [
     "salemetsiz",
     "sálemetsiz",
     "salemetsız",
@@ -443,6 +485,20 @@ const KAZAKH_LATIN_WORDS: [&str; 30] = [
     "tolem",
     "áli",
     "ótinemin",
+    "salem",
+    "keshe",
+    "eki",
+    "ret",
+    "alyndy",
+    "beriniz",
+    "qaitaryp",
+    "kaitaryp",
+    "jasadym",
+    "jok",
+    "tenge",
+    "otinemin",
+    "kerek",
+    "qaıtarýlaryńyzdy",
 ];
 
 /// True when the Latin-letter text is Kazakh: two of [`KAZAKH_LATIN_WORDS`], or three
@@ -454,15 +510,10 @@ pub(crate) fn looks_like_kazakh_latin(text: &str) -> bool {
         return false;
     }
     let lower = text.to_lowercase();
-    let mut hits: Vec<&str> = lower
-        .unicode_words()
-        .filter_map(|w| KAZAKH_LATIN_WORDS.iter().find(|t| **t == w).copied())
-        .collect();
-    hits.sort_unstable();
-    hits.dedup();
+    let hits = kazakh_latin_hits(text);
     let kazakh_letters = lower.chars().filter(|c| "ǵńúýıáóğñ".contains(*c)).count();
     let latvian_letters = lower.chars().filter(|c| "āēīūčšžņļķģ".contains(*c)).count();
-    hits.len() >= 2 || (kazakh_letters >= 3 && latvian_letters == 0)
+    hits >= 2 || (kazakh_letters >= 3 && latvian_letters == 0)
 }
 
 /// Kazakh in Latin letters back to Cyrillic: `sh → ш, ch → ч, zh/j → ж, q → қ, ǵ/ğ → ғ,
@@ -598,14 +649,8 @@ pub(crate) fn looks_like_translit(text: &str) -> bool {
     if latin <= cyrillic {
         return false;
     }
-    let mut hits: Vec<&str> = text
-        .unicode_words()
-        .map(|w| w.to_lowercase().replace('’', "'"))
-        .filter_map(|w| TRANSLIT_WORDS.iter().find(|t| **t == w).copied())
-        .collect();
-    hits.sort_unstable();
-    hits.dedup();
-    hits.len() >= 2
+    let hits = russian_translit_hits(text);
+    hits >= 2 && hits > distinct_hits(text, &LATVIAN_PLAIN_WORDS)
 }
 
 /// Russian in Latin letters back to Cyrillic, by the usual schemes (GOST-like, phone

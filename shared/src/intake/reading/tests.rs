@@ -384,3 +384,67 @@ fn a_forwarded_application_is_read_but_never_certain() {
             .any(|d| matches!(d, Doubt::OnlyInQuotedText { .. }))
     );
 }
+
+#[test]
+fn kazakh_could_not_is_not_did_not_receive() {
+    let r = read("", "Сайтты өзіміз жинай алмадық, қызметтен бас тартамын.");
+    assert_ne!(r.reason, Some(Reason::NotDelivered), "{r:#?}");
+    certain("Тауарды алмадым.", Reason::NotDelivered);
+}
+
+#[test]
+fn not_yet_delivered_and_cancelling_compete() {
+    let r = uncertain("The parcel hasn't arrived yet, please cancel the order.");
+    assert!(
+        r.doubts
+            .iter()
+            .any(|d| matches!(d, Doubt::CompetingReasons { .. })),
+        "{r:#?}"
+    );
+    certain(
+        "The parcel hasn't arrived yet, refund please.",
+        Reason::NotDelivered,
+    );
+}
+
+#[test]
+fn the_refund_is_no_longer_needed() {
+    let r = uncertain("Paka tomēr atnāca. Atmaksa vairs nav vajadzīga.");
+    assert!(
+        r.doubts.iter().any(|d| matches!(d, Doubt::Hedged { .. })),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn praise_next_to_a_complaint_may_be_sarcasm() {
+    let r = uncertain("Керемет қосымша — бір рет те ашылмады. Ақшаны қайтарыңыз.");
+    assert!(
+        r.doubts.iter().any(|d| matches!(d, Doubt::Sarcasm { .. })),
+        "{r:#?}"
+    );
+    let r = uncertain("Great job, the order never arrived. Refund please.");
+    assert!(
+        r.doubts.iter().any(|d| matches!(d, Doubt::Sarcasm { .. })),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn fractions_of_time_are_not_progress() {
+    let r = read(
+        "",
+        "Видеоуроки не открываются уже третью неделю, курс бесполезен.",
+    );
+    assert_eq!(r.facts.progress_percent, None);
+    let r = read("", "Успела пройти уже процентов 40 курса.");
+    assert_eq!(r.facts.progress_percent, Some(40));
+}
+
+#[test]
+fn order_not_yet_accepted_in_kazakh() {
+    let r = read("", "Тапсырыс әлі қабылданбаған, бас тартамыз.");
+    assert_eq!(r.facts.order_accepted, Some(false), "{r:#?}");
+    let r = read("", "Заказ уже в работе, но я хочу отказаться.");
+    assert_eq!(r.facts.order_accepted, Some(true), "{r:#?}");
+}
