@@ -513,7 +513,8 @@ pub(crate) fn looks_like_kazakh_latin(text: &str) -> bool {
     let hits = kazakh_latin_hits(text);
     let kazakh_letters = lower.chars().filter(|c| "ǵńúýıáóğñ".contains(*c)).count();
     let latvian_letters = lower.chars().filter(|c| "āēīūčšžņļķģ".contains(*c)).count();
-    hits >= 2 || (kazakh_letters >= 3 && latvian_letters == 0)
+    let latvian_words = distinct_hits(text, &LATVIAN_PLAIN_WORDS);
+    latvian_letters == 0 && hits > latvian_words && (hits >= 2 || kazakh_letters >= 3)
 }
 
 /// Kazakh in Latin letters back to Cyrillic: `sh → ш, ch → ч, zh/j → ж, q → қ, ǵ/ğ → ғ,

@@ -448,3 +448,31 @@ fn order_not_yet_accepted_in_kazakh() {
     let r = read("", "Заказ уже в работе, но я хочу отказаться.");
     assert_eq!(r.facts.order_accepted, Some(true), "{r:#?}");
 }
+
+#[test]
+fn more_not_delivered_and_charge_wordings() {
+    certain(
+        "Доступ к модулю мне так и не открыли. Раз услугу не оказали, верните деньги.",
+        Reason::NotDelivered,
+    );
+    certain(
+        "I'm tired of waiting for the parcel. Refund please.",
+        Reason::NotDelivered,
+    );
+    certain(
+        "Abonements atjaunojās, lai gan to atslēdzu. Lūdzu atgriezt naudu.",
+        Reason::ErroneousCharge,
+    );
+    certain(
+        "The subscription auto-renewed even though I had cancelled it. Please refund.",
+        Reason::ErroneousCharge,
+    );
+}
+
+#[test]
+fn latvian_with_a_kazakh_greeting_stays_latvian() {
+    certain(
+        "Salemetsiz! Labdien, sūtījums man nepienāca, lūdzu atmaksu.",
+        Reason::NotDelivered,
+    );
+}
