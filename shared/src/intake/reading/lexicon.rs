@@ -3,7 +3,9 @@
 //!
 //! A phrase is a list of words matched on tokens in order, within one clause, with at most
 //! [`MAX_GAP`] other tokens between two of its words and no negation among those. A word is
-//! - `word*`: any token whose key starts with `word` (after the same normalisation);
+//! - `word*`: any token whose key starts with `word` (after the same normalisation); a prefix
+//!   of four letters or more with an `о` also matches with `о` written `а` (`пажар`,
+//!   `падашол`: Russian unstressed `о` is pronounced and often typed `а`);
 //! - `#`: a number from 2 to 9 ("2 раза", "2 рет", "3 times");
 //! - `=word`: a token whose key is exactly `word`;
 //! - `word`: a token with the same stem in the phrase's language (Snowball for Russian and
@@ -16,7 +18,7 @@
 
 use std::sync::LazyLock;
 
-use super::normalise::{Lang, Sentence, key, stems};
+use super::normalise::{Lang, Sentence, key, loose, stems};
 use crate::policy::Reason;
 
 /// Tokens allowed between two words of a phrase.
@@ -48,7 +50,8 @@ pub(super) enum Meaning {
 
 #[derive(Debug)]
 enum Word {
-    Prefix(String),
+    /// The prefix, and its [`loose`] form when it is long enough to match loosely.
+    Prefix(String, Option<String>),
     Exact(String),
     Stem(String),
     Number,
@@ -79,7 +82,9 @@ fn word(text: &str, lang: Lang) -> Word {
     } else if let Some(exact) = text.strip_prefix('=') {
         Word::Exact(key(exact))
     } else if let Some(prefix) = text.strip_suffix('*') {
-        Word::Prefix(key(prefix))
+        let k = key(prefix);
+        let loose = (k.chars().count() >= 4 && k.chars().any(|c| c == 'о')).then(|| loose(&k));
+        Word::Prefix(k, loose)
     } else {
         let k = key(text);
         if k.chars().count() <= 3 {
@@ -93,7 +98,11 @@ fn word(text: &str, lang: Lang) -> Word {
 impl Word {
     fn matches(&self, token: &super::normalise::Token, lang: Lang) -> bool {
         match self {
-            Word::Prefix(p) => token.key.starts_with(p.as_str()),
+            Word::Prefix(p, l) => {
+                token.key.starts_with(p.as_str())
+                    || l.as_ref()
+                        .is_some_and(|l| token.loose.starts_with(l.as_str()))
+            }
             Word::Exact(k) => token.key == *k,
             Word::Stem(s) => token.stem(lang) == s,
             Word::Number => {
@@ -1183,6 +1192,10 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "=sanemu",
             "=sanema",
             "=sanemam",
+            "=sanemts",
+            "=sanemta",
+            "=sanemusi",
+            "=sanemis",
             "esmu sanem*",
             "=atnaca",
             "=pienaca",
@@ -1199,6 +1212,7 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "got it",
             "got the",
             "=came",
+            "it did",
         ],
     ),
     (

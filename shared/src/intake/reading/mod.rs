@@ -317,7 +317,19 @@ fn facts(
     };
     let not_received = plain(Meaning::Reason(Reason::NotDelivered))
         .or_else(|| plain(Meaning::Weak(Reason::NotDelivered)));
-    let received = plain(Meaning::Received);
+    // "I can't say I never received it": a negated not-delivered phrase says it came.
+    let received = plain(Meaning::Received).or_else(|| {
+        found
+            .iter()
+            .find(|(f, s, _)| {
+                *s == Scope::Negated
+                    && matches!(
+                        f.meaning,
+                        Meaning::Reason(Reason::NotDelivered) | Meaning::Weak(Reason::NotDelivered)
+                    )
+            })
+            .map(|(_, _, phrase)| phrase.clone())
+    });
     facts.goods_received = match (&received, &not_received) {
         (Some(_), None) => Some(true),
         (None, Some(_)) => Some(false),

@@ -51,6 +51,8 @@ pub(super) struct Token {
     /// Clause number within the sentence: commas, colons, semicolons, dashes and brackets
     /// start a new clause.
     pub clause: usize,
+    /// The key with Cyrillic `о` read as `а` (see [`loose`]).
+    pub loose: String,
 }
 
 impl Token {
@@ -134,6 +136,14 @@ fn is_cyrillic(c: char) -> bool {
 
 fn is_combining(c: char) -> bool {
     matches!(c, '\u{0300}'..='\u{036F}')
+}
+
+/// A key with Cyrillic `о` read as `а`: typed as pronounced when unstressed (`пажар`,
+/// `падашол`). Only long prefixes are compared this way.
+pub(super) fn loose(key: &str) -> String {
+    key.chars()
+        .map(|c| if c == 'о' { 'а' } else { c })
+        .collect()
 }
 
 /// Stems of a key in every language; Snowball stems only words of their own script.
@@ -346,6 +356,7 @@ fn tokenise(text: &str, translit: Translit) -> Vec<Token> {
         for part in split_contraction(&key) {
             tokens.push(Token {
                 stems: stems(&part),
+                loose: loose(&part),
                 key: part,
                 start,
                 end,

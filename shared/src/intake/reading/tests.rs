@@ -476,3 +476,24 @@ fn latvian_with_a_kazakh_greeting_stays_latvian() {
         Reason::NotDelivered,
     );
 }
+
+#[test]
+fn a_double_negation_says_the_goods_came() {
+    let r = read(
+        "",
+        "It's not that the blender didn't arrive - it did, but it is red.",
+    );
+    assert_eq!(r.facts.goods_received, Some(true), "{r:#?}");
+    assert_ne!(r.reason, Some(Reason::NotDelivered));
+}
+
+#[test]
+fn russian_typed_as_pronounced() {
+    certain(
+        "у нас был пажар на складе, верните деньги",
+        Reason::ForceMajeure,
+    );
+    let r = read("", "курс мне не падашол совсем. верните деньги");
+    assert_eq!(r.reason, Some(Reason::Withdrawal), "{r:#?}");
+    assert!(r.certain, "{r:#?}");
+}
