@@ -86,6 +86,7 @@ fn reader_accuracy_on_the_labelled_corpus() {
     let mut by_language: BTreeMap<String, Tally> = BTreeMap::new();
     let mut by_reason: BTreeMap<String, Tally> = BTreeMap::new();
     let mut facts: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut unlabelled_facts: BTreeMap<&str, usize> = BTreeMap::new();
     let mut language_right = Tally::default();
     let mut total = Tally::default();
     let mut certain = 0;
@@ -111,6 +112,14 @@ fn reader_accuracy_on_the_labelled_corpus() {
                 .or_default()
                 .add(right);
             language_right.add(email.language.code() == label.language);
+            if email.language.code() != label.language {
+                wrong.push(format!(
+                    "{}: answered in {}, labelled {}",
+                    label.file,
+                    email.language.code(),
+                    label.language
+                ));
+            }
             if reading.certain {
                 certain += 1;
                 let reason = reading.reason.map(|r| r.name()).unwrap_or("none");
@@ -122,30 +131,70 @@ fn reader_accuracy_on_the_labelled_corpus() {
                 }
             }
             if !right {
+                let evidence: Vec<String> = reading
+                    .evidence
+                    .iter()
+                    .map(|e| format!("{}={:?}", e.supports, e.phrase))
+                    .collect();
                 wrong.push(format!(
-                    "{}: read {got} {:?}, labelled {}",
-                    label.file, reading.doubts, label.reason
+                    "{}: read {got} {:?}, labelled {}\n      {}",
+                    label.file,
+                    reading.doubts,
+                    label.reason,
+                    evidence.join("; ")
                 ));
             }
-            if let Some(p) = label.progress_percent {
-                facts.entry("progress_percent").or_default().add(
-                    reading
-                        .facts
-                        .progress_percent
-                        .is_some_and(|r| r >= p && r <= p.saturating_add(10)),
-                );
-            }
-            if let Some(a) = label.order_accepted {
-                facts
-                    .entry("order_accepted")
-                    .or_default()
-                    .add(reading.facts.order_accepted == Some(a));
-            }
-            if let Some(g) = label.goods_received {
-                facts
-                    .entry("goods_received")
-                    .or_default()
-                    .add(reading.facts.goods_received == Some(g));
+            let progress_right = match (label.progress_percent, reading.facts.progress_percent) {
+                // A range is labelled with its lower end and read as its higher end.
+                (Some(p), Some(r)) => r >= p && r <= p.saturating_add(10),
+                (l, r) => l == r,
+            };
+            let checks = [
+                (
+                    "progress_percent",
+                    label.progress_percent.is_some(),
+                    reading.facts.progress_percent.is_some(),
+                    progress_right,
+                    format!(
+                        "{:?} vs {:?}",
+                        reading.facts.progress_percent, label.progress_percent
+                    ),
+                ),
+                (
+                    "order_accepted",
+                    label.order_accepted.is_some(),
+                    reading.facts.order_accepted.is_some(),
+                    reading.facts.order_accepted == label.order_accepted,
+                    format!(
+                        "{:?} vs {:?}",
+                        reading.facts.order_accepted, label.order_accepted
+                    ),
+                ),
+                (
+                    "goods_received",
+                    label.goods_received.is_some(),
+                    reading.facts.goods_received.is_some(),
+                    reading.facts.goods_received == label.goods_received,
+                    format!(
+                        "{:?} vs {:?}",
+                        reading.facts.goods_received, label.goods_received
+                    ),
+                ),
+            ];
+            for (fact, labelled, read, right, detail) in checks {
+                if labelled {
+                    facts.entry(fact).or_default().add(right);
+                } else if read {
+                    *unlabelled_facts.entry(fact).or_default() += 1;
+                }
+                // Packs that do not use a fact leave it unlabelled: only a progress read
+                // where none was stated matters there.
+                if !right && (labelled || fact == "progress_percent") {
+                    wrong.push(format!(
+                        "{}: fact {fact} read vs label: {detail}",
+                        label.file
+                    ));
+                }
             }
         }
     }
@@ -160,6 +209,9 @@ fn reader_accuracy_on_the_labelled_corpus() {
     println!("answer language right:     {language_right}");
     for (fact, t) in &facts {
         println!("  fact {fact:<26} {t}");
+    }
+    for (fact, n) in &unlabelled_facts {
+        println!("  fact {fact:<26} read where the label has none: {n}");
     }
     println!(
         "certain readings: {certain}; certain but wrong: {}",

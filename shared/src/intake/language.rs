@@ -37,6 +37,9 @@ impl Language {
     /// Guesses the language of `subject` and `body` (see the module comment).
     pub fn guess(subject: &str, body: &str) -> Language {
         let own = own_words(body);
+        if let Some(asked) = asked_language(&own) {
+            return asked;
+        }
         let mut letters = Letters::default();
         letters.count(subject);
         letters.count(&own);
@@ -45,15 +48,24 @@ impl Language {
             letters.count(body);
         }
         if letters.cyrillic > letters.latin {
-            // Kazakh text has its own letters in nearly every sentence; Russian has none.
-            if letters.kazakh >= 2 || (letters.kazakh >= 1 && letters.cyrillic < 40) {
+            // Kazakh text has its own letters in nearly every sentence, and its own words
+            // when typed without them; mixed text goes by the words of each.
+            let (kazakh, russian) = cyrillic_words(&format!("{subject}\n{own}"));
+            if kazakh > russian || (russian == 0 && letters.kazakh >= 1) {
                 Language::Kk
             } else {
                 Language::Ru
             }
-        } else if super::reading::looks_like_translit(&format!("{subject}\n{own}")) {
-            // Russian typed in Latin letters: answered in Russian.
-            Language::Ru
+        } else if let translit @ (super::reading::Translit::Russian
+        | super::reading::Translit::Kazakh) =
+            super::reading::translit_of(&format!("{subject}\n{own}"))
+        {
+            // Russian or Kazakh typed in Latin letters: answered in that language.
+            if translit == super::reading::Translit::Russian {
+                Language::Ru
+            } else {
+                Language::Kk
+            }
         } else if letters.latvian >= 2
             || (letters.latvian >= 1 && letters.latin < 40)
             || has_latvian_words(subject, &own)
@@ -97,6 +109,217 @@ impl Letters {
             }
         }
     }
+}
+
+/// Lower case with Kazakh letters read as their Russian look-alikes and Latvian diacritics
+/// dropped, for word lists written without them.
+fn fold(text: &str) -> String {
+    text.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'ә' => 'а',
+            'ғ' => 'г',
+            'қ' => 'к',
+            'ң' => 'н',
+            'ө' => 'о',
+            'ұ' | 'ү' => 'у',
+            'һ' => 'х',
+            'і' => 'и',
+            'ё' => 'е',
+            'ā' => 'a',
+            'č' => 'c',
+            'ē' => 'e',
+            'ģ' => 'g',
+            'ī' => 'i',
+            'ķ' => 'k',
+            'ļ' => 'l',
+            'ņ' => 'n',
+            'š' => 's',
+            'ū' => 'u',
+            'ž' => 'z',
+            c => c,
+        })
+        .collect()
+}
+
+/// The language the customer asks to be answered in ("ответьте по-русски", "жауапты
+/// қазақша жазыңыз", "please reply in English", "atbildiet latviski").
+fn asked_language(own: &str) -> Option<Language> {
+    const REPLY: [&str; 12] = [
+        "ответ",
+        "пиши",
+        "напиши",
+        "жауап",
+        "жаз",
+        "reply",
+        "answer",
+        "write",
+        "respond",
+        "atbild",
+        "rakst",
+        "correspond",
+    ];
+    const NAMES: [(&[&str], Language); 4] = [
+        (
+            &[
+                "по-русски",
+                "на русском",
+                "орысша",
+                "орыс тилинде",
+                "in russian",
+                "krieviski",
+            ],
+            Language::Ru,
+        ),
+        (
+            &[
+                "по-казахски",
+                "на казахском",
+                "казакша",
+                "казак тилинде",
+                "in kazakh",
+            ],
+            Language::Kk,
+        ),
+        (
+            &[
+                "по-латышски",
+                "на латышском",
+                "latviski",
+                "latviesu valoda",
+                "in latvian",
+            ],
+            Language::Lv,
+        ),
+        (
+            &[
+                "по-английски",
+                "на английском",
+                "агылшынша",
+                "in english",
+                "angliski",
+                "anglu valoda",
+            ],
+            Language::En,
+        ),
+    ];
+    for line in own.lines() {
+        let line = fold(line);
+        if !REPLY.iter().any(|r| line.contains(r)) {
+            continue;
+        }
+        if let Some((_, language)) = NAMES
+            .iter()
+            .find(|(names, _)| names.iter().any(|n| line.contains(n)))
+        {
+            return Some(*language);
+        }
+    }
+    None
+}
+
+/// Words only Kazakh has (folded, see [`fold`]) and common words only Russian has, counted
+/// in Cyrillic text: `(kazakh, russian)`. A word with a Kazakh letter counts as Kazakh.
+fn cyrillic_words(text: &str) -> (usize, usize) {
+    const KAZAKH_PREFIXES: [&str; 8] = [
+        "салеметсиз",
+        "тапсырыс",
+        "акша",
+        "кайтар",
+        "тауар",
+        "толе",
+        "отинемин",
+        "рахмет",
+    ];
+    const KAZAKH: [&str; 16] = [
+        "салем",
+        "емес",
+        "жок",
+        "жане",
+        "бирак",
+        "керек",
+        "мен",
+        "сиз",
+        "биз",
+        "али",
+        "бас",
+        "тартамын",
+        "кеше",
+        "алмадым",
+        "келмеди",
+        "бе",
+    ];
+    const RUSSIAN: [&str; 48] = [
+        "и",
+        "в",
+        "во",
+        "не",
+        "на",
+        "что",
+        "я",
+        "с",
+        "по",
+        "за",
+        "мне",
+        "меня",
+        "нам",
+        "нас",
+        "хочу",
+        "прошу",
+        "это",
+        "как",
+        "у",
+        "вы",
+        "вас",
+        "вам",
+        "деньги",
+        "заказ",
+        "пожалуйста",
+        "здравствуйте",
+        "добрый",
+        "день",
+        "спасибо",
+        "уже",
+        "еще",
+        "но",
+        "а",
+        "так",
+        "до",
+        "от",
+        "для",
+        "мой",
+        "если",
+        "или",
+        "только",
+        "когда",
+        "чтобы",
+        "был",
+        "была",
+        "вернуть",
+        "верните",
+        "уважением",
+    ];
+    let mut kazakh = 0;
+    let mut russian = 0;
+    for word in text.split(|c: char| !c.is_alphabetic() && c != '-') {
+        if word.is_empty() {
+            continue;
+        }
+        let has_kazakh_letter = word
+            .chars()
+            .flat_map(char::to_lowercase)
+            .any(|c| matches!(c, 'ә' | 'ғ' | 'қ' | 'ң' | 'ө' | 'ұ' | 'ү' | 'һ' | 'і'));
+        let folded = fold(word);
+        if has_kazakh_letter
+            || KAZAKH.contains(&folded.as_str())
+            || KAZAKH_PREFIXES.iter().any(|p| folded.starts_with(p))
+        {
+            kazakh += 1;
+        } else if RUSSIAN.contains(&folded.as_str()) {
+            russian += 1;
+        }
+    }
+    (kazakh, russian)
 }
 
 /// Latvian written without diacritics (phones, old keyboards) still has its common words.
@@ -196,6 +419,35 @@ mod tests {
         assert_eq!(
             Language::guess("atmaksa", "Labdien, ludzu atmaksu par pasutijumu"),
             Language::Lv
+        );
+    }
+
+    #[test]
+    fn kazakh_without_its_letters_and_mixed_text() {
+        assert_eq!(
+            Language::guess(
+                "",
+                "Салеметсиз бе! Курсты кеше толедим. Акшамды кайтарыныз отинемин."
+            ),
+            Language::Kk
+        );
+        assert_eq!(
+            Language::guess(
+                "Подписка",
+                "Сәлеметсіз бе! Подписку хочу отменить, нам не подошёл конструктор. Доступ открыли 3 декабря, прошу вернуть деньги.\nРахмет"
+            ),
+            Language::Ru
+        );
+    }
+
+    #[test]
+    fn a_language_asked_for_is_the_answer_language() {
+        assert_eq!(
+            Language::guess(
+                "",
+                "Тапсырысымды болдырмаңыз, ақшаны қайтарыңыз.\nОтветьте, пожалуйста, по-русски."
+            ),
+            Language::Ru
         );
     }
 

@@ -3,7 +3,9 @@
 //!
 //! A phrase is a list of words matched on tokens in order, within one clause, with at most
 //! [`MAX_GAP`] other tokens between two of its words and no negation among those. A word is
-//! - `word*`: any token whose key starts with `word` (after the same normalisation);
+//! - `word*`: any token whose key starts with `word` (after the same normalisation); a prefix
+//!   of four letters or more with an `о` also matches with `о` written `а` (`пажар`,
+//!   `падашол`: Russian unstressed `о` is pronounced and often typed `а`);
 //! - `#`: a number from 2 to 9 ("2 раза", "2 рет", "3 times");
 //! - `=word`: a token whose key is exactly `word`;
 //! - `word`: a token with the same stem in the phrase's language (Snowball for Russian and
@@ -16,7 +18,7 @@
 
 use std::sync::LazyLock;
 
-use super::normalise::{Lang, Sentence, key, stems};
+use super::normalise::{Lang, Sentence, key, loose, stems};
 use crate::policy::Reason;
 
 /// Tokens allowed between two words of a phrase.
@@ -26,6 +28,11 @@ pub(super) const MAX_GAP: usize = 2;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Meaning {
     Reason(Reason),
+    /// Supports the reason only when no reason has plain support of its own: "cancel",
+    /// "отказываюсь", "no longer needed" say what the customer wants done (withdraw), and
+    /// come with other reasons too ("my father died, please cancel"); "the difference" comes
+    /// with double charges as well as with out-of-stock differences.
+    Weak(Reason),
     /// "Refund me", "верните деньги": asks for money back without a reason; supports
     /// withdrawal only when no other reason has support.
     Request,
@@ -36,11 +43,15 @@ pub(super) enum Meaning {
     OrderNotAccepted,
     /// "I have not started the course": progress 0.
     NotStarted,
+    /// Strong praise ("great job", "керемет", "lieliski"): next to a complaint, likely
+    /// sarcasm.
+    Praise,
 }
 
 #[derive(Debug)]
 enum Word {
-    Prefix(String),
+    /// The prefix, and its [`loose`] form when it is long enough to match loosely.
+    Prefix(String, Option<String>),
     Exact(String),
     Stem(String),
     Number,
@@ -71,7 +82,9 @@ fn word(text: &str, lang: Lang) -> Word {
     } else if let Some(exact) = text.strip_prefix('=') {
         Word::Exact(key(exact))
     } else if let Some(prefix) = text.strip_suffix('*') {
-        Word::Prefix(key(prefix))
+        let k = key(prefix);
+        let loose = (k.chars().count() >= 4 && k.chars().any(|c| c == 'о')).then(|| loose(&k));
+        Word::Prefix(k, loose)
     } else {
         let k = key(text);
         if k.chars().count() <= 3 {
@@ -85,7 +98,11 @@ fn word(text: &str, lang: Lang) -> Word {
 impl Word {
     fn matches(&self, token: &super::normalise::Token, lang: Lang) -> bool {
         match self {
-            Word::Prefix(p) => token.key.starts_with(p.as_str()),
+            Word::Prefix(p, l) => {
+                token.key.starts_with(p.as_str())
+                    || l.as_ref()
+                        .is_some_and(|l| token.loose.starts_with(l.as_str()))
+            }
             Word::Exact(k) => token.key == *k,
             Word::Stem(s) => token.stem(lang) == s,
             Word::Number => {
@@ -105,7 +122,6 @@ pub(super) fn is_negator(key: &str) -> bool {
             | "никогда"
             | "not"
             | "never"
-            | "no"
             | "nobody"
             | "hardly"
             | "ne"
@@ -195,8 +211,33 @@ pub(super) fn find(sentences: &[Sentence]) -> Vec<Found> {
     }
     found.retain(|f| {
         f.meaning != Meaning::Reason(Reason::NotDelivered)
-            || !names_a_reply_or_refund(&sentences[f.sentence], f)
+            || !(names_a_reply_or_refund(&sentences[f.sentence], f)
+                || kazakh_could_not(&sentences[f.sentence], f))
     });
+    let requests: Vec<Found> = found
+        .iter()
+        .copied()
+        .filter(|f| f.meaning == Meaning::Request)
+        .collect();
+    for f in &mut found {
+        let sentence = &sentences[f.sentence];
+        if f.meaning == Meaning::Reason(Reason::NotDelivered) && not_yet(sentence, f) {
+            f.meaning = Meaning::Weak(Reason::NotDelivered);
+        }
+        if f.meaning == Meaning::Weak(Reason::Withdrawal)
+            && says_needed(sentence, f)
+            && requests.iter().any(|r| {
+                r.sentence == f.sentence
+                    && sentence.tokens[r.first].clause == sentence.tokens[f.first].clause
+                    && r.last + 4 > f.first
+                    && f.last + 4 > r.first
+            })
+        {
+            // "Atmaksa vairs nav vajadzīga", "the refund is no longer needed": the customer
+            // takes the request back.
+            f.meaning = Meaning::Hedge;
+        }
+    }
     let mut kept: Vec<Found> = found
         .iter()
         .copied()
@@ -232,7 +273,7 @@ pub(super) fn find(sentences: &[Sentence]) -> Vec<Found> {
 /// never received a reply", "до сих пор не получил возврат", "жауап алмадым". Looked for in
 /// the phrase's clause, two tokens before it (Kazakh puts the object first) to four after.
 fn names_a_reply_or_refund(sentence: &Sentence, f: &Found) -> bool {
-    const OBJECTS: [&str; 30] = [
+    const OBJECTS: [&str; 35] = [
         "ответ",
         "письм",
         "уведомлен",
@@ -263,6 +304,11 @@ fn names_a_reply_or_refund(sentence: &Sentence, f: &Found) -> bool {
         "кайтар",
         "хабарлама",
         "сообщен",
+        "ожида",
+        "того",
+        "чего",
+        "expect",
+        "куткен",
     ];
     let clause = sentence.tokens[f.first].clause;
     let from = f.first.saturating_sub(2);
@@ -272,6 +318,43 @@ fn names_a_reply_or_refund(sentence: &Sentence, f: &Found) -> bool {
         (i < f.first || i > f.last)
             && t.clause == clause
             && OBJECTS.iter().any(|o| t.key.starts_with(o))
+    })
+}
+
+/// Kazakh `<verb>-а/-е/-й алмадым` is "I could not <verb>" (the auxiliary of ability), not
+/// "I did not receive": `жинай алмадық`, "we could not build".
+fn kazakh_could_not(sentence: &Sentence, f: &Found) -> bool {
+    let key = &sentence.tokens[f.first].key;
+    (key.starts_with("алма") || key.starts_with("алган"))
+        && f.first > 0
+        && sentence.tokens[f.first - 1]
+            .key
+            .ends_with(['а', 'е', 'й', 'я'])
+}
+
+/// "Not yet" (`ещё`, `пока`, `әлі`, `vēl`, `yet`) next to a not-delivered phrase: the
+/// delivery may still come, so the phrase is weak (cancelling before delivery is as likely a
+/// withdrawal).
+fn not_yet(sentence: &Sentence, f: &Found) -> bool {
+    let from = f.first.saturating_sub(2);
+    let to = (f.last + 3).min(sentence.tokens.len());
+    let clause = sentence.tokens[f.first].clause;
+    (from..to).any(|i| {
+        (i < f.first || i > f.last)
+            && sentence.tokens[i].clause == clause
+            && matches!(
+                sentence.tokens[i].key.as_str(),
+                "еще" | "пока" | "али" | "vel" | "yet"
+            )
+    })
+}
+
+/// The phrase says something is not needed.
+fn says_needed(sentence: &Sentence, f: &Found) -> bool {
+    sentence.tokens[f.first..=f.last].iter().any(|t| {
+        ["нуж", "need", "vajag", "vajadz", "керек", "кажет"]
+            .iter()
+            .any(|n| t.key.starts_with(n))
     })
 }
 
@@ -330,12 +413,28 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "не выслал*",
             "не оказан*",
             "не оказали услуг*",
+            "услуг* не оказ*",
+            "так и не =открыли",
+            "так и не =дали",
+            "так и не =прислали",
+            "надоело ждат*",
+            "устал* ждат*",
             "не предостав*",
             "не поступил*",
             "до сих пор жд*",
             "все еще жд*",
             "нет доставк*",
             "потерял* посылк*",
+            "не дал* доступ*",
+            "доступ* не дал*",
+            "не открыл* доступ*",
+            "доступ* не открыл*",
+            "доступ* не откр*",
+            "не выдал* доступ*",
+            "нет доступ*",
+            "так и не началс*",
+            "так и не началис*",
+            "до сих пор не началс*",
             "посылк* потерял*",
             "не видел* товар*",
         ],
@@ -360,6 +459,15 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "али де кут*",
             "колыма тимеди*",
             "тиген жок*",
+            "берилмеди*",
+            "берилген жок*",
+            "ашылмады*",
+            "ашылган жок*",
+            "=ашпады",
+            "басталмады*",
+            "корсетилмеди*",
+            "кутуден шаршад*",
+            "корсетилмеген*",
         ],
     ),
     (
@@ -383,6 +491,16 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "joprojam gaid*",
             "vel arvien gaid*",
             "vel joprojam gaid*",
+            "netika sniegt*",
+            "joprojam neka",
+            "apnika gaidit*",
+            "nav sniegt*",
+            "netika pieskirt*",
+            "nav pieskirt*",
+            "netika sakt*",
+            "nenotik*",
+            "nav notik*",
+            "nav piekluv*",
         ],
     ),
     (
@@ -415,10 +533,18 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "nothing came",
             "lost in the post",
             "lost in transit",
-            "not been sent",
-            "never sent",
             "not ship*",
             "never ship*",
+            "not been granted",
+            "tired of waiting",
+            "still nothing",
+            "never granted",
+            "not granted",
+            "no access",
+            "not provided",
+            "never provided",
+            "not give me access",
+            "never gave me access",
         ],
     ),
     // ---- force majeure ------------------------------------------------------------------
@@ -449,6 +575,8 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "стихийн* бедств*",
             "карантин*",
             "перелом*",
+            "сгорел*",
+            "погорел*",
             "инсульт*",
             "инфаркт*",
         ],
@@ -472,7 +600,11 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "су таскын*",
             "таскын*",
             "орт шык*",
+            "орт бол*",
             "ортте*",
+            "куйип кет*",
+            "су басып*",
+            "су басты*",
             "жер силкин*",
             "жаракат*",
             "карантин*",
@@ -565,6 +697,10 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "не делал* плат*",
             "не делал* заказ*",
             "несанкционирован*",
+            "автопродлен*",
+            "автоматически продл*",
+            "продлил* без*",
+            "списал* после отмен*",
             "дублир*",
             "$ дубл*",
         ],
@@ -578,6 +714,8 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "$ =2х",
             "$ =2x",
             "кате ал*",
+            "автоматты* жанарт*",
+            "автоматты* узарт*",
             "кателесип*",
             "кателикпен*",
             "кос тол*",
@@ -603,6 +741,8 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "klud* norakst*",
             "klud* nonem*",
             "kludain*",
+            "atjaunoj*",
+            "automatiski atjaun*",
             "nepamatot* norakst*",
             "nepamatot* nonem*",
             "atkartot* norakst*",
@@ -631,6 +771,10 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "wrong* charg*",
             "erroneous* charg*",
             "unauthori*",
+            "auto renew*",
+            "renewed without",
+            "renewed even though",
+            "charged after cancel*",
             "not authori*",
             "not make th* payment",
             "not make this purchas*",
@@ -652,26 +796,41 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "не было на склад*",
             "отсутств* на склад*",
             "закончил* на склад*",
-            "разниц*",
             "недовлож*",
             "привезли не все",
             "прислали не все",
-            "не хватает",
-            "не хватало",
         ],
     ),
     (
         M::Reason(Reason::OutOfStockDifference),
         Kk,
+        &["коймада жок*", "коймада болмады*", "колда жок*"],
+    ),
+    (
+        M::Weak(Reason::OutOfStockDifference),
+        Kk,
         &[
-            "коймада жок*",
-            "коймада болмады*",
-            "колда жок*",
             "айырмашылы*",
             "айырма*",
             "жетиспеиди*",
+            "жетиспейди*",
             "жетиспеди*",
         ],
+    ),
+    (
+        M::Weak(Reason::OutOfStockDifference),
+        Ru,
+        &["разниц*", "не хватает", "не хватало"],
+    ),
+    (
+        M::Weak(Reason::OutOfStockDifference),
+        Lv,
+        &["starpib*", "trukst*", "pietrukst*"],
+    ),
+    (
+        M::Weak(Reason::OutOfStockDifference),
+        En,
+        &["the difference", "price difference"],
     ),
     (
         M::Reason(Reason::OutOfStockDifference),
@@ -681,9 +840,6 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "nebija noliktav*",
             "nav pieejam*",
             "nebija pieejam*",
-            "starpib*",
-            "trukst*",
-            "pietrukst*",
         ],
     ),
     (
@@ -693,8 +849,6 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "out of stock",
             "not in stock",
             "unavailable",
-            "price difference",
-            "the difference",
             "missing item*",
             "item* missing",
             "partial* deliver*",
@@ -746,6 +900,19 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
         Ru,
         &[
             "передумал*",
+            "не подош*",
+            "не подход*",
+            "не понрав*",
+            "не устраива*",
+            "не устроил*",
+            "не соответству*",
+            "не то",
+        ],
+    ),
+    (
+        M::Weak(Reason::Withdrawal),
+        Ru,
+        &[
             "отказыва*",
             "отказ от",
             "отказат*",
@@ -757,15 +924,10 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "не нужна",
             "не нужно",
             "не нужны",
-            "не подош*",
-            "не подход*",
-            "не понрав*",
-            "не устраива*",
-            "не устроил*",
             "не актуальн*",
             "неактуальн*",
             "больше не нуж*",
-            "не соответству*",
+            "не хочу продолжать",
         ],
     ),
     (
@@ -776,33 +938,40 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "сайкес емес",
             "унамады*",
             "унамай*",
-            "керек емес",
-            "кажет емес",
-            "кажети жок*",
-            "бас тарт*",
-            "болдырма*",
             "ойым озгер*",
             "ойымды озгерт*",
             "шешимимди озгерт*",
         ],
     ),
     (
+        M::Weak(Reason::Withdrawal),
+        Kk,
+        &[
+            "керек емес",
+            "кажет емес",
+            "кажети жок*",
+            "бас тарт*",
+            "болдырма*",
+        ],
+    ),
+    (
         M::Reason(Reason::Withdrawal),
         Lv,
+        &["pardomaj*", "nepatik*", "nepiemerot*", "neatbilst*"],
+    ),
+    (
+        M::Weak(Reason::Withdrawal),
+        Lv,
         &[
-            "pardomaj*",
+            "neder*",
             "atsak*",
             "atteik*",
             "atcel*",
             "atkapt*",
             "atkapsan*",
-            "nepatik*",
-            "neder*",
             "nav vajadzig*",
             "vairs nevajag*",
             "nevajag*",
-            "nepiemerot*",
-            "neatbilst*",
         ],
     ),
     (
@@ -811,18 +980,24 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
         &[
             "changed my mind",
             "change my mind",
-            "cancel*",
-            "withdraw*",
-            "no longer need*",
-            "not need*",
-            "no longer want*",
-            "not want it",
             "not like*",
             "not suit*",
             "not fit*",
             "not what i expect*",
             "not as describ*",
             "not for me",
+        ],
+    ),
+    (
+        M::Weak(Reason::Withdrawal),
+        En,
+        &[
+            "cancel*",
+            "withdraw*",
+            "no longer need*",
+            "not need*",
+            "no longer want*",
+            "not want it",
         ],
     ),
     // ---- a plain request for money back -------------------------------------------------
@@ -853,12 +1028,21 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "atgriezt*",
             "atgriez*",
             "naud* atpakal*",
+            "atgut*",
         ],
     ),
     (
         M::Request,
         En,
-        &["refund*", "money back", "reimburs*", "return the money"],
+        &[
+            "refund*",
+            "money back",
+            "reimburs*",
+            "return the money",
+            "return it",
+            "send it back",
+            "take it back",
+        ],
     ),
     // ---- hedges: not an application yet -------------------------------------------------
     (
@@ -876,6 +1060,13 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "хочу уточнить",
             "хотел* бы уточнить",
             "на будущее",
+            "не прошу",
+            "не требую",
+            "не хочу возврат*",
+            "не нужен возврат",
+            "не знаю",
+            "не уверен*",
+            "просто планиру*",
         ],
     ),
     (
@@ -887,6 +1078,10 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "жай сура*",
             "билгим келеди*",
             "билгим келип*",
+            "сурамайм*",
+            "билмейм*",
+            "билмеим*",
+            "жоспарлап*",
         ],
     ),
     (
@@ -901,6 +1096,12 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "gribet* uzzinat*",
             "velos uzzinat*",
             "velejos uzzinat*",
+            "neprasu",
+            "neprasam",
+            "negribu atmaks*",
+            "nezinu",
+            "neesmu parliecinat*",
+            "tikai planoj*",
         ],
     ),
     (
@@ -918,6 +1119,48 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "wondering whether",
             "hypothetical*",
             "for future reference",
+            "not want a refund",
+            "not need a refund",
+            "not know whether",
+            "not know if",
+            "not sure",
+            "just planning",
+        ],
+    ),
+    // ---- praise, which next to a complaint is likely sarcasm ---------------------------
+    (
+        M::Praise,
+        Ru,
+        &[
+            "отлично",
+            "отличн* работ*",
+            "прекрасно",
+            "замечательно",
+            "великолепно",
+            "шикарно",
+            "браво",
+            "спасибо огромное за",
+        ],
+    ),
+    (M::Praise, Kk, &["керемет*", "тамаша*", "оте тиимди*"]),
+    (
+        M::Praise,
+        Lv,
+        &["lieliski", "brinisk*", "izcili", "paldies par atro"],
+    ),
+    (
+        M::Praise,
+        En,
+        &[
+            "great job",
+            "well done",
+            "wonderful",
+            "fantastic",
+            "brilliant",
+            "amazing",
+            "excellent",
+            "thanks a lot for",
+            "thanks so much for",
         ],
     ),
     // ---- stated facts -------------------------------------------------------------------
@@ -949,6 +1192,10 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "=sanemu",
             "=sanema",
             "=sanemam",
+            "=sanemts",
+            "=sanemta",
+            "=sanemusi",
+            "=sanemis",
             "esmu sanem*",
             "=atnaca",
             "=pienaca",
@@ -965,6 +1212,7 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "got it",
             "got the",
             "=came",
+            "it did",
         ],
     ),
     (
@@ -1016,12 +1264,20 @@ const TABLE: &[(Meaning, Lang, &[&str])] = &[
             "заказ* подтвержд*",
             "подтвердил* заказ*",
             "принял* заказ*",
+            "заказ* в работ*",
+            "взял* в работ*",
+            "принял* в работ*",
         ],
     ),
     (
         M::OrderAccepted,
         Kk,
-        &["тапсырыс* кабылдан*", "тапсырыс* расталд*"],
+        &[
+            "тапсырыс* кабылданды*",
+            "тапсырыс* =кабылданган",
+            "тапсырыс* расталды*",
+            "жумыска алын*",
+        ],
     ),
     (
         M::OrderAccepted,

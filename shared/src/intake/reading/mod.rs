@@ -16,19 +16,23 @@
 //!
 //! A reading is **certain** if and only if all of these hold:
 //! 1. exactly one reason has support: a phrase of that reason in the customer's own words
-//!    that is not negated, not in a question and not in a condition. A plain request for
-//!    money back ("refund me", "верните деньги", "atmaksājiet", "қайтарыңыз") supports
-//!    withdrawal only when no other reason has support;
+//!    that is not negated, not in a question and not in a condition. Weak phrases (asking to
+//!    cancel, "no longer needed", "the difference") support their reason only when no
+//!    reason has a phrase of its own; a plain request for money back ("refund me",
+//!    "верните деньги", "atmaksājiet", "қайтарыңыз") with no reason at all is read as
+//!    withdrawal but is never certain (the customer did not say why);
 //! 2. no other reason has such support (no competing reason);
 //! 3. no phrase of that reason is negated, asked about or said under a condition anywhere in
 //!    the customer's words;
 //! 4. the email is not a question overall: it has no hedge ("not asking yet", "просто
-//!    интересуюсь", "tikai jautāju", "жай сұрап тұрмын", a negated request "I am not asking
-//!    for a refund"), and its request for money back, if any, is not only in questions or
-//!    conditions.
+//!    интересуюсь", "tikai jautāju", "жай сұрап тұрмын", "I am not asking for a refund",
+//!    "I don't know whether…"), and its request for money back, if any, is not only in
+//!    questions or conditions.
 //!
-//! When the reason rests on a plain request alone, a negated phrase of another reason ("I
-//! can't say I never received it, but refund me") is a doubt too. Each failed condition is
+//! Strong praise anywhere in the customer's words next to a reason ("great job, it never
+//! opened once") is a doubt too: it may be sarcasm. When the reason rests on weak phrases
+//! alone, a negated phrase of another reason ("I
+//! can't say I never received it, but please cancel") is a doubt too. Each failed condition is
 //! one [`Doubt`]; `certain` is exactly "a reason and no doubts". The facts in
 //! [`StatedFacts`] do not change certainty: the decide stage says which facts it needs.
 
@@ -38,7 +42,7 @@ mod own_text;
 mod scope;
 mod stated;
 
-pub(crate) use normalise::looks_like_translit;
+pub(crate) use normalise::{Translit, translit_of};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -60,7 +64,8 @@ pub struct Reading {
     pub evidence: Vec<Evidence>,
     /// Facts the customer states, each with its evidence.
     pub facts: StatedFacts,
-    /// The email is Russian written in Latin letters (read after transliterating back).
+    /// The email is Russian or Kazakh written in Latin letters (read after transliterating
+    /// back).
     pub translit: bool,
 }
 
@@ -82,6 +87,12 @@ pub enum Doubt {
     /// The customer says they are not applying yet ("not asking yet", "просто
     /// интересуюсь"), or that they are not asking for a refund.
     Hedged { phrase: String },
+    /// Praise next to the complaint ("great job, it never opened once"): the words may mean
+    /// the opposite.
+    Sarcasm { phrase: String },
+    /// The customer asks for their money back and gives no reason: read as a withdrawal,
+    /// which the customer should confirm.
+    OnlyARequest,
     /// Reason words appear only in quoted or forwarded text, not in the customer's own.
     OnlyInQuotedText { reasons: Vec<Reason> },
 }
@@ -120,7 +131,7 @@ pub fn read_on(subject: &str, body: &str, written_on: Option<NaiveDate>) -> Read
         forwarded,
         rest,
     } = own_text::split(subject, body);
-    let translit = looks_like_translit(&own);
+    let translit = translit_of(&own);
     let sentences = normalise::sentences(&own, translit);
     let found = lexicon::find(&sentences);
     let moods: Vec<(Mood, String)> = sentences.iter().map(scope::mood).collect();
@@ -129,7 +140,7 @@ pub fn read_on(subject: &str, body: &str, written_on: Option<NaiveDate>) -> Read
     let mut scoped: Vec<(Found, Scope, String)> = Vec::new();
     for f in &found {
         let sentence = &sentences[f.sentence];
-        let (scope, phrase) = match scope::negation(sentence, f) {
+        let (scope, phrase) = match scope::negation(sentence, f, &found) {
             Some(phrase) => (Scope::Negated, phrase),
             None => {
                 let phrase = sentence.phrase(f.first, f.last);
@@ -159,16 +170,28 @@ pub fn read_on(subject: &str, body: &str, written_on: Option<NaiveDate>) -> Read
             .iter()
             .any(|(f, s, _)| f.meaning == m && *s == Scope::Plain)
     };
-    let mut supported: Vec<Reason> = Vec::new();
-    for (f, s, _) in &scoped {
-        if let (Meaning::Reason(r), Scope::Plain) = (f.meaning, s)
-            && !supported.contains(&r)
-        {
-            supported.push(r);
+    let plain_reasons = |weak: bool| {
+        let mut out: Vec<Reason> = Vec::new();
+        for (f, s, _) in &scoped {
+            let r = match (f.meaning, weak) {
+                (Meaning::Reason(r), false) | (Meaning::Weak(r), true) => r,
+                _ => continue,
+            };
+            if *s == Scope::Plain && !out.contains(&r) {
+                out.push(r);
+            }
         }
-    }
+        out
+    };
+    let strong = plain_reasons(false);
+    // Weak phrases count only when no reason has a strong one.
+    let weakly = strong.is_empty();
+    let supported = if weakly { plain_reasons(true) } else { strong };
     let mut doubts = Vec::new();
     let generic = supported.is_empty() && plain(Meaning::Request);
+    if generic {
+        doubts.push(Doubt::OnlyARequest);
+    }
     let reason = match supported.as_slice() {
         [one] => Some(*one),
         [] if generic => Some(Reason::Withdrawal),
@@ -183,8 +206,8 @@ pub fn read_on(subject: &str, body: &str, written_on: Option<NaiveDate>) -> Read
     if supported.is_empty() && !generic {
         let mut quoted: Vec<Reason> = Vec::new();
         if !rest.trim().is_empty() {
-            for f in lexicon::find(&normalise::sentences(&rest, false)) {
-                if let Meaning::Reason(r) = f.meaning
+            for f in lexicon::find(&normalise::sentences(&rest, Translit::None)) {
+                if let Meaning::Reason(r) | Meaning::Weak(r) = f.meaning
                     && !quoted.contains(&r)
                 {
                     quoted.push(r);
@@ -204,7 +227,7 @@ pub fn read_on(subject: &str, body: &str, written_on: Option<NaiveDate>) -> Read
         }
     }
     let concerns = |m: Meaning| match m {
-        Meaning::Reason(r) => reason.is_none() || Some(r) == reason || generic,
+        Meaning::Reason(r) | Meaning::Weak(r) => reason.is_none() || Some(r) == reason || weakly,
         Meaning::Request => !plain(Meaning::Request),
         _ => false,
     };
@@ -214,8 +237,10 @@ pub fn read_on(subject: &str, body: &str, written_on: Option<NaiveDate>) -> Read
             (Meaning::Hedge, Scope::Plain | Scope::Question | Scope::Conditional) => {
                 doubts.push(Doubt::Hedged { phrase })
             }
-            (Meaning::Request, Scope::Negated) => doubts.push(Doubt::Hedged { phrase }),
-            (Meaning::Reason(r), Scope::Negated) if concerns(f.meaning) => {
+            (Meaning::Praise, Scope::Plain) if reason.is_some() => {
+                doubts.push(Doubt::Sarcasm { phrase })
+            }
+            (Meaning::Reason(r) | Meaning::Weak(r), Scope::Negated) if concerns(f.meaning) => {
                 doubts.push(Doubt::Negated { reason: r, phrase })
             }
             (m, Scope::Question) if concerns(m) => doubts.push(Doubt::Question { phrase }),
@@ -232,7 +257,7 @@ pub fn read_on(subject: &str, body: &str, written_on: Option<NaiveDate>) -> Read
         doubts,
         evidence,
         facts,
-        translit,
+        translit: translit != Translit::None,
     }
 }
 
@@ -265,11 +290,13 @@ enum Scope {
 fn label(m: Meaning) -> String {
     match m {
         Meaning::Reason(r) => format!("reason:{}", r.name()),
+        Meaning::Weak(r) => format!("weak:reason:{}", r.name()),
         Meaning::Request => "request".into(),
         Meaning::Hedge => "hedge".into(),
         Meaning::Received => "fact:goods_received".into(),
         Meaning::OrderAccepted | Meaning::OrderNotAccepted => "fact:order_accepted".into(),
         Meaning::NotStarted => "fact:progress_percent".into(),
+        Meaning::Praise => "praise".into(),
     }
 }
 
@@ -288,8 +315,21 @@ fn facts(
             .map(|(_, _, phrase)| phrase.clone())
             .next()
     };
-    let not_received = plain(Meaning::Reason(Reason::NotDelivered));
-    let received = plain(Meaning::Received);
+    let not_received = plain(Meaning::Reason(Reason::NotDelivered))
+        .or_else(|| plain(Meaning::Weak(Reason::NotDelivered)));
+    // "I can't say I never received it": a negated not-delivered phrase says it came.
+    let received = plain(Meaning::Received).or_else(|| {
+        found
+            .iter()
+            .find(|(f, s, _)| {
+                *s == Scope::Negated
+                    && matches!(
+                        f.meaning,
+                        Meaning::Reason(Reason::NotDelivered) | Meaning::Weak(Reason::NotDelivered)
+                    )
+            })
+            .map(|(_, _, phrase)| phrase.clone())
+    });
     facts.goods_received = match (&received, &not_received) {
         (Some(_), None) => Some(true),
         (None, Some(_)) => Some(false),

@@ -51,6 +51,8 @@ pub(super) struct Token {
     /// Clause number within the sentence: commas, colons, semicolons, dashes and brackets
     /// start a new clause.
     pub clause: usize,
+    /// The key with Cyrillic `о` read as `а` (see [`loose`]).
+    pub loose: String,
 }
 
 impl Token {
@@ -134,6 +136,14 @@ fn is_cyrillic(c: char) -> bool {
 
 fn is_combining(c: char) -> bool {
     matches!(c, '\u{0300}'..='\u{036F}')
+}
+
+/// A key with Cyrillic `о` read as `а`: typed as pronounced when unstressed (`пажар`,
+/// `падашол`). Only long prefixes are compared this way.
+pub(super) fn loose(key: &str) -> String {
+    key.chars()
+        .map(|c| if c == 'о' { 'а' } else { c })
+        .collect()
 }
 
 /// Stems of a key in every language; Snowball stems only words of their own script.
@@ -249,7 +259,7 @@ fn strip(key: &str, endings: &[&str], passes: usize) -> String {
 /// Splits text into sentences at `.`, `!`, `?`, `…` (a `.` followed by a space and no
 /// lower-case word) and at
 /// blank lines; a single line break is a space (mail clients wrap lines).
-pub(super) fn sentences(text: &str, translit: bool) -> Vec<Sentence> {
+pub(super) fn sentences(text: &str, translit: Translit) -> Vec<Sentence> {
     let mut out = Vec::new();
     for paragraph in text.split("\n\n") {
         let chars: Vec<(usize, char)> = paragraph.char_indices().collect();
@@ -258,14 +268,23 @@ pub(super) fn sentences(text: &str, translit: bool) -> Vec<Sentence> {
         while i < chars.len() {
             let (at, c) = chars[i];
             let next = chars.get(i + 1).map(|(_, c)| *c);
-            // A full stop followed by a lower-case word is an abbreviation or an ordinal
-            // ("т.к. ", "20. novembrī"), not the end of a sentence.
+            // A full stop after a number or a word of up to three letters, followed by a
+            // lower-case word, is an ordinal or an abbreviation ("20. novembrī", "т.к. ",
+            // "г. "), not the end of a sentence.
             let lower_next = || {
-                chars[i + 1..]
+                let before: Vec<char> = chars[..i]
                     .iter()
+                    .rev()
                     .map(|(_, c)| *c)
-                    .find(|c| !c.is_whitespace())
-                    .is_some_and(char::is_lowercase)
+                    .take_while(|c| c.is_alphanumeric())
+                    .collect();
+                let short = before.iter().all(char::is_ascii_digit) || before.len() <= 3;
+                short
+                    && chars[i + 1..]
+                        .iter()
+                        .map(|(_, c)| *c)
+                        .find(|c| !c.is_whitespace())
+                        .is_some_and(char::is_lowercase)
             };
             let ends = matches!(c, '!' | '?' | '…')
                 || (c == '.' && next.is_none_or(char::is_whitespace) && !lower_next());
@@ -292,7 +311,7 @@ pub(super) fn sentences(text: &str, translit: bool) -> Vec<Sentence> {
     out
 }
 
-fn push_sentence(out: &mut Vec<Sentence>, text: &str, translit: bool) {
+fn push_sentence(out: &mut Vec<Sentence>, text: &str, translit: Translit) {
     let text = text.replace('\n', " ");
     let trimmed = text.trim();
     if trimmed.is_empty() {
@@ -308,34 +327,36 @@ fn push_sentence(out: &mut Vec<Sentence>, text: &str, translit: bool) {
     out.push(Sentence { text, tokens, asks });
 }
 
-fn tokenise(text: &str, translit: bool) -> Vec<Token> {
+fn tokenise(text: &str, translit: Translit) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut clause = 0;
     for (start, piece) in text.split_word_bound_indices() {
         if !piece.chars().any(char::is_alphanumeric) {
+            // A hyphen between two words ("форс-мажор") is not a clause break; a dash
+            // between spaces is.
+            let spaced = text[..start].ends_with(char::is_whitespace)
+                || text[start + piece.len()..].starts_with(char::is_whitespace);
             if piece
                 .chars()
                 .any(|c| matches!(c, ',' | ';' | ':' | '—' | '–' | '(' | ')' | '"' | '«' | '»'))
-                || piece == "-"
+                || (piece == "-" && spaced)
             {
-                // A hyphen between two words ("форс-мажор") is not a clause break; a
-                // dash between spaces is.
-                if piece != "-" {
-                    clause += 1;
-                }
+                clause += 1;
             }
             continue;
         }
         let end = start + piece.len();
-        let word = if translit && piece.chars().all(|c| c.is_ascii() || c == '’') {
-            to_cyrillic(piece)
-        } else {
-            piece.to_owned()
+        let latin = !piece.chars().any(is_cyrillic);
+        let word = match translit {
+            Translit::Russian if latin => to_cyrillic(piece),
+            Translit::Kazakh if latin => kazakh_to_cyrillic(piece),
+            _ => piece.to_owned(),
         };
         let key = key(&word);
         for part in split_contraction(&key) {
             tokens.push(Token {
                 stems: stems(&part),
+                loose: loose(&part),
                 key: part,
                 start,
                 end,
@@ -378,6 +399,202 @@ fn split_contraction(key: &str) -> Vec<String> {
         return vec![(*base).to_owned(), "not".to_owned()];
     }
     vec![key.to_owned()]
+}
+
+/// How Latin letters of an email are read back into Cyrillic, when they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Translit {
+    None,
+    /// Russian in Latin letters.
+    Russian,
+    /// Kazakh in Latin letters (the 2018-2021 official alphabets and phone spellings).
+    Kazakh,
+}
+
+/// Which, if any, transliteration the text is written in.
+pub(crate) fn translit_of(text: &str) -> Translit {
+    let russian = russian_translit_hits(text);
+    let kazakh = kazakh_latin_hits(text);
+    if looks_like_translit(text) && russian >= kazakh {
+        Translit::Russian
+    } else if looks_like_kazakh_latin(text) {
+        Translit::Kazakh
+    } else {
+        Translit::None
+    }
+}
+
+fn distinct_hits(text: &str, words: &[&str]) -> usize {
+    let lower = text.to_lowercase().replace('’', "'");
+    let mut hits: Vec<&str> = lower
+        .unicode_words()
+        .filter_map(|w| words.iter().find(|t| **t == w).copied())
+        .collect();
+    hits.sort_unstable();
+    hits.dedup();
+    hits.len()
+}
+
+fn russian_translit_hits(text: &str) -> usize {
+    distinct_hits(text, &TRANSLIT_WORDS)
+}
+
+fn kazakh_latin_hits(text: &str) -> usize {
+    distinct_hits(text, &KAZAKH_LATIN_WORDS)
+}
+
+/// Common Latvian words typed without diacritics: Latvian with a few Russian words in Latin
+/// letters ("Zdravstvujte, labdien! … spasibo") is Latvian.
+const LATVIAN_PLAIN_WORDS: [&str; 16] = [
+    "labdien",
+    "ludzu",
+    "paldies",
+    "gribu",
+    "vairs",
+    "neko",
+    "mans",
+    "savu",
+    "naudu",
+    "atpakal",
+    "rekins",
+    "sveiki",
+    "cienu",
+    "atmaksu",
+    "pasutijums",
+    "pasutijumu",
+];
+
+/// Words that, written in Latin letters, only Kazakh has.
+const KAZAKH_LATIN_WORDS: [&str; 44] = [
+    "salemetsiz",
+    "sálemetsiz",
+    "salemetsız",
+    "aqsha",
+    "aqshany",
+    "aqshamdy",
+    "aksha",
+    "akshany",
+    "tapsyrys",
+    "tapsyrysty",
+    "tapsyrystan",
+    "tapsyrysym",
+    "kelmedi",
+    "joq",
+    "emes",
+    "qaitaryñyz",
+    "qaıtaryńyz",
+    "qaitaryńyz",
+    "qaitaryńyzshy",
+    "rahmet",
+    "raqmet",
+    "tauar",
+    "tauardy",
+    "tartamyn",
+    "tóledim",
+    "toledim",
+    "tólem",
+    "tolem",
+    "áli",
+    "ótinemin",
+    "salem",
+    "keshe",
+    "eki",
+    "ret",
+    "alyndy",
+    "beriniz",
+    "qaitaryp",
+    "kaitaryp",
+    "jasadym",
+    "jok",
+    "tenge",
+    "otinemin",
+    "kerek",
+    "qaıtarýlaryńyzdy",
+];
+
+/// True when the Latin-letter text is Kazakh: two of [`KAZAKH_LATIN_WORDS`], or three
+/// letters only the Kazakh Latin alphabets use (`ǵ ń ú ý ı á ó ğ ñ`) and none of Latvian's.
+pub(crate) fn looks_like_kazakh_latin(text: &str) -> bool {
+    let latin = text.chars().filter(char::is_ascii_alphabetic).count();
+    let cyrillic = text.chars().filter(|c| is_cyrillic(*c)).count();
+    if latin <= cyrillic {
+        return false;
+    }
+    let lower = text.to_lowercase();
+    let hits = kazakh_latin_hits(text);
+    let kazakh_letters = lower.chars().filter(|c| "ǵńúýıáóğñ".contains(*c)).count();
+    let latvian_letters = lower.chars().filter(|c| "āēīūčšžņļķģ".contains(*c)).count();
+    let latvian_words = distinct_hits(text, &LATVIAN_PLAIN_WORDS);
+    latvian_letters == 0 && hits > latvian_words && (hits >= 2 || kazakh_letters >= 3)
+}
+
+/// Kazakh in Latin letters back to Cyrillic: `sh → ш, ch → ч, zh/j → ж, q → қ, ǵ/ğ → ғ,
+/// ń/ñ → ң, á/ä → ә, ó/ö → ө, ú/ü → ү, ý/u → у/ұ, ı → й, y → ы, i → і` (`й` after a
+/// vowel, as phones spell it).
+pub(super) fn kazakh_to_cyrillic(word: &str) -> String {
+    let chars: Vec<char> = word.to_lowercase().chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    let vowel = |c: Option<char>| c.is_some_and(|c| "aeiouyáóúäöüıý".contains(c));
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let prev = if i == 0 { None } else { Some(chars[i - 1]) };
+        let two = match (c, next) {
+            ('s', Some('h')) => Some("ш"),
+            ('c', Some('h')) => Some("ч"),
+            ('z', Some('h')) => Some("ж"),
+            _ => None,
+        };
+        if let Some(cyr) = two {
+            out.push_str(cyr);
+            i += 2;
+            continue;
+        }
+        let cyr = match c {
+            'a' => "а",
+            'á' | 'ä' => "ә",
+            'b' => "б",
+            'c' => "ц",
+            'd' => "д",
+            'e' => "е",
+            'f' => "ф",
+            'g' => "г",
+            'ǵ' | 'ğ' => "ғ",
+            'h' | 'x' => "х",
+            'i' if vowel(prev) => "й",
+            'i' => "і",
+            'ı' => "й",
+            'j' => "ж",
+            'k' => "к",
+            'l' => "л",
+            'm' => "м",
+            'n' => "н",
+            'ń' | 'ñ' => "ң",
+            'o' => "о",
+            'ó' | 'ö' => "ө",
+            'p' => "п",
+            'q' => "қ",
+            'r' => "р",
+            's' => "с",
+            't' => "т",
+            'u' => "ұ",
+            'ú' | 'ü' => "ү",
+            'ý' | 'w' => "у",
+            'v' => "в",
+            'y' => "ы",
+            'z' => "з",
+            '\'' | '’' => "",
+            other => {
+                out.push(other);
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(cyr);
+        i += 1;
+    }
+    out
 }
 
 /// Words that, written in Latin letters, only Russian has.
@@ -444,14 +661,8 @@ pub(crate) fn looks_like_translit(text: &str) -> bool {
     if latin <= cyrillic {
         return false;
     }
-    let mut hits: Vec<&str> = text
-        .unicode_words()
-        .map(|w| w.to_lowercase().replace('’', "'"))
-        .filter_map(|w| TRANSLIT_WORDS.iter().find(|t| **t == w).copied())
-        .collect();
-    hits.sort_unstable();
-    hits.dedup();
-    hits.len() >= 2
+    let hits = russian_translit_hits(text);
+    hits >= 2 && hits > distinct_hits(text, &LATVIAN_PLAIN_WORDS)
 }
 
 /// Russian in Latin letters back to Cyrillic, by the usual schemes (GOST-like, phone
@@ -561,8 +772,19 @@ mod tests {
     }
 
     #[test]
+    fn kazakh_in_latin_letters() {
+        assert!(looks_like_kazakh_latin(
+            "Sálemetsiz be! Tapsyrys áli qabyldanǵan joq, aqshany qaitaryńyzshy."
+        ));
+        assert!(!looks_like_kazakh_latin("Labdien, preci nesaņēmu."));
+        assert_eq!(key(&kazakh_to_cyrillic("qaıtaryńyz")), key("қайтарыңыз"));
+        assert_eq!(key(&kazakh_to_cyrillic("qaitaryñyz")), key("қайтарыңыз"));
+        assert_eq!(key(&kazakh_to_cyrillic("kelmedi")), key("келмеді"));
+    }
+
+    #[test]
     fn contractions_split_into_negation() {
-        let s = sentences("I didn't get it and it hasnt arrived.", false);
+        let s = sentences("I didn't get it and it hasnt arrived.", Translit::None);
         let keys: Vec<&str> = s[0].tokens.iter().map(|t| t.key.as_str()).collect();
         assert_eq!(
             keys,
@@ -574,7 +796,7 @@ mod tests {
 
     #[test]
     fn sentences_split_at_terminators_not_dates() {
-        let s = sentences("Оплатил 20.11.2026. Где заказ?! Жду", false);
+        let s = sentences("Оплатил 20.11.2026. Где заказ?! Жду", Translit::None);
         assert_eq!(s.len(), 3);
         assert!(s[1].asks);
         assert!(!s[0].asks);

@@ -1,12 +1,12 @@
 //! What a phrase is said under: a negation ("I can't say I never received it"), a question
 //! ("could I get my money back?") or a condition ("if it doesn't come by Friday").
 //!
-//! - Negation: a negating word (`не`, `нет`, `нельзя`, `not`, `never`, `no`, `ne`, `nav`,
-//!   `nevaru` …) up to four tokens before the phrase, in its clause or across one comma when
+//! - Negation: a negating word (`не`, `нет`, `нельзя`, `not`, `never`, `ne`, `nav`,
+//!   `nevaru` …), not part of another phrase, up to six tokens before the phrase, in its clause or across one comma when
 //!   the phrase's clause opens with "that" (`что`, `будто`, `that`, `ka`); a conjunction
 //!   ("and", "but", `и`, `но`, `un`, `bet`, `және`, `бірақ` …) ends the search. Kazakh
-//!   negates after the verb: `емес`, `демеймін`, `айта алмаймын` up to four tokens after
-//!   the phrase, in its clause.
+//!   negates after the verb: `жоқ` right after the phrase, `емес`, `демеймін`, `айта
+//!   алмаймын` up to four tokens after it, in its clause.
 //! - Question: the sentence asks whether something is possible — it has `ли`, a Kazakh
 //!   question particle (`ма/ме/ба/бе/па/пе`), opens with Latvian `vai` or an English
 //!   auxiliary (`can I`, `could I`, `is it possible`), or ends with `?` — and is not a
@@ -55,13 +55,18 @@ fn is_complementiser(key: &str) -> bool {
 }
 
 /// The words from the negation to the end of the phrase, when the phrase is negated.
-pub(super) fn negation(sentence: &Sentence, f: &Found) -> Option<String> {
+pub(super) fn negation(sentence: &Sentence, f: &Found, all: &[Found]) -> Option<String> {
+    // A negation inside another phrase is that phrase's ("never delivered - refund").
+    let in_other = |i: usize| {
+        all.iter()
+            .any(|g| g != f && g.sentence == f.sentence && g.first <= i && i <= g.last)
+    };
     let tokens = &sentence.tokens;
     let mut clause = tokens[f.first].clause;
     let mut crossed = false;
     let mut i = f.first;
     let mut steps = 0;
-    while i > 0 && steps < 4 {
+    while i > 0 && steps < 6 {
         let prev = i - 1;
         if tokens[prev].clause != clause {
             if crossed || !is_complementiser(&tokens[i].key) {
@@ -74,7 +79,7 @@ pub(super) fn negation(sentence: &Sentence, f: &Found) -> Option<String> {
         if is_conjunction(key) {
             break;
         }
-        if is_negator(key) {
+        if is_negator(key) && !in_other(prev) {
             return Some(sentence.phrase(prev, f.last));
         }
         i = prev;
@@ -88,6 +93,7 @@ pub(super) fn negation(sentence: &Sentence, f: &Found) -> Option<String> {
         }
         let k = t.key.as_str();
         if k == "емес"
+            || (k.starts_with("жок") && j == f.last + 1)
             || k.starts_with("демеи")
             || k.starts_with("демей")
             || k.starts_with("ойламаим")
@@ -123,7 +129,6 @@ pub(super) fn mood(sentence: &Sentence) -> (Mood, String) {
                 | "please"
                 | "kindly"
                 | "ludzu"
-                | "jus"
                 | "отинемин"
                 | "отиниш"
         ) || (matches!(*k, "ма" | "ме" | "ба" | "бе" | "па" | "пе")
@@ -132,25 +137,31 @@ pub(super) fn mood(sentence: &Sentence) -> (Mood, String) {
                 .iter()
                 .any(|e| keys[i - 1].ends_with(e)))
             || (i == 1 && *k == "you" && is_en_auxiliary(first))
+            || (i == 1 && *k == "jus" && first == "vai")
     });
-    let complaint = matches!(
-        first,
-        "почему"
-            | "где"
-            | "когда"
-            | "сколько"
-            | "неге"
-            | "неликтен"
-            | "кайда"
-            | "кашан"
-            | "kapec"
-            | "kur"
-            | "kad"
-            | "why"
-            | "where"
-            | "when"
-            | "how"
-    ) && !(first == "how" && matches!(second, "can" | "could" | "do" | "may"));
+    // Questions about when, where or why are complaints or ask how the refund goes, not
+    // whether one is possible.
+    let complaint = keys.iter().any(|k| {
+        matches!(
+            *k,
+            "почему"
+                | "куда"
+                | "зачем"
+                | "где"
+                | "когда"
+                | "сколько"
+                | "неге"
+                | "неликтен"
+                | "кайда"
+                | "кашан"
+                | "kapec"
+                | "kur"
+                | "kad"
+                | "why"
+                | "where"
+                | "when"
+        )
+    }) || (first == "how" && !matches!(second, "can" | "could" | "do" | "may"));
     let possibility = keys.contains(&"ли")
         || (keys
             .windows(2)

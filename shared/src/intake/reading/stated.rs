@@ -26,7 +26,7 @@ pub(super) struct Stated {
     pub goods_received_at: Option<(Option<NaiveDate>, String)>,
 }
 
-const PROGRESS_CONTEXT: [&str; 36] = [
+const PROGRESS_CONTEXT: [&str; 40] = [
     "курс",
     "урок",
     "модул",
@@ -63,6 +63,10 @@ const PROGRESS_CONTEXT: [&str; 36] = [
     "video",
     "lekcij",
     "лекци",
+    "start",
+    "начал",
+    "sak",
+    "бастад",
 ];
 
 static PERCENT: LazyLock<Regex> = LazyLock::new(|| {
@@ -70,6 +74,12 @@ static PERCENT: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)(\d{1,3})(?:\s*%)?(?:\s*(?:-|–|—|до|to|līdz|or|или|немесе)\s*(\d{1,3}))?\s*(?:%|процент|проц\b|percent|per cent|pct|пайыз|procent)",
     )
     .expect("percent pattern")
+});
+
+/// "процентов 40", "percent: 40".
+static PERCENT_FIRST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:процент\w*|пайыз\w*|procent\w*|percent)\s*:?\s*(\d{1,3})\b")
+        .expect("percent pattern")
 });
 
 static NUMERIC_DATE: LazyLock<Regex> = LazyLock::new(|| {
@@ -166,19 +176,45 @@ fn progress_in(sentence: &Sentence, keys: &[&str]) -> Vec<(u8, String)> {
             out.push((value as u8, c[0].trim().to_owned()));
         }
     }
+    for c in PERCENT_FIRST.captures_iter(&sentence.text) {
+        if let Ok(value) = c[1].parse::<u8>()
+            && value <= 100
+        {
+            out.push((value, c[0].trim().to_owned()));
+        }
+    }
+    const TIME: [&str; 12] = [
+        "недел",
+        "месяц",
+        "дн",
+        "час",
+        "week",
+        "month",
+        "day",
+        "ned",
+        "menes",
+        "апта",
+        "ай",
+        "кун",
+    ];
     for (i, k) in keys.iter().enumerate() {
-        let value = if k.starts_with("половин")
-            || *k == "half"
-            || k.starts_with("жарты")
-            || matches!(*k, "pusi" | "puse" | "pusei")
+        // "третью неделю", "the third week": an ordinal of time, not a fraction.
+        if keys
+            .get(i + 1)
+            .is_some_and(|n| TIME.iter().any(|t| n.starts_with(t)))
+        {
+            continue;
+        }
+        let value = if matches!(
+            *k,
+            "половину" | "половина" | "половины" | "half" | "pusi" | "puse" | "pusei"
+        ) || k.starts_with("жарты")
         {
             50
-        } else if k.starts_with("трет") && !k.starts_with("третий")
-            || *k == "third"
-            || k.starts_with("tresdal")
-        {
+        } else if matches!(*k, "треть" | "трети" | "third") || k.starts_with("tresdal") {
             34
-        } else if k.starts_with("четверт") || *k == "quarter" || k.starts_with("ceturtdal") {
+        } else if matches!(*k, "четверть" | "четверти" | "quarter") || k.starts_with("ceturtdal")
+        {
             25
         } else {
             continue;

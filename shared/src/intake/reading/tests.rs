@@ -318,9 +318,59 @@ fn no_reason_is_said_so() {
 }
 
 #[test]
-fn a_plain_request_is_a_withdrawal() {
-    certain("Lūdzu atmaksāt naudu par pasūtījumu.", Reason::Withdrawal);
-    certain("Ақшамды қайтарыңыз.", Reason::Withdrawal);
+fn a_plain_request_is_a_withdrawal_to_confirm() {
+    for body in [
+        "Lūdzu atmaksāt naudu par pasūtījumu.",
+        "Ақшамды қайтарыңыз.",
+        "Прошу вернуть деньги.",
+        "Please refund order 123.",
+    ] {
+        let r = uncertain(body);
+        assert_eq!(r.reason, Some(Reason::Withdrawal), "{body}");
+        assert_eq!(r.doubts, vec![Doubt::OnlyARequest], "{body}");
+    }
+    // Asking to cancel is withdrawing.
+    certain("Please cancel my order and refund me.", Reason::Withdrawal);
+    certain("Тапсырыстан бас тартамын.", Reason::Withdrawal);
+}
+
+#[test]
+fn cancelling_does_not_compete_with_a_stated_reason() {
+    certain(
+        "My father passed away, please cancel the booking and refund.",
+        Reason::ForceMajeure,
+    );
+    certain(
+        "Заказ не пришёл, отказываюсь от него.",
+        Reason::NotDelivered,
+    );
+    certain(
+        "Mamma ir slimnīcā, lūdzu atcelt pasūtījumu.",
+        Reason::ForceMajeure,
+    );
+}
+
+#[test]
+fn kazakh_in_latin_letters_is_read() {
+    let r = read(
+        "",
+        "Sálemetsiz be! Tapsyrys áli qabyldanǵan joq. Bas tartamyn, aqshany qaitaryńyzshy.",
+    );
+    assert!(r.translit);
+    assert_eq!(r.reason, Some(Reason::Withdrawal), "{r:#?}");
+    assert_eq!(r.facts.order_accepted, Some(false), "{r:#?}");
+}
+
+#[test]
+fn a_dash_ends_a_clause_and_a_phrase_keeps_its_own_negation() {
+    certain(
+        "The app was never delivered - refund please.",
+        Reason::NotDelivered,
+    );
+    certain(
+        "Can't continue - illness. Please refund.",
+        Reason::ForceMajeure,
+    );
 }
 
 #[test]
@@ -333,4 +383,117 @@ fn a_forwarded_application_is_read_but_never_certain() {
             .iter()
             .any(|d| matches!(d, Doubt::OnlyInQuotedText { .. }))
     );
+}
+
+#[test]
+fn kazakh_could_not_is_not_did_not_receive() {
+    let r = read("", "Сайтты өзіміз жинай алмадық, қызметтен бас тартамын.");
+    assert_ne!(r.reason, Some(Reason::NotDelivered), "{r:#?}");
+    certain("Тауарды алмадым.", Reason::NotDelivered);
+}
+
+#[test]
+fn not_yet_delivered_and_cancelling_compete() {
+    let r = uncertain("The parcel hasn't arrived yet, please cancel the order.");
+    assert!(
+        r.doubts
+            .iter()
+            .any(|d| matches!(d, Doubt::CompetingReasons { .. })),
+        "{r:#?}"
+    );
+    certain(
+        "The parcel hasn't arrived yet, refund please.",
+        Reason::NotDelivered,
+    );
+}
+
+#[test]
+fn the_refund_is_no_longer_needed() {
+    let r = uncertain("Paka tomēr atnāca. Atmaksa vairs nav vajadzīga.");
+    assert!(
+        r.doubts.iter().any(|d| matches!(d, Doubt::Hedged { .. })),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn praise_next_to_a_complaint_may_be_sarcasm() {
+    let r = uncertain("Керемет қосымша — бір рет те ашылмады. Ақшаны қайтарыңыз.");
+    assert!(
+        r.doubts.iter().any(|d| matches!(d, Doubt::Sarcasm { .. })),
+        "{r:#?}"
+    );
+    let r = uncertain("Great job, the order never arrived. Refund please.");
+    assert!(
+        r.doubts.iter().any(|d| matches!(d, Doubt::Sarcasm { .. })),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn fractions_of_time_are_not_progress() {
+    let r = read(
+        "",
+        "Видеоуроки не открываются уже третью неделю, курс бесполезен.",
+    );
+    assert_eq!(r.facts.progress_percent, None);
+    let r = read("", "Успела пройти уже процентов 40 курса.");
+    assert_eq!(r.facts.progress_percent, Some(40));
+}
+
+#[test]
+fn order_not_yet_accepted_in_kazakh() {
+    let r = read("", "Тапсырыс әлі қабылданбаған, бас тартамыз.");
+    assert_eq!(r.facts.order_accepted, Some(false), "{r:#?}");
+    let r = read("", "Заказ уже в работе, но я хочу отказаться.");
+    assert_eq!(r.facts.order_accepted, Some(true), "{r:#?}");
+}
+
+#[test]
+fn more_not_delivered_and_charge_wordings() {
+    certain(
+        "Доступ к модулю мне так и не открыли. Раз услугу не оказали, верните деньги.",
+        Reason::NotDelivered,
+    );
+    certain(
+        "I'm tired of waiting for the parcel. Refund please.",
+        Reason::NotDelivered,
+    );
+    certain(
+        "Abonements atjaunojās, lai gan to atslēdzu. Lūdzu atgriezt naudu.",
+        Reason::ErroneousCharge,
+    );
+    certain(
+        "The subscription auto-renewed even though I had cancelled it. Please refund.",
+        Reason::ErroneousCharge,
+    );
+}
+
+#[test]
+fn latvian_with_a_kazakh_greeting_stays_latvian() {
+    certain(
+        "Salemetsiz! Labdien, sūtījums man nepienāca, lūdzu atmaksu.",
+        Reason::NotDelivered,
+    );
+}
+
+#[test]
+fn a_double_negation_says_the_goods_came() {
+    let r = read(
+        "",
+        "It's not that the blender didn't arrive - it did, but it is red.",
+    );
+    assert_eq!(r.facts.goods_received, Some(true), "{r:#?}");
+    assert_ne!(r.reason, Some(Reason::NotDelivered));
+}
+
+#[test]
+fn russian_typed_as_pronounced() {
+    certain(
+        "у нас был пажар на складе, верните деньги",
+        Reason::ForceMajeure,
+    );
+    let r = read("", "курс мне не падашол совсем. верните деньги");
+    assert_eq!(r.reason, Some(Reason::Withdrawal), "{r:#?}");
+    assert!(r.certain, "{r:#?}");
 }
