@@ -115,6 +115,13 @@ pub struct StatedFacts {
     pub order_accepted: Option<bool>,
     pub access_started_at: Option<NaiveDate>,
     pub goods_received_at: Option<NaiveDate>,
+    /// The card paid with was lost, blocked, reissued or replaced (the money cannot go back
+    /// to it as it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_changed: Option<bool>,
+    /// The purchase was paid on credit or in instalments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_by_credit: Option<bool>,
 }
 
 /// Reads `subject` and `body` (the text as [`super::parse`] gives it: forwarded messages
@@ -372,6 +379,20 @@ fn facts(
         facts.progress_percent = Some(0);
         evidence.push(Evidence {
             supports: "fact:progress_percent".into(),
+            phrase,
+        });
+    }
+    if let Some(phrase) = stated.card_changed {
+        facts.card_changed = Some(true);
+        evidence.push(Evidence {
+            supports: "fact:card_changed".into(),
+            phrase,
+        });
+    }
+    if let Some(phrase) = stated.paid_by_credit {
+        facts.paid_by_credit = Some(true);
+        evidence.push(Evidence {
+            supports: "fact:paid_by_credit".into(),
             phrase,
         });
     }

@@ -22,6 +22,10 @@ use super::normalise::Sentence;
 
 pub(super) struct Stated {
     pub progress: Option<(u8, String)>,
+    /// The card paid with is no more (lost, blocked, reissued, replaced, expired).
+    pub card_changed: Option<String>,
+    /// The purchase was paid on credit or in instalments (not with a credit card).
+    pub paid_by_credit: Option<String>,
     pub access_started_at: Option<(Option<NaiveDate>, String)>,
     pub goods_received_at: Option<(Option<NaiveDate>, String)>,
 }
@@ -125,11 +129,19 @@ const RECEIVED_CONTEXT: [&str; 14] = [
 pub(super) fn read(sentences: &[&Sentence], today: Option<NaiveDate>) -> Stated {
     let mut stated = Stated {
         progress: None,
+        card_changed: None,
+        paid_by_credit: None,
         access_started_at: None,
         goods_received_at: None,
     };
     for sentence in sentences {
         let keys: Vec<&str> = sentence.tokens.iter().map(|t| t.key.as_str()).collect();
+        if stated.card_changed.is_none() && card_changed(&keys) {
+            stated.card_changed = Some(sentence.text.clone());
+        }
+        if stated.paid_by_credit.is_none() && paid_by_credit(&keys) {
+            stated.paid_by_credit = Some(sentence.text.clone());
+        }
         let about_course = keys
             .iter()
             .any(|k| PROGRESS_CONTEXT.iter().any(|c| k.starts_with(c)));
@@ -161,6 +173,58 @@ pub(super) fn read(sentences: &[&Sentence], today: Option<NaiveDate>) -> Stated 
         }
     }
     stated
+}
+
+/// A card word and a word saying it is gone or new, in one sentence: "карту потерял и
+/// заблокировал, перевыпущенная карта", "жаңа карта", "jauna karte", "my card was replaced".
+fn card_changed(keys: &[&str]) -> bool {
+    const CARD: [&str; 3] = ["карт", "card", "kart"];
+    const GONE: [&str; 22] = [
+        "перевыпу",
+        "заблокир",
+        "потерял",
+        "потеряла",
+        "утерян",
+        "замен",
+        "смени",
+        "сменил",
+        "нов",
+        "жана",
+        "ауыстыр",
+        "жогалт",
+        "бугатта",
+        "jaun",
+        "nomain",
+        "bloke",
+        "pazaud",
+        "reissu",
+        "replac",
+        "new",
+        "lost",
+        "expired",
+    ];
+    keys.iter().any(|k| CARD.iter().any(|c| k.starts_with(c)))
+        && keys.iter().any(|k| GONE.iter().any(|g| k.starts_with(g)))
+}
+
+/// A loan or instalments, not a credit card: "в кредит", "банк несиесімен", "бөліп төлеу",
+/// "uz nomaksu", "on credit", "in instalments".
+fn paid_by_credit(keys: &[&str]) -> bool {
+    const CARD: [&str; 3] = ["карт", "card", "kart"];
+    keys.iter().enumerate().any(|(i, k)| {
+        let next_is_card = keys
+            .get(i + 1)
+            .is_some_and(|n| CARD.iter().any(|c| n.starts_with(c)));
+        let credit =
+            (k.starts_with("кредит") || k.starts_with("credit") || k.starts_with("kredit"))
+                && !next_is_card;
+        let loan = ["несие", "рассрочк", "nomaks", "instal", "loan", "займ"]
+            .iter()
+            .any(|w| k.starts_with(w));
+        let parts =
+            k.starts_with("болип") && keys.get(i + 1).is_some_and(|n| n.starts_with("толе"));
+        credit || loan || parts
+    })
 }
 
 fn progress_in(sentence: &Sentence, keys: &[&str]) -> Vec<(u8, String)> {

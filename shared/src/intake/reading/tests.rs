@@ -497,3 +497,35 @@ fn russian_typed_as_pronounced() {
     assert_eq!(r.reason, Some(Reason::Withdrawal), "{r:#?}");
     assert!(r.certain, "{r:#?}");
 }
+
+#[test]
+fn a_changed_card_or_a_purchase_on_credit_is_a_stated_fact() {
+    for body in [
+        "Хочу отказаться от курса. Карту, с которой платил, я потерял и заблокировал, сейчас у меня перевыпущенная карта.",
+        "Курсты бас тартамын. Картамды жоғалттым, жаңа карта алдым.",
+        "Atsakos no kursa. Karti pazaudēju, tagad man ir jauna karte.",
+        "I withdraw from the course. My card was lost and replaced with a new one.",
+    ] {
+        let r = read("", body);
+        assert_eq!(r.facts.card_changed, Some(true), "{body}: {r:#?}");
+    }
+    for body in [
+        "Курс купил в кредит, хочу отказаться.",
+        "Курсты банк несиесімен (бөліп төлеу) сатып алдым, бас тартамын.",
+        "Kursu pirku uz nomaksu, atsakos.",
+        "I bought the course on credit and want to withdraw.",
+    ] {
+        let r = read("", body);
+        assert_eq!(r.facts.paid_by_credit, Some(true), "{body}: {r:#?}");
+    }
+    // Paying with a credit card is neither.
+    let r = read(
+        "",
+        "I paid with my credit card and want to withdraw from the course.",
+    );
+    assert_eq!(
+        (r.facts.card_changed, r.facts.paid_by_credit),
+        (None, None),
+        "{r:#?}"
+    );
+}

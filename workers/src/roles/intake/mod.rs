@@ -389,6 +389,12 @@ impl Intake {
         if let Some(p) = stated.progress_percent.filter(|p| *p > 0) {
             facts.insert("progress_percent".into(), json!(p));
         }
+        if stated.card_changed == Some(true) {
+            facts.insert("card_changed".into(), json!(true));
+        }
+        if stated.paid_by_credit == Some(true) {
+            facts.insert("paid_by_credit".into(), json!(true));
+        }
         if let Some(accepted) = stated.order_accepted {
             facts.insert("order_accepted".into(), json!(accepted));
         }
