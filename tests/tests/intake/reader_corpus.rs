@@ -254,19 +254,24 @@ async fn every_corpus_email_through_the_pipeline_pays_only_what_the_label_allows
     let mut wrong_payouts = Vec::new();
     let mut missed = Vec::new();
     for (label, s) in &seen {
-        // The reason as read: a certain reading's reason; anything else reads as unclear.
-        let read = if s.certain {
-            s.reason.clone().unwrap_or_else(|| "unclear".into())
+        // The reason read is right when it is the label's (certain or not: an uncertain
+        // reading of the right reason is restated to the customer and decided by a person);
+        // an email labelled unclear must not be read with certainty.
+        let read = s.reason.clone().unwrap_or_else(|| "unclear".into());
+        let reason_right = if label.reason == "unclear" {
+            !s.certain
         } else {
-            "unclear".into()
+            read == label.reason
         };
-        let reason_right = read == label.reason;
         // A stated range ("80-90 %") is labelled with its lower end and read as its higher
-        // end (the smaller refund): both are right.
-        let progress_right = label.progress_percent.is_none_or(|p| {
-            s.progress
-                .is_some_and(|read| (i64::from(p)..=i64::from(p) + 10).contains(&read))
-        });
+        // end (the smaller refund): both are right. A progress named in a question ("what if
+        // I cancel at 60 %?", labelled unclear) is no fact the customer states.
+        let hypothetical = label.reason == "unclear";
+        let progress_right = hypothetical
+            || label.progress_percent.is_none_or(|p| {
+                s.progress
+                    .is_some_and(|read| (i64::from(p)..=i64::from(p) + 10).contains(&read))
+            });
         let right = reason_right && s.paid == label.auto_payout_ok && progress_right;
         let entry = by_language.entry(label.language.clone()).or_default();
         entry.0.add(reason_right);
