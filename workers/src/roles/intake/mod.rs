@@ -431,9 +431,10 @@ impl Intake {
             let needed: Vec<shared::policy::FactName> = must_state
                 .into_iter()
                 .filter(|f| {
-                    !facts.contains_key(f.name())
-                        && !(*f == shared::policy::FactName::GoodsReceivedAt
-                            && stated.goods_received == Some(false))
+                    // "Not received" states that there is no receipt date.
+                    let said_not_received = *f == shared::policy::FactName::GoodsReceivedAt
+                        && stated.goods_received == Some(false);
+                    !(facts.contains_key(f.name()) || said_not_received)
                 })
                 .collect();
             let phrase = reading
@@ -450,8 +451,10 @@ impl Intake {
                 self.answer(
                     tx,
                     email,
-                    &missing,
-                    understood.as_deref(),
+                    Ask {
+                        missing: &missing,
+                        understood: understood.as_deref(),
+                    },
                     merchant.as_deref(),
                     id,
                     outcome.inbound_id,
@@ -629,12 +632,15 @@ impl Intake {
         &self,
         tx: &mut PgConnection,
         email: &InboundEmail,
-        missing: &[MissingItem],
-        understood: Option<&str>,
+        ask: Ask<'_>,
         merchant: Option<&str>,
         request_id: Uuid,
         inbound_id: Uuid,
     ) -> anyhow::Result<Option<WorkMessage>> {
+        let Ask {
+            missing,
+            understood,
+        } = ask;
         let merchant_name = merchant
             .and_then(|m| self.merchants.get(m))
             .map(|m| m.name.clone())
@@ -732,6 +738,13 @@ struct Opening<'a> {
     /// The audit actor of the request's first event.
     actor: &'a str,
     answer: Answer,
+}
+
+/// What the intake's answer asks for: the missing items, and the restated reading when it
+/// was not certain.
+struct Ask<'a> {
+    missing: &'a [MissingItem],
+    understood: Option<&'a str>,
 }
 
 /// How the person who opened a request hears about it.
