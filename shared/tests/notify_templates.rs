@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use shared::identity::ProblemCode;
 use shared::money::{Currency, Money};
-use shared::notify::{EmailContext, Event, Language, render, request_tag};
+use shared::notify::{EmailContext, Event, Language, RefundChannel, render, request_tag};
 use shared::policy::{Clause, DocumentKind, FactName};
 use uuid::Uuid;
 
@@ -117,8 +117,10 @@ fn context(event: Event, language: Language) -> EmailContext {
         clause: (event == Event::Rejected).then(|| rejection_clause(language)),
         merchant_language: Some(merchant_language(language)),
         missing,
-        card_brand: (event == Event::Refunded).then(|| "Visa".to_owned()),
-        card_last4: (event == Event::Refunded).then(|| "4242".to_owned()),
+        refund_channel: (event == Event::Refunded).then(|| RefundChannel::Card {
+            brand: Some("Visa".to_owned()),
+            last4: "4242".to_owned(),
+        }),
     }
 }
 
@@ -137,6 +139,27 @@ fn every_event_in_every_language() {
                 );
                 insta::assert_snapshot!(format!("{name}_html"), email.html);
             }
+        }
+    });
+}
+
+/// The `refunded` email of a refund paid by bank transfer (the card could not take it, or the
+/// pack pays by bank): it names the account, never the payment's card.
+#[test]
+fn refunded_by_bank_transfer_in_every_language() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for language in Language::ALL {
+            let mut ctx = context(Event::Refunded, language);
+            ctx.refund_channel = RefundChannel::bank_account("LV80 BANK 0000 4351 9500 1");
+            let email = render(&ctx);
+            let name = format!("refunded_bank_transfer_{}", language.code());
+            insta::assert_snapshot!(
+                format!("{name}_text"),
+                format!("Subject: {}\n\n{}", email.subject, email.text)
+            );
+            insta::assert_snapshot!(format!("{name}_html"), email.html);
         }
     });
 }

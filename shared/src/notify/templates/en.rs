@@ -1,6 +1,6 @@
 //! English wording of every customer email (also the fallback for any other language).
 
-use super::{BANK_DAYS, Block, View, Wording, explain_all};
+use super::{BANK_DAYS, Block, Channel, View, Wording, explain_all};
 use crate::identity::ProblemCode;
 use crate::notify::event::{Event, Language};
 use crate::notify::missing::MissingItem;
@@ -137,11 +137,18 @@ fn body(v: &View<'_>) -> Vec<Block> {
             ));
         }
         Event::Refunded => {
-            blocks.push(p(match (v.amount(), v.card()) {
-                (Some(amount), Some(card)) => {
+            blocks.push(p(match (v.amount(), v.channel()) {
+                (Some(amount), Some(Channel::Card(card))) => {
                     format!("We have refunded {amount} to your card {}.", card.masked())
                 }
-                (None, Some(card)) => {
+                (Some(amount), Some(Channel::Bank(last4))) => format!(
+                    "We have sent {amount} by bank transfer to your account ending in {last4}."
+                ),
+                (None, Some(Channel::Bank(last4))) => format!(
+                    "We have sent your refund by bank transfer to your account ending in \
+                     {last4}."
+                ),
+                (None, Some(Channel::Card(card))) => {
                     format!(
                         "We have refunded your money to your card {}.",
                         card.masked()

@@ -1,6 +1,6 @@
 //! Kazakh wording of every customer email.
 
-use super::{BANK_DAYS, Block, View, Wording, explain_all};
+use super::{BANK_DAYS, Block, Channel, View, Wording, explain_all};
 use crate::identity::ProblemCode;
 use crate::notify::event::{Event, Language};
 use crate::notify::missing::MissingItem;
@@ -138,8 +138,14 @@ fn body(v: &View<'_>) -> Vec<Block> {
                 Some(amount) => format!("{amount} сомасын"),
                 None => "Ақшаны".to_owned(),
             };
-            blocks.push(p(match v.card() {
-                Some(card) => format!("{what} {} картаңызға қайтардық.", card.masked()),
+            blocks.push(p(match v.channel() {
+                Some(Channel::Card(card)) => {
+                    format!("{what} {} картаңызға қайтардық.", card.masked())
+                }
+                Some(Channel::Bank(last4)) => format!(
+                    "{what} банктік аударыммен нөмірі {last4} деп аяқталатын банк шотыңызға \
+                     аудардық."
+                ),
                 None => format!("{what} қайтару үшін көрсетілген деректемелерге аудардық."),
             }));
             let (from, to) = BANK_DAYS;

@@ -1,7 +1,7 @@
 //! Latvian wording of every customer email. The customer is addressed with the polite,
 //! capitalised "Jūs", as Latvian business letters do.
 
-use super::{BANK_DAYS, Block, View, Wording, explain_all};
+use super::{BANK_DAYS, Block, Channel, View, Wording, explain_all};
 use crate::identity::ProblemCode;
 use crate::notify::event::{Event, Language};
 use crate::notify::missing::MissingItem;
@@ -139,8 +139,14 @@ fn body(v: &View<'_>) -> Vec<Block> {
         }
         Event::Refunded => {
             let what = v.amount().unwrap_or_else(|| "naudu".to_owned());
-            blocks.push(p(match v.card() {
-                Some(card) => format!("Esam atmaksājuši {what} uz Jūsu karti {}.", card.masked()),
+            blocks.push(p(match v.channel() {
+                Some(Channel::Card(card)) => {
+                    format!("Esam atmaksājuši {what} uz Jūsu karti {}.", card.masked())
+                }
+                Some(Channel::Bank(last4)) => format!(
+                    "Esam pārskaitījuši {what} ar bankas pārskaitījumu uz Jūsu kontu, kura \
+                     numurs beidzas ar {last4}."
+                ),
                 None => format!("Esam pārskaitījuši {what} uz atmaksai norādīto kontu."),
             }));
             let (from, to) = BANK_DAYS;

@@ -44,9 +44,44 @@ pub struct EmailContext {
     /// Fact or document names from the policy engine (`progress_percent`,
     /// `identity_document`, `bank_details`...) or identity-check problem codes.
     pub missing: Vec<String>,
-    pub card_brand: Option<String>,
-    /// The card's last four digits; anything else is never shown.
-    pub card_last4: Option<String>,
+    /// Where the refund went, taken from the payout (not from the payment): the card the
+    /// gateway refunded, or the bank account a transfer went to. Shown in `refunded` emails.
+    pub refund_channel: Option<RefundChannel>,
+}
+
+/// How the money of a refund moved, as far as an email may show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundChannel {
+    /// Refunded to the card through the gateway: its brand and last four digits (anything
+    /// but exactly four digits is never shown).
+    Card {
+        brand: Option<String>,
+        last4: String,
+    },
+    /// Paid by bank transfer: the last four characters of the account (IBAN) number.
+    BankAccount { last4: String },
+}
+
+impl RefundChannel {
+    /// The bank account in bank details as a customer wrote them (`LV80 BANK 0000 4351 9500
+    /// 1, Swedbank`): the last four letters or digits of the first account-like part (8 or
+    /// more letters and digits, at least 4 of them digits); none when there is no such part.
+    pub fn bank_account(details: &str) -> Option<Self> {
+        details
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c.is_whitespace()))
+            .map(|part| {
+                part.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .map(|c| c.to_ascii_uppercase())
+                    .collect::<Vec<char>>()
+            })
+            .find(|chars| {
+                chars.len() >= 8 && chars.iter().filter(|c| c.is_ascii_digit()).count() >= 4
+            })
+            .map(|chars| RefundChannel::BankAccount {
+                last4: chars[chars.len() - 4..].iter().collect(),
+            })
+    }
 }
 
 /// A rendered email: subject, plain-text part and HTML part.
@@ -160,6 +195,13 @@ struct Card<'a> {
     last4: &'a str,
 }
 
+/// Where the money of a refund went, checked for showing.
+enum Channel<'a> {
+    Card(Card<'a>),
+    /// The last four characters of the bank account a transfer went to.
+    Bank(&'a str),
+}
+
 /// How many working days banks usually take to credit a card refund (the range quoted in
 /// `refunded` emails).
 const BANK_DAYS: (u64, u64) = (3, 10);
@@ -258,20 +300,27 @@ impl<'a> View<'a> {
         }
     }
 
-    /// The card, only when the last four are exactly four digits: a longer number passed by
-    /// mistake must never reach an email.
-    fn card(&self) -> Option<Card<'a>> {
-        let last4 = self.ctx.card_last4.as_deref()?.trim();
-        if last4.len() != 4 || !last4.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
+    /// Where the refund went: a card only when its last four are exactly four digits, a
+    /// bank account only when its last four are exactly four letters or digits; a longer
+    /// number passed by mistake must never reach an email.
+    fn channel(&self) -> Option<Channel<'a>> {
+        match self.ctx.refund_channel.as_ref()? {
+            RefundChannel::Card { brand, last4 } => {
+                let last4 = last4.trim();
+                if last4.len() != 4 || !last4.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                let brand = brand.as_deref().map(str::trim).filter(|b| !b.is_empty());
+                Some(Channel::Card(Card { brand, last4 }))
+            }
+            RefundChannel::BankAccount { last4 } => {
+                let last4 = last4.trim();
+                if last4.len() != 4 || !last4.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return None;
+                }
+                Some(Channel::Bank(last4))
+            }
         }
-        let brand = self
-            .ctx
-            .card_brand
-            .as_deref()
-            .map(str::trim)
-            .filter(|b| !b.is_empty());
-        Some(Card { brand, last4 })
     }
 
     /// `label: value` lines for the amount and the due date, when known; `due` gives the

@@ -1,6 +1,6 @@
 //! Russian wording of every customer email.
 
-use super::{BANK_DAYS, Block, View, Wording, explain_all};
+use super::{BANK_DAYS, Block, Channel, View, Wording, explain_all};
 use crate::identity::ProblemCode;
 use crate::notify::event::{Event, Language};
 use crate::notify::missing::MissingItem;
@@ -133,8 +133,14 @@ fn body(v: &View<'_>) -> Vec<Block> {
         }
         Event::Refunded => {
             let what = v.amount().unwrap_or_else(|| "деньги".to_owned());
-            blocks.push(p(match v.card() {
-                Some(card) => format!("Мы вернули {what} на карту {}.", card.masked()),
+            blocks.push(p(match v.channel() {
+                Some(Channel::Card(card)) => {
+                    format!("Мы вернули {what} на карту {}.", card.masked())
+                }
+                Some(Channel::Bank(last4)) => format!(
+                    "Мы отправили {what} банковским переводом на ваш счёт, номер которого \
+                     оканчивается на {last4}."
+                ),
                 None => format!("Мы отправили {what} на реквизиты, указанные для возврата."),
             }));
             let (from, to) = BANK_DAYS;
