@@ -36,6 +36,7 @@ fn refunded_email() -> OutgoingEmail {
             brand: Some("Visa".into()),
             last4: "4242".into(),
         }),
+        amount_reason: None,
     };
     OutgoingEmail {
         to: "Анна Петрова <anna@example.com>".into(),

@@ -34,5 +34,5 @@ pub use outgoing::{
 };
 pub use plural::{PluralCategory, PluralForms, plural_category};
 pub use templates::{
-    EmailContext, RefundChannel, RenderedEmail, render, render_plain, request_tag,
+    AmountReason, EmailContext, RefundChannel, RenderedEmail, render, render_plain, request_tag,
 };

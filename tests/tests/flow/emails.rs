@@ -402,6 +402,22 @@ async fn each_language_gets_every_email_of_a_requests_life_once() {
         "{}",
         approved.text
     );
+    // A partial refund says why: the clause and the calculation (issue 16).
+    assert!(
+        approved.text.contains(
+            "Расчёт: прогресс 35\u{a0}% → возвращается 20\u{a0}% от 450,00\u{a0}BYN = \
+             90,00\u{a0}BYN"
+        ),
+        "{}",
+        approved.text
+    );
+    assert!(
+        approved
+            .text
+            .contains("Сумма меньше оплаченной по пункту условий возврата:"),
+        "{}",
+        approved.text
+    );
     let refunded = email(&all, &ru, "refunded", 1);
     assert!(
         refunded
@@ -443,6 +459,13 @@ async fn each_language_gets_every_email_of_a_requests_life_once() {
         "{}",
         approved.text
     );
+    assert!(
+        approved
+            .text
+            .contains("Есеп: 60\u{a0}000,00\u{a0}₸ − 2\u{a0}608,70\u{a0}₸ пайдаланылған күндер үшін (8/184 күн) = 57\u{a0}391,30\u{a0}₸"),
+        "{}",
+        approved.text
+    );
 
     // lv: the difference and the date, in Latvian.
     let lv_view = get(&app, &lv).await;
@@ -460,6 +483,7 @@ async fn each_language_gets_every_email_of_a_requests_life_once() {
         "{}",
         approved.text
     );
+    assert!(approved.text.contains("Aprēķins: "), "{}", approved.text);
 
     // en: the clause that declines it.
     let clause = get(&app, &en).await["decision"]["clause"]

@@ -35,9 +35,9 @@ use shared::merchants::{Merchant, Merchants};
 use shared::messages::WorkMessage;
 use shared::money::{Currency, Money};
 use shared::notify::{
-    EmailContext, Escalation, EscalationContext, Event, Language, Mailer, OutgoingEmail,
-    RefundChannel, SendError, named_address, named_message_id, render, render_escalation,
-    render_plain, request_tag,
+    AmountReason, EmailContext, Escalation, EscalationContext, Event, Language, Mailer,
+    OutgoingEmail, RefundChannel, SendError, named_address, named_message_id, render,
+    render_escalation, render_plain, request_tag,
 };
 use shared::payments::{self, Payment};
 use shared::policy::Clause;
@@ -1001,6 +1001,12 @@ fn customer_context(
         merchant_language: merchant.map(|m| Language::from_code(&m.default_language)),
         missing,
         refund_channel,
+        amount_reason: match (event, decision, amount) {
+            (Event::Approved, Some(decision), Some(amount)) => {
+                AmountReason::from_decision(decision, amount)
+            }
+            _ => None,
+        },
     }
 }
 

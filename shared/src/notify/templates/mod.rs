@@ -47,6 +47,77 @@ pub struct EmailContext {
     /// Where the refund went, taken from the payout (not from the payment): the card the
     /// gateway refunded, or the bank account a transfer went to. Shown in `refunded` emails.
     pub refund_channel: Option<RefundChannel>,
+    /// Why an approved refund is less than what was paid (the calculation the policy made),
+    /// quoted in the `approved` email with the clause.
+    pub amount_reason: Option<AmountReason>,
+}
+
+/// How the policy reached a partial refund, with the numbers an email shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AmountReason {
+    /// `percent` % of `paid` back at `value` % of a percentage fact (course progress).
+    Tier {
+        fact: String,
+        value: u8,
+        percent: u8,
+        paid: Money,
+    },
+    /// `paid` minus the service rendered over `used_days` of `term_days`.
+    ProRata {
+        paid: Money,
+        rendered: Money,
+        used_days: u32,
+        term_days: u32,
+    },
+    /// `paid` minus an amount (the invoiced amount).
+    Deduction { paid: Money, deducted: Money },
+    /// An amount (the balance) minus a fee.
+    Fee { value: Money, fee: Money },
+}
+
+impl AmountReason {
+    /// The reason for `amount` from a stored decision (its `calculation`), only when the
+    /// decision approved exactly `amount` and it is less than the whole: a full refund, or an
+    /// amount a person chose, needs no calculation.
+    pub fn from_decision(decision: &serde_json::Value, amount: Money) -> Option<Self> {
+        if decision["amount"].as_str() != Some(amount.amount_text().as_str()) {
+            return None;
+        }
+        let currency = amount.currency();
+        let calc = &decision["calculation"];
+        let money = |field: &str| Money::parse(calc[field].as_str()?, currency).ok();
+        let number = |field: &str| calc[field].as_u64();
+        let reason = match calc["kind"].as_str()? {
+            "tier" => AmountReason::Tier {
+                fact: calc["fact"].as_str()?.to_owned(),
+                value: u8::try_from(number("value")?).ok()?,
+                percent: u8::try_from(number("percent")?).ok()?,
+                paid: money("paid")?,
+            },
+            "pro_rata_days" => AmountReason::ProRata {
+                paid: money("paid")?,
+                rendered: money("rendered")?,
+                used_days: u32::try_from(number("used_days")?).ok()?,
+                term_days: u32::try_from(number("term_days")?).ok()?,
+            },
+            "paid_minus" => AmountReason::Deduction {
+                paid: money("paid")?,
+                deducted: money("deducted")?,
+            },
+            "fact_minus_fee" => AmountReason::Fee {
+                value: money("value")?,
+                fee: money("fee_amount")?,
+            },
+            _ => return None,
+        };
+        let partial = match &reason {
+            AmountReason::Tier { percent, .. } => *percent < 100,
+            AmountReason::ProRata { rendered, .. } => rendered.minor() > 0,
+            AmountReason::Deduction { deducted, .. } => deducted.minor() > 0,
+            AmountReason::Fee { fee, .. } => fee.minor() > 0,
+        };
+        partial.then_some(reason)
+    }
 }
 
 /// How the money of a refund moved, as far as an email may show it.
@@ -254,6 +325,33 @@ impl<'a> View<'a> {
                     .trim()
             })
             .filter(|c| !c.is_empty())
+    }
+
+    /// Money in this email's language.
+    fn money(&self, amount: Money) -> String {
+        format_money(amount, self.language())
+    }
+
+    /// Why the approved amount is partial: the clause (when the decision has one) and the
+    /// calculation line `calculation` writes, after `intro`.
+    fn amount_reason(
+        &self,
+        intro: &str,
+        calculation_label: &str,
+        calculation: fn(&View<'_>, &AmountReason, &str) -> String,
+    ) -> Vec<Block> {
+        let (Some(reason), Some(amount)) = (self.ctx.amount_reason.as_ref(), self.amount()) else {
+            return Vec::new();
+        };
+        let mut blocks = vec![Block::Paragraph(intro.to_owned())];
+        if let Some(clause) = self.clause() {
+            blocks.push(Block::Quote(clause.to_owned()));
+        }
+        blocks.push(Block::Facts(vec![(
+            calculation_label.to_owned(),
+            calculation(self, reason, &amount),
+        )]));
+        blocks
     }
 
     /// The missing items, in the order given, without duplicates.

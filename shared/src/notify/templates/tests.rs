@@ -24,6 +24,7 @@ fn context(event: Event, language: Language) -> EmailContext {
         merchant_language: None,
         missing: vec!["progress_percent".into()],
         refund_channel: Some(card("Visa", "4242")),
+        amount_reason: None,
     }
 }
 
