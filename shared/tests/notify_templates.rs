@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use shared::identity::ProblemCode;
 use shared::money::{Currency, Money};
-use shared::notify::{EmailContext, Event, Language, render, request_tag};
+use shared::notify::{
+    AmountReason, EmailContext, Event, Language, RefundChannel, render, request_tag,
+};
 use shared::policy::{Clause, DocumentKind, FactName};
 use uuid::Uuid;
 
@@ -117,8 +119,11 @@ fn context(event: Event, language: Language) -> EmailContext {
         clause: (event == Event::Rejected).then(|| rejection_clause(language)),
         merchant_language: Some(merchant_language(language)),
         missing,
-        card_brand: (event == Event::Refunded).then(|| "Visa".to_owned()),
-        card_last4: (event == Event::Refunded).then(|| "4242".to_owned()),
+        refund_channel: (event == Event::Refunded).then(|| RefundChannel::Card {
+            brand: Some("Visa".to_owned()),
+            last4: "4242".to_owned(),
+        }),
+        amount_reason: None,
     }
 }
 
@@ -139,6 +144,95 @@ fn every_event_in_every_language() {
             }
         }
     });
+}
+
+/// The `refunded` email of a refund paid by bank transfer (the card could not take it, or the
+/// pack pays by bank): it names the account, never the payment's card.
+#[test]
+fn refunded_by_bank_transfer_in_every_language() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for language in Language::ALL {
+            let mut ctx = context(Event::Refunded, language);
+            ctx.refund_channel = RefundChannel::bank_account("LV80 BANK 0000 4351 9500 1");
+            let email = render(&ctx);
+            let name = format!("refunded_bank_transfer_{}", language.code());
+            insta::assert_snapshot!(
+                format!("{name}_text"),
+                format!("Subject: {}\n\n{}", email.subject, email.text)
+            );
+            insta::assert_snapshot!(format!("{name}_html"), email.html);
+        }
+    });
+}
+
+/// The `approved` email of a partial refund says why: the clause and the calculation, in the
+/// customer's language. A course 35 % done (20 % of 450.00 BYN back) and a subscription
+/// withdrawn after 8 of 184 days (60 000.00 KZT less 2 608.70), from decisions as the engine
+/// stores them.
+#[test]
+fn approved_partial_refunds_explain_the_amount_in_every_language() {
+    let tier = serde_json::json!({
+        "decision": "approve", "amount": "90.00", "currency": "BYN",
+        "clause": "§11 c): after 30 % and up to 50 % of the course, 20 % of the price is returned.",
+        "clause_translations": {"ru": "§11 в): после 30 % и до 50 % курса возвращается 20 % стоимости."},
+        "calculation": {"kind": "tier", "fact": "progress_percent", "value": 35, "percent": 20, "paid": "450.00"}
+    });
+    let pro_rata = serde_json::json!({
+        "decision": "approve", "amount": "57391.30", "currency": "KZT",
+        "clause": "§8.3: the price less the days of service used is returned.",
+        "clause_translations": {"ru": "§8.3: возвращается стоимость за вычетом дней использования."},
+        "calculation": {"kind": "pro_rata_days", "paid": "60000.00", "term_days": 184, "used_days": 8, "rendered": "2608.70"}
+    });
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for language in Language::ALL {
+            for (name, decision, amount) in [
+                ("tier", &tier, Money::parse("90.00", Currency::BYN).unwrap()),
+                (
+                    "pro_rata",
+                    &pro_rata,
+                    Money::parse("57391.30", Currency::KZT).unwrap(),
+                ),
+            ] {
+                let mut ctx = context(Event::Approved, language);
+                ctx.amount = Some(amount);
+                ctx.clause = Clause::from_decision(decision);
+                ctx.merchant_language = Some(Language::Ru);
+                ctx.amount_reason = AmountReason::from_decision(decision, amount);
+                assert!(ctx.amount_reason.is_some(), "{name}");
+                let email = render(&ctx);
+                let snap = format!("approved_partial_{name}_{}", language.code());
+                insta::assert_snapshot!(
+                    format!("{snap}_text"),
+                    format!("Subject: {}\n\n{}", email.subject, email.text)
+                );
+                insta::assert_snapshot!(format!("{snap}_html"), email.html);
+            }
+        }
+    });
+}
+
+#[test]
+fn a_full_refund_or_an_amount_a_person_chose_has_no_calculation() {
+    let full = serde_json::json!({
+        "amount": "450.00",
+        "calculation": {"kind": "full", "paid": "450.00"}
+    });
+    let byn = |text: &str| Money::parse(text, Currency::BYN).unwrap();
+    assert_eq!(AmountReason::from_decision(&full, byn("450.00")), None);
+    let tier = serde_json::json!({
+        "amount": "90.00",
+        "calculation": {"kind": "tier", "fact": "progress_percent", "value": 35, "percent": 20, "paid": "450.00"}
+    });
+    assert!(AmountReason::from_decision(&tier, byn("90.00")).is_some());
+    // A supervisor approved 50.00 instead: the policy's calculation does not explain it.
+    assert_eq!(AmountReason::from_decision(&tier, byn("50.00")), None);
+    let mut ctx = context(Event::Approved, Language::En);
+    ctx.amount_reason = None;
+    assert!(!render(&ctx).text.contains("Calculation"));
 }
 
 #[test]

@@ -8,8 +8,8 @@ use e2e::smtp_sink::{Answer, SmtpSink};
 use mail_parser::{HeaderValue, MessageParser};
 use shared::money::{Currency, Money};
 use shared::notify::{
-    EmailContext, Event, Language, Mailer, OutgoingEmail, SendError, message_id, named_address,
-    render, request_tag,
+    EmailContext, Event, Language, Mailer, OutgoingEmail, RefundChannel, SendError, message_id,
+    named_address, render, request_tag,
 };
 use tokio::net::TcpListener;
 use uuid::Uuid;
@@ -32,8 +32,11 @@ fn refunded_email() -> OutgoingEmail {
         clause: None,
         merchant_language: Some(Language::Ru),
         missing: Vec::new(),
-        card_brand: Some("Visa".into()),
-        card_last4: Some("4242".into()),
+        refund_channel: Some(RefundChannel::Card {
+            brand: Some("Visa".into()),
+            last4: "4242".into(),
+        }),
+        amount_reason: None,
     };
     OutgoingEmail {
         to: "Анна Петрова <anna@example.com>".into(),

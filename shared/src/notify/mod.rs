@@ -33,4 +33,6 @@ pub use outgoing::{
     MessageError, OutgoingEmail, bracketed_id, message_id, named_address, named_message_id,
 };
 pub use plural::{PluralCategory, PluralForms, plural_category};
-pub use templates::{EmailContext, RenderedEmail, render, render_plain, request_tag};
+pub use templates::{
+    AmountReason, EmailContext, RefundChannel, RenderedEmail, render, render_plain, request_tag,
+};

@@ -237,6 +237,25 @@ pub fn decide(
     calendar: &WorkingDayCalendar,
     input: &QuoteInput,
 ) -> Result<Decision, QuoteError> {
+    evaluation(pack, calendar, input)?.decide()
+}
+
+/// The date a request is due by the pack's default SLA (`[sla]`), whatever its rules say: the
+/// due date of a request a person decides when the engine gave none (an approval after a
+/// rejection was doubted, a request in review from before packs dated it).
+pub fn default_due(
+    pack: &PolicyPack,
+    calendar: &WorkingDayCalendar,
+    input: &QuoteInput,
+) -> Result<NaiveDate, QuoteError> {
+    evaluation(pack, calendar, input)?.sla_due(&pack.sla)
+}
+
+fn evaluation<'a>(
+    pack: &'a PolicyPack,
+    calendar: &'a WorkingDayCalendar,
+    input: &'a QuoteInput,
+) -> Result<Evaluation<'a>, QuoteError> {
     if input.policy != pack.id().as_str() {
         return Err(QuoteError::WrongPack {
             requested: input.policy.clone(),
@@ -277,7 +296,7 @@ pub fn decide(
             received: received_on,
         });
     }
-    let mut run = Evaluation {
+    let run = Evaluation {
         pack,
         calendar,
         input,
@@ -295,7 +314,7 @@ pub fn decide(
         facts_taken_absent: BTreeSet::new(),
         documents_used: BTreeSet::new(),
     };
-    run.decide()
+    Ok(run)
 }
 
 /// The amount facts as the engine reads them (in the payment's currency, never negative),
@@ -386,6 +405,18 @@ impl<'a> Evaluation<'a> {
             ),
             None,
         ))
+        .and_then(|decision| self.person_decides_by(decision, &pack.sla))
+    }
+
+    /// A request a person decides is complete all the same: it is due by the pack's default
+    /// SLA (the `[sla]` table; a rule that does not approve has no SLA of its own).
+    fn person_decides_by(
+        &mut self,
+        mut decision: Decision,
+        sla: &Sla,
+    ) -> Result<Decision, QuoteError> {
+        decision.refund_due_by = Some(self.sla_due(sla)?);
+        Ok(decision)
     }
 
     fn apply(&mut self, rule: &'a Rule) -> Result<Decision, QuoteError> {
@@ -408,7 +439,8 @@ impl<'a> Evaluation<'a> {
                     Some(rule),
                 );
                 decision.effects = self.effects(DecisionKind::ManualReview)?;
-                return Ok(decision);
+                let pack = self.pack;
+                return self.person_decides_by(decision, &pack.sla);
             }
             approving => self.compute(approving)?,
         };

@@ -8,7 +8,9 @@ pub mod facts;
 pub mod pack;
 
 pub use clause::Clause;
-pub use decide::{Calculation, Decision, Effect, PaymentInput, QuoteError, QuoteInput, decide};
+pub use decide::{
+    Calculation, Decision, Effect, PaymentInput, QuoteError, QuoteInput, decide, default_due,
+};
 pub use facts::{DateOrTimestamp, DocumentKind, FactKind, FactName, Facts, Percent, Reason};
 pub use pack::{DecisionKind, PackError, PayoutMethod, PolicyId, PolicyPack, PolicyPacks};
 

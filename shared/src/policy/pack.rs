@@ -5,6 +5,10 @@
 //! outcome, plus the pack-wide terms (SLA, payout, documents, fees, side effects). The engine in
 //! [`super::decide`] interprets it. The format is documented in `shared/data/policies/README.md`.
 //!
+//! The pack's `[sla]` table is its default SLA: it dates an approval whose rule has no `sla` of
+//! its own, and every request a person decides (`manual_review`, whether no rule covers the
+//! request or a rule sends it to a person), so no complete request goes without a due date.
+//!
 //! Every `clause` (of a rule, a tier band, `requires`, a payout rule, an effect) is either an
 //! English string or a table of texts by language, `en` required and `ru`, `kk`, `lv`
 //! optional: `clause = { en = "...", ru = "..." }`, or `clause.en = "..."` and `clause.ru =

@@ -630,7 +630,9 @@ fn webshop_other_reasons_go_to_a_person() {
         let decision = quote(webshop(reason, "2026-04-04", json!({})));
         assert_eq!(decision.decision, DecisionKind::ManualReview, "{reason}");
         assert_eq!(decision.amount, None);
-        assert_eq!(decision.refund_due_by, None);
+        // A person decides, and the request is due all the same: the pack's default SLA
+        // (`[sla]`: 14 calendar days from the complete date, 4 April).
+        assert_eq!(decision.refund_due_by, Some(date("2026-04-18")), "{reason}");
     }
 }
 

@@ -4,6 +4,7 @@
 mod applications;
 mod auth;
 mod dashboard;
+mod demo;
 mod errors;
 mod hardening;
 mod helpers;

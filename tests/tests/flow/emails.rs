@@ -145,11 +145,24 @@ fn tag(id: &str) -> String {
     format!("[{}] ", request_tag(id.parse().unwrap()))
 }
 
-/// What the payout worker does once the gateway has paid: approved → payout_pending →
-/// payout_sent → refunded, and the `refunded` email.
+/// What the payout worker does once the gateway has paid: the payout attempt the gateway
+/// booked, approved → payout_pending → payout_sent → refunded, and the `refunded` email.
 async fn pay_out(pool: &sqlx::PgPool, id: &str) {
     let id: Uuid = id.parse().unwrap();
     let mut tx = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO payout_attempts (id, request_id, payment_id, idempotency_key, gateway,
+                                      amount_minor, currency, status, gateway_ref)
+         SELECT $2, r.id, r.payment_id, 'test-' || r.id, p.gateway, r.amount_minor, p.currency,
+                'succeeded', 'sandbox-test'
+           FROM refund_requests r JOIN payments p ON p.id = r.payment_id
+          WHERE r.id = $1",
+    )
+    .bind(id)
+    .bind(Uuid::now_v7())
+    .execute(&mut *tx)
+    .await
+    .unwrap();
     let (mut from, mut version) = transition::lock_state(&mut tx, id).await.unwrap();
     for to in [
         RequestState::PayoutPending,
@@ -389,6 +402,22 @@ async fn each_language_gets_every_email_of_a_requests_life_once() {
         "{}",
         approved.text
     );
+    // A partial refund says why: the clause and the calculation (issue 16).
+    assert!(
+        approved.text.contains(
+            "Расчёт: прогресс 35\u{a0}% → возвращается 20\u{a0}% от 450,00\u{a0}BYN = \
+             90,00\u{a0}BYN"
+        ),
+        "{}",
+        approved.text
+    );
+    assert!(
+        approved
+            .text
+            .contains("Сумма меньше оплаченной по пункту условий возврата:"),
+        "{}",
+        approved.text
+    );
     let refunded = email(&all, &ru, "refunded", 1);
     assert!(
         refunded
@@ -430,6 +459,13 @@ async fn each_language_gets_every_email_of_a_requests_life_once() {
         "{}",
         approved.text
     );
+    assert!(
+        approved
+            .text
+            .contains("Есеп: 60\u{a0}000,00\u{a0}₸ − 2\u{a0}608,70\u{a0}₸ пайдаланылған күндер үшін (8/184 күн) = 57\u{a0}391,30\u{a0}₸"),
+        "{}",
+        approved.text
+    );
 
     // lv: the difference and the date, in Latvian.
     let lv_view = get(&app, &lv).await;
@@ -447,6 +483,7 @@ async fn each_language_gets_every_email_of_a_requests_life_once() {
         "{}",
         approved.text
     );
+    assert!(approved.text.contains("Aprēķins: "), "{}", approved.text);
 
     // en: the clause that declines it.
     let clause = get(&app, &en).await["decision"]["clause"]
@@ -964,5 +1001,163 @@ async fn replies_to_an_emailed_application_join_the_customers_thread() {
     );
     assert_eq!(parsed.message_id(), Some(mid(&id, "received", 1).as_str()));
     assert!(parsed.subject().unwrap().starts_with(&tag(&id)));
+    app.stop().await;
+}
+
+/// The payout worker on this test's broker, refunding the demo merchant `app-studio` through
+/// the sandbox gateway at `sandbox`.
+fn payout_worker(
+    app: &TestApp,
+    broker: &TestBroker,
+    sandbox: &shared::gateway::sandbox::SandboxGateway,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let gateways = std::collections::HashMap::from([(
+        "app-studio".to_string(),
+        shared::gateway::ConfiguredGateway::Sandbox(sandbox.clone()),
+    )]);
+    tokio::spawn(shared::broker::consumer::run(
+        shared::broker::consumer::ConsumerConfig {
+            amqp_url: broker.url.clone(),
+            topology: broker.topology.clone(),
+            stage: Stage::Payout,
+            prefetch: 8,
+        },
+        std::sync::Arc::new(workers::roles::payout::Payout::new(
+            app.db.pool.clone(),
+            gateways,
+        )),
+        shutdown.clone(),
+    ))
+}
+
+/// Issue 16: the card has expired, so the refund goes by bank transfer (bank details, then a
+/// supervisor marks it paid). The `refunded` email names the bank account the money went to,
+/// never the card of the payment, in each language.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bank_transfer_refund_names_the_account_not_the_card_in_each_language() {
+    use shared::gateway::sandbox::server::{Faults, SandboxConfig};
+    use shared::gateway::sandbox::{CardStatus, SandboxGateway};
+
+    let app = TestApp::spawn().await;
+    let broker = TestBroker::new(&[Duration::from_millis(200), Duration::from_millis(500)]);
+    broker.declare().await;
+    let mut sink = SmtpSink::start().await;
+    let pipeline =
+        Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, sink.mailer()));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sandbox_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(shared::gateway::sandbox::server::serve(
+        listener,
+        SandboxConfig {
+            ledger_path: None,
+            faults: Faults::default(),
+        },
+        shutdown.clone(),
+    ));
+    let sandbox = SandboxGateway::at(&sandbox_url, Duration::from_secs(2)).unwrap();
+    let payout = payout_worker(&app, &broker, &sandbox, &shutdown);
+
+    let paid_at = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let cases = [
+        (
+            "ru",
+            "BY20 OLMP 3135 0000 0010 0000 0933",
+            "Мы отправили 120,00\u{a0}BYN банковским переводом на ваш счёт, номер которого \
+             оканчивается на 0933.",
+        ),
+        (
+            "kk",
+            "KZ86 125K ZT50 0410 0100",
+            "120,00\u{a0}BYN сомасын банктік аударыммен нөмірі 0100 деп аяқталатын банк \
+             шотыңызға аудардық.",
+        ),
+        (
+            "lv",
+            "LV80BANK0000435195001",
+            "Esam pārskaitījuši 120,00\u{a0}BYN ar bankas pārskaitījumu uz Jūsu kontu, kura \
+             numurs beidzas ar 5001.",
+        ),
+        (
+            "en",
+            "GB29 NWBK 6016 1331 9268 19",
+            "We have sent BYN\u{a0}120.00 by bank transfer to your account ending in 6819.",
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (language, _, _) in &cases {
+        let txn = format!("bank-{language}-{}", Uuid::new_v4().simple());
+        sandbox
+            .register_payment(
+                &txn,
+                Money::parse("120.00", Currency::BYN).unwrap(),
+                CardStatus::Expired,
+            )
+            .await
+            .unwrap();
+        let id = apply(
+            &app,
+            json!({
+                "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
+                "gateway_transaction_id": txn, "amount": "120.00", "currency": "BYN",
+                "paid_at": paid_at, "card": {"brand": "visa", "last4": "4242"},
+                "customer": {"email": format!("{language}@example.com"), "language": language}
+            }),
+            json!({"reason": "withdrawal", "facts": {"order_accepted": false}}),
+        )
+        .await;
+        ids.push(id);
+    }
+    for ((_, details, _), id) in cases.iter().zip(&ids) {
+        // The card has expired: the customer is asked for bank details.
+        wait_for_state(&app.db.pool, id, "needs_bank_details").await;
+        post(
+            &app,
+            &format!("/v1/refund-requests/{id}/bank-details"),
+            ApiRole::Support,
+            json!({"bank_details": details}),
+        )
+        .await;
+        wait_for_state(&app.db.pool, id, "manual_payout").await;
+        post(
+            &app,
+            &format!("/v1/refund-requests/{id}/mark-paid"),
+            ApiRole::Supervisor,
+            json!({"reference": "PP-2026-0042"}),
+        )
+        .await;
+    }
+    let expected: Vec<String> = ids.iter().map(|id| mid(id, "refunded", 1)).collect();
+    let arrived = eventually(Duration::from_secs(30), || async {
+        let now = counts(&sink);
+        expected.iter().all(|m| now.contains_key(m))
+    })
+    .await;
+    assert!(arrived, "{:#?}", counts(&sink));
+    let all = received(&sink);
+    for ((language, _, sentence), id) in cases.iter().zip(&ids) {
+        let refunded = email(&all, id, "refunded", 1);
+        assert_eq!(&refunded.language, language);
+        assert!(
+            refunded.text.contains(sentence),
+            "{language}: {}",
+            refunded.text
+        );
+        assert!(
+            !refunded.text.contains("4242"),
+            "{language}: {}",
+            refunded.text
+        );
+        assert!(
+            !refunded.text.contains("Visa"),
+            "{language}: {}",
+            refunded.text
+        );
+    }
+    shutdown.cancel();
+    payout.await.unwrap();
+    pipeline.stop().await;
+    sink.stop().await;
     app.stop().await;
 }

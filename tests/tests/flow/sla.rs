@@ -310,3 +310,166 @@ async fn the_clock_starts_when_the_missing_information_arrives() {
     broker.cleanup().await;
     app.stop().await;
 }
+
+/// Issue 16: a request a person must decide (lv-webshop, a withdrawal its terms are silent
+/// about) is due all the same by the pack's default SLA; the SLA monitor watches it, `/v1/sla`,
+/// `/metrics` and the dashboard count it; a supervisor's approval keeps the due date, and one
+/// of a request without a due date (from before) sets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_manual_review_is_due_watched_and_keeps_its_date_when_approved() {
+    use e2e::{Pipeline, TestBroker, wait_for_state};
+    use serde_json::json;
+
+    let app = TestApp::spawn().await;
+    let broker = TestBroker::new(&[Duration::from_millis(200), Duration::from_millis(500)]);
+    broker.declare().await;
+    let pipeline = Pipeline::start(&app.db, &broker);
+    let client = reqwest::Client::new();
+    let post = |path: String, role: ApiRole, body: Value| {
+        let rb = client
+            .post(app.url(&path))
+            .bearer_auth(app.key(role))
+            .json(&body);
+        async move {
+            let r = rb.send().await.unwrap();
+            let status = r.status();
+            let body: Value = r.json().await.unwrap();
+            assert!(status.is_success(), "{path}: {status} {body}");
+            body
+        }
+    };
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let payment = post(
+            "/v1/payments".into(),
+            ApiRole::Intake,
+            json!({
+                "merchant": "webshop-lv", "policy": "lv-webshop", "gateway": "sandbox",
+                "gateway_transaction_id": format!("lv-review-{n}"), "amount": "59.90",
+                "currency": "EUR", "paid_at": "2026-03-20T10:00:00+02:00",
+                "card": {"brand": "visa", "last4": "4242"},
+                "customer": {"email": "janis@example.lv", "language": "lv"}
+            }),
+        )
+        .await;
+        let accepted = post(
+            "/v1/refund-requests".into(),
+            ApiRole::Support,
+            json!({
+                "payment": {"id": payment["id"]}, "reason": "withdrawal",
+                "received_at": "2026-04-04T10:00:00+03:00"
+            }),
+        )
+        .await;
+        ids.push(accepted["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        wait_for_state(&app.db.pool, id, "manual_review").await;
+    }
+    let due_of = |id: String| {
+        let pool = app.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<chrono::NaiveDate>>(
+                "SELECT due_on FROM refund_requests WHERE id = $1::uuid",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    // The pack's `[sla]`: 14 calendar days from the complete date (4 April).
+    let due = chrono::NaiveDate::from_ymd_opt(2026, 4, 18).unwrap();
+    assert_eq!(due_of(ids[0].clone()).await, Some(due));
+    assert_eq!(due_of(ids[1].clone()).await, Some(due));
+
+    // Watched: on 20 April it is breached, and every figure counts it.
+    let monitor = SlaMonitor {
+        pool: app.db.pool.clone(),
+        packs: Arc::new(shared::policy::PolicyPacks::builtin().clone()),
+        calendars: Arc::new(shared::calendar::Calendars::builtin()),
+        interval: Duration::from_secs(60),
+        retention_days: 90,
+        payout_recheck_after: Duration::from_secs(1800),
+    };
+    monitor.pass(at("2026-04-20T06:00:00Z")).await.unwrap();
+    assert_eq!(sla_of(&app, &ids[0]).await.as_deref(), Some("breached"));
+    let report: Value = client
+        .get(app.url("/v1/sla"))
+        .bearer_auth(app.key(ApiRole::Viewer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let item = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["merchant"] == "webshop-lv" && i["policy"] == "lv-webshop")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(
+        (&item["open"], &item["breached"]),
+        (&json!(2), &json!(2)),
+        "{item:#}"
+    );
+    let metrics = client
+        .get(app.url("/metrics"))
+        .bearer_auth(app.key(ApiRole::Viewer))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("refundd_open_requests{")
+                && l.contains("state=\"manual_review\"")
+                && l.contains("sla=\"breached\"")
+                && l.ends_with(" 2")),
+        "{metrics}"
+    );
+    let dashboard = client
+        .get(app.url("/dashboard"))
+        .basic_auth("viewer", Some(app.key(ApiRole::Viewer)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(dashboard.contains(&ids[0]), "the dashboard lists it");
+
+    // A supervisor approves 50.00: the due date stays.
+    let approved = post(
+        format!("/v1/refund-requests/{}/confirm", ids[0]),
+        ApiRole::Supervisor,
+        json!({"amount": "50.00"}),
+    )
+    .await;
+    assert_eq!(approved["state"], "approved");
+    assert_eq!(approved["due_on"], "2026-04-18");
+    assert_eq!(due_of(ids[0].clone()).await, Some(due));
+
+    // A request in review without a due date (decided before packs dated them) gets the
+    // pack's default when approved.
+    sqlx::query("UPDATE refund_requests SET due_on = NULL WHERE id = $1::uuid")
+        .bind(&ids[1])
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let approved = post(
+        format!("/v1/refund-requests/{}/confirm", ids[1]),
+        ApiRole::Supervisor,
+        json!({"amount": "50.00"}),
+    )
+    .await;
+    assert_eq!(approved["due_on"], "2026-04-18");
+    assert_eq!(due_of(ids[1].clone()).await, Some(due));
+
+    pipeline.stop().await;
+    app.stop().await;
+}

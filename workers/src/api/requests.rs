@@ -983,7 +983,27 @@ pub async fn confirm(
             if amount.minor() <= 0 {
                 return Err(ApiError::field("amount", "must be more than zero"));
             }
-            (amount.minor(), record.due_on, record.decision.clone())
+            // A person's approval keeps the due date the request has; one that has none gets
+            // the pack's default SLA, so no approved request goes unwatched.
+            let due_on = match record.due_on {
+                Some(due) => Some(due),
+                None => {
+                    let refunded = Money::from_minor(committed, payment.currency);
+                    let input = requests::quote_input(&record, &payment, refunded, Vec::new())
+                        .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+                    let pack = ctx.packs.get(&payment.policy).ok_or_else(|| {
+                        ApiError::internal(anyhow::anyhow!("pack {} missing", payment.policy))
+                    })?;
+                    let due = shared::policy::default_due(
+                        pack,
+                        ctx.calendars.get(pack.country()),
+                        &input,
+                    )
+                    .map_err(|e| ApiError::conflict("policy", e.to_string()))?;
+                    Some(due)
+                }
+            };
+            (amount.minor(), due_on, record.decision.clone())
         }
     };
     if amount_minor <= 0 {

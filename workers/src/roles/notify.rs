@@ -35,8 +35,9 @@ use shared::merchants::{Merchant, Merchants};
 use shared::messages::WorkMessage;
 use shared::money::{Currency, Money};
 use shared::notify::{
-    EmailContext, Escalation, EscalationContext, Event, Language, Mailer, OutgoingEmail, SendError,
-    named_address, named_message_id, render, render_escalation, render_plain, request_tag,
+    AmountReason, EmailContext, Escalation, EscalationContext, Event, Language, Mailer,
+    OutgoingEmail, RefundChannel, SendError, named_address, named_message_id, render,
+    render_escalation, render_plain, request_tag,
 };
 use shared::payments::{self, Payment};
 use shared::policy::Clause;
@@ -219,9 +220,10 @@ impl InboundLetter {
 /// answer, the answer.
 struct About<'a> {
     request: &'a RequestRecord,
-    payment: Option<&'a Payment>,
     merchant: Option<&'a Merchant>,
     answer: Option<&'a IntakeAnswer>,
+    /// Where the money went, for a `refunded` email.
+    channel: Option<RefundChannel>,
 }
 
 /// Who an email goes to, in which language; or why it cannot go anywhere.
@@ -280,6 +282,12 @@ impl Handler for Notify {
             ),
             _ => None,
         };
+        let channel = match notice {
+            Notice::Customer(Event::Refunded) => {
+                refund_channel(&mut conn, &request, payment.as_ref()).await?
+            }
+            _ => None,
+        };
         drop(conn);
         let merchant = request
             .merchant
@@ -315,9 +323,9 @@ impl Handler for Notify {
                 notice,
                 &About {
                     request: &request,
-                    payment: payment.as_ref(),
                     merchant,
                     answer: answer.as_ref(),
+                    channel,
                 },
                 &addressee,
                 &claimed,
@@ -682,9 +690,9 @@ impl Notify {
     ) -> Result<OutgoingEmail, Unsendable> {
         let About {
             request,
-            payment,
             merchant,
             answer,
+            ref channel,
         } = *about;
         let (from, reply_to) = self
             .addresses(merchant, "Refunds")
@@ -695,9 +703,9 @@ impl Notify {
                 event,
                 addressee.language,
                 request,
-                payment,
                 merchant,
                 amount,
+                channel.clone(),
             )),
             Notice::Escalation(escalation) => {
                 let (Some(merchant), Some(due_date)) = (merchant, request.due_on) else {
@@ -946,9 +954,9 @@ fn customer_context(
     event: Event,
     language: Language,
     request: &RequestRecord,
-    payment: Option<&Payment>,
     merchant: Option<&Merchant>,
     amount: Option<Money>,
+    refund_channel: Option<RefundChannel>,
 ) -> EmailContext {
     let decision = request.decision.as_ref();
     let text = |v: &Value| v.as_str().map(str::to_owned);
@@ -992,11 +1000,43 @@ fn customer_context(
         clause: decision.and_then(Clause::from_decision),
         merchant_language: merchant.map(|m| Language::from_code(&m.default_language)),
         missing,
-        card_brand: payment
-            .and_then(|p| p.card_brand.as_deref())
-            .map(card_brand),
-        card_last4: payment.and_then(|p| p.card_last4.clone()),
+        refund_channel,
+        amount_reason: match (event, decision, amount) {
+            (Event::Approved, Some(decision), Some(amount)) => {
+                AmountReason::from_decision(decision, amount)
+            }
+            _ => None,
+        },
     }
+}
+
+/// How the money of a refunded request moved, from its payout: a refund the gateway booked
+/// went back to the payment's card; otherwise (no booked card refund: the card could not take
+/// it, or the pack pays by bank, and a person marked the transfer paid) it went to the bank
+/// account in the request's bank details. Never the payment's card for a bank transfer.
+async fn refund_channel(
+    conn: &mut PgConnection,
+    request: &RequestRecord,
+    payment: Option<&Payment>,
+) -> sqlx::Result<Option<RefundChannel>> {
+    let booked_by_gateway: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM payout_attempts
+                         WHERE request_id = $1 AND status = 'succeeded')",
+    )
+    .bind(request.id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if booked_by_gateway {
+        return Ok(payment.and_then(|p| {
+            Some(RefundChannel::Card {
+                brand: p.card_brand.as_deref().map(card_brand),
+                last4: p.card_last4.clone()?,
+            })
+        }));
+    }
+    Ok(request.facts["bank_details"]
+        .as_str()
+        .and_then(RefundChannel::bank_account))
 }
 
 /// A card brand as people write it (`visa` → `Visa`); unknown brands as given.

@@ -1,6 +1,6 @@
 //! English wording of every customer email (also the fallback for any other language).
 
-use super::{BANK_DAYS, Block, View, Wording, explain_all};
+use super::{AmountReason, BANK_DAYS, Block, Channel, View, Wording, explain_all};
 use crate::identity::ProblemCode;
 use crate::notify::event::{Event, Language};
 use crate::notify::missing::MissingItem;
@@ -96,6 +96,11 @@ fn body(v: &View<'_>) -> Vec<Block> {
                 "We have reviewed your request and approved the refund.".to_owned()
             ));
             blocks.extend(v.amount_and_due("Amount to be refunded", due));
+            blocks.extend(v.amount_reason(
+                "The amount is less than you paid, under this clause of the refund terms:",
+                "Calculation",
+                calculation,
+            ));
             blocks.push(p(
                 "We will let you know when the money is on its way.".to_owned()
             ));
@@ -137,11 +142,18 @@ fn body(v: &View<'_>) -> Vec<Block> {
             ));
         }
         Event::Refunded => {
-            blocks.push(p(match (v.amount(), v.card()) {
-                (Some(amount), Some(card)) => {
+            blocks.push(p(match (v.amount(), v.channel()) {
+                (Some(amount), Some(Channel::Card(card))) => {
                     format!("We have refunded {amount} to your card {}.", card.masked())
                 }
-                (None, Some(card)) => {
+                (Some(amount), Some(Channel::Bank(last4))) => format!(
+                    "We have sent {amount} by bank transfer to your account ending in {last4}."
+                ),
+                (None, Some(Channel::Bank(last4))) => format!(
+                    "We have sent your refund by bank transfer to your account ending in \
+                     {last4}."
+                ),
+                (None, Some(Channel::Card(card))) => {
                     format!(
                         "We have refunded your money to your card {}.",
                         card.masked()
@@ -348,5 +360,43 @@ fn explain(item: &MissingItem) -> String {
             "the information “{name}”: if it is not clear what is needed, reply to this email \
              and we will explain"
         ),
+    }
+}
+
+/// The calculation line of a partial refund.
+fn calculation(v: &View<'_>, reason: &AmountReason, amount: &str) -> String {
+    match reason {
+        AmountReason::Tier {
+            fact,
+            value,
+            percent,
+            paid,
+        } => {
+            let fact = if fact == "progress_percent" {
+                "progress".to_owned()
+            } else {
+                fact.clone()
+            };
+            format!(
+                "{value}\u{a0}% {fact} → {percent}\u{a0}% of {} = {amount}",
+                v.money(*paid)
+            )
+        }
+        AmountReason::ProRata {
+            paid,
+            rendered,
+            used_days,
+            term_days,
+        } => format!(
+            "{} − {} for the days used ({used_days} of {term_days}) = {amount}",
+            v.money(*paid),
+            v.money(*rendered)
+        ),
+        AmountReason::Deduction { paid, deducted } => {
+            format!("{} − {} = {amount}", v.money(*paid), v.money(*deducted))
+        }
+        AmountReason::Fee { value, fee } => {
+            format!("{} − fee {} = {amount}", v.money(*value), v.money(*fee))
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Kazakh wording of every customer email.
 
-use super::{BANK_DAYS, Block, View, Wording, explain_all};
+use super::{AmountReason, BANK_DAYS, Block, Channel, View, Wording, explain_all};
 use crate::identity::ProblemCode;
 use crate::notify::event::{Event, Language};
 use crate::notify::missing::MissingItem;
@@ -95,6 +95,11 @@ fn body(v: &View<'_>) -> Vec<Block> {
                 "Өтінішіңізді қарап, ақшаны қайтаруды мақұлдадық.".to_owned()
             ));
             blocks.extend(v.amount_and_due("Қайтарылатын сома", due));
+            blocks.extend(v.amount_reason(
+                "Сома төленген сомадан аз — қайтару шарттарының тармағы бойынша:",
+                "Есеп",
+                calculation,
+            ));
             blocks.push(p("Ақшаны жіберген кезде сізге хабарлаймыз.".to_owned()));
         }
         Event::AwaitingConfirmation => {
@@ -138,8 +143,14 @@ fn body(v: &View<'_>) -> Vec<Block> {
                 Some(amount) => format!("{amount} сомасын"),
                 None => "Ақшаны".to_owned(),
             };
-            blocks.push(p(match v.card() {
-                Some(card) => format!("{what} {} картаңызға қайтардық.", card.masked()),
+            blocks.push(p(match v.channel() {
+                Some(Channel::Card(card)) => {
+                    format!("{what} {} картаңызға қайтардық.", card.masked())
+                }
+                Some(Channel::Bank(last4)) => format!(
+                    "{what} банктік аударыммен нөмірі {last4} деп аяқталатын банк шотыңызға \
+                     аудардық."
+                ),
                 None => format!("{what} қайтару үшін көрсетілген деректемелерге аудардық."),
             }));
             let (from, to) = BANK_DAYS;
@@ -336,6 +347,46 @@ fn explain(item: &MissingItem) -> String {
         MissingItem::Other(name) => format!(
             "«{name}» мәліметтері — нақты не қажет екені түсініксіз болса, осы хатқа жауап \
              беріңіз, біз түсіндіреміз"
+        ),
+    }
+}
+
+/// The calculation line of a partial refund.
+fn calculation(v: &View<'_>, reason: &AmountReason, amount: &str) -> String {
+    match reason {
+        AmountReason::Tier {
+            fact,
+            value,
+            percent,
+            paid,
+        } => {
+            let fact = if fact == "progress_percent" {
+                "үлгерім".to_owned()
+            } else {
+                fact.clone()
+            };
+            format!(
+                "{fact} {value}\u{a0}% → {} сомасының {percent}\u{a0}%-ы қайтарылады = {amount}",
+                v.money(*paid)
+            )
+        }
+        AmountReason::ProRata {
+            paid,
+            rendered,
+            used_days,
+            term_days,
+        } => format!(
+            "{} − {} пайдаланылған күндер үшін ({used_days}/{term_days} күн) = {amount}",
+            v.money(*paid),
+            v.money(*rendered)
+        ),
+        AmountReason::Deduction { paid, deducted } => {
+            format!("{} − {} = {amount}", v.money(*paid), v.money(*deducted))
+        }
+        AmountReason::Fee { value, fee } => format!(
+            "{} − комиссия {} = {amount}",
+            v.money(*value),
+            v.money(*fee)
         ),
     }
 }

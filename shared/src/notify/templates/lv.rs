@@ -1,7 +1,7 @@
 //! Latvian wording of every customer email. The customer is addressed with the polite,
 //! capitalised "Jūs", as Latvian business letters do.
 
-use super::{BANK_DAYS, Block, View, Wording, explain_all};
+use super::{AmountReason, BANK_DAYS, Block, Channel, View, Wording, explain_all};
 use crate::identity::ProblemCode;
 use crate::notify::event::{Event, Language};
 use crate::notify::missing::MissingItem;
@@ -99,6 +99,11 @@ fn body(v: &View<'_>) -> Vec<Block> {
                 "Esam izskatījuši Jūsu pieteikumu un apstiprinājuši atmaksu.".to_owned(),
             ));
             blocks.extend(v.amount_and_due("Atmaksājamā summa", due));
+            blocks.extend(v.amount_reason(
+                "Summa ir mazāka par samaksāto saskaņā ar atmaksas noteikumu punktu:",
+                "Aprēķins",
+                calculation,
+            ));
             blocks.push(p("Kad nauda būs nosūtīta, mēs Jums paziņosim.".to_owned()));
         }
         Event::AwaitingConfirmation => {
@@ -139,8 +144,14 @@ fn body(v: &View<'_>) -> Vec<Block> {
         }
         Event::Refunded => {
             let what = v.amount().unwrap_or_else(|| "naudu".to_owned());
-            blocks.push(p(match v.card() {
-                Some(card) => format!("Esam atmaksājuši {what} uz Jūsu karti {}.", card.masked()),
+            blocks.push(p(match v.channel() {
+                Some(Channel::Card(card)) => {
+                    format!("Esam atmaksājuši {what} uz Jūsu karti {}.", card.masked())
+                }
+                Some(Channel::Bank(last4)) => format!(
+                    "Esam pārskaitījuši {what} ar bankas pārskaitījumu uz Jūsu kontu, kura \
+                     numurs beidzas ar {last4}."
+                ),
                 None => format!("Esam pārskaitījuši {what} uz atmaksai norādīto kontu."),
             }));
             let (from, to) = BANK_DAYS;
@@ -330,6 +341,46 @@ fn explain(item: &MissingItem) -> String {
         MissingItem::Other(name) => format!(
             "informāciju „{name}“ — ja nav skaidrs, kas tieši vajadzīgs, atbildiet uz šo \
              vēstuli, un mēs paskaidrosim"
+        ),
+    }
+}
+
+/// The calculation line of a partial refund.
+fn calculation(v: &View<'_>, reason: &AmountReason, amount: &str) -> String {
+    match reason {
+        AmountReason::Tier {
+            fact,
+            value,
+            percent,
+            paid,
+        } => {
+            let fact = if fact == "progress_percent" {
+                "progress".to_owned()
+            } else {
+                fact.clone()
+            };
+            format!(
+                "{fact} {value}\u{a0}% → atmaksā {percent}\u{a0}% no {} = {amount}",
+                v.money(*paid)
+            )
+        }
+        AmountReason::ProRata {
+            paid,
+            rendered,
+            used_days,
+            term_days,
+        } => format!(
+            "{} − {} par izmantotajām dienām ({used_days} no {term_days}) = {amount}",
+            v.money(*paid),
+            v.money(*rendered)
+        ),
+        AmountReason::Deduction { paid, deducted } => {
+            format!("{} − {} = {amount}", v.money(*paid), v.money(*deducted))
+        }
+        AmountReason::Fee { value, fee } => format!(
+            "{} − komisija {} = {amount}",
+            v.money(*value),
+            v.money(*fee)
         ),
     }
 }

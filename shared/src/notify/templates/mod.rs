@@ -44,9 +44,115 @@ pub struct EmailContext {
     /// Fact or document names from the policy engine (`progress_percent`,
     /// `identity_document`, `bank_details`...) or identity-check problem codes.
     pub missing: Vec<String>,
-    pub card_brand: Option<String>,
-    /// The card's last four digits; anything else is never shown.
-    pub card_last4: Option<String>,
+    /// Where the refund went, taken from the payout (not from the payment): the card the
+    /// gateway refunded, or the bank account a transfer went to. Shown in `refunded` emails.
+    pub refund_channel: Option<RefundChannel>,
+    /// Why an approved refund is less than what was paid (the calculation the policy made),
+    /// quoted in the `approved` email with the clause.
+    pub amount_reason: Option<AmountReason>,
+}
+
+/// How the policy reached a partial refund, with the numbers an email shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AmountReason {
+    /// `percent` % of `paid` back at `value` % of a percentage fact (course progress).
+    Tier {
+        fact: String,
+        value: u8,
+        percent: u8,
+        paid: Money,
+    },
+    /// `paid` minus the service rendered over `used_days` of `term_days`.
+    ProRata {
+        paid: Money,
+        rendered: Money,
+        used_days: u32,
+        term_days: u32,
+    },
+    /// `paid` minus an amount (the invoiced amount).
+    Deduction { paid: Money, deducted: Money },
+    /// An amount (the balance) minus a fee.
+    Fee { value: Money, fee: Money },
+}
+
+impl AmountReason {
+    /// The reason for `amount` from a stored decision (its `calculation`), only when the
+    /// decision approved exactly `amount` and it is less than the whole: a full refund, or an
+    /// amount a person chose, needs no calculation.
+    pub fn from_decision(decision: &serde_json::Value, amount: Money) -> Option<Self> {
+        if decision["amount"].as_str() != Some(amount.amount_text().as_str()) {
+            return None;
+        }
+        let currency = amount.currency();
+        let calc = &decision["calculation"];
+        let money = |field: &str| Money::parse(calc[field].as_str()?, currency).ok();
+        let number = |field: &str| calc[field].as_u64();
+        let reason = match calc["kind"].as_str()? {
+            "tier" => AmountReason::Tier {
+                fact: calc["fact"].as_str()?.to_owned(),
+                value: u8::try_from(number("value")?).ok()?,
+                percent: u8::try_from(number("percent")?).ok()?,
+                paid: money("paid")?,
+            },
+            "pro_rata_days" => AmountReason::ProRata {
+                paid: money("paid")?,
+                rendered: money("rendered")?,
+                used_days: u32::try_from(number("used_days")?).ok()?,
+                term_days: u32::try_from(number("term_days")?).ok()?,
+            },
+            "paid_minus" => AmountReason::Deduction {
+                paid: money("paid")?,
+                deducted: money("deducted")?,
+            },
+            "fact_minus_fee" => AmountReason::Fee {
+                value: money("value")?,
+                fee: money("fee_amount")?,
+            },
+            _ => return None,
+        };
+        let partial = match &reason {
+            AmountReason::Tier { percent, .. } => *percent < 100,
+            AmountReason::ProRata { rendered, .. } => rendered.minor() > 0,
+            AmountReason::Deduction { deducted, .. } => deducted.minor() > 0,
+            AmountReason::Fee { fee, .. } => fee.minor() > 0,
+        };
+        partial.then_some(reason)
+    }
+}
+
+/// How the money of a refund moved, as far as an email may show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundChannel {
+    /// Refunded to the card through the gateway: its brand and last four digits (anything
+    /// but exactly four digits is never shown).
+    Card {
+        brand: Option<String>,
+        last4: String,
+    },
+    /// Paid by bank transfer: the last four characters of the account (IBAN) number.
+    BankAccount { last4: String },
+}
+
+impl RefundChannel {
+    /// The bank account in bank details as a customer wrote them (`LV80 BANK 0000 4351 9500
+    /// 1, Swedbank`): the last four letters or digits of the first account-like part (8 or
+    /// more letters and digits, at least 4 of them digits); none when there is no such part.
+    pub fn bank_account(details: &str) -> Option<Self> {
+        details
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c.is_whitespace()))
+            .map(|part| {
+                part.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .map(|c| c.to_ascii_uppercase())
+                    .collect::<Vec<char>>()
+            })
+            .find(|chars| {
+                chars.len() >= 8 && chars.iter().filter(|c| c.is_ascii_digit()).count() >= 4
+            })
+            .map(|chars| RefundChannel::BankAccount {
+                last4: chars[chars.len() - 4..].iter().collect(),
+            })
+    }
 }
 
 /// A rendered email: subject, plain-text part and HTML part.
@@ -160,6 +266,13 @@ struct Card<'a> {
     last4: &'a str,
 }
 
+/// Where the money of a refund went, checked for showing.
+enum Channel<'a> {
+    Card(Card<'a>),
+    /// The last four characters of the bank account a transfer went to.
+    Bank(&'a str),
+}
+
 /// How many working days banks usually take to credit a card refund (the range quoted in
 /// `refunded` emails).
 const BANK_DAYS: (u64, u64) = (3, 10);
@@ -214,6 +327,33 @@ impl<'a> View<'a> {
             .filter(|c| !c.is_empty())
     }
 
+    /// Money in this email's language.
+    fn money(&self, amount: Money) -> String {
+        format_money(amount, self.language())
+    }
+
+    /// Why the approved amount is partial: the clause (when the decision has one) and the
+    /// calculation line `calculation` writes, after `intro`.
+    fn amount_reason(
+        &self,
+        intro: &str,
+        calculation_label: &str,
+        calculation: fn(&View<'_>, &AmountReason, &str) -> String,
+    ) -> Vec<Block> {
+        let (Some(reason), Some(amount)) = (self.ctx.amount_reason.as_ref(), self.amount()) else {
+            return Vec::new();
+        };
+        let mut blocks = vec![Block::Paragraph(intro.to_owned())];
+        if let Some(clause) = self.clause() {
+            blocks.push(Block::Quote(clause.to_owned()));
+        }
+        blocks.push(Block::Facts(vec![(
+            calculation_label.to_owned(),
+            calculation(self, reason, &amount),
+        )]));
+        blocks
+    }
+
     /// The missing items, in the order given, without duplicates.
     fn missing(&self) -> Vec<MissingItem> {
         let mut items: Vec<MissingItem> = Vec::new();
@@ -258,20 +398,27 @@ impl<'a> View<'a> {
         }
     }
 
-    /// The card, only when the last four are exactly four digits: a longer number passed by
-    /// mistake must never reach an email.
-    fn card(&self) -> Option<Card<'a>> {
-        let last4 = self.ctx.card_last4.as_deref()?.trim();
-        if last4.len() != 4 || !last4.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
+    /// Where the refund went: a card only when its last four are exactly four digits, a
+    /// bank account only when its last four are exactly four letters or digits; a longer
+    /// number passed by mistake must never reach an email.
+    fn channel(&self) -> Option<Channel<'a>> {
+        match self.ctx.refund_channel.as_ref()? {
+            RefundChannel::Card { brand, last4 } => {
+                let last4 = last4.trim();
+                if last4.len() != 4 || !last4.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                let brand = brand.as_deref().map(str::trim).filter(|b| !b.is_empty());
+                Some(Channel::Card(Card { brand, last4 }))
+            }
+            RefundChannel::BankAccount { last4 } => {
+                let last4 = last4.trim();
+                if last4.len() != 4 || !last4.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return None;
+                }
+                Some(Channel::Bank(last4))
+            }
         }
-        let brand = self
-            .ctx
-            .card_brand
-            .as_deref()
-            .map(str::trim)
-            .filter(|b| !b.is_empty());
-        Some(Card { brand, last4 })
     }
 
     /// `label: value` lines for the amount and the due date, when known; `due` gives the

@@ -1,6 +1,6 @@
 //! Russian wording of every customer email.
 
-use super::{BANK_DAYS, Block, View, Wording, explain_all};
+use super::{AmountReason, BANK_DAYS, Block, Channel, View, Wording, explain_all};
 use crate::identity::ProblemCode;
 use crate::notify::event::{Event, Language};
 use crate::notify::missing::MissingItem;
@@ -99,6 +99,11 @@ fn body(v: &View<'_>) -> Vec<Block> {
                 "Мы рассмотрели ваше заявление и одобрили возврат.".to_owned()
             ));
             blocks.extend(v.amount_and_due("Сумма к возврату", due));
+            blocks.extend(v.amount_reason(
+                "Сумма меньше оплаченной по пункту условий возврата:",
+                "Расчёт",
+                calculation,
+            ));
             blocks.push(p("Мы напишем вам, когда отправим деньги.".to_owned()));
         }
         Event::AwaitingConfirmation => {
@@ -133,8 +138,14 @@ fn body(v: &View<'_>) -> Vec<Block> {
         }
         Event::Refunded => {
             let what = v.amount().unwrap_or_else(|| "деньги".to_owned());
-            blocks.push(p(match v.card() {
-                Some(card) => format!("Мы вернули {what} на карту {}.", card.masked()),
+            blocks.push(p(match v.channel() {
+                Some(Channel::Card(card)) => {
+                    format!("Мы вернули {what} на карту {}.", card.masked())
+                }
+                Some(Channel::Bank(last4)) => format!(
+                    "Мы отправили {what} банковским переводом на ваш счёт, номер которого \
+                     оканчивается на {last4}."
+                ),
                 None => format!("Мы отправили {what} на реквизиты, указанные для возврата."),
             }));
             let (from, to) = BANK_DAYS;
@@ -329,6 +340,46 @@ fn explain(item: &MissingItem) -> String {
         MissingItem::Other(name) => format!(
             "сведения «{name}» — если непонятно, что именно нужно, ответьте на это письмо, и \
              мы подскажем"
+        ),
+    }
+}
+
+/// The calculation line of a partial refund.
+fn calculation(v: &View<'_>, reason: &AmountReason, amount: &str) -> String {
+    match reason {
+        AmountReason::Tier {
+            fact,
+            value,
+            percent,
+            paid,
+        } => {
+            let fact = if fact == "progress_percent" {
+                "прогресс".to_owned()
+            } else {
+                fact.clone()
+            };
+            format!(
+                "{fact} {value}\u{a0}% → возвращается {percent}\u{a0}% от {} = {amount}",
+                v.money(*paid)
+            )
+        }
+        AmountReason::ProRata {
+            paid,
+            rendered,
+            used_days,
+            term_days,
+        } => format!(
+            "{} − {} за использованные дни ({used_days} из {term_days}) = {amount}",
+            v.money(*paid),
+            v.money(*rendered)
+        ),
+        AmountReason::Deduction { paid, deducted } => {
+            format!("{} − {} = {amount}", v.money(*paid), v.money(*deducted))
+        }
+        AmountReason::Fee { value, fee } => format!(
+            "{} − комиссия {} = {amount}",
+            v.money(*value),
+            v.money(*fee)
         ),
     }
 }

@@ -23,8 +23,15 @@ fn context(event: Event, language: Language) -> EmailContext {
         clause: Some(Clause::english("§11 d): nothing is returned.")),
         merchant_language: None,
         missing: vec!["progress_percent".into()],
-        card_brand: Some("Visa".into()),
-        card_last4: Some("4242".into()),
+        refund_channel: Some(card("Visa", "4242")),
+        amount_reason: None,
+    }
+}
+
+fn card(brand: &str, last4: &str) -> RefundChannel {
+    RefundChannel::Card {
+        brand: Some(brand.into()),
+        last4: last4.into(),
     }
 }
 
@@ -161,14 +168,16 @@ fn a_clause_missing_in_the_customers_language_is_quoted_in_the_merchants_then_en
 #[test]
 fn only_four_digits_of_a_card_are_ever_shown() {
     let mut ctx = context(Event::Refunded, Language::En);
-    ctx.card_last4 = Some("4111111111111111".into());
+    ctx.refund_channel = Some(card("Visa", "4111111111111111"));
     let email = render(&ctx);
     assert!(!email.text.contains("4111"));
     assert!(!email.html.contains("4111"));
     assert!(email.text.contains("to the account you gave us"));
 
-    ctx.card_last4 = Some("4242".into());
-    ctx.card_brand = None;
+    ctx.refund_channel = Some(RefundChannel::Card {
+        brand: None,
+        last4: "4242".into(),
+    });
     let email = render(&ctx);
     assert!(
         email
@@ -294,4 +303,66 @@ fn plain_text_answers_keep_paragraphs_and_lists_and_escape_html() {
         email.html
     );
     assert!(email.html.contains("lang=\"lv\""));
+}
+
+#[test]
+fn a_bank_transfer_names_the_account_never_a_card() {
+    let expected = [
+        (
+            Language::Ru,
+            "Мы отправили 90,00\u{a0}BYN банковским переводом на ваш счёт, номер которого \
+             оканчивается на 5001.",
+        ),
+        (
+            Language::Kk,
+            "90,00\u{a0}BYN сомасын банктік аударыммен нөмірі 5001 деп аяқталатын банк \
+             шотыңызға аудардық.",
+        ),
+        (
+            Language::Lv,
+            "Esam pārskaitījuši 90,00\u{a0}BYN ar bankas pārskaitījumu uz Jūsu kontu, kura \
+             numurs beidzas ar 5001.",
+        ),
+        (
+            Language::En,
+            "We have sent BYN\u{a0}90.00 by bank transfer to your account ending in 5001.",
+        ),
+    ];
+    for (language, sentence) in expected {
+        let mut ctx = context(Event::Refunded, language);
+        ctx.refund_channel = RefundChannel::bank_account("LV80BANK0000435195001");
+        let email = render(&ctx);
+        assert!(email.text.contains(sentence), "{language}: {}", email.text);
+        assert!(!email.text.contains("4242"), "{language}");
+        assert!(!email.text.contains("Visa"), "{language}");
+    }
+}
+
+#[test]
+fn the_account_is_read_from_bank_details_as_customers_write_them() {
+    let last4 = |details: &str| match RefundChannel::bank_account(details) {
+        Some(RefundChannel::BankAccount { last4 }) => Some(last4),
+        _ => None,
+    };
+    assert_eq!(last4("LV80BANK0000435195001").as_deref(), Some("5001"));
+    assert_eq!(
+        last4("BY20 OLMP 3135 0000 0010 0000 0933, \"Belarusbank\"").as_deref(),
+        Some("0933")
+    );
+    assert_eq!(
+        last4("JANIS BERZINS; IBAN: lv80 bank 0000 4351 9500 1x; Swedbank").as_deref(),
+        Some("001X")
+    );
+    assert_eq!(last4("Swedbank, ask me"), None);
+}
+
+#[test]
+fn a_bank_account_shows_four_characters_at_most() {
+    let mut ctx = context(Event::Refunded, Language::En);
+    ctx.refund_channel = Some(RefundChannel::BankAccount {
+        last4: "LV80BANK0000435195001".into(),
+    });
+    let email = render(&ctx);
+    assert!(!email.text.contains("LV80"));
+    assert!(email.text.contains("to the account you gave us"));
 }
