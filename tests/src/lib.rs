@@ -513,3 +513,21 @@ pub async fn wait_for_state(pool: &PgPool, id: &str, state: &str) {
     }
     panic!("request {id} stayed in {last}, expected {state}");
 }
+
+/// A sandbox gateway on 127.0.0.1:0 with these faults, until `shutdown`; returns its URL.
+pub async fn sandbox_gateway(
+    faults: shared::gateway::sandbox::server::Faults,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(shared::gateway::sandbox::server::serve(
+        listener,
+        shared::gateway::sandbox::server::SandboxConfig {
+            ledger_path: None,
+            faults,
+        },
+        shutdown.clone(),
+    ));
+    url
+}

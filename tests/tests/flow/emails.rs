@@ -1036,7 +1036,7 @@ fn payout_worker(
 /// never the card of the payment, in each language.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bank_transfer_refund_names_the_account_not_the_card_in_each_language() {
-    use shared::gateway::sandbox::server::{Faults, SandboxConfig};
+    use shared::gateway::sandbox::server::Faults;
     use shared::gateway::sandbox::{CardStatus, SandboxGateway};
 
     let app = TestApp::spawn().await;
@@ -1046,16 +1046,7 @@ async fn a_bank_transfer_refund_names_the_account_not_the_card_in_each_language(
     let pipeline =
         Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, sink.mailer()));
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sandbox_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(shared::gateway::sandbox::server::serve(
-        listener,
-        SandboxConfig {
-            ledger_path: None,
-            faults: Faults::default(),
-        },
-        shutdown.clone(),
-    ));
+    let sandbox_url = e2e::sandbox_gateway(Faults::default(), &shutdown).await;
     let sandbox = SandboxGateway::at(&sandbox_url, Duration::from_secs(2)).unwrap();
     let payout = payout_worker(&app, &broker, &sandbox, &shutdown);
 

@@ -15,7 +15,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use shared::broker::consumer::{self, ConsumerConfig};
 use shared::gateway::ConfiguredGateway;
-use shared::gateway::sandbox::server::{Faults, SandboxConfig};
+use shared::gateway::sandbox::server::Faults;
 use shared::gateway::sandbox::{CardStatus, SandboxGateway};
 use shared::messages::Stage;
 use shared::money::{Currency, Money};
@@ -118,16 +118,7 @@ async fn every_corpus_email_through_the_pipeline_pays_only_what_the_label_allows
     let broker = TestBroker::new(&[Duration::from_millis(200)]);
     broker.declare().await;
     let shutdown = CancellationToken::new();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let gateway_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(shared::gateway::sandbox::server::serve(
-        listener,
-        SandboxConfig {
-            ledger_path: None,
-            faults: Faults::default(),
-        },
-        shutdown.clone(),
-    ));
+    let gateway_url = e2e::sandbox_gateway(Faults::default(), &shutdown).await;
     let ledger = SandboxGateway::at(&gateway_url, Duration::from_secs(10)).unwrap();
     let pipeline = Pipeline::start(&app.db, &broker);
     let gateways: HashMap<String, ConfiguredGateway> = shared::merchants::Merchants::demo()

@@ -14,7 +14,7 @@ use shared::api_keys::ApiRole;
 use shared::broker::consumer::Handler;
 use shared::broker::consumer::{self, ConsumerConfig};
 use shared::gateway::ConfiguredGateway;
-use shared::gateway::sandbox::server::{Faults, SandboxConfig};
+use shared::gateway::sandbox::server::Faults;
 use shared::gateway::sandbox::{CardStatus, SandboxGateway};
 use shared::messages::{Stage, WorkMessage};
 use shared::money::{Currency, Money};
@@ -81,17 +81,7 @@ fn to(sink: &SmtpSink, address: &str) -> Vec<Delivered> {
 }
 
 async fn sandbox(shutdown: &CancellationToken) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(shared::gateway::sandbox::server::serve(
-        listener,
-        SandboxConfig {
-            ledger_path: None,
-            faults: Faults::default(),
-        },
-        shutdown.clone(),
-    ));
-    url
+    e2e::sandbox_gateway(Faults::default(), shutdown).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use shared::broker::consumer::{self, ConsumerConfig};
 use shared::gateway::ConfiguredGateway;
-use shared::gateway::sandbox::server::{Faults, SandboxConfig};
+use shared::gateway::sandbox::server::Faults;
 use shared::gateway::sandbox::{CardStatus, RefundStatus, SandboxGateway};
 use shared::lifecycle::RequestState;
 use shared::messages::{Stage, WorkMessage};
@@ -20,18 +20,7 @@ use e2e::{TestBroker, TestDb, eventually};
 
 /// A sandbox gateway on 127.0.0.1:0 with these faults; returns its URL.
 async fn sandbox(faults: Faults, shutdown: &CancellationToken) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let config = SandboxConfig {
-        ledger_path: None,
-        faults,
-    };
-    tokio::spawn(shared::gateway::sandbox::server::serve(
-        listener,
-        config,
-        shutdown.clone(),
-    ));
-    url
+    e2e::sandbox_gateway(faults, shutdown).await
 }
 
 /// An approved request for `amount` on a payment of `captured`, seeded in the sandbox.
