@@ -10,17 +10,37 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// Opens a pool; fails fast (5 s) when the server is not there, naming the URL without its password.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
-    PgPoolOptions::new()
+    let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
         .connect(url)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot connect to Postgres at {}: {e}",
-                crate::config::redact_url(url)
-            )
-        })
+        .await;
+    let e = match pool {
+        Ok(pool) => return Ok(pool),
+        // The pool retries what it takes for passing trouble (the server's "too many
+        // clients", a starting server) until its timeout and then says only that it timed
+        // out: one direct connection finds the server's own words.
+        Err(sqlx::Error::PoolTimedOut) => why_no_connection(url).await,
+        Err(e) => e.to_string(),
+    };
+    Err(anyhow::anyhow!(
+        "cannot connect to Postgres at {}: {e}",
+        crate::config::redact_url(url)
+    ))
+}
+
+/// Why a connection to `url` cannot be made, as the server or the network says it.
+async fn why_no_connection(url: &str) -> String {
+    use sqlx::Connection;
+    let timed_out = sqlx::Error::PoolTimedOut.to_string();
+    match tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(url)).await {
+        Ok(Err(e)) => e.to_string(),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            format!("{timed_out} (a single connection now succeeds: the server was busy)")
+        }
+        Err(_) => format!("{timed_out} (the server did not answer within 5 s)"),
+    }
 }
 
 /// Brings the schema up to date; safe to run from several processes at once.

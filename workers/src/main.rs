@@ -70,7 +70,7 @@ enum Command {
     },
     /// Decide a refund request (JSON from FILE or stdin) and print the decision as JSON.
     Quote {
-        /// The request; read from stdin when absent.
+        /// The request; read from stdin when absent or `-`.
         file: Option<PathBuf>,
     },
     /// List the shipped policy packs or check a merchant's pack file.
@@ -85,7 +85,7 @@ enum Command {
     },
     /// Check an identity document described as JSON (FILE or stdin) and print the verdict.
     CheckDocument {
-        /// JSON file to read; standard input when absent.
+        /// JSON file to read; standard input when absent or `-`.
         file: Option<PathBuf>,
     },
     /// Serve the sandbox payment gateway (ledger, fault injection) for demos and tests.
@@ -148,8 +148,8 @@ fn main() -> ExitCode {
     };
     // Tools work on their input alone: no settings, no services.
     let command = match cli.command {
-        Command::CheckDocument { file } => return tools::check_document::run(file),
-        Command::Quote { file } => return tools::quote::run(file),
+        Command::CheckDocument { file } => return tools::check_document::run(stdin_if_dash(file)),
+        Command::Quote { file } => return tools::quote::run(stdin_if_dash(file)),
         Command::Calendar { cmd } => return tools::calendar::run(cmd),
         Command::Policies { cmd } => return tools::policies::run(cmd),
         Command::SandboxGateway(args) => return tools::sandbox_gateway::run(args),
@@ -302,6 +302,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             unreachable!("tools return before the runtime starts")
         }
     }
+}
+
+/// A FILE argument of `-` means standard input, as in other Unix tools.
+fn stdin_if_dash(file: Option<PathBuf>) -> Option<PathBuf> {
+    file.filter(|path| path.as_os_str() != "-")
 }
 
 /// Help and version print as clap prints them; any other usage error is one line on stderr

@@ -225,3 +225,37 @@ fn a_missing_file_exits_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not/here.json"));
 }
+
+#[test]
+fn a_dash_reads_the_document_from_stdin_as_unix_tools_do() {
+    let input = json!({
+        "mrz": KZ_PASSPORT,
+        "country": "KZ",
+        "personal_number": "900512400127",
+        "expect": {"name": "SEITKALI AIGERIM", "on": "2026-11-21"}
+    })
+    .to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_refundd"))
+        .args(["check-document", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("refundd starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let dash = child.wait_with_output().unwrap();
+    assert_eq!(
+        dash.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&dash.stderr)
+    );
+    assert_eq!(dash.stdout, run_stdin(&input).stdout);
+    let verdict: Value = serde_json::from_slice(&dash.stdout).unwrap();
+    assert!(verdict.is_object(), "{verdict}");
+}

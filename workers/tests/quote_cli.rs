@@ -328,3 +328,19 @@ fn policies_check_names_file_line_field_and_problem() {
     );
     assert!(stderr.contains("not_delivred"), "{stderr}");
 }
+
+#[test]
+fn a_dash_reads_the_request_from_stdin_as_unix_tools_do() {
+    let request = courses_example().to_string();
+    let plain = refundd(&["quote"], Some(&request));
+    let dash = refundd(&["quote", "-"], Some(&request));
+    assert_eq!(
+        dash.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&dash.stderr)
+    );
+    assert_eq!(dash.stdout, plain.stdout);
+    let decision: Value = serde_json::from_slice(&dash.stdout).unwrap();
+    assert_eq!(decision["amount"], "90.00");
+}

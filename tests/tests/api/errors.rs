@@ -80,7 +80,11 @@ async fn malformed_bodies_are_named_and_nothing_is_stored() {
     let r = post(format!("{{\"merchant\": \"{big}\"}}"), "application/json")
         .await
         .unwrap();
-    problem(r, 413).await;
+    let p = problem(r, 413).await;
+    assert_eq!(
+        p["detail"], "the body is over the 65536-byte (64 KiB) limit for JSON requests",
+        "a 413 names the limit: {p}"
+    );
 
     assert_eq!(count(&app, "payments").await, 0);
     app.stop().await;

@@ -3,6 +3,7 @@
 
 mod applications;
 mod auth;
+mod conventions;
 mod dashboard;
 mod demo;
 mod errors;

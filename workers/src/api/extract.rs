@@ -107,7 +107,13 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
         if let Some(late) = BodyDeadline::timed_out(deadline.as_ref()) {
             late
         } else if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(format!("the body is larger than the limit: {e}"))
+            // Every JSON body is read under the API's one JSON limit (uploads and raw emails
+            // have their own limits and messages).
+            ApiError::too_large(format!(
+                "the body is over the {}-byte ({} KiB) limit for JSON requests",
+                super::JSON_BODY_LIMIT,
+                super::JSON_BODY_LIMIT / 1024
+            ))
         } else {
             ApiError::malformed(format!("the body could not be read: {e}"), None)
         }
