@@ -336,6 +336,15 @@ async fn every_corpus_email_through_the_pipeline_pays_only_what_the_label_allows
     let _ = std::fs::create_dir_all(&artifacts);
     let _ = std::fs::write(artifacts.join("intake-corpus.md"), &report);
 
+    // What a person decides is due all the same (issue 16): the SLA watches it.
+    let undated: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM refund_requests WHERE state = 'manual_review' AND due_on IS NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(undated, 0, "requests in manual review without a due date");
+
     // The issue's three cases by name.
     let find = |file: &str| {
         &seen

@@ -105,6 +105,21 @@ impl Handler for Decide {
                 "information is missing",
             ),
         };
+        // A request a person decides is due like any other: a refusal read from an uncertain
+        // email has no due date of its own, so it takes the pack's default.
+        let due_on = match (&guess, decision.refund_due_by, pack, &a.payment) {
+            (Some(_), None, Some(pack), Some(payment)) => shared::requests::quote_input(
+                &a.record,
+                payment,
+                shared::money::Money::zero(payment.currency),
+                Vec::new(),
+            )
+            .ok()
+            .and_then(|input| {
+                shared::policy::default_due(pack, self.calendars.get(pack.country()), &input).ok()
+            }),
+            (_, due, _, _) => due,
+        };
         let decision_json =
             serde_json::to_value(&decision).map_err(|e| HandlerError::Permanent(e.into()))?;
         sqlx::query(
@@ -118,7 +133,7 @@ impl Handler for Decide {
         .bind(&decision.policy)
         .bind(&decision.policy_version)
         .bind(decision.amount.map(|m| m.minor()))
-        .bind(decision.refund_due_by)
+        .bind(due_on)
         .execute(&mut *tx)
         .await?;
         transition::apply(
