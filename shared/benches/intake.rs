@@ -67,7 +67,7 @@ fn intake_throughput(c: &mut Criterion) {
                 if let Ok(email) = parse(black_box(raw)) {
                     let matched = match_payment(&email, &candidates);
                     let missing = missing_for_application(&email, &matched);
-                    black_box(auto_reply(&email, &missing, "Webshop", &tag));
+                    black_box(auto_reply(&email, &missing, None, "Webshop", &tag));
                 }
             }
         })

@@ -227,7 +227,7 @@ fn check(
         );
         expect(
             "reason",
-            format!("{:?}", x.reason.map(|r| r.name())),
+            format!("{:?}", x.reading.reason.map(|r| r.name())),
             format!("{:?}", case.reason.as_deref()),
         );
         expect(
@@ -381,7 +381,7 @@ fn auto_replies_ask_in_the_customer_language_for_exactly_what_is_missing() {
     for case in expected.email.iter().filter(|c| c.kind == "application") {
         let (_, email) = load(&case.file);
         let missing = missing_for_application(&email, &match_payment(&email, &candidates));
-        let (subject, text) = auto_reply(&email, &missing, "Webshop", &tag);
+        let (subject, text) = auto_reply(&email, &missing, None, "Webshop", &tag);
         let language = email.language.code();
         assert!(
             subject.starts_with("[RF-0A1B2C3D] "),

@@ -34,18 +34,9 @@ pub fn answerable(email: &InboundEmail) -> bool {
 
 /// The answer's subject and plain text. `tag` is the request's tag, put in the subject so the
 /// customer's reply finds the request. With nothing missing it acknowledges the application.
+/// `understood`, when the email could not be read with certainty, is the paragraph restating
+/// what we understood (see [`super::understood`]), put after the greeting.
 pub fn auto_reply(
-    email: &InboundEmail,
-    missing: &[MissingItem],
-    merchant_name: &str,
-    tag: &RequestTag,
-) -> (String, String) {
-    auto_reply_with(email, missing, None, merchant_name, tag)
-}
-
-/// [`auto_reply`] with `understood`, the paragraph restating an uncertain reading of the
-/// email (see [`super::understood`]), after the greeting.
-pub fn auto_reply_with(
     email: &InboundEmail,
     missing: &[MissingItem],
     understood: Option<&str>,

@@ -32,7 +32,6 @@ pub(super) fn extract(
     Extracted {
         payment_reference: payment_reference(&text),
         amount: amount(&text),
-        reason: reading.reason,
         reading,
         customer_name: name_in_text(&text)
             .or_else(|| signature_line(&own_words(body)))

@@ -64,7 +64,7 @@ pub fn missing_for_application(email: &InboundEmail, matched: &PaymentMatch) -> 
         PaymentMatch::Ambiguous(_) => missing.push(MissingItem::PaymentChoice),
         PaymentMatch::None => missing.push(MissingItem::PaymentReference),
     }
-    if email.extracted.reason.is_none() {
+    if email.extracted.reading.reason.is_none() {
         missing.push(MissingItem::Reason);
     }
     if email.extracted.customer_name.is_none() {

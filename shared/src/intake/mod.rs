@@ -29,7 +29,7 @@ mod understood;
 mod unverified;
 
 pub use attachment_kind::{AttachmentKind, attachment_kind};
-pub use auto_reply::{answerable, auto_reply, auto_reply_with};
+pub use auto_reply::{answerable, auto_reply};
 pub use language::Language;
 pub use matching::{CandidatePayment, PaymentMatch, match_payment};
 pub use mime::{IntakeLimits, MAX_RAW_BYTES, parse, parse_with};
@@ -45,7 +45,6 @@ pub use unverified::{
 };
 
 use crate::money::Currency;
-use crate::policy::Reason;
 
 /// One received email, decoded and made safe to store: card numbers in the subject, body,
 /// names and text attachments are already masked.
@@ -126,9 +125,6 @@ pub struct Extracted {
     pub payment_reference: Option<String>,
     /// The amount as a decimal with two places (`"90.00"`), with the currency when named.
     pub amount: Option<(String, Option<Currency>)>,
-    /// The reason the customer's words support (`reading.reason`), also when the reading is
-    /// not certain: gate on `reading.certain`.
-    pub reason: Option<Reason>,
     /// How the customer's own words were read: reason, certainty, doubts, stated facts, and
     /// the evidence for each.
     pub reading: Reading,

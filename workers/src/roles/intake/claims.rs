@@ -444,7 +444,10 @@ fn confirmed_application(
     let mut attachments = claim.attachments;
     attachments.extend(reply.attachments.iter().cloned());
     let mut extracted = claim.extracted;
-    extracted.reason = extracted.reason.or(reply.extracted.reason);
+    if extracted.reading.reason.is_none() {
+        // The claim named no reason: the payer's reply is what gives one.
+        extracted.reading = reply.extracted.reading.clone();
+    }
     // The name the claim was signed with may be its writer's; only the payer's own counts
     // (else the payment's cardholder name stands).
     extracted.customer_name = reply.extracted.customer_name.clone();

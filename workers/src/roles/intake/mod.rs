@@ -409,7 +409,7 @@ impl Intake {
             payment_id: payment.as_ref().map(|p| p.id),
             merchant: merchant.clone(),
             channel: Channel::Email,
-            reason: email.extracted.reason.map(|r| r.name().to_owned()),
+            reason: email.extracted.reading.reason.map(|r| r.name().to_owned()),
             facts: Value::Object(facts.clone()),
             policy_id: payment.as_ref().map(|p| p.policy.clone()),
             currency: payment.as_ref().map(|p| p.currency.code().to_owned()),
@@ -529,7 +529,7 @@ impl Intake {
             added.insert("payment_id".into(), json!(p.id));
         }
         if record.reason.is_none()
-            && let Some(reason) = email.extracted.reason
+            && let Some(reason) = email.extracted.reading.reason
         {
             sqlx::query("UPDATE refund_requests SET reason = $2 WHERE id = $1")
                 .bind(id)
@@ -646,8 +646,7 @@ impl Intake {
             .map(|m| m.name.clone())
             .unwrap_or_else(|| merchant.unwrap_or("").to_owned());
         let tag = RequestTag::for_request(request_id);
-        let (subject, text) =
-            intake::auto_reply_with(email, missing, understood, &merchant_name, &tag);
+        let (subject, text) = intake::auto_reply(email, missing, understood, &merchant_name, &tag);
         let asked: Vec<&str> = missing.iter().map(|m| m.as_str()).collect();
         let notify = WorkMessage::new(Stage::Notify, request_id).with_event("intake_reply");
         self.queue_answer(tx, email, inbound_id, notify, (&subject, &text), &asked)
