@@ -273,14 +273,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         } => {
             if let Some(m) = &merchant {
                 let merchants = workers::roles::load_reference_data(&settings)?.merchants;
-                if merchants.get(m).is_none() {
-                    let known: Vec<&str> = merchants.all().map(|m| m.id.as_str()).collect();
-                    return Err(BadInput(format!(
-                        "--merchant {m:?} is not a merchant in the merchants file; known: {}",
-                        known.join(", ")
-                    ))
-                    .into());
-                }
+                known_merchant(&merchants, m, "")?;
             }
             let pool = shared::db::connect(&settings.database_url, 2).await?;
             let mut conn = pool.acquire().await?;
@@ -372,6 +365,31 @@ async fn api_key(cmd: ApiKeyCmd, settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The merchants file's ids, for messages.
+fn merchant_ids(merchants: &shared::merchants::Merchants) -> String {
+    merchants
+        .all()
+        .map(|m| m.id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Refuses (exit code 2) a `--merchant` the merchants file does not know, naming the ones it
+/// does (and `also`, other accepted values).
+fn known_merchant(
+    merchants: &shared::merchants::Merchants,
+    id: &str,
+    also: &str,
+) -> Result<(), BadInput> {
+    if merchants.get(id).is_some() {
+        return Ok(());
+    }
+    Err(BadInput(format!(
+        "--merchant {id}: no such merchant in the merchants file; merchants are {}{also}",
+        merchant_ids(merchants)
+    )))
+}
+
 /// The merchant a new key reaches: one from the merchants file, or all of them for a role
 /// that may span merchants. Checked before anything is written.
 fn key_scope(
@@ -380,26 +398,18 @@ fn key_scope(
     settings: &Settings,
 ) -> anyhow::Result<MerchantScope> {
     let merchants = workers::roles::load_reference_data(settings)?.merchants;
-    let known = || {
-        merchants
-            .all()
-            .map(|m| m.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let all = MerchantScope::ALL_MERCHANTS;
     let scope = merchant.ok_or_else(|| {
         BadInput(format!(
             "--merchant is required: the id of the merchant whose data the key reaches ({}), or {all} (supervisor, viewer and intake keys only)",
-            known()
+            merchant_ids(&merchants)
         ))
     })?;
     match &scope {
-        MerchantScope::Merchant(id) if merchants.get(id).is_none() => Err(BadInput(format!(
-            "--merchant {id}: no such merchant in the merchants file; merchants are {}, or {all}",
-            known()
-        ))
-        .into()),
+        MerchantScope::Merchant(id) => {
+            known_merchant(&merchants, id, &format!(", or {all}"))?;
+            Ok(scope)
+        }
         MerchantScope::AllMerchants if !role.may_span_merchants() => {
             Err(BadInput(shared::api_keys::ApiKeyError::MustNameMerchant(role).to_string()).into())
         }

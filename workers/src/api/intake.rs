@@ -2,7 +2,7 @@
 //! taken in exactly as the IMAP reader takes a message from the mailbox.
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -16,10 +16,8 @@ use super::problem::{ApiError, KeyProblems, Problem};
 use crate::roles::intake::{IntakeOutcome, Source};
 
 pub fn router() -> Router<ApiContext> {
-    Router::new().route(
-        "/v1/intake/email",
-        post(take_email).layer(DefaultBodyLimit::max(MAX_RAW_BYTES)),
-    )
+    // The handler reads the raw body itself, to MAX_RAW_BYTES, after the role check.
+    Router::new().route("/v1/intake/email", post(take_email))
 }
 
 /// The raw message, exactly as received (documentation only).

@@ -34,12 +34,7 @@ pub struct ServerLimits {
 
 impl Default for ServerLimits {
     fn default() -> Self {
-        let s = shared::config::Settings::default();
-        Self {
-            header_read: s.api_header_timeout,
-            body_read: s.api_body_timeout,
-            request: s.api_request_timeout,
-        }
+        Self::from_settings(&shared::config::Settings::default())
     }
 }
 
@@ -128,7 +123,7 @@ pub async fn deadlines(State(limits): State<ServerLimits>, req: Request, next: N
                 "request not answered in time; cut off"
             );
             ApiError::answer_timeout(format!(
-                "the request could not be answered within {} s; nothing was changed, try again",
+                "the request could not be answered within {} s; it may or may not have been applied: read the resource before trying again",
                 limits.request.as_secs()
             ))
             .into_response()

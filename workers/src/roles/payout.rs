@@ -146,11 +146,7 @@ impl<G: Gateway + 'static> Handler for Payout<G> {
             .payment_id
             .ok_or_else(|| permanent(format!("request {id} has no payment")))?;
         // One refund decision per payment at a time.
-        sqlx::query("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE")
-            .bind(payment_id)
-            .execute(&mut *tx)
-            .await?;
-        let payment = payments::find(&mut tx, payment_id)
+        let payment = payments::lock(&mut tx, payment_id)
             .await?
             .ok_or_else(|| permanent(format!("payment {payment_id} vanished")))?;
         let by_bank_transfer = record
