@@ -133,7 +133,9 @@ async fn a_strangers_email_quoting_a_transaction_id_opens_nothing_until_the_paye
         0
     );
     let (outcome, claimed, merchant): (String, Option<Uuid>, Option<String>) = sqlx::query_as(
-        "SELECT outcome, claimed_payment_id, merchant FROM inbound_emails WHERE id = $1::uuid",
+        "SELECT i.outcome, i.claimed_payment_id, p.merchant
+           FROM inbound_emails i LEFT JOIN payments p ON p.id = i.claimed_payment_id
+          WHERE i.id = $1::uuid",
     )
     .bind(answer["inbound_id"].as_str().unwrap())
     .fetch_one(&pool)
@@ -389,8 +391,9 @@ async fn forged_in_reply_to_references_and_tags_change_nothing_on_the_victims_re
         );
     }
     let claims: Vec<(Option<Uuid>, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT claimed_request_id, merchant, reply_text FROM inbound_emails
-          WHERE outcome = 'unverified' ORDER BY id",
+        "SELECT i.claimed_request_id, r.merchant, i.reply_text
+           FROM inbound_emails i LEFT JOIN refund_requests r ON r.id = i.claimed_request_id
+          WHERE i.outcome = 'unverified' ORDER BY i.id",
     )
     .fetch_all(&pool)
     .await
@@ -406,6 +409,42 @@ async fn forged_in_reply_to_references_and_tags_change_nothing_on_the_victims_re
         count(&pool, "SELECT count(*) FROM refund_requests").await,
         1
     );
+    // A claim on a request belongs to the request's merchant, read when asked: its staff list
+    // the three, another merchant's staff none and cannot accept one.
+    let client = reqwest::Client::new();
+    for (merchant, seen) in [("webshop-lv", 3), ("goods-kz", 0)] {
+        let key = app.merchant_key(ApiRole::Support, merchant).await;
+        let page: Value = client
+            .get(app.url("/v1/unverified-emails"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), seen, "{merchant}: {page}");
+        assert!(
+            items.iter().all(|i| i["merchant"] == "webshop-lv"),
+            "{page}"
+        );
+        if seen == 0 {
+            let claim: Uuid = sqlx::query_scalar(
+                "SELECT id FROM inbound_emails WHERE outcome = 'unverified' LIMIT 1",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            let r = client
+                .post(app.url(&format!("/v1/unverified-emails/{claim}/accept")))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 404);
+        }
+    }
 
     // Anna herself, replying the same way (her address in capitals): joined as always.
     let (status, attached) = take(

@@ -32,7 +32,7 @@ pub(super) enum Claim {
     /// A registered payment whose customer address is not the sender's.
     Payment(Box<Payment>),
     /// A request (by our Message-ID or its tag) whose contact is not the sender.
-    Request { id: Uuid, merchant: Option<String> },
+    Request { id: Uuid },
 }
 
 /// A confirmation email the payer answered while it still waits, locked for this
@@ -137,9 +137,9 @@ impl Intake {
         outcome: &mut IntakeOutcome,
     ) -> anyhow::Result<()> {
         let inbound_id = outcome.inbound_id;
-        let (payment_id, request_id, merchant) = match &claim {
-            Claim::Payment(p) => (Some(p.id), None, Some(p.merchant.clone())),
-            Claim::Request { id, merchant } => (None, Some(*id), merchant.clone()),
+        let (payment_id, request_id) = match &claim {
+            Claim::Payment(p) => (Some(p.id), None),
+            Claim::Request { id } => (None, Some(*id)),
         };
         let shared::inbound_emails::SealedRaw {
             key_id,
@@ -148,14 +148,13 @@ impl Intake {
         } = shared::inbound_emails::seal(&self.document_keys, inbound_id, &mask_raw(raw));
         sqlx::query(
             "UPDATE inbound_emails
-                SET claimed_payment_id = $2, claimed_request_id = $3, merchant = $4,
-                    sealed_key_id = $5, sealed_nonce = $6, sealed_raw = $7
+                SET claimed_payment_id = $2, claimed_request_id = $3,
+                    sealed_key_id = $4, sealed_nonce = $5, sealed_raw = $6
               WHERE id = $1",
         )
         .bind(inbound_id)
         .bind(payment_id)
         .bind(request_id)
-        .bind(&merchant)
         .bind(key_id)
         .bind(nonce)
         .bind(sealed)
@@ -332,21 +331,29 @@ impl Intake {
 
     /// Support accepts an unverified email: it is taken in as if its sender were the payer
     /// (a request opened on the claimed payment, with the sender as contact) or the request's
-    /// contact (joined to the claimed request); the request's history names `actor`.
+    /// contact (joined to the claimed request); the request's history names `actor`. With
+    /// `merchant`, an email claiming another merchant's payment or request is `NotFound`.
     pub async fn accept(
         &self,
         inbound_id: Uuid,
+        merchant: Option<&str>,
         actor: &str,
     ) -> anyhow::Result<Result<AcceptedClaim, AcceptRefused>> {
         let mut tx = self.pool.begin().await?;
         #[allow(clippy::type_complexity)]
         let row: Option<(Option<String>, Option<Uuid>, Option<Uuid>, Option<Uuid>)> =
             sqlx::query_as(
-                "SELECT resolution, resolved_request_id, claimed_payment_id, claimed_request_id
-                   FROM inbound_emails WHERE id = $1 AND outcome = 'unverified'
-                    FOR UPDATE",
+                "SELECT i.resolution, i.resolved_request_id, i.claimed_payment_id,
+                        i.claimed_request_id
+                   FROM inbound_emails i
+                   LEFT JOIN payments p ON p.id = i.claimed_payment_id
+                   LEFT JOIN refund_requests r ON r.id = i.claimed_request_id
+                  WHERE i.id = $1 AND i.outcome = 'unverified'
+                    AND ($2::text IS NULL OR coalesce(p.merchant, r.merchant) = $2)
+                    FOR UPDATE OF i",
             )
             .bind(inbound_id)
+            .bind(merchant)
             .fetch_optional(&mut *tx)
             .await?;
         let Some((resolution, resolved_request, payment_id, request_id)) = row else {

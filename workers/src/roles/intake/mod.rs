@@ -765,7 +765,6 @@ async fn verdict(tx: &mut PgConnection, email: &InboundEmail) -> anyhow::Result<
                 if !intake::sender_is(request.owner(), sender) {
                     return Ok(Verdict::Unverified(claims::Claim::Request {
                         id: request.id,
-                        merchant: request.merchant,
                     }));
                 }
                 let payment = if request.payment_id.is_none() {
@@ -830,7 +829,6 @@ struct ReferencedRequest {
     contact_email: Option<String>,
     customer_email: Option<String>,
     payment_id: Option<Uuid>,
-    merchant: Option<String>,
 }
 
 impl ReferencedRequest {
@@ -842,8 +840,7 @@ impl ReferencedRequest {
     }
 }
 
-const REFERENCED_REQUEST: &str =
-    "SELECT r.id, r.contact_email, p.customer_email, r.payment_id, r.merchant
+const REFERENCED_REQUEST: &str = "SELECT r.id, r.contact_email, p.customer_email, r.payment_id
        FROM refund_requests r LEFT JOIN payments p ON p.id = r.payment_id";
 
 /// The request or confirmation a reply names, when it exists. A tag is 8 hex digits of the
