@@ -30,6 +30,7 @@ use super::clause::Clause;
 use super::facts::{
     AmountFact, DateFact, DocumentKind, FactName, Facts, PercentFact, Reason, YesNoFact,
 };
+use crate::api_keys::ApiRole;
 use crate::calendar::Country;
 use crate::money::{Currency, DecimalAmount, Money};
 
@@ -437,6 +438,8 @@ struct PackFile {
     #[serde(default)]
     requires_confirmation: bool,
     #[serde(default)]
+    confirm_roles: Option<Spanned<Vec<ApiRole>>>,
+    #[serde(default)]
     email_must_state: Vec<FactName>,
     #[serde(default)]
     payout: PayoutMethod,
@@ -454,6 +457,9 @@ struct PackFile {
     rules: Vec<Spanned<Rule>>,
 }
 
+/// Who confirms a decision awaiting confirmation when a pack does not say.
+const CONFIRM_ROLES_DEFAULT: [ApiRole; 2] = [ApiRole::Support, ApiRole::Supervisor];
+
 /// A validated policy pack.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyPack {
@@ -467,6 +473,8 @@ pub struct PolicyPack {
     timezone: Tz,
     pub(crate) extend_to_working_day: bool,
     pub(crate) requires_confirmation: bool,
+    /// The keys' roles that may confirm a decision awaiting confirmation.
+    confirm_roles: Vec<ApiRole>,
     /// Facts an application read from an email must state (or a person confirm) before the
     /// engine's reading of their absence may decide it automatically.
     pub(crate) email_must_state: BTreeSet<FactName>,
@@ -538,6 +546,35 @@ impl PolicyPack {
                 "a pack needs at least one `[[rules]]`".into(),
             ));
         }
+        let confirm_roles = match &raw.confirm_roles {
+            None => CONFIRM_ROLES_DEFAULT.to_vec(),
+            Some(roles) => {
+                let list = roles.get_ref();
+                if list.is_empty() {
+                    return Err(located(
+                        Some(roles.span()),
+                        "`confirm_roles` needs at least one role: support, supervisor".into(),
+                    ));
+                }
+                if let Some(role) = list.iter().find(|r| !CONFIRM_ROLES_DEFAULT.contains(r)) {
+                    return Err(located(
+                        Some(roles.span()),
+                        format!(
+                            "role `{role}` may not confirm refunds; `confirm_roles` takes \
+                             support and supervisor"
+                        ),
+                    ));
+                }
+                let mut unique = Vec::new();
+                for role in list {
+                    if !unique.contains(role) {
+                        unique.push(*role);
+                    }
+                }
+                unique
+            }
+        };
+
         let mut ids = BTreeSet::new();
         for rule in &raw.rules {
             let span = Some(rule.span());
@@ -611,6 +648,7 @@ impl PolicyPack {
             timezone,
             extend_to_working_day: raw.extend_to_working_day,
             requires_confirmation: raw.requires_confirmation,
+            confirm_roles,
             email_must_state: raw.email_must_state.iter().copied().collect(),
             payout: raw.payout,
             defaults: raw.defaults,
@@ -666,13 +704,19 @@ impl PolicyPack {
         self.currency
     }
 
-    /// The zone whose calendar dates every window and deadline uses.
     /// Facts an application read from an email must state before their absence may decide
     /// it automatically (`email_must_state`).
     pub fn email_must_state(&self) -> &BTreeSet<FactName> {
         &self.email_must_state
     }
 
+    /// The roles whose keys may confirm a decision that awaits confirmation
+    /// (`confirm_roles`; support and supervisor unless the pack names fewer).
+    pub fn confirm_roles(&self) -> &[ApiRole] {
+        &self.confirm_roles
+    }
+
+    /// The zone whose calendar dates every window and deadline uses.
     pub fn timezone(&self) -> Tz {
         self.timezone
     }

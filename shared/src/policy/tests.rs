@@ -817,6 +817,54 @@ fn pack_errors_name_file_line_field_and_problem() {
 }
 
 #[test]
+fn who_confirms_is_the_packs_choice_among_support_and_supervisor() {
+    use crate::api_keys::ApiRole;
+    let default = PolicyPack::from_toml(MERCHANT_PACK, "gym.toml").unwrap();
+    assert_eq!(
+        default.confirm_roles(),
+        [ApiRole::Support, ApiRole::Supervisor]
+    );
+    let with = |roles: &str| {
+        MERCHANT_PACK.replace(
+            "extend_to_working_day = false",
+            &format!("extend_to_working_day = false\nconfirm_roles = {roles}"),
+        )
+    };
+    let supervisors =
+        PolicyPack::from_toml(&with(r#"["supervisor", "supervisor"]"#), "gym.toml").unwrap();
+    assert_eq!(supervisors.confirm_roles(), [ApiRole::Supervisor]);
+    for (roles, problem) in [
+        ("[]", "needs at least one role"),
+        (r#"["viewer"]"#, "role `viewer` may not confirm refunds"),
+        (
+            r#"["intake", "support"]"#,
+            "role `intake` may not confirm refunds",
+        ),
+    ] {
+        let err = pack_error(&with(roles));
+        assert_eq!(err.field, "confirm_roles", "{roles}");
+        assert_eq!(err.line, Some(7), "{roles}");
+        assert!(err.problem.contains(problem), "{roles}: {}", err.problem);
+    }
+    let typo = pack_error(&with(r#"["admin"]"#));
+    assert!(
+        typo.problem.contains("unknown variant `admin`"),
+        "{}",
+        typo.problem
+    );
+    // The shipped packs: the subscription's administrator is support (§8.4), as by default.
+    let packs = PolicyPacks::try_builtin().unwrap();
+    for pack in packs.iter() {
+        assert_eq!(
+            pack.confirm_roles(),
+            [ApiRole::Support, ApiRole::Supervisor],
+            "{}",
+            pack.id()
+        );
+    }
+}
+
+#[test]
 fn pack_refuses_a_fee_that_is_not_defined() {
     let text = MERCHANT_PACK.split("[[rules]]").next().unwrap().to_owned()
         + r#"[[rules]]

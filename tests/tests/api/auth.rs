@@ -80,7 +80,8 @@ async fn every_role_against_every_endpoint() {
             Method::POST,
             format!("/v1/refund-requests/{request}/confirm"),
             None,
-            [Forbidden, Allowed, Forbidden, Forbidden],
+            // The shipped packs let support confirm (`confirm_roles`'s default).
+            [Allowed, Allowed, Forbidden, Forbidden],
         ),
         (
             Method::POST,
@@ -221,6 +222,73 @@ async fn every_role_against_every_endpoint() {
         let p = problem(r, 401).await;
         assert!(p["detail"].as_str().unwrap().contains("Bearer"), "{p}");
     }
+    app.stop().await;
+}
+
+/// Confirming the engine's decision is for the roles the pack names; deciding an amount in
+/// manual review is a supervisor's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_confirms_is_the_policy_packs_choice() {
+    // by-online-courses as shipped, but confirmed by supervisors only.
+    let text = include_str!("../../../shared/data/policies/by-online-courses.toml").replace(
+        "extend_to_working_day =",
+        "confirm_roles = [\"supervisor\"]\nextend_to_working_day =",
+    );
+    let strict = shared::policy::PolicyPack::from_toml(&text, "by-online-courses.toml").unwrap();
+    assert_eq!(strict.confirm_roles(), [ApiRole::Supervisor]);
+    let mut packs = shared::policy::PolicyPacks::default();
+    for pack in shared::policy::PolicyPacks::builtin().iter() {
+        if pack.id().as_str() != "by-online-courses" {
+            packs.insert(pack.clone()).unwrap();
+        }
+    }
+    packs.insert(strict).unwrap();
+    let app = TestApp::spawn_with(|ctx| ctx.packs = std::sync::Arc::new(packs)).await;
+    let payment = register_payment(&app, "tx-confirm-roles").await;
+    let request = submit(&app, &payment).await;
+    let confirm = |role: ApiRole, body: Value| {
+        client()
+            .post(app.url(&format!("/v1/refund-requests/{request}/confirm")))
+            .bearer_auth(app.key(role))
+            .json(&body)
+            .send()
+    };
+
+    set_state(&app, &request, "awaiting_confirmation").await;
+    let p = problem(confirm(ApiRole::Support, json!({})).await.unwrap(), 403).await;
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("support")
+            && detail.contains("by-online-courses")
+            && detail.contains("supervisor")
+            && detail.contains("confirm_roles"),
+        "{p}"
+    );
+    // In manual review, an amount is a supervisor's decision whatever the pack says.
+    set_state(&app, &request, "manual_review").await;
+    let p = problem(
+        confirm(ApiRole::Support, json!({"amount": "10.00"}))
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("manual review"),
+        "{p}"
+    );
+    let state: String = sqlx::query_scalar("SELECT state FROM refund_requests WHERE id = $1::uuid")
+        .bind(&request)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "manual_review", "nothing moved");
+
+    set_state(&app, &request, "awaiting_confirmation").await;
+    let r = confirm(ApiRole::Supervisor, json!({})).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let confirmed: Value = r.json().await.unwrap();
+    assert_eq!(confirmed["state"], "approved", "{confirmed}");
     app.stop().await;
 }
 

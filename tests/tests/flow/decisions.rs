@@ -65,7 +65,7 @@ async fn worked_examples_are_decided_to_the_cent_and_the_day() {
     .await;
     let a = a["id"].as_str().unwrap().to_string();
 
-    // kz-saas-subscription: 60 000.00 KZT → 57 391.30 KZT, after a supervisor confirms.
+    // kz-saas-subscription: 60 000.00 KZT → 57 391.30 KZT, after support confirms.
     let saas = post(
         &app,
         "/v1/payments",
@@ -149,8 +149,9 @@ async fn worked_examples_are_decided_to_the_cent_and_the_day() {
     assert_eq!(get(&app, &b).await["amount"], "57391.30");
     let confirmed = post(
         &app,
+        // §8.4's administrator: support confirms (the pack's default `confirm_roles`).
         &format!("/v1/refund-requests/{b}/confirm"),
-        ApiRole::Supervisor,
+        ApiRole::Support,
         json!({}),
     )
     .await;

@@ -913,8 +913,10 @@ impl TextLimits for WithdrawBody {
         &[("note", NOTE_MAX, TextShape::Lines)];
 }
 
-/// A supervisor confirms a decision that awaits confirmation, or decides a request in manual
-/// review (with an amount). The request moves to approved and on to payout.
+/// Confirms a decision that awaits confirmation (a key whose role the policy pack's
+/// `confirm_roles` names: support and supervisor unless the pack says fewer), or decides a
+/// request in manual review with an amount (a supervisor). The request moves to approved and
+/// on to payout.
 #[utoipa::path(post, path = "/v1/refund-requests/{id}/confirm", operation_id = "confirm_refund_request", tag = "refund requests",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "refund request id")),
@@ -932,7 +934,7 @@ pub async fn confirm(
     PathText(id): PathText,
     OptionalJson(body): OptionalJson<ConfirmBody>,
 ) -> Result<Json<RefundRequestView>, ApiError> {
-    let caller = caller.require(&[ApiRole::Supervisor], "confirm refunds")?;
+    let caller = caller.require(&READERS, "confirm refunds")?;
     let id = parse_id(&id)?;
     let mut tx = ctx.db.begin().await?;
     let (record, version) = lock(&mut tx, caller, id).await?;
@@ -947,6 +949,35 @@ pub async fn confirm(
     let payment = payments::lock(&mut tx, payment_id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("payment {payment_id} missing")))?;
+    let pack = ctx
+        .packs
+        .get(&payment.policy)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("pack {} missing", payment.policy)))?;
+    // Who confirms the engine's decision is the pack's choice (`confirm_roles`); deciding an
+    // amount in manual review is a supervisor's.
+    match state {
+        RequestState::AwaitingConfirmation => {
+            if !pack.confirm_roles().contains(&caller.role) {
+                let roles: Vec<&str> = pack.confirm_roles().iter().map(|r| r.as_str()).collect();
+                return Err(ApiError::forbidden(format!(
+                    "a {} key may not confirm refunds under policy {}; it names {} keys \
+                     (`confirm_roles`)",
+                    caller.role,
+                    pack.id(),
+                    roles.join(" or ")
+                )));
+            }
+        }
+        _ => {
+            if caller.role != ApiRole::Supervisor {
+                return Err(ApiError::forbidden(format!(
+                    "a {} key may not decide a request in manual review; that needs a \
+                     supervisor key",
+                    caller.role
+                )));
+            }
+        }
+    }
     let committed = payments::committed_refunds(&mut tx, payment_id, Some(id)).await?;
     let left = payment.amount.minor() - committed;
 
@@ -958,9 +989,6 @@ pub async fn confirm(
             let refunded = Money::from_minor(committed, payment.currency);
             let input = requests::quote_input(&record, &payment, refunded, Vec::new())
                 .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
-            let pack = ctx.packs.get(&payment.policy).ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("pack {} missing", payment.policy))
-            })?;
             let decision = shared::policy::decide(pack, ctx.calendars.get(pack.country()), &input)
                 .map_err(|e| ApiError::conflict("policy", e.to_string()))?;
             let amount = decision.amount.map(|m| m.minor()).unwrap_or(0);
@@ -991,9 +1019,6 @@ pub async fn confirm(
                     let refunded = Money::from_minor(committed, payment.currency);
                     let input = requests::quote_input(&record, &payment, refunded, Vec::new())
                         .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
-                    let pack = ctx.packs.get(&payment.policy).ok_or_else(|| {
-                        ApiError::internal(anyhow::anyhow!("pack {} missing", payment.policy))
-                    })?;
                     let due = shared::policy::default_due(
                         pack,
                         ctx.calendars.get(pack.country()),
@@ -1045,7 +1070,10 @@ pub async fn confirm(
             from: state,
             to: RequestState::Approved,
             actor: &caller.actor(),
-            reason: Some(body.note.as_deref().unwrap_or("confirmed by a supervisor")),
+            reason: Some(body.note.as_deref().unwrap_or(match caller.role {
+                ApiRole::Supervisor => "confirmed by a supervisor",
+                _ => "confirmed by support",
+            })),
             details: json!({"amount": Money::from_minor(amount_minor, payment.currency).amount_text()}),
         },
         &messages,
