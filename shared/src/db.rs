@@ -43,6 +43,47 @@ async fn why_no_connection(url: &str) -> String {
     }
 }
 
+/// What lies behind `error` when a running pool gave up waiting for a connection: the pool
+/// retries the server's passing refusals ("too many clients", a starting server) until its
+/// timeout and then says only that it timed out, so one direct connection with the pool's
+/// settings asks the server. `None` for other errors, and when another caller in this process
+/// asked less than 5 s ago (a busy server is not asked once per failing request).
+pub async fn explain(pool: &PgPool, error: &sqlx::Error) -> Option<String> {
+    use sqlx::{ConnectOptions, Connection};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_ASKED_MS: AtomicU64 = AtomicU64::new(0);
+    if !matches!(error, sqlx::Error::PoolTimedOut) {
+        return None;
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let last = LAST_ASKED_MS.load(Ordering::Relaxed);
+    if now_ms.saturating_sub(last) < 5_000
+        || LAST_ASKED_MS
+            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return None;
+    }
+    let options = pool.connect_options();
+    let timed_out = sqlx::Error::PoolTimedOut.to_string();
+    Some(
+        match tokio::time::timeout(Duration::from_secs(5), options.connect()).await {
+            Ok(Err(e)) => e.to_string(),
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+                format!(
+                    "{timed_out} (a single connection now succeeds: every connection of the pool \
+                     was busy; a larger pool or fewer slow queries helps)"
+                )
+            }
+            Err(_) => format!("{timed_out} (the server did not answer within 5 s)"),
+        },
+    )
+}
+
 /// Brings the schema up to date; safe to run from several processes at once.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await?;

@@ -439,3 +439,66 @@ async fn a_formula_in_bank_details_is_text_in_the_csv_export() {
     );
     app.stop().await;
 }
+
+/// A database that refuses connections (here a role allowed none, as a server with "too many
+/// clients" does): the API answers 503 with a Retry-After and says nothing was stored, and
+/// the log gets the server's own reason, not only "pool timed out".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusing_database_answers_503_and_its_reason_is_found() {
+    let role = format!("refundd_limited_{}", uuid::Uuid::new_v4().simple());
+    let admin = e2e::TestDb::new().await;
+    sqlx::query(&format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 0"))
+        .execute(&admin.pool)
+        .await
+        .unwrap();
+    let options = (*admin.pool.connect_options()).clone().username(&role);
+    let refused = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_millis(800))
+        .connect_lazy_with(options);
+    let app = TestApp::spawn_with(|ctx| ctx.db = refused.clone()).await;
+
+    let r = as_role(
+        &app,
+        client().get(app.url("/v1/refund-requests")),
+        ApiRole::Support,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(
+        r.headers().get("retry-after").map(|v| v.to_str().unwrap()),
+        Some("5")
+    );
+    let p = problem(r, 503).await;
+    assert_eq!(p["type"], "/problems/database-unavailable", "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("nothing was stored"),
+        "{p}"
+    );
+
+    let err = refused.acquire().await.unwrap_err();
+    assert!(matches!(err, sqlx::Error::PoolTimedOut), "{err}");
+    // The reason the pool hides (asked once per 5 s per process: the API's answer above may
+    // have asked already).
+    tokio::time::sleep(std::time::Duration::from_millis(5_100)).await;
+    let reason = shared::db::explain(&refused, &err).await.unwrap();
+    assert!(reason.contains("too many connections for role"), "{reason}");
+    assert_eq!(
+        shared::db::explain(&refused, &err).await,
+        None,
+        "once per 5 s"
+    );
+    assert_eq!(
+        shared::db::explain(&admin.pool, &sqlx::Error::RowNotFound).await,
+        None
+    );
+
+    app.stop().await;
+    refused.close().await;
+    sqlx::query(&format!("DROP ROLE {role}"))
+        .execute(&admin.pool)
+        .await
+        .unwrap();
+    admin.drop_database().await;
+}

@@ -179,7 +179,7 @@ async fn docs_page() -> Html<String> {
         html,
         "<h1>{}</h1><p>{}</p><p>Machine-readable: <a href=\"/openapi.json\">/openapi.json</a> (OpenAPI {})</p>",
         escape(info["title"].as_str().unwrap_or("")),
-        escape(info["description"].as_str().unwrap_or("")),
+        markdown_inline(info["description"].as_str().unwrap_or("")),
         escape(doc["openapi"].as_str().unwrap_or(""))
     );
     html.push_str("<h2>Operations</h2>");
@@ -196,10 +196,10 @@ async fn docs_page() -> Html<String> {
                     path = escape(path)
                 );
                 if let Some(s) = op["summary"].as_str() {
-                    let _ = write!(html, "<p>{}</p>", escape(s));
+                    html.push_str(&markdown(s));
                 }
                 if let Some(d) = op["description"].as_str() {
-                    let _ = write!(html, "<p>{}</p>", escape(d));
+                    html.push_str(&markdown(d));
                 }
                 if let Some(params) = op["parameters"].as_array() {
                     html.push_str(
@@ -211,7 +211,7 @@ async fn docs_page() -> Html<String> {
                             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
                             escape(p["name"].as_str().unwrap_or("")),
                             escape(p["in"].as_str().unwrap_or("")),
-                            escape(p["description"].as_str().unwrap_or(""))
+                            markdown_inline(p["description"].as_str().unwrap_or(""))
                         );
                     }
                     html.push_str("</table>");
@@ -251,7 +251,7 @@ async fn docs_page() -> Html<String> {
         for (name, schema) in schemas {
             let _ = write!(html, "<h3 id=\"schema-{0}\">{0}</h3>", escape(name));
             if let Some(d) = schema["description"].as_str() {
-                let _ = write!(html, "<p>{}</p>", escape(d));
+                html.push_str(&markdown(d));
             }
             if let Some(props) = schema["properties"].as_object() {
                 let required: Vec<&str> = schema["required"]
@@ -270,7 +270,7 @@ async fn docs_page() -> Html<String> {
                             ""
                         },
                         schema_name(p),
-                        escape(p["description"].as_str().unwrap_or(""))
+                        markdown_inline(p["description"].as_str().unwrap_or(""))
                     );
                 }
                 html.push_str("</table>");
@@ -279,6 +279,40 @@ async fn docs_page() -> Html<String> {
     }
     html.push_str("</body></html>");
     Html(html)
+}
+
+/// The descriptions are Markdown written in doc comments: rendered as HTML, with any HTML in
+/// them shown as text (never as markup) and Rust's intra-doc links (`` [`Name`] ``, which
+/// link nothing outside rustdoc) shown as code.
+fn markdown(text: &str) -> String {
+    use pulldown_cmark::{Event, Parser};
+    static INTRA_DOC: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\[(`[^`\]]+`)\](\([^)]*\))?").expect("a valid pattern")
+    });
+    let text = INTRA_DOC.replace_all(text, |c: &regex::Captures| match c.get(2) {
+        Some(_) => c[0].to_owned(),
+        None => c[1].to_owned(),
+    });
+    let events = Parser::new(&text).map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        other => other,
+    });
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, events);
+    html
+}
+
+/// [`markdown`] for a table cell or a line: one paragraph loses its `<p>`.
+fn markdown_inline(text: &str) -> String {
+    let html = markdown(text);
+    let trimmed = html.trim_end();
+    match trimmed
+        .strip_prefix("<p>")
+        .and_then(|rest| rest.strip_suffix("</p>"))
+    {
+        Some(inner) if !inner.contains("<p>") => inner.to_owned(),
+        _ => html,
+    }
 }
 
 fn schema_name(schema: &serde_json::Value) -> String {
@@ -304,5 +338,41 @@ fn schema_name(schema: &serde_json::Value) -> String {
             .collect::<Vec<_>>()
             .join(" | "),
         _ => "any".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{markdown, markdown_inline};
+
+    #[test]
+    fn descriptions_render_as_markdown_and_never_as_markup() {
+        assert_eq!(
+            markdown_inline("Send `Authorization: Bearer <key>`, *then* read"),
+            "Send <code>Authorization: Bearer &lt;key&gt;</code>, <em>then</em> read"
+        );
+        assert_eq!(
+            markdown("First.\n\nSecond with [`ApiJson`] and [`a link`](https://example.com)."),
+            "<p>First.</p>\n<p>Second with <code>ApiJson</code> and \
+             <a href=\"https://example.com\"><code>a link</code></a>.</p>\n"
+        );
+        let hostile = markdown("<script>alert(1)</script> and <b onclick=x>bold</b>");
+        assert!(
+            !hostile.contains("<script") && !hostile.contains("<b "),
+            "{hostile}"
+        );
+        assert!(hostile.contains("&lt;script&gt;"), "{hostile}");
+    }
+
+    #[tokio::test]
+    async fn the_docs_page_shows_no_markdown_or_rustdoc_syntax() {
+        let page = super::docs_page().await.0;
+        let text = regex::Regex::new(r"<[^>]*>")
+            .unwrap()
+            .replace_all(&page, "");
+        for literal in ["`", "[`", "**", "Self::"] {
+            assert!(!text.contains(literal), "{literal:?} in /docs");
+        }
+        assert!(page.contains("<code>Authorization: Bearer &lt;key&gt;</code>"));
     }
 }

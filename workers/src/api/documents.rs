@@ -89,7 +89,7 @@ impl TextLimits for DocumentFields {
 pub struct DocumentUpload {
     /// `identity_document`, `refund_application` or `payment_receipt`.
     kind: String,
-    /// JSON of [`DocumentFields`] (identity documents).
+    /// The identity document's fields as JSON (`DocumentFields`; identity documents only).
     fields: Option<String>,
     /// The scan or photo: JPEG, PNG or PDF, at most 10 MiB.
     #[schema(format = Binary, value_type = String)]

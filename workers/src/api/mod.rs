@@ -163,6 +163,10 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(metrics::router())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /docs") })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            ctx.db.clone(),
+            database_trouble,
+        ))
         .layer(middleware::from_fn_with_state(limits, limits::deadlines))
         .layer(middleware::from_fn(request_id))
         .with_state(ctx)
@@ -182,6 +186,25 @@ pub async fn serve(
     tracing::info!(address = %listener.local_addr()?, "API listening");
     let limits = ctx.limits;
     limits::serve(listener, router(ctx), limits, shutdown).await
+}
+
+/// After an answer the database's pool timeout caused, logs the server's own reason (say
+/// "too many clients already") instead of only "pool timed out".
+async fn database_trouble(
+    axum::extract::State(pool): axum::extract::State<PgPool>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(req).await;
+    if response
+        .extensions()
+        .get::<problem::DatabaseTimedOut>()
+        .is_some()
+        && let Some(reason) = shared::db::explain(&pool, &sqlx::Error::PoolTimedOut).await
+    {
+        tracing::error!(reason, "the database gave no connection in time");
+    }
+    response
 }
 
 /// Gives every request an id (the caller's `X-Request-Id` when it is sane), puts it on the

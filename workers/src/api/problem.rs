@@ -63,6 +63,7 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldProblem>,
     retry_after_secs: Option<u64>,
+    database_timed_out: bool,
 }
 
 impl ApiError {
@@ -74,6 +75,7 @@ impl ApiError {
             detail,
             errors: Vec::new(),
             retry_after_secs: None,
+            database_timed_out: false,
         }
     }
 
@@ -233,8 +235,29 @@ impl ApiError {
     }
 
     /// Something went wrong on our side: logged with its cause, answered without it.
+    /// A pool that gave no connection in time is no fault of the caller's or a bug: 503 with a
+    /// Retry-After, the server's own reason logged by the router (see [`DatabaseTimedOut`]).
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         let cause = cause.into();
+        let pool_timed_out = cause.chain().any(|e| {
+            matches!(
+                e.downcast_ref::<sqlx::Error>(),
+                Some(sqlx::Error::PoolTimedOut)
+            )
+        });
+        if pool_timed_out {
+            let mut e = Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database-unavailable",
+                "The database is not answering",
+                "the database gave no connection in time; nothing was stored; try again in a \
+                 few seconds (the service's log names the database's reason)"
+                    .into(),
+            );
+            e.retry_after_secs = Some(5);
+            e.database_timed_out = true;
+            return e;
+        }
         tracing::error!(
             error = format!("{cause:#}"),
             "internal error answering a request"
@@ -268,6 +291,11 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// Marks an answer given because the database gave no connection in time: the router's
+/// `database_trouble` layer then asks the server why and logs its words.
+#[derive(Clone, Copy, Debug)]
+pub struct DatabaseTimedOut;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.problem()).expect("problems serialize");
@@ -280,6 +308,9 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.database_timed_out {
+            response.extensions_mut().insert(DatabaseTimedOut);
         }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

@@ -48,7 +48,7 @@ pub struct Figures {
     pub emails: Vec<Tally>,
     /// Inbound emails by source and outcome.
     pub intake: Vec<Tally>,
-    /// Requests refunded after the cutoff given to [`read`] (all of them without one).
+    /// Requests refunded after the cutoff given to `read` (all of them without one).
     pub refunded: Vec<Refunded>,
 }
 
