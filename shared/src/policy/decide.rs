@@ -371,14 +371,31 @@ struct Evaluation<'a> {
 impl<'a> Evaluation<'a> {
     fn decide(&mut self) -> Result<Decision, QuoteError> {
         let pack = self.pack;
+        // When a rule cannot be told yet, the customer is asked once for everything any rule
+        // still possible would need: the facts their conditions read, and what each approving
+        // one needs to compute and pay its amount, down to the first rule that surely holds.
+        let mut asking: Option<(&Rule, BTreeSet<Missing>)> = None;
         for rule in pack.rules() {
             match self.holds(&rule.when)? {
                 Truth::False => continue,
-                Truth::Unknown(missing) => {
-                    return Ok(self.needs_info(missing, rule.clause.clone(), Some(rule)));
+                Truth::Unknown(mut missing) => {
+                    missing.extend(self.would_need(rule)?);
+                    match &mut asking {
+                        Some((_, all)) => all.extend(missing),
+                        None => asking = Some((rule, missing)),
+                    }
                 }
-                Truth::True => return self.apply(rule),
+                Truth::True => match &mut asking {
+                    None => return self.apply(rule),
+                    Some((_, all)) => {
+                        all.extend(self.would_need(rule)?);
+                        break;
+                    }
+                },
             }
+        }
+        if let Some((rule, missing)) = asking {
+            return Ok(self.needs_info(missing, rule.clause.clone(), Some(rule)));
         }
         Ok(self.finish(
             DecisionKind::ManualReview,
@@ -493,32 +510,7 @@ impl<'a> Evaluation<'a> {
             }
         }
 
-        let rule_requires_clause = rule.requires.clause.clone().unwrap_or(rule.clause.clone());
-        missing.push((self.unmet(&rule.requires), rule_requires_clause));
-        let pack_requires = &self.pack.approval_requires;
-        missing.push((
-            self.unmet(pack_requires),
-            pack_requires.clause.clone().unwrap_or(rule.clause.clone()),
-        ));
-
-        let mut payout_method = rule.payout.unwrap_or(self.pack.payout);
-        for payout_rule in &self.pack.payout_rules {
-            match self.holds(&payout_rule.when)? {
-                Truth::False => {}
-                Truth::Unknown(facts) => missing.push((facts, payout_rule.clause.clone())),
-                Truth::True => {
-                    payout_method = payout_rule.method;
-                    let needs_clause = payout_rule
-                        .requires
-                        .clause
-                        .clone()
-                        .unwrap_or(payout_rule.clause.clone());
-                    missing.push((self.unmet(&payout_rule.requires), needs_clause));
-                    break;
-                }
-            }
-        }
-
+        let payout_method = self.requirements(rule, &mut missing)?;
         missing.retain(|(items, _)| !items.is_empty());
         if let Some((_, first_clause)) = missing.first() {
             let clause = first_clause.clone();
@@ -543,6 +535,65 @@ impl<'a> Evaluation<'a> {
         decision.capped = capped;
         decision.effects = self.effects(DecisionKind::Approve)?;
         Ok(decision)
+    }
+
+    /// What an approving `rule` needs before it pays, each with the clause that asks for it:
+    /// its own and the pack's requirements, and the payout rules' (their facts while they
+    /// cannot be told, the requirements of the first that holds). Returns the payout method.
+    fn requirements(
+        &mut self,
+        rule: &Rule,
+        missing: &mut Vec<(BTreeSet<Missing>, Clause)>,
+    ) -> Result<PayoutMethod, QuoteError> {
+        let rule_requires_clause = rule.requires.clause.clone().unwrap_or(rule.clause.clone());
+        missing.push((self.unmet(&rule.requires), rule_requires_clause));
+        let pack = self.pack;
+        let pack_requires = &pack.approval_requires;
+        missing.push((
+            self.unmet(pack_requires),
+            pack_requires.clause.clone().unwrap_or(rule.clause.clone()),
+        ));
+
+        let mut payout_method = rule.payout.unwrap_or(pack.payout);
+        for payout_rule in &pack.payout_rules {
+            match self.holds(&payout_rule.when)? {
+                Truth::False => {}
+                Truth::Unknown(facts) => missing.push((facts, payout_rule.clause.clone())),
+                Truth::True => {
+                    payout_method = payout_rule.method;
+                    let needs_clause = payout_rule
+                        .requires
+                        .clause
+                        .clone()
+                        .unwrap_or(payout_rule.clause.clone());
+                    missing.push((self.unmet(&payout_rule.requires), needs_clause));
+                    break;
+                }
+            }
+        }
+        Ok(payout_method)
+    }
+
+    /// What `rule` would still need to decide were its condition to hold: for an approving
+    /// rule, the facts its amount is computed from and its [`Self::requirements`] (nothing
+    /// when the amount it computes is nothing, as it would then refuse); for others, nothing.
+    fn would_need(&mut self, rule: &Rule) -> Result<BTreeSet<Missing>, QuoteError> {
+        let mut needed = BTreeSet::new();
+        if !rule.outcome.approves() {
+            return Ok(needed);
+        }
+        match self.compute(&rule.outcome)? {
+            Computed::Needs(facts) => needed.extend(facts),
+            Computed::Amount { amount, .. } => {
+                if amount.minor() <= 0 || self.available.is_zero() {
+                    return Ok(needed);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        self.requirements(rule, &mut missing)?;
+        needed.extend(missing.into_iter().flat_map(|(items, _)| items));
+        Ok(needed)
     }
 
     fn compute(&mut self, outcome: &Outcome) -> Result<Computed, QuoteError> {

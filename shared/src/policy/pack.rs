@@ -341,7 +341,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn approves(&self) -> bool {
+    pub(crate) fn approves(&self) -> bool {
         !matches!(self, Outcome::Reject | Outcome::ManualReview)
     }
 }

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use proptest::prelude::*;
 use serde_json::json;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::pack::Outcome;
 use super::*;
@@ -1241,6 +1241,147 @@ proptest! {
         prop_assert!(today <= paid.minor());
         if days > 0 {
             prop_assert!(today <= at(received - chrono::Days::new(1)));
+        }
+    }
+}
+
+// ---------- needs_info asks once ----------
+
+#[test]
+fn goods_received_and_nothing_said_of_their_state_asks_for_everything_at_once() {
+    // Before: `goods_intact` alone, then a second email for the proof of purchase and both
+    // documents.
+    let asked = quote(goods(
+        "withdrawal",
+        json!({"goods_received_at": "2026-04-03"}),
+        json!([]),
+    ));
+    assert_eq!(asked.decision, DecisionKind::NeedsInfo);
+    assert_eq!(
+        asked.missing,
+        vec![
+            "goods_intact",
+            "proof_of_purchase",
+            "identity_document_verified",
+            "refund_application",
+            "identity_document"
+        ]
+    );
+    assert_eq!(asked.rule.as_deref(), Some("intact_return"));
+    // Answered in one go: decided.
+    let answered = quote(goods(
+        "withdrawal",
+        json!({"goods_received_at": "2026-04-03", "goods_intact": true,
+               "proof_of_purchase": true, "identity_document_verified": true}),
+        all_documents(),
+    ));
+    assert_eq!(answered.decision, DecisionKind::Approve);
+    // Goods said to be damaged: refused, nothing more asked.
+    let damaged = quote(goods(
+        "withdrawal",
+        json!({"goods_received_at": "2026-04-03", "goods_intact": false}),
+        json!([]),
+    ));
+    assert_eq!(damaged.decision, DecisionKind::Reject);
+}
+
+/// A value of the fact's kind, picked by `pick`.
+fn value_of(fact: FactName, pick: u8) -> serde_json::Value {
+    use super::facts::FactKind;
+    match fact.kind() {
+        FactKind::YesNo => json!(pick % 2 == 0),
+        FactKind::Date => json!(format!("2026-03-{:02}", 1 + pick % 28)),
+        FactKind::Percent => json!(pick % 101),
+        FactKind::Amount => json!(format!("{}.00", u32::from(pick) * 7)),
+        FactKind::Text => json!("stated by the customer"),
+    }
+}
+
+/// Everything a payout rule's requirements name: needed only once the facts its condition
+/// reads are known, so a second question may name them.
+fn payout_requirements(pack: &PolicyPack) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for rule in &pack.payout_rules {
+        let r = &rule.requires;
+        names.extend(r.facts.iter().map(|f| f.name().to_owned()));
+        names.extend(r.true_facts.iter().map(|f| f.0.name().to_owned()));
+        names.extend(r.documents.iter().map(|d| d.name().to_owned()));
+    }
+    names
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// Supplying exactly what a needs_info decision lists (any values) never brings a second
+    /// needs_info for an item that was knowable the first time: a second question names only
+    /// items it already named (a yes/no requirement answered "no") or a payout rule's
+    /// requirements that the answers made apply.
+    #[test]
+    fn supplying_the_listed_items_never_asks_for_something_knowable_before(
+        pack in 0_usize..5,
+        reason in 0_usize..6,
+        stated in proptest::collection::vec(proptest::option::of(any::<u8>()), FactName::ALL.len()),
+        documents in proptest::collection::vec(any::<bool>(), 3),
+        answers in proptest::collection::vec(any::<u8>(), FactName::ALL.len()),
+        day in 1_u32..=28,
+    ) {
+        let packs = PolicyPacks::builtin();
+        let pack = packs.iter().nth(pack).unwrap();
+        let kinds = [
+            DocumentKind::RefundApplication,
+            DocumentKind::IdentityDocument,
+            DocumentKind::PaymentReceipt,
+        ];
+        let mut facts = serde_json::Map::new();
+        for (fact, value) in FactName::ALL.iter().zip(&stated) {
+            if let Some(pick) = value {
+                facts.insert(fact.name().to_owned(), value_of(*fact, *pick));
+            }
+        }
+        let documents: Vec<&str> = kinds
+            .iter()
+            .zip(&documents)
+            .filter(|(_, has)| **has)
+            .map(|(d, _)| d.name())
+            .collect();
+        let amount = match pack.currency() {
+            crate::money::Currency::KZT => "60000.00",
+            _ => "450.00",
+        };
+        let mut request = json!({
+            "policy": pack.id().as_str(),
+            "payment": {"amount": amount, "currency": pack.currency().code(), "paid_at": "2026-03-02"},
+            "received_at": format!("2026-03-{day:02}"),
+            "reason": Reason::ALL[reason].name(),
+            "facts": facts,
+            "documents": documents,
+        });
+        let Ok(first) = try_quote(request.clone()) else {
+            return Ok(());
+        };
+        prop_assume!(first.decision == DecisionKind::NeedsInfo);
+        for name in &first.missing {
+            match name.parse::<FactName>() {
+                Ok(fact) => {
+                    let pick = answers[FactName::ALL.iter().position(|f| *f == fact).unwrap()];
+                    request["facts"][name] = value_of(fact, pick);
+                }
+                Err(_) => request["documents"].as_array_mut().unwrap().push(json!(name)),
+            }
+        }
+        let Ok(second) = try_quote(request.clone()) else {
+            return Ok(());
+        };
+        if second.decision == DecisionKind::NeedsInfo {
+            let allowed = payout_requirements(pack);
+            for item in &second.missing {
+                prop_assert!(
+                    first.missing.contains(item) || allowed.contains(item),
+                    "{}: asked {:?}, answered, then asked {:?}; {item} was knowable\n{request}",
+                    pack.id().as_str(), first.missing, second.missing
+                );
+            }
         }
     }
 }
