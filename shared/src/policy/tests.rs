@@ -1289,7 +1289,7 @@ fn goods_received_and_nothing_said_of_their_state_asks_for_everything_at_once() 
 fn value_of(fact: FactName, pick: u8) -> serde_json::Value {
     use super::facts::FactKind;
     match fact.kind() {
-        FactKind::YesNo => json!(pick % 2 == 0),
+        FactKind::YesNo => json!(pick.is_multiple_of(2)),
         FactKind::Date => json!(format!("2026-03-{:02}", 1 + pick % 28)),
         FactKind::Percent => json!(pick % 101),
         FactKind::Amount => json!(format!("{}.00", u32::from(pick) * 7)),
