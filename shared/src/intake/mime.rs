@@ -166,15 +166,16 @@ fn parse_unguarded(raw: &[u8], limits: &IntakeLimits) -> Result<InboundEmail, In
     } else {
         Language::guess(&subject, &body_text)
     };
+    let written_on = message.date().and_then(|d| {
+        chrono::NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+    });
     let extracted = extract(
         &subject,
         &body_text,
         from_name.as_deref(),
         forwarded_from.as_deref(),
         from_address.as_deref(),
-        message.date().and_then(|d| {
-            chrono::NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
-        }),
+        written_on,
     );
 
     Ok(InboundEmail {
@@ -191,6 +192,7 @@ fn parse_unguarded(raw: &[u8], limits: &IntakeLimits) -> Result<InboundEmail, In
         card_number_masked: masked_any,
         kind,
         extracted,
+        written_on,
     })
 }
 

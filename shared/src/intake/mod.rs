@@ -35,7 +35,7 @@ pub use matching::{CandidatePayment, PaymentMatch, match_payment};
 pub use mime::{IntakeLimits, MAX_RAW_BYTES, parse, parse_with};
 pub use missing::{MissingItem, already_asked, missing_for_application};
 pub use rate_limit::ReplyRateLimit;
-pub use reading::{Doubt, Evidence, Reading, StatedFacts, read, read_on};
+pub use reading::{Answer, Doubt, Evidence, Reading, StatedFacts, read, read_answers, read_on};
 pub use sender::{normalise_address, sender_is};
 pub use thread::{NotARequestTag, request_of_message_id};
 pub use thread::{RequestRef, RequestTag, referenced_request};
@@ -69,6 +69,8 @@ pub struct InboundEmail {
     pub card_number_masked: bool,
     pub kind: MailKind,
     pub extracted: Extracted,
+    /// The day its `Date` header names (gives dates written without a year their year).
+    pub written_on: Option<chrono::NaiveDate>,
 }
 
 /// What kind of message this is, which decides what the intake does with it.

@@ -3,7 +3,9 @@
 //!
 //! Rules are tried in order. A condition is true, false, or unknown because it needs a fact
 //! the request does not state; the first true rule decides, and an unknown one before it turns
-//! the decision into `needs_info` naming the missing facts (never guessed).
+//! the decision into `needs_info` naming the missing facts (never guessed): everything any
+//! rule still possible would need, down to the first rule that surely holds, so the customer
+//! is asked once.
 
 use std::collections::{BTreeMap, BTreeSet};
 

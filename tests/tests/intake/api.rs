@@ -658,3 +658,153 @@ async fn answers_to_one_sender_are_limited() {
     );
     app.stop().await;
 }
+
+/// The emails delivered to the sink with `Message-ID`s of request `id`'s `event`.
+fn sent_for(sink: &SmtpSink, id: &str, event: &str) -> Vec<String> {
+    sink.delivered()
+        .iter()
+        .filter_map(|d| {
+            let m = MessageParser::default().parse(&d.data)?;
+            let mid = m.message_id()?.to_owned();
+            mid.starts_with(&format!("rf-{id}-{event}-")).then_some(mid)
+        })
+        .collect()
+}
+
+/// An app order applied for by email: the policy must know whether the order was accepted,
+/// so the customer is asked "yes or no". `reply` is what they answer, threaded on our question.
+async fn asked_whether_the_order_was_accepted(
+    reply: &str,
+) -> (TestApp, TestBroker, Pipeline, SmtpSink, String) {
+    let app = TestApp::spawn().await;
+    let pool = app.db.pool.clone();
+    let broker = TestBroker::new(&[Duration::from_millis(200)]);
+    broker.declare().await;
+    let sink = SmtpSink::start().await;
+    let pipeline =
+        Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, sink.mailer()));
+    payment(
+        &pool,
+        "app-studio",
+        "by-app-studio",
+        "WP-77120",
+        "oleg@example.by",
+        12_000,
+        "BYN",
+    )
+    .await;
+    let application = "From: Oleg Petrov <oleg@example.by>\r\nTo: refunds@app-studio.example\r\n\
+         Subject: Возврат по заказу WP-77120\r\nMessage-ID: <oleg-1@example.by>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n\
+         Здравствуйте! Передумал, прошу вернуть деньги за заказ WP-77120.\r\nОлег Петров\r\n";
+    let (status, opened) = take(&app, application.as_bytes()).await;
+    assert_eq!(status, 201, "{opened}");
+    let id = opened["request_id"].as_str().unwrap().to_string();
+    wait_for_state(&pool, &id, "needs_info").await;
+    assert_eq!(
+        request(&pool, &id).await["decision"]["missing"],
+        serde_json::json!(["order_accepted"])
+    );
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            sent_for(&sink, &id, "needs_info").len() == 1
+        })
+        .await,
+        "the question was not sent"
+    );
+    let question = format!("rf-{id}-needs_info-1@refundd");
+    let raw = format!(
+        "From: oleg@example.by\r\nTo: refunds@app-studio.example\r\n\
+         Subject: Re: Ваше заявление\r\nMessage-ID: <oleg-2@example.by>\r\n\
+         In-Reply-To: <{question}>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         {reply}\r\n\r\nOn Mon, 20 Apr 2026 at 10:00, refundd <refunds@app-studio.example> wrote:\r\n\
+         > был ли ваш заказ уже принят в работу (ответьте «да» или «нет»)\r\n"
+    );
+    let (status, attached) = take(&app, raw.as_bytes()).await;
+    assert_eq!(status, 200, "{attached}");
+    assert_eq!(attached["outcome"], "attached");
+    (app, broker, pipeline, sink, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_answers_the_question_it_was_asked() {
+    let (app, broker, pipeline, sink, id) =
+        asked_whether_the_order_was_accepted("Нет, заказ не принят.").await;
+    let pool = app.db.pool.clone();
+    // The answer is a fact of the request, with the words and the email it came from.
+    let r = request(&pool, &id).await;
+    assert_eq!(r["facts"]["order_accepted"], false, "{r}");
+    let understood: Value = sqlx::query_scalar(
+        "SELECT details->'understood' FROM request_events
+          WHERE request_id = $1::uuid AND from_state = 'needs_info' AND to_state = 'validating'",
+    )
+    .bind(&id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(understood.as_array().unwrap().len(), 1, "{understood}");
+    let answer = &understood[0];
+    assert_eq!(answer["fact"], "order_accepted");
+    assert_eq!(answer["value"], false);
+    assert_eq!(answer["source"], "email");
+    assert_eq!(answer["message_id"], "oleg-2@example.by");
+    assert!(
+        "Нет, заказ не принят.".contains(answer["words"].as_str().unwrap()),
+        "the customer's own words: {answer}"
+    );
+    // Decided on it (before acceptance: the full amount), not asked again.
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            let state = request(&pool, &id).await["state"].clone();
+            state != "needs_info" && state != "validating" && state != "received"
+        })
+        .await
+    );
+    let r = request(&pool, &id).await;
+    assert_ne!(r["state"], "manual_review", "{r}");
+    assert_eq!(r["decision"]["rule"], "before_acceptance", "{r}");
+    assert_eq!(r["amount_minor"], 12_000);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sent_for(&sink, &id, "needs_info").len(), 1, "asked once");
+
+    pipeline.stop().await;
+    broker.cleanup().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_answers_nothing_goes_to_a_person_not_the_same_question_again() {
+    let (app, broker, pipeline, sink, id) =
+        asked_whether_the_order_was_accepted("А почему вы спрашиваете? Я же всё написал.").await;
+    let pool = app.db.pool.clone();
+    wait_for_state(&pool, &id, "manual_review").await;
+    let r = request(&pool, &id).await;
+    assert_eq!(r["facts"].get("order_accepted"), None, "{r}");
+    assert_eq!(
+        r["decision"]["missing"],
+        serde_json::json!(["order_accepted"])
+    );
+    assert!(
+        r["due_on"].is_string(),
+        "a person's request is due too: {r}"
+    );
+    let why: String = sqlx::query_scalar(
+        "SELECT reason FROM request_events WHERE request_id = $1::uuid
+            AND to_state = 'manual_review'",
+    )
+    .bind(&id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(why.contains("a person reads it"), "{why}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        sent_for(&sink, &id, "needs_info").len(),
+        1,
+        "never the same question twice in a row"
+    );
+
+    pipeline.stop().await;
+    broker.cleanup().await;
+    app.stop().await;
+}

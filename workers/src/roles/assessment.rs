@@ -2,13 +2,14 @@
 //! its documents and what is already refunded on the payment, run through the policy engine
 //! as of its received date.
 
+use chrono::NaiveDate;
 use serde_json::Value;
 use shared::broker::consumer::HandlerError;
 use shared::calendar::Calendars;
 use shared::documents::{self, DocumentSummary};
 use shared::money::Money;
 use shared::payments::{self, Payment};
-use shared::policy::{Decision, DocumentKind, PolicyPacks};
+use shared::policy::{Decision, DocumentKind, PolicyPacks, QuoteInput};
 use shared::requests::{self, RequestRecord};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -20,9 +21,19 @@ pub struct Assessment {
     pub documents: Vec<DocumentSummary>,
     /// The engine's answer, when the request is matched to a payment.
     pub decision: Option<Decision>,
+    /// What the engine was asked, with `decision`.
+    pub input: Option<QuoteInput>,
 }
 
 impl Assessment {
+    /// The date a person deciding this request must finish by: the pack's default SLA
+    /// counted from the request's dates; `None` without a payment (nothing to count from).
+    pub fn default_due(&self, packs: &PolicyPacks, calendars: &Calendars) -> Option<NaiveDate> {
+        let input = self.input.as_ref()?;
+        let pack = packs.get(&input.policy)?;
+        shared::policy::default_due(pack, calendars.get(pack.country()), input).ok()
+    }
+
     /// Problems of identity documents sent but not valid (e.g. `document_expired`), when no
     /// valid one was sent.
     pub fn document_problems(&self) -> Vec<Value> {
@@ -70,6 +81,7 @@ pub async fn assess(
             payment: None,
             documents,
             decision: None,
+            input: None,
         });
     };
     let committed = payments::committed_refunds(conn, payment.id, Some(id)).await?;
@@ -111,5 +123,6 @@ pub async fn assess(
         payment: Some(payment),
         documents,
         decision: Some(decision),
+        input: Some(input),
     })
 }

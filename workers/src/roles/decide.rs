@@ -49,8 +49,8 @@ impl Handler for Decide {
             tx.commit().await?;
             return Ok(());
         }
-        let a = assess(&mut tx, id, &self.packs, &self.calendars).await?;
-        let Some(decision) = a.decision else {
+        let mut a = assess(&mut tx, id, &self.packs, &self.calendars).await?;
+        let Some(decision) = a.decision.take() else {
             return Err(HandlerError::Permanent(anyhow::anyhow!(
                 "request {id} reached decide without a payment"
             )));
@@ -107,18 +107,9 @@ impl Handler for Decide {
         };
         // A request a person decides is due like any other: a refusal read from an uncertain
         // email has no due date of its own, so it takes the pack's default.
-        let due_on = match (&guess, decision.refund_due_by, pack, &a.payment) {
-            (Some(_), None, Some(pack), Some(payment)) => shared::requests::quote_input(
-                &a.record,
-                payment,
-                shared::money::Money::zero(payment.currency),
-                Vec::new(),
-            )
-            .ok()
-            .and_then(|input| {
-                shared::policy::default_due(pack, self.calendars.get(pack.country()), &input).ok()
-            }),
-            (_, due, _, _) => due,
+        let due_on = match (&guess, decision.refund_due_by) {
+            (Some(_), None) => a.default_due(&self.packs, &self.calendars),
+            (_, due) => due,
         };
         let decision_json =
             serde_json::to_value(&decision).map_err(|e| HandlerError::Permanent(e.into()))?;

@@ -49,7 +49,8 @@ pub(super) fn to_handler_error(e: TransitionError) -> HandlerError {
 /// when it was received.
 async fn complete_at(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<DateTime<Utc>>> {
     sqlx::query_scalar(
-        "SELECT max(at) FROM request_events WHERE request_id = $1 AND from_state = 'needs_info'",
+        "SELECT max(at) FROM request_events
+          WHERE request_id = $1 AND from_state = 'needs_info' AND to_state <> 'needs_info'",
     )
     .bind(id)
     .fetch_one(conn)
@@ -111,6 +112,53 @@ impl Handler for Validate {
             }
             Some(_) => (Vec::new(), Vec::new(), None),
         };
+        if !missing.is_empty()
+            && last_question(&mut tx, id)
+                .await?
+                .is_some_and(|(m, p)| same_items(&m, &missing) && same_items(&p, &problems))
+        {
+            // Never the same question twice in a row: the answer (a reply, support's facts)
+            // left exactly what was asked, so a person takes over instead of a second
+            // identical email. The request is due by the pack's default SLA.
+            let due_on = a.default_due(&self.packs, &self.calendars);
+            let summary = json!({
+                "decision": "manual_review",
+                "missing": missing,
+                "problems": problems,
+                "policy": decision_json.map(|d| d.policy.clone()),
+                "policy_version": decision_json.map(|d| d.policy_version.clone()),
+                "clause": decision_json.map(|d| d.clause.clone()),
+                "clause_translations": decision_json.map(|d| d.clause_translations.clone()),
+                "refund_due_by": due_on,
+            });
+            sqlx::query("UPDATE refund_requests SET decision = $2, due_on = $3 WHERE id = $1")
+                .bind(id)
+                .bind(&summary)
+                .bind(due_on)
+                .execute(&mut *tx)
+                .await?;
+            transition::apply(
+                &mut tx,
+                &Transition {
+                    request_id: id,
+                    expected_version: version,
+                    from: state,
+                    to: RequestState::ManualReview,
+                    actor: "worker:validate",
+                    reason: Some(
+                        "the answer left exactly what was asked before; a person reads it \
+                         instead of the same question being sent again",
+                    ),
+                    details: json!({"missing": missing, "problems": problems}),
+                },
+                &[],
+            )
+            .await
+            .map_err(to_handler_error)?;
+            tx.commit().await?;
+            tracing::info!(request_id = %id, ?missing, "same question again; to a person");
+            return Ok(());
+        }
         if !missing.is_empty() {
             let summary = json!({
                 "decision": "needs_info",
@@ -181,6 +229,42 @@ impl Handler for Validate {
         tracing::info!(request_id = %id, "request complete; on to decide");
         Ok(())
     }
+}
+
+/// What the request was last asked for (`missing`, `problems` of its last move to
+/// `needs_info`; the events of its emails stay in the state and do not count), if it ever
+/// was.
+async fn last_question(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> sqlx::Result<Option<(Vec<serde_json::Value>, Vec<serde_json::Value>)>> {
+    let details: Option<serde_json::Value> = sqlx::query_scalar(
+        "SELECT details FROM request_events
+          WHERE request_id = $1 AND to_state = 'needs_info'
+            AND from_state IS DISTINCT FROM 'needs_info'
+          ORDER BY id DESC LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(details.map(|d| {
+        let list = |key: &str| d[key].as_array().cloned().unwrap_or_default();
+        (list("missing"), list("problems"))
+    }))
+}
+
+/// The same items, in any order.
+fn same_items<T: serde::Serialize>(before: &[serde_json::Value], now: &[T]) -> bool {
+    let key = |v: &serde_json::Value| v.to_string();
+    let mut a: Vec<String> = before.iter().map(key).collect();
+    let mut b: Vec<String> = now
+        .iter()
+        .filter_map(|v| serde_json::to_value(v).ok())
+        .map(|v| key(&v))
+        .collect();
+    a.sort();
+    b.sort();
+    a == b
 }
 
 /// What the intake's automatic answer to the email that opened the request asked for, while

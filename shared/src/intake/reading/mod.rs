@@ -36,12 +36,14 @@
 //! one [`Doubt`]; `certain` is exactly "a reason and no doubts". The facts in
 //! [`StatedFacts`] do not change certainty: the decide stage says which facts it needs.
 
+mod answers;
 mod lexicon;
 mod normalise;
 mod own_text;
 mod scope;
 mod stated;
 
+pub use answers::{Answer, read_answers};
 pub(crate) use normalise::{Translit, translit_of};
 
 use chrono::NaiveDate;

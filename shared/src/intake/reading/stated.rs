@@ -329,7 +329,7 @@ fn month(key: &str) -> Option<u32> {
         .map(|(_, m)| *m)
 }
 
-fn dates_in(
+pub(super) fn dates_in(
     sentence: &Sentence,
     keys: &[&str],
     today: Option<NaiveDate>,

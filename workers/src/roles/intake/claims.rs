@@ -472,6 +472,7 @@ fn confirmed_application(
         card_number_masked: reply.card_number_masked,
         kind: MailKind::Application,
         extracted,
+        written_on: reply.written_on,
     }
 }
 

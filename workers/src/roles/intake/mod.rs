@@ -552,6 +552,35 @@ impl Intake {
             .await?;
             added.insert(requests::CUSTOMER_NAME.into(), json!(name));
         }
+        // A reply to our question is read for the facts it asked (see `read_answers`); what
+        // was understood joins the facts, each with the words and the email it came from.
+        let mut understood = Vec::new();
+        if state == RequestState::NeedsInfo {
+            let asked = asked_facts(record.decision.as_ref());
+            let answers =
+                intake::read_answers(&email.subject, &email.body_text, &asked, email.written_on);
+            if !answers.is_empty() {
+                let facts: serde_json::Map<String, serde_json::Value> = answers
+                    .iter()
+                    .map(|a| (a.fact.name().to_owned(), a.value.clone()))
+                    .collect();
+                sqlx::query("UPDATE refund_requests SET facts = facts || $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(serde_json::Value::Object(facts.clone()))
+                    .execute(&mut *tx)
+                    .await?;
+                for a in &answers {
+                    added.insert(a.fact.name().into(), a.value.clone());
+                    understood.push(json!({
+                        "fact": a.fact.name(),
+                        "value": a.value,
+                        "words": a.phrase,
+                        "source": "email",
+                        "message_id": email.message_id,
+                    }));
+                }
+            }
+        }
         let documents = self.store_attachments(tx, email, id).await?;
         let validate = WorkMessage::new(Stage::Validate, id);
         if state == RequestState::NeedsInfo {
@@ -573,6 +602,7 @@ impl Intake {
                         "inbound_email_id": outcome.inbound_id,
                         "documents": documents,
                         "added": added,
+                        "understood": understood,
                     }),
                 },
                 &[validate.with_version(version + 1).into()],
@@ -814,6 +844,23 @@ async fn payment_named(
         Some(id) => payments::find(tx, id).await,
         None => Ok(None),
     }
+}
+
+/// The facts the request's last question asked for (its `needs_info` decision's missing
+/// items that are facts).
+fn asked_facts(decision: Option<&serde_json::Value>) -> Vec<shared::policy::FactName> {
+    let Some(decision) = decision.filter(|d| d["decision"] == "needs_info") else {
+        return Vec::new();
+    };
+    decision["missing"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|m| m.as_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What a reply's threading headers or tag name.
