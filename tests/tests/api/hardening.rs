@@ -479,11 +479,31 @@ async fn a_refusing_database_answers_503_and_its_reason_is_found() {
 
     let err = refused.acquire().await.unwrap_err();
     assert!(matches!(err, sqlx::Error::PoolTimedOut), "{err}");
-    // The reason the pool hides (asked once per 5 s per process: the API's answer above may
-    // have asked already).
+    // A worker role's failure carries the reason the pool hides (asked once per 5 s per
+    // process: the API's answer above may have asked already).
     tokio::time::sleep(std::time::Duration::from_millis(5_100)).await;
-    let reason = shared::db::explain(&refused, &err).await.unwrap();
-    assert!(reason.contains("too many connections for role"), "{reason}");
+    struct NeedsTheDatabase(sqlx::PgPool);
+    impl shared::broker::consumer::Handler for NeedsTheDatabase {
+        async fn handle(
+            &self,
+            _: shared::messages::WorkMessage,
+        ) -> Result<(), shared::broker::consumer::HandlerError> {
+            self.0.acquire().await?;
+            Ok(())
+        }
+    }
+    let worker =
+        workers::roles::DatabaseExplained::new(refused.clone(), NeedsTheDatabase(refused.clone()));
+    let message =
+        shared::messages::WorkMessage::new(shared::messages::Stage::Validate, uuid::Uuid::now_v7());
+    let failure = shared::broker::consumer::Handler::handle(&worker, message)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        failure.starts_with("transient:") && failure.contains("too many connections for role"),
+        "{failure}"
+    );
     assert_eq!(
         shared::db::explain(&refused, &err).await,
         None,

@@ -186,7 +186,7 @@ fn spawn_consumer<H: Handler>(
     settings: &Settings,
     topology: &Topology,
     stage: Stage,
-    handler: H,
+    (pool, handler): (&PgPool, H),
     shutdown: &CancellationToken,
 ) {
     let config = ConsumerConfig {
@@ -195,7 +195,47 @@ fn spawn_consumer<H: Handler>(
         stage,
         prefetch: settings.prefetch,
     };
+    let handler = DatabaseExplained::new(pool.clone(), handler);
     tracker.spawn(consumer::run(config, Arc::new(handler), shutdown.clone()));
+}
+
+/// A role's handler whose "pool timed out" failures carry the database's own reason (say
+/// "too many clients already", asked by one direct connection at most every 5 s), so the
+/// retry's log line says what is wrong.
+pub struct DatabaseExplained<H> {
+    pool: PgPool,
+    inner: H,
+}
+
+impl<H> DatabaseExplained<H> {
+    pub fn new(pool: PgPool, inner: H) -> Self {
+        Self { pool, inner }
+    }
+}
+
+impl<H: Handler> Handler for DatabaseExplained<H> {
+    async fn handle(
+        &self,
+        message: shared::messages::WorkMessage,
+    ) -> Result<(), consumer::HandlerError> {
+        match self.inner.handle(message).await {
+            Err(consumer::HandlerError::Transient(e))
+                if e.chain().any(|c| {
+                    matches!(
+                        c.downcast_ref::<sqlx::Error>(),
+                        Some(sqlx::Error::PoolTimedOut)
+                    )
+                }) =>
+            {
+                let reason = shared::db::explain(&self.pool, &sqlx::Error::PoolTimedOut).await;
+                Err(consumer::HandlerError::Transient(match reason {
+                    Some(reason) => e.context(format!("the database: {reason}")),
+                    None => e,
+                }))
+            }
+            other => other,
+        }
+    }
 }
 
 fn spawn_role(
@@ -223,7 +263,10 @@ fn spawn_role(
             settings,
             topology,
             Stage::Validate,
-            validate::Validate::new(pool.clone(), packs, calendars),
+            (
+                pool,
+                validate::Validate::new(pool.clone(), packs, calendars),
+            ),
             shutdown,
         ),
         Role::Decide => spawn_consumer(
@@ -231,7 +274,7 @@ fn spawn_role(
             settings,
             topology,
             Stage::Decide,
-            decide::Decide::new(pool.clone(), packs, calendars),
+            (pool, decide::Decide::new(pool.clone(), packs, calendars)),
             shutdown,
         ),
         Role::Sla => {
@@ -252,7 +295,7 @@ fn spawn_role(
                 settings,
                 topology,
                 Stage::Payout,
-                payout::Payout::new(pool.clone(), gateways),
+                (pool, payout::Payout::new(pool.clone(), gateways)),
                 shutdown,
             )
         }
@@ -261,10 +304,13 @@ fn spawn_role(
             settings,
             topology,
             Stage::Webhook,
-            webhook::Webhook::new(
-                pool.clone(),
-                reference.merchants.clone(),
-                Box::new(|name: &str| std::env::var(name).ok()),
+            (
+                pool,
+                webhook::Webhook::new(
+                    pool.clone(),
+                    reference.merchants.clone(),
+                    Box::new(|name: &str| std::env::var(name).ok()),
+                ),
             ),
             shutdown,
         ),
@@ -278,14 +324,17 @@ fn spawn_role(
                 settings,
                 topology,
                 Stage::Notify,
-                notify::Notify::new(
-                    pool.clone(),
-                    reference.merchants.clone(),
-                    mailer,
-                    notify::MailAddresses {
-                        intake: settings.intake_address.clone(),
-                        from: settings.mail_from.clone(),
-                    },
+                (
+                    pool,
+                    notify::Notify::new(
+                        pool.clone(),
+                        reference.merchants.clone(),
+                        mailer,
+                        notify::MailAddresses {
+                            intake: settings.intake_address.clone(),
+                            from: settings.mail_from.clone(),
+                        },
+                    ),
                 ),
                 shutdown,
             )
