@@ -349,21 +349,25 @@ impl TestApp {
     }
 
     /// [`TestApp::spawn`] with the context changed first (another broker, queue names, ...).
+    /// The API is the one `refundd api` runs, built by [`workers::app::App`] on port 0 over
+    /// this test's database.
     pub async fn spawn_with(configure: impl FnOnce(&mut workers::api::ApiContext)) -> Self {
         let db = TestDb::new().await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = format!("http://{}", listener.local_addr().unwrap());
-        let mut ctx = workers::api::ApiContext::new(
-            db.pool.clone(),
-            format!("{}/%2f", amqp_base_url()),
-            shared::merchants::Merchants::demo(),
-            shared::policy::PolicyPacks::builtin().clone(),
-            shared::calendar::Calendars::builtin(),
-            shared::documents::DocumentKeys::development(),
-        );
-        configure(&mut ctx);
+        let settings = shared::config::Settings {
+            database_url: db.url.clone(),
+            amqp_url: format!("{}/%2f", amqp_base_url()),
+            api_bind: "127.0.0.1:0".parse().unwrap(),
+            document_keys: Some(shared::documents::DocumentKeys::development()),
+            ..Default::default()
+        };
+        let mut app =
+            workers::app::App::with_pool(settings, workers::app::Mode::Api, db.pool.clone())
+                .await
+                .unwrap();
+        configure(app.api_context_mut().expect("the API has a context"));
+        let address = format!("http://{}", app.address().expect("the API listens"));
         let shutdown = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(workers::api::serve(listener, ctx, shutdown.clone()));
+        tokio::spawn(app.run(shutdown.clone()));
         let mut keys = std::collections::HashMap::new();
         for role in shared::api_keys::ApiRole::ALL {
             keys.insert(role, all_merchants_key(&db.pool, role).await);

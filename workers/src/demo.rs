@@ -154,7 +154,7 @@ async fn submit_all(
 ) -> anyhow::Result<Vec<(&'static str, String)>> {
     // The demo merchants refund through the sandbox gateway, which only refunds payments it
     // knows: seed each one there too, as the real gateway would know it.
-    let sandbox = crate::roles::sandbox_url(settings)
+    let sandbox = crate::app::sandbox_url(settings)
         .map(|url| shared::gateway::SandboxGateway::at(&url, Duration::from_secs(5)))
         .transpose()?;
     let samples = samples(run);

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, error::ErrorKind};
 use shared::api_keys::{ApiRole, MerchantScope};
 use shared::config::Settings;
+use workers::app::{App, Mode};
 use workers::{roles, signals};
 
 #[derive(Parser)]
@@ -239,10 +240,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Api => roles::run_api(settings, shutdown).await,
-        Command::Worker { role } => roles::run_worker(role, settings, shutdown).await,
-        Command::IntakeEmail => roles::run_intake_email(settings, shutdown).await,
-        Command::All => roles::run_all(settings, shutdown).await,
+        Command::Api => serve(settings, Mode::Api, shutdown).await,
+        Command::Worker { role } => serve(settings, Mode::Worker(role), shutdown).await,
+        Command::IntakeEmail => serve(settings, Mode::IntakeEmail, shutdown).await,
+        Command::All => serve(settings, Mode::All, shutdown).await,
         Command::ApiKey { cmd } => api_key(cmd, &settings).await,
         Command::Keys {
             cmd: KeysCmd::Rotate,
@@ -272,7 +273,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             cmd: PayoutsCmd::Export { merchant, .. },
         } => {
             if let Some(m) = &merchant {
-                let merchants = workers::roles::load_reference_data(&settings)?.merchants;
+                let merchants = workers::app::load_reference_data(&settings)?.merchants;
                 known_merchant(&merchants, m, "")?;
             }
             let pool = shared::db::connect(&settings.database_url, 2).await?;
@@ -298,6 +299,15 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 }
 
 /// A FILE argument of `-` means standard input, as in other Unix tools.
+/// Builds the process `mode` describes and runs it until `shutdown`.
+async fn serve(
+    settings: Settings,
+    mode: Mode,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    App::build(settings, mode).await?.run(shutdown).await
+}
+
 fn stdin_if_dash(file: Option<PathBuf>) -> Option<PathBuf> {
     file.filter(|path| path.as_os_str() != "-")
 }
@@ -397,7 +407,7 @@ fn key_scope(
     merchant: Option<MerchantScope>,
     settings: &Settings,
 ) -> anyhow::Result<MerchantScope> {
-    let merchants = workers::roles::load_reference_data(settings)?.merchants;
+    let merchants = workers::app::load_reference_data(settings)?.merchants;
     let all = MerchantScope::ALL_MERCHANTS;
     let scope = merchant.ok_or_else(|| {
         BadInput(format!(

@@ -493,7 +493,7 @@ async fn a_refusing_database_answers_503_and_its_reason_is_found() {
         }
     }
     let worker =
-        workers::roles::DatabaseExplained::new(refused.clone(), NeedsTheDatabase(refused.clone()));
+        workers::app::DatabaseExplained::new(refused.clone(), NeedsTheDatabase(refused.clone()));
     let message =
         shared::messages::WorkMessage::new(shared::messages::Stage::Validate, uuid::Uuid::now_v7());
     let failure = shared::broker::consumer::Handler::handle(&worker, message)

@@ -14,8 +14,8 @@ use tokio::net::TcpStream;
 use uuid::Uuid;
 
 use e2e::TestApp;
-use workers::roles::intake::imap::{self, ImapConfig};
-use workers::roles::intake::{Intake, Source};
+use workers::intake::imap::{self, ImapConfig};
+use workers::intake::{Intake, Source};
 
 const PORT: u16 = 10143;
 /// Dovecot's implicit-TLS port; its certificate (localhost, 127.0.0.1) is signed by [`CA`].
@@ -118,6 +118,17 @@ async fn subjects(s: &mut Session<TcpStream>, folder: &str) -> Vec<String> {
     ids
 }
 
+/// The intake as the API builds it, over the demo merchants and the shipped packs.
+fn intake_over(pool: &PgPool) -> Intake {
+    Intake::new(
+        pool.clone(),
+        Arc::new(shared::merchants::Merchants::demo()),
+        Arc::new(shared::policy::PolicyPacks::builtin().clone()),
+        shared::documents::DocumentKeys::development(),
+        workers::intake::IntakeSettings::default(),
+    )
+}
+
 async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
@@ -146,15 +157,7 @@ async fn the_mailbox_is_read_once_and_every_message_is_filed() {
         format!("{run}-Processed"),
         format!("{run}-Failed"),
     );
-    let intake = Intake {
-        pool: pool.clone(),
-        merchants: Arc::new(shared::merchants::Merchants::demo()),
-        document_keys: shared::documents::DocumentKeys::development(),
-        default_merchant: None,
-        replies_per_day: 3,
-        limits: Default::default(),
-        packs: Arc::new(shared::policy::PolicyPacks::builtin().clone()),
-    };
+    let intake = intake_over(&pool);
 
     let mut s = session().await;
     s.create(&inbox).await.unwrap();
@@ -323,15 +326,7 @@ async fn killing_the_reader_mid_batch_loses_and_doubles_nothing() {
     );
 
     // The request the replies continue, opened earlier by email.
-    let intake = Intake {
-        pool: pool.clone(),
-        merchants: Arc::new(shared::merchants::Merchants::demo()),
-        document_keys: shared::documents::DocumentKeys::development(),
-        default_merchant: None,
-        replies_per_day: 3,
-        limits: Default::default(),
-        packs: Arc::new(shared::policy::PolicyPacks::builtin().clone()),
-    };
+    let intake = intake_over(&pool);
     let first = intake
         .take(&application(&run, 0), Source::Api)
         .await

@@ -91,7 +91,7 @@ use super::{
         payouts::ManualPayout,
         payouts::ManualPayoutList,
         intake::RawEmail,
-        crate::roles::intake::IntakeOutcome,
+        crate::intake::IntakeOutcome,
         unverified::UnverifiedEmail,
         unverified::UnverifiedEmailPage,
         unverified::UnverifiedStatus,

@@ -13,7 +13,7 @@ use super::ApiContext;
 use super::auth::Authenticated;
 use super::limits::BodyDeadline;
 use super::problem::{ApiError, KeyProblems, Problem};
-use crate::roles::intake::{IntakeOutcome, Source};
+use crate::intake::{IntakeOutcome, Source};
 
 pub fn router() -> Router<ApiContext> {
     // The handler reads the raw body itself, to MAX_RAW_BYTES, after the role check.
@@ -86,7 +86,8 @@ pub async fn take_email(
             None,
         ));
     }
-    let outcome = crate::roles::intake_of(&ctx)
+    let outcome = ctx
+        .intake
         .take(&body, Source::Api)
         .await
         .map_err(ApiError::internal)?;

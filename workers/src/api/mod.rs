@@ -60,43 +60,16 @@ pub struct ApiContext {
     pub failed_attempts: FailedAttempts,
     /// Proxies whose `X-Forwarded-For` names the client (`REFUNDD_TRUSTED_PROXIES`).
     pub trusted_proxies: TrustedProxies,
-    pub intake: IntakeSettings,
+    /// The email intake (`POST /v1/intake/email`, unverified emails), built over this
+    /// context's database, merchants, packs and keys; [`ApiContext::set_intake_settings`]
+    /// rebuilds it with other settings.
+    pub intake: crate::intake::Intake,
     /// The queue names `/metrics` asks RabbitMQ about (`REFUNDD_QUEUE_PREFIX`).
     pub topology: Topology,
     /// What `/metrics` keeps between scrapes.
     pub metrics: metrics::Metrics,
     /// How long a client may take (headers, body, whole request).
     pub limits: limits::ServerLimits,
-}
-
-/// How raw emails are taken in (`REFUNDD_INTAKE_*`).
-#[derive(Clone, Debug)]
-pub struct IntakeSettings {
-    /// Merchant of emails that name no registered payment (default: the first merchant).
-    pub default_merchant: Option<String>,
-    /// Automatic answers per sender per 24 hours.
-    pub replies_per_day: u32,
-    /// What one email may carry.
-    pub limits: shared::intake::IntakeLimits,
-}
-
-impl IntakeSettings {
-    pub fn from_settings(s: &shared::config::Settings) -> Self {
-        Self {
-            default_merchant: s.intake_merchant.clone(),
-            replies_per_day: s.intake_replies_per_day,
-            limits: shared::intake::IntakeLimits {
-                max_attachments: s.intake_max_attachments,
-                ..Default::default()
-            },
-        }
-    }
-}
-
-impl Default for IntakeSettings {
-    fn default() -> Self {
-        Self::from_settings(&shared::config::Settings::default())
-    }
 }
 
 impl ApiContext {
@@ -108,16 +81,24 @@ impl ApiContext {
         calendars: impl Into<Arc<Calendars>>,
         document_keys: DocumentKeys,
     ) -> Self {
+        let (merchants, packs) = (merchants.into(), packs.into());
+        let intake = crate::intake::Intake::new(
+            db.clone(),
+            Arc::clone(&merchants),
+            Arc::clone(&packs),
+            document_keys.clone(),
+            crate::intake::IntakeSettings::default(),
+        );
         Self {
             document_keys,
             db,
             amqp_url,
-            merchants: merchants.into(),
-            packs: packs.into(),
+            merchants,
+            packs,
             calendars: calendars.into(),
             failed_attempts: FailedAttempts::default(),
             trusted_proxies: TrustedProxies::default(),
-            intake: IntakeSettings::default(),
+            intake,
             topology: Topology::from_settings(&shared::config::Settings::default()),
             metrics: metrics::Metrics::default(),
             limits: limits::ServerLimits::default(),
@@ -126,6 +107,17 @@ impl ApiContext {
 }
 
 impl ApiContext {
+    /// The intake with `settings` (the default merchant, answers per day, limits).
+    pub fn set_intake_settings(&mut self, settings: crate::intake::IntakeSettings) {
+        self.intake = crate::intake::Intake::new(
+            self.db.clone(),
+            self.merchants.clone(),
+            self.packs.clone(),
+            self.document_keys.clone(),
+            settings,
+        );
+    }
+
     /// Working days from `from` to `to` (see
     /// [`shared::calendar::WorkingDayCalendar::working_days_between`]), both read as local
     /// dates in the time zone of policy pack `policy`, on its country's calendar. `None` when

@@ -19,7 +19,7 @@ use super::auth::Authenticated;
 use super::extract::PathText;
 use super::payments::parse_id;
 use super::problem::{ApiError, FieldProblem, KeyProblems, Problem};
-use crate::roles::intake::AcceptRefused;
+use crate::intake::AcceptRefused;
 
 const READERS: [ApiRole; 2] = [ApiRole::Support, ApiRole::Supervisor];
 
@@ -272,7 +272,8 @@ pub async fn accept(
     let not_found = || ApiError::not_found(format!("no unverified email {id}"));
     // Another merchant's email answers as one that does not exist (the intake checks the
     // scope under the row's lock).
-    let accepted = crate::roles::intake_of(&ctx)
+    let accepted = ctx
+        .intake
         .accept(id, caller.scope.merchant(), &caller.actor())
         .await
         .map_err(ApiError::internal)?;

@@ -46,7 +46,7 @@ use shared::transition;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::intake::{SENDER_CHECK, UNVERIFIED_REPLY};
+use crate::intake::{SENDER_CHECK, UNVERIFIED_REPLY};
 
 /// The actor of the audit events this stage writes.
 const ACTOR: &str = "worker:notify";

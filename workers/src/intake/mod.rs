@@ -116,6 +116,57 @@ pub struct Intake {
     pub packs: Arc<shared::policy::PolicyPacks>,
 }
 
+/// How raw emails are taken in (`REFUNDD_INTAKE_*`).
+#[derive(Clone, Debug)]
+pub struct IntakeSettings {
+    /// Merchant of emails that name no registered payment (default: the first merchant).
+    pub default_merchant: Option<String>,
+    /// Automatic answers per sender per 24 hours.
+    pub replies_per_day: u32,
+    /// What one email may carry.
+    pub limits: shared::intake::IntakeLimits,
+}
+
+impl IntakeSettings {
+    pub fn from_settings(s: &shared::config::Settings) -> Self {
+        Self {
+            default_merchant: s.intake_merchant.clone(),
+            replies_per_day: s.intake_replies_per_day,
+            limits: shared::intake::IntakeLimits {
+                max_attachments: s.intake_max_attachments,
+                ..Default::default()
+            },
+        }
+    }
+}
+
+impl Default for IntakeSettings {
+    fn default() -> Self {
+        Self::from_settings(&shared::config::Settings::default())
+    }
+}
+
+impl Intake {
+    /// The intake over a database, the merchants, their packs and the document keys.
+    pub fn new(
+        pool: PgPool,
+        merchants: Arc<Merchants>,
+        packs: Arc<shared::policy::PolicyPacks>,
+        document_keys: DocumentKeys,
+        settings: IntakeSettings,
+    ) -> Self {
+        Self {
+            pool,
+            merchants,
+            document_keys,
+            default_merchant: settings.default_merchant,
+            replies_per_day: settings.replies_per_day,
+            limits: settings.limits,
+            packs,
+        }
+    }
+}
+
 impl Intake {
     /// Takes one raw message in. Errors are database errors only (the caller retries the
     /// message later: nothing was committed); everything about the message itself is an

@@ -1,0 +1,565 @@
+//! The one place a process is put together: settings → reference data (merchants, packs,
+//! calendars) → database pool → broker topology → the API, the worker roles, the mailbox
+//! reader. `refundd api | worker <role> | intake-email | all` each build an [`App`] and run
+//! it; the tests build the same one on port 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use shared::broker::consumer::{self, ConsumerConfig, Handler};
+use shared::broker::relay::{self, RelayConfig};
+use shared::broker::{Topology, connect};
+use shared::calendar::Calendars;
+use shared::config::Settings;
+use shared::merchants::Merchants;
+use shared::messages::Stage;
+use shared::notify::Mailer;
+use shared::policy::PolicyPacks;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::api::{self, ApiContext};
+use crate::intake::{self, IntakeSettings};
+use crate::roles::{Role, decide, notify, payout, sla, validate, webhook};
+
+/// Merchants, policy packs and calendars, loaded once per process and shared by every role.
+#[derive(Clone)]
+pub struct ReferenceData {
+    pub merchants: Arc<Merchants>,
+    pub packs: Arc<PolicyPacks>,
+    pub calendars: Arc<Calendars>,
+}
+
+/// Merchants, policy packs and calendars: files loaded and checked at start. A bad file stops
+/// the process with a message naming the file, line and field.
+pub fn load_reference_data(settings: &Settings) -> anyhow::Result<ReferenceData> {
+    let packs = match &settings.policy_dir {
+        Some(dir) => PolicyPacks::load_dir(dir).map_err(|e| anyhow::anyhow!("policy pack {e}"))?,
+        None => PolicyPacks::builtin().clone(),
+    };
+    let calendars = match &settings.calendar_dir {
+        Some(dir) => Calendars::load_dir(dir).map_err(|e| anyhow::anyhow!("calendar {e}"))?,
+        None => Calendars::builtin(),
+    };
+    let merchants = match &settings.merchants_file {
+        Some(path) => Merchants::load(path).map_err(|e| anyhow::anyhow!("merchants file {e}"))?,
+        None => Merchants::demo(),
+    };
+    for m in merchants.all() {
+        for p in &m.policies {
+            if packs.get(p).is_none() {
+                anyhow::bail!(
+                    "merchants file: merchant {}: policy {p:?} is not a known pack (known: {})",
+                    m.id,
+                    packs.ids().join(", ")
+                );
+            }
+        }
+    }
+    Ok(ReferenceData {
+        merchants: Arc::new(merchants),
+        packs: Arc::new(packs),
+        calendars: Arc::new(calendars),
+    })
+}
+
+/// Where sandbox merchants without a `base_url` reach the sandbox gateway: where
+/// `refundd all` serves it.
+pub fn sandbox_url(settings: &Settings) -> Option<String> {
+    settings
+        .sandbox_gateway_listen
+        .map(|a| format!("http://{a}"))
+}
+
+/// Each merchant's gateway, built from its configuration and secrets from the environment.
+pub fn gateways(
+    merchants: &Merchants,
+    sandbox_url: Option<&str>,
+) -> anyhow::Result<std::collections::HashMap<String, shared::gateway::ConfiguredGateway>> {
+    let env = |name: &str| std::env::var(name).ok();
+    merchants
+        .all()
+        .map(|m| {
+            let mut config = m.gateway.clone();
+            if config.kind == shared::merchants::GatewayKind::Sandbox && config.base_url.is_none() {
+                config.base_url = sandbox_url.map(str::to_owned);
+            }
+            shared::gateway::build(&config, &env)
+                .map(|g| (m.id.clone(), g))
+                .map_err(|e| anyhow::anyhow!("merchant {}: gateway: {e}", m.id))
+        })
+        .collect()
+}
+
+async fn api_context(
+    settings: &Settings,
+    pool: PgPool,
+    reference: &ReferenceData,
+) -> anyhow::Result<ApiContext> {
+    if let Some(m) = &settings.intake_merchant
+        && reference.merchants.get(m).is_none()
+    {
+        anyhow::bail!("REFUNDD_INTAKE_MERCHANT: {m:?} is not a merchant in the merchants file");
+    }
+    let mut ctx = ApiContext::new(
+        pool,
+        settings.amqp_url.clone(),
+        reference.merchants.clone(),
+        reference.packs.clone(),
+        reference.calendars.clone(),
+        settings.service_document_keys()?,
+    );
+    ctx.set_intake_settings(IntakeSettings::from_settings(settings));
+    ctx.topology = Topology::from_settings(settings);
+    ctx.limits = api::limits::ServerLimits::from_settings(settings);
+    ctx.trusted_proxies = settings.trusted_proxies.clone();
+    Ok(ctx)
+}
+
+/// Declares the broker topology once at start, so a misconfigured broker stops the process
+/// with a clear message instead of a retry loop.
+async fn declare_topology(settings: &Settings) -> anyhow::Result<Topology> {
+    let topology = Topology::from_settings(settings);
+    let conn = connect(&settings.amqp_url, "refundd setup")
+        .await
+        .with_context(|| {
+            format!(
+                "cannot connect to RabbitMQ at {}",
+                settings.amqp_url_redacted()
+            )
+        })?;
+    let channel = conn.create_channel().await?;
+    topology
+        .declare(&channel)
+        .await
+        .context("cannot declare the RabbitMQ exchanges and queues")?;
+    let _ = conn.close(200, "topology declared").await;
+    Ok(topology)
+}
+
+fn spawn_consumer<H: Handler>(
+    tracker: &TaskTracker,
+    settings: &Settings,
+    topology: &Topology,
+    stage: Stage,
+    (pool, handler): (&PgPool, H),
+    shutdown: &CancellationToken,
+) {
+    let config = ConsumerConfig {
+        amqp_url: settings.amqp_url.clone(),
+        topology: topology.clone(),
+        stage,
+        prefetch: settings.prefetch,
+    };
+    let handler = DatabaseExplained::new(pool.clone(), handler);
+    tracker.spawn(consumer::run(config, Arc::new(handler), shutdown.clone()));
+}
+
+/// A role's handler whose "pool timed out" failures carry the database's own reason (say
+/// "too many clients already", asked by one direct connection at most every 5 s), so the
+/// retry's log line says what is wrong.
+pub struct DatabaseExplained<H> {
+    pool: PgPool,
+    inner: H,
+}
+
+impl<H> DatabaseExplained<H> {
+    pub fn new(pool: PgPool, inner: H) -> Self {
+        Self { pool, inner }
+    }
+}
+
+impl<H: Handler> Handler for DatabaseExplained<H> {
+    async fn handle(
+        &self,
+        message: shared::messages::WorkMessage,
+    ) -> Result<(), consumer::HandlerError> {
+        match self.inner.handle(message).await {
+            Err(consumer::HandlerError::Transient(e))
+                if e.chain().any(|c| {
+                    matches!(
+                        c.downcast_ref::<sqlx::Error>(),
+                        Some(sqlx::Error::PoolTimedOut)
+                    )
+                }) =>
+            {
+                let reason = shared::db::explain(&self.pool, &sqlx::Error::PoolTimedOut).await;
+                Err(consumer::HandlerError::Transient(match reason {
+                    Some(reason) => e.context(format!("the database: {reason}")),
+                    None => e,
+                }))
+            }
+            other => other,
+        }
+    }
+}
+
+fn spawn_role(
+    role: Role,
+    tracker: &TaskTracker,
+    settings: &Settings,
+    topology: &Topology,
+    pool: &PgPool,
+    reference: &ReferenceData,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let (packs, calendars) = (reference.packs.clone(), reference.calendars.clone());
+    match role {
+        Role::Relay => {
+            let config = RelayConfig {
+                amqp_url: settings.amqp_url.clone(),
+                topology: topology.clone(),
+                batch_size: settings.relay_batch_size,
+                poll_interval: settings.relay_poll_interval,
+            };
+            tracker.spawn(relay::run(pool.clone(), config, shutdown.clone()));
+        }
+        Role::Validate => spawn_consumer(
+            tracker,
+            settings,
+            topology,
+            Stage::Validate,
+            (
+                pool,
+                validate::Validate::new(pool.clone(), packs, calendars),
+            ),
+            shutdown,
+        ),
+        Role::Decide => spawn_consumer(
+            tracker,
+            settings,
+            topology,
+            Stage::Decide,
+            (pool, decide::Decide::new(pool.clone(), packs, calendars)),
+            shutdown,
+        ),
+        Role::Sla => {
+            let monitor = sla::SlaMonitor {
+                pool: pool.clone(),
+                packs,
+                calendars,
+                interval: settings.sla_interval,
+                retention_days: settings.document_retention_days,
+                payout_recheck_after: settings.payout_recheck_after,
+            };
+            tracker.spawn(monitor.run(shutdown.clone()));
+        }
+        Role::Payout => {
+            let gateways = gateways(&reference.merchants, sandbox_url(settings).as_deref())?;
+            spawn_consumer(
+                tracker,
+                settings,
+                topology,
+                Stage::Payout,
+                (pool, payout::Payout::new(pool.clone(), gateways)),
+                shutdown,
+            )
+        }
+        Role::Webhook => spawn_consumer(
+            tracker,
+            settings,
+            topology,
+            Stage::Webhook,
+            (
+                pool,
+                webhook::Webhook::new(
+                    pool.clone(),
+                    reference.merchants.clone(),
+                    Box::new(|name: &str| std::env::var(name).ok()),
+                ),
+            ),
+            shutdown,
+        ),
+        Role::Notify => {
+            let mailer = Mailer::from_url(settings.smtp_url.as_deref(), &settings.spool_dir)
+                .map_err(|e| anyhow::anyhow!("setting REFUNDD_SMTP_URL: {e}"))?;
+            // The mailer shows scheme, host and port, never credentials.
+            tracing::info!(mailer = %mailer, "notify: where emails go");
+            spawn_consumer(
+                tracker,
+                settings,
+                topology,
+                Stage::Notify,
+                (
+                    pool,
+                    notify::Notify::new(
+                        pool.clone(),
+                        reference.merchants.clone(),
+                        mailer,
+                        notify::MailAddresses {
+                            intake: settings.intake_address.clone(),
+                            from: settings.mail_from.clone(),
+                        },
+                    ),
+                ),
+                shutdown,
+            )
+        }
+    }
+    Ok(())
+}
+
+/// What a process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The HTTP API (`refundd api`).
+    Api,
+    /// One worker role (`refundd worker <role>`).
+    Worker(Role),
+    /// The mailbox reader (`refundd intake-email`).
+    IntakeEmail,
+    /// Everything in one process, on one pool (`refundd all`): the single-machine default,
+    /// which also creates and migrates the database and serves the sandbox gateway.
+    All,
+}
+
+impl Mode {
+    /// Connections of the process's pool.
+    fn connections(self) -> u32 {
+        match self {
+            Mode::Api => 16,
+            Mode::Worker(_) => 8,
+            Mode::IntakeEmail => 4,
+            Mode::All => 24,
+        }
+    }
+}
+
+/// A process, put together and ready to run: its settings checked, reference data loaded,
+/// database connected, broker topology declared and API port bound (port 0 picks one: see
+/// [`App::address`]).
+pub struct App {
+    mode: Mode,
+    settings: Settings,
+    reference: ReferenceData,
+    pool: PgPool,
+    topology: Option<Topology>,
+    listener: Option<TcpListener>,
+    sandbox: Option<TcpListener>,
+    ctx: Option<ApiContext>,
+    imap: Option<intake::imap::ImapConfig>,
+}
+
+impl App {
+    /// Builds the process `mode` describes from `settings`; a bad setting, an unreachable
+    /// database or broker, or a port in use stops it here with a message naming the cause.
+    pub async fn build(settings: Settings, mode: Mode) -> anyhow::Result<App> {
+        if mode == Mode::IntakeEmail {
+            mailbox(&settings)?;
+        }
+        if mode == Mode::All {
+            shared::db::create_if_missing(&settings.database_url).await?;
+        }
+        let pool = shared::db::connect(&settings.database_url, mode.connections()).await?;
+        Self::with_pool(settings, mode, pool).await
+    }
+
+    /// [`App::build`] on a pool of the caller's (the tests keep theirs small).
+    pub async fn with_pool(settings: Settings, mode: Mode, pool: PgPool) -> anyhow::Result<App> {
+        let reference = load_reference_data(&settings)?;
+        if mode == Mode::All {
+            shared::db::migrate(&pool).await?;
+        }
+        let topology = match mode {
+            Mode::Worker(_) | Mode::All => Some(declare_topology(&settings).await?),
+            Mode::Api | Mode::IntakeEmail => None,
+        };
+        let listener = match mode {
+            Mode::Api | Mode::All => Some(
+                TcpListener::bind(settings.api_bind)
+                    .await
+                    .with_context(|| {
+                        format!("cannot listen on {} (REFUNDD_API_BIND)", settings.api_bind)
+                    })?,
+            ),
+            _ => None,
+        };
+        let sandbox = match (mode, settings.sandbox_gateway_listen) {
+            (Mode::All, Some(address)) => {
+                Some(TcpListener::bind(address).await.with_context(|| {
+                    format!(
+                        "cannot listen on {address} for the sandbox gateway \
+                         (REFUNDD_SANDBOX_GATEWAY=off to skip it)"
+                    )
+                })?)
+            }
+            _ => None,
+        };
+        let ctx = match mode {
+            Mode::Api | Mode::All | Mode::IntakeEmail => {
+                Some(api_context(&settings, pool.clone(), &reference).await?)
+            }
+            Mode::Worker(_) => None,
+        };
+        let imap = match mode {
+            Mode::All => imap_config(&settings)?,
+            Mode::IntakeEmail => Some(mailbox(&settings)?),
+            _ => None,
+        };
+        if let Mode::Worker(role) = mode {
+            // A worker that cannot build its parts (a gateway's secrets, the mailer) stops
+            // now, not after it has taken messages.
+            check_role(role, &settings, &reference)?;
+        }
+        Ok(App {
+            mode,
+            settings,
+            reference,
+            pool,
+            topology,
+            listener,
+            sandbox,
+            ctx,
+            imap,
+        })
+    }
+
+    /// The API's address, when this process serves it.
+    pub fn address(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The API's context, to change before [`App::run`] (the tests' other brokers, limits).
+    pub fn api_context_mut(&mut self) -> Option<&mut ApiContext> {
+        self.ctx.as_mut()
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs until `shutdown`, then lets every part finish its work in flight.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let tracker = TaskTracker::new();
+        if let Some(listener) = self.sandbox {
+            // The demo gateway, so `refundd all` refunds something out of the box.
+            if let Some(dir) = self.settings.sandbox_ledger.parent() {
+                std::fs::create_dir_all(dir).ok();
+            }
+            let config = shared::gateway::sandbox::server::SandboxConfig {
+                ledger_path: Some(self.settings.sandbox_ledger.clone()),
+                faults: Default::default(),
+            };
+            let token = shutdown.clone();
+            tracker.spawn(async move {
+                if let Err(e) =
+                    shared::gateway::sandbox::server::serve(listener, config, token).await
+                {
+                    tracing::error!(error = %e, "sandbox gateway stopped");
+                }
+            });
+        }
+        let roles: &[Role] = match self.mode {
+            Mode::Worker(ref role) => std::slice::from_ref(role),
+            Mode::All => &Role::ALL,
+            Mode::Api | Mode::IntakeEmail => &[],
+        };
+        if let Some(topology) = &self.topology {
+            for role in roles {
+                spawn_role(
+                    *role,
+                    &tracker,
+                    &self.settings,
+                    topology,
+                    &self.pool,
+                    &self.reference,
+                    &shutdown,
+                )?;
+            }
+        }
+        if let (Some(config), Some(ctx)) = (self.imap, &self.ctx) {
+            tracker.spawn(intake::imap::run(
+                ctx.intake.clone(),
+                config,
+                shutdown.clone(),
+            ));
+        }
+        if let (Some(listener), Some(ctx)) = (self.listener, self.ctx) {
+            let api_shutdown = shutdown.clone();
+            tracker.spawn(async move {
+                if let Err(e) = api::serve(listener, ctx, api_shutdown.clone()).await {
+                    tracing::error!(error = %e, "API stopped");
+                    api_shutdown.cancel();
+                }
+            });
+        }
+        tracker.close();
+        tracker.wait().await;
+        Ok(())
+    }
+}
+
+/// What a worker role needs besides the pool and broker, built once to fail early.
+fn check_role(role: Role, settings: &Settings, reference: &ReferenceData) -> anyhow::Result<()> {
+    match role {
+        Role::Payout => gateways(&reference.merchants, sandbox_url(settings).as_deref()).map(drop),
+        Role::Notify => Mailer::from_url(settings.smtp_url.as_deref(), &settings.spool_dir)
+            .map(drop)
+            .map_err(|e| anyhow::anyhow!("setting REFUNDD_SMTP_URL: {e}")),
+        _ => Ok(()),
+    }
+}
+
+/// The mailbox `refundd intake-email` reads: it must be configured.
+fn mailbox(settings: &Settings) -> anyhow::Result<intake::imap::ImapConfig> {
+    imap_config(settings)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "REFUNDD_IMAP_URL is not set: give the refunds mailbox as \
+             imaps://user:password@host/INBOX"
+        )
+    })
+}
+
+fn imap_config(settings: &Settings) -> anyhow::Result<Option<intake::imap::ImapConfig>> {
+    let Some(url) = &settings.imap_url else {
+        return Ok(None);
+    };
+    let url = shared::config::ImapUrl::parse(url)
+        .map_err(|e| anyhow::anyhow!("REFUNDD_IMAP_URL: {e}"))?;
+    let config = intake::imap::ImapConfig {
+        url,
+        processed_folder: settings.imap_processed_folder.clone(),
+        failed_folder: settings.imap_failed_folder.clone(),
+        poll_interval: settings.imap_poll_interval,
+        ca_file: settings.imap_ca_file.clone(),
+    };
+    if config.url.tls {
+        intake::imap::tls_config(&config)?;
+    }
+    Ok(Some(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every `.rs` file under `dir` whose text names `needle`.
+    fn naming(dir: &Path, needle: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                found.extend(naming(&path, needle));
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && std::fs::read_to_string(&path).unwrap().contains(needle)
+            {
+                found.push(path.display().to_string());
+            }
+        }
+        found
+    }
+
+    /// The API and the worker roles are put together here only: neither imports the other
+    /// (both use `crate::intake` and `shared`).
+    #[test]
+    fn the_api_and_the_roles_never_import_each_other() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        assert_eq!(naming(&src.join("api"), "crate::roles"), Vec::<String>::new());
+        assert_eq!(naming(&src.join("roles"), "crate::api"), Vec::<String>::new());
+        assert_eq!(naming(&src.join("intake"), "crate::api"), Vec::<String>::new());
+        assert_eq!(naming(&src.join("intake"), "crate::roles"), Vec::<String>::new());
+    }
+}
