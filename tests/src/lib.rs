@@ -405,13 +405,15 @@ impl TestApp {
 }
 
 /// The relay and the validate and decide workers (and, when asked, the notify worker)
-/// running in-process against a test's database and broker.
+/// running in-process against a test's database and broker: each the [`workers::app::App`]
+/// `refundd worker <role>` runs, over the test's pool.
 pub struct Pipeline {
     pub shutdown: tokio_util::sync::CancellationToken,
     tasks: tokio_util::task::TaskTracker,
 }
 
-/// A notify worker writing to `mailer`, with the demo merchants.
+/// A notify worker writing to `mailer`, with the demo merchants (for tests that hand it
+/// messages themselves).
 pub fn notify_worker(
     db: &TestDb,
     mailer: shared::notify::Mailer,
@@ -425,71 +427,50 @@ pub fn notify_worker(
 }
 
 impl Pipeline {
-    pub fn start(db: &TestDb, broker: &TestBroker) -> Self {
-        Self::start_inner(db, broker, None)
+    pub async fn start(db: &TestDb, broker: &TestBroker) -> Self {
+        Self::start_inner(db, broker, None).await
     }
 
-    /// The pipeline with the notify worker too.
-    pub fn start_with_notify(
+    /// The pipeline with the notify worker too, sending to `sink`.
+    pub async fn start_with_notify(
         db: &TestDb,
         broker: &TestBroker,
-        notify: workers::roles::notify::Notify,
+        sink: &smtp_sink::SmtpSink,
     ) -> Self {
-        Self::start_inner(db, broker, Some(notify))
+        Self::start_inner(db, broker, Some(sink.url())).await
     }
 
-    fn start_inner(
-        db: &TestDb,
-        broker: &TestBroker,
-        notify: Option<workers::roles::notify::Notify>,
-    ) -> Self {
-        use shared::broker::consumer::{self, ConsumerConfig};
-        use shared::messages::Stage;
-        use std::sync::Arc;
+    async fn start_inner(db: &TestDb, broker: &TestBroker, smtp_url: Option<String>) -> Self {
+        use workers::roles::Role;
+        let settings = shared::config::Settings {
+            database_url: db.url.clone(),
+            amqp_url: broker.url.clone(),
+            queue_prefix: broker.topology.prefix.clone(),
+            delivery_limit: broker.topology.delivery_limit,
+            retry_delays: broker.topology.retry_delays.clone(),
+            relay_batch_size: 50,
+            relay_poll_interval: Duration::from_millis(100),
+            prefetch: 8,
+            document_keys: Some(shared::documents::DocumentKeys::development()),
+            spool_dir: "/nonexistent".into(),
+            smtp_url: smtp_url.clone(),
+            ..Default::default()
+        };
         let shutdown = tokio_util::sync::CancellationToken::new();
         let tasks = tokio_util::task::TaskTracker::new();
-        tasks.spawn(shared::broker::relay::run(
-            db.pool.clone(),
-            shared::broker::relay::RelayConfig {
-                amqp_url: broker.url.clone(),
-                topology: broker.topology.clone(),
-                batch_size: 50,
-                poll_interval: Duration::from_millis(100),
-            },
-            shutdown.clone(),
-        ));
-        let packs = Arc::new(shared::policy::PolicyPacks::builtin().clone());
-        let calendars = Arc::new(shared::calendar::Calendars::builtin());
-        let config = |stage| ConsumerConfig {
-            amqp_url: broker.url.clone(),
-            topology: broker.topology.clone(),
-            stage,
-            prefetch: 8,
-        };
-        tasks.spawn(consumer::run(
-            config(Stage::Validate),
-            Arc::new(workers::roles::validate::Validate::new(
+        let mut roles = vec![Role::Relay, Role::Validate, Role::Decide];
+        if smtp_url.is_some() {
+            roles.push(Role::Notify);
+        }
+        for role in roles {
+            let app = workers::app::App::with_pool(
+                settings.clone(),
+                workers::app::Mode::Worker(role),
                 db.pool.clone(),
-                packs.clone(),
-                calendars.clone(),
-            )),
-            shutdown.clone(),
-        ));
-        tasks.spawn(consumer::run(
-            config(Stage::Decide),
-            Arc::new(workers::roles::decide::Decide::new(
-                db.pool.clone(),
-                packs,
-                calendars,
-            )),
-            shutdown.clone(),
-        ));
-        if let Some(notify) = notify {
-            tasks.spawn(consumer::run(
-                config(Stage::Notify),
-                Arc::new(notify),
-                shutdown.clone(),
-            ));
+            )
+            .await
+            .unwrap_or_else(|e| panic!("the {role:?} worker: {e:#}"));
+            tasks.spawn(app.run(shutdown.clone()));
         }
         tasks.close();
         Self { shutdown, tasks }

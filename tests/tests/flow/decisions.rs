@@ -37,7 +37,7 @@ async fn worked_examples_are_decided_to_the_cent_and_the_day() {
     let app = TestApp::spawn().await;
     let broker = TestBroker::new(&[Duration::from_millis(200)]);
     broker.declare().await;
-    let pipeline = Pipeline::start(&app.db, &broker);
+    let pipeline = Pipeline::start(&app.db, &broker).await;
 
     // by-online-courses: 450.00 BYN, progress 35 % → 90.00 BYN due 2026-05-05.
     let course = post(

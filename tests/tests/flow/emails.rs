@@ -217,8 +217,7 @@ async fn each_language_gets_every_email_of_a_requests_life_once() {
     let broker = TestBroker::new(&[Duration::from_millis(200), Duration::from_millis(500)]);
     broker.declare().await;
     let sink = SmtpSink::start().await;
-    let mailer = sink.mailer();
-    let pipeline = Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, mailer));
+    let pipeline = Pipeline::start_with_notify(&app.db, &broker, &sink).await;
 
     // ru: the course progress is missing twice, then given: 90.00 BYN, paid back to the
     // Visa card.
@@ -532,8 +531,7 @@ async fn a_refusal_quotes_the_merchants_terms_in_the_customers_language_or_the_m
     let broker = TestBroker::new(&[Duration::from_millis(200), Duration::from_millis(500)]);
     broker.declare().await;
     let sink = SmtpSink::start().await;
-    let mailer = sink.mailer();
-    let pipeline = Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, mailer));
+    let pipeline = Pipeline::start_with_notify(&app.db, &broker, &sink).await;
 
     // Orders already accepted at the app studio (a Belarusian merchant writing in Russian):
     // declined under item 4, for a Russian and a Kazakh customer.
@@ -605,8 +603,7 @@ async fn smtp_down_for_a_while_loses_nothing_and_sends_nothing_twice() {
     ]);
     broker.declare().await;
     let mut sink = SmtpSink::start().await;
-    let mailer = sink.mailer();
-    let pipeline = Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, mailer));
+    let pipeline = Pipeline::start_with_notify(&app.db, &broker, &sink).await;
 
     // One email first, so the pool holds a connection the outage then breaks.
     let first = apply(
@@ -700,8 +697,7 @@ async fn a_permanent_refusal_is_marked_failed_in_the_history_and_not_retried() {
     broker.declare().await;
     let sink = SmtpSink::start().await;
     sink.answer_rcpt(Answer::Permanent);
-    let mailer = sink.mailer();
-    let pipeline = Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, mailer));
+    let pipeline = Pipeline::start_with_notify(&app.db, &broker, &sink).await;
 
     let id = apply(
         &app,
@@ -1031,8 +1027,7 @@ async fn a_bank_transfer_refund_names_the_account_not_the_card_in_each_language(
     let broker = TestBroker::new(&[Duration::from_millis(200), Duration::from_millis(500)]);
     broker.declare().await;
     let mut sink = SmtpSink::start().await;
-    let pipeline =
-        Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, sink.mailer()));
+    let pipeline = Pipeline::start_with_notify(&app.db, &broker, &sink).await;
     let shutdown = tokio_util::sync::CancellationToken::new();
     let sandbox_url = e2e::sandbox_gateway(Faults::default(), &shutdown).await;
     let sandbox = SandboxGateway::at(&sandbox_url, Duration::from_secs(2)).unwrap();

@@ -81,7 +81,7 @@ async fn a_goods_store_refund_waits_for_a_valid_identity_document() {
     let app = TestApp::spawn().await;
     let broker = TestBroker::new(&[Duration::from_millis(200)]);
     broker.declare().await;
-    let pipeline = Pipeline::start(&app.db, &broker);
+    let pipeline = Pipeline::start(&app.db, &broker).await;
     let client = reqwest::Client::new();
 
     let paid_at = (Utc::now() - Days::days(5)).to_rfc3339();

@@ -231,7 +231,7 @@ async fn the_clock_starts_when_the_missing_information_arrives() {
     let app = TestApp::spawn().await;
     let broker = e2e::TestBroker::new(&[Duration::from_millis(200)]);
     broker.declare().await;
-    let pipeline = e2e::Pipeline::start(&app.db, &broker);
+    let pipeline = e2e::Pipeline::start(&app.db, &broker).await;
     let client = reqwest::Client::new();
     let send = |method: reqwest::Method, path: String, role: ApiRole, body: Value| {
         let request = client
@@ -323,7 +323,7 @@ async fn a_request_in_manual_review_is_due_watched_and_keeps_its_date_when_appro
     let app = TestApp::spawn().await;
     let broker = TestBroker::new(&[Duration::from_millis(200), Duration::from_millis(500)]);
     broker.declare().await;
-    let pipeline = Pipeline::start(&app.db, &broker);
+    let pipeline = Pipeline::start(&app.db, &broker).await;
     let client = reqwest::Client::new();
     let post = |path: String, role: ApiRole, body: Value| {
         let rb = client

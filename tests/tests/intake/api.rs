@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use e2e::smtp_sink::SmtpSink;
-use e2e::{Pipeline, TestApp, TestBroker, eventually, notify_worker, wait_for_state};
+use e2e::{Pipeline, TestApp, TestBroker, eventually, wait_for_state};
 use mail_parser::MessageParser;
 
 fn corpus(file: &str) -> Vec<u8> {
@@ -390,8 +390,7 @@ async fn unmatched_mail_waits_for_the_payment_and_a_reply_brings_it() {
     let broker = TestBroker::new(&[Duration::from_millis(200)]);
     broker.declare().await;
     let sink = SmtpSink::start().await;
-    let mailer = sink.mailer();
-    let pipeline = Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, mailer));
+    let pipeline = Pipeline::start_with_notify(&app.db, &broker, &sink).await;
 
     // Latvian, names an order number no payment has.
     let (status, answer) = take(&app, &corpus("10_lv_ascii_unmatched.eml")).await;
@@ -552,7 +551,7 @@ async fn a_reply_by_in_reply_to_brings_its_attachment_to_the_request() {
     let pool = app.db.pool.clone();
     let broker = TestBroker::new(&[Duration::from_millis(200)]);
     broker.declare().await;
-    let pipeline = Pipeline::start(&app.db, &broker);
+    let pipeline = Pipeline::start(&app.db, &broker).await;
 
     // An application without reason or order number.
     let (_, answer) = take(&app, &corpus("31_en_incomplete.eml")).await;
@@ -681,8 +680,7 @@ async fn asked_whether_the_order_was_accepted(
     let broker = TestBroker::new(&[Duration::from_millis(200)]);
     broker.declare().await;
     let sink = SmtpSink::start().await;
-    let pipeline =
-        Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, sink.mailer()));
+    let pipeline = Pipeline::start_with_notify(&app.db, &broker, &sink).await;
     payment(
         &pool,
         "app-studio",

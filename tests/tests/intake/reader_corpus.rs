@@ -120,7 +120,7 @@ async fn every_corpus_email_through_the_pipeline_pays_only_what_the_label_allows
     let shutdown = CancellationToken::new();
     let gateway_url = e2e::sandbox_gateway(Faults::default(), &shutdown).await;
     let ledger = SandboxGateway::at(&gateway_url, Duration::from_secs(10)).unwrap();
-    let pipeline = Pipeline::start(&app.db, &broker);
+    let pipeline = Pipeline::start(&app.db, &broker).await;
     let gateways: HashMap<String, ConfiguredGateway> = shared::merchants::Merchants::demo()
         .all()
         .map(|m| {

@@ -102,8 +102,7 @@ async fn a_strangers_email_quoting_a_transaction_id_opens_nothing_until_the_paye
         )
         .await
         .unwrap();
-    let pipeline =
-        Pipeline::start_with_notify(&app.db, &broker, notify_worker(&app.db, sink.mailer()));
+    let pipeline = Pipeline::start_with_notify(&app.db, &broker, &sink).await;
     let gateways = HashMap::from([(
         "byskills".to_string(),
         ConfiguredGateway::Sandbox(
