@@ -557,9 +557,21 @@ mod tests {
     #[test]
     fn the_api_and_the_roles_never_import_each_other() {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        assert_eq!(naming(&src.join("api"), "crate::roles"), Vec::<String>::new());
-        assert_eq!(naming(&src.join("roles"), "crate::api"), Vec::<String>::new());
-        assert_eq!(naming(&src.join("intake"), "crate::api"), Vec::<String>::new());
-        assert_eq!(naming(&src.join("intake"), "crate::roles"), Vec::<String>::new());
+        assert_eq!(
+            naming(&src.join("api"), "crate::roles"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            naming(&src.join("roles"), "crate::api"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            naming(&src.join("intake"), "crate::api"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            naming(&src.join("intake"), "crate::roles"),
+            Vec::<String>::new()
+        );
     }
 }

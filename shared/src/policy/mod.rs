@@ -1,6 +1,6 @@
 //! Refund policies: the pack format merchants write their terms in ([`pack`]), the vocabulary
 //! of reasons and facts requests use ([`facts`]), and the engine that turns a request into a
-//! decision under a pack ([`decide`]). The shipped packs live in `shared/data/policies/`.
+//! decision under a pack ([`mod@decide`]). The shipped packs live in `shared/data/policies/`.
 
 pub mod clause;
 pub mod decide;

@@ -3,7 +3,7 @@
 //!
 //! A pack is data, not code: an ordered list of rules, each a condition (`when`) and an
 //! outcome, plus the pack-wide terms (SLA, payout, documents, fees, side effects). The engine in
-//! [`super::decide`] interprets it. The format is documented in `shared/data/policies/README.md`.
+//! [`mod@super::decide`] interprets it. The format is documented in `shared/data/policies/README.md`.
 //!
 //! The pack's `[sla]` table is its default SLA: it dates an approval whose rule has no `sla` of
 //! its own, and every request a person decides (`manual_review`, whether no rule covers the

@@ -14,11 +14,11 @@
 //! - Anything else is an application: matched to a registered payment when exactly one fits,
 //!   opened as a request on the email channel, and answered in the email's language (what is
 //!   missing, or that it was received), at most `replies_per_day` answers per sender.
-//! - Who the sender is decides first ([`Verdict`]): an email acts on a payment only when its
+//! - Who the sender is decides first (`Verdict`): an email acts on a payment only when its
 //!   sender is the payment's customer, and on a request only when its sender is the request's
 //!   contact. Anything else is kept `unverified` with what it claimed, changes nothing, and
 //!   gets an answer that names nothing it claimed; the payment's own customer address is asked
-//!   to confirm, and only their reply to that email opens the request (see [`claims`]).
+//!   to confirm, and only their reply to that email opens the request (see `claims`).
 //! - A message that cannot be parsed is kept (bytes with card numbers masked) as `failed`.
 
 mod claims;
