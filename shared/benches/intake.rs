@@ -52,14 +52,14 @@ fn intake_throughput(c: &mut Criterion) {
             for raw in &emails {
                 black_box(MessageParser::default().parse(black_box(raw.as_slice())));
             }
-        })
+        });
     });
     group.bench_function("intake::parse", |b| {
         b.iter(|| {
             for raw in &emails {
                 let _ = black_box(parse(black_box(raw)));
             }
-        })
+        });
     });
     group.bench_function("parse, match, answer", |b| {
         b.iter(|| {
@@ -70,7 +70,7 @@ fn intake_throughput(c: &mut Criterion) {
                     black_box(auto_reply(&email, &missing, None, "Webshop", &tag));
                 }
             }
-        })
+        });
     });
     group.finish();
     println!(

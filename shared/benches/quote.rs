@@ -54,14 +54,14 @@ fn quote_throughput(c: &mut Criterion) {
             for request in REQUESTS {
                 black_box(serde_json::from_str::<QuoteInput>(black_box(request)).unwrap());
             }
-        })
+        });
     });
     group.bench_function("decide", |b| {
         b.iter(|| {
             for (pack, calendar, input) in &resolved {
                 black_box(decide(pack, calendar, black_box(input)).unwrap());
             }
-        })
+        });
     });
     group.bench_function("parse, decide, print JSON", |b| {
         b.iter(|| {
@@ -72,7 +72,7 @@ fn quote_throughput(c: &mut Criterion) {
                     decide(pack, WorkingDayCalendar::builtin(pack.country()), &input).unwrap();
                 black_box(serde_json::to_string(&decision).unwrap());
             }
-        })
+        });
     });
     group.finish();
 }

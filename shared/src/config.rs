@@ -403,7 +403,7 @@ impl Settings {
                 }
                 "sla_interval" => s.sla_interval = parse_duration(&value).map_err(bad)?,
                 "payout_recheck_after" => {
-                    s.payout_recheck_after = parse_duration(&value).map_err(bad)?
+                    s.payout_recheck_after = parse_duration(&value).map_err(bad)?;
                 }
                 "sandbox_gateway" => {
                     s.sandbox_gateway_listen = if value == "off" {
@@ -688,10 +688,7 @@ impl ImapUrl {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
-        let local = host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
+        let local = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
         if !tls && !local {
             return Err(format!(
                 "imap:// sends the password in clear text; use imaps:// for {host} (plain IMAP is only for a server on this machine)"
@@ -700,7 +697,7 @@ impl ImapUrl {
         let decode = |s: &str| {
             percent_encoding::percent_decode_str(s)
                 .decode_utf8()
-                .map(|c| c.into_owned())
+                .map(std::borrow::Cow::into_owned)
                 .map_err(|_| format!("{shown:?}: the user or password is not UTF-8"))
         };
         let user = decode(url.username())?;

@@ -227,7 +227,7 @@ fn check(
         );
         expect(
             "reason",
-            format!("{:?}", x.reading.reason.map(|r| r.name())),
+            format!("{:?}", x.reading.reason.map(shared::policy::Reason::name)),
             format!("{:?}", case.reason.as_deref()),
         );
         expect(

@@ -122,7 +122,10 @@ fn reader_accuracy_on_the_labelled_corpus() {
             }
             if reading.certain {
                 certain += 1;
-                let reason = reading.reason.map(|r| r.name()).unwrap_or("none");
+                let reason = reading
+                    .reason
+                    .map(shared::policy::Reason::name)
+                    .unwrap_or("none");
                 if reason != label.reason {
                     certain_wrong.push(format!(
                         "{}: read {reason} (certain), labelled {} (auto_payout_ok {})",

@@ -270,7 +270,7 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::E
 pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
+    Fut: Future<Output = bool>,
 {
     let start = Instant::now();
     loop {
@@ -387,7 +387,7 @@ impl TestApp {
     /// A new key of `role` for one merchant's data only.
     pub async fn merchant_key(&self, role: shared::api_keys::ApiRole, merchant: &str) -> String {
         let scope = shared::api_keys::MerchantScope::Merchant(merchant.to_string());
-        let name = format!("{merchant}-{role}-{}", uuid::Uuid::new_v4().simple());
+        let name = format!("{merchant}-{role}-{}", Uuid::new_v4().simple());
         shared::api_keys::create(&self.db.pool, role, &scope, &name)
             .await
             .unwrap()

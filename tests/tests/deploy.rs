@@ -195,7 +195,7 @@ fn prometheus_scrapes_the_api_and_alerts_and_dashboard_name_served_metrics() {
 
     let served: BTreeSet<String> = workers::api::metrics::NAMES
         .iter()
-        .map(|n| n.to_string())
+        .map(ToString::to_string)
         .collect();
     let alerts = read("prometheus/alerts.yml");
     let _: Value = serde_yaml::from_str(&alerts).expect("alerts.yml is valid YAML");

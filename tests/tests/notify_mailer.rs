@@ -56,7 +56,7 @@ fn refunded_email() -> OutgoingEmail {
 
 fn ids(value: &HeaderValue<'_>) -> Vec<String> {
     match (value.as_text_list(), value.as_text()) {
-        (Some(list), _) => list.iter().map(|id| id.to_string()).collect(),
+        (Some(list), _) => list.iter().map(ToString::to_string).collect(),
         (None, Some(id)) => vec![id.to_owned()],
         (None, None) => Vec::new(),
     }

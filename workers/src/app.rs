@@ -256,7 +256,7 @@ fn spawn_role(
                 Stage::Payout,
                 (pool, payout::Payout::new(pool.clone(), gateways)),
                 shutdown,
-            )
+            );
         }
         Role::Webhook => spawn_consumer(
             tracker,
@@ -296,7 +296,7 @@ fn spawn_role(
                     ),
                 ),
                 shutdown,
-            )
+            );
         }
     }
     Ok(())

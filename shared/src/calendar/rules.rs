@@ -543,7 +543,7 @@ fn move_weekend_holidays(
         let mut target = date;
         loop {
             target = target.succ_opt().filter(|d| *d <= last).ok_or_else(|| {
-                let year_span = file.years.keys().next_back().map(|k| k.span());
+                let year_span = file.years.keys().next_back().map(Spanned::span);
                 let problem = format!(
                     "{} on {date} falls on a weekend and its day off would fall after {last}, \
                      the last day of the data: add the next year",

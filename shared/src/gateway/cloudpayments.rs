@@ -93,8 +93,8 @@ impl CloudPayments {
     /// Decline code for a CloudPayments `ReasonCode` (error-code reference).
     fn decline_code(reason_code: Option<i64>, reason: &str) -> DeclineCode {
         match reason_code {
-            Some(5054) | Some(5033) => DeclineCode::CardExpired,
-            Some(5041) | Some(5043) | Some(5036) | Some(5062) => DeclineCode::CardClosed,
+            Some(5054 | 5033) => DeclineCode::CardExpired,
+            Some(5041 | 5043 | 5036 | 5062) => DeclineCode::CardClosed,
             Some(code) => DeclineCode::Other(format!("{reason} ({code})")),
             None => Self::code_from_message(reason),
         }
@@ -121,14 +121,14 @@ impl CloudPayments {
             .unwrap_or_else(|| fallback_ref.to_string());
         match op.status.as_deref() {
             Some("Completed") | None => RefundOutcome::Succeeded { gateway_ref },
-            Some("Declined") | Some("Cancelled") => {
+            Some("Declined" | "Cancelled") => {
                 let reason = op.reason.clone().unwrap_or_else(|| "Declined".into());
                 RefundOutcome::Declined {
                     code: Self::decline_code(op.reason_code, &reason),
                     reason: op.card_holder_message.unwrap_or(reason),
                 }
             }
-            Some("Authorized") | Some("AwaitingAuthentication") => RefundOutcome::Pending {
+            Some("Authorized" | "AwaitingAuthentication") => RefundOutcome::Pending {
                 gateway_ref: Some(gateway_ref),
             },
             Some(other) => RefundOutcome::unknown(format!(

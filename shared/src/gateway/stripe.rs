@@ -91,7 +91,7 @@ impl Stripe {
             Some("succeeded") => RefundOutcome::Succeeded {
                 gateway_ref: refund.id,
             },
-            Some("pending") | Some("requires_action") | None => RefundOutcome::Pending {
+            Some("pending" | "requires_action") | None => RefundOutcome::Pending {
                 gateway_ref: Some(refund.id),
             },
             Some("failed") => {
@@ -135,9 +135,7 @@ impl Stripe {
         let code = match error.code.as_deref() {
             Some("charge_already_refunded") => DeclineCode::DuplicateRefund,
             Some("amount_too_large") => DeclineCode::AmountExceedsCaptured,
-            Some("balance_insufficient") | Some("insufficient_funds") => {
-                DeclineCode::InsufficientFunds
-            }
+            Some("balance_insufficient" | "insufficient_funds") => DeclineCode::InsufficientFunds,
             Some("expired_card") => DeclineCode::CardExpired,
             Some(other) => DeclineCode::Other(other.to_string()),
             None => DeclineCode::Other(error.kind.unwrap_or_else(|| "invalid_request".into())),

@@ -102,10 +102,10 @@ fn parse_unguarded(raw: &[u8], limits: &IntakeLimits) -> Result<InboundEmail, In
     let in_reply_to = message
         .in_reply_to()
         .as_text_list()
-        .and_then(|l| l.first().map(|s| s.to_string()))
+        .and_then(|l| l.first().map(ToString::to_string))
         .or_else(|| message.in_reply_to().as_text().map(str::to_owned));
     let references: Vec<String> = match message.references().as_text_list() {
-        Some(list) => list.iter().map(|s| s.to_string()).collect(),
+        Some(list) => list.iter().map(ToString::to_string).collect(),
         None => message
             .references()
             .as_text()
@@ -238,7 +238,7 @@ impl Content {
                         filename: part.attachment_name().map(str::to_owned),
                         content_type: content_type(part),
                         bytes: bytes.to_vec(),
-                    })
+                    });
                 }
                 PartType::Text(text) => self.attachments.push(Attachment {
                     filename: part.attachment_name().map(str::to_owned),

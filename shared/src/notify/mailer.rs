@@ -196,7 +196,7 @@ fn percent_decode(s: &str) -> Option<String> {
     percent_encoding::percent_decode_str(s)
         .decode_utf8()
         .ok()
-        .map(|decoded| decoded.into_owned())
+        .map(std::borrow::Cow::into_owned)
 }
 
 fn is_loopback(host: &str) -> bool {

@@ -220,7 +220,7 @@ mod tests {
     /// Message ids in a parsed header, without angle brackets.
     fn ids(value: &mail_parser::HeaderValue<'_>) -> Vec<String> {
         match (value.as_text_list(), value.as_text()) {
-            (Some(list), _) => list.iter().map(|id| id.to_string()).collect(),
+            (Some(list), _) => list.iter().map(ToString::to_string).collect(),
             (None, Some(id)) => vec![id.to_owned()],
             (None, None) => Vec::new(),
         }

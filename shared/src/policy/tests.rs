@@ -31,7 +31,7 @@ fn date(text: &str) -> NaiveDate {
 fn amount(decision: &Decision) -> String {
     decision
         .amount
-        .map(|m| m.amount_text())
+        .map(super::super::money::Money::amount_text)
         .unwrap_or_else(|| "null".into())
 }
 
@@ -1204,7 +1204,7 @@ proptest! {
     ) {
         let refunded = paid * refunded_share / 100;
         let decision = course_quote(paid, refunded, progress, day);
-        let refund = decision.amount.map_or(0, |m| m.minor());
+        let refund = decision.amount.map_or(0, super::super::money::Money::minor);
         prop_assert!(refund >= 0);
         prop_assert!(refund <= paid - refunded, "{refund} > {paid} - {refunded}");
     }
@@ -1217,8 +1217,8 @@ proptest! {
         day in 2_u32..=31,
     ) {
         let (low, high) = (low.min(high), low.max(high));
-        let at_low = course_quote(paid, 0, low, day).amount.map_or(0, |m| m.minor());
-        let at_high = course_quote(paid, 0, high, day).amount.map_or(0, |m| m.minor());
+        let at_low = course_quote(paid, 0, low, day).amount.map_or(0, super::super::money::Money::minor);
+        let at_high = course_quote(paid, 0, high, day).amount.map_or(0, super::super::money::Money::minor);
         prop_assert!(at_high <= at_low, "progress {high} refunds {at_high} > {at_low} at {low}");
     }
 
@@ -1235,7 +1235,7 @@ proptest! {
                 "facts": {"access_started_at": "2026-03-02", "reason_text": "r"},
             }))
             .amount
-            .map_or(0, |m| m.minor())
+            .map_or(0, super::super::money::Money::minor)
         };
         let today = at(received);
         prop_assert!(today <= paid.minor());

@@ -177,7 +177,7 @@ async fn drip(
         let mut buf = [0u8; 4096];
         match tokio::time::timeout(gap, stream.read(&mut buf)).await {
             Err(_) => continue,
-            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(0) | Err(_)) => break,
             Ok(Ok(n)) => {
                 answer.extend_from_slice(&buf[..n]);
                 // Read the rest of the answer, then stop.

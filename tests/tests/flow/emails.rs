@@ -977,7 +977,7 @@ async fn replies_to_an_emailed_application_join_the_customers_thread() {
         .as_text_list()
         .unwrap()
         .iter()
-        .map(|r| r.to_string())
+        .map(ToString::to_string)
         .collect();
     assert_eq!(
         references,

@@ -315,7 +315,7 @@ async fn card_numbers_are_masked_before_anything_is_stored() {
         "{failed}"
     );
     // Sealed with the document keys: the column holds no readable bytes of the message.
-    let inbound: uuid::Uuid = failed["inbound_id"].as_str().unwrap().parse().unwrap();
+    let inbound: Uuid = failed["inbound_id"].as_str().unwrap().parse().unwrap();
     let stored: Vec<u8> = sqlx::query_scalar(
         "SELECT sealed_raw FROM inbound_emails WHERE outcome = 'failed' AND id = $1",
     )

@@ -162,7 +162,7 @@ pub async fn upload(
                     part.text()
                         .await
                         .map_err(|e| field("kind", e.body_text()))?,
-                )
+                );
             }
             "fields" => {
                 let text = part
@@ -241,7 +241,7 @@ pub async fn upload(
         let zone = payment
             .as_ref()
             .and_then(|p| ctx.packs.get(&p.policy))
-            .map(|p| p.timezone())
+            .map(shared::policy::PolicyPack::timezone)
             .unwrap_or(chrono_tz::UTC);
         let expect = Expectation {
             name: payment

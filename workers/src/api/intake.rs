@@ -70,9 +70,9 @@ pub async fn take_email(
         .map_err(|e| {
             if let Some(late) = BodyDeadline::timed_out(deadline.as_deref()) {
                 late
-            } else if std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            {
+            } else if std::error::Error::source(&e).is_some_and(
+                <dyn std::error::Error + 'static>::is::<http_body_util::LengthLimitError>,
+            ) {
                 ApiError::too_large(format!(
                     "the message is over the {MAX_RAW_BYTES}-byte limit for the refunds mailbox"
                 ))

@@ -407,7 +407,7 @@ mod tests {
         );
         assert_eq!(&record[5], "'@SUM(1+1)");
         assert_eq!(&record[6], "'+1-555");
-        for cell in record.iter() {
+        for cell in &record {
             assert!(
                 !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
                 "{cell}"

@@ -817,7 +817,7 @@ pub async fn add_facts(
         ));
     }
     let added = strip_nulls(serde_json::to_value(&new_facts).expect("facts serialize"));
-    if added.as_object().is_none_or(|m| m.is_empty()) {
+    if added.as_object().is_none_or(serde_json::Map::is_empty) {
         return Err(ApiError::field("body", "give at least one fact"));
     }
     let mut tx = ctx.db.begin().await?;
@@ -991,7 +991,7 @@ pub async fn confirm(
                 .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
             let decision = shared::policy::decide(pack, ctx.calendars.get(pack.country()), &input)
                 .map_err(|e| ApiError::conflict("policy", e.to_string()))?;
-            let amount = decision.amount.map(|m| m.minor()).unwrap_or(0);
+            let amount = decision.amount.map(Money::minor).unwrap_or(0);
             (
                 amount,
                 decision.refund_due_by,
@@ -1258,7 +1258,7 @@ async fn extend_due_after_pause(
     ) else {
         return Ok(None);
     };
-    let since: Option<chrono::DateTime<Utc>> = sqlx::query_scalar(
+    let since: Option<DateTime<Utc>> = sqlx::query_scalar(
         "SELECT max(at) FROM request_events
           WHERE request_id = $1 AND to_state = $2 AND from_state IS DISTINCT FROM $2",
     )

@@ -111,7 +111,7 @@ pub struct Intake {
     /// Automatic answers per sender per 24 hours.
     pub replies_per_day: u32,
     /// What one email may carry (attachments and their sizes).
-    pub limits: shared::intake::IntakeLimits,
+    pub limits: intake::IntakeLimits,
     /// The policy packs: which facts an emailed application must state (`email_must_state`).
     pub packs: Arc<shared::policy::PolicyPacks>,
 }
@@ -124,7 +124,7 @@ pub struct IntakeSettings {
     /// Automatic answers per sender per 24 hours.
     pub replies_per_day: u32,
     /// What one email may carry.
-    pub limits: shared::intake::IntakeLimits,
+    pub limits: intake::IntakeLimits,
 }
 
 impl IntakeSettings {
@@ -132,7 +132,7 @@ impl IntakeSettings {
         Self {
             default_merchant: s.intake_merchant.clone(),
             replies_per_day: s.intake_replies_per_day,
-            limits: shared::intake::IntakeLimits {
+            limits: intake::IntakeLimits {
                 max_attachments: s.intake_max_attachments,
                 ..Default::default()
             },
@@ -328,7 +328,7 @@ impl Intake {
                 payment,
             } => {
                 self.attach(&mut tx, email, request_id, payment, ACTOR, &mut outcome)
-                    .await?
+                    .await?;
             }
             Verdict::Open { matched, payment } => {
                 let opening = Opening {
@@ -337,15 +337,15 @@ impl Intake {
                     actor: ACTOR,
                     answer: Answer::IntakeReply,
                 };
-                self.open(&mut tx, email, opening, &mut outcome).await?
+                self.open(&mut tx, email, opening, &mut outcome).await?;
             }
             Verdict::Confirm(confirmation) => {
                 self.confirm(&mut tx, email, confirmation, &mut outcome)
-                    .await?
+                    .await?;
             }
             Verdict::Unverified(claim) => {
                 self.keep_unverified(&mut tx, raw, email, claim, &mut outcome)
-                    .await?
+                    .await?;
             }
         }
         sqlx::query("UPDATE inbound_emails SET outcome = $2, request_id = $3 WHERE id = $1")
@@ -611,13 +611,13 @@ impl Intake {
             let answers =
                 intake::read_answers(&email.subject, &email.body_text, &asked, email.written_on);
             if !answers.is_empty() {
-                let facts: serde_json::Map<String, serde_json::Value> = answers
+                let facts: serde_json::Map<String, Value> = answers
                     .iter()
                     .map(|a| (a.fact.name().to_owned(), a.value.clone()))
                     .collect();
                 sqlx::query("UPDATE refund_requests SET facts = facts || $2 WHERE id = $1")
                     .bind(id)
-                    .bind(serde_json::Value::Object(facts.clone()))
+                    .bind(Value::Object(facts.clone()))
                     .execute(&mut *tx)
                     .await?;
                 for a in &answers {
@@ -696,7 +696,7 @@ impl Intake {
                     fields: json!({
                         "filename": a.filename,
                         "source": "email",
-                        "suggested_kind": named.map(|k| k.as_str()),
+                        "suggested_kind": named.map(intake::AttachmentKind::as_str),
                     }),
                     validation,
                 },
@@ -899,7 +899,7 @@ async fn payment_named(
 
 /// The facts the request's last question asked for (its `needs_info` decision's missing
 /// items that are facts).
-fn asked_facts(decision: Option<&serde_json::Value>) -> Vec<shared::policy::FactName> {
+fn asked_facts(decision: Option<&Value>) -> Vec<shared::policy::FactName> {
     let Some(decision) = decision.filter(|d| d["decision"] == "needs_info") else {
         return Vec::new();
     };

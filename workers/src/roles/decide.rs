@@ -123,7 +123,7 @@ impl Handler for Decide {
         .bind(&decision_json)
         .bind(&decision.policy)
         .bind(&decision.policy_version)
-        .bind(decision.amount.map(|m| m.minor()))
+        .bind(decision.amount.map(shared::money::Money::minor))
         .bind(due_on)
         .execute(&mut *tx)
         .await?;

@@ -67,7 +67,7 @@ pub fn doubt_in(
             "reason": record.reason,
         }));
     }
-    let must_state = pack.map(|p| p.email_must_state());
+    let must_state = pack.map(PolicyPack::email_must_state);
     let unstated: Vec<&str> = decision
         .facts_taken_absent
         .iter()

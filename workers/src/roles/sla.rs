@@ -80,7 +80,7 @@ impl SlaMonitor {
                 }
                 match shared::inbound_emails::purge(&self.pool, self.retention_days).await {
                     Ok(n) if n > 0 => {
-                        tracing::info!(purged = n, "email texts past retention purged")
+                        tracing::info!(purged = n, "email texts past retention purged");
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "email purge failed"),

@@ -244,9 +244,8 @@ impl Gateway for SandboxGateway {
     }
 
     async fn status(&self, order: &RefundOrder<'_>) -> RefundOutcome {
-        let mut url = match reqwest::Url::parse(&format!("{}/refunds/", self.base_url)) {
-            Ok(u) => u,
-            Err(_) => return RefundOutcome::unknown("sandbox gateway URL is not valid"),
+        let Ok(mut url) = reqwest::Url::parse(&format!("{}/refunds/", self.base_url)) else {
+            return RefundOutcome::unknown("sandbox gateway URL is not valid");
         };
         url.path_segments_mut()
             .map(|mut s| {

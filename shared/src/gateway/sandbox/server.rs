@@ -109,7 +109,10 @@ struct Sandbox {
 
 impl Sandbox {
     fn roll(&self) -> Option<Fault> {
-        let mut dice = self.dice.lock().unwrap_or_else(|p| p.into_inner());
+        let mut dice = self
+            .dice
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let r = dice.f64();
         let after_booking = dice.bool();
         if r < self.faults.timeout_rate {
@@ -189,7 +192,7 @@ pub async fn serve(
         latency_ms = config.faults.latency.as_millis() as u64,
         timeout_rate = config.faults.timeout_rate,
         error_rate = config.faults.error_rate,
-        decline = config.faults.decline.as_ref().map(|d| d.to_string()),
+        decline = config.faults.decline.as_ref().map(ToString::to_string),
         "sandbox gateway serving"
     );
     axum::serve(listener, app)
@@ -320,7 +323,7 @@ async fn refund(
                 amount = %record.amount,
                 currency = %record.currency,
                 status = ?record.status,
-                decline_code = record.decline_code.as_ref().map(|c| c.to_string()),
+                decline_code = record.decline_code.as_ref().map(ToString::to_string),
                 "sandbox booked a refund"
             );
             (StatusCode::OK, Json(record)).into_response()

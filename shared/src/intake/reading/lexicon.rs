@@ -191,7 +191,7 @@ pub(super) fn find(sentences: &[Sentence]) -> Vec<Found> {
         let payment = sentence.tokens.iter().any(|t| {
             PAYMENT_CONTEXT
                 .iter()
-                .any(|p| t.key.starts_with(p) || t.stem(Lang::En) == *p)
+                .any(|p| t.key.starts_with(p) || t.stem(En) == *p)
         });
         for phrase in PHRASES.iter() {
             if phrase.needs_payment_context && !payment {

@@ -182,9 +182,8 @@ pub fn read_on(subject: &str, body: &str, written_on: Option<NaiveDate>) -> Read
     let plain_reasons = |weak: bool| {
         let mut out: Vec<Reason> = Vec::new();
         for (f, s, _) in &scoped {
-            let r = match (f.meaning, weak) {
-                (Meaning::Reason(r), false) | (Meaning::Weak(r), true) => r,
-                _ => continue,
+            let ((Meaning::Reason(r), false) | (Meaning::Weak(r), true)) = (f.meaning, weak) else {
+                continue;
             };
             if *s == Scope::Plain && !out.contains(&r) {
                 out.push(r);
@@ -244,13 +243,13 @@ pub fn read_on(subject: &str, body: &str, written_on: Option<NaiveDate>) -> Read
         let phrase = phrase.clone();
         match (f.meaning, scope) {
             (Meaning::Hedge, Scope::Plain | Scope::Question | Scope::Conditional) => {
-                doubts.push(Doubt::Hedged { phrase })
+                doubts.push(Doubt::Hedged { phrase });
             }
             (Meaning::Praise, Scope::Plain) if reason.is_some() => {
-                doubts.push(Doubt::Sarcasm { phrase })
+                doubts.push(Doubt::Sarcasm { phrase });
             }
             (Meaning::Reason(r) | Meaning::Weak(r), Scope::Negated) if concerns(f.meaning) => {
-                doubts.push(Doubt::Negated { reason: r, phrase })
+                doubts.push(Doubt::Negated { reason: r, phrase });
             }
             (m, Scope::Question) if concerns(m) => doubts.push(Doubt::Question { phrase }),
             (m, Scope::Conditional) if concerns(m) => doubts.push(Doubt::Conditional { phrase }),

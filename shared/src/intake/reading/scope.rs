@@ -165,7 +165,7 @@ pub(super) fn mood(sentence: &Sentence) -> (Mood, String) {
     let possibility = keys.contains(&"ли")
         || (keys
             .windows(2)
-            .any(|w| matches!(w, ["можно", _] | ["возможно", _]) && sentence.asks && !request))
+            .any(|w| matches!(w, ["можно" | "возможно", _]) && sentence.asks && !request))
         || (first == "how" && matches!(second, "can" | "could" | "do" | "may"))
         || keys.windows(3).any(|w| {
             matches!(
@@ -173,12 +173,9 @@ pub(super) fn mood(sentence: &Sentence) -> (Mood, String) {
                 ["is", "it", "possible"] | ["would", "it", "be"] | ["ir", "iespejams", _]
             )
         })
-        || keys.windows(2).any(|w| {
-            matches!(
-                w,
-                ["мумкин", "бе"] | ["бола", "ма"] | ["бола", "ма?"] | ["vai", "es"]
-            )
-        })
+        || keys
+            .windows(2)
+            .any(|w| matches!(w, ["мумкин", "бе"] | ["бола", "ма" | "ма?"] | ["vai", "es"]))
         || (is_en_auxiliary(first) && matches!(second, "i" | "we"));
     let particle = keys
         .iter()
