@@ -77,6 +77,27 @@ impl RequestState {
         matches!(self, NeedsInfo | NeedsBankDetails)
     }
 
+    /// The email the customer gets on entering this state, `None` for steps that are not
+    /// news for them (checking, a person reviewing, the money on its way). `transition::apply`
+    /// queues it, so no move into such a state can forget its email.
+    pub fn tells_customer(self) -> Option<crate::notify::Event> {
+        use crate::notify::Event;
+        match self {
+            NeedsInfo => Some(Event::NeedsInfo),
+            Approved => Some(Event::Approved),
+            AwaitingConfirmation => Some(Event::AwaitingConfirmation),
+            Rejected => Some(Event::Rejected),
+            Refunded => Some(Event::Refunded),
+            PayoutFailed => Some(Event::PayoutDelayed),
+            NeedsBankDetails => Some(Event::BankDetailsNeeded),
+            Withdrawn => Some(Event::Withdrawn),
+            // `received` is told when the request is created (or by the intake's answer).
+            Received | Validating | ManualReview | PayoutPending | PayoutSent | ManualPayout => {
+                None
+            }
+        }
+    }
+
     /// Entering this state is news for the merchant's own system (a decision, its outcome, or
     /// the end of the application): it goes to the merchant's webhook, if it has one.
     pub fn tells_merchant(self) -> bool {

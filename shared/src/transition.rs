@@ -45,15 +45,37 @@ pub enum TransitionError {
     Database(#[from] sqlx::Error),
 }
 
-/// Writes the transition, its audit event and `messages` to the outbox, and, when the new
-/// state is news for the merchant ([`RequestState::tells_merchant`]), a webhook message with
-/// the state as its event (the webhook stage delivers it to merchants that configured a
-/// webhook and drops it for the others). Returns the new version. The caller commits (or
-/// rolls back) the transaction.
+/// Writes the transition, its audit event and `messages` to the outbox, and the side effects
+/// that follow from the new state itself: the customer's email when the state is news for them
+/// ([`RequestState::tells_customer`]: a notify message with that event), and a webhook message
+/// when it is news for the merchant ([`RequestState::tells_merchant`]; the webhook stage
+/// delivers it to merchants that configured a webhook and drops it for the others). Callers
+/// never name either. Returns the new version. The caller commits (or rolls back) the
+/// transaction.
 pub async fn apply(
     conn: &mut PgConnection,
     t: &Transition<'_>,
     messages: &[OutboxMessage],
+) -> Result<i32, TransitionError> {
+    write(conn, t, messages, t.to.tells_customer()).await
+}
+
+/// [`apply`] without the customer's email for the new state, for the two moves whose email
+/// another one says better: a payout failure that goes straight on to asking for bank
+/// details (that email says it all), and a question the intake's answer already asked.
+pub async fn apply_without_email(
+    conn: &mut PgConnection,
+    t: &Transition<'_>,
+    messages: &[OutboxMessage],
+) -> Result<i32, TransitionError> {
+    write(conn, t, messages, None).await
+}
+
+async fn write(
+    conn: &mut PgConnection,
+    t: &Transition<'_>,
+    messages: &[OutboxMessage],
+    email: Option<crate::notify::Event>,
 ) -> Result<i32, TransitionError> {
     check_transition(t.from, t.to)?;
     let updated = sqlx::query_scalar!(
@@ -97,6 +119,10 @@ pub async fn apply(
     )
     .await?;
     outbox::enqueue(conn, messages).await?;
+    if let Some(event) = email {
+        let notify = WorkMessage::new(Stage::Notify, t.request_id).with_event(event.as_str());
+        outbox::enqueue(conn, &[notify.into()]).await?;
+    }
     if t.to.tells_merchant() {
         let webhook = WorkMessage::new(Stage::Webhook, t.request_id).with_event(t.to.as_str());
         outbox::enqueue(conn, &[webhook.into()]).await?;

@@ -168,3 +168,67 @@ async fn a_transition_and_its_outbox_rows_commit_or_roll_back_together() {
     assert_eq!(state, "received");
     db.drop_database().await;
 }
+
+/// The side effects follow from the state entered: a move into a state the customer hears
+/// of queues that email, one the merchant hears of queues the webhook, whoever applies it;
+/// `apply_without_email` leaves the email out and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_queues_the_email_and_webhook_its_state_calls_for() {
+    let db = TestDb::new().await;
+    let queued = |id: uuid::Uuid| {
+        let pool = db.pool.clone();
+        async move {
+            let mut rows: Vec<(String, Option<String>)> = sqlx::query_as(
+                "SELECT payload->>'stage', payload->>'event' FROM outbox
+                  WHERE payload->>'request_id' = $1 ORDER BY id",
+            )
+            .bind(id.to_string())
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            rows.sort();
+            rows
+        }
+    };
+    let pair = |stage: &str, event: &str| (stage.to_owned(), Some(event.to_owned()));
+
+    for (from, to, expected) in [
+        (
+            RequestState::Validating,
+            RequestState::NeedsInfo,
+            vec![pair("notify", "needs_info")],
+        ),
+        (
+            RequestState::Validating,
+            RequestState::Rejected,
+            vec![pair("notify", "rejected"), pair("webhook", "rejected")],
+        ),
+        (
+            RequestState::Validating,
+            RequestState::ManualReview,
+            vec![pair("webhook", "manual_review")],
+        ),
+        (RequestState::Received, RequestState::Validating, vec![]),
+    ] {
+        let id = insert_request(&db.pool, from).await;
+        let mut tx = db.pool.begin().await.unwrap();
+        transition::apply(&mut tx, &transition(id, 1, from, to), &[])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(queued(id).await, expected, "{from} → {to}");
+    }
+
+    let id = insert_request(&db.pool, RequestState::PayoutSent).await;
+    let mut tx = db.pool.begin().await.unwrap();
+    transition::apply_without_email(
+        &mut tx,
+        &transition(id, 1, RequestState::PayoutSent, RequestState::PayoutFailed),
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(queued(id).await, vec![pair("webhook", "payout_failed")]);
+    db.drop_database().await;
+}

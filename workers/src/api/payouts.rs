@@ -221,8 +221,7 @@ pub async fn mark_paid(
             "give the bank transfer's reference",
         ));
     }
-    let mut step =
-        Move::new(RequestState::Refunded, "paid by bank transfer", "mark paid").notify("refunded");
+    let mut step = Move::new(RequestState::Refunded, "paid by bank transfer", "mark paid");
     step.from = Some(RequestState::ManualPayout);
     step.details = json!({"transfer_reference": reference});
     move_to(&ctx, caller, id, step).await

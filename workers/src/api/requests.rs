@@ -1058,10 +1058,9 @@ pub async fn confirm(
     .bind(decision)
     .execute(&mut *tx)
     .await?;
-    let messages = [
-        OutboxMessage::from(WorkMessage::new(Stage::Payout, id).with_version(version + 1)),
-        OutboxMessage::from(WorkMessage::new(Stage::Notify, id).with_event("approved")),
-    ];
+    let messages = [OutboxMessage::from(
+        WorkMessage::new(Stage::Payout, id).with_version(version + 1),
+    )];
     transition::apply(
         &mut tx,
         &Transition {
@@ -1116,7 +1115,7 @@ pub async fn reject(
         &ctx,
         caller,
         id,
-        Move::new(RequestState::Rejected, reason, "reject").notify("rejected"),
+        Move::new(RequestState::Rejected, reason, "reject"),
     )
     .await
 }
@@ -1148,7 +1147,7 @@ pub async fn withdraw(
         &ctx,
         caller,
         id,
-        Move::new(RequestState::Withdrawn, &note, "withdraw").notify("withdrawn"),
+        Move::new(RequestState::Withdrawn, &note, "withdraw"),
     )
     .await
 }
@@ -1165,8 +1164,6 @@ pub(super) struct Move<'a> {
     pub details: Value,
     /// Facts to add to the request with the move.
     pub facts: Option<Value>,
-    /// The customer email the move sends.
-    pub notify: Option<&'a str>,
 }
 
 impl<'a> Move<'a> {
@@ -1178,17 +1175,12 @@ impl<'a> Move<'a> {
             from: None,
             details: json!({}),
             facts: None,
-            notify: None,
         }
-    }
-
-    pub fn notify(mut self, event: &'a str) -> Self {
-        self.notify = Some(event);
-        self
     }
 }
 
-/// Applies a person's move in one transaction: lock, check, facts, transition, email.
+/// Applies a person's move in one transaction: lock, check, facts, transition (which queues
+/// the customer's email for the new state).
 /// Answers the request as it now stands.
 pub(super) async fn move_to(
     ctx: &ApiContext,
@@ -1217,11 +1209,7 @@ pub(super) async fn move_to(
             .execute(&mut *tx)
             .await?;
     }
-    let messages: Vec<OutboxMessage> = m
-        .notify
-        .map(|event| WorkMessage::new(Stage::Notify, id).with_event(event).into())
-        .into_iter()
-        .collect();
+    // The customer's email follows from the new state (`transition::apply`).
     transition::apply(
         &mut tx,
         &Transition {
@@ -1233,7 +1221,7 @@ pub(super) async fn move_to(
             reason: Some(m.reason),
             details,
         },
-        &messages,
+        &[],
     )
     .await
     .map_err(ApiError::internal)?;

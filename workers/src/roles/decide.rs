@@ -11,7 +11,6 @@ use shared::broker::consumer::{Handler, HandlerError};
 use shared::calendar::Calendars;
 use shared::lifecycle::RequestState;
 use shared::messages::{Stage, WorkMessage};
-use shared::outbox::OutboxMessage;
 use shared::policy::{DecisionKind, PolicyPacks};
 use shared::transition::{self, Transition};
 use sqlx::PgPool;
@@ -55,9 +54,6 @@ impl Handler for Decide {
                 "request {id} reached decide without a payment"
             )));
         };
-        let notify = |event: &str| -> OutboxMessage {
-            WorkMessage::new(Stage::Notify, id).with_event(event).into()
-        };
         // An application read from an email is decided automatically only on a certain
         // reading (see `guess`); otherwise a person decides.
         let pack = a.payment.as_ref().and_then(|p| self.packs.get(&p.policy));
@@ -68,6 +64,7 @@ impl Handler for Decide {
         } else {
             None
         };
+        // The customer's email follows from the new state (`transition::apply`).
         let (to, messages, why) = match decision.decision {
             _ if guess.is_some() => (
                 RequestState::ManualReview,
@@ -76,7 +73,7 @@ impl Handler for Decide {
             ),
             DecisionKind::Approve if decision.requires_confirmation => (
                 RequestState::AwaitingConfirmation,
-                vec![notify("awaiting_confirmation")],
+                Vec::new(),
                 "the policy approves; a supervisor must confirm",
             ),
             DecisionKind::Approve => (
@@ -85,13 +82,12 @@ impl Handler for Decide {
                     WorkMessage::new(Stage::Payout, id)
                         .with_version(version + 1)
                         .into(),
-                    notify("approved"),
                 ],
                 "approved under the policy",
             ),
             DecisionKind::Reject => (
                 RequestState::Rejected,
-                vec![notify("rejected")],
+                Vec::new(),
                 "rejected under the policy",
             ),
             DecisionKind::ManualReview => (
@@ -101,7 +97,7 @@ impl Handler for Decide {
             ),
             DecisionKind::NeedsInfo => (
                 RequestState::NeedsInfo,
-                vec![notify("needs_info")],
+                Vec::new(),
                 "information is missing",
             ),
         };

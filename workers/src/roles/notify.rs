@@ -845,19 +845,16 @@ async fn occurrences(
     Ok(i32::try_from(count).unwrap_or(i32::MAX))
 }
 
-/// The state whose entry an event announces.
+/// The state whose entry an event announces: the one whose email it is
+/// ([`RequestState::tells_customer`]), or `received` (told when the request is created).
 fn state_of(event: Event) -> RequestState {
-    match event {
-        Event::Received => RequestState::Received,
-        Event::NeedsInfo => RequestState::NeedsInfo,
-        Event::Approved => RequestState::Approved,
-        Event::AwaitingConfirmation => RequestState::AwaitingConfirmation,
-        Event::Rejected => RequestState::Rejected,
-        Event::Refunded => RequestState::Refunded,
-        Event::PayoutDelayed => RequestState::PayoutFailed,
-        Event::BankDetailsNeeded => RequestState::NeedsBankDetails,
-        Event::Withdrawn => RequestState::Withdrawn,
+    if event == Event::Received {
+        return RequestState::Received;
     }
+    RequestState::ALL
+        .into_iter()
+        .find(|s| s.tells_customer() == Some(event))
+        .expect("every email but `received` follows from entering a state")
 }
 
 /// An audit event in the request's history, in its current state (the email changes no
@@ -1056,6 +1053,25 @@ fn card_brand(brand: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every customer email belongs to exactly one state's entry, and each state that tells
+    /// the customer tells them with its own email.
+    #[test]
+    fn every_email_follows_from_one_state() {
+        for event in Event::ALL {
+            let state = state_of(event);
+            let owners = RequestState::ALL
+                .into_iter()
+                .filter(|s| s.tells_customer() == Some(event))
+                .count();
+            if event == Event::Received {
+                assert_eq!((state, owners), (RequestState::Received, 0));
+            } else {
+                assert_eq!(owners, 1, "{event:?}");
+                assert_eq!(state.tells_customer(), Some(event));
+            }
+        }
+    }
 
     #[test]
     fn notices_parse_customer_events_and_escalations() {

@@ -159,21 +159,16 @@ impl<G: Gateway + 'static> Handler for Payout<G> {
             let has_details = record.facts["bank_details"]
                 .as_str()
                 .is_some_and(|d| !d.trim().is_empty());
-            let (to, why, messages): (_, _, Vec<OutboxMessage>) = if has_details {
+            // The customer's email (asking for bank details) follows from the new state.
+            let (to, why) = if has_details {
                 (
                     RequestState::ManualPayout,
                     "the policy pays this refund by bank transfer",
-                    vec![],
                 )
             } else {
                 (
                     RequestState::NeedsBankDetails,
                     "the policy pays this refund by bank transfer; the customer is asked for bank details",
-                    vec![
-                        WorkMessage::new(Stage::Notify, id)
-                            .with_event("bank_details_needed")
-                            .into(),
-                    ],
                 )
             };
             transition::apply(
@@ -187,7 +182,7 @@ impl<G: Gateway + 'static> Handler for Payout<G> {
                     reason: Some(why),
                     details: json!({"payout_method": "bank_transfer"}),
                 },
-                &messages,
+                &[],
             )
             .await
             .map_err(to_handler_error)?;
@@ -317,24 +312,22 @@ impl<G: Gateway> Payout<G> {
         .execute(&mut *tx)
         .await?;
         let amount = Money::from_minor(attempt.amount_minor, payment.currency);
-        let notify = |event: &str| -> OutboxMessage {
-            WorkMessage::new(Stage::Notify, id).with_event(event).into()
-        };
-        // The moves to make, in order: (to, why, messages).
-        let mut steps: Vec<(RequestState, String, Vec<OutboxMessage>)> = Vec::new();
+        // The moves to make, in order: (to, why, whether the customer hears of it). Each
+        // state's email follows from the state (`transition::apply`).
+        let mut steps: Vec<(RequestState, String, bool)> = Vec::new();
         let result = match &outcome {
             RefundOutcome::Succeeded { gateway_ref } => {
                 if state == RequestState::PayoutPending {
                     steps.push((
                         RequestState::PayoutSent,
                         format!("the gateway booked refund {gateway_ref}"),
-                        vec![],
+                        true,
                     ));
                 }
                 steps.push((
                     RequestState::Refunded,
                     format!("refunded to the card ({gateway_ref})"),
-                    vec![notify("refunded")],
+                    true,
                 ));
                 Ok(())
             }
@@ -343,7 +336,7 @@ impl<G: Gateway> Payout<G> {
                     steps.push((
                         RequestState::PayoutSent,
                         "the gateway accepted the refund and will finish it later".into(),
-                        vec![],
+                        true,
                     ));
                 }
                 Err(HandlerError::Transient(anyhow::anyhow!(
@@ -352,23 +345,24 @@ impl<G: Gateway> Payout<G> {
             }
             RefundOutcome::Declined { code, reason } => {
                 if code.needs_bank_details() {
+                    // Straight on to asking for bank details: that email says it all.
                     steps.push((
                         RequestState::PayoutFailed,
                         format!("the gateway declined: {code} ({reason})"),
-                        vec![],
+                        false,
                     ));
                     steps.push((
                         RequestState::NeedsBankDetails,
                         "the card can no longer receive money; the customer is asked for bank details"
                             .into(),
-                        vec![notify("bank_details_needed")],
+                        true,
                     ));
                 } else {
                     // A person looks at it; the customer hears it is delayed.
                     steps.push((
                         RequestState::PayoutFailed,
                         format!("the gateway declined: {code} ({reason})"),
-                        vec![notify("payout_delayed")],
+                        true,
                     ));
                 }
                 Ok(())
@@ -383,24 +377,24 @@ impl<G: Gateway> Payout<G> {
                 )))
             }
         };
-        for (to, why, messages) in steps {
-            version = transition::apply(
-                &mut tx,
-                &Transition {
-                    request_id: id,
-                    expected_version: version,
-                    from: state,
-                    to,
-                    actor: "worker:payout",
-                    reason: Some(&why),
-                    details: json!({
-                        "idempotency_key": attempt.idempotency_key,
-                        "amount": amount,
-                    }),
-                },
-                &messages,
-            )
-            .await
+        for (to, why, told) in steps {
+            let step = Transition {
+                request_id: id,
+                expected_version: version,
+                from: state,
+                to,
+                actor: "worker:payout",
+                reason: Some(&why),
+                details: json!({
+                    "idempotency_key": attempt.idempotency_key,
+                    "amount": amount,
+                }),
+            };
+            version = if told {
+                transition::apply(&mut tx, &step, &[]).await
+            } else {
+                transition::apply_without_email(&mut tx, &step, &[]).await
+            }
             .map_err(to_handler_error)?;
             state = to;
         }

@@ -180,33 +180,24 @@ impl Handler for Validate {
                 && intake_asked(&mut tx, id)
                     .await?
                     .is_some_and(|asked| shared::intake::already_asked(&asked, &missing));
-            let notify: Vec<OutboxMessage> = if asked_by_intake {
-                Vec::new()
-            } else {
-                vec![
-                    WorkMessage::new(Stage::Notify, id)
-                        .with_event("needs_info")
-                        .into(),
-                ]
+            let to_needs_info = Transition {
+                request_id: id,
+                expected_version: version,
+                from: state,
+                to: RequestState::NeedsInfo,
+                actor: "worker:validate",
+                reason: Some("information or documents are missing"),
+                details: json!({
+                    "missing": missing,
+                    "problems": problems,
+                    "asked_by_intake_reply": asked_by_intake,
+                }),
             };
-            transition::apply(
-                &mut tx,
-                &Transition {
-                    request_id: id,
-                    expected_version: version,
-                    from: state,
-                    to: RequestState::NeedsInfo,
-                    actor: "worker:validate",
-                    reason: Some("information or documents are missing"),
-                    details: json!({
-                        "missing": missing,
-                        "problems": problems,
-                        "asked_by_intake_reply": asked_by_intake,
-                    }),
-                },
-                &notify,
-            )
-            .await
+            if asked_by_intake {
+                transition::apply_without_email(&mut tx, &to_needs_info, &[]).await
+            } else {
+                transition::apply(&mut tx, &to_needs_info, &[]).await
+            }
             .map_err(to_handler_error)?;
             tx.commit().await?;
             tracing::info!(request_id = %id, ?missing, "request needs information");
