@@ -14,6 +14,7 @@ pub mod html;
 pub mod identity;
 pub mod inbound_emails;
 pub mod intake;
+pub mod language;
 pub mod lifecycle;
 pub mod merchants;
 pub mod messages;

@@ -79,9 +79,6 @@ pub struct MerchantsError {
     pub problem: String,
 }
 
-/// Languages customer emails are written in.
-pub const LANGUAGES: [&str; 4] = ["ru", "kk", "lv", "en"];
-
 /// The configured merchants, by id.
 #[derive(Clone, Debug, Default)]
 pub struct Merchants {
@@ -142,10 +139,14 @@ impl Merchants {
                     return Err(err(at(field), format!("{value:?} is not an email address")));
                 }
             }
-            if !LANGUAGES.contains(&m.default_language.as_str()) {
+            if crate::language::Language::exact(&m.default_language).is_none() {
                 return Err(err(
                     at("default_language"),
-                    format!("{:?}: expected one of ru, kk, lv, en", m.default_language),
+                    format!(
+                        "{:?}: {}",
+                        m.default_language,
+                        crate::language::Language::EXPECTED
+                    ),
                 ));
             }
             if let Some(url) = &m.webhook_url {

@@ -3,37 +3,9 @@
 //! or quoted-reply blocks are left out, so a reply in Latvian quoting our Russian mail is
 //! Latvian.
 
-use std::fmt;
-
-/// A language we write to customers in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Language {
-    Ru,
-    Kk,
-    Lv,
-    En,
-}
+pub use crate::language::Language;
 
 impl Language {
-    pub const ALL: [Language; 4] = [Language::Ru, Language::Kk, Language::Lv, Language::En];
-
-    /// ISO 639-1 code, as stored in `customer_language`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Language::Ru => "ru",
-            Language::Kk => "kk",
-            Language::Lv => "lv",
-            Language::En => "en",
-        }
-    }
-
-    /// The language for an ISO 639-1 code.
-    pub fn from_code(code: &str) -> Option<Language> {
-        Language::ALL
-            .into_iter()
-            .find(|l| l.code().eq_ignore_ascii_case(code.trim()))
-    }
-
     /// Guesses the language of `subject` and `body` (see the module comment).
     pub fn guess(subject: &str, body: &str) -> Language {
         let own = own_words(body);
@@ -74,12 +46,6 @@ impl Language {
         } else {
             Language::En
         }
-    }
-}
-
-impl fmt::Display for Language {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
     }
 }
 

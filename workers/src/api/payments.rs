@@ -10,7 +10,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use shared::api_keys::{ApiRole, Caller};
 use shared::cards::contains_card_number;
-use shared::merchants::{GatewayKind, LANGUAGES, looks_like_email};
+use shared::language::Language;
+use shared::merchants::{GatewayKind, looks_like_email};
 use shared::money::{Currency, DecimalAmount};
 use shared::payments::{self, Payment, Registered};
 use utoipa::ToSchema;
@@ -266,12 +267,9 @@ fn validate(ctx: &ApiContext, caller: &Caller, p: NewPayment) -> Result<Payment,
             ));
         }
         if let Some(lang) = &c.language
-            && !LANGUAGES.contains(&lang.as_str())
+            && Language::exact(lang).is_none()
         {
-            errors.push(problem(
-                "customer.language",
-                "expected one of ru, kk, lv, en",
-            ));
+            errors.push(problem("customer.language", Language::EXPECTED));
         }
     }
     if !errors.is_empty() {

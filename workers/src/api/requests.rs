@@ -11,8 +11,9 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shared::api_keys::{ApiRole, Caller};
+use shared::language::Language;
 use shared::lifecycle::{RequestState, check_transition};
-use shared::merchants::{LANGUAGES, looks_like_email};
+use shared::merchants::looks_like_email;
 use shared::messages::{Stage, WorkMessage};
 use shared::money::{DecimalAmount, Money};
 use shared::outbox::OutboxMessage;
@@ -339,9 +340,9 @@ pub async fn create(
         _ => {}
     }
     if let Some(lang) = &body.language
-        && !LANGUAGES.contains(&lang.as_str())
+        && Language::exact(lang).is_none()
     {
-        errors.push(field("language", "expected one of ru, kk, lv, en"));
+        errors.push(field("language", Language::EXPECTED));
     }
     let now = Utc::now();
     let received_at = body

@@ -4,8 +4,9 @@
 
 use std::borrow::Cow;
 
+use shared::language::Language;
 use shared::lifecycle::RequestState;
-use shared::merchants::{GatewayKind, LANGUAGES};
+use shared::merchants::GatewayKind;
 use shared::money::Currency;
 use shared::policy::Reason;
 use utoipa::openapi::RefOr;
@@ -62,7 +63,7 @@ named_schema!(
     LanguageCode,
     string_enum(
         "A language customer emails are written in.",
-        LANGUAGES.iter().copied()
+        Language::ALL.iter().map(|l| l.code())
     )
 );
 

@@ -93,7 +93,7 @@ pub(super) async fn answer_to_confirmation(
             id,
             claim_inbound_id,
             payment,
-            language: intake::Language::from_code(&language).unwrap_or(intake::Language::En),
+            language: intake::Language::exact(&language).unwrap_or(intake::Language::En),
         })),
         // Confirmed before: the request it opened is the payer's own.
         ("confirmed", Some(request_id)) => Some(Verdict::Attach {
@@ -242,11 +242,10 @@ impl Intake {
             .customer_language
             .as_deref()
             .or(merchant.map(|m| m.default_language.as_str()))
-            .and_then(intake::Language::from_code)
+            .and_then(intake::Language::exact)
             .unwrap_or(intake::Language::En);
-        let written = shared::notify::Language::from_code(language.code());
-        let amount = shared::notify::format_money(p.amount, written);
-        let paid_on = shared::notify::format_date(p.paid_at.date_naive(), written);
+        let amount = shared::notify::format_money(p.amount, language);
+        let paid_on = shared::notify::format_date(p.paid_at.date_naive(), language);
         let (subject, text) = intake::confirmation_request(&ConfirmationRequest {
             language,
             merchant_name: merchant.map_or(p.merchant.as_str(), |m| m.name.as_str()),
