@@ -75,6 +75,13 @@ pub struct RequestRecord {
 }
 
 impl RequestRecord {
+    /// The stored decision, read as its type (`None` when there is none yet).
+    pub fn stored_decision(&self) -> Option<crate::policy::StoredDecision> {
+        self.decision
+            .as_ref()
+            .and_then(crate::policy::StoredDecision::read)
+    }
+
     pub fn state(&self) -> RequestState {
         self.state
             .parse()

@@ -89,7 +89,7 @@ impl Clause {
 
 /// The language of an exact code a pack may use (`en`, `ru`, `kk`, `lv`).
 fn language_of_code(code: &str) -> Option<Language> {
-    Language::ALL.into_iter().find(|l| l.code() == code)
+    Language::exact(code)
 }
 
 /// A key of a clause table; unknown codes are refused here, so that the error points at the

@@ -6,6 +6,7 @@ pub mod clause;
 pub mod decide;
 pub mod facts;
 pub mod pack;
+pub mod stored;
 
 pub use clause::Clause;
 pub use decide::{
@@ -13,6 +14,7 @@ pub use decide::{
 };
 pub use facts::{DateOrTimestamp, DocumentKind, FactKind, FactName, Facts, Percent, Reason};
 pub use pack::{DecisionKind, PackError, PayoutMethod, PolicyId, PolicyPack, PolicyPacks};
+pub use stored::{STORED_DECISION_VERSION, StoredDecision};
 
 #[cfg(test)]
 mod tests;

@@ -47,7 +47,7 @@ async fn a_decision_reaches_the_merchants_webhook_signed_even_after_a_failure() 
     let id = insert_request(&db.pool, RequestState::Received).await;
     sqlx::query(
         "UPDATE refund_requests SET state = 'validating', merchant = 'byskills', policy_id = 'by-online-courses',
-                decision = '{\"amount\": \"90.00\", \"clause\": \"§11\", \"clause_translations\": {\"ru\": \"п. 11\"}, \"effects\": [{\"kind\": \"access_revocation\", \"due_by\": \"2026-03-23\"}]}'
+                decision = '{\"version\": 1, \"decision\": \"approve\", \"amount\": \"90.00\", \"clause\": \"§11\", \"clause_translations\": {\"ru\": \"п. 11\"}, \"effects\": [{\"kind\": \"access_revocation\", \"due_by\": \"2026-03-23\"}]}'
           WHERE id = $1",
     )
     .bind(id)

@@ -495,7 +495,7 @@ async fn a_refund_the_policy_pays_by_bank_transfer_never_reaches_the_card_gatewa
     )
     .await;
     sqlx::query(
-        "UPDATE refund_requests SET decision = '{\"payout_method\": \"bank_transfer\"}'::jsonb,
+        "UPDATE refund_requests SET decision = '{\"version\": 1, \"decision\": \"approve\", \"payout_method\": \"bank_transfer\"}'::jsonb,
                 facts = CASE WHEN id = $1 THEN '{\"bank_details\": \"LV80BANK0000435195001\"}'::jsonb ELSE facts END",
     )
     .bind(with_details)

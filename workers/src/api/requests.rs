@@ -996,7 +996,7 @@ pub async fn confirm(
             (
                 amount,
                 decision.refund_due_by,
-                serde_json::to_value(&decision).ok(),
+                Some(shared::policy::StoredDecision::from_engine(&decision).to_value()),
             )
         }
         _ => {

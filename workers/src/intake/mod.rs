@@ -607,7 +607,7 @@ impl Intake {
         // was understood joins the facts, each with the words and the email it came from.
         let mut understood = Vec::new();
         if state == RequestState::NeedsInfo {
-            let asked = asked_facts(record.decision.as_ref());
+            let asked = asked_facts(record.stored_decision().as_ref());
             let answers =
                 intake::read_answers(&email.subject, &email.body_text, &asked, email.written_on);
             if !answers.is_empty() {
@@ -899,18 +899,10 @@ async fn payment_named(
 
 /// The facts the request's last question asked for (its `needs_info` decision's missing
 /// items that are facts).
-fn asked_facts(decision: Option<&Value>) -> Vec<shared::policy::FactName> {
-    let Some(decision) = decision.filter(|d| d["decision"] == "needs_info") else {
-        return Vec::new();
-    };
-    decision["missing"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|m| m.as_str()?.parse().ok())
-                .collect()
-        })
+fn asked_facts(decision: Option<&shared::policy::StoredDecision>) -> Vec<shared::policy::FactName> {
+    decision
+        .filter(|d| d.decision == shared::policy::DecisionKind::NeedsInfo)
+        .map(|d| d.missing.iter().filter_map(|m| m.parse().ok()).collect())
         .unwrap_or_default()
 }
 

@@ -107,8 +107,7 @@ impl Handler for Decide {
             (Some(_), None) => a.default_due(&self.packs, &self.calendars),
             (_, due) => due,
         };
-        let decision_json =
-            serde_json::to_value(&decision).map_err(|e| HandlerError::Permanent(e.into()))?;
+        let decision_json = shared::policy::StoredDecision::from_engine(&decision).to_value();
         sqlx::query(
             "UPDATE refund_requests
                 SET decision = $2, policy_id = $3, policy_version = $4, amount_minor = $5,

@@ -40,7 +40,7 @@ use shared::notify::{
     render_escalation, render_plain, request_tag,
 };
 use shared::payments::{self, Payment};
-use shared::policy::Clause;
+use shared::policy::StoredDecision;
 use shared::requests::{self, RequestRecord};
 use shared::transition;
 use sqlx::{PgConnection, PgPool};
@@ -955,24 +955,12 @@ fn customer_context(
     amount: Option<Money>,
     refund_channel: Option<RefundChannel>,
 ) -> EmailContext {
-    let decision = request.decision.as_ref();
-    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let decision = request.stored_decision();
     // What to ask for: the policy's missing items, then the identity check's problem codes.
     let missing = match event {
         Event::NeedsInfo | Event::BankDetailsNeeded => decision
-            .map(|d| {
-                let names = d["missing"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(text);
-                let problems = d["problems"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|p| text(p).or_else(|| text(&p["code"])));
-                names.chain(problems).collect()
-            })
+            .as_ref()
+            .map(StoredDecision::asked)
             .unwrap_or_default(),
         _ => Vec::new(),
     };
@@ -994,13 +982,13 @@ fn customer_context(
         merchant_name,
         amount,
         due_date: request.due_on,
-        clause: decision.and_then(Clause::from_decision),
+        clause: decision.as_ref().and_then(StoredDecision::clause),
         merchant_language: merchant.map(|m| Language::from_code(&m.default_language)),
         missing,
         refund_channel,
-        amount_reason: match (event, decision, amount) {
+        amount_reason: match (event, &decision, amount) {
             (Event::Approved, Some(decision), Some(amount)) => {
-                AmountReason::from_decision(decision, amount)
+                AmountReason::from_stored(decision, amount)
             }
             _ => None,
         },

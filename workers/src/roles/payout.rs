@@ -150,10 +150,8 @@ impl<G: Gateway + 'static> Handler for Payout<G> {
             .await?
             .ok_or_else(|| permanent(format!("payment {payment_id} vanished")))?;
         let by_bank_transfer = record
-            .decision
-            .as_ref()
-            .and_then(|d| d["payout_method"].as_str())
-            == Some("bank_transfer");
+            .stored_decision()
+            .is_some_and(|d| d.pays_by_bank_transfer());
         if state == RequestState::Approved && by_bank_transfer {
             // Not a card refund: the finance team pays it by bank transfer.
             let has_details = record.facts["bank_details"]

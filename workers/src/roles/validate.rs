@@ -12,7 +12,7 @@ use shared::calendar::Calendars;
 use shared::lifecycle::RequestState;
 use shared::messages::{Stage, WorkMessage};
 use shared::outbox::{self, OutboxMessage};
-use shared::policy::{DecisionKind, PolicyPacks};
+use shared::policy::{DecisionKind, PolicyPacks, StoredDecision};
 use shared::transition::{self, Transition, TransitionError};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -92,7 +92,7 @@ impl Handler for Validate {
         }
 
         let a = assess(&mut tx, id, &self.packs, &self.calendars).await?;
-        let (missing, problems, decision_json) = match &a.decision {
+        let (missing, problems, engine) = match &a.decision {
             None => {
                 let mut missing = Vec::new();
                 if a.record.payment_id.is_none() {
@@ -121,19 +121,16 @@ impl Handler for Validate {
             // left exactly what was asked, so a person takes over instead of a second
             // identical email. The request is due by the pack's default SLA.
             let due_on = a.default_due(&self.packs, &self.calendars);
-            let summary = json!({
-                "decision": "manual_review",
-                "missing": missing,
-                "problems": problems,
-                "policy": decision_json.map(|d| d.policy.clone()),
-                "policy_version": decision_json.map(|d| d.policy_version.clone()),
-                "clause": decision_json.map(|d| d.clause.clone()),
-                "clause_translations": decision_json.map(|d| d.clause_translations.clone()),
-                "refund_due_by": due_on,
-            });
+            let summary = StoredDecision::waiting(
+                DecisionKind::ManualReview,
+                missing.clone(),
+                problems.clone(),
+                engine,
+                due_on,
+            );
             sqlx::query("UPDATE refund_requests SET decision = $2, due_on = $3 WHERE id = $1")
                 .bind(id)
-                .bind(&summary)
+                .bind(summary.to_value())
                 .bind(due_on)
                 .execute(&mut *tx)
                 .await?;
@@ -160,18 +157,16 @@ impl Handler for Validate {
             return Ok(());
         }
         if !missing.is_empty() {
-            let summary = json!({
-                "decision": "needs_info",
-                "missing": missing,
-                "problems": problems,
-                "policy": decision_json.map(|d| d.policy.clone()),
-                "policy_version": decision_json.map(|d| d.policy_version.clone()),
-                "clause": decision_json.map(|d| d.clause.clone()),
-                "clause_translations": decision_json.map(|d| d.clause_translations.clone()),
-            });
+            let summary = StoredDecision::waiting(
+                DecisionKind::NeedsInfo,
+                missing.clone(),
+                problems.clone(),
+                engine,
+                None,
+            );
             sqlx::query("UPDATE refund_requests SET decision = $2 WHERE id = $1")
                 .bind(id)
-                .bind(&summary)
+                .bind(summary.to_value())
                 .execute(&mut *tx)
                 .await?;
             // An emailed application whose automatic answer already asked for all of this

@@ -92,6 +92,7 @@ impl Handler for Webhook {
             ))
         })?;
         let event = message.event.clone().unwrap_or_else(|| "decision".into());
+        let decision = record.stored_decision();
         let body = serde_json::to_vec(&json!({
             "event": format!("refund.{event}"),
             "delivery_id": message.message_id,
@@ -100,12 +101,12 @@ impl Handler for Webhook {
             "state": record.state,
             "policy": record.policy_id,
             "policy_version": record.policy_version,
-            "amount": record.decision.as_ref().map(|d| d["amount"].clone()),
+            "amount": decision.as_ref().map(|d| d.amount.clone()),
             "currency": record.currency,
             "refund_due_by": record.due_on,
-            "clause": record.decision.as_ref().map(|d| d["clause"].clone()),
-            "clause_translations": record.decision.as_ref().map(|d| d["clause_translations"].clone()),
-            "effects": record.decision.as_ref().map(|d| d["effects"].clone()).unwrap_or(json!([])),
+            "clause": decision.as_ref().map(|d| d.clause.clone()),
+            "clause_translations": decision.as_ref().map(|d| d.clause_translations.clone()),
+            "effects": decision.map(|d| d.effects).unwrap_or_default(),
         }))
         .expect("json serializes");
         let now = chrono::Utc::now().timestamp();

@@ -80,11 +80,33 @@ impl AmountReason {
     /// decision approved exactly `amount` and it is less than the whole: a full refund, or an
     /// amount a person chose, needs no calculation.
     pub fn from_decision(decision: &serde_json::Value, amount: Money) -> Option<Self> {
-        if decision["amount"].as_str() != Some(amount.amount_text().as_str()) {
+        Self::from_calculation(
+            decision["amount"].as_str(),
+            &decision["calculation"],
+            amount,
+        )
+    }
+
+    /// [`AmountReason::from_decision`] of a stored decision.
+    pub fn from_stored(decision: &crate::policy::StoredDecision, amount: Money) -> Option<Self> {
+        Self::from_calculation(
+            decision.amount.as_deref(),
+            decision.calculation.as_ref()?,
+            amount,
+        )
+    }
+
+    /// The reason for `amount` from the amount a decision approved (`decided`) and its
+    /// calculation.
+    fn from_calculation(
+        decided: Option<&str>,
+        calc: &serde_json::Value,
+        amount: Money,
+    ) -> Option<Self> {
+        if decided != Some(amount.amount_text().as_str()) {
             return None;
         }
         let currency = amount.currency();
-        let calc = &decision["calculation"];
         let money = |field: &str| Money::parse(calc[field].as_str()?, currency).ok();
         let number = |field: &str| calc[field].as_u64();
         let reason = match calc["kind"].as_str()? {
