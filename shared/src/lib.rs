@@ -22,6 +22,7 @@ pub mod money;
 pub mod notify;
 pub mod outbox;
 pub mod payments;
+pub mod payouts;
 pub mod policy;
 pub mod requests;
 pub mod sla;

@@ -50,3 +50,26 @@ pub async fn enqueue(conn: &mut PgConnection, messages: &[OutboxMessage]) -> sql
     .await?;
     Ok(())
 }
+
+/// The rows the broker confirmed: published, never sent again.
+pub async fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE outbox SET published_at = now() WHERE id = ANY($1)",
+        ids
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// A row the broker refused or could not route: counted and kept for the next batch.
+pub async fn mark_failed(conn: &mut PgConnection, id: i64, error: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+        id,
+        error
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}

@@ -314,3 +314,218 @@ pub fn quote_input(
         documents,
     })
 }
+
+// ---------- Writes: this module is the only code that writes `refund_requests` ----------
+//
+// The state and version change only through `transition::apply` (which calls `move_state`);
+// everything else a request holds is written here, by the functions below, in the caller's
+// transaction and under the caller's row lock (`transition::lock_state`).
+
+/// Moves a request from `from` to `to` if it is still at `expected_version` in `from`:
+/// the new version, or `None` when the row has moved on (or does not exist). Only
+/// `transition::apply` calls it, after checking the move is legal.
+pub(crate) async fn move_state(
+    conn: &mut PgConnection,
+    id: Uuid,
+    expected_version: i32,
+    from: RequestState,
+    to: RequestState,
+) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar!(
+        r#"UPDATE refund_requests
+              SET state = $1, version = version + 1, updated_at = now(),
+                  ended_at = CASE WHEN $5 THEN now() ELSE ended_at END
+            WHERE id = $2 AND version = $3 AND state = $4
+        RETURNING version"#,
+        to.as_str(),
+        id,
+        expected_version,
+        from.as_str(),
+        to.is_final(),
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Replaces the request's facts (already merged and checked by the caller).
+pub async fn replace_facts(conn: &mut PgConnection, id: Uuid, facts: &Value) -> sqlx::Result<()> {
+    sqlx::query("UPDATE refund_requests SET facts = $2 WHERE id = $1")
+        .bind(id)
+        .bind(facts)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Adds `facts` (a JSON object) to the request's facts, replacing those of the same name.
+pub async fn add_facts(conn: &mut PgConnection, id: Uuid, facts: &Value) -> sqlx::Result<()> {
+    sqlx::query("UPDATE refund_requests SET facts = facts || $2 WHERE id = $1")
+        .bind(id)
+        .bind(facts)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The reason, when the request had none (an email that gave it later).
+pub async fn set_reason(
+    conn: &mut PgConnection,
+    id: Uuid,
+    reason: crate::policy::Reason,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE refund_requests SET reason = $2 WHERE id = $1")
+        .bind(id)
+        .bind(reason.name())
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Ties a request opened without a payment to `payment`, and to its merchant, policy and
+/// currency.
+pub async fn set_payment(
+    conn: &mut PgConnection,
+    id: Uuid,
+    payment: &crate::payments::Payment,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE refund_requests
+            SET payment_id = $2, merchant = $3, policy_id = $4, currency = $5, updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(payment.id)
+    .bind(&payment.merchant)
+    .bind(&payment.policy)
+    .bind(payment.currency.code())
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// How the intake read the email that opened the request.
+pub async fn set_email_reading(
+    conn: &mut PgConnection,
+    id: Uuid,
+    reading: &Value,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE refund_requests SET email_reading = $2 WHERE id = $1")
+        .bind(id)
+        .bind(reading)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The engine's decision: with its policy, amount and due date; the request counts as
+/// complete from its received date when nothing said otherwise.
+pub async fn record_decision(
+    conn: &mut PgConnection,
+    id: Uuid,
+    decision: &crate::policy::StoredDecision,
+    amount_minor: Option<i64>,
+    due_on: Option<NaiveDate>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE refund_requests
+            SET decision = $2, policy_id = $3, policy_version = $4, amount_minor = $5,
+                due_on = $6, complete_at = COALESCE(complete_at, received_at)
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(decision.to_value())
+    .bind(&decision.policy)
+    .bind(&decision.policy_version)
+    .bind(amount_minor)
+    .bind(due_on)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// What validation waits for or hands to a person; `due_on`, when given, dates it.
+pub async fn record_waiting(
+    conn: &mut PgConnection,
+    id: Uuid,
+    decision: &crate::policy::StoredDecision,
+    due_on: Option<NaiveDate>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE refund_requests SET decision = $2, due_on = COALESCE($3, due_on) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(decision.to_value())
+    .bind(due_on)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// A person's approval: the amount, the due date, and the engine's decision when it
+/// decided again (else the stored one stays).
+pub async fn record_approval(
+    conn: &mut PgConnection,
+    id: Uuid,
+    amount_minor: i64,
+    due_on: Option<NaiveDate>,
+    decision: Option<&crate::policy::StoredDecision>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE refund_requests
+            SET amount_minor = $2, due_on = $3, decision = COALESCE($4, decision)
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(amount_minor)
+    .bind(due_on)
+    .bind(decision.map(crate::policy::StoredDecision::to_value))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// A new due date (the SLA clock paused while the request waited on the customer).
+pub async fn set_due_on(conn: &mut PgConnection, id: Uuid, due_on: NaiveDate) -> sqlx::Result<()> {
+    sqlx::query("UPDATE refund_requests SET due_on = $2 WHERE id = $1")
+        .bind(id)
+        .bind(due_on)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// When the last required item arrived: the SLA counts from here.
+pub async fn set_complete_at(
+    conn: &mut PgConnection,
+    id: Uuid,
+    complete_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE refund_requests SET complete_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(complete_at)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The SLA state the monitor found, only if nobody changed it meanwhile (another monitor,
+/// or the request moved on from `state`): whether it was written.
+pub async fn set_sla_state(
+    conn: &mut PgConnection,
+    id: Uuid,
+    state: RequestState,
+    old: Option<&str>,
+    new: &str,
+) -> sqlx::Result<bool> {
+    let updated = sqlx::query(
+        "UPDATE refund_requests SET sla_state = $2, sla_checked_at = now()
+          WHERE id = $1 AND state = $3 AND sla_state IS NOT DISTINCT FROM $4",
+    )
+    .bind(id)
+    .bind(new)
+    .bind(state.as_str())
+    .bind(old)
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}

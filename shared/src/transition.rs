@@ -78,20 +78,8 @@ async fn write(
     email: Option<crate::notify::Event>,
 ) -> Result<i32, TransitionError> {
     check_transition(t.from, t.to)?;
-    let updated = sqlx::query_scalar!(
-        r#"UPDATE refund_requests
-              SET state = $1, version = version + 1, updated_at = now(),
-                  ended_at = CASE WHEN $5 THEN now() ELSE ended_at END
-            WHERE id = $2 AND version = $3 AND state = $4
-        RETURNING version"#,
-        t.to.as_str(),
-        t.request_id,
-        t.expected_version,
-        t.from.as_str(),
-        t.to.is_final(),
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
+    let updated =
+        crate::requests::move_state(conn, t.request_id, t.expected_version, t.from, t.to).await?;
     let Some(version) = updated else {
         let exists = sqlx::query_scalar!(
             "SELECT 1 AS \"one!\" FROM refund_requests WHERE id = $1",

@@ -172,21 +172,10 @@ async fn publish_batch(
         }
     }
 
-    sqlx::query!(
-        "UPDATE outbox SET published_at = now() WHERE id = ANY($1)",
-        &published
-    )
-    .execute(&mut *tx)
-    .await?;
+    crate::outbox::mark_published(&mut tx, &published).await?;
     for (id, error) in &failed {
         tracing::error!(outbox_id = id, error = %error, "outbox message not published");
-        sqlx::query!(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
-            id,
-            error
-        )
-        .execute(&mut *tx)
-        .await?;
+        crate::outbox::mark_failed(&mut tx, *id, error).await?;
     }
     tx.commit().await?;
     if !failed.is_empty() && published.is_empty() {

@@ -830,11 +830,7 @@ pub async fn add_facts(
             target.insert(k.clone(), v.clone());
         }
     }
-    sqlx::query("UPDATE refund_requests SET facts = $2 WHERE id = $1")
-        .bind(id)
-        .bind(&merged)
-        .execute(&mut *tx)
-        .await?;
+    requests::replace_facts(&mut tx, id, &merged).await?;
     engine_accepts(&ctx, &mut tx, id).await?;
     match state {
         RequestState::NeedsInfo => {
@@ -996,7 +992,7 @@ pub async fn confirm(
             (
                 amount,
                 decision.refund_due_by,
-                Some(shared::policy::StoredDecision::from_engine(&decision).to_value()),
+                Some(shared::policy::StoredDecision::from_engine(&decision)),
             )
         }
         _ => {
@@ -1029,7 +1025,8 @@ pub async fn confirm(
                     Some(due)
                 }
             };
-            (amount.minor(), due_on, record.decision.clone())
+            // The stored decision stays: a person chose the amount.
+            (amount.minor(), due_on, None)
         }
     };
     if amount_minor <= 0 {
@@ -1050,15 +1047,7 @@ pub async fn confirm(
             ),
         ));
     }
-    sqlx::query(
-        "UPDATE refund_requests SET amount_minor = $2, due_on = $3, decision = COALESCE($4, decision) WHERE id = $1",
-    )
-    .bind(id)
-    .bind(amount_minor)
-    .bind(due_on)
-    .bind(decision)
-    .execute(&mut *tx)
-    .await?;
+    requests::record_approval(&mut tx, id, amount_minor, due_on, decision.as_ref()).await?;
     let messages = [OutboxMessage::from(
         WorkMessage::new(Stage::Payout, id).with_version(version + 1),
     )];
@@ -1204,11 +1193,7 @@ pub(super) async fn move_to(
         details["due_on_extended"] = extended;
     }
     if let Some(facts) = &m.facts {
-        sqlx::query("UPDATE refund_requests SET facts = facts || $2 WHERE id = $1")
-            .bind(id)
-            .bind(facts)
-            .execute(&mut *tx)
-            .await?;
+        requests::add_facts(&mut tx, id, facts).await?;
     }
     // The customer's email follows from the new state (`transition::apply`).
     transition::apply(
@@ -1267,11 +1252,7 @@ async fn extend_due_after_pause(
     if added == 0 {
         return Ok(None);
     }
-    sqlx::query("UPDATE refund_requests SET due_on = $2 WHERE id = $1")
-        .bind(record.id)
-        .bind(new_due)
-        .execute(&mut *tx)
-        .await?;
+    requests::set_due_on(tx, record.id, new_due).await?;
     tracing::info!(request_id = %record.id, from = %due, to = %new_due, added, "due date extended after the wait on the customer");
     Ok(Some(json!({
         "from": due,

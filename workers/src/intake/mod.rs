@@ -525,11 +525,7 @@ impl Intake {
             messages.push(notify.clone().into());
         }
         requests::create(tx, &new, actor, &messages).await?;
-        sqlx::query("UPDATE refund_requests SET email_reading = $2 WHERE id = $1")
-            .bind(id)
-            .bind(serde_json::to_value(reading)?)
-            .execute(&mut *tx)
-            .await?;
+        requests::set_email_reading(tx, id, &serde_json::to_value(reading)?).await?;
         if let Some(notify) = &reply {
             sqlx::query("UPDATE inbound_emails SET reply_message_id = $2 WHERE id = $1")
                 .bind(outcome.inbound_id)
@@ -576,31 +572,19 @@ impl Intake {
         if record.payment_id.is_none()
             && let Some(p) = &payment
         {
-            set_payment(tx, id, p).await?;
+            requests::set_payment(tx, id, p).await?;
             added.insert("payment_id".into(), json!(p.id));
         }
         if record.reason.is_none()
             && let Some(reason) = email.extracted.reading.reason
         {
-            sqlx::query("UPDATE refund_requests SET reason = $2 WHERE id = $1")
-                .bind(id)
-                .bind(reason.name())
-                .execute(&mut *tx)
-                .await?;
+            requests::set_reason(tx, id, reason).await?;
             added.insert("reason".into(), json!(reason.name()));
         }
         if record.facts.get(requests::CUSTOMER_NAME).is_none()
             && let Some(name) = &email.extracted.customer_name
         {
-            sqlx::query(
-                "UPDATE refund_requests SET facts = facts || jsonb_build_object($2::text, $3::text)
-                  WHERE id = $1",
-            )
-            .bind(id)
-            .bind(requests::CUSTOMER_NAME)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
+            requests::add_facts(tx, id, &json!({ requests::CUSTOMER_NAME: name })).await?;
             added.insert(requests::CUSTOMER_NAME.into(), json!(name));
         }
         // A reply to our question is read for the facts it asked (see `read_answers`); what
@@ -615,11 +599,7 @@ impl Intake {
                     .iter()
                     .map(|a| (a.fact.name().to_owned(), a.value.clone()))
                     .collect();
-                sqlx::query("UPDATE refund_requests SET facts = facts || $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(Value::Object(facts.clone()))
-                    .execute(&mut *tx)
-                    .await?;
+                requests::add_facts(tx, id, &Value::Object(facts)).await?;
                 for a in &answers {
                     added.insert(a.fact.name().into(), a.value.clone());
                     understood.push(json!({
@@ -1025,23 +1005,6 @@ async fn candidates(
             })
         })
         .collect())
-}
-
-/// Ties a request that had no payment to the one its customer's reply names.
-async fn set_payment(conn: &mut PgConnection, id: Uuid, p: &Payment) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE refund_requests
-            SET payment_id = $2, merchant = $3, policy_id = $4, currency = $5, updated_at = now()
-          WHERE id = $1",
-    )
-    .bind(id)
-    .bind(p.id)
-    .bind(&p.merchant)
-    .bind(&p.policy)
-    .bind(p.currency.code())
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// The raw bytes with card numbers masked: each byte read as one character (Latin-1), so

@@ -107,20 +107,13 @@ impl Handler for Decide {
             (Some(_), None) => a.default_due(&self.packs, &self.calendars),
             (_, due) => due,
         };
-        let decision_json = shared::policy::StoredDecision::from_engine(&decision).to_value();
-        sqlx::query(
-            "UPDATE refund_requests
-                SET decision = $2, policy_id = $3, policy_version = $4, amount_minor = $5,
-                    due_on = $6, complete_at = COALESCE(complete_at, received_at)
-              WHERE id = $1",
+        shared::requests::record_decision(
+            &mut tx,
+            id,
+            &shared::policy::StoredDecision::from_engine(&decision),
+            decision.amount.map(shared::money::Money::minor),
+            due_on,
         )
-        .bind(id)
-        .bind(&decision_json)
-        .bind(&decision.policy)
-        .bind(&decision.policy_version)
-        .bind(decision.amount.map(shared::money::Money::minor))
-        .bind(due_on)
-        .execute(&mut *tx)
         .await?;
         transition::apply(
             &mut tx,

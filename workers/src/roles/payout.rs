@@ -24,22 +24,13 @@ use shared::messages::{Stage, WorkMessage};
 use shared::money::Money;
 use shared::outbox::OutboxMessage;
 use shared::payments::{self, Payment};
+use shared::payouts::{self, Attempt};
 use shared::requests;
 use shared::transition::{self, Transition};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::validate::to_handler_error;
-
-/// A payout attempt as stored.
-#[derive(Debug, Clone)]
-struct Attempt {
-    id: Uuid,
-    idempotency_key: String,
-    amount_minor: i64,
-    status: String,
-    gateway_ref: Option<String>,
-}
 
 /// What to ask the gateway, decided under the request's lock.
 enum Call {
@@ -63,18 +54,6 @@ fn permanent(message: String) -> HandlerError {
     HandlerError::Permanent(anyhow::anyhow!(message))
 }
 
-async fn latest_attempt(conn: &mut PgConnection, request: Uuid) -> sqlx::Result<Option<Attempt>> {
-    sqlx::query_as!(
-        Attempt,
-        r#"SELECT id, idempotency_key, amount_minor, status, gateway_ref
-             FROM payout_attempts WHERE request_id = $1
-            ORDER BY created_at DESC, id DESC LIMIT 1"#,
-        request
-    )
-    .fetch_optional(conn)
-    .await
-}
-
 /// Commits a new attempt for the request's amount, refusing anything that would take the
 /// payment's refunds above what was captured.
 async fn new_attempt(
@@ -83,51 +62,17 @@ async fn new_attempt(
     payment: &Payment,
     amount_minor: i64,
 ) -> Result<Attempt, HandlerError> {
-    let others: i64 = sqlx::query_scalar!(
-        r#"SELECT COALESCE(SUM(amount_minor), 0)::bigint AS "sum!" FROM payout_attempts
-            WHERE payment_id = $1 AND request_id <> $2 AND status <> 'declined'"#,
-        payment.id,
-        request
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    if others + amount_minor > payment.amount.minor() {
-        return Err(permanent(format!(
-            "refund of {} would take refunds on payment {} above the captured {} (already {})",
-            Money::from_minor(amount_minor, payment.currency),
-            payment.id,
-            payment.amount,
-            Money::from_minor(others, payment.currency)
-        )));
-    }
-    let n: i64 = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM payout_attempts WHERE request_id = $1"#,
-        request
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let attempt = Attempt {
-        id: Uuid::now_v7(),
-        idempotency_key: format!("rf-{request}-{}", n + 1),
-        amount_minor,
-        status: "started".into(),
-        gateway_ref: None,
-    };
-    sqlx::query!(
-        r#"INSERT INTO payout_attempts (id, request_id, payment_id, idempotency_key, gateway,
-                                        amount_minor, currency, status)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 'started')"#,
-        attempt.id,
-        request,
-        payment.id,
-        attempt.idempotency_key,
-        payment.gateway,
-        amount_minor,
-        payment.currency.code()
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(attempt)
+    payouts::new_attempt(conn, request, payment, amount_minor)
+        .await?
+        .map_err(|others| {
+            permanent(format!(
+                "refund of {} would take refunds on payment {} above the captured {} (already {})",
+                Money::from_minor(amount_minor, payment.currency),
+                payment.id,
+                payment.amount,
+                Money::from_minor(others, payment.currency)
+            ))
+        })
 }
 
 impl<G: Gateway + 'static> Handler for Payout<G> {
@@ -216,7 +161,7 @@ impl<G: Gateway + 'static> Handler for Payout<G> {
                 Call::Send(attempt)
             }
             RequestState::PayoutPending | RequestState::PayoutSent => {
-                match latest_attempt(&mut tx, id).await? {
+                match payouts::latest(&mut tx, id).await? {
                     Some(a) if matches!(a.status.as_str(), "started" | "unknown" | "pending") => {
                         Call::AskStatus(a)
                     }
@@ -297,17 +242,13 @@ impl<G: Gateway> Payout<G> {
             }
             RefundOutcome::NotFound | RefundOutcome::Unknown { .. } => ("unknown", None, None),
         };
-        sqlx::query!(
-            "UPDATE payout_attempts
-                SET status = $2, gateway_ref = COALESCE($3, gateway_ref), decline_reason = $4,
-                    updated_at = now()
-              WHERE id = $1",
+        payouts::record_answer(
+            &mut tx,
             attempt.id,
             status,
-            gateway_ref,
-            decline
+            gateway_ref.as_deref(),
+            decline.as_deref(),
         )
-        .execute(&mut *tx)
         .await?;
         let amount = Money::from_minor(attempt.amount_minor, payment.currency);
         // The moves to make, in order: (to, why, whether the customer hears of it). Each
@@ -441,13 +382,7 @@ pub async fn recheck_stuck(
         .collect();
     shared::outbox::enqueue(&mut tx, &messages).await?;
     // Counted as news: the next recheck of these is `quiet_for` away, whatever the gateway says.
-    sqlx::query(
-        "UPDATE payout_attempts a SET updated_at = now()
-          WHERE a.request_id = ANY($1) AND a.status IN ('started', 'unknown', 'pending')",
-    )
-    .bind(&stuck)
-    .execute(&mut *tx)
-    .await?;
+    payouts::touch_unfinished(&mut tx, &stuck).await?;
     tx.commit().await?;
     Ok(stuck)
 }

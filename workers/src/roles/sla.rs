@@ -145,17 +145,7 @@ impl SlaMonitor {
     ) -> anyhow::Result<bool> {
         let mut tx = self.pool.begin().await?;
         // Only if nobody changed it meanwhile (another sla role, or the request moved on).
-        let updated = sqlx::query(
-            "UPDATE refund_requests SET sla_state = $2, sla_checked_at = now()
-              WHERE id = $1 AND state = $3 AND sla_state IS NOT DISTINCT FROM $4",
-        )
-        .bind(id)
-        .bind(new.as_str())
-        .bind(state.as_str())
-        .bind(old)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
+        if !shared::requests::set_sla_state(&mut tx, id, state, old, new.as_str()).await? {
             return Ok(false);
         }
         let reason = match new {

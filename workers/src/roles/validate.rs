@@ -128,12 +128,7 @@ impl Handler for Validate {
                 engine,
                 due_on,
             );
-            sqlx::query("UPDATE refund_requests SET decision = $2, due_on = $3 WHERE id = $1")
-                .bind(id)
-                .bind(summary.to_value())
-                .bind(due_on)
-                .execute(&mut *tx)
-                .await?;
+            shared::requests::record_waiting(&mut tx, id, &summary, due_on).await?;
             transition::apply(
                 &mut tx,
                 &Transition {
@@ -164,11 +159,7 @@ impl Handler for Validate {
                 engine,
                 None,
             );
-            sqlx::query("UPDATE refund_requests SET decision = $2 WHERE id = $1")
-                .bind(id)
-                .bind(summary.to_value())
-                .execute(&mut *tx)
-                .await?;
+            shared::requests::record_waiting(&mut tx, id, &summary, None).await?;
             // An emailed application whose automatic answer already asked for all of this
             // gets no second email saying the same (only for the first time it waits).
             let asked_by_intake = problems.is_empty()
@@ -202,11 +193,7 @@ impl Handler for Validate {
         let complete = complete_at(&mut tx, id)
             .await?
             .unwrap_or(a.record.received_at);
-        sqlx::query("UPDATE refund_requests SET complete_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(complete)
-            .execute(&mut *tx)
-            .await?;
+        shared::requests::set_complete_at(&mut tx, id, complete).await?;
         let decide: OutboxMessage = WorkMessage::new(Stage::Decide, id)
             .with_version(version)
             .into();
