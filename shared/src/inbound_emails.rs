@@ -130,3 +130,261 @@ pub async fn purge(pool: &PgPool, days: u32) -> sqlx::Result<u64> {
     .await?;
     Ok(done.rows_affected())
 }
+
+// ---------- Writes: this module is the only code that writes `inbound_emails` and
+// `sender_confirmations`; the intake decides when. ----------
+
+/// A message over the intake's limits: only why (nothing of it is kept). `None` when a row
+/// for `message_id` exists already (the message was taken in before).
+pub async fn insert_refused(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    message_id: &str,
+    source: &str,
+    error: &str,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "INSERT INTO inbound_emails (id, message_id, source, outcome, error)
+         VALUES ($1, $2, $3, 'refused', $4)
+         ON CONFLICT (message_id) DO NOTHING RETURNING id",
+    )
+    .bind(id)
+    .bind(message_id)
+    .bind(source)
+    .bind(error)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A message that could not be read: why, and its bytes sealed. `None` when a row for
+/// `message_id` exists already.
+pub async fn insert_failed(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    message_id: &str,
+    source: &str,
+    error: &str,
+    sealed: SealedRaw,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "INSERT INTO inbound_emails (id, message_id, source, outcome, error, sealed_raw,
+                                     sealed_key_id, sealed_nonce)
+         VALUES ($1, $2, $3, 'failed', $4, $5, $6, $7)
+         ON CONFLICT (message_id) DO NOTHING RETURNING id",
+    )
+    .bind(id)
+    .bind(message_id)
+    .bind(source)
+    .bind(error)
+    .bind(sealed.bytes)
+    .bind(sealed.key_id)
+    .bind(sealed.nonce)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A message that was read, before anything is decided about it (`ignored` until then).
+#[derive(Debug, Clone)]
+pub struct NewInbound<'a> {
+    pub id: Uuid,
+    pub message_id: &'a str,
+    pub source: &'a str,
+    pub sender: Option<&'a str>,
+    pub subject: &'a str,
+    pub kind: &'a str,
+    pub language: &'a str,
+    pub body_text: &'a str,
+}
+
+/// Takes a read message in: `None` when a row for its Message-ID exists already (a
+/// concurrent copy waits on the row until the first transaction ends).
+pub async fn insert_read(
+    conn: &mut sqlx::PgConnection,
+    m: &NewInbound<'_>,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "INSERT INTO inbound_emails (id, message_id, source, sender, subject, outcome, kind,
+                                     language, body_text)
+         VALUES ($1, $2, $3, $4, $5, 'ignored', $6, $7, $8)
+         ON CONFLICT (message_id) DO NOTHING RETURNING id",
+    )
+    .bind(m.id)
+    .bind(m.message_id)
+    .bind(m.source)
+    .bind(m.sender)
+    .bind(m.subject)
+    .bind(m.kind)
+    .bind(m.language)
+    .bind(m.body_text)
+    .fetch_optional(conn)
+    .await
+}
+
+/// What the intake did with the message, and the request it opened or joined.
+pub async fn set_outcome(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    outcome: &str,
+    request_id: Option<Uuid>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE inbound_emails SET outcome = $2, request_id = $3 WHERE id = $1")
+        .bind(id)
+        .bind(outcome)
+        .bind(request_id)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The automatic answer as written (subject, text, when, what it asked for).
+pub async fn record_answer(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    subject: &str,
+    text: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    asked: &[&str],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE inbound_emails SET reply_subject = $2, reply_text = $3, replied_at = $4,
+                                   reply_asked = $5
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(subject)
+    .bind(text)
+    .bind(at)
+    .bind(asked)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// The notify message that sends the automatic answer.
+pub async fn set_answer_message(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    notify_message_id: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE inbound_emails SET reply_message_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(notify_message_id)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// An email from an address that is not the payer's: what it claims (a payment or a request)
+/// and its bytes, sealed until support or the payer resolves it.
+pub async fn keep_claim(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    payment_id: Option<Uuid>,
+    request_id: Option<Uuid>,
+    sealed: SealedRaw,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE inbound_emails
+            SET claimed_payment_id = $2, claimed_request_id = $3,
+                sealed_key_id = $4, sealed_nonce = $5, sealed_raw = $6
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(payment_id)
+    .bind(request_id)
+    .bind(sealed.key_id)
+    .bind(sealed.nonce)
+    .bind(sealed.bytes)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Marks a claim resolved (`confirmed` by the payer or `accepted` by support) with the
+/// request it opened or joined and who resolved it, forgets its bytes, and resolves its
+/// confirmation if that still waited.
+pub async fn resolve_claim(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    resolution: &str,
+    request_id: Uuid,
+    actor: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE inbound_emails
+            SET resolution = $2, resolved_request_id = $3, resolved_by = $4, resolved_at = now(),
+                sealed_key_id = NULL, sealed_nonce = NULL, sealed_raw = NULL
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(resolution)
+    .bind(request_id)
+    .bind(actor)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE sender_confirmations SET status = $2, resolved_at = now()
+          WHERE inbound_email_id = $1 AND status = 'pending'",
+    )
+    .bind(id)
+    .bind(resolution)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Confirmations of `payment` asked more than `days` ago and never answered: expired.
+pub async fn expire_confirmations(
+    conn: &mut sqlx::PgConnection,
+    payment: Uuid,
+    days: i32,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE sender_confirmations SET status = 'expired', resolved_at = now()
+          WHERE payment_id = $1 AND status = 'pending'
+            AND created_at <= now() - make_interval(days => $2)",
+    )
+    .bind(payment)
+    .bind(days)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// The email asking a payer to confirm a claim on their payment, as sent.
+#[derive(Debug, Clone)]
+pub struct NewConfirmation<'a> {
+    pub inbound_email_id: Uuid,
+    pub payment_id: Uuid,
+    pub merchant: &'a str,
+    pub recipient: &'a str,
+    pub language: &'a str,
+    pub subject: &'a str,
+    pub body_text: &'a str,
+    pub notify_message_id: Uuid,
+}
+
+/// Records a confirmation asked of a payer (`pending` until answered, accepted or expired).
+pub async fn insert_confirmation(
+    conn: &mut sqlx::PgConnection,
+    c: &NewConfirmation<'_>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO sender_confirmations
+                (id, inbound_email_id, payment_id, merchant, recipient, language, subject,
+                 body_text, notify_message_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(c.inbound_email_id)
+    .bind(c.payment_id)
+    .bind(c.merchant)
+    .bind(c.recipient)
+    .bind(c.language)
+    .bind(c.subject)
+    .bind(c.body_text)
+    .bind(c.notify_message_id)
+    .execute(conn)
+    .await
+    .map(drop)
+}

@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod merchants;
 pub mod messages;
 pub mod money;
+pub mod notifications;
 pub mod notify;
 pub mod outbox;
 pub mod payments;

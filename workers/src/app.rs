@@ -574,4 +574,58 @@ mod tests {
             Vec::<String>::new()
         );
     }
+
+    /// Every `.rs` file under `dir` (recursively) with its text.
+    fn sources(dir: &Path) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                found.extend(sources(&path));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push((
+                    path.display().to_string(),
+                    std::fs::read_to_string(&path).unwrap(),
+                ));
+            }
+        }
+        found
+    }
+
+    /// One owner per table: only the table's module writes it (the rest of the code calls
+    /// that module's functions).
+    #[test]
+    fn every_table_is_written_by_its_owner_only() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = sources(&root.join("workers/src"));
+        files.extend(sources(&root.join("shared/src")));
+        let owners = [
+            ("refund_requests", "shared/src/requests.rs"),
+            ("payments", "shared/src/payments.rs"),
+            ("payout_attempts", "shared/src/payouts.rs"),
+            ("notifications", "shared/src/notifications.rs"),
+            ("inbound_emails", "shared/src/inbound_emails.rs"),
+            ("sender_confirmations", "shared/src/inbound_emails.rs"),
+            ("documents", "shared/src/documents.rs"),
+            ("outbox", "shared/src/outbox.rs"),
+            ("request_events", "shared/src/transition.rs"),
+            ("processed_messages", "shared/src/transition.rs"),
+            ("api_keys", "shared/src/api_keys.rs"),
+        ];
+        for (table, owner) in owners {
+            let writes = regex::Regex::new(&format!(
+                r"(?i)\b(UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+{table}\b"
+            ))
+            .unwrap();
+            let writers: Vec<&str> = files
+                .iter()
+                .filter(|(_, text)| writes.is_match(text))
+                .map(|(path, _)| path.as_str())
+                .collect();
+            assert!(
+                !writers.is_empty() && writers.iter().all(|w| w.ends_with(owner)),
+                "{table} is written by {writers:?}; only {owner} may"
+            );
+        }
+    }
 }

@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use shared::inbound_emails;
 use shared::intake::{self, ConfirmationRequest, InboundEmail, MailKind, PaymentMatch};
 use shared::lifecycle::RequestState;
 use shared::messages::{Stage, WorkMessage};
@@ -141,25 +142,8 @@ impl Intake {
             Claim::Payment(p) => (Some(p.id), None),
             Claim::Request { id } => (None, Some(*id)),
         };
-        let shared::inbound_emails::SealedRaw {
-            key_id,
-            nonce,
-            bytes: sealed,
-        } = shared::inbound_emails::seal(&self.document_keys, inbound_id, &mask_raw(raw));
-        sqlx::query(
-            "UPDATE inbound_emails
-                SET claimed_payment_id = $2, claimed_request_id = $3,
-                    sealed_key_id = $4, sealed_nonce = $5, sealed_raw = $6
-              WHERE id = $1",
-        )
-        .bind(inbound_id)
-        .bind(payment_id)
-        .bind(request_id)
-        .bind(key_id)
-        .bind(nonce)
-        .bind(sealed)
-        .execute(&mut *tx)
-        .await?;
+        let sealed = inbound_emails::seal(&self.document_keys, inbound_id, &mask_raw(raw));
+        inbound_emails::keep_claim(tx, inbound_id, payment_id, request_id, sealed).await?;
         let asked = match &claim {
             Claim::Payment(p) => self.ask_payer(tx, email, p, inbound_id).await?,
             Claim::Request { .. } => false,
@@ -176,11 +160,7 @@ impl Intake {
             .queue_answer(tx, email, inbound_id, notify, (&subject, &text), &[])
             .await?;
         if let Some(notify) = &reply {
-            sqlx::query("UPDATE inbound_emails SET reply_message_id = $2 WHERE id = $1")
-                .bind(inbound_id)
-                .bind(notify.message_id)
-                .execute(&mut *tx)
-                .await?;
+            inbound_emails::set_answer_message(tx, inbound_id, notify.message_id).await?;
             outbox::enqueue(tx, &[notify.into()]).await?;
         }
         outcome.outcome = "unverified".into();
@@ -218,15 +198,7 @@ impl Intake {
             .bind(p.id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE sender_confirmations SET status = 'expired', resolved_at = now()
-              WHERE payment_id = $1 AND status = 'pending'
-                AND created_at <= now() - make_interval(days => $2)",
-        )
-        .bind(p.id)
-        .bind(CONFIRMATION_DAYS)
-        .execute(&mut *tx)
-        .await?;
+        inbound_emails::expire_confirmations(tx, p.id, CONFIRMATION_DAYS).await?;
         let waiting: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM sender_confirmations
                              WHERE payment_id = $1 AND status = 'pending')",
@@ -254,22 +226,19 @@ impl Intake {
             sender: email.from_address.as_deref().unwrap_or_default(),
         });
         let notify = WorkMessage::new(Stage::Notify, inbound_id).with_event(SENDER_CHECK);
-        sqlx::query(
-            "INSERT INTO sender_confirmations
-                    (id, inbound_email_id, payment_id, merchant, recipient, language, subject,
-                     body_text, notify_message_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        inbound_emails::insert_confirmation(
+            tx,
+            &inbound_emails::NewConfirmation {
+                inbound_email_id: inbound_id,
+                payment_id: p.id,
+                merchant: &p.merchant,
+                recipient: &recipient,
+                language: language.code(),
+                subject: &subject,
+                body_text: &text,
+                notify_message_id: notify.message_id,
+            },
         )
-        .bind(Uuid::now_v7())
-        .bind(inbound_id)
-        .bind(p.id)
-        .bind(&p.merchant)
-        .bind(&recipient)
-        .bind(language.code())
-        .bind(subject)
-        .bind(text)
-        .bind(notify.message_id)
-        .execute(&mut *tx)
         .await?;
         outbox::enqueue(tx, &[notify.into()]).await?;
         tracing::info!(%inbound_id, payment_id = %p.id, "payer asked to confirm a claim on their payment");
@@ -323,7 +292,7 @@ impl Intake {
             }),
         )
         .await?;
-        resolve(tx, claim_inbound_id, "confirmed", request_id, ACTOR).await?;
+        inbound_emails::resolve_claim(tx, claim_inbound_id, "confirmed", request_id, ACTOR).await?;
         tracing::info!(inbound_id = %outcome.inbound_id, %request_id, "payer confirmed a claim; request opened");
         Ok(())
     }
@@ -412,7 +381,7 @@ impl Intake {
             &json!({"unverified_email_id": inbound_id, "sender": email.from_address}),
         )
         .await?;
-        resolve(&mut tx, inbound_id, "accepted", request_id, actor).await?;
+        inbound_emails::resolve_claim(&mut tx, inbound_id, "accepted", request_id, actor).await?;
         tx.commit().await?;
         tracing::info!(%inbound_id, %request_id, actor, "unverified email accepted by support");
         Ok(Ok(AcceptedClaim {
@@ -473,35 +442,4 @@ fn confirmed_application(
         extracted,
         written_on: reply.written_on,
     }
-}
-
-/// Marks a claim resolved (and its confirmation, if it still waited), and forgets its bytes.
-async fn resolve(
-    tx: &mut PgConnection,
-    inbound_id: Uuid,
-    resolution: &str,
-    request_id: Uuid,
-    actor: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE inbound_emails
-            SET resolution = $2, resolved_request_id = $3, resolved_by = $4, resolved_at = now(),
-                sealed_key_id = NULL, sealed_nonce = NULL, sealed_raw = NULL
-          WHERE id = $1",
-    )
-    .bind(inbound_id)
-    .bind(resolution)
-    .bind(request_id)
-    .bind(actor)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE sender_confirmations SET status = $2, resolved_at = now()
-          WHERE inbound_email_id = $1 AND status = 'pending'",
-    )
-    .bind(inbound_id)
-    .bind(resolution)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }

@@ -34,6 +34,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use shared::cards::mask_card_numbers;
 use shared::documents::{self, DocumentKeys, NewDocument};
+use shared::inbound_emails;
 use shared::intake::{
     self, CandidatePayment, InboundEmail, MissingItem, PaymentMatch, ReplyRateLimit, RequestRef,
     RequestTag,
@@ -201,17 +202,11 @@ impl Intake {
         source: Source,
     ) -> anyhow::Result<IntakeOutcome> {
         let id = Uuid::now_v7();
-        let inserted: Option<Uuid> = sqlx::query_scalar(
-            "INSERT INTO inbound_emails (id, message_id, source, outcome, error)
-             VALUES ($1, $2, $3, 'refused', $4)
-             ON CONFLICT (message_id) DO NOTHING RETURNING id",
-        )
-        .bind(id)
-        .bind(message_id)
-        .bind(source.as_str())
-        .bind(error)
-        .fetch_optional(&self.pool)
-        .await?;
+        let mut conn = self.pool.acquire().await?;
+        let inserted =
+            inbound_emails::insert_refused(&mut conn, id, message_id, source.as_str(), error)
+                .await?;
+        drop(conn);
         if inserted.is_none() {
             return self.duplicate(message_id).await;
         }
@@ -241,21 +236,9 @@ impl Intake {
         let mut tx = self.pool.begin().await?;
         let id = Uuid::now_v7();
         let sealed = shared::inbound_emails::seal(&self.document_keys, id, &mask_raw(raw));
-        let inserted: Option<Uuid> = sqlx::query_scalar(
-            "INSERT INTO inbound_emails (id, message_id, source, outcome, error, sealed_raw,
-                                         sealed_key_id, sealed_nonce)
-             VALUES ($1, $2, $3, 'failed', $4, $5, $6, $7)
-             ON CONFLICT (message_id) DO NOTHING RETURNING id",
-        )
-        .bind(id)
-        .bind(message_id)
-        .bind(source.as_str())
-        .bind(error)
-        .bind(sealed.bytes)
-        .bind(sealed.key_id)
-        .bind(sealed.nonce)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let inserted =
+            inbound_emails::insert_failed(&mut tx, id, message_id, source.as_str(), error, sealed)
+                .await?;
         if inserted.is_none() {
             drop(tx);
             return self.duplicate(message_id).await;
@@ -285,21 +268,19 @@ impl Intake {
         let inbound_id = Uuid::now_v7();
         // The row first: a concurrent copy of the same message waits here until this
         // transaction ends, then finds the row and answers "duplicate".
-        let inserted: Option<Uuid> = sqlx::query_scalar(
-            "INSERT INTO inbound_emails (id, message_id, source, sender, subject, outcome, kind,
-                                         language, body_text)
-             VALUES ($1, $2, $3, $4, $5, 'ignored', $6, $7, $8)
-             ON CONFLICT (message_id) DO NOTHING RETURNING id",
+        let inserted = inbound_emails::insert_read(
+            &mut tx,
+            &inbound_emails::NewInbound {
+                id: inbound_id,
+                message_id: &email.message_id,
+                source: source.as_str(),
+                sender: email.from_address.as_deref(),
+                subject: &email.subject,
+                kind: email.kind.as_str(),
+                language: email.language.code(),
+                body_text: &email.body_text,
+            },
         )
-        .bind(inbound_id)
-        .bind(&email.message_id)
-        .bind(source.as_str())
-        .bind(&email.from_address)
-        .bind(&email.subject)
-        .bind(email.kind.as_str())
-        .bind(email.language.code())
-        .bind(&email.body_text)
-        .fetch_optional(&mut *tx)
         .await?;
         if inserted.is_none() {
             drop(tx);
@@ -348,11 +329,7 @@ impl Intake {
                     .await?;
             }
         }
-        sqlx::query("UPDATE inbound_emails SET outcome = $2, request_id = $3 WHERE id = $1")
-            .bind(inbound_id)
-            .bind(&outcome.outcome)
-            .bind(outcome.request_id)
-            .execute(&mut *tx)
+        inbound_emails::set_outcome(&mut tx, inbound_id, &outcome.outcome, outcome.request_id)
             .await?;
         tx.commit().await?;
         tracing::info!(
@@ -527,11 +504,7 @@ impl Intake {
         requests::create(tx, &new, actor, &messages).await?;
         requests::set_email_reading(tx, id, &serde_json::to_value(reading)?).await?;
         if let Some(notify) = &reply {
-            sqlx::query("UPDATE inbound_emails SET reply_message_id = $2 WHERE id = $1")
-                .bind(outcome.inbound_id)
-                .bind(notify.message_id)
-                .execute(&mut *tx)
-                .await?;
+            inbound_emails::set_answer_message(tx, outcome.inbound_id, notify.message_id).await?;
         }
         self.store_attachments(tx, email, id).await?;
         outcome.outcome = "created".into();
@@ -750,18 +723,7 @@ impl Intake {
             tracing::info!(%inbound_id, "sender answered enough today; no automatic answer");
             return Ok(None);
         }
-        sqlx::query(
-            "UPDATE inbound_emails SET reply_subject = $2, reply_text = $3, replied_at = $4,
-                                       reply_asked = $5
-              WHERE id = $1",
-        )
-        .bind(inbound_id)
-        .bind(subject)
-        .bind(text)
-        .bind(now)
-        .bind(asked)
-        .execute(&mut *tx)
-        .await?;
+        inbound_emails::record_answer(tx, inbound_id, subject, text, now, asked).await?;
         Ok(Some(notify))
     }
 

@@ -34,6 +34,7 @@ use shared::lifecycle::RequestState;
 use shared::merchants::{Merchant, Merchants};
 use shared::messages::WorkMessage;
 use shared::money::{Currency, Money};
+use shared::notifications::{self, NewNotification};
 use shared::notify::{
     AmountReason, EmailContext, Escalation, EscalationContext, Event, Language, Mailer,
     OutgoingEmail, RefundChannel, SendError, named_address, named_message_id, render,
@@ -380,13 +381,8 @@ impl Notify {
                 Ok(())
             }
             Err(SendError::Transient(why)) => {
-                sqlx::query(
-                    "UPDATE notifications SET error = $2 WHERE id = $1 AND status = 'pending'",
-                )
-                .bind(message_id)
-                .bind(&why)
-                .execute(&self.pool)
-                .await?;
+                let mut conn = self.pool.acquire().await?;
+                notifications::note_error(&mut conn, message_id, &why).await?;
                 Err(HandlerError::Transient(anyhow::anyhow!(
                     "{} email for {about} not sent yet: {why}",
                     notice.name()
@@ -438,32 +434,31 @@ impl Notify {
             }
             None => {
                 let email_message_id = named_message_id(letter.thread_id, notice.name(), 1);
-                let inserted = sqlx::query(
-                    "INSERT INTO notifications
-                            (id, request_id, inbound_email_id, event, seq, recipient, language,
-                             status, email_message_id, error)
-                     VALUES ($1, NULL, $2, $3, 1, $4, $5, $6, $7, $8)
-                     ON CONFLICT DO NOTHING",
+                let inserted = notifications::claim(
+                    &mut tx,
+                    &NewNotification {
+                        id: message.message_id,
+                        request_id: None,
+                        inbound_email_id: Some(letter.inbound_email_id),
+                        event: notice.name(),
+                        seq: 1,
+                        recipient: to.as_deref().unwrap_or(""),
+                        language: letter.language.as_deref(),
+                        status: if refused.is_some() {
+                            "failed"
+                        } else {
+                            "pending"
+                        },
+                        email_message_id: &email_message_id,
+                        error: refused.as_deref(),
+                    },
                 )
-                .bind(message.message_id)
-                .bind(letter.inbound_email_id)
-                .bind(notice.name())
-                .bind(to.as_deref().unwrap_or(""))
-                .bind(&letter.language)
-                .bind(if refused.is_some() {
-                    "failed"
-                } else {
-                    "pending"
-                })
-                .bind(&email_message_id)
-                .bind(&refused)
-                .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
                 if let Some(why) = &refused {
                     tracing::warn!(inbound_email_id = %letter.inbound_email_id, event = notice.name(), error = %why, "email cannot be sent; marked failed");
                 }
-                if inserted.rows_affected() == 0 || refused.is_some() {
+                if !inserted || refused.is_some() {
                     return Ok(());
                 }
                 Claimed {
@@ -568,24 +563,23 @@ impl Notify {
             Ok(a) => (a.to.as_str(), Some(a.language.code()), "pending", None),
             Err(why) => ("", None, "failed", Some(why.as_str())),
         };
-        let inserted = sqlx::query(
-            "INSERT INTO notifications
-                    (id, request_id, event, seq, recipient, language, status, email_message_id, error)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT DO NOTHING",
+        let inserted = notifications::claim(
+            &mut tx,
+            &NewNotification {
+                id: message_id,
+                request_id: Some(request.id),
+                inbound_email_id: None,
+                event: notice.name(),
+                seq,
+                recipient: to,
+                language,
+                status,
+                email_message_id: &email_message_id,
+                error,
+            },
         )
-        .bind(message_id)
-        .bind(request.id)
-        .bind(notice.name())
-        .bind(seq)
-        .bind(to)
-        .bind(language)
-        .bind(status)
-        .bind(&email_message_id)
-        .bind(error)
-        .execute(&mut *tx)
         .await?;
-        if inserted.rows_affected() == 0 {
+        if !inserted {
             // Either this very message, delivered twice at once, or another message for the
             // same occurrence: whichever holds the row sends the email.
             tx.commit().await?;
@@ -620,14 +614,7 @@ impl Notify {
         claimed: &Claimed,
     ) -> Result<(), HandlerError> {
         let mut tx = self.pool.begin().await?;
-        let marked = sqlx::query(
-            "UPDATE notifications SET status = 'sent', sent_at = now(), error = NULL
-              WHERE id = $1 AND status = 'pending'",
-        )
-        .bind(message_id)
-        .execute(&mut *tx)
-        .await?;
-        if marked.rows_affected() == 1
+        if notifications::mark_sent(&mut tx, message_id).await?
             && let Some(request_id) = request_id
         {
             record(
@@ -655,19 +642,9 @@ impl Notify {
         why: &str,
     ) -> Result<(), HandlerError> {
         let mut tx = self.pool.begin().await?;
-        let marked = sqlx::query(
-            "UPDATE notifications SET status = 'failed', error = $2
-              WHERE id = $1 AND status = 'pending'
-          RETURNING seq",
-        )
-        .bind(message_id)
-        .bind(why)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = marked
+        if let Some(seq) = notifications::mark_failed(&mut tx, message_id, why).await?
             && let Some(request_id) = request_id
         {
-            let seq: i32 = sqlx::Row::get(&row, "seq");
             record(
                 &mut tx,
                 request_id,

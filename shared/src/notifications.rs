@@ -1,0 +1,91 @@
+//! The emails we send, one `notifications` row each: claimed (`pending`, or `failed` when it
+//! cannot be sent at all) before it is sent, then marked `sent` or `failed`. The row's id is
+//! the notify message's id, and the request, event and sequence number are unique, so an
+//! email is sent at most once however often its message is delivered. This module is the
+//! only code that writes `notifications`; the notify stage decides when.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// An email about to be sent (or known not to be sendable).
+#[derive(Debug, Clone)]
+pub struct NewNotification<'a> {
+    /// The notify message's id.
+    pub id: Uuid,
+    /// The request it is about, or `None` for an answer about an inbound email.
+    pub request_id: Option<Uuid>,
+    pub inbound_email_id: Option<Uuid>,
+    pub event: &'a str,
+    /// The how-manieth email of this event for this request.
+    pub seq: i32,
+    pub recipient: &'a str,
+    pub language: Option<&'a str>,
+    /// `pending`, or `failed` with `error` when it cannot be sent.
+    pub status: &'a str,
+    pub email_message_id: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// Claims the email: whether this call wrote the row (`false`: it was claimed already, by
+/// this message or another one for the same occurrence).
+pub async fn claim(conn: &mut PgConnection, n: &NewNotification<'_>) -> sqlx::Result<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO notifications
+                (id, request_id, inbound_email_id, event, seq, recipient, language, status,
+                 email_message_id, error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(n.id)
+    .bind(n.request_id)
+    .bind(n.inbound_email_id)
+    .bind(n.event)
+    .bind(n.seq)
+    .bind(n.recipient)
+    .bind(n.language)
+    .bind(n.status)
+    .bind(n.email_message_id)
+    .bind(n.error)
+    .execute(conn)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Why a pending email was not sent yet (it will be tried again).
+pub async fn note_error(conn: &mut PgConnection, id: Uuid, why: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE notifications SET error = $2 WHERE id = $1 AND status = 'pending'")
+        .bind(id)
+        .bind(why)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Marks a pending email sent: whether it was pending.
+pub async fn mark_sent(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+    let marked = sqlx::query(
+        "UPDATE notifications SET status = 'sent', sent_at = now(), error = NULL
+          WHERE id = $1 AND status = 'pending'",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(marked.rows_affected() == 1)
+}
+
+/// Marks a pending email failed for good: its sequence number, if it was pending.
+pub async fn mark_failed(
+    conn: &mut PgConnection,
+    id: Uuid,
+    why: &str,
+) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar(
+        "UPDATE notifications SET status = 'failed', error = $2
+          WHERE id = $1 AND status = 'pending'
+      RETURNING seq",
+    )
+    .bind(id)
+    .bind(why)
+    .fetch_optional(conn)
+    .await
+}
