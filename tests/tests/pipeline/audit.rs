@@ -232,3 +232,45 @@ async fn a_move_queues_the_email_and_webhook_its_state_calls_for() {
     assert_eq!(queued(id).await, vec![pair("webhook", "payout_failed")]);
     db.drop_database().await;
 }
+
+/// The database knows the same names as the code: every state, language and reason the code
+/// has can be stored, and a name it does not know is refused by the database itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_refuses_names_the_code_does_not_know() {
+    let db = TestDb::new().await;
+    let id = insert_request(&db.pool, RequestState::Received).await;
+    let set = |column: &'static str, value: String| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query(&format!(
+                "UPDATE refund_requests SET {column} = $2 WHERE id = $1"
+            ))
+            .bind(id)
+            .bind(value)
+            .execute(&pool)
+            .await
+        }
+    };
+    for state in RequestState::ALL {
+        set("state", state.as_str().to_owned()).await.unwrap();
+    }
+    for language in shared::language::Language::ALL {
+        set("language", language.code().to_owned()).await.unwrap();
+    }
+    for reason in shared::policy::Reason::ALL {
+        set("reason", reason.name().to_owned()).await.unwrap();
+    }
+    for (column, bogus) in [
+        ("state", "approved_maybe"),
+        ("language", "de"),
+        ("reason", "whim"),
+    ] {
+        let err = set(column, bogus.to_owned()).await.unwrap_err();
+        assert!(
+            err.as_database_error()
+                .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::CheckViolation),
+            "{column} = {bogus}: {err}"
+        );
+    }
+    db.drop_database().await;
+}
