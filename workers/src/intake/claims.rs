@@ -336,17 +336,12 @@ impl Intake {
         let Some(email) = self.unseal(&mut tx, inbound_id).await? else {
             return Ok(Err(AcceptRefused::Unreadable));
         };
-        let mut outcome = IntakeOutcome {
+        let mut outcome = IntakeOutcome::new(
             inbound_id,
-            message_id: email.message_id.clone(),
-            outcome: "unverified".into(),
-            kind: Some(email.kind.as_str().into()),
-            request_id: None,
-            request_state: None,
-            missing: Vec::new(),
-            reply_queued: false,
-            error: None,
-        };
+            &email.message_id,
+            "unverified",
+            Some(email.kind.as_str()),
+        );
         let payment = match payment_id {
             Some(id) => payments::find(&mut tx, id).await?,
             None => None,

@@ -101,6 +101,32 @@ pub struct IntakeOutcome {
     pub error: Option<String>,
 }
 
+impl IntakeOutcome {
+    /// What became of message `message_id` (row `inbound_id`): `outcome`, of `kind`,
+    /// nothing opened or joined, nothing asked or answered yet.
+    fn new(inbound_id: Uuid, message_id: &str, outcome: &str, kind: Option<&str>) -> Self {
+        IntakeOutcome {
+            inbound_id,
+            message_id: message_id.to_owned(),
+            outcome: outcome.to_owned(),
+            kind: kind.map(str::to_owned),
+            request_id: None,
+            request_state: None,
+            missing: Vec::new(),
+            reply_queued: false,
+            error: None,
+        }
+    }
+
+    /// A message not taken in (`refused` or `failed`), and why.
+    fn not_taken(inbound_id: Uuid, message_id: &str, outcome: &str, error: &str) -> Self {
+        IntakeOutcome {
+            error: Some(error.to_owned()),
+            ..IntakeOutcome::new(inbound_id, message_id, outcome, None)
+        }
+    }
+}
+
 /// The intake: the database, the merchants and the document keys.
 #[derive(Clone)]
 pub struct Intake {
@@ -211,17 +237,7 @@ impl Intake {
             return self.duplicate(message_id).await;
         }
         tracing::warn!(inbound_id = %id, %message_id, error = %error, "email over the intake's limits; refused whole");
-        Ok(IntakeOutcome {
-            inbound_id: id,
-            message_id: message_id.to_owned(),
-            outcome: "refused".into(),
-            kind: None,
-            request_id: None,
-            request_state: None,
-            missing: Vec::new(),
-            reply_queued: false,
-            error: Some(error.to_owned()),
-        })
+        Ok(IntakeOutcome::not_taken(id, message_id, "refused", error))
     }
 
     /// Keeps the bytes of a message that could not be read: card numbers masked, sealed
@@ -245,17 +261,7 @@ impl Intake {
         }
         tx.commit().await?;
         tracing::warn!(inbound_id = %id, %message_id, error = %error, "email could not be read; kept for a person");
-        Ok(IntakeOutcome {
-            inbound_id: id,
-            message_id: message_id.to_owned(),
-            outcome: "failed".into(),
-            kind: None,
-            request_id: None,
-            request_state: None,
-            missing: Vec::new(),
-            reply_queued: false,
-            error: Some(error.to_owned()),
-        })
+        Ok(IntakeOutcome::not_taken(id, message_id, "failed", error))
     }
 
     async fn take_email(
@@ -286,17 +292,12 @@ impl Intake {
             drop(tx);
             return self.duplicate(&email.message_id).await;
         }
-        let mut outcome = IntakeOutcome {
+        let mut outcome = IntakeOutcome::new(
             inbound_id,
-            message_id: email.message_id.clone(),
-            outcome: "ignored".into(),
-            kind: Some(email.kind.as_str().into()),
-            request_id: None,
-            request_state: None,
-            missing: Vec::new(),
-            reply_queued: false,
-            error: None,
-        };
+            &email.message_id,
+            "ignored",
+            Some(email.kind.as_str()),
+        );
         if !email.kind.from_a_person() {
             tx.commit().await?;
             tracing::info!(%inbound_id, kind = email.kind.as_str(), "machine mail ignored");
@@ -362,15 +363,10 @@ impl Intake {
         .await?;
         tracing::info!(inbound_id = %row.0, message_id, "email taken in before; nothing new");
         Ok(IntakeOutcome {
-            inbound_id: row.0,
-            message_id: message_id.to_owned(),
-            outcome: "duplicate".into(),
-            kind: row.1,
             request_id: row.2,
             request_state: row.3,
-            missing: Vec::new(),
-            reply_queued: false,
             error: row.4,
+            ..IntakeOutcome::new(row.0, message_id, "duplicate", row.1.as_deref())
         })
     }
 
