@@ -312,8 +312,7 @@ pub async fn upload(
             },
             &[validate.with_version(version + 1).into()],
         )
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
         RequestState::Validating
     } else {
         shared::outbox::enqueue(&mut tx, &[validate.with_version(version).into()]).await?;

@@ -291,6 +291,22 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// A move of a request that could not be written: another writer moved it first (409, read
+/// it again), the move is not legal from where it is (409), or it is gone (404).
+impl From<shared::transition::TransitionError> for ApiError {
+    fn from(e: shared::transition::TransitionError) -> Self {
+        use shared::transition::TransitionError;
+        match e {
+            TransitionError::Stale { .. } => ApiError::conflict("stale-version", e.to_string()),
+            TransitionError::Illegal(illegal) => {
+                ApiError::conflict("illegal-transition", illegal.to_string())
+            }
+            TransitionError::NotFound(id) => ApiError::not_found(format!("no refund request {id}")),
+            TransitionError::Database(db) => ApiError::from(db),
+        }
+    }
+}
+
 /// Marks an answer given because the database gave no connection in time: the router's
 /// `database_trouble` layer then asks the server why and logs its words.
 #[derive(Clone, Copy, Debug)]
@@ -319,5 +335,32 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::lifecycle::RequestState;
+    use shared::transition::TransitionError;
+
+    #[test]
+    fn a_stale_or_illegal_move_is_a_conflict_not_an_internal_error() {
+        let id = uuid::Uuid::nil();
+        let stale = ApiError::from(TransitionError::Stale {
+            request_id: id,
+            expected_version: 3,
+            expected_state: RequestState::Approved,
+        });
+        assert_eq!(stale.status(), StatusCode::CONFLICT);
+        assert_eq!(stale.problem().kind, "/problems/stale-version");
+        assert!(stale.problem().detail.contains("reload and try again"));
+        let illegal = ApiError::from(TransitionError::Illegal(
+            shared::lifecycle::check_transition(RequestState::Refunded, RequestState::Approved)
+                .unwrap_err(),
+        ));
+        assert_eq!(illegal.status(), StatusCode::CONFLICT);
+        let gone = ApiError::from(TransitionError::NotFound(id));
+        assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     }
 }

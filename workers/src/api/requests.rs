@@ -848,8 +848,7 @@ pub async fn add_facts(
                 },
                 &[validate.into()],
             )
-            .await
-            .map_err(ApiError::internal)?;
+            .await?;
         }
         RequestState::Received | RequestState::Validating => {
             // Not decided yet: the running validation will see the new facts.
@@ -1067,8 +1066,7 @@ pub async fn confirm(
         },
         &messages,
     )
-    .await
-    .map_err(ApiError::internal)?;
+    .await?;
     tx.commit().await?;
     let mut conn = ctx.db.acquire().await?;
     Ok(Json(view(&mut conn, caller, id).await?))
@@ -1209,8 +1207,7 @@ pub(super) async fn move_to(
         },
         &[],
     )
-    .await
-    .map_err(ApiError::internal)?;
+    .await?;
     tx.commit().await?;
     let mut conn = ctx.db.acquire().await?;
     Ok(Json(view(&mut conn, caller, id).await?))
