@@ -192,27 +192,36 @@ pub async fn connect(url: &str, name: &str) -> lapin::Result<Connection> {
     Connection::connect(url, props).await
 }
 
-/// Exponential backoff for reconnecting: 100 ms doubling up to 5 s.
+/// Backoff for reconnecting: from 100 ms, doubling up to 5 s, each delay with random jitter
+/// (so workers that lost the broker together do not come back in step), and back to the start
+/// after a healthy session ([`Backoff::reset`]). Built on the `backon` crate.
 #[derive(Debug)]
 pub struct Backoff {
-    next: Duration,
+    delays: backon::ExponentialBackoff,
 }
 
 impl Default for Backoff {
     fn default() -> Self {
+        use backon::BackoffBuilder;
         Self {
-            next: Duration::from_millis(100),
+            delays: backon::ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(100))
+                .with_max_delay(Duration::from_secs(5))
+                .with_factor(2.0)
+                .with_jitter()
+                .without_max_times()
+                .build(),
         }
     }
 }
 
 impl Backoff {
+    /// The next delay (never ending: a consumer keeps trying until it is stopped).
     pub fn next_delay(&mut self) -> Duration {
-        let d = self.next;
-        self.next = (self.next * 2).min(Duration::from_secs(5));
-        d
+        self.delays.next().unwrap_or(Duration::from_secs(5))
     }
 
+    /// Back to the shortest delay, after a session that worked.
     pub fn reset(&mut self) {
         *self = Self::default();
     }
@@ -261,11 +270,22 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_and_caps() {
+    fn backoff_grows_with_jitter_caps_and_resets() {
         let mut b = Backoff::default();
-        let delays: Vec<_> = (0..10).map(|_| b.next_delay()).collect();
-        assert_eq!(delays[0], Duration::from_millis(100));
-        assert_eq!(delays[1], Duration::from_millis(200));
-        assert_eq!(*delays.last().unwrap(), Duration::from_secs(5));
+        let delays: Vec<_> = (0..12).map(|_| b.next_delay()).collect();
+        // Jitter adds up to one more delay: the first is 100-200 ms, the second 200-400 ms.
+        assert!((100..=200).contains(&delays[0].as_millis()), "{delays:?}");
+        assert!((200..=400).contains(&delays[1].as_millis()), "{delays:?}");
+        // Capped (the cap plus its jitter) and never ending.
+        assert!(delays[8..].iter().all(|d| *d >= Duration::from_secs(5)), "{delays:?}");
+        assert!(delays.iter().all(|d| *d <= Duration::from_secs(10)), "{delays:?}");
+        // Jitter: not every run of delays is the same.
+        let again: Vec<_> = {
+            let mut c = Backoff::default();
+            (0..12).map(|_| c.next_delay()).collect()
+        };
+        assert_ne!(delays, again);
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(200));
     }
 }
