@@ -277,8 +277,14 @@ mod tests {
         assert!((100..=200).contains(&delays[0].as_millis()), "{delays:?}");
         assert!((200..=400).contains(&delays[1].as_millis()), "{delays:?}");
         // Capped (the cap plus its jitter) and never ending.
-        assert!(delays[8..].iter().all(|d| *d >= Duration::from_secs(5)), "{delays:?}");
-        assert!(delays.iter().all(|d| *d <= Duration::from_secs(10)), "{delays:?}");
+        assert!(
+            delays[8..].iter().all(|d| *d >= Duration::from_secs(5)),
+            "{delays:?}"
+        );
+        assert!(
+            delays.iter().all(|d| *d <= Duration::from_secs(10)),
+            "{delays:?}"
+        );
         // Jitter: not every run of delays is the same.
         let again: Vec<_> = {
             let mut c = Backoff::default();
