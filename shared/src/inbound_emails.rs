@@ -128,6 +128,15 @@ pub async fn purge(pool: &PgPool, days: u32) -> sqlx::Result<u64> {
     .bind(days as i32)
     .execute(pool)
     .await?;
+    // The confirmation written to the payer quotes what the claim said: it goes with it.
+    sqlx::query(
+        "UPDATE sender_confirmations c SET subject = '', body_text = ''
+           FROM inbound_emails i
+          WHERE i.id = c.inbound_email_id AND i.purged_at IS NOT NULL
+            AND (c.subject <> '' OR c.body_text <> '')",
+    )
+    .execute(pool)
+    .await?;
     Ok(done.rows_affected())
 }
 

@@ -651,6 +651,12 @@ async fn support_lists_unverified_emails_and_accepts_one_once_under_its_own_name
         sealed.iter().map(Uuid::to_string).collect::<Vec<_>>(),
         [second["inbound_id"].as_str().unwrap()]
     );
+    // Past retention, the confirmation asked of the payer (it quotes the claim) goes with the
+    // claim's text.
+    let quoted = "SELECT count(*) FROM sender_confirmations WHERE body_text <> '' OR subject <> ''";
+    assert_eq!(count(&pool, quoted).await, 1);
+    shared::inbound_emails::purge(&pool, 0).await.unwrap();
+    assert_eq!(count(&pool, quoted).await, 0);
     app.stop().await;
 }
 

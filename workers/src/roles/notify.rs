@@ -181,7 +181,10 @@ struct InboundLetter {
     thread_id: Uuid,
     /// The merchant it is signed by (`sender_check` only).
     merchant: Option<String>,
+    /// The payment's customer address as it is now (`sender_check` only).
+    payer: Option<String>,
     /// Why it must not go out.
+    #[sqlx(skip)]
     refused: Option<String>,
 }
 
@@ -196,24 +199,32 @@ impl InboundLetter {
                 // Only ever to the address registered with the payment, as it still is.
                 "SELECT c.inbound_email_id, c.recipient AS to, c.language, c.subject,
                         c.body_text AS text, NULL::text AS answers, c.id AS thread_id,
-                        c.merchant,
-                        CASE WHEN lower(trim(p.customer_email)) IS DISTINCT FROM c.recipient
-                             THEN 'the payment''s customer address changed after the confirmation was written'
-                        END AS refused
+                        c.merchant, p.customer_email AS payer
                    FROM sender_confirmations c JOIN payments p ON p.id = c.payment_id
                   WHERE c.notify_message_id = $1"
             }
             _ => {
                 "SELECT id AS inbound_email_id, sender AS to, language, reply_subject AS subject,
                         reply_text AS text, message_id AS answers, id AS thread_id,
-                        NULL::text AS merchant, NULL::text AS refused
+                        NULL::text AS merchant, NULL::text AS payer
                    FROM inbound_emails WHERE reply_message_id = $1 AND request_id IS NULL"
             }
         };
-        sqlx::query_as(sql)
+        let mut letter: Option<Self> = sqlx::query_as(sql)
             .bind(message_id)
             .fetch_optional(conn)
-            .await
+            .await?;
+        if let Some(letter) = &mut letter
+            && notice == Notice::SenderCheck
+            && !shared::intake::sender_is(letter.payer.as_deref(), letter.to.as_deref())
+        {
+            // Only ever to the address registered with the payment, as it still is (compared
+            // as the intake compares addresses).
+            letter.refused = Some(
+                "the payment's customer address changed after the confirmation was written".into(),
+            );
+        }
+        Ok(letter)
     }
 }
 
