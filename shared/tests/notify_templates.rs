@@ -233,6 +233,13 @@ fn a_full_refund_or_an_amount_a_person_chose_has_no_calculation() {
     let mut ctx = context(Event::Approved, Language::En);
     ctx.amount_reason = None;
     assert!(!render(&ctx).text.contains("Calculation"));
+    // A calculation without a clause: no intro left pointing at a clause that is not there.
+    ctx.amount = Some(byn("90.00"));
+    ctx.amount_reason = AmountReason::from_decision(&tier, byn("90.00"));
+    ctx.clause = None;
+    let text = render(&ctx).text;
+    assert!(text.contains("Calculation"), "{text}");
+    assert!(!text.contains("under this clause"), "{text}");
 }
 
 #[test]

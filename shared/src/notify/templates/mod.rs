@@ -365,8 +365,11 @@ impl<'a> View<'a> {
         let (Some(reason), Some(amount)) = (self.ctx.amount_reason.as_ref(), self.amount()) else {
             return Vec::new();
         };
-        let mut blocks = vec![Block::Paragraph(intro.to_owned())];
+        // The intro introduces the clause ("…under this clause:"): without one, the
+        // calculation stands alone.
+        let mut blocks = Vec::new();
         if let Some(clause) = self.clause() {
+            blocks.push(Block::Paragraph(intro.to_owned()));
             blocks.push(Block::Quote(clause.to_owned()));
         }
         blocks.push(Block::Facts(vec![(
