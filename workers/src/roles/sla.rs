@@ -69,21 +69,26 @@ impl SlaMonitor {
                 Err(e) => tracing::warn!(error = %e, "payout recheck failed; next pass retries"),
             }
             if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(24 * 3600)) {
-                match shared::documents::purge(&self.pool, self.retention_days).await {
-                    Ok(n) => {
-                        last_purge = Some(Instant::now());
-                        if n > 0 {
-                            tracing::info!(purged = n, "document bytes past retention purged");
-                        }
+                // Done for the day only when both purges went through; a failed one is
+                // tried again on the next pass.
+                let documents = shared::documents::purge(&self.pool, self.retention_days).await;
+                let emails = shared::inbound_emails::purge(&self.pool, self.retention_days).await;
+                match &documents {
+                    Ok(n) if *n > 0 => {
+                        tracing::info!(purged = n, "document bytes past retention purged");
                     }
+                    Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "document purge failed"),
                 }
-                match shared::inbound_emails::purge(&self.pool, self.retention_days).await {
-                    Ok(n) if n > 0 => {
+                match &emails {
+                    Ok(n) if *n > 0 => {
                         tracing::info!(purged = n, "email texts past retention purged");
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "email purge failed"),
+                }
+                if documents.is_ok() && emails.is_ok() {
+                    last_purge = Some(Instant::now());
                 }
             }
             tokio::select! {
