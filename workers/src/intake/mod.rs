@@ -454,12 +454,7 @@ impl Intake {
                 .unwrap_or_default();
             let needed: Vec<shared::policy::FactName> = must_state
                 .into_iter()
-                .filter(|f| {
-                    // "Not received" states that there is no receipt date.
-                    let said_not_received = *f == shared::policy::FactName::GoodsReceivedAt
-                        && stated.goods_received == Some(false);
-                    !(facts.contains_key(f.name()) || said_not_received)
-                })
+                .filter(|f| !(facts.contains_key(f.name()) || stated.states_absence_of(*f)))
                 .collect();
             let phrase = reading
                 .reason

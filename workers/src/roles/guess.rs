@@ -11,7 +11,7 @@
 //! confirm or correct it.
 
 use serde_json::Value;
-use shared::policy::{Decision, FactName, PolicyPack, Reason};
+use shared::policy::{Decision, PolicyPack, Reason};
 use shared::requests::RequestRecord;
 use sqlx::PgConnection;
 
@@ -68,11 +68,13 @@ pub fn doubt_in(
         }));
     }
     let must_state = pack.map(PolicyPack::email_must_state);
+    let stated: shared::intake::StatedFacts =
+        serde_json::from_value(reading["facts"].clone()).unwrap_or_default();
     let unstated: Vec<&str> = decision
         .facts_taken_absent
         .iter()
         .filter(|f| must_state.is_some_and(|m| m.contains(f)))
-        .filter(|f| !confirmed_absent(reading, **f))
+        .filter(|f| !stated.states_absence_of(**f))
         .map(|f| f.name())
         .collect();
     if !unstated.is_empty() {
@@ -83,13 +85,4 @@ pub fn doubt_in(
         }));
     }
     None
-}
-
-/// Whether the customer said in so many words that the fact does not apply yet: "I have not
-/// received the goods" states that there is no receipt date.
-fn confirmed_absent(reading: &Value, fact: FactName) -> bool {
-    match fact {
-        FactName::GoodsReceivedAt => reading["facts"]["goods_received"] == Value::Bool(false),
-        _ => false,
-    }
 }

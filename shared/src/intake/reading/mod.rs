@@ -126,6 +126,17 @@ pub struct StatedFacts {
     pub paid_by_credit: Option<bool>,
 }
 
+impl StatedFacts {
+    /// Whether the customer said in so many words that `fact` does not apply yet: "I have not
+    /// received the goods" states that there is no receipt date.
+    pub fn states_absence_of(&self, fact: crate::policy::FactName) -> bool {
+        match fact {
+            crate::policy::FactName::GoodsReceivedAt => self.goods_received == Some(false),
+            _ => false,
+        }
+    }
+}
+
 /// Reads `subject` and `body` (the text as [`super::parse`] gives it: forwarded messages
 /// and quotes included; this function leaves them out). Dates without a year stay unread.
 pub fn read(subject: &str, body: &str) -> Reading {
