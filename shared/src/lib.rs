@@ -3,6 +3,7 @@
 //! telemetry).
 
 pub mod api_keys;
+pub mod bank_details;
 pub mod broker;
 pub mod calendar;
 pub mod cards;

@@ -172,7 +172,7 @@ pub async fn bank_details(
             "give the IBAN (and bank) to send the money to",
         ));
     }
-    if shared::cards::contains_card_number(&without_ibans(details)) {
+    if shared::cards::contains_card_number(&shared::bank_details::without_ibans(details)) {
         return Err(ApiError::field(
             "bank_details",
             "this looks like a card number; the card cannot take the refund, give a bank account (IBAN)",
@@ -227,65 +227,6 @@ pub async fn mark_paid(
     move_to(&ctx, caller, id, step).await
 }
 
-/// `text` with every IBAN in it blanked out: a run shaped like one (two letters, two check
-/// digits, 11-30 letters and digits, spaces allowed) whose ISO 13616 mod-97 check holds. Its
-/// long digit runs must not be mistaken for a card number, while a card number written next
-/// to it ("IBAN …, or my card 4111 …") still is one.
-fn without_ibans(text: &str) -> String {
-    use std::sync::LazyLock;
-    static CANDIDATE: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(r"(?i)\b[a-z]{2}\d{2}(?: ?[a-z0-9]){11,30}").expect("iban pattern")
-    });
-    let mut out = text.to_owned();
-    for m in CANDIDATE.find_iter(text) {
-        // The longest prefix that is a valid IBAN (a bank name may follow without a comma).
-        let run = m.as_str();
-        let cut = (0..=run.len())
-            .rev()
-            .filter(|&end| run.is_char_boundary(end))
-            .find(|&end| looks_like_iban(&run[..end]) && iban_checks(&run[..end]));
-        if let Some(end) = cut {
-            let start = m.start();
-            out.replace_range(start..start + end, &" ".repeat(end));
-        }
-    }
-    out
-}
-
-/// The ISO 13616 check: the first four characters moved to the end, letters read as 10-35,
-/// the number mod 97 is 1.
-fn iban_checks(text: &str) -> bool {
-    let compact: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
-    if compact.len() < 5 {
-        return false;
-    }
-    let mut remainder: u32 = 0;
-    for c in compact[4..].iter().chain(&compact[..4]) {
-        let Some(value) = c.to_digit(36) else {
-            return false;
-        };
-        remainder = if value < 10 {
-            (remainder * 10 + value) % 97
-        } else {
-            (remainder * 100 + value) % 97
-        };
-    }
-    remainder == 1
-}
-
-/// Two letters, two check digits, then 11-30 letters and digits (spaces allowed): the
-/// shape of an IBAN.
-fn looks_like_iban(text: &str) -> bool {
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    let b = compact.as_bytes();
-    (15..=34).contains(&b.len())
-        && b[0].is_ascii_alphabetic()
-        && b[1].is_ascii_alphabetic()
-        && b[2].is_ascii_digit()
-        && b[3].is_ascii_digit()
-        && b.iter().all(u8::is_ascii_alphanumeric)
-}
-
 /// A cell a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or
 /// a carriage return: OWASP's CSV injection list) gets a leading `'`, which spreadsheets show
 /// as text. Bank details and names come from customers: `=HYPERLINK(...)` must stay words.
@@ -337,30 +278,6 @@ pub fn to_csv(rows: &[ManualPayout]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ibans_are_not_card_numbers() {
-        assert!(looks_like_iban("BY20 OLMP 3135 0000 0010 0000 0933"));
-        assert!(looks_like_iban("LV80BANK0000435195001"));
-        assert!(!looks_like_iban("4111 1111 1111 1111"));
-        // A bank name after the IBAN, with or without a comma, leaves no card number behind;
-        // a card number next to an IBAN is still found.
-        for details in [
-            "BY20 OLMP 3135 0000 0010 0000 0933, \"Belarusbank\"",
-            "LV80BANK0000435195001 Swedbank",
-            "KZ86125KZT5004100100 Halyk",
-        ] {
-            assert!(
-                !shared::cards::contains_card_number(&without_ibans(details)),
-                "{details}"
-            );
-        }
-        assert!(shared::cards::contains_card_number(&without_ibans(
-            "LV80BANK0000435195001 or my card 4111 1111 1111 1111"
-        )));
-        // A wrong check digit is no IBAN.
-        assert!(!iban_checks("LV81BANK0000435195001"));
-    }
 
     #[test]
     fn csv_quotes_what_needs_quoting() {

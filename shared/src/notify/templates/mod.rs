@@ -157,9 +157,20 @@ pub enum RefundChannel {
 
 impl RefundChannel {
     /// The bank account in bank details as a customer wrote them (`LV80 BANK 0000 4351 9500
-    /// 1, Swedbank`): the last four letters or digits of the first account-like part (8 or
-    /// more letters and digits, at least 4 of them digits); none when there is no such part.
+    /// 1 Swedbank`): the last four letters or digits of the first IBAN, else of the first
+    /// account-like part (8 or more letters and digits, at least 4 of them digits); none when
+    /// there is no such part.
     pub fn bank_account(details: &str) -> Option<Self> {
+        if let Some(iban) = crate::bank_details::ibans(details).into_iter().next() {
+            let chars: Vec<char> = details[iban]
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_uppercase())
+                .collect();
+            return Some(RefundChannel::BankAccount {
+                last4: chars[chars.len() - 4..].iter().collect(),
+            });
+        }
         details
             .split(|c: char| !(c.is_ascii_alphanumeric() || c.is_whitespace()))
             .map(|part| {

@@ -349,11 +349,22 @@ fn the_account_is_read_from_bank_details_as_customers_write_them() {
         last4("BY20 OLMP 3135 0000 0010 0000 0933, \"Belarusbank\"").as_deref(),
         Some("0933")
     );
+    // The IBAN in it (checked) is the account; a stray letter typed after it is not.
     assert_eq!(
         last4("JANIS BERZINS; IBAN: lv80 bank 0000 4351 9500 1x; Swedbank").as_deref(),
-        Some("001X")
+        Some("5001")
+    );
+    // An account number that is no IBAN: its last four, in capitals.
+    assert_eq!(
+        last4("JANIS BERZINS; account 1234 5678 ab; Swedbank").as_deref(),
+        Some("78AB")
     );
     assert_eq!(last4("Swedbank, ask me"), None);
+    // An IBAN followed by its bank's name without a comma: the IBAN's last four, not "BANK".
+    assert_eq!(
+        last4("LV80 BANK 0000 4351 9500 1 Swedbank").as_deref(),
+        Some("5001")
+    );
 }
 
 #[test]
