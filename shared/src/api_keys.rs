@@ -5,12 +5,26 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::names::Named;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 /// What a key may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum ApiRole {
     /// Create and read applications, add facts and documents.
@@ -24,20 +38,11 @@ pub enum ApiRole {
 }
 
 impl ApiRole {
-    pub const ALL: [ApiRole; 4] = [
-        ApiRole::Support,
-        ApiRole::Supervisor,
-        ApiRole::Intake,
-        ApiRole::Viewer,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [ApiRole] = <ApiRole as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            ApiRole::Support => "support",
-            ApiRole::Supervisor => "supervisor",
-            ApiRole::Intake => "intake",
-            ApiRole::Viewer => "viewer",
-        }
+        self.into()
     }
 }
 
@@ -50,12 +55,7 @@ impl fmt::Display for ApiRole {
 impl FromStr for ApiRole {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ApiRole::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown role {s:?} (expected support, supervisor, intake or viewer)")
-            })
+        ApiRole::parse_named(s, "role")
     }
 }
 

@@ -3,11 +3,14 @@
 
 use std::fmt;
 
+use crate::names::Named;
 use serde::{Deserialize, Serialize};
 
 /// The language of a customer email. Anything we do not write in falls back to English.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "lowercase")]
 pub enum Language {
     Ru,
     Kk,
@@ -16,8 +19,8 @@ pub enum Language {
 }
 
 impl Language {
-    /// Every language, in a stable order.
-    pub const ALL: [Language; 4] = [Language::Ru, Language::Kk, Language::Lv, Language::En];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [Language] = <Language as strum::VariantArray>::VARIANTS;
 
     /// The language for a code such as `ru`, `kk`, `lv`, `en`, also with a region or in
     /// another case (`ru-RU`, `LV`, `kk_KZ`); anything else is English, the fallback.
@@ -39,7 +42,7 @@ impl Language {
     /// The language of exactly one of the four codes as stored and as the API takes them
     /// (`ru`, `kk`, `lv`, `en`, lower case); `None` for anything else.
     pub fn exact(code: &str) -> Option<Language> {
-        Language::ALL.into_iter().find(|l| l.code() == code)
+        Language::from_name(code)
     }
 
     /// What a bad language code is told ("expected one of ru, kk, lv, en").
@@ -47,12 +50,7 @@ impl Language {
 
     /// The ISO 639-1 code (`ru`, `kk`, `lv`, `en`), also used as the HTML `lang`.
     pub fn code(self) -> &'static str {
-        match self {
-            Language::Ru => "ru",
-            Language::Kk => "kk",
-            Language::Lv => "lv",
-            Language::En => "en",
-        }
+        self.into()
     }
 }
 
@@ -92,7 +90,7 @@ mod tests {
 
     #[test]
     fn exact_codes_only_as_stored() {
-        for l in Language::ALL {
+        for &l in Language::ALL {
             assert_eq!(Language::exact(l.code()), Some(l));
         }
         for code in ["RU", "ru-RU", " lv", "de", ""] {

@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod merchants;
 pub mod messages;
 pub mod money;
+pub mod names;
 pub mod notifications;
 pub mod notify;
 pub mod outbox;

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 /// Where a refund request stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum RequestState {
     Received,
     Validating,
@@ -26,43 +28,15 @@ pub enum RequestState {
     Withdrawn,
 }
 
+use crate::names::Named;
 use RequestState::*;
 
 impl RequestState {
-    pub const ALL: [RequestState; 14] = [
-        Received,
-        Validating,
-        NeedsInfo,
-        Approved,
-        AwaitingConfirmation,
-        ManualReview,
-        Rejected,
-        PayoutPending,
-        PayoutSent,
-        Refunded,
-        PayoutFailed,
-        NeedsBankDetails,
-        ManualPayout,
-        Withdrawn,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [RequestState] = <RequestState as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Received => "received",
-            Validating => "validating",
-            NeedsInfo => "needs_info",
-            Approved => "approved",
-            AwaitingConfirmation => "awaiting_confirmation",
-            ManualReview => "manual_review",
-            Rejected => "rejected",
-            PayoutPending => "payout_pending",
-            PayoutSent => "payout_sent",
-            Refunded => "refunded",
-            PayoutFailed => "payout_failed",
-            NeedsBankDetails => "needs_bank_details",
-            ManualPayout => "manual_payout",
-            Withdrawn => "withdrawn",
-        }
+        self.into()
     }
 
     /// No further transition is possible.
@@ -128,10 +102,7 @@ pub struct UnknownState(pub String);
 impl FromStr for RequestState {
     type Err = UnknownState;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RequestState::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| UnknownState(s.to_string()))
+        RequestState::from_name(s).ok_or_else(|| UnknownState(s.to_string()))
     }
 }
 
@@ -250,7 +221,7 @@ mod tests {
 
     #[test]
     fn states_round_trip_through_text() {
-        for state in RequestState::ALL {
+        for &state in RequestState::ALL {
             assert_eq!(state.as_str().parse::<RequestState>().unwrap(), state);
             assert_eq!(
                 serde_json::to_string(&state).unwrap(),

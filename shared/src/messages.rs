@@ -6,10 +6,24 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::names::Named;
 use uuid::Uuid;
 
 /// A stage of the pipeline; each has one queue and one worker role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Validate,
@@ -21,22 +35,11 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 5] = [
-        Stage::Validate,
-        Stage::Decide,
-        Stage::Payout,
-        Stage::Notify,
-        Stage::Webhook,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [Stage] = <Stage as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Validate => "validate",
-            Stage::Decide => "decide",
-            Stage::Payout => "payout",
-            Stage::Notify => "notify",
-            Stage::Webhook => "webhook",
-        }
+        self.into()
     }
 
     /// The routing key on the work exchange that reaches this stage's queue.
@@ -54,14 +57,7 @@ impl fmt::Display for Stage {
 impl FromStr for Stage {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Stage::ALL
-            .into_iter()
-            .find(|stage| stage.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown stage {s:?} (expected validate, decide, payout, notify or webhook)"
-                )
-            })
+        Stage::parse_named(s, "stage")
     }
 }
 

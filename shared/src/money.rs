@@ -7,10 +7,22 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::names::Named;
 use serde::{Deserialize, Serialize};
 
 /// An ISO 4217 currency the system settles in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 pub enum Currency {
     BYN,
     KZT,
@@ -20,24 +32,12 @@ pub enum Currency {
 }
 
 impl Currency {
-    /// Every supported currency, in a stable order.
-    pub const ALL: [Currency; 5] = [
-        Currency::BYN,
-        Currency::KZT,
-        Currency::EUR,
-        Currency::RUB,
-        Currency::USD,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [Currency] = <Currency as strum::VariantArray>::VARIANTS;
 
     /// ISO 4217 alphabetic code.
     pub fn code(self) -> &'static str {
-        match self {
-            Currency::BYN => "BYN",
-            Currency::KZT => "KZT",
-            Currency::EUR => "EUR",
-            Currency::RUB => "RUB",
-            Currency::USD => "USD",
-        }
+        self.into()
     }
 
     /// Number of decimal places of the minor unit (ISO 4217 exponent).
@@ -57,10 +57,7 @@ impl FromStr for Currency {
     type Err = MoneyError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Currency::ALL
-            .into_iter()
-            .find(|c| c.code() == s)
-            .ok_or_else(|| MoneyError::UnknownCurrency(s.to_owned()))
+        Currency::from_name(s).ok_or_else(|| MoneyError::UnknownCurrency(s.to_owned()))
     }
 }
 
@@ -405,7 +402,7 @@ mod tests {
 
     #[test]
     fn currency_codes_round_trip() {
-        for c in Currency::ALL {
+        for &c in Currency::ALL {
             assert_eq!(c.code().parse::<Currency>().unwrap(), c);
         }
         assert!("byn".parse::<Currency>().is_err());

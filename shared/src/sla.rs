@@ -5,13 +5,27 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::names::Named;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{CalendarError, WorkingDayCalendar};
 use crate::lifecycle::RequestState;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum SlaState {
     OnTrack,
@@ -22,20 +36,11 @@ pub enum SlaState {
 }
 
 impl SlaState {
-    pub const ALL: [SlaState; 4] = [
-        SlaState::OnTrack,
-        SlaState::AtRisk,
-        SlaState::Breached,
-        SlaState::Paused,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [SlaState] = <SlaState as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            SlaState::OnTrack => "on_track",
-            SlaState::AtRisk => "at_risk",
-            SlaState::Breached => "breached",
-            SlaState::Paused => "paused",
-        }
+        self.into()
     }
 }
 
@@ -48,12 +53,7 @@ impl fmt::Display for SlaState {
 impl FromStr for SlaState {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        SlaState::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown SLA state {s:?} (expected on_track, at_risk, breached or paused)")
-            })
+        SlaState::parse_named(s, "SLA state")
     }
 }
 

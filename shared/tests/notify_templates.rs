@@ -132,8 +132,8 @@ fn every_event_in_every_language() {
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| {
-        for language in Language::ALL {
-            for event in Event::ALL {
+        for &language in Language::ALL {
+            for &event in Event::ALL {
                 let email = render(&context(event, language));
                 let name = format!("{}_{}", event.as_str(), language.code());
                 insta::assert_snapshot!(
@@ -153,7 +153,7 @@ fn refunded_by_bank_transfer_in_every_language() {
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| {
-        for language in Language::ALL {
+        for &language in Language::ALL {
             let mut ctx = context(Event::Refunded, language);
             ctx.refund_channel = RefundChannel::bank_account("LV80 BANK 0000 4351 9500 1");
             let email = render(&ctx);
@@ -188,7 +188,7 @@ fn approved_partial_refunds_explain_the_amount_in_every_language() {
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| {
-        for language in Language::ALL {
+        for &language in Language::ALL {
             for (name, decision, amount) in [
                 ("tier", &tier, Money::parse("90.00", Currency::BYN).unwrap()),
                 (
@@ -285,7 +285,7 @@ fn needs_info_explains_every_known_item() {
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| {
-        for language in Language::ALL {
+        for &language in Language::ALL {
             let mut ctx = context(Event::NeedsInfo, language);
             ctx.missing = names.clone();
             let email = render(&ctx);

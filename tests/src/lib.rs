@@ -369,7 +369,7 @@ impl TestApp {
         let shutdown = tokio_util::sync::CancellationToken::new();
         tokio::spawn(app.run(shutdown.clone()));
         let mut keys = std::collections::HashMap::new();
-        for role in shared::api_keys::ApiRole::ALL {
+        for &role in shared::api_keys::ApiRole::ALL {
             keys.insert(role, all_merchants_key(&db.pool, role).await);
         }
         Self {

@@ -321,7 +321,7 @@ fn policies_check_names_file_line_field_and_problem() {
         .position(|l| l.contains("not_delivred"))
         .unwrap()
         + 1;
-    let expected = format!("{}:{line}: rules[1].when.reason: ", path.display());
+    let expected = format!("{}:{line}: rules[1].when.reason[1]: ", path.display());
     assert!(
         stderr.starts_with(&expected),
         "{expected} not at the start of {stderr}"

@@ -121,7 +121,7 @@ impl Topology {
             )
             .await?;
 
-        for stage in Stage::ALL {
+        for &stage in Stage::ALL {
             let queue = self.stage_queue(stage);
             let mut args = FieldTable::default();
             args.insert("x-queue-type".into(), long_string("quorum"));

@@ -32,8 +32,9 @@ impl Calendars {
     /// The shipped calendars of all four countries.
     pub fn builtin() -> Calendars {
         Calendars {
-            by_country: Country::ALL
-                .map(|c| CalendarHandle::Builtin(WorkingDayCalendar::builtin(c))),
+            by_country: std::array::from_fn(|i| {
+                CalendarHandle::Builtin(WorkingDayCalendar::builtin(Country::ALL[i]))
+            }),
         }
     }
 
@@ -52,7 +53,7 @@ impl Calendars {
             )));
         }
         let mut handles = Vec::with_capacity(Country::ALL.len());
-        for country in Country::ALL {
+        for &country in Country::ALL {
             let path = dir.join(country.data_file_name());
             let handle = match std::fs::read_to_string(&path) {
                 Ok(text) => {

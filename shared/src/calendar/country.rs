@@ -5,12 +5,24 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::CalendarError;
+use crate::names::Named;
 
 /// A country with a national working-day calendar.
 ///
 /// Parsed case-insensitively (`"by"`, `"BY"`), displayed as the ISO 3166-1 alpha-2 code.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 pub enum Country {
     /// Belarus.
@@ -24,8 +36,8 @@ pub enum Country {
 }
 
 impl Country {
-    /// Every country, in the order of their codes.
-    pub const ALL: [Country; 4] = [Country::BY, Country::KZ, Country::LV, Country::RU];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [Country] = <Country as strum::VariantArray>::VARIANTS;
 
     /// The time zone whose local date is the date of an event in this country.
     pub fn timezone(self) -> chrono_tz::Tz {
@@ -39,12 +51,7 @@ impl Country {
 
     /// The two-letter code, `"BY"`.
     pub fn code(self) -> &'static str {
-        match self {
-            Country::BY => "BY",
-            Country::KZ => "KZ",
-            Country::LV => "LV",
-            Country::RU => "RU",
-        }
+        self.into()
     }
 
     /// Name of the country's calendar data file, `"by.toml"`.
@@ -77,12 +84,9 @@ impl FromStr for Country {
     type Err = CalendarError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Country::ALL
-            .into_iter()
-            .find(|c| c.code().eq_ignore_ascii_case(s))
-            .ok_or_else(|| CalendarError::UnknownCountry {
-                input: s.to_owned(),
-            })
+        Country::from_name_ignoring_case(s).ok_or_else(|| CalendarError::UnknownCountry {
+            input: s.to_owned(),
+        })
     }
 }
 

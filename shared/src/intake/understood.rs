@@ -185,7 +185,7 @@ mod tests {
             "{kk}"
         );
         for language in [Language::Ru, Language::Kk, Language::Lv, Language::En] {
-            for reason in Reason::ALL {
+            for &reason in Reason::ALL {
                 let text = understood(
                     language,
                     Some(reason),

@@ -14,9 +14,11 @@ use super::event::Language;
 use super::local::{format_date, format_money};
 use super::templates::{RenderedEmail, request_tag};
 use crate::money::Money;
+use crate::names::Named;
 
 /// What an escalation is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Escalation {
     /// One working day or less is left before the refund is due.
     SlaAtRisk,
@@ -25,14 +27,12 @@ pub enum Escalation {
 }
 
 impl Escalation {
-    pub const ALL: [Escalation; 2] = [Escalation::SlaAtRisk, Escalation::SlaBreached];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [Escalation] = <Escalation as strum::VariantArray>::VARIANTS;
 
     /// The stable name, as the sla role sends it to the notify stage (and in Message-IDs).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Escalation::SlaAtRisk => "sla_at_risk",
-            Escalation::SlaBreached => "sla_breached",
-        }
+        self.into()
     }
 }
 
@@ -46,12 +46,7 @@ impl FromStr for Escalation {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Escalation::ALL
-            .into_iter()
-            .find(|e| e.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown escalation `{s}` (expected sla_at_risk or sla_breached)")
-            })
+        Escalation::parse_named(s, "escalation")
     }
 }
 
@@ -301,8 +296,8 @@ mod tests {
 
     #[test]
     fn every_language_names_the_tag_and_the_due_date() {
-        for language in Language::ALL {
-            for escalation in Escalation::ALL {
+        for &language in Language::ALL {
+            for &escalation in Escalation::ALL {
                 let email = render_escalation(&context(escalation, language));
                 let due = format_date(NaiveDate::from_ymd_opt(2026, 5, 5).unwrap(), language);
                 assert!(email.text.contains(&due), "{escalation} {language}");
@@ -317,7 +312,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for e in Escalation::ALL {
+        for &e in Escalation::ALL {
             assert_eq!(e.as_str().parse::<Escalation>(), Ok(e));
         }
         assert!("received".parse::<Escalation>().is_err());

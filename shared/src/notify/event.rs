@@ -4,12 +4,25 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::names::Named;
 use serde::{Deserialize, Serialize};
 
 pub use crate::language::Language;
 
 /// A step of a request that the customer is told about by email.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
     /// The application reached us and was registered.
@@ -33,32 +46,12 @@ pub enum Event {
 }
 
 impl Event {
-    /// Every event, in lifecycle order.
-    pub const ALL: [Event; 9] = [
-        Event::Received,
-        Event::NeedsInfo,
-        Event::Approved,
-        Event::AwaitingConfirmation,
-        Event::Rejected,
-        Event::Refunded,
-        Event::PayoutDelayed,
-        Event::BankDetailsNeeded,
-        Event::Withdrawn,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [Event] = <Event as strum::VariantArray>::VARIANTS;
 
     /// The stable snake_case name, as serialized (also part of every Message-ID).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Event::Received => "received",
-            Event::NeedsInfo => "needs_info",
-            Event::Approved => "approved",
-            Event::AwaitingConfirmation => "awaiting_confirmation",
-            Event::Rejected => "rejected",
-            Event::Refunded => "refunded",
-            Event::PayoutDelayed => "payout_delayed",
-            Event::BankDetailsNeeded => "bank_details_needed",
-            Event::Withdrawn => "withdrawn",
-        }
+        self.into()
     }
 }
 
@@ -79,10 +72,7 @@ impl FromStr for Event {
     type Err = UnknownEvent;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Event::ALL
-            .into_iter()
-            .find(|e| e.as_str() == s)
-            .ok_or_else(|| UnknownEvent(s.to_owned()))
+        Event::from_name(s).ok_or_else(|| UnknownEvent(s.to_owned()))
     }
 }
 
@@ -92,7 +82,7 @@ mod tests {
 
     #[test]
     fn events_round_trip_through_their_names() {
-        for event in Event::ALL {
+        for &event in Event::ALL {
             assert_eq!(event.as_str().parse::<Event>(), Ok(event));
             let json = serde_json::to_string(&event).unwrap();
             assert_eq!(json, format!("\"{}\"", event.as_str()));

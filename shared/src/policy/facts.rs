@@ -13,6 +13,8 @@ use crate::money::DecimalAmount;
 /// Why the customer wants their money back (POLICIES.md, "Reasons and facts").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Reason {
     /// The customer withdraws or changes their mind.
     Withdrawal,
@@ -24,24 +26,11 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 6] = [
-        Reason::Withdrawal,
-        Reason::NotDelivered,
-        Reason::ForceMajeure,
-        Reason::ErroneousCharge,
-        Reason::OutOfStockDifference,
-        Reason::AdvanceBalance,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [Reason] = <Reason as strum::VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
-        match self {
-            Reason::Withdrawal => "withdrawal",
-            Reason::NotDelivered => "not_delivered",
-            Reason::ForceMajeure => "force_majeure",
-            Reason::ErroneousCharge => "erroneous_charge",
-            Reason::OutOfStockDifference => "out_of_stock_difference",
-            Reason::AdvanceBalance => "advance_balance",
-        }
+        self.into()
     }
 }
 

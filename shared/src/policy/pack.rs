@@ -491,26 +491,31 @@ pub struct PolicyPack {
 impl PolicyPack {
     /// Parses and validates a pack; `file` names it in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Self, PackError> {
-        let located = |span: Option<Range<usize>>, problem: String| {
-            let (line, field) = match span {
-                Some(span) => (Some(line_of(text, span.start)), field_at(text, span.start)),
-                None => (None, "(file)".to_owned()),
-            };
-            PackError {
-                file: file.to_owned(),
-                line,
-                field,
-                problem,
-            }
+        let located = |span: Option<Range<usize>>, field: &str, problem: String| PackError {
+            file: file.to_owned(),
+            line: span.map(|span| line_of(text, span.start)),
+            field: field.to_owned(),
+            problem,
         };
-        let raw: PackFile =
-            toml::from_str(text).map_err(|e| located(e.span(), e.message().trim().to_owned()))?;
+        let mut fields = serde_path_to_error::Track::new();
+        let raw = PackFile::deserialize(serde_path_to_error::Deserializer::new(
+            toml::Deserializer::new(text),
+            &mut fields,
+        ))
+        .map_err(|e| {
+            located(
+                e.span(),
+                &field_name(&fields.path()),
+                e.message().trim().to_owned(),
+            )
+        })?;
 
         let timezone = match &raw.timezone {
             None => raw.country.timezone(),
             Some(zone) => Tz::from_str(zone.get_ref()).map_err(|_| {
                 located(
                     Some(zone.span()),
+                    "timezone",
                     format!(
                         "`{}` is not an IANA time zone (like Europe/Minsk)",
                         zone.get_ref()
@@ -521,13 +526,13 @@ impl PolicyPack {
 
         let mut fees = BTreeMap::new();
         for (name, amount) in &raw.fees {
-            let money = amount
-                .get_ref()
-                .in_currency(raw.currency)
-                .map_err(|e| located(Some(amount.span()), e.to_string()))?;
+            let money = amount.get_ref().in_currency(raw.currency).map_err(|e| {
+                located(Some(amount.span()), &format!("fees.{name}"), e.to_string())
+            })?;
             if money.is_negative() {
                 return Err(located(
                     Some(amount.span()),
+                    &format!("fees.{name}"),
                     format!("fee `{name}` must not be negative"),
                 ));
             }
@@ -537,12 +542,14 @@ impl PolicyPack {
         if raw.sla.terms.is_empty() {
             return Err(located(
                 find(text, "[sla]"),
+                "sla.terms",
                 "`terms` needs at least one term".into(),
             ));
         }
         if raw.rules.is_empty() {
             return Err(located(
                 None,
+                "rules",
                 "a pack needs at least one `[[rules]]`".into(),
             ));
         }
@@ -553,12 +560,14 @@ impl PolicyPack {
                 if list.is_empty() {
                     return Err(located(
                         Some(roles.span()),
+                        "confirm_roles",
                         "`confirm_roles` needs at least one role: support, supervisor".into(),
                     ));
                 }
                 if let Some(role) = list.iter().find(|r| !CONFIRM_ROLES_DEFAULT.contains(r)) {
                     return Err(located(
                         Some(roles.span()),
+                        "confirm_roles",
                         format!(
                             "role `{role}` may not confirm refunds; `confirm_roles` takes \
                              support and supervisor"
@@ -576,18 +585,21 @@ impl PolicyPack {
         };
 
         let mut ids = BTreeSet::new();
-        for rule in &raw.rules {
+        for (number, rule) in (1..).zip(&raw.rules) {
             let span = Some(rule.span());
+            let field = |name: &str| format!("rules[{number}]{name}");
             let body = rule.get_ref();
             if !ids.insert(body.id.clone()) {
                 return Err(located(
                     span,
+                    &field(".id"),
                     format!("rule id `{}` is used twice", body.id),
                 ));
             }
             if body.clause.is_blank() {
                 return Err(located(
                     span,
+                    &field(".clause"),
                     format!("rule `{}` has an empty clause", body.id),
                 ));
             }
@@ -596,6 +608,7 @@ impl PolicyPack {
             {
                 return Err(located(
                     span,
+                    &field(".outcome"),
                     format!(
                         "rule `{}` uses fee `{}`, which `[fees]` does not define",
                         body.id, minus.fee
@@ -610,6 +623,7 @@ impl PolicyPack {
             {
                 return Err(located(
                     span,
+                    &field(""),
                     format!(
                         "rule `{}` does not approve, so `requires`, `payout`, `sla` and \
                          `requires_confirmation` have no effect; remove them",
@@ -620,10 +634,14 @@ impl PolicyPack {
             if let Some(sla) = &body.sla
                 && sla.terms.is_empty()
             {
-                return Err(located(span, "`sla.terms` needs at least one term".into()));
+                return Err(located(
+                    span,
+                    &field(".sla.terms"),
+                    "`sla.terms` needs at least one term".into(),
+                ));
             }
         }
-        for effect in &raw.effects {
+        for (number, effect) in (1..).zip(&raw.effects) {
             let kind = &effect.get_ref().kind;
             let snake = !kind.is_empty()
                 && kind
@@ -632,6 +650,7 @@ impl PolicyPack {
             if !snake {
                 return Err(located(
                     Some(effect.span()),
+                    &format!("effects[{number}].kind"),
                     format!("effect kind `{kind}` must be snake_case, like access_revocation"),
                 ));
             }
@@ -739,193 +758,29 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// The dotted path of the key at `offset`, read from the text: the enclosing `[table]` or
-/// `[[array]]` header (arrays numbered, `rules[3]`, `rules[3].outcome.tiers.bands[2]`) and the
-/// keys of the inline tables open there, also when they span several lines.
-fn field_at(text: &str, offset: usize) -> String {
-    let offset = offset.min(text.len());
-    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let mut header = String::new();
-    // The number of the current element of each array of tables seen.
-    let mut array_counts: BTreeMap<String, usize> = BTreeMap::new();
-    // Where the key/value lines of the current table start.
-    let mut body_start = 0;
-    let mut at = 0;
-    for line in text[..line_start].split_inclusive('\n') {
-        let trimmed = line.trim();
-        if let Some(name) = array_header(trimmed) {
-            count_element(&mut array_counts, &name);
-            header = numbered(&name, &array_counts);
-            body_start = at + line.len();
-        } else if let Some(name) = table_header(trimmed) {
-            header = numbered(&name, &array_counts);
-            body_start = at + line.len();
-        }
-        at += line.len();
-    }
-    let current = &text[line_start..];
-    let current_line = current.lines().next().unwrap_or("");
-    let trimmed = current_line.trim_start();
-    if trimmed.starts_with('[') && !trimmed.contains('=') {
-        // The span points at a table header: the table itself is the field.
-        if let Some(name) = array_header(trimmed) {
-            count_element(&mut array_counts, &name);
-            return numbered(&name, &array_counts);
-        }
-        if let Some(name) = table_header(trimmed) {
-            return numbered(&name, &array_counts);
-        }
-    }
-    let prefix = &text[body_start..offset];
-    // The span may point at a key itself (`unknown field`, a clause's unknown language): name
-    // it too, in place of an earlier key of the same inline table (`clause = { en = "", de`).
-    let rest = &text[offset..];
-    let key_len = rest
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-        .unwrap_or(rest.len());
-    let keys = if key_len > 0 && rest[key_len..].trim_start().starts_with('=') {
-        inline_keys(&format!("{prefix}{} =", &rest[..key_len]))
-    } else {
-        inline_keys(prefix)
-    };
-    let mut path: Vec<String> = Vec::new();
-    if !header.is_empty() {
-        path.push(header);
-    }
-    path.extend(keys);
-    if path.is_empty() {
-        "(top level)".to_owned()
-    } else {
-        path.join(".")
-    }
-}
-
-/// The name in an `[[array]]` header line.
-fn array_header(line: &str) -> Option<String> {
-    line.strip_prefix("[[")
-        .and_then(|r| r.split_once("]]"))
-        .map(|(n, _)| dotted_name(n))
-}
-
-/// The name in a `[table]` header line.
-fn table_header(line: &str) -> Option<String> {
-    line.strip_prefix('[')
-        .and_then(|r| r.split_once(']'))
-        .map(|(n, _)| dotted_name(n))
-}
-
-fn dotted_name(name: &str) -> String {
-    name.split('.').map(str::trim).collect::<Vec<_>>().join(".")
-}
-
-/// One more element of the array `name`; the arrays inside it start again.
-fn count_element(counts: &mut BTreeMap<String, usize>, name: &str) {
-    let inner = format!("{name}.");
-    counts.retain(|n, _| !n.starts_with(&inner));
-    *counts.entry(name.to_owned()).or_insert(0) += 1;
-}
-
-/// `rules.outcome.tiers.bands` as `rules[5].outcome.tiers.bands[2]`: every array of tables on
-/// the path with the number of its current element.
-fn numbered(name: &str, counts: &BTreeMap<String, usize>) -> String {
-    let mut shown = String::new();
-    let mut path = String::new();
-    for (i, part) in name.split('.').enumerate() {
-        if i > 0 {
-            shown.push('.');
-            path.push('.');
-        }
-        shown.push_str(part);
-        path.push_str(part);
-        if let Some(n) = counts.get(&path) {
-            shown.push_str(&format!("[{n}]"));
-        }
-    }
-    shown
-}
-
-/// Keys of the inline tables still open at the end of `prefix` (`a = { b = [` gives a, b),
-/// skipping strings (escapes and multi-line ones too) and comments.
-fn inline_keys(prefix: &str) -> Vec<String> {
-    let bytes = prefix.as_bytes();
-    let mut keys: Vec<String> = Vec::new();
-    let mut depth_of_key: Vec<usize> = Vec::new();
-    let mut depth = 0usize;
-    let mut word = String::new();
-    let mut last_word = String::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let is_word = b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.';
-        if is_word {
-            word.push(char::from(b));
-            i += 1;
-            continue;
-        }
-        if !word.is_empty() {
-            last_word = std::mem::take(&mut word);
-        }
-        match b {
-            b'"' | b'\'' => {
-                i = string_end(bytes, i);
-                continue;
-            }
-            b'#' => {
-                i = bytes[i..]
-                    .iter()
-                    .position(|&c| c == b'\n')
-                    .map_or(bytes.len(), |n| i + n);
-                continue;
-            }
-            b'=' => {
-                while depth_of_key.last().is_some_and(|d| *d >= depth) {
-                    depth_of_key.pop();
-                    keys.pop();
+/// A field's path as a pack's author counts it: arrays from 1 (`rules[1]` is the first rule),
+/// without the wrappers that keep spans (`toml::Spanned`'s private keys).
+fn field_name(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut name = String::new();
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => name.push_str(&format!("[{}]", index + 1)),
+            Segment::Map { key } if key.starts_with("$__") => {}
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !name.is_empty() {
+                    name.push('.');
                 }
-                keys.push(last_word.clone());
-                depth_of_key.push(depth);
+                name.push_str(key);
             }
-            // A line ends a key/value unless an inline table or array is still open.
-            b'\n' if depth == 0 => {
-                keys.clear();
-                depth_of_key.clear();
-            }
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                while depth_of_key.last().is_some_and(|d| *d > depth) {
-                    depth_of_key.pop();
-                    keys.pop();
-                }
-            }
-            _ => {}
+            Segment::Unknown => {}
         }
-        i += 1;
     }
-    keys
-}
-
-/// The index just past the string opening at `start` (or the end of `bytes`): basic strings
-/// (`"`, `"""`) know backslash escapes, literal ones (`'`, `'''`) do not.
-fn string_end(bytes: &[u8], start: usize) -> usize {
-    let quote = bytes[start];
-    let triple = bytes[start..].starts_with(&[quote; 3]);
-    let delimiter: &[u8] = if triple {
-        &bytes[start..start + 3]
+    if name.is_empty() {
+        "(file)".to_owned()
     } else {
-        &bytes[start..start + 1]
-    };
-    let mut i = start + delimiter.len();
-    while i < bytes.len() {
-        if quote == b'"' && bytes[i] == b'\\' {
-            i += 2;
-        } else if bytes[i..].starts_with(delimiter) {
-            return i + delimiter.len();
-        } else {
-            i += 1;
-        }
+        name
     }
-    bytes.len()
 }
 
 /// A set of packs by id: the shipped five, or a merchant's directory.

@@ -764,7 +764,7 @@ fn pack_errors_name_file_line_field_and_problem() {
     ));
     assert_eq!(unknown_fact.file, "merchant.toml");
     assert_eq!(unknown_fact.line, Some(14));
-    assert_eq!(unknown_fact.field, "rules[1].requires.facts");
+    assert_eq!(unknown_fact.field, "rules[1].requires.facts[1]");
     assert!(
         unknown_fact
             .problem
@@ -773,7 +773,7 @@ fn pack_errors_name_file_line_field_and_problem() {
     assert!(
         unknown_fact
             .to_string()
-            .starts_with("merchant.toml:14: rules[1].requires.facts: unknown fact")
+            .starts_with("merchant.toml:14: rules[1].requires.facts[1]: unknown fact")
     );
 
     let wrong_kind = pack_error(
@@ -975,7 +975,7 @@ fn a_clause_in_an_unknown_language_is_a_pack_error_naming_file_line_and_field() 
         r#"{ up_to = 10, percent = 90, clause = { en = "x", fr = "y" } }"#,
     ));
     assert_eq!(band.line, Some(16));
-    assert_eq!(band.field, "rules[1].outcome.tiers.bands.clause.fr");
+    assert_eq!(band.field, "rules[1].outcome.tiers.bands[1].clause.fr");
 
     // In a shipped pack: the second band of §11, the §15 effect, the §14 payout rule.
     let courses = include_str!("../../data/policies/by-online-courses.toml");

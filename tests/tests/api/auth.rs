@@ -349,7 +349,7 @@ async fn bad_keys_are_rate_limited_but_a_valid_key_gets_through() {
         .unwrap();
     problem(r, 429).await;
     // ... but the valid keys from the same address are not.
-    for role in ApiRole::ALL {
+    for &role in ApiRole::ALL {
         let r = client()
             .get(app.url("/v1/merchants"))
             .bearer_auth(app.key(role))

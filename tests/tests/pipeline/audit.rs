@@ -251,7 +251,7 @@ async fn the_database_refuses_names_the_code_does_not_know() {
             .await
         }
     };
-    for state in RequestState::ALL {
+    for &state in RequestState::ALL {
         set("state", state.as_str().to_owned()).await.unwrap();
     }
     for language in shared::language::Language::ALL {

@@ -54,7 +54,7 @@ pub async fn list(
     State(ctx): State<ApiContext>,
     caller: Authenticated,
 ) -> Result<Json<MerchantList>, ApiError> {
-    let caller = caller.require(&ApiRole::ALL, "list merchants")?;
+    let caller = caller.require(ApiRole::ALL, "list merchants")?;
     let items = ctx
         .merchants
         .all()

@@ -130,7 +130,8 @@ pub(super) async fn load(
 ) -> Result<SlaData, ApiError> {
     let from = now - Duration::days(i64::from(WINDOW_DAYS));
     let final_states: Vec<&str> = RequestState::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|s| s.is_final())
         .map(RequestState::as_str)
         .collect();

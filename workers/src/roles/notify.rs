@@ -840,7 +840,8 @@ fn state_of(event: Event) -> RequestState {
         return RequestState::Received;
     }
     RequestState::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .find(|s| s.tells_customer() == Some(event))
         .expect("every email but `received` follows from entering a state")
 }
@@ -1034,10 +1035,11 @@ mod tests {
     /// the customer tells them with its own email.
     #[test]
     fn every_email_follows_from_one_state() {
-        for event in Event::ALL {
+        for &event in Event::ALL {
             let state = state_of(event);
             let owners = RequestState::ALL
-                .into_iter()
+                .iter()
+                .copied()
                 .filter(|s| s.tells_customer() == Some(event))
                 .count();
             if event == Event::Received {
@@ -1068,7 +1070,7 @@ mod tests {
         assert!(!Notice::IntakeReply.about_inbound_email());
         let err = Notice::parse("refund").unwrap_err();
         assert!(err.contains("unknown notification `refund`"), "{err}");
-        for event in Event::ALL {
+        for &event in Event::ALL {
             assert_eq!(Notice::Customer(event).name(), event.as_str());
         }
     }

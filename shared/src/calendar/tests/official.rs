@@ -57,7 +57,7 @@ fn working_days_in_year(country: Country, year: i32) -> usize {
 #[test]
 fn every_shipped_calendar_loads_and_covers_2024_to_2027() {
     let calendars = Calendars::builtin();
-    for country in Country::ALL {
+    for &country in Country::ALL {
         let calendar = calendars.get(country);
         assert_eq!(calendar.country(), country);
         assert_eq!(calendar.years(), 2024..=2027, "{country}");

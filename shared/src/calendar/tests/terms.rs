@@ -19,7 +19,7 @@ fn cal(country: Country) -> &'static WorkingDayCalendar {
 #[test]
 fn received_on_saturday_three_working_days_end_on_wednesday() {
     // POLICIES.md: received Saturday, N = 3: Monday, Tuesday, Wednesday.
-    for country in Country::ALL {
+    for &country in Country::ALL {
         assert_eq!(
             cal(country).add_working_days(d("2026-03-14"), 3).unwrap(),
             d("2026-03-18"),
@@ -222,7 +222,7 @@ fn terms_ending_after_the_data_are_errors_not_guesses() {
 
 #[test]
 fn the_cache_agrees_with_the_plain_table_on_every_covered_day() {
-    for country in Country::ALL {
+    for &country in Country::ALL {
         let calendar = cal(country);
         let table = calendar.uncached();
         let first = NaiveDate::from_ymd_opt(*calendar.years().start(), 1, 1).unwrap();
@@ -253,7 +253,7 @@ fn the_cache_agrees_with_the_plain_table_on_every_covered_day() {
 fn short_and_long_terms_agree_with_a_day_by_day_count() {
     // Short terms step through the days, long ones search the running count: both must give
     // what counting one day at a time on the uncached table gives.
-    for country in Country::ALL {
+    for &country in Country::ALL {
         let calendar = cal(country);
         let table = calendar.uncached();
         for start in [

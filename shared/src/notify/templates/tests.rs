@@ -43,8 +43,8 @@ fn request_tag_is_rf_and_the_first_eight_hex_digits_uppercased() {
 
 #[test]
 fn subject_carries_the_tag_and_the_merchant_in_every_language() {
-    for language in Language::ALL {
-        for event in Event::ALL {
+    for &language in Language::ALL {
+        for &event in Event::ALL {
             let email = render(&context(event, language));
             assert!(
                 email.subject.starts_with("[RF-56789ABC] Online Courses: "),
@@ -234,8 +234,8 @@ fn bank_details_email_asks_for_bank_details_when_nothing_else_is_named() {
 
 #[test]
 fn emails_without_amount_date_or_name_still_read_well() {
-    for language in Language::ALL {
-        for event in Event::ALL {
+    for &language in Language::ALL {
+        for &event in Event::ALL {
             let mut ctx = context(event, language);
             ctx.amount = None;
             ctx.due_date = None;
