@@ -34,10 +34,11 @@ pub async fn read_raw(
     keys: &DocumentKeys,
     id: Uuid,
 ) -> Result<Option<Vec<u8>>, DocumentError> {
-    let row: Option<KeptRaw> = sqlx::query_as(
-        "SELECT id, raw, sealed_key_id, sealed_nonce, sealed_raw FROM inbound_emails WHERE id = $1",
-    )
-    .bind(id)
+    let row: Option<KeptRaw> = sqlx::query_as!(
+KeptRaw,
+r#"SELECT id, raw, sealed_key_id, sealed_nonce, sealed_raw FROM inbound_emails WHERE id = $1"#,
+id
+)
     .fetch_optional(conn)
     .await?;
     match row {
@@ -55,7 +56,6 @@ pub async fn read_raw(
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct KeptRaw {
     id: Uuid,
     raw: Option<Vec<u8>>,
@@ -70,12 +70,13 @@ pub async fn rotate(pool: &PgPool, keys: &DocumentKeys) -> Result<u64, DocumentE
     let mut rotated = 0;
     loop {
         let mut tx = pool.begin().await?;
-        let rows: Vec<KeptRaw> = sqlx::query_as(
-            "SELECT id, raw, sealed_key_id, sealed_nonce, sealed_raw FROM inbound_emails
+        let rows: Vec<KeptRaw> = sqlx::query_as!(
+            KeptRaw,
+            r#"SELECT id, raw, sealed_key_id, sealed_nonce, sealed_raw FROM inbound_emails
               WHERE raw IS NOT NULL OR sealed_key_id <> $1
-              LIMIT 100 FOR UPDATE SKIP LOCKED",
+              LIMIT 100 FOR UPDATE SKIP LOCKED"#,
+            keys.active_id()
         )
-        .bind(keys.active_id())
         .fetch_all(&mut *tx)
         .await?;
         if rows.is_empty() {
@@ -90,15 +91,15 @@ pub async fn rotate(pool: &PgPool, keys: &DocumentKeys) -> Result<u64, DocumentE
                 _ => row.raw.clone().unwrap_or_default(),
             };
             let sealed = seal(keys, row.id, &plain);
-            sqlx::query(
+            sqlx::query!(
                 "UPDATE inbound_emails
                     SET raw = NULL, sealed_raw = $2, sealed_key_id = $3, sealed_nonce = $4
                   WHERE id = $1",
+                row.id,
+                sealed.bytes,
+                sealed.key_id,
+                sealed.nonce
             )
-            .bind(row.id)
-            .bind(sealed.bytes)
-            .bind(sealed.key_id)
-            .bind(sealed.nonce)
             .execute(&mut *tx)
             .await?;
             rotated += 1;
@@ -111,7 +112,7 @@ pub async fn rotate(pool: &PgPool, keys: &DocumentKeys) -> Result<u64, DocumentE
 /// than `days` days ago, and those of no request that arrived more than `days` days ago.
 /// What stays is what the audit needs: the message id, sender, dates, outcome and request.
 pub async fn purge(pool: &PgPool, days: u32) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE inbound_emails i
             SET subject = NULL, body_text = NULL, raw = NULL, sealed_raw = NULL,
                 sealed_key_id = NULL, sealed_nonce = NULL, reply_subject = NULL,
@@ -124,16 +125,16 @@ pub async fn purge(pool: &PgPool, days: u32) -> sqlx::Result<u64> {
                                      AND r.ended_at IS NOT NULL
                                      AND r.ended_at < now() - make_interval(days => $1))
                 END",
+        days as i32
     )
-    .bind(days as i32)
     .execute(pool)
     .await?;
     // The confirmation written to the payer quotes what the claim said: it goes with it.
-    sqlx::query(
+    sqlx::query!(
         "UPDATE sender_confirmations c SET subject = '', body_text = ''
            FROM inbound_emails i
           WHERE i.id = c.inbound_email_id AND i.purged_at IS NOT NULL
-            AND (c.subject <> '' OR c.body_text <> '')",
+            AND (c.subject <> '' OR c.body_text <> '')"
     )
     .execute(pool)
     .await?;
@@ -152,15 +153,15 @@ pub async fn insert_refused(
     source: &str,
     error: &str,
 ) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO inbound_emails (id, message_id, source, outcome, error)
          VALUES ($1, $2, $3, 'refused', $4)
          ON CONFLICT (message_id) DO NOTHING RETURNING id",
+        id,
+        message_id,
+        source,
+        error
     )
-    .bind(id)
-    .bind(message_id)
-    .bind(source)
-    .bind(error)
     .fetch_optional(conn)
     .await
 }
@@ -175,19 +176,19 @@ pub async fn insert_failed(
     error: &str,
     sealed: SealedRaw,
 ) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO inbound_emails (id, message_id, source, outcome, error, sealed_raw,
                                      sealed_key_id, sealed_nonce)
          VALUES ($1, $2, $3, 'failed', $4, $5, $6, $7)
          ON CONFLICT (message_id) DO NOTHING RETURNING id",
+        id,
+        message_id,
+        source,
+        error,
+        sealed.bytes,
+        sealed.key_id,
+        sealed.nonce
     )
-    .bind(id)
-    .bind(message_id)
-    .bind(source)
-    .bind(error)
-    .bind(sealed.bytes)
-    .bind(sealed.key_id)
-    .bind(sealed.nonce)
     .fetch_optional(conn)
     .await
 }
@@ -211,20 +212,20 @@ pub async fn insert_read(
     conn: &mut sqlx::PgConnection,
     m: &NewInbound<'_>,
 ) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO inbound_emails (id, message_id, source, sender, subject, outcome, kind,
                                      language, body_text)
          VALUES ($1, $2, $3, $4, $5, 'ignored', $6, $7, $8)
          ON CONFLICT (message_id) DO NOTHING RETURNING id",
+        m.id,
+        m.message_id,
+        m.source,
+        m.sender,
+        m.subject,
+        m.kind,
+        m.language,
+        m.body_text
     )
-    .bind(m.id)
-    .bind(m.message_id)
-    .bind(m.source)
-    .bind(m.sender)
-    .bind(m.subject)
-    .bind(m.kind)
-    .bind(m.language)
-    .bind(m.body_text)
     .fetch_optional(conn)
     .await
 }
@@ -236,13 +237,15 @@ pub async fn set_outcome(
     outcome: &str,
     request_id: Option<Uuid>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE inbound_emails SET outcome = $2, request_id = $3 WHERE id = $1")
-        .bind(id)
-        .bind(outcome)
-        .bind(request_id)
-        .execute(conn)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "UPDATE inbound_emails SET outcome = $2, request_id = $3 WHERE id = $1",
+        id,
+        outcome,
+        request_id
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// The automatic answer as written (subject, text, when, what it asked for).
@@ -254,16 +257,16 @@ pub async fn record_answer(
     at: chrono::DateTime<chrono::Utc>,
     asked: &[&str],
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE inbound_emails SET reply_subject = $2, reply_text = $3, replied_at = $4,
                                    reply_asked = $5
           WHERE id = $1",
+        id,
+        subject,
+        text,
+        at,
+        asked as &[&str]
     )
-    .bind(id)
-    .bind(subject)
-    .bind(text)
-    .bind(at)
-    .bind(asked)
     .execute(conn)
     .await
     .map(drop)
@@ -275,12 +278,14 @@ pub async fn set_answer_message(
     id: Uuid,
     notify_message_id: Uuid,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE inbound_emails SET reply_message_id = $2 WHERE id = $1")
-        .bind(id)
-        .bind(notify_message_id)
-        .execute(conn)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "UPDATE inbound_emails SET reply_message_id = $2 WHERE id = $1",
+        id,
+        notify_message_id
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// An email from an address that is not the payer's: what it claims (a payment or a request)
@@ -292,18 +297,18 @@ pub async fn keep_claim(
     request_id: Option<Uuid>,
     sealed: SealedRaw,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE inbound_emails
             SET claimed_payment_id = $2, claimed_request_id = $3,
                 sealed_key_id = $4, sealed_nonce = $5, sealed_raw = $6
           WHERE id = $1",
+        id,
+        payment_id,
+        request_id,
+        sealed.key_id,
+        sealed.nonce,
+        sealed.bytes
     )
-    .bind(id)
-    .bind(payment_id)
-    .bind(request_id)
-    .bind(sealed.key_id)
-    .bind(sealed.nonce)
-    .bind(sealed.bytes)
     .execute(conn)
     .await
     .map(drop)
@@ -319,24 +324,24 @@ pub async fn resolve_claim(
     request_id: Uuid,
     actor: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE inbound_emails
             SET resolution = $2, resolved_request_id = $3, resolved_by = $4, resolved_at = now(),
                 sealed_key_id = NULL, sealed_nonce = NULL, sealed_raw = NULL
           WHERE id = $1",
+        id,
+        resolution,
+        request_id,
+        actor
     )
-    .bind(id)
-    .bind(resolution)
-    .bind(request_id)
-    .bind(actor)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "UPDATE sender_confirmations SET status = $2, resolved_at = now()
           WHERE inbound_email_id = $1 AND status = 'pending'",
+        id,
+        resolution
     )
-    .bind(id)
-    .bind(resolution)
     .execute(conn)
     .await
     .map(drop)
@@ -348,13 +353,13 @@ pub async fn expire_confirmations(
     payment: Uuid,
     days: i32,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE sender_confirmations SET status = 'expired', resolved_at = now()
           WHERE payment_id = $1 AND status = 'pending'
             AND created_at <= now() - make_interval(days => $2)",
+        payment,
+        days
     )
-    .bind(payment)
-    .bind(days)
     .execute(conn)
     .await
     .map(drop)
@@ -378,21 +383,21 @@ pub async fn insert_confirmation(
     conn: &mut sqlx::PgConnection,
     c: &NewConfirmation<'_>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO sender_confirmations
                 (id, inbound_email_id, payment_id, merchant, recipient, language, subject,
                  body_text, notify_message_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        Uuid::now_v7(),
+        c.inbound_email_id,
+        c.payment_id,
+        c.merchant,
+        c.recipient,
+        c.language,
+        c.subject,
+        c.body_text,
+        c.notify_message_id
     )
-    .bind(Uuid::now_v7())
-    .bind(c.inbound_email_id)
-    .bind(c.payment_id)
-    .bind(c.merchant)
-    .bind(c.recipient)
-    .bind(c.language)
-    .bind(c.subject)
-    .bind(c.body_text)
-    .bind(c.notify_message_id)
     .execute(conn)
     .await
     .map(drop)

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "lowercase")]
 #[derive(strum::IntoStaticStr, strum::VariantArray)]
 #[strum(serialize_all = "lowercase")]
+#[derive(sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Language {
     Ru,
     Kk,

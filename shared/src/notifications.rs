@@ -29,23 +29,23 @@ pub struct NewNotification<'a> {
 /// Claims the email: whether this call wrote the row (`false`: it was claimed already, by
 /// this message or another one for the same occurrence).
 pub async fn claim(conn: &mut PgConnection, n: &NewNotification<'_>) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO notifications
                 (id, request_id, inbound_email_id, event, seq, recipient, language, status,
                  email_message_id, error)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT DO NOTHING",
+        n.id,
+        n.request_id,
+        n.inbound_email_id,
+        n.event,
+        n.seq,
+        n.recipient,
+        n.language,
+        n.status,
+        n.email_message_id,
+        n.error
     )
-    .bind(n.id)
-    .bind(n.request_id)
-    .bind(n.inbound_email_id)
-    .bind(n.event)
-    .bind(n.seq)
-    .bind(n.recipient)
-    .bind(n.language)
-    .bind(n.status)
-    .bind(n.email_message_id)
-    .bind(n.error)
     .execute(conn)
     .await?;
     Ok(inserted.rows_affected() == 1)
@@ -53,21 +53,23 @@ pub async fn claim(conn: &mut PgConnection, n: &NewNotification<'_>) -> sqlx::Re
 
 /// Why a pending email was not sent yet (it will be tried again).
 pub async fn note_error(conn: &mut PgConnection, id: Uuid, why: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE notifications SET error = $2 WHERE id = $1 AND status = 'pending'")
-        .bind(id)
-        .bind(why)
-        .execute(conn)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "UPDATE notifications SET error = $2 WHERE id = $1 AND status = 'pending'",
+        id,
+        why
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Marks a pending email sent: whether it was pending.
 pub async fn mark_sent(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
-    let marked = sqlx::query(
+    let marked = sqlx::query!(
         "UPDATE notifications SET status = 'sent', sent_at = now(), error = NULL
           WHERE id = $1 AND status = 'pending'",
+        id
     )
-    .bind(id)
     .execute(conn)
     .await?;
     Ok(marked.rows_affected() == 1)
@@ -79,13 +81,13 @@ pub async fn mark_failed(
     id: Uuid,
     why: &str,
 ) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "UPDATE notifications SET status = 'failed', error = $2
           WHERE id = $1 AND status = 'pending'
       RETURNING seq",
+        id,
+        why
     )
-    .bind(id)
-    .bind(why)
     .fetch_optional(conn)
     .await
 }

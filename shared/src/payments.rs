@@ -163,10 +163,12 @@ pub async fn find_by_gateway(
 /// and their sum can never pass what was captured. Callers lock the request first, then
 /// the payment: one order everywhere, so they never deadlock.
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Payment>> {
-    sqlx::query("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "SELECT 1 AS locked FROM payments WHERE id = $1 FOR UPDATE",
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
     find(conn, id).await
 }
 

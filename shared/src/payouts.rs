@@ -110,11 +110,11 @@ pub async fn record_answer(
 /// Counts a recheck as news for the unfinished attempts of `requests`, so the next recheck
 /// is a full quiet period away.
 pub async fn touch_unfinished(conn: &mut PgConnection, requests: &[Uuid]) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE payout_attempts a SET updated_at = now()
           WHERE a.request_id = ANY($1) AND a.status IN ('started', 'unknown', 'pending')",
+        requests
     )
-    .bind(requests)
     .execute(conn)
     .await
     .map(drop)

@@ -7,8 +7,11 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::language::Language;
 use crate::lifecycle::RequestState;
 use crate::outbox::{self, OutboxMessage};
+use crate::policy::Reason;
+use crate::sla::SlaState;
 use crate::transition;
 
 /// How an application reached us.
@@ -52,10 +55,10 @@ pub struct RequestRecord {
     pub id: Uuid,
     pub payment_id: Option<Uuid>,
     pub merchant: Option<String>,
-    pub state: String,
+    pub state: RequestState,
     pub version: i32,
     pub channel: String,
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     pub facts: Value,
     pub policy_id: Option<String>,
     pub policy_version: Option<String>,
@@ -66,12 +69,12 @@ pub struct RequestRecord {
     pub complete_at: Option<DateTime<Utc>>,
     pub due_on: Option<NaiveDate>,
     pub contact_email: Option<String>,
-    pub language: Option<String>,
+    pub language: Option<Language>,
     pub request_hash: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// `on_track`, `at_risk`, `breached` or `paused`, once the request has a due date.
-    pub sla_state: Option<String>,
+    pub sla_state: Option<SlaState>,
 }
 
 impl RequestRecord {
@@ -84,8 +87,6 @@ impl RequestRecord {
 
     pub fn state(&self) -> RequestState {
         self.state
-            .parse()
-            .expect("states in the database are valid")
     }
 }
 
@@ -144,10 +145,11 @@ pub async fn create(
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<RequestRecord>> {
     sqlx::query_as!(
         RequestRecord,
-        r#"SELECT id, payment_id, merchant, state, version, channel, reason, facts, policy_id,
-                  policy_version, decision, amount_minor, currency AS "currency?: String",
-                  received_at, complete_at, due_on, contact_email, language, request_hash,
-                  created_at, updated_at, sla_state
+        r#"SELECT id, payment_id, merchant, state AS "state: RequestState", version, channel,
+                  reason AS "reason: Reason", facts, policy_id, policy_version, decision,
+                  amount_minor, currency AS "currency?: String", received_at, complete_at,
+                  due_on, contact_email, language AS "language: Language", request_hash,
+                  created_at, updated_at, sla_state AS "sla_state: SlaState"
              FROM refund_requests WHERE id = $1"#,
         id
     )
@@ -162,10 +164,11 @@ pub async fn find_by_idempotency_key(
 ) -> sqlx::Result<Option<RequestRecord>> {
     sqlx::query_as!(
         RequestRecord,
-        r#"SELECT id, payment_id, merchant, state, version, channel, reason, facts, policy_id,
-                  policy_version, decision, amount_minor, currency AS "currency?: String",
-                  received_at, complete_at, due_on, contact_email, language, request_hash,
-                  created_at, updated_at, sla_state
+        r#"SELECT id, payment_id, merchant, state AS "state: RequestState", version, channel,
+                  reason AS "reason: Reason", facts, policy_id, policy_version, decision,
+                  amount_minor, currency AS "currency?: String", received_at, complete_at,
+                  due_on, contact_email, language AS "language: Language", request_hash,
+                  created_at, updated_at, sla_state AS "sla_state: SlaState"
              FROM refund_requests WHERE idempotency_key = $1"#,
         key
     )
@@ -184,10 +187,11 @@ pub async fn list(
 ) -> sqlx::Result<Vec<RequestRecord>> {
     sqlx::query_as!(
         RequestRecord,
-        r#"SELECT id, payment_id, merchant, state, version, channel, reason, facts, policy_id,
-                  policy_version, decision, amount_minor, currency AS "currency?: String",
-                  received_at, complete_at, due_on, contact_email, language, request_hash,
-                  created_at, updated_at, sla_state
+        r#"SELECT id, payment_id, merchant, state AS "state: RequestState", version, channel,
+                  reason AS "reason: Reason", facts, policy_id, policy_version, decision,
+                  amount_minor, currency AS "currency?: String", received_at, complete_at,
+                  due_on, contact_email, language AS "language: Language", request_hash,
+                  created_at, updated_at, sla_state AS "sla_state: SlaState"
              FROM refund_requests
             WHERE ($1::text IS NULL OR state = $1)
               AND ($2::text IS NULL OR merchant = $2)
@@ -229,10 +233,11 @@ pub async fn list_by_due_date(
     };
     sqlx::query_as!(
         RequestRecord,
-        r#"SELECT id, payment_id, merchant, state, version, channel, reason, facts, policy_id,
-                  policy_version, decision, amount_minor, currency AS "currency?: String",
-                  received_at, complete_at, due_on, contact_email, language, request_hash,
-                  created_at, updated_at, sla_state
+        r#"SELECT id, payment_id, merchant, state AS "state: RequestState", version, channel,
+                  reason AS "reason: Reason", facts, policy_id, policy_version, decision,
+                  amount_minor, currency AS "currency?: String", received_at, complete_at,
+                  due_on, contact_email, language AS "language: Language", request_hash,
+                  created_at, updated_at, sla_state AS "sla_state: SlaState"
              FROM refund_requests
             WHERE ($1::text IS NULL OR state = $1)
               AND ($2::text IS NULL OR merchant = $2)
@@ -287,11 +292,8 @@ pub fn quote_input(
     documents: Vec<crate::policy::DocumentKind>,
 ) -> Result<crate::policy::QuoteInput, String> {
     use crate::money::DecimalAmount;
-    use crate::policy::{DateOrTimestamp, PaymentInput, QuoteInput, Reason};
-    let reason: Reason = serde_json::from_value(Value::String(
-        record.reason.clone().ok_or("the request has no reason")?,
-    ))
-    .map_err(|e| format!("reason: {e}"))?;
+    use crate::policy::{DateOrTimestamp, PaymentInput, QuoteInput};
+    let reason = record.reason.ok_or("the request has no reason")?;
     let facts = policy_facts(record)?;
     let amount = |m: crate::money::Money| {
         DecimalAmount::parse(&m.amount_text()).map_err(|e| format!("amount: {e}"))
@@ -349,22 +351,26 @@ pub(crate) async fn move_state(
 
 /// Replaces the request's facts (already merged and checked by the caller).
 pub async fn replace_facts(conn: &mut PgConnection, id: Uuid, facts: &Value) -> sqlx::Result<()> {
-    sqlx::query("UPDATE refund_requests SET facts = $2 WHERE id = $1")
-        .bind(id)
-        .bind(facts)
-        .execute(conn)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "UPDATE refund_requests SET facts = $2 WHERE id = $1",
+        id,
+        facts
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Adds `facts` (a JSON object) to the request's facts, replacing those of the same name.
 pub async fn add_facts(conn: &mut PgConnection, id: Uuid, facts: &Value) -> sqlx::Result<()> {
-    sqlx::query("UPDATE refund_requests SET facts = facts || $2 WHERE id = $1")
-        .bind(id)
-        .bind(facts)
-        .execute(conn)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "UPDATE refund_requests SET facts = facts || $2 WHERE id = $1",
+        id,
+        facts
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// The reason, when the request had none (an email that gave it later).
@@ -373,12 +379,14 @@ pub async fn set_reason(
     id: Uuid,
     reason: crate::policy::Reason,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE refund_requests SET reason = $2 WHERE id = $1")
-        .bind(id)
-        .bind(reason.name())
-        .execute(conn)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "UPDATE refund_requests SET reason = $2 WHERE id = $1",
+        id,
+        reason.name()
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Ties a request opened without a payment to `payment`, and to its merchant, policy and
@@ -388,16 +396,16 @@ pub async fn set_payment(
     id: Uuid,
     payment: &crate::payments::Payment,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE refund_requests
             SET payment_id = $2, merchant = $3, policy_id = $4, currency = $5, updated_at = now()
           WHERE id = $1",
+        id,
+        payment.id,
+        &payment.merchant,
+        &payment.policy,
+        payment.currency.code()
     )
-    .bind(id)
-    .bind(payment.id)
-    .bind(&payment.merchant)
-    .bind(&payment.policy)
-    .bind(payment.currency.code())
     .execute(conn)
     .await
     .map(drop)
@@ -409,12 +417,14 @@ pub async fn set_email_reading(
     id: Uuid,
     reading: &Value,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE refund_requests SET email_reading = $2 WHERE id = $1")
-        .bind(id)
-        .bind(reading)
-        .execute(conn)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "UPDATE refund_requests SET email_reading = $2 WHERE id = $1",
+        id,
+        reading
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// The engine's decision: with its policy, amount and due date; the request counts as
@@ -426,18 +436,18 @@ pub async fn record_decision(
     amount_minor: Option<i64>,
     due_on: Option<NaiveDate>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE refund_requests
             SET decision = $2, policy_id = $3, policy_version = $4, amount_minor = $5,
                 due_on = $6, complete_at = COALESCE(complete_at, received_at)
           WHERE id = $1",
+        id,
+        decision.to_value(),
+        decision.policy.as_deref(),
+        decision.policy_version.as_deref(),
+        amount_minor,
+        due_on
     )
-    .bind(id)
-    .bind(decision.to_value())
-    .bind(&decision.policy)
-    .bind(&decision.policy_version)
-    .bind(amount_minor)
-    .bind(due_on)
     .execute(conn)
     .await
     .map(drop)
@@ -450,12 +460,12 @@ pub async fn record_waiting(
     decision: &crate::policy::StoredDecision,
     due_on: Option<NaiveDate>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE refund_requests SET decision = $2, due_on = COALESCE($3, due_on) WHERE id = $1",
+        id,
+        decision.to_value(),
+        due_on
     )
-    .bind(id)
-    .bind(decision.to_value())
-    .bind(due_on)
     .execute(conn)
     .await
     .map(drop)
@@ -470,15 +480,15 @@ pub async fn record_approval(
     due_on: Option<NaiveDate>,
     decision: Option<&crate::policy::StoredDecision>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE refund_requests
             SET amount_minor = $2, due_on = $3, decision = COALESCE($4, decision)
           WHERE id = $1",
+        id,
+        amount_minor,
+        due_on,
+        decision.map(crate::policy::StoredDecision::to_value)
     )
-    .bind(id)
-    .bind(amount_minor)
-    .bind(due_on)
-    .bind(decision.map(crate::policy::StoredDecision::to_value))
     .execute(conn)
     .await
     .map(drop)
@@ -486,12 +496,14 @@ pub async fn record_approval(
 
 /// A new due date (the SLA clock paused while the request waited on the customer).
 pub async fn set_due_on(conn: &mut PgConnection, id: Uuid, due_on: NaiveDate) -> sqlx::Result<()> {
-    sqlx::query("UPDATE refund_requests SET due_on = $2 WHERE id = $1")
-        .bind(id)
-        .bind(due_on)
-        .execute(conn)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "UPDATE refund_requests SET due_on = $2 WHERE id = $1",
+        id,
+        due_on
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// When the last required item arrived: the SLA counts from here.
@@ -500,12 +512,14 @@ pub async fn set_complete_at(
     id: Uuid,
     complete_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE refund_requests SET complete_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(complete_at)
-        .execute(conn)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "UPDATE refund_requests SET complete_at = $2 WHERE id = $1",
+        id,
+        complete_at
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// The SLA state the monitor found, only if nobody changed it meanwhile (another monitor,
@@ -517,14 +531,14 @@ pub async fn set_sla_state(
     old: Option<&str>,
     new: &str,
 ) -> sqlx::Result<bool> {
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "UPDATE refund_requests SET sla_state = $2, sla_checked_at = now()
           WHERE id = $1 AND state = $3 AND sla_state IS NOT DISTINCT FROM $4",
+        id,
+        new,
+        state.as_str(),
+        old
     )
-    .bind(id)
-    .bind(new)
-    .bind(state.as_str())
-    .bind(old)
     .execute(conn)
     .await?;
     Ok(updated.rows_affected() == 1)

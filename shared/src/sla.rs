@@ -27,6 +27,8 @@ use crate::lifecycle::RequestState;
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
+#[derive(sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum SlaState {
     OnTrack,
     AtRisk,

@@ -15,6 +15,8 @@ use crate::money::DecimalAmount;
 #[serde(rename_all = "snake_case")]
 #[derive(strum::IntoStaticStr, strum::VariantArray)]
 #[strum(serialize_all = "snake_case")]
+#[derive(sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Reason {
     /// The customer withdraws or changes their mind.
     Withdrawal,

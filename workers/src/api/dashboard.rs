@@ -106,31 +106,35 @@ pub async fn page(
     let scope = caller.scope.merchant();
     let now = Utc::now();
     let data = sla::load(&ctx, &caller.scope, now).await?;
-    let urgent: Vec<Urgent> = sqlx::query_as(
-        "SELECT id, merchant, policy_id, state, sla_state, due_on, received_at
+    let urgent: Vec<Urgent> = sqlx::query_as!(
+        Urgent,
+        r#"SELECT id, merchant, policy_id, state, sla_state, due_on, received_at
            FROM refund_requests
           WHERE ended_at IS NULL AND sla_state IN ('at_risk', 'breached')
             AND ($2::text IS NULL OR merchant = $2)
           ORDER BY due_on ASC NULLS LAST, id ASC
-          LIMIT $1",
+          LIMIT $1"#,
+        TABLE_LIMIT + 1,
+        scope
     )
-    .bind(TABLE_LIMIT + 1)
-    .bind(scope)
     .fetch_all(&ctx.db)
     .await?;
     let first_day = now.date_naive() - Days::new(u64::from(WINDOW_DAYS) - 1);
-    let received: Vec<(NaiveDate, i64)> = sqlx::query_as(
-        "SELECT (received_at AT TIME ZONE 'UTC')::date AS day, count(*)
+    let received: BTreeMap<NaiveDate, i64> = sqlx::query!(
+        r#"SELECT (received_at AT TIME ZONE 'UTC')::date AS "day!", count(*) AS "count!"
            FROM refund_requests
           WHERE received_at >= $1::date::timestamp AT TIME ZONE 'UTC'
             AND ($2::text IS NULL OR merchant = $2)
-          GROUP BY day",
+          GROUP BY 1"#,
+        first_day,
+        scope
     )
-    .bind(first_day)
-    .bind(scope)
     .fetch_all(&ctx.db)
-    .await?;
-    let html = render(&ctx, now, &data, &urgent, &received.into_iter().collect());
+    .await?
+    .into_iter()
+    .map(|row| (row.day, row.count))
+    .collect();
+    let html = render(&ctx, now, &data, &urgent, &received);
     let mut response = Html(html).into_response();
     let headers = response.headers_mut();
     // Nothing but this page's own styles and inline drawings may load.
@@ -143,7 +147,6 @@ pub async fn page(
 }
 
 /// An open request at risk or breached.
-#[derive(sqlx::FromRow)]
 struct Urgent {
     id: Uuid,
     merchant: Option<String>,

@@ -333,7 +333,7 @@ pub async fn upload(
 }
 
 /// One stored document, without its bytes.
-#[derive(Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Serialize, ToSchema)]
 pub struct DocumentView {
     pub id: Uuid,
     /// `identity_document`, `refund_application`, `payment_receipt`, or `email_attachment` (a
@@ -380,12 +380,13 @@ pub async fn list(
     let id = parse_id(&id)?;
     let mut conn = ctx.db.acquire().await?;
     find_visible(&mut conn, caller, id).await?;
-    let items: Vec<DocumentView> = sqlx::query_as(
-        "SELECT id, kind, content_type, size_bytes, sha256, fields, validation, created_at,
+    let items: Vec<DocumentView> = sqlx::query_as!(
+        DocumentView,
+        r#"SELECT id, kind, content_type, size_bytes, sha256, fields, validation, created_at,
                 purged_at
-           FROM documents WHERE request_id = $1 ORDER BY created_at, id",
+           FROM documents WHERE request_id = $1 ORDER BY created_at, id"#,
+        id
     )
-    .bind(id)
     .fetch_all(&mut *conn)
     .await?;
     Ok(Json(DocumentList { items }))
@@ -422,14 +423,16 @@ pub async fn download(
     })?;
     let mut tx = ctx.db.begin().await?;
     find_visible(&mut tx, caller, id).await?;
-    let row: Option<(Option<String>, Value, Option<DateTime<Utc>>)> = sqlx::query_as(
+    let row = sqlx::query!(
         "SELECT content_type, fields, purged_at FROM documents WHERE id = $1 AND request_id = $2",
+        document_id,
+        id
     )
-    .bind(document_id)
-    .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((content_type, fields, purged_at)) = row else {
+    let Some((content_type, fields, purged_at)) =
+        row.map(|row| (row.content_type, row.fields, row.purged_at))
+    else {
         return Err(ApiError::not_found(format!(
             "refund request {id} has no document {document_id}"
         )));

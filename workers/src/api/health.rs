@@ -50,7 +50,7 @@ pub async fn healthz() -> Json<Health> {
 pub async fn readyz(State(ctx): State<ApiContext>) -> (StatusCode, Json<Readiness>) {
     let postgres = match tokio::time::timeout(
         Duration::from_secs(2),
-        sqlx::query("SELECT 1").execute(&ctx.db),
+        sqlx::query_scalar!(r#"SELECT 1 AS "one!""#).fetch_one(&ctx.db),
     )
     .await
     {

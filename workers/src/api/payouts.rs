@@ -78,7 +78,6 @@ pub struct ManualPayoutList {
     pub items: Vec<ManualPayout>,
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
     merchant: Option<String>,
@@ -96,14 +95,15 @@ pub async fn manual_payouts(
     conn: &mut PgConnection,
     merchant: Option<&str>,
 ) -> sqlx::Result<Vec<ManualPayout>> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, merchant, amount_minor, currency::text AS currency, facts, contact_email,
+    let rows: Vec<Row> = sqlx::query_as!(
+        Row,
+        r#"SELECT id, merchant, amount_minor, currency::text AS currency, facts, contact_email,
                 due_on, received_at
            FROM refund_requests
           WHERE state = 'manual_payout' AND ($1::text IS NULL OR merchant = $1)
-          ORDER BY received_at, id",
+          ORDER BY received_at, id"#,
+        merchant
     )
-    .bind(merchant)
     .fetch_all(conn)
     .await?;
     Ok(rows

@@ -196,12 +196,12 @@ fn summary(r: RequestRecord) -> RefundRequestSummary {
         id: r.id,
         merchant: r.merchant,
         policy: r.policy_id,
-        state: r.state,
-        reason: r.reason,
+        state: r.state.to_string(),
+        reason: r.reason.map(|reason| reason.to_string()),
         currency: r.currency,
         received_at: r.received_at,
         due_on: r.due_on,
-        sla: r.sla_state,
+        sla: r.sla_state.map(|sla| sla.to_string()),
     }
 }
 
@@ -560,20 +560,20 @@ async fn view(
         merchant: r.merchant,
         policy: r.policy_id,
         policy_version: r.policy_version,
-        state: r.state,
+        state: r.state.to_string(),
         version: r.version,
         channel: r.channel,
-        reason: r.reason,
+        reason: r.reason.map(|reason| reason.to_string()),
         facts: r.facts,
         payment_id: r.payment_id,
         currency: r.currency,
         received_at: r.received_at,
         complete_at: r.complete_at,
         due_on: r.due_on,
-        sla: r.sla_state,
+        sla: r.sla_state.map(|sla| sla.to_string()),
         decision: r.decision,
         contact_email: r.contact_email,
-        language: r.language,
+        language: r.language.map(|language| language.to_string()),
         history,
     })
 }
@@ -1229,12 +1229,12 @@ async fn extend_due_after_pause(
     ) else {
         return Ok(None);
     };
-    let since: Option<DateTime<Utc>> = sqlx::query_scalar(
+    let since: Option<DateTime<Utc>> = sqlx::query_scalar!(
         "SELECT max(at) FROM request_events
           WHERE request_id = $1 AND to_state = $2 AND from_state IS DISTINCT FROM $2",
+        record.id,
+        waiting.as_str()
     )
-    .bind(record.id)
-    .bind(waiting.as_str())
     .fetch_one(&mut *tx)
     .await?;
     let Some(since) = since else {

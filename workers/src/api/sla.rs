@@ -135,23 +135,25 @@ pub(super) async fn load(
         .filter(|s| s.is_final())
         .map(RequestState::as_str)
         .collect();
-    let open: Vec<OpenCounts> = sqlx::query_as(
-        "SELECT merchant, policy_id, count(*) AS open,
-                count(*) FILTER (WHERE sla_state = 'at_risk') AS at_risk,
-                count(*) FILTER (WHERE sla_state = 'breached') AS breached
+    let open: Vec<OpenCounts> = sqlx::query_as!(
+        OpenCounts,
+        r#"SELECT merchant, policy_id, count(*) AS "open!",
+                count(*) FILTER (WHERE sla_state = 'at_risk') AS "at_risk!",
+                count(*) FILTER (WHERE sla_state = 'breached') AS "breached!"
            FROM refund_requests
           WHERE ended_at IS NULL AND NOT (state = ANY($1))
             AND ($2::text IS NULL OR merchant = $2)
-          GROUP BY merchant, policy_id",
+          GROUP BY merchant, policy_id"#,
+        &final_states as &[&str],
+        scope.merchant()
     )
-    .bind(&final_states)
-    .bind(scope.merchant())
     .fetch_all(&ctx.db)
     .await?;
     // A refunded request ends in the transaction that refunds it, so `ended_at` is the
     // refund's time; the audit event stands in for rows that lack it.
-    let rows: Vec<RefundRow> = sqlx::query_as(
-        "SELECT merchant, policy_id, received_at, due_on, refunded_at FROM (
+    let rows: Vec<RefundRow> = sqlx::query_as!(
+        RefundRow,
+        r#"SELECT merchant, policy_id, received_at, due_on, refunded_at AS "refunded_at!" FROM (
              SELECT r.merchant, r.policy_id, r.received_at, r.due_on,
                     COALESCE(r.ended_at,
                              (SELECT min(e.at) FROM request_events e
@@ -159,11 +161,11 @@ pub(super) async fn load(
                         AS refunded_at
                FROM refund_requests r
               WHERE r.state = 'refunded' AND ($3::text IS NULL OR r.merchant = $3)) refunds
-          WHERE refunded_at >= $1 AND refunded_at <= $2",
+          WHERE refunded_at >= $1 AND refunded_at <= $2"#,
+        from,
+        now,
+        scope.merchant()
     )
-    .bind(from)
-    .bind(now)
-    .bind(scope.merchant())
     .fetch_all(&ctx.db)
     .await?;
     let refunds: Vec<JudgedRefund> = rows.into_iter().map(|r| judge(ctx, r)).collect();
@@ -222,7 +224,6 @@ pub(super) async fn load(
     })
 }
 
-#[derive(sqlx::FromRow)]
 struct OpenCounts {
     merchant: Option<String>,
     policy_id: Option<String>,
@@ -231,7 +232,6 @@ struct OpenCounts {
     breached: i64,
 }
 
-#[derive(sqlx::FromRow)]
 struct RefundRow {
     merchant: Option<String>,
     policy_id: Option<String>,

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::api_keys::ApiRole;
+use shared::names::Named;
 use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -30,7 +31,7 @@ pub fn router() -> Router<ApiContext> {
 }
 
 /// An email that named a payment or request that is not its sender's. It changed nothing.
-#[derive(Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Serialize, ToSchema)]
 pub struct UnverifiedEmail {
     pub id: Uuid,
     pub received_at: DateTime<Utc>,
@@ -64,8 +65,11 @@ pub struct UnverifiedEmail {
 }
 
 /// Where an unverified email stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, ToSchema, strum::IntoStaticStr, strum::VariantArray,
+)]
 #[schema(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum UnverifiedStatus {
     /// Neither confirmed nor accepted yet.
     Waiting,
@@ -77,20 +81,11 @@ pub enum UnverifiedStatus {
 
 impl UnverifiedStatus {
     fn parse(text: &str) -> Option<Self> {
-        match text {
-            "waiting" => Some(UnverifiedStatus::Waiting),
-            "confirmed" => Some(UnverifiedStatus::Confirmed),
-            "accepted" => Some(UnverifiedStatus::Accepted),
-            _ => None,
-        }
+        Self::from_name(text)
     }
 
     fn as_str(self) -> &'static str {
-        match self {
-            UnverifiedStatus::Waiting => "waiting",
-            UnverifiedStatus::Confirmed => "confirmed",
-            UnverifiedStatus::Accepted => "accepted",
-        }
+        self.into()
     }
 }
 
@@ -124,45 +119,56 @@ pub struct UnverifiedFilter<'a> {
     /// Ids below this one (the previous page's last).
     pub before: Option<Uuid>,
     pub limit: i64,
+    /// Only this email.
+    pub id: Option<Uuid>,
 }
 
-const SELECT: &str = "SELECT i.id, i.received_at, i.sender, i.subject, i.language,
-                             i.claimed_payment_id, p.gateway_txn_id AS claimed_transaction_id,
-                             i.claimed_request_id, coalesce(p.merchant, r.merchant) AS merchant,
-                             c.status AS confirmation,
-                             coalesce(i.resolution, 'waiting') AS status,
-                             i.resolved_request_id AS request_id, i.resolved_by, i.resolved_at
-                        FROM inbound_emails i
-                        LEFT JOIN payments p ON p.id = i.claimed_payment_id
-                        LEFT JOIN refund_requests r ON r.id = i.claimed_request_id
-                        LEFT JOIN sender_confirmations c ON c.inbound_email_id = i.id
-                       WHERE i.outcome = 'unverified'";
-
-/// Unverified emails, newest first.
+/// Unverified emails, newest first (with `id`, that one email, if it is unverified).
 pub async fn page(
     conn: &mut PgConnection,
     filter: &UnverifiedFilter<'_>,
 ) -> sqlx::Result<Vec<UnverifiedEmail>> {
-    sqlx::query_as(&format!(
-        "{SELECT}
-           AND ($1::text IS NULL OR coalesce(i.resolution, 'waiting') = $1)
-           AND ($2::text IS NULL OR coalesce(p.merchant, r.merchant) = $2)
-           AND ($3::uuid IS NULL OR i.id < $3)
-         ORDER BY i.id DESC LIMIT $4"
-    ))
-    .bind(filter.status.map(UnverifiedStatus::as_str))
-    .bind(filter.merchant)
-    .bind(filter.before)
-    .bind(filter.limit)
+    sqlx::query_as!(
+        UnverifiedEmail,
+        r#"SELECT i.id, i.received_at, i.sender, i.subject, i.language,
+                  i.claimed_payment_id, p.gateway_txn_id AS "claimed_transaction_id?",
+                  i.claimed_request_id, coalesce(p.merchant, r.merchant) AS merchant,
+                  c.status AS "confirmation?",
+                  coalesce(i.resolution, 'waiting') AS "status!",
+                  i.resolved_request_id AS request_id, i.resolved_by, i.resolved_at
+             FROM inbound_emails i
+             LEFT JOIN payments p ON p.id = i.claimed_payment_id
+             LEFT JOIN refund_requests r ON r.id = i.claimed_request_id
+             LEFT JOIN sender_confirmations c ON c.inbound_email_id = i.id
+            WHERE i.outcome = 'unverified'
+              AND ($1::text IS NULL OR coalesce(i.resolution, 'waiting') = $1)
+              AND ($2::text IS NULL OR coalesce(p.merchant, r.merchant) = $2)
+              AND ($3::uuid IS NULL OR i.id < $3)
+              AND ($5::uuid IS NULL OR i.id = $5)
+            ORDER BY i.id DESC LIMIT $4"#,
+        filter.status.map(UnverifiedStatus::as_str),
+        filter.merchant,
+        filter.before,
+        filter.limit,
+        filter.id
+    )
     .fetch_all(conn)
     .await
 }
 
 async fn one(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<UnverifiedEmail>> {
-    sqlx::query_as(&format!("{SELECT} AND i.id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+    let mut found = page(
+        conn,
+        &UnverifiedFilter {
+            status: None,
+            merchant: None,
+            before: None,
+            limit: 1,
+            id: Some(id),
+        },
+    )
+    .await?;
+    Ok(found.pop())
 }
 
 fn field(field: &str, message: impl Into<String>) -> FieldProblem {
@@ -236,6 +242,7 @@ pub async fn list(
             merchant,
             before,
             limit: limit + 1,
+            id: None,
         },
     )
     .await?;

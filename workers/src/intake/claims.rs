@@ -7,7 +7,7 @@
 //! claim instead (`POST /v1/unverified-emails/{id}/accept`), which takes the email in as if
 //! its sender were verified, audited under the person's name.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde_json::json;
 use shared::inbound_emails;
 use shared::intake::{self, ConfirmationRequest, InboundEmail, MailKind, PaymentMatch};
@@ -56,29 +56,28 @@ pub(super) async fn answer_to_confirmation(
     id: Uuid,
     email: &InboundEmail,
 ) -> anyhow::Result<Option<Verdict>> {
-    #[allow(clippy::type_complexity)]
-    let row: Option<(
-        Uuid,
-        Uuid,
-        String,
-        String,
-        String,
-        DateTime<Utc>,
-        Option<Uuid>,
-    )> = sqlx::query_as(
+    let Some(row) = sqlx::query!(
         "SELECT c.inbound_email_id, c.payment_id, c.recipient, c.language, c.status,
                     c.created_at, i.resolved_request_id
                FROM sender_confirmations c JOIN inbound_emails i ON i.id = c.inbound_email_id
               WHERE c.id = $1
                 FOR UPDATE OF c",
+        id
     )
-    .bind(id)
     .fetch_optional(&mut *tx)
-    .await?;
-    let Some((claim_inbound_id, payment_id, recipient, language, status, created_at, opened)) = row
+    .await?
     else {
         return Ok(None);
     };
+    let (claim_inbound_id, payment_id, recipient, language, status, created_at, opened) = (
+        row.inbound_email_id,
+        row.payment_id,
+        row.recipient,
+        row.language,
+        row.status,
+        row.created_at,
+        row.resolved_request_id,
+    );
     let Some(payment) = payments::find(tx, payment_id).await? else {
         return Ok(None);
     };
@@ -194,16 +193,18 @@ impl Intake {
             return Ok(false);
         };
         // One payment's confirmations are decided one transaction at a time.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('sender-check:' || $1::text))")
-            .bind(p.id)
-            .execute(&mut *tx)
-            .await?;
-        inbound_emails::expire_confirmations(tx, p.id, CONFIRMATION_DAYS).await?;
-        let waiting: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM sender_confirmations
-                             WHERE payment_id = $1 AND status = 'pending')",
+        sqlx::query!(
+            "SELECT pg_advisory_xact_lock(hashtext('sender-check:' || $1::uuid::text))",
+            p.id
         )
-        .bind(p.id)
+        .execute(&mut *tx)
+        .await?;
+        inbound_emails::expire_confirmations(tx, p.id, CONFIRMATION_DAYS).await?;
+        let waiting: bool = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM sender_confirmations
+                             WHERE payment_id = $1 AND status = 'pending') AS "waiting!""#,
+            p.id
+        )
         .fetch_one(&mut *tx)
         .await?;
         if waiting {
@@ -308,25 +309,29 @@ impl Intake {
         actor: &str,
     ) -> anyhow::Result<Result<AcceptedClaim, AcceptRefused>> {
         let mut tx = self.pool.begin().await?;
-        #[allow(clippy::type_complexity)]
-        let row: Option<(Option<String>, Option<Uuid>, Option<Uuid>, Option<Uuid>)> =
-            sqlx::query_as(
-                "SELECT i.resolution, i.resolved_request_id, i.claimed_payment_id,
-                        i.claimed_request_id
-                   FROM inbound_emails i
-                   LEFT JOIN payments p ON p.id = i.claimed_payment_id
-                   LEFT JOIN refund_requests r ON r.id = i.claimed_request_id
-                  WHERE i.id = $1 AND i.outcome = 'unverified'
-                    AND ($2::text IS NULL OR coalesce(p.merchant, r.merchant) = $2)
-                    FOR UPDATE OF i",
-            )
-            .bind(inbound_id)
-            .bind(merchant)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some((resolution, resolved_request, payment_id, request_id)) = row else {
+        let Some(row) = sqlx::query!(
+            "SELECT i.resolution, i.resolved_request_id, i.claimed_payment_id,
+                    i.claimed_request_id
+               FROM inbound_emails i
+               LEFT JOIN payments p ON p.id = i.claimed_payment_id
+               LEFT JOIN refund_requests r ON r.id = i.claimed_request_id
+              WHERE i.id = $1 AND i.outcome = 'unverified'
+                AND ($2::text IS NULL OR coalesce(p.merchant, r.merchant) = $2)
+                FOR UPDATE OF i",
+            inbound_id,
+            merchant
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
             return Ok(Err(AcceptRefused::NotFound));
         };
+        let (resolution, resolved_request, payment_id, request_id) = (
+            row.resolution,
+            row.resolved_request_id,
+            row.claimed_payment_id,
+            row.claimed_request_id,
+        );
         if let Some(resolution) = resolution {
             return Ok(Err(AcceptRefused::Resolved {
                 resolution,

@@ -347,26 +347,20 @@ impl Intake {
     /// The answer for a message taken in before.
     async fn duplicate(&self, message_id: &str) -> anyhow::Result<IntakeOutcome> {
         let mut conn = self.pool.acquire().await?;
-        let row: (
-            Uuid,
-            Option<String>,
-            Option<Uuid>,
-            Option<String>,
-            Option<String>,
-        ) = sqlx::query_as(
-            "SELECT i.id, i.kind, i.request_id, r.state, i.error
-                   FROM inbound_emails i LEFT JOIN refund_requests r ON r.id = i.request_id
-                  WHERE i.message_id = $1",
+        let row = sqlx::query!(
+            r#"SELECT i.id, i.kind, i.request_id, r.state AS "state?", i.error
+                 FROM inbound_emails i LEFT JOIN refund_requests r ON r.id = i.request_id
+                WHERE i.message_id = $1"#,
+            message_id
         )
-        .bind(message_id)
         .fetch_one(&mut *conn)
         .await?;
-        tracing::info!(inbound_id = %row.0, message_id, "email taken in before; nothing new");
+        tracing::info!(inbound_id = %row.id, message_id, "email taken in before; nothing new");
         Ok(IntakeOutcome {
-            request_id: row.2,
-            request_state: row.3,
-            error: row.4,
-            ..IntakeOutcome::new(row.0, message_id, "duplicate", row.1.as_deref())
+            request_id: row.request_id,
+            request_state: row.state,
+            error: row.error,
+            ..IntakeOutcome::new(row.id, message_id, "duplicate", row.kind.as_deref())
         })
     }
 
@@ -697,16 +691,18 @@ impl Intake {
             return Ok(None);
         };
         // One sender's answers are counted one transaction at a time.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('intake-reply:' || $1))")
-            .bind(sender)
-            .execute(&mut *tx)
-            .await?;
-        let now = Utc::now();
-        let previous: Vec<DateTime<Utc>> = sqlx::query_scalar(
-            "SELECT replied_at FROM inbound_emails
-              WHERE sender = $1 AND replied_at > now() - interval '24 hours'",
+        sqlx::query!(
+            "SELECT pg_advisory_xact_lock(hashtext('intake-reply:' || $1))",
+            sender
         )
-        .bind(sender)
+        .execute(&mut *tx)
+        .await?;
+        let now = Utc::now();
+        let previous: Vec<DateTime<Utc>> = sqlx::query_scalar!(
+            r#"SELECT replied_at AS "replied_at!" FROM inbound_emails
+              WHERE sender = $1 AND replied_at > now() - interval '24 hours'"#,
+            sender
+        )
         .fetch_all(&mut *tx)
         .await?;
         let limit = ReplyRateLimit::new(self.replies_per_day as usize, chrono::Duration::hours(24));
@@ -846,7 +842,6 @@ enum Referenced {
     Confirmation(Uuid),
 }
 
-#[derive(sqlx::FromRow)]
 struct ReferencedRequest {
     id: Uuid,
     contact_email: Option<String>,
@@ -863,9 +858,6 @@ impl ReferencedRequest {
     }
 }
 
-const REFERENCED_REQUEST: &str = "SELECT r.id, r.contact_email, p.customer_email, r.payment_id
-       FROM refund_requests r LEFT JOIN payments p ON p.id = r.payment_id";
-
 /// The request or confirmation a reply names, when it exists. A tag is 8 hex digits of the
 /// id, so when it fits several requests the one whose contact is the sender is chosen, or none.
 async fn find_referenced(
@@ -875,26 +867,32 @@ async fn find_referenced(
 ) -> sqlx::Result<Option<Referenced>> {
     match reference {
         RequestRef::Id(id) => {
-            let request: Option<ReferencedRequest> =
-                sqlx::query_as(&format!("{REFERENCED_REQUEST} WHERE r.id = $1"))
-                    .bind(id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
+            let request = sqlx::query_as!(
+                ReferencedRequest,
+                r#"SELECT r.id, r.contact_email, p.customer_email AS "customer_email?", r.payment_id
+                     FROM refund_requests r LEFT JOIN payments p ON p.id = r.payment_id
+                    WHERE r.id = $1"#,
+                id
+            )
+            .fetch_optional(&mut *conn)
+            .await?;
             if let Some(request) = request {
                 return Ok(Some(Referenced::Request(request)));
             }
             let confirmation: Option<Uuid> =
-                sqlx::query_scalar("SELECT id FROM sender_confirmations WHERE id = $1")
-                    .bind(id)
+                sqlx::query_scalar!("SELECT id FROM sender_confirmations WHERE id = $1", id)
                     .fetch_optional(&mut *conn)
                     .await?;
             Ok(confirmation.map(Referenced::Confirmation))
         }
         RequestRef::Tag(tag) => {
-            let mut rows: Vec<ReferencedRequest> = sqlx::query_as(&format!(
-                "{REFERENCED_REQUEST} WHERE right(r.id::text, 8) = $1 ORDER BY r.id DESC LIMIT 50"
-            ))
-            .bind(tag.uuid_suffix())
+            let mut rows = sqlx::query_as!(
+                ReferencedRequest,
+                r#"SELECT r.id, r.contact_email, p.customer_email AS "customer_email?", r.payment_id
+                     FROM refund_requests r LEFT JOIN payments p ON p.id = r.payment_id
+                    WHERE right(r.id::text, 8) = $1 ORDER BY r.id DESC LIMIT 50"#,
+                tag.uuid_suffix()
+            )
             .fetch_all(conn)
             .await?;
             let sender = email.from_address.as_deref();
@@ -910,8 +908,6 @@ async fn find_referenced(
 }
 
 /// id, transaction id, customer email, amount, currency, paid at.
-type PaymentRow = (Uuid, String, Option<String>, i64, String, DateTime<Utc>);
-
 /// Registered payments the email could be about: those of its sender (or the customer it
 /// names), and those whose transaction id it mentions.
 async fn candidates(
@@ -930,31 +926,31 @@ async fn candidates(
         .as_deref()
         .map(|r| r.trim().trim_start_matches(['#', '№']).to_lowercase());
     let text = format!("{}\n{}", email.subject, email.body_text).to_lowercase();
-    let rows: Vec<PaymentRow> = sqlx::query_as(
-        "SELECT id, gateway_txn_id, customer_email, amount_minor, currency::text, paid_at
+    let rows = sqlx::query!(
+r#"SELECT id, gateway_txn_id, customer_email, amount_minor, currency::text AS "currency!", paid_at
            FROM payments
           WHERE lower(customer_email) = ANY($1)
              OR lower(gateway_txn_id) = $2
              OR (length(gateway_txn_id) >= 6 AND strpos($3, lower(gateway_txn_id)) > 0)
           ORDER BY paid_at DESC
-          LIMIT $4",
-    )
-    .bind(&addresses)
-    .bind(reference)
-    .bind(text)
-    .bind(MAX_CANDIDATES)
+          LIMIT $4"#,
+&addresses,
+reference,
+text,
+MAX_CANDIDATES
+)
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, txn, customer_email, minor, currency, paid_at)| {
-            let currency: Currency = currency.trim().parse().ok()?;
+        .filter_map(|row| {
+            let currency: Currency = row.currency.trim().parse().ok()?;
             Some(CandidatePayment {
-                id,
-                gateway_transaction_id: txn,
-                customer_email,
-                amount: Money::from_minor(minor, currency),
-                paid_at,
+                id: row.id,
+                gateway_transaction_id: row.gateway_txn_id,
+                customer_email: row.customer_email,
+                amount: Money::from_minor(row.amount_minor, currency),
+                paid_at: row.paid_at,
             })
         })
         .collect())

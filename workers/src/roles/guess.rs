@@ -25,11 +25,12 @@ pub async fn doubt(
     if record.channel != "email" {
         return Ok(None);
     }
-    let reading: Option<Value> =
-        sqlx::query_scalar("SELECT email_reading FROM refund_requests WHERE id = $1")
-            .bind(record.id)
-            .fetch_one(conn)
-            .await?;
+    let reading: Option<Value> = sqlx::query_scalar!(
+        "SELECT email_reading FROM refund_requests WHERE id = $1",
+        record.id
+    )
+    .fetch_one(conn)
+    .await?;
     Ok(doubt_in(reading.as_ref(), record, pack, decision))
 }
 
@@ -53,13 +54,13 @@ pub fn doubt_in(
             "evidence": reading["evidence"],
         }));
     }
-    if record.reason.as_deref() == Some(Reason::ErroneousCharge.name()) {
+    if record.reason == Some(Reason::ErroneousCharge) {
         return Some(serde_json::json!({
             "why": "an erroneous or double charge claimed by email: a person checks the other charge",
             "evidence": reading["evidence"],
         }));
     }
-    if read_reason.is_some() && read_reason != record.reason.as_deref() {
+    if read_reason.is_some() && read_reason != record.reason.map(Reason::name) {
         // The reason was changed since (a reply, a person): the reading no longer covers it.
         return Some(serde_json::json!({
             "why": "the request's reason is not the one read from the email",

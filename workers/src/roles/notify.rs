@@ -141,7 +141,6 @@ impl Notice {
 }
 
 /// The intake's automatic answer to one inbound email, as the intake wrote it.
-#[derive(sqlx::FromRow)]
 struct IntakeAnswer {
     /// The sender of the inbound email.
     to: Option<String>,
@@ -155,19 +154,19 @@ struct IntakeAnswer {
 impl IntakeAnswer {
     /// The answer whose notify message has id `message_id`.
     async fn find(conn: &mut PgConnection, message_id: Uuid) -> sqlx::Result<Option<Self>> {
-        sqlx::query_as(
-            "SELECT sender AS to, language, reply_subject AS subject, reply_text AS text,
+        sqlx::query_as!(
+            Self,
+            r#"SELECT sender AS to, language, reply_subject AS subject, reply_text AS text,
                     message_id AS answers
-               FROM inbound_emails WHERE reply_message_id = $1",
+               FROM inbound_emails WHERE reply_message_id = $1"#,
+            message_id
         )
-        .bind(message_id)
         .fetch_optional(conn)
         .await
     }
 }
 
 /// An email about an inbound email that opened no request, as the intake wrote it.
-#[derive(sqlx::FromRow)]
 struct InboundLetter {
     inbound_email_id: Uuid,
     to: Option<String>,
@@ -183,8 +182,7 @@ struct InboundLetter {
     merchant: Option<String>,
     /// The payment's customer address as it is now (`sender_check` only).
     payer: Option<String>,
-    /// Why it must not go out.
-    #[sqlx(skip)]
+    /// Why it must not go out (decided after reading; the queries read it as NULL).
     refused: Option<String>,
 }
 
@@ -194,26 +192,37 @@ impl InboundLetter {
         notice: Notice,
         message_id: Uuid,
     ) -> sqlx::Result<Option<Self>> {
-        let sql = match notice {
+        let mut letter: Option<Self> = match notice {
             Notice::SenderCheck => {
                 // Only ever to the address registered with the payment, as it still is.
-                "SELECT c.inbound_email_id, c.recipient AS to, c.language, c.subject,
-                        c.body_text AS text, NULL::text AS answers, c.id AS thread_id,
-                        c.merchant, p.customer_email AS payer
-                   FROM sender_confirmations c JOIN payments p ON p.id = c.payment_id
-                  WHERE c.notify_message_id = $1"
+                sqlx::query_as!(
+                    Self,
+                    r#"SELECT c.inbound_email_id, c.recipient AS "to?", c.language AS "language?",
+                              c.subject AS "subject?", c.body_text AS "text?",
+                              NULL::text AS answers, c.id AS thread_id,
+                              c.merchant AS "merchant?", p.customer_email AS payer,
+                              NULL::text AS refused
+                         FROM sender_confirmations c JOIN payments p ON p.id = c.payment_id
+                        WHERE c.notify_message_id = $1"#,
+                    message_id
+                )
+                .fetch_optional(conn)
+                .await?
             }
             _ => {
-                "SELECT id AS inbound_email_id, sender AS to, language, reply_subject AS subject,
-                        reply_text AS text, message_id AS answers, id AS thread_id,
-                        NULL::text AS merchant, NULL::text AS payer
-                   FROM inbound_emails WHERE reply_message_id = $1 AND request_id IS NULL"
+                sqlx::query_as!(
+                    Self,
+                    r#"SELECT id AS inbound_email_id, sender AS to, language,
+                              reply_subject AS subject, reply_text AS text,
+                              message_id AS "answers?", id AS thread_id,
+                              NULL::text AS merchant, NULL::text AS payer, NULL::text AS refused
+                         FROM inbound_emails WHERE reply_message_id = $1 AND request_id IS NULL"#,
+                    message_id
+                )
+                .fetch_optional(conn)
+                .await?
             }
         };
-        let mut letter: Option<Self> = sqlx::query_as(sql)
-            .bind(message_id)
-            .fetch_optional(conn)
-            .await?;
         if let Some(letter) = &mut letter
             && notice == Notice::SenderCheck
             && !shared::intake::sender_is(letter.payer.as_deref(), letter.to.as_deref())
@@ -706,7 +715,7 @@ impl Notify {
                     language: addressee.language,
                     request_id: request.id,
                     merchant_name: merchant.name.clone(),
-                    state: request.state.clone(),
+                    state: request.state.to_string(),
                     amount,
                     due_date,
                 })
@@ -747,11 +756,11 @@ impl Notify {
         // A reply to the customer's own emails, so it lands in the same conversation.
         if matches!(notice, Notice::Customer(_)) && request.channel == "email" {
             let mut conn = self.pool.acquire().await?;
-            let mut thread: Vec<String> = sqlx::query_scalar(
+            let mut thread: Vec<String> = sqlx::query_scalar!(
                 "SELECT message_id FROM inbound_emails
                   WHERE request_id = $1 ORDER BY received_at, id",
+                request.id
             )
-            .bind(request.id)
             .fetch_all(&mut *conn)
             .await?;
             if let Some(parent) = thread.pop() {
@@ -763,15 +772,16 @@ impl Notify {
 }
 
 async fn find_row(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Claimed>> {
-    let row: Option<(i32, String, Option<String>)> =
-        sqlx::query_as("SELECT seq, status, email_message_id FROM notifications WHERE id = $1")
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
-    Ok(row.map(|(seq, status, email_message_id)| Claimed {
-        seq,
-        status,
-        email_message_id: email_message_id.unwrap_or_default(),
+    let row = sqlx::query!(
+        "SELECT seq, status, email_message_id FROM notifications WHERE id = $1",
+        id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|row| Claimed {
+        seq: row.seq,
+        status: row.status,
+        email_message_id: row.email_message_id.unwrap_or_default(),
     }))
 }
 
@@ -792,12 +802,12 @@ async fn occurrences(
 ) -> sqlx::Result<i32> {
     let count: i64 = match notice {
         Notice::Customer(event) => {
-            sqlx::query_scalar(
-                "SELECT count(*) FROM request_events
-                  WHERE request_id = $1 AND to_state = $2 AND from_state IS DISTINCT FROM $2",
+            sqlx::query_scalar!(
+                r#"SELECT count(*) AS "n!" FROM request_events
+                  WHERE request_id = $1 AND to_state = $2 AND from_state IS DISTINCT FROM $2"#,
+                request_id,
+                state_of(event).as_str()
             )
-            .bind(request_id)
-            .bind(state_of(event).as_str())
             .fetch_one(conn)
             .await?
         }
@@ -806,24 +816,24 @@ async fn occurrences(
                 Escalation::SlaAtRisk => "at_risk",
                 Escalation::SlaBreached => "breached",
             };
-            sqlx::query_scalar(
-                "SELECT count(*) FROM request_events
-                  WHERE request_id = $1 AND actor = 'worker:sla' AND details->>'sla_to' = $2",
+            sqlx::query_scalar!(
+                r#"SELECT count(*) AS "n!" FROM request_events
+                  WHERE request_id = $1 AND actor = 'worker:sla' AND details->>'sla_to' = $2"#,
+                request_id,
+                sla
             )
-            .bind(request_id)
-            .bind(sla)
             .fetch_one(conn)
             .await?
         }
         // The answers to the request's emails so far, this one included (their ids are
         // UUIDv7s: in the order they were written).
         Notice::IntakeReply => {
-            sqlx::query_scalar(
-                "SELECT count(*) FROM inbound_emails
-                  WHERE request_id = $1 AND reply_message_id <= $2",
+            sqlx::query_scalar!(
+                r#"SELECT count(*) AS "n!" FROM inbound_emails
+                  WHERE request_id = $1 AND reply_message_id <= $2"#,
+                request_id,
+                message_id
             )
-            .bind(request_id)
-            .bind(message_id)
             .fetch_one(conn)
             .await?
         }
@@ -854,10 +864,12 @@ async fn record(
     reason: &str,
     details: Value,
 ) -> sqlx::Result<()> {
-    let state: String = sqlx::query_scalar("SELECT state FROM refund_requests WHERE id = $1")
-        .bind(request_id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let state: String = sqlx::query_scalar!(
+        "SELECT state FROM refund_requests WHERE id = $1",
+        request_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     let state: RequestState = state
         .parse()
         .map_err(|e: shared::lifecycle::UnknownState| sqlx::Error::Decode(Box::new(e)))?;
@@ -910,10 +922,12 @@ fn addressee(
                 .ok_or("the request has no customer email address")?;
             let language = request
                 .language
-                .as_deref()
-                .or(payment.and_then(|p| p.customer_language.as_deref()))
-                .or(merchant.map(|m| m.default_language.as_str()))
-                .map(Language::from_code)
+                .or_else(|| {
+                    payment
+                        .and_then(|p| p.customer_language.as_deref())
+                        .or(merchant.map(|m| m.default_language.as_str()))
+                        .map(Language::from_code)
+                })
                 .unwrap_or(Language::En);
             Ok(Addressee {
                 to: to.to_owned(),
@@ -993,11 +1007,11 @@ async fn refund_channel(
     request: &RequestRecord,
     payment: Option<&Payment>,
 ) -> sqlx::Result<Option<RefundChannel>> {
-    let booked_by_gateway: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM payout_attempts
-                         WHERE request_id = $1 AND status = 'succeeded')",
+    let booked_by_gateway: bool = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM payout_attempts
+                         WHERE request_id = $1 AND status = 'succeeded') AS "booked!""#,
+        request.id
     )
-    .bind(request.id)
     .fetch_one(&mut *conn)
     .await?;
     if booked_by_gateway {

@@ -355,7 +355,7 @@ pub async fn recheck_stuck(
     let quiet = chrono::Duration::from_std(quiet_for).unwrap_or(chrono::Duration::MAX);
     let cutoff = chrono::Utc::now() - quiet;
     let mut tx = pool.begin().await?;
-    let stuck: Vec<Uuid> = sqlx::query_scalar(
+    let stuck: Vec<Uuid> = sqlx::query_scalar!(
         "SELECT r.id FROM refund_requests r
           LEFT JOIN LATERAL (SELECT status, updated_at FROM payout_attempts a
                               WHERE a.request_id = r.id
@@ -369,8 +369,8 @@ pub async fn recheck_stuck(
           ORDER BY r.id
           LIMIT 500
           FOR UPDATE OF r SKIP LOCKED",
+        cutoff
     )
-    .bind(cutoff)
     .fetch_all(&mut *tx)
     .await?;
     if stuck.is_empty() {

@@ -48,11 +48,11 @@ pub(super) fn to_handler_error(e: TransitionError) -> HandlerError {
 /// The date the last required item arrived: when the request last left `needs_info`, or
 /// when it was received.
 async fn complete_at(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT max(at) FROM request_events
           WHERE request_id = $1 AND from_state = 'needs_info' AND to_state <> 'needs_info'",
+        id
     )
-    .bind(id)
     .fetch_one(conn)
     .await
 }
@@ -211,13 +211,13 @@ async fn last_question(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> sqlx::Result<Option<(Vec<serde_json::Value>, Vec<serde_json::Value>)>> {
-    let details: Option<serde_json::Value> = sqlx::query_scalar(
+    let details: Option<serde_json::Value> = sqlx::query_scalar!(
         "SELECT details FROM request_events
           WHERE request_id = $1 AND to_state = 'needs_info'
             AND from_state IS DISTINCT FROM 'needs_info'
           ORDER BY id DESC LIMIT 1",
+        id
     )
-    .bind(id)
     .fetch_optional(conn)
     .await?;
     Ok(details.map(|d| {
@@ -243,14 +243,14 @@ fn same_items<T: serde::Serialize>(before: &[serde_json::Value], now: &[T]) -> b
 /// What the intake's automatic answer to the email that opened the request asked for, while
 /// the request has never waited on the customer before; `None` otherwise.
 async fn intake_asked(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Vec<String>>> {
-    sqlx::query_scalar::<_, Option<Vec<String>>>(
+    sqlx::query_scalar!(
         "SELECT i.reply_asked FROM inbound_emails i
           WHERE i.request_id = $1 AND i.reply_message_id IS NOT NULL
             AND i.reply_asked IS NOT NULL AND i.outcome = 'created'
             AND NOT EXISTS (SELECT 1 FROM request_events e
                              WHERE e.request_id = $1 AND e.to_state = 'needs_info')",
+        id
     )
-    .bind(id)
     .fetch_optional(conn)
     .await
     .map(Option::flatten)

@@ -59,10 +59,10 @@ impl Handler for Webhook {
     async fn handle(&self, message: WorkMessage) -> Result<(), HandlerError> {
         let id = message.request_id;
         let mut conn = self.pool.acquire().await?;
-        let already: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM processed_messages WHERE consumer = 'webhook' AND message_id = $1)",
-        )
-        .bind(message.message_id)
+        let already: bool = sqlx::query_scalar!(
+r#"SELECT EXISTS (SELECT 1 FROM processed_messages WHERE consumer = 'webhook' AND message_id = $1) AS "seen!""#,
+message.message_id
+)
         .fetch_one(&mut *conn)
         .await?;
         if already {

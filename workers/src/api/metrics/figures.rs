@@ -7,7 +7,6 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 /// Open requests of one state, merchant and SLA state.
-#[derive(sqlx::FromRow)]
 pub struct OpenGroup {
     pub state: String,
     pub merchant: String,
@@ -20,7 +19,6 @@ pub struct OpenGroup {
 }
 
 /// Rows of a table counted by two columns (gateway and status, event and status, ...).
-#[derive(sqlx::FromRow)]
 pub struct Tally {
     pub first: String,
     pub second: String,
@@ -28,7 +26,6 @@ pub struct Tally {
 }
 
 /// A refunded request, for the time-to-refund histograms.
-#[derive(sqlx::FromRow)]
 pub struct Refunded {
     pub id: Uuid,
     pub merchant: String,
@@ -62,80 +59,82 @@ pub async fn read(
     refunded_after: Option<DateTime<Utc>>,
 ) -> sqlx::Result<Figures> {
     let mut tx = db.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
+    let now: DateTime<Utc> = sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
         .fetch_one(&mut *tx)
         .await?;
-    let open = sqlx::query_as(
-        "SELECT state, COALESCE(merchant, 'unknown') AS merchant,
-                COALESCE(sla_state, 'none') AS sla, count(*) AS count,
+    let open = sqlx::query_as!(
+        OpenGroup,
+        r#"SELECT state, COALESCE(merchant, 'unknown') AS "merchant!",
+                COALESCE(sla_state, 'none') AS "sla!", count(*) AS "count!",
                 EXTRACT(EPOCH FROM now() - min(sla_checked_at))::float8 AS longest_seconds
            FROM refund_requests
           WHERE ended_at IS NULL AND ($1::text IS NULL OR merchant = $1)
-          GROUP BY 1, 2, 3",
+          GROUP BY 1, 2, 3"#,
+        merchant
     )
-    .bind(merchant)
     .fetch_all(&mut *tx)
     .await?;
-    let tally = |sql: &'static str| sqlx::query_as::<_, Tally>(sql);
     // Rows belong to a merchant through their request.
-    let payouts = tally(
-        "SELECT gateway AS first, status AS second, count(*) AS count
+    let payouts = sqlx::query_as!(
+        Tally,
+        r#"SELECT gateway AS "first!", status AS "second!", count(*) AS "count!"
            FROM payout_attempts t
           WHERE $1::text IS NULL
              OR EXISTS (SELECT 1 FROM refund_requests r WHERE r.id = t.request_id AND r.merchant = $1)
-          GROUP BY 1, 2",
+          GROUP BY 1, 2"#,
+        merchant
     )
-    .bind(merchant)
     .fetch_all(&mut *tx)
     .await?;
-    let emails = tally(
-        "SELECT event AS first, status AS second, count(*) AS count
+    let emails = sqlx::query_as!(
+        Tally,
+        r#"SELECT event AS "first!", status AS "second!", count(*) AS "count!"
            FROM notifications t
           WHERE $1::text IS NULL
              OR EXISTS (SELECT 1 FROM refund_requests r WHERE r.id = t.request_id AND r.merchant = $1)
-          GROUP BY 1, 2",
+          GROUP BY 1, 2"#,
+        merchant
     )
-    .bind(merchant)
     .fetch_all(&mut *tx)
     .await?;
-    let intake = tally(
-        "SELECT source AS first, outcome AS second, count(*) AS count
+    let intake = sqlx::query_as!(
+        Tally,
+        r#"SELECT source AS "first!", outcome AS "second!", count(*) AS "count!"
            FROM inbound_emails t
           WHERE $1::text IS NULL
              OR EXISTS (SELECT 1 FROM refund_requests r WHERE r.id = t.request_id AND r.merchant = $1)
-          GROUP BY 1, 2",
+          GROUP BY 1, 2"#,
+        merchant
     )
-    .bind(merchant)
     .fetch_all(&mut *tx)
     .await?;
     // Two statements rather than `$1 IS NULL OR ...`, so the later scrapes use the index on
     // refunded requests' `ended_at` and read only the new refunds.
-    let refunded = match refunded_after {
-        Some(after) => {
-            sqlx::query_as(
-                "SELECT id, COALESCE(merchant, 'unknown') AS merchant, policy_id, received_at,
-                        ended_at AS refunded_at
+    let refunded =
+        match refunded_after {
+            Some(after) => sqlx::query_as!(
+                Refunded,
+                r#"SELECT id, COALESCE(merchant, 'unknown') AS "merchant!", policy_id, received_at,
+                        ended_at AS "refunded_at!"
                    FROM refund_requests
-                  WHERE state = 'refunded' AND ended_at > $1",
-            )
-            .bind(after)
-            .fetch_all(&mut *tx)
-            .await?
-        }
-        None => {
-            sqlx::query_as(
-                "SELECT id, COALESCE(merchant, 'unknown') AS merchant, policy_id, received_at,
-                        ended_at AS refunded_at
-                   FROM refund_requests
-                  WHERE state = 'refunded' AND ended_at IS NOT NULL",
+                  WHERE state = 'refunded' AND ended_at > $1"#,
+                after
             )
             .fetch_all(&mut *tx)
-            .await?
-        }
-    };
+            .await?,
+            None => sqlx::query_as!(
+                Refunded,
+                r#"SELECT id, COALESCE(merchant, 'unknown') AS "merchant!", policy_id, received_at,
+                        ended_at AS "refunded_at!"
+                   FROM refund_requests
+                  WHERE state = 'refunded' AND ended_at IS NOT NULL"#
+            )
+            .fetch_all(&mut *tx)
+            .await?,
+        };
     tx.commit().await?;
     Ok(Figures {
         now,
