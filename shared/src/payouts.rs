@@ -7,6 +7,46 @@ use uuid::Uuid;
 
 use crate::payments::Payment;
 
+/// Where a payout attempt stands (the `payout_attempts.status` CHECK holds the same names).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, sqlx::Type, strum::IntoStaticStr, strum::VariantArray,
+)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum AttemptStatus {
+    /// Written before the gateway is called: the call may or may not have reached it.
+    Started,
+    /// The gateway took the refund and will settle it later.
+    Pending,
+    Succeeded,
+    Declined,
+    /// The gateway's answer was lost or it does not know the refund: ask again.
+    Unknown,
+}
+
+impl AttemptStatus {
+    /// Every status, in declaration order.
+    pub const ALL: &'static [AttemptStatus] = <AttemptStatus as strum::VariantArray>::VARIANTS;
+
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The gateway has not settled it (yet): the payout stage asks for its status.
+    pub fn is_unsettled(self) -> bool {
+        matches!(
+            self,
+            AttemptStatus::Started | AttemptStatus::Pending | AttemptStatus::Unknown
+        )
+    }
+}
+
+impl std::fmt::Display for AttemptStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A payout attempt as stored.
 #[derive(Debug, Clone)]
 pub struct Attempt {
@@ -14,8 +54,7 @@ pub struct Attempt {
     /// `rf-<request>-<n>`: the n-th attempt of the request; the gateway refunds a key once.
     pub idempotency_key: String,
     pub amount_minor: i64,
-    /// `started`, `succeeded`, `pending`, `declined` or `unknown`.
-    pub status: String,
+    pub status: AttemptStatus,
     pub gateway_ref: Option<String>,
 }
 
@@ -23,7 +62,7 @@ pub struct Attempt {
 pub async fn latest(conn: &mut PgConnection, request: Uuid) -> sqlx::Result<Option<Attempt>> {
     sqlx::query_as!(
         Attempt,
-        r#"SELECT id, idempotency_key, amount_minor, status, gateway_ref
+        r#"SELECT id, idempotency_key, amount_minor, status AS "status: AttemptStatus", gateway_ref
              FROM payout_attempts WHERE request_id = $1
             ORDER BY created_at DESC, id DESC LIMIT 1"#,
         request
@@ -63,7 +102,7 @@ pub async fn new_attempt(
         id: Uuid::now_v7(),
         idempotency_key: format!("rf-{request}-{}", n + 1),
         amount_minor,
-        status: "started".into(),
+        status: AttemptStatus::Started,
         gateway_ref: None,
     };
     sqlx::query!(
@@ -88,7 +127,7 @@ pub async fn new_attempt(
 pub async fn record_answer(
     conn: &mut PgConnection,
     id: Uuid,
-    status: &str,
+    status: AttemptStatus,
     gateway_ref: Option<&str>,
     decline: Option<&str>,
 ) -> sqlx::Result<()> {
@@ -98,7 +137,7 @@ pub async fn record_answer(
                     updated_at = now()
               WHERE id = $1",
         id,
-        status,
+        status as AttemptStatus,
         gateway_ref,
         decline
     )

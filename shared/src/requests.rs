@@ -543,3 +543,67 @@ pub async fn set_sla_state(
     .await?;
     Ok(updated.rows_affected() == 1)
 }
+
+/// How a wait on the customer moved a request's due date (kept in the audit event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DueExtension {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub paused_working_days: u32,
+    pub paused_on: NaiveDate,
+    pub resumed_on: NaiveDate,
+}
+
+/// Why a due date could not be moved after a wait.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtendError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Calendar(#[from] crate::calendar::CalendarError),
+}
+
+/// The clock stops while a decided request waits on the customer (in `waiting`, e.g. for bank
+/// details): when it goes on at `now`, its due date moves later by the working days the wait
+/// took, counted in the pack's zone and calendar (see [`crate::sla::due_after_pause`]).
+/// Returns what changed, for the audit event; `None` when the request has no due date, never
+/// waited, or the wait took no working day.
+pub async fn extend_due_after_pause(
+    conn: &mut PgConnection,
+    record: &RequestRecord,
+    waiting: RequestState,
+    pack: &crate::policy::PolicyPack,
+    calendar: &crate::calendar::WorkingDayCalendar,
+    now: DateTime<Utc>,
+) -> Result<Option<DueExtension>, ExtendError> {
+    let Some(due) = record.due_on else {
+        return Ok(None);
+    };
+    let since: Option<DateTime<Utc>> = sqlx::query_scalar!(
+        "SELECT max(at) FROM request_events
+          WHERE request_id = $1 AND to_state = $2 AND from_state IS DISTINCT FROM $2",
+        record.id,
+        waiting.as_str()
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let Some(since) = since else {
+        return Ok(None);
+    };
+    let zone = pack.timezone();
+    let paused_on = since.with_timezone(&zone).date_naive();
+    let resumed_on = now.with_timezone(&zone).date_naive();
+    let (new_due, added) = crate::sla::due_after_pause(due, paused_on, resumed_on, calendar)?;
+    if added == 0 {
+        return Ok(None);
+    }
+    set_due_on(conn, record.id, new_due).await?;
+    tracing::info!(request_id = %record.id, from = %due, to = %new_due, added, "due date extended after the wait on the customer");
+    Ok(Some(DueExtension {
+        from: due,
+        to: new_due,
+        paused_working_days: added,
+        paused_on,
+        resumed_on,
+    }))
+}

@@ -293,6 +293,15 @@ impl From<sqlx::Error> for ApiError {
 
 /// A move of a request that could not be written: another writer moved it first (409, read
 /// it again), the move is not legal from where it is (409), or it is gone (404).
+impl From<shared::requests::ExtendError> for ApiError {
+    fn from(e: shared::requests::ExtendError) -> Self {
+        match e {
+            shared::requests::ExtendError::Database(e) => e.into(),
+            shared::requests::ExtendError::Calendar(e) => ApiError::internal(e),
+        }
+    }
+}
+
 impl From<shared::transition::TransitionError> for ApiError {
     fn from(e: shared::transition::TransitionError) -> Self {
         use shared::transition::TransitionError;

@@ -24,7 +24,7 @@ use shared::messages::{Stage, WorkMessage};
 use shared::money::Money;
 use shared::outbox::OutboxMessage;
 use shared::payments::{self, Payment};
-use shared::payouts::{self, Attempt};
+use shared::payouts::{self, Attempt, AttemptStatus};
 use shared::requests;
 use shared::transition::{self, Transition};
 use sqlx::{PgConnection, PgPool};
@@ -162,9 +162,7 @@ impl<G: Gateway + 'static> Handler for Payout<G> {
             }
             RequestState::PayoutPending | RequestState::PayoutSent => {
                 match payouts::latest(&mut tx, id).await? {
-                    Some(a) if matches!(a.status.as_str(), "started" | "unknown" | "pending") => {
-                        Call::AskStatus(a)
-                    }
+                    Some(a) if a.status.is_unsettled() => Call::AskStatus(a),
                     // Settled already (a redelivered message): nothing to do.
                     _ => {
                         tx.commit().await?;
@@ -234,13 +232,19 @@ impl<G: Gateway> Payout<G> {
         }
         let (status, gateway_ref, decline) = match &outcome {
             RefundOutcome::Succeeded { gateway_ref } => {
-                ("succeeded", Some(gateway_ref.clone()), None)
+                (AttemptStatus::Succeeded, Some(gateway_ref.clone()), None)
             }
-            RefundOutcome::Pending { gateway_ref } => ("pending", gateway_ref.clone(), None),
-            RefundOutcome::Declined { code, reason } => {
-                ("declined", None, Some(format!("{code}: {reason}")))
+            RefundOutcome::Pending { gateway_ref } => {
+                (AttemptStatus::Pending, gateway_ref.clone(), None)
             }
-            RefundOutcome::NotFound | RefundOutcome::Unknown { .. } => ("unknown", None, None),
+            RefundOutcome::Declined { code, reason } => (
+                AttemptStatus::Declined,
+                None,
+                Some(format!("{code}: {reason}")),
+            ),
+            RefundOutcome::NotFound | RefundOutcome::Unknown { .. } => {
+                (AttemptStatus::Unknown, None, None)
+            }
         };
         payouts::record_answer(
             &mut tx,
