@@ -2,11 +2,8 @@
 //! labelled value axis and a date every few days. Drawn here so the page needs no script and
 //! no asset from anywhere.
 
-use std::fmt::Write;
-
 use chrono::NaiveDate;
-
-use shared::html::escape;
+use maud::{Markup, html};
 
 const WIDTH: f64 = 900.0;
 const HEIGHT: f64 = 220.0;
@@ -32,97 +29,68 @@ pub enum Style {
 }
 
 /// An `<svg>` of `points` (in order, one per day) on a value axis from 0 to `max`, labelled
-/// by `label` at 0, half and `max`.
+/// by `label` at 0, half and `max`. Every text in it is escaped by the template.
 pub fn daily_chart(
     title: &str,
     points: &[Point],
     max: f64,
     label: impl Fn(f64) -> String,
     style: Style,
-) -> String {
+) -> Markup {
     let max = if max > 0.0 { max } else { 1.0 };
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let slot = plot_w / points.len().max(1) as f64;
     let x = |i: usize| LEFT + slot * (i as f64 + 0.5);
     let y = |v: f64| TOP + plot_h * (1.0 - (v / max).clamp(0.0, 1.0));
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{t}\"><title>{t}</title>",
-        t = escape(title)
-    );
-    for v in [0.0, max / 2.0, max] {
-        let _ = write!(
-            svg,
-            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{x2}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/><text class=\"axis\" x=\"{lx}\" y=\"{ty:.1}\" text-anchor=\"end\">{l}</text>",
-            x2 = WIDTH - RIGHT,
-            y = y(v),
-            lx = LEFT - 6.0,
-            ty = y(v) + 4.0,
-            l = escape(&label(v))
-        );
-    }
+    let one = |v: f64| format!("{v:.1}");
+    // Runs of consecutive days with a value: a day without one breaks the line.
+    let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
     for (i, p) in points.iter().enumerate() {
-        // A date under the first day, then every fifth.
-        if i % 5 == 0 {
-            let _ = write!(
-                svg,
-                "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-                x(i),
-                HEIGHT - 8.0,
-                p.day.format("%m-%d")
-            );
+        match p.value {
+            Some(v) => runs.last_mut().expect("never empty").push((x(i), y(v))),
+            None => runs.push(Vec::new()),
         }
     }
-    match style {
-        Style::Bars => {
-            for (i, p) in points.iter().enumerate() {
-                let Some(v) = p.value else { continue };
-                let top = y(v);
-                let _ = write!(
-                    svg,
-                    "<rect class=\"bar\" x=\"{:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>{}</title></rect>",
-                    x(i) - slot * 0.35,
-                    slot * 0.7,
-                    (TOP + plot_h - top).max(0.0),
-                    escape(&p.note)
-                );
+    html! {
+        svg class="chart" xmlns="http://www.w3.org/2000/svg"
+            viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) role="img" aria-label=(title) {
+            title { (title) }
+            @for v in [0.0, max / 2.0, max] {
+                line class="grid" x1=(LEFT) x2=(WIDTH - RIGHT) y1=(one(y(v))) y2=(one(y(v))) {}
+                text class="axis" x=(LEFT - 6.0) y=(one(y(v) + 4.0)) text-anchor="end" { (label(v)) }
             }
-        }
-        Style::Line => {
-            let mut run: Vec<(f64, f64)> = Vec::new();
-            let mut runs = Vec::new();
-            for (i, p) in points.iter().enumerate() {
-                match p.value {
-                    Some(v) => run.push((x(i), y(v))),
-                    None => runs.push(std::mem::take(&mut run)),
+            // A date under the first day, then every fifth.
+            @for (i, p) in points.iter().enumerate().step_by(5) {
+                text class="axis" x=(one(x(i))) y=(one(HEIGHT - 8.0)) text-anchor="middle" {
+                    (p.day.format("%m-%d"))
                 }
             }
-            runs.push(run);
-            for run in runs.iter().filter(|r| r.len() > 1) {
-                let coords: Vec<String> =
-                    run.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-                let _ = write!(
-                    svg,
-                    "<polyline class=\"line\" points=\"{}\"/>",
-                    coords.join(" ")
-                );
-            }
-            for (i, p) in points.iter().enumerate() {
-                let Some(v) = p.value else { continue };
-                let _ = write!(
-                    svg,
-                    "<circle class=\"dot\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\"><title>{}</title></circle>",
-                    x(i),
-                    y(v),
-                    escape(&p.note)
-                );
+            @match style {
+                Style::Bars => {
+                    @for (i, p) in points.iter().enumerate() {
+                        @if let Some(v) = p.value {
+                            rect class="bar" x=(one(x(i) - slot * 0.35)) y=(one(y(v)))
+                                width=(one(slot * 0.7)) height=(one((TOP + plot_h - y(v)).max(0.0))) {
+                                title { (p.note) }
+                            }
+                        }
+                    }
+                }
+                Style::Line => {
+                    @for run in runs.iter().filter(|r| r.len() > 1) {
+                        polyline class="line"
+                            points=(run.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ")) {}
+                    }
+                    @for (i, p) in points.iter().enumerate() {
+                        @if let Some(v) = p.value {
+                            circle class="dot" cx=(one(x(i))) cy=(one(y(v))) r="3.5" { title { (p.note) } }
+                        }
+                    }
+                }
             }
         }
     }
-    svg.push_str("</svg>");
-    svg
 }
 
 #[cfg(test)]
@@ -150,7 +118,8 @@ mod tests {
             4.0,
             |v| format!("{v}"),
             Style::Bars,
-        );
+        )
+        .into_string();
         assert_eq!(svg.matches("<rect").count(), 2);
         assert!(svg.contains("Received &lt;per&gt; day"));
         assert!(svg.contains("&lt;day 2&gt;"));
@@ -170,7 +139,8 @@ mod tests {
             1.0,
             |v| format!("{:.0} %", v * 100.0),
             Style::Line,
-        );
+        )
+        .into_string();
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert_eq!(svg.matches("<circle").count(), 4);
         assert!(svg.contains(">100 %<") && svg.contains(">50 %<") && svg.contains(">0 %<"));

@@ -2,12 +2,10 @@
 //! `/openapi.json`, and a browsable page at `/docs` rendered here on the server from that same
 //! document (no JavaScript, nothing downloaded, works offline).
 
-use std::fmt::Write;
-
 use axum::Router;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use shared::html::escape;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -161,130 +159,106 @@ async fn openapi_json() -> impl IntoResponse {
     )
 }
 
+const STYLE: &str = "\
+body{font:15px/1.5 system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
+code,pre{background:#f4f4f4;padding:0 .3em;border-radius:3px}\
+.op{border:1px solid #ddd;border-radius:6px;margin:1em 0;padding:.5em 1em}\
+.m{font-weight:bold;text-transform:uppercase;display:inline-block;min-width:4.5em}\
+.get{color:#0a6}.post{color:#06c}.patch{color:#a60}.delete{color:#c00}\
+table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}";
+
 /// Every operation with its parameters, body and answers, and every schema with its fields.
 async fn docs_page() -> Html<String> {
     let doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
-    let mut html = String::from(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>refundd API</title><style>\
-         body{font:15px/1.5 system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
-         code,pre{background:#f4f4f4;padding:0 .3em;border-radius:3px}\
-         .op{border:1px solid #ddd;border-radius:6px;margin:1em 0;padding:.5em 1em}\
-         .m{font-weight:bold;text-transform:uppercase;display:inline-block;min-width:4.5em}\
-         .get{color:#0a6}.post{color:#06c}.patch{color:#a60}.delete{color:#c00}\
-         table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}\
-         </style></head><body>",
-    );
-    let info = &doc["info"];
-    let _ = write!(
-        html,
-        "<h1>{}</h1><p>{}</p><p>Machine-readable: <a href=\"/openapi.json\">/openapi.json</a> (OpenAPI {})</p>",
-        escape(info["title"].as_str().unwrap_or("")),
-        markdown_inline(info["description"].as_str().unwrap_or("")),
-        escape(doc["openapi"].as_str().unwrap_or(""))
-    );
-    html.push_str("<h2>Operations</h2>");
-    if let Some(paths) = doc["paths"].as_object() {
-        for (path, item) in paths {
-            let Some(ops) = item.as_object() else {
-                continue;
-            };
-            for (method, op) in ops {
-                let _ = write!(
-                    html,
-                    "<div class=\"op\" id=\"{method}-{id}\"><span class=\"m {method}\">{method}</span> <code>{path}</code>",
-                    id = escape(&path.replace(['/', '{', '}'], "_")),
-                    path = escape(path)
-                );
-                if let Some(s) = op["summary"].as_str() {
-                    html.push_str(&markdown(s));
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+    let empty = serde_json::Map::new();
+    let paths = doc["paths"].as_object().unwrap_or(&empty);
+    let schemas = doc["components"]["schemas"].as_object().unwrap_or(&empty);
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "refundd API" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { (text(&doc["info"]["title"])) }
+                p { (markdown_inline(&text(&doc["info"]["description"]))) }
+                p {
+                    "Machine-readable: " a href="/openapi.json" { "/openapi.json" }
+                    " (OpenAPI " (text(&doc["openapi"])) ")"
                 }
-                if let Some(d) = op["description"].as_str() {
-                    html.push_str(&markdown(d));
-                }
-                if let Some(params) = op["parameters"].as_array() {
-                    html.push_str(
-                        "<table><tr><th>parameter</th><th>in</th><th>description</th></tr>",
-                    );
-                    for p in params {
-                        let _ = write!(
-                            html,
-                            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                            escape(p["name"].as_str().unwrap_or("")),
-                            escape(p["in"].as_str().unwrap_or("")),
-                            markdown_inline(p["description"].as_str().unwrap_or(""))
-                        );
-                    }
-                    html.push_str("</table>");
-                }
-                if let Some(body) = op["requestBody"]["content"].as_object() {
-                    for (ct, media) in body {
-                        let _ = write!(
-                            html,
-                            "<p>Body ({}): {}</p>",
-                            escape(ct),
-                            schema_name(&media["schema"])
-                        );
+                h2 { "Operations" }
+                @for (path, item) in paths {
+                    @for (method, op) in item.as_object().unwrap_or(&empty) {
+                        div class="op" id=(format!("{method}-{}", path.replace(['/', '{', '}'], "_"))) {
+                            span class=(format!("m {method}")) { (method) } " " code { (path) }
+                            @if let Some(summary) = op["summary"].as_str() { (markdown(summary)) }
+                            @if let Some(description) = op["description"].as_str() { (markdown(description)) }
+                            @if let Some(params) = op["parameters"].as_array() {
+                                table {
+                                    tr { th { "parameter" } th { "in" } th { "description" } }
+                                    @for p in params {
+                                        tr {
+                                            td { code { (text(&p["name"])) } }
+                                            td { (text(&p["in"])) }
+                                            td { (markdown_inline(&text(&p["description"]))) }
+                                        }
+                                    }
+                                }
+                            }
+                            @if let Some(body) = op["requestBody"]["content"].as_object() {
+                                @for (content_type, media) in body {
+                                    p { "Body (" (content_type) "): " (schema_name(&media["schema"])) }
+                                }
+                            }
+                            @if let Some(responses) = op["responses"].as_object() {
+                                p {
+                                    "Answers: "
+                                    @for (n, (code, answer)) in responses.iter().enumerate() {
+                                        @if n > 0 { ", " }
+                                        code { (code) } " "
+                                        @if let Some(media) = answer["content"].as_object().and_then(|c| c.values().next()) {
+                                            (schema_name(&media["schema"]))
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
-                if let Some(responses) = op["responses"].as_object() {
-                    html.push_str("<p>Answers: ");
-                    let items: Vec<String> = responses
-                        .iter()
-                        .map(|(code, r)| {
-                            let schema = r["content"]
-                                .as_object()
-                                .and_then(|c| c.values().next())
-                                .map(|m| schema_name(&m["schema"]))
-                                .unwrap_or_default();
-                            format!("<code>{}</code> {}", escape(code), schema)
-                        })
-                        .collect();
-                    html.push_str(&items.join(", "));
-                    html.push_str("</p>");
+                h2 { "Schemas" }
+                @for (name, schema) in schemas {
+                    h3 id=(format!("schema-{name}")) { (name) }
+                    @if let Some(description) = schema["description"].as_str() { (markdown(description)) }
+                    @if let Some(props) = schema["properties"].as_object() {
+                        @let required: Vec<&str> = schema["required"]
+                            .as_array()
+                            .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+                            .unwrap_or_default();
+                        table {
+                            tr { th { "field" } th { "type" } th { "description" } }
+                            @for (field, p) in props {
+                                tr {
+                                    td { code { (field) } @if required.contains(&field.as_str()) { " (required)" } }
+                                    td { (schema_name(p)) }
+                                    td { (markdown_inline(&text(&p["description"]))) }
+                                }
+                            }
+                        }
+                    }
                 }
-                html.push_str("</div>");
             }
         }
-    }
-    html.push_str("<h2>Schemas</h2>");
-    if let Some(schemas) = doc["components"]["schemas"].as_object() {
-        for (name, schema) in schemas {
-            let _ = write!(html, "<h3 id=\"schema-{0}\">{0}</h3>", escape(name));
-            if let Some(d) = schema["description"].as_str() {
-                html.push_str(&markdown(d));
-            }
-            if let Some(props) = schema["properties"].as_object() {
-                let required: Vec<&str> = schema["required"]
-                    .as_array()
-                    .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
-                    .unwrap_or_default();
-                html.push_str("<table><tr><th>field</th><th>type</th><th>description</th></tr>");
-                for (field, p) in props {
-                    let _ = write!(
-                        html,
-                        "<tr><td><code>{}</code>{}</td><td>{}</td><td>{}</td></tr>",
-                        escape(field),
-                        if required.contains(&field.as_str()) {
-                            " (required)"
-                        } else {
-                            ""
-                        },
-                        schema_name(p),
-                        markdown_inline(p["description"].as_str().unwrap_or(""))
-                    );
-                }
-                html.push_str("</table>");
-            }
-        }
-    }
-    html.push_str("</body></html>");
-    Html(html)
+    };
+    Html(page.into_string())
 }
 
 /// The descriptions are Markdown written in doc comments: rendered as HTML, with any HTML in
 /// them shown as text (never as markup) and Rust's intra-doc links (`` [`Name`] ``, which
 /// link nothing outside rustdoc) shown as code.
-fn markdown(text: &str) -> String {
+fn markdown(text: &str) -> PreEscaped<String> {
     use pulldown_cmark::{Event, Parser};
     static INTRA_DOC: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"\[(`[^`\]]+`)\](\([^)]*\))?").expect("a valid pattern")
@@ -299,45 +273,46 @@ fn markdown(text: &str) -> String {
     });
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, events);
-    html
+    PreEscaped(html)
 }
 
 /// [`markdown`] for a table cell or a line: one paragraph loses its `<p>`.
-fn markdown_inline(text: &str) -> String {
-    let html = markdown(text);
+fn markdown_inline(text: &str) -> PreEscaped<String> {
+    let PreEscaped(html) = markdown(text);
     let trimmed = html.trim_end();
     match trimmed
         .strip_prefix("<p>")
         .and_then(|rest| rest.strip_suffix("</p>"))
     {
-        Some(inner) if !inner.contains("<p>") => inner.to_owned(),
-        _ => html,
+        Some(inner) if !inner.contains("<p>") => PreEscaped(inner.to_owned()),
+        _ => PreEscaped(html),
     }
 }
 
-fn schema_name(schema: &serde_json::Value) -> String {
+/// A schema as a reader sees it: a link to a named one, `array of ...`, alternatives, or
+/// its type.
+fn schema_name(schema: &serde_json::Value) -> Markup {
     if let Some(r) = schema["$ref"].as_str() {
         let name = r.rsplit('/').next().unwrap_or(r);
-        return format!("<a href=\"#schema-{0}\">{0}</a>", escape(name));
+        return html! { a href=(format!("#schema-{name}")) { (name) } };
     }
     if let Some(items) = schema.get("items") {
-        return format!("array of {}", schema_name(items));
+        return html! { "array of " (schema_name(items)) };
     }
     if let Some(one_of) = schema["oneOf"].as_array() {
-        return one_of
-            .iter()
-            .map(schema_name)
-            .collect::<Vec<_>>()
-            .join(" or ");
+        return html! {
+            @for (n, alternative) in one_of.iter().enumerate() {
+                @if n > 0 { " or " }
+                (schema_name(alternative))
+            }
+        };
     }
     match &schema["type"] {
-        serde_json::Value::String(t) => escape(t),
-        serde_json::Value::Array(ts) => ts
-            .iter()
-            .filter_map(|t| t.as_str())
-            .collect::<Vec<_>>()
-            .join(" | "),
-        _ => "any".into(),
+        serde_json::Value::String(t) => html! { (t) },
+        serde_json::Value::Array(ts) => {
+            html! { (ts.iter().filter_map(|t| t.as_str()).collect::<Vec<_>>().join(" | ")) }
+        }
+        _ => html! { "any" },
     }
 }
 
@@ -348,15 +323,15 @@ mod tests {
     #[test]
     fn descriptions_render_as_markdown_and_never_as_markup() {
         assert_eq!(
-            markdown_inline("Send `Authorization: Bearer <key>`, *then* read"),
+            markdown_inline("Send `Authorization: Bearer <key>`, *then* read").0,
             "Send <code>Authorization: Bearer &lt;key&gt;</code>, <em>then</em> read"
         );
         assert_eq!(
-            markdown("First.\n\nSecond with [`ApiJson`] and [`a link`](https://example.com)."),
+            markdown("First.\n\nSecond with [`ApiJson`] and [`a link`](https://example.com).").0,
             "<p>First.</p>\n<p>Second with <code>ApiJson</code> and \
              <a href=\"https://example.com\"><code>a link</code></a>.</p>\n"
         );
-        let hostile = markdown("<script>alert(1)</script> and <b onclick=x>bold</b>");
+        let hostile = markdown("<script>alert(1)</script> and <b onclick=x>bold</b>").0;
         assert!(
             !hostile.contains("<script") && !hostile.contains("<b "),
             "{hostile}"
