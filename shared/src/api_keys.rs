@@ -41,6 +41,7 @@ impl ApiRole {
     /// Every variant, in declaration order.
     pub const ALL: &'static [ApiRole] = <ApiRole as strum::VariantArray>::VARIANTS;
 
+    /// The role's name as stored and shown (`support`, `supervisor`, `intake`, `viewer`).
     pub fn as_str(self) -> &'static str {
         self.into()
     }
@@ -66,6 +67,8 @@ impl ApiRole {
     pub const MAY_SPAN_MERCHANTS: [ApiRole; 3] =
         [ApiRole::Supervisor, ApiRole::Viewer, ApiRole::Intake];
 
+    /// Whether a key of this role may be created for all merchants (see
+    /// [`ApiRole::MAY_SPAN_MERCHANTS`]).
     pub fn may_span_merchants(self) -> bool {
         Self::MAY_SPAN_MERCHANTS.contains(&self)
     }
@@ -74,7 +77,10 @@ impl ApiRole {
 /// Whose data a key reaches: one merchant's, or every merchant's (only when created so).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum MerchantScope {
+    /// Every merchant's data (`all-merchants`); only for the roles of
+    /// [`ApiRole::MAY_SPAN_MERCHANTS`].
     AllMerchants,
+    /// Only the data of the merchant with this id.
     Merchant(String),
 }
 
@@ -153,9 +159,13 @@ impl fmt::Display for MerchantScope {
 /// The holder of a valid key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
+    /// The key's id in the `api_keys` table.
     pub key_id: Uuid,
+    /// The name the key was created with; it appears in audit events.
     pub name: String,
+    /// What the key may do.
     pub role: ApiRole,
+    /// Whose data the key reaches.
     pub scope: MerchantScope,
 }
 
@@ -174,7 +184,9 @@ impl Caller {
 /// A key just created: `secret` is shown once and never stored.
 #[derive(Debug)]
 pub struct NewKey {
+    /// The new key's id in the `api_keys` table.
     pub id: Uuid,
+    /// The full key (`rfd_` and 64 hex digits); only its SHA-256 is stored.
     pub secret: String,
 }
 
@@ -182,18 +194,23 @@ fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// Why [`create`] could not create a key.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiKeyError {
+    /// An active key already has this name.
     #[error("an active key named {0:?} already exists; revoke it first or choose another name")]
     NameTaken(String),
+    /// The name is empty or longer than 100 characters.
     #[error("the key name must be 1-100 characters")]
     BadName,
+    /// An all-merchants key was asked for a role that must belong to one merchant.
     #[error(
         "a {0} key belongs to one merchant; give --merchant with its id ({all} is only for {roles} keys)",
         all = MerchantScope::ALL_MERCHANTS,
         roles = "supervisor, viewer and intake"
     )]
     MustNameMerchant(ApiRole),
+    /// The database query failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }

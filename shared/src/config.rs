@@ -13,7 +13,9 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("setting {setting}: {problem}")]
 pub struct ConfigError {
+    /// The environment variable, or the key and file, that holds the bad value.
     pub setting: String,
+    /// What is wrong with it and what is expected (never the value of a secret).
     pub problem: String,
 }
 
@@ -26,19 +28,25 @@ impl ConfigError {
     }
 }
 
+/// How log lines are written (`REFUNDD_LOG_FORMAT`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
+    /// One readable line per event, for a terminal.
     Human,
+    /// One JSON object per line, for a log collector.
     Json,
 }
 
 /// Everything a role needs to know about its surroundings.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// The Postgres URL (`DATABASE_URL`).
     pub database_url: String,
+    /// The RabbitMQ URL (`AMQP_URL`).
     pub amqp_url: String,
     /// Prefix of every exchange and queue name, so several systems (or tests) share a broker.
     pub queue_prefix: String,
+    /// The address the HTTP API listens on.
     pub api_bind: SocketAddr,
     /// How long a client may take to send a request's headers.
     pub api_header_timeout: Duration,
@@ -46,6 +54,7 @@ pub struct Settings {
     pub api_body_timeout: Duration,
     /// How long one request may take from its headers to its answer.
     pub api_request_timeout: Duration,
+    /// How log lines are written.
     pub log_format: LogFormat,
     /// How many unacknowledged messages one consumer holds at once.
     pub prefetch: u16,
@@ -572,11 +581,13 @@ impl TrustedProxies {
         Ok(Self(nets))
     }
 
+    /// Whether `ip` (an IPv4-mapped IPv6 address counts as IPv4) is one of the proxies.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         self.0.iter().any(|net| net.contains(&ip))
     }
 
+    /// No proxy is trusted: the peer's address is the client's.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -650,10 +661,15 @@ fn folder(value: &str) -> Result<String, String> {
 /// The refunds mailbox, from `REFUNDD_IMAP_URL`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ImapUrl {
+    /// `imaps://`: TLS from the first byte.
     pub tls: bool,
+    /// The server's name (checked against its certificate with TLS).
     pub host: String,
+    /// The port (993 for `imaps://`, 143 for `imap://` when the URL gives none).
     pub port: u16,
+    /// The mailbox login.
     pub user: String,
+    /// The mailbox password (never shown: `Debug` hides it).
     pub password: String,
     /// The folder new mail arrives in (the URL's path; `INBOX` when none).
     pub folder: String,

@@ -34,18 +34,30 @@ impl std::fmt::Debug for DocumentKeys {
     }
 }
 
+/// Why storing, reading or rotating an encrypted document failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DocumentError {
+    /// `REFUNDD_DOCUMENT_KEYS` could not be parsed; the text says what is wrong.
     #[error("REFUNDD_DOCUMENT_KEYS: {0}")]
     BadKeys(String),
+    /// The document's row names a key id that is not configured.
     #[error("document {id} is encrypted with key {key_id:?}, which is not configured")]
-    UnknownKey { id: Uuid, key_id: String },
+    UnknownKey {
+        /// The document's id.
+        id: Uuid,
+        /// The key id stored on the document's row.
+        key_id: String,
+    },
+    /// Decryption failed: the key is wrong or the ciphertext is damaged or belongs to another row.
     #[error("document {0} could not be decrypted (wrong key or damaged)")]
     Decrypt(Uuid),
+    /// The document's bytes were deleted after retention; its fields, hash and verdict remain.
     #[error("document {0} has been purged")]
     Purged(Uuid),
+    /// No document has this id.
     #[error("document {0} does not exist")]
     NotFound(Uuid),
+    /// A database error.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -99,6 +111,7 @@ impl DocumentKeys {
         Ok(format!("{id}:{}", BASE64.encode(key)))
     }
 
+    /// The id of the key new documents are encrypted with.
     pub fn active_id(&self) -> &str {
         &self.active
     }
@@ -126,6 +139,8 @@ impl DocumentKeys {
         (self.active.clone(), nonce.to_vec(), sealed)
     }
 
+    /// Decrypts a stored document with the key its row names. Fails when that key is not
+    /// configured, or when the ciphertext was not sealed for this document id.
     pub fn decrypt(
         &self,
         document_id: Uuid,
@@ -156,10 +171,13 @@ impl DocumentKeys {
 
 /// A document to store.
 pub struct NewDocument<'a> {
+    /// The refund request the document belongs to.
     pub request_id: Uuid,
     /// `identity_document`, `refund_application` or `payment_receipt`.
     pub kind: &'a str,
+    /// The MIME type as uploaded or as the email part declared it, if known.
     pub content_type: Option<&'a str>,
+    /// The plain bytes; [`store`] encrypts them before they reach the database.
     pub bytes: &'a [u8],
     /// Extracted fields, document numbers already masked.
     pub fields: Value,
@@ -220,12 +238,16 @@ pub async fn read(
 /// A document's kind and validation verdict, as the validate worker reads them.
 #[derive(Debug, Clone)]
 pub struct DocumentSummary {
+    /// The document's id.
     pub id: Uuid,
+    /// The document's kind, e.g. `identity_document` or `email_attachment`.
     pub kind: String,
+    /// The validation verdict (`valid`, `problems`), if one was recorded.
     pub validation: Option<Value>,
 }
 
 impl DocumentSummary {
+    /// Whether the verdict says `valid: true`; no verdict counts as not valid.
     pub fn is_valid(&self) -> bool {
         self.validation
             .as_ref()
@@ -234,6 +256,7 @@ impl DocumentSummary {
     }
 }
 
+/// The documents of a request with their kinds and verdicts, in the order they were stored.
 pub async fn for_request(
     conn: &mut PgConnection,
     request_id: Uuid,

@@ -13,8 +13,11 @@ use crate::documents::{DocumentError, DocumentKeys};
 
 /// Raw bytes sealed for row `id`.
 pub struct SealedRaw {
+    /// The id of the document key that sealed the bytes.
     pub key_id: String,
+    /// The AES-GCM nonce used for the sealing.
     pub nonce: Vec<u8>,
+    /// The sealed (encrypted) bytes.
     pub bytes: Vec<u8>,
 }
 
@@ -196,13 +199,21 @@ pub async fn insert_failed(
 /// A message that was read, before anything is decided about it (`ignored` until then).
 #[derive(Debug, Clone)]
 pub struct NewInbound<'a> {
+    /// The row's id.
     pub id: Uuid,
+    /// The Message-ID, or `sha256:<hex>` of the bytes when it has none; the deduplication key.
     pub message_id: &'a str,
+    /// Where the message came from: `imap` or `api`.
     pub source: &'a str,
+    /// The From address, lower-cased: who the message claims to be from, not a verified sender.
     pub sender: Option<&'a str>,
+    /// The subject, card and personal numbers masked.
     pub subject: &'a str,
+    /// What kind of mail it is: `application`, `reply`, `auto_reply`, `bounce` or `mailing_list`.
     pub kind: &'a str,
+    /// The code of the language guessed for the message.
     pub language: &'a str,
+    /// The text of the message, card and personal numbers masked.
     pub body_text: &'a str,
 }
 
@@ -368,13 +379,21 @@ pub async fn expire_confirmations(
 /// The email asking a payer to confirm a claim on their payment, as sent.
 #[derive(Debug, Clone)]
 pub struct NewConfirmation<'a> {
+    /// The unverified email whose claim the payer is asked to confirm.
     pub inbound_email_id: Uuid,
+    /// The payment the email claims.
     pub payment_id: Uuid,
+    /// The id of the payment's merchant.
     pub merchant: &'a str,
+    /// The payment's own customer address, where the confirmation is sent.
     pub recipient: &'a str,
+    /// The code of the language the confirmation is written in.
     pub language: &'a str,
+    /// The confirmation's subject, as sent.
     pub subject: &'a str,
+    /// The confirmation's text, as sent.
     pub body_text: &'a str,
+    /// The notify message that sends the confirmation.
     pub notify_message_id: Uuid,
 }
 

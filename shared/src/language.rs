@@ -14,9 +14,13 @@ use serde::{Deserialize, Serialize};
 #[derive(sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Language {
+    /// Russian (`ru`).
     Ru,
+    /// Kazakh (`kk`).
     Kk,
+    /// Latvian (`lv`).
     Lv,
+    /// English (`en`), also the fallback for any language we do not write in.
     En,
 }
 

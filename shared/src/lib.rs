@@ -2,6 +2,8 @@
 //! lifecycle, messages) and the adapters every `refundd` role uses (db, broker, config,
 //! telemetry).
 
+#![warn(missing_docs)]
+
 pub mod api_keys;
 pub mod bank_details;
 pub mod broker;

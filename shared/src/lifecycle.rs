@@ -14,19 +14,34 @@ use serde::{Deserialize, Serialize};
 #[derive(sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum RequestState {
+    /// The application is stored (from the API or an email).
     Received,
+    /// The validate stage is checking it.
     Validating,
+    /// Something is missing and the customer has been asked; the SLA clock is paused.
     NeedsInfo,
+    /// A refund of a known amount is decided.
     Approved,
+    /// The policy approves, but a person must confirm first.
     AwaitingConfirmation,
+    /// A person decides: the policy is silent, or an email reading was not certain.
     ManualReview,
+    /// Refused, quoting the clause. Final.
     Rejected,
+    /// A payout attempt is committed and the gateway is being called.
     PayoutPending,
+    /// The gateway accepted the refund and has not finished it yet.
     PayoutSent,
+    /// The money went back. Final.
     Refunded,
+    /// The gateway declined the refund.
     PayoutFailed,
+    /// The card cannot take the money (or the policy pays by bank transfer), so the customer
+    /// is asked for an IBAN; the SLA clock is paused.
     NeedsBankDetails,
+    /// Waiting for the finance team's bank transfer.
     ManualPayout,
+    /// The customer withdrew the request. Final.
     Withdrawn,
 }
 
@@ -37,6 +52,7 @@ impl RequestState {
     /// Every variant, in declaration order.
     pub const ALL: &'static [RequestState] = <RequestState as strum::VariantArray>::VARIANTS;
 
+    /// The snake_case name stored in the database and shown in the API, e.g. `"needs_info"`.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
@@ -97,6 +113,7 @@ impl fmt::Display for RequestState {
     }
 }
 
+/// The error for a string that names no request state; it holds that string.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("unknown request state {0:?}")]
 pub struct UnknownState(pub String);
@@ -112,7 +129,9 @@ impl FromStr for RequestState {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("a request cannot go from {from} to {to}")]
 pub struct IllegalTransition {
+    /// The state the request is in.
     pub from: RequestState,
+    /// The state the move would enter.
     pub to: RequestState,
 }
 

@@ -16,13 +16,18 @@ pub const DEMO_MERCHANTS: &str = include_str!("../data/merchants.toml");
 pub enum GatewayKind {
     /// Our own sandbox gateway (demos and tests).
     Sandbox,
+    /// WEBPAY (Belarus), over its SOAP operations API.
     Webpay,
+    /// Robokassa, over its refunds API.
     Robokassa,
+    /// CloudPayments, over its API (the Russian host by default).
     Cloudpayments,
+    /// Stripe, over its refunds API.
     Stripe,
 }
 
 impl GatewayKind {
+    /// The kind's name as written in the merchants file (`sandbox`, `webpay`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             GatewayKind::Sandbox => "sandbox",
@@ -39,24 +44,42 @@ impl GatewayKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayConfig {
+    /// Which gateway refunds this merchant's payments.
     pub kind: GatewayKind,
+    /// Overrides the gateway's default host (e.g. a test host, or CloudPayments' Kazakhstan
+    /// host).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// Prefix of the environment variables holding the gateway's secrets; every gateway but
+    /// the sandbox needs one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_env: Option<String>,
 }
 
+/// One merchant from the merchants file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Merchant {
+    /// The merchant's id: lowercase letters, digits and '-', unique in the file.
     pub id: String,
+    /// The merchant's display name: the sender name of its emails and the name escalations use.
     pub name: String,
+    /// The policy packs that decide this merchant's refunds (at least one).
     pub policies: Vec<String>,
+    /// The gateway that refunds this merchant's payments.
     pub gateway: GatewayConfig,
+    /// The merchant's support address; SLA escalations are sent there.
     pub support_email: String,
+    /// The merchant's reply address: the Reply-To of its emails when no intake address is
+    /// configured.
     pub reply_to: String,
+    /// How emails to customers are signed; may be several lines.
     pub signature: String,
+    /// The language code (`ru`, `kk`, `lv` or `en`) the merchant writes in: the fallback for
+    /// customer emails and the second language of escalations.
     pub default_language: String,
+    /// Where the merchant's refund events are delivered (an http(s) URL); needs
+    /// `webhook_secret_env`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
     /// Environment variable holding the webhook signing secret (never the secret itself).
@@ -74,8 +97,12 @@ struct MerchantsFile {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{source_name}: {field}: {problem}")]
 pub struct MerchantsError {
+    /// The file (or built-in data) the problem is in.
     pub source_name: String,
+    /// Where in the file: a field path such as `merchants[2] (shop).reply_to`, `line N`, or
+    /// `file`.
     pub field: String,
+    /// What is wrong.
     pub problem: String,
 }
 
@@ -86,11 +113,13 @@ pub struct Merchants {
 }
 
 impl Merchants {
+    /// The shipped demo merchants ([`DEMO_MERCHANTS`]).
     pub fn demo() -> Self {
         Self::from_toml(DEMO_MERCHANTS, "shared/data/merchants.toml")
             .expect("the shipped merchants file is valid")
     }
 
+    /// Reads and checks the merchants file at `path`.
     pub fn load(path: &Path) -> Result<Self, MerchantsError> {
         let text = std::fs::read_to_string(path).map_err(|e| MerchantsError {
             source_name: path.display().to_string(),
@@ -171,10 +200,12 @@ impl Merchants {
         Ok(Self { by_id })
     }
 
+    /// The merchant with this id, if it is configured.
     pub fn get(&self, id: &str) -> Option<&Merchant> {
         self.by_id.get(id)
     }
 
+    /// Every configured merchant, in id order.
     pub fn all(&self) -> impl Iterator<Item = &Merchant> {
         self.by_id.values()
     }

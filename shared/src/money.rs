@@ -24,10 +24,15 @@ use serde::{Deserialize, Serialize};
     strum::VariantArray,
 )]
 pub enum Currency {
+    /// Belarusian ruble.
     BYN,
+    /// Kazakhstani tenge.
     KZT,
+    /// Euro.
     EUR,
+    /// Russian ruble.
     RUB,
+    /// US dollar.
     USD,
 }
 
@@ -64,20 +69,34 @@ impl FromStr for Currency {
 /// Why an amount or currency could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
+    /// The text is not one of the supported currency codes.
     #[error("unknown currency `{0}` (expected one of BYN, KZT, EUR, RUB, USD)")]
     UnknownCurrency(String),
+    /// The text is not a plain decimal amount, or has more than 4 decimal places.
     #[error("`{0}` is not a decimal amount like \"450.00\"")]
     NotDecimal(String),
+    /// The amount has more decimal places than the currency's minor unit allows.
     #[error("`{text}` has more than {max} decimal places for {currency}")]
     TooManyDecimals {
+        /// The amount as written.
         text: String,
+        /// The currency's number of decimal places.
         max: u32,
+        /// The currency the amount was given in.
         currency: Currency,
     },
+    /// The amount does not fit in 64-bit minor units.
     #[error("`{0}` is too large")]
     TooLarge(String),
+    /// Two amounts of different currencies were combined or compared.
     #[error("currency mismatch: {left} and {right}")]
-    CurrencyMismatch { left: Currency, right: Currency },
+    CurrencyMismatch {
+        /// The currency of the first amount.
+        left: Currency,
+        /// The currency of the second amount.
+        right: Currency,
+    },
+    /// A result does not fit in 64-bit minor units, or a proportion had a zero denominator.
     #[error("amount overflow")]
     Overflow,
 }
@@ -228,10 +247,12 @@ pub struct Money {
 }
 
 impl Money {
+    /// An amount of `minor` units (cents, kopecks, tiyn) of `currency`.
     pub fn from_minor(minor: i64, currency: Currency) -> Self {
         Money { minor, currency }
     }
 
+    /// Nothing, in `currency`.
     pub fn zero(currency: Currency) -> Self {
         Money::from_minor(0, currency)
     }
@@ -241,22 +262,27 @@ impl Money {
         DecimalAmount::parse(text)?.in_currency(currency)
     }
 
+    /// The amount in minor units.
     pub fn minor(self) -> i64 {
         self.minor
     }
 
+    /// The amount's currency.
     pub fn currency(self) -> Currency {
         self.currency
     }
 
+    /// Whether the amount is zero.
     pub fn is_zero(self) -> bool {
         self.minor == 0
     }
 
+    /// Whether the amount is below zero.
     pub fn is_negative(self) -> bool {
         self.minor < 0
     }
 
+    /// The sum of two amounts; fails on a currency mismatch or overflow.
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         let minor = self
@@ -266,6 +292,7 @@ impl Money {
         Ok(Money::from_minor(minor, self.currency))
     }
 
+    /// `self` minus `other`; fails on a currency mismatch or overflow.
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         let minor = self

@@ -14,15 +14,21 @@ pub struct NewNotification<'a> {
     pub id: Uuid,
     /// The request it is about, or `None` for an answer about an inbound email.
     pub request_id: Option<Uuid>,
+    /// The inbound email it answers, or `None` for an email about a request.
     pub inbound_email_id: Option<Uuid>,
+    /// What the email is about: a customer event, an escalation or an intake answer.
     pub event: &'a str,
     /// The how-manieth email of this event for this request.
     pub seq: i32,
+    /// The address it goes to; empty when there is nobody to write to.
     pub recipient: &'a str,
+    /// The language code of the email's text, if known.
     pub language: Option<&'a str>,
     /// `pending`, or `failed` with `error` when it cannot be sent.
     pub status: &'a str,
+    /// The email's `Message-ID` header, the same for every delivery of its message.
     pub email_message_id: &'a str,
+    /// Why the email cannot be sent, with status `failed`.
     pub error: Option<&'a str>,
 }
 

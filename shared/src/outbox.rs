@@ -10,8 +10,11 @@ use crate::messages::WorkMessage;
 /// A message waiting in the outbox.
 #[derive(Clone, Debug)]
 pub struct OutboxMessage {
+    /// The work message's id, published as the AMQP `message_id`.
     pub message_id: Uuid,
+    /// The routing key on the work exchange, e.g. `request.validate`.
     pub routing_key: String,
+    /// The work message as JSON, the body to publish.
     pub payload: serde_json::Value,
 }
 

@@ -11,18 +11,31 @@ use crate::money::{Currency, Money};
 /// A payment as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Payment {
+    /// The payment's id.
     pub id: Uuid,
+    /// The id of the merchant that took the payment.
     pub merchant: String,
+    /// The policy pack its refunds fall under (one of the merchant's).
     pub policy: String,
+    /// The gateway that captured it: `sandbox`, `webpay`, `robokassa`, `cloudpayments` or `stripe`.
     pub gateway: String,
+    /// The gateway's id for the capture; refunds are paid back against it.
     pub gateway_transaction_id: String,
+    /// The captured amount, in integer minor units of `currency`.
     pub amount: Money,
+    /// The currency the payment was captured in.
     pub currency: Currency,
+    /// When the payment was captured.
     pub paid_at: DateTime<Utc>,
+    /// The card's brand, lower-case, if given.
     pub card_brand: Option<String>,
+    /// The card's last four digits, if given: the only card digits kept.
     pub card_last4: Option<String>,
+    /// The cardholder's name as registered, if given.
     pub cardholder_name: Option<String>,
+    /// The customer's address as registered; only emails from it act on the payment.
     pub customer_email: Option<String>,
+    /// The customer's language code (`ru`, `kk`, `lv` or `en`), if given.
     pub customer_language: Option<String>,
 }
 
@@ -80,6 +93,7 @@ impl TryFrom<Row> for Payment {
 /// What registering did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Registered {
+    /// A new payment was registered.
     Created(Payment),
     /// The same payment with the same details was registered before.
     AlreadyRegistered(Payment),
@@ -124,6 +138,7 @@ pub async fn register(conn: &mut PgConnection, p: &Payment) -> sqlx::Result<Regi
     })
 }
 
+/// The payment with this id, if any.
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Payment>> {
     let row = sqlx::query_as!(
         Row,
@@ -138,6 +153,7 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Paym
     row.map(Payment::try_from).transpose()
 }
 
+/// The payment registered under this gateway and transaction id, if any.
 pub async fn find_by_gateway(
     conn: &mut PgConnection,
     gateway: &str,

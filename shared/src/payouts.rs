@@ -18,7 +18,9 @@ pub enum AttemptStatus {
     Started,
     /// The gateway took the refund and will settle it later.
     Pending,
+    /// The gateway refunded the money.
     Succeeded,
+    /// The gateway refused the refund (e.g. the card is expired or closed).
     Declined,
     /// The gateway's answer was lost or it does not know the refund: ask again.
     Unknown,
@@ -28,6 +30,7 @@ impl AttemptStatus {
     /// Every status, in declaration order.
     pub const ALL: &'static [AttemptStatus] = <AttemptStatus as strum::VariantArray>::VARIANTS;
 
+    /// The snake_case name stored in `payout_attempts.status`.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
@@ -50,11 +53,15 @@ impl std::fmt::Display for AttemptStatus {
 /// A payout attempt as stored.
 #[derive(Debug, Clone)]
 pub struct Attempt {
+    /// The attempt's id.
     pub id: Uuid,
     /// `rf-<request>-<n>`: the n-th attempt of the request; the gateway refunds a key once.
     pub idempotency_key: String,
+    /// Minor units (cents, tiyn) the attempt refunds.
     pub amount_minor: i64,
+    /// Where the attempt stands.
     pub status: AttemptStatus,
+    /// The gateway's own id for the refund, once it has given one.
     pub gateway_ref: Option<String>,
 }
 

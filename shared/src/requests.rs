@@ -18,11 +18,14 @@ use crate::transition;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
+    /// Submitted through the HTTP API.
     Api,
+    /// Taken in from an email by the intake.
     Email,
 }
 
 impl Channel {
+    /// The channel's name as stored with the request: `api` or `email`.
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Api => "api",
@@ -34,44 +37,79 @@ impl Channel {
 /// A new application, checked by the caller.
 #[derive(Clone, Debug)]
 pub struct NewRequest {
+    /// The new request's id.
     pub id: Uuid,
+    /// The payment to refund; `None` for an email not yet matched to one.
     pub payment_id: Option<Uuid>,
+    /// The payment's merchant, when the payment is known.
     pub merchant: Option<String>,
+    /// How the application reached us.
     pub channel: Channel,
+    /// The refund reason's name, when known.
     pub reason: Option<String>,
+    /// The facts stated with the application, as a JSON object.
     pub facts: Value,
+    /// The payment's policy pack, when the payment is known.
     pub policy_id: Option<String>,
+    /// The payment's currency code, when the payment is known.
     pub currency: Option<String>,
+    /// When the application reached us.
     pub received_at: DateTime<Utc>,
+    /// The address our emails about the request go to.
     pub contact_email: Option<String>,
+    /// The code of the language to write to the customer in.
     pub language: Option<String>,
+    /// The API caller's `Idempotency-Key`, scoped to its key id; `None` for emails.
     pub idempotency_key: Option<String>,
+    /// A hash of the API request body, to tell a replayed key from a reused one.
     pub request_hash: Option<String>,
 }
 
 /// A stored request.
 #[derive(Clone, Debug, Serialize)]
 pub struct RequestRecord {
+    /// The request's id.
     pub id: Uuid,
+    /// The payment it asks to refund; `None` until an emailed application is matched to one.
     pub payment_id: Option<Uuid>,
+    /// The merchant's id, once the payment is known.
     pub merchant: Option<String>,
+    /// Where the request is in its lifecycle.
     pub state: RequestState,
+    /// Raised by every state change; a move applies only at the version it expects.
     pub version: i32,
+    /// How the application reached us: `api` or `email`.
     pub channel: String,
+    /// The refund reason, once known.
     pub reason: Option<Reason>,
+    /// The stated facts as a JSON object; the contact's name is kept here too, under
+    /// [`CUSTOMER_NAME`].
     pub facts: Value,
+    /// The policy pack the request falls under, once the payment is known.
     pub policy_id: Option<String>,
+    /// The version of the pack that made the decision.
     pub policy_version: Option<String>,
+    /// The stored decision as JSON; [`RequestRecord::stored_decision`] reads it.
     pub decision: Option<Value>,
+    /// The refund amount in integer minor units of `currency`, once decided or approved.
     pub amount_minor: Option<i64>,
+    /// The payment's currency code, once the payment is known.
     pub currency: Option<String>,
+    /// When the application reached us.
     pub received_at: DateTime<Utc>,
+    /// When the last required item arrived; the SLA counts from here.
     pub complete_at: Option<DateTime<Utc>>,
+    /// The merchant-local date the request is due by; a wait on the customer moves it later.
     pub due_on: Option<NaiveDate>,
+    /// The address our emails about the request go to.
     pub contact_email: Option<String>,
+    /// The language to write to the customer in.
     pub language: Option<Language>,
+    /// A hash of the API request body that created it, to tell a replayed key from a reused one.
     pub request_hash: Option<String>,
+    /// When the row was created.
     pub created_at: DateTime<Utc>,
+    /// When the state last changed or a payment was tied to the request.
     pub updated_at: DateTime<Utc>,
     /// `on_track`, `at_risk`, `breached` or `paused`, once the request has a due date.
     pub sla_state: Option<SlaState>,
@@ -85,6 +123,7 @@ impl RequestRecord {
             .and_then(crate::policy::StoredDecision::read)
     }
 
+    /// The request's lifecycle state.
     pub fn state(&self) -> RequestState {
         self.state
     }
@@ -93,11 +132,17 @@ impl RequestRecord {
 /// One audit event.
 #[derive(Clone, Debug, Serialize)]
 pub struct Event {
+    /// When it happened.
     pub at: DateTime<Utc>,
+    /// Who did it: a worker role, an API key's name, or the customer.
     pub actor: String,
+    /// The state before; `None` for the event that created the request.
     pub from: Option<String>,
+    /// The state after.
     pub to: String,
+    /// Why, in words, when given.
     pub reason: Option<String>,
+    /// Further details as JSON.
     pub details: Value,
 }
 
@@ -142,6 +187,7 @@ pub async fn create(
     outbox::enqueue(conn, messages).await
 }
 
+/// The request with this id, if any.
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<RequestRecord>> {
     sqlx::query_as!(
         RequestRecord,
@@ -213,7 +259,9 @@ pub async fn list(
 /// none) and id. The next page starts strictly after it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DueCursor {
+    /// The last request's due date; `None` when it had none.
     pub due_on: Option<NaiveDate>,
+    /// The last request's id.
     pub id: Uuid,
 }
 
@@ -259,6 +307,7 @@ pub async fn list_by_due_date(
     .await
 }
 
+/// The request's audit events, oldest first.
 pub async fn history(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Vec<Event>> {
     sqlx::query_as!(
         Event,
@@ -547,18 +596,25 @@ pub async fn set_sla_state(
 /// How a wait on the customer moved a request's due date (kept in the audit event).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DueExtension {
+    /// The due date before the wait.
     pub from: NaiveDate,
+    /// The due date after it.
     pub to: NaiveDate,
+    /// The working days the wait took, added to the due date.
     pub paused_working_days: u32,
+    /// The day the wait began, in the pack's time zone.
     pub paused_on: NaiveDate,
+    /// The day the request went on, in the pack's time zone.
     pub resumed_on: NaiveDate,
 }
 
 /// Why a due date could not be moved after a wait.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtendError {
+    /// A database error.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// The working-day calendar could not count the days (e.g. a year it has no data for).
     #[error(transparent)]
     Calendar(#[from] crate::calendar::CalendarError),
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::{CalendarError, WorkingDayCalendar};
 use crate::lifecycle::RequestState;
 
+/// Where an open request stands against its due date.
 #[derive(
     Clone,
     Copy,
@@ -30,8 +31,11 @@ use crate::lifecycle::RequestState;
 #[derive(sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum SlaState {
+    /// More than one working day is left before the due date.
     OnTrack,
+    /// One working day or less is left before the due date.
     AtRisk,
+    /// The due date has passed.
     Breached,
     /// Waiting on the customer: the clock is stopped.
     Paused,
@@ -41,6 +45,7 @@ impl SlaState {
     /// Every variant, in declaration order.
     pub const ALL: &'static [SlaState] = <SlaState as strum::VariantArray>::VARIANTS;
 
+    /// The snake_case name stored in the database and shown in the API, e.g. `at_risk`.
     pub fn as_str(self) -> &'static str {
         self.into()
     }

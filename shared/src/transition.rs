@@ -16,31 +16,44 @@ pub type Actor<'a> = &'a str;
 /// One move of one request.
 #[derive(Clone, Debug)]
 pub struct Transition<'a> {
+    /// The request to move.
     pub request_id: Uuid,
     /// The version the writer read; the write fails if the row has moved on since.
     pub expected_version: i32,
+    /// The state the writer read; the write fails if the row is no longer in it.
     pub from: RequestState,
+    /// The state to enter.
     pub to: RequestState,
+    /// Who makes the move.
     pub actor: Actor<'a>,
     /// Why, in words a person reading the history understands.
     pub reason: Option<&'a str>,
+    /// Structured details for the audit event, kept as JSON in `request_events.details`.
     pub details: Value,
 }
 
+/// Why a transition was not written.
 #[derive(Debug, thiserror::Error)]
 pub enum TransitionError {
+    /// The lifecycle does not allow the move.
     #[error(transparent)]
     Illegal(#[from] IllegalTransition),
+    /// The request changed (its version or state) since the writer read it.
     #[error(
         "request {request_id} changed since it was read (expected version {expected_version} in state {expected_state}); reload and try again"
     )]
     Stale {
+        /// The request.
         request_id: Uuid,
+        /// The version the writer read.
         expected_version: i32,
+        /// The state the writer read.
         expected_state: RequestState,
     },
+    /// No request has this id.
     #[error("request {0} does not exist")]
     NotFound(Uuid),
+    /// The database failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }

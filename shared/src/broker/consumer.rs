@@ -48,6 +48,8 @@ impl From<sqlx::Error> for HandlerError {
 /// The work of one stage. Must be safe to run twice for the same message: check the request's
 /// state (and version) first, and do nothing when the work is already done.
 pub trait Handler: Send + Sync + 'static {
+    /// Does the stage's work for one message. A transient error retries it later; a permanent
+    /// one parks it.
     fn handle(&self, message: WorkMessage)
     -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
@@ -55,9 +57,14 @@ pub trait Handler: Send + Sync + 'static {
 /// How one consumer runs.
 #[derive(Clone, Debug)]
 pub struct ConsumerConfig {
+    /// The RabbitMQ URL to connect to.
     pub amqp_url: String,
+    /// The exchanges and queues to declare and use.
     pub topology: Topology,
+    /// The stage whose queue this consumer takes messages from.
     pub stage: Stage,
+    /// How many unacked messages the broker sends at once (`basic.qos`); at most this many are
+    /// handled at the same time.
     pub prefetch: u16,
 }
 

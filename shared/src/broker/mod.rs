@@ -32,12 +32,17 @@ pub const HEADER_ATTEMPT: &str = "x-refundd-attempt";
 /// The names and limits of one system's exchanges and queues.
 #[derive(Clone, Debug)]
 pub struct Topology {
+    /// The prefix `P` that every exchange and queue name starts with.
     pub prefix: String,
+    /// How many deliveries a stage queue allows a message (`x-delivery-limit`) before it is
+    /// dead-lettered to parking.
     pub delivery_limit: u32,
+    /// How long each retry tier holds a message, in tier order; one tier per delay.
     pub retry_delays: Vec<Duration>,
 }
 
 impl Topology {
+    /// The topology the settings name (`queue_prefix`, `delivery_limit`, `retry_delays`).
     pub fn from_settings(s: &Settings) -> Self {
         Self {
             prefix: s.queue_prefix.clone(),
@@ -46,14 +51,17 @@ impl Topology {
         }
     }
 
+    /// `P.work`: the topic exchange the stage queues are bound to.
     pub fn work_exchange(&self) -> String {
         format!("{}.work", self.prefix)
     }
 
+    /// `P.<stage>`: the queue a stage's consumers take messages from.
     pub fn stage_queue(&self, stage: Stage) -> String {
         format!("{}.{}", self.prefix, stage.as_str())
     }
 
+    /// `P.parking`: the exchange and queue for messages a person must look at.
     pub fn parking(&self) -> String {
         format!("{}.parking", self.prefix)
     }

@@ -19,9 +19,14 @@ use super::{Backoff, Topology, connect};
 /// How the relay runs.
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
+    /// The RabbitMQ URL to connect to.
     pub amqp_url: String,
+    /// The exchanges and queues to declare; rows are published to its work exchange.
     pub topology: Topology,
+    /// The most outbox rows claimed and published in one batch.
     pub batch_size: i64,
+    /// How long to wait for new rows when there is nothing to publish, unless a
+    /// `refundd_outbox` notification comes first.
     pub poll_interval: Duration,
 }
 

@@ -19,8 +19,11 @@ pub enum CalendarError {
         .years.end()
     )]
     OutOfRange {
+        /// The country whose calendar was asked.
         country: Country,
+        /// The date asked for.
         date: NaiveDate,
+        /// The years the calendar data covers.
         years: RangeInclusive<i32>,
     },
 
@@ -32,10 +35,13 @@ pub enum CalendarError {
         .years.end()
     )]
     TermBeyondData {
+        /// The country whose calendar the term is counted in.
         country: Country,
+        /// The date the term is counted from.
         from: NaiveDate,
         /// The term as a person would say it: "30 working days".
         term: String,
+        /// The years the calendar data covers.
         years: RangeInclusive<i32>,
     },
 
@@ -56,12 +62,17 @@ pub enum CalendarError {
     /// A calendar data file (or its directory) could not be read.
     #[error("cannot read calendar data {}: {source}", .path.display())]
     Io {
+        /// The file or directory that could not be read.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
 
     /// A country code that is not one of ours.
     #[error("unknown country {input:?}: expected one of BY, KZ, LV, RU")]
-    UnknownCountry { input: String },
+    UnknownCountry {
+        /// The code as given.
+        input: String,
+    },
 }

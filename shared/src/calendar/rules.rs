@@ -26,14 +26,28 @@ pub enum DayKind {
     /// An ordinary Saturday or Sunday.
     Weekend,
     /// A public holiday that is a day off (on whatever day of the week it falls).
-    PublicHoliday { name: String },
+    PublicHoliday {
+        /// The holiday's name (several names joined with `; ` when holidays share the date).
+        name: String,
+    },
     /// A working day that became a day off because the public holiday `holiday` fell on a
     /// weekend (KZ, RU, LV rule).
-    MovedHoliday { holiday: NaiveDate, name: String },
+    MovedHoliday {
+        /// The date of the public holiday that fell on a weekend.
+        holiday: NaiveDate,
+        /// That holiday's name.
+        name: String,
+    },
     /// A weekday the government made a day off (a transfer).
-    DecreedDayOff { name: String },
+    DecreedDayOff {
+        /// The name the calendar data file gives the day off.
+        name: String,
+    },
     /// A Saturday (rarely Sunday) the government made a working day, worked for `compensates`.
-    WorkingWeekendDay { compensates: NaiveDate },
+    WorkingWeekendDay {
+        /// The day off this working day makes up for.
+        compensates: NaiveDate,
+    },
 }
 
 impl DayKind {

@@ -28,16 +28,23 @@ use super::transport::{self, send};
 use super::{DeclineCode, Gateway, RefundOrder, RefundOutcome, Secret};
 use crate::merchants::GatewayKind;
 
+/// The CloudPayments API host for Russian merchants (the default `base_url`).
 pub const RU_HOST: &str = "https://api.cloudpayments.ru";
+/// The CloudPayments API host for Kazakhstan merchants.
 pub const KZ_HOST: &str = "https://api.cloudpayments.kz";
 const NAME: &str = "CloudPayments";
 
+/// A merchant's CloudPayments API credentials, sent as HTTP Basic auth.
 #[derive(Clone, Debug)]
 pub struct Credentials {
+    /// The Public ID, the Basic auth user (`{PREFIX}_PUBLIC_ID`).
     pub public_id: Secret,
+    /// The API Secret, the Basic auth password (`{PREFIX}_API_SECRET`).
     pub api_secret: Secret,
 }
 
+/// The CloudPayments adapter: refunds by `POST /payments/refund` with our key as `X-Request-ID`,
+/// status by `POST /payments/get`.
 #[derive(Clone, Debug)]
 pub struct CloudPayments {
     client: reqwest::Client,
@@ -65,6 +72,7 @@ struct Operation {
 }
 
 impl CloudPayments {
+    /// An adapter calling `base_url` with these credentials; each call gives up after `timeout`.
     pub fn new(
         client: reqwest::Client,
         base_url: String,

@@ -52,10 +52,15 @@ pub struct RefundOrder<'a> {
     /// The captured payment at the gateway (CloudPayments TransactionId, Robokassa OpKey,
     /// WEBPAY transaction id, Stripe `ch_…`/`pi_…`, sandbox transaction id).
     pub gateway_transaction_id: &'a str,
+    /// The amount to refund, in integer minor units of the payment's currency.
     pub amount: Money,
     /// Unique per payout attempt; sent as the gateway's idempotency key where it has one.
     pub idempotency_key: &'a str,
+    /// Our id of the payment being refunded; logged, and sent as metadata where the gateway takes
+    /// it (CloudPayments `JsonData`, Stripe `metadata`).
     pub payment_id: Uuid,
+    /// Our id of the refund request this payout belongs to; logged and sent as metadata like
+    /// `payment_id`.
     pub request_id: Uuid,
     /// The gateway's reference from an earlier answer to this attempt (`Succeeded` or
     /// `Pending`), when known. Lets `status` ask by it on gateways that can only look refunds
@@ -68,20 +73,35 @@ pub struct RefundOrder<'a> {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RefundOutcome {
     /// The gateway booked the refund.
-    Succeeded { gateway_ref: String },
+    Succeeded {
+        /// The gateway's own id for the refund.
+        gateway_ref: String,
+    },
     /// The gateway accepted the refund and will finish it later; ask `status` again.
-    Pending { gateway_ref: Option<String> },
+    Pending {
+        /// The gateway's id for the refund, when its answer carried one.
+        gateway_ref: Option<String>,
+    },
     /// The gateway refused the refund; nothing was booked for this request.
-    Declined { code: DeclineCode, reason: String },
+    Declined {
+        /// Why, in our decline vocabulary.
+        code: DeclineCode,
+        /// The gateway's explanation, as it worded it.
+        reason: String,
+    },
     /// Only from `status`: the gateway has no refund under this key, so the refund never
     /// reached it and may be sent again with the same key.
     NotFound,
     /// Timeout, lost connection, 5xx, an answer that could not be read, or a gateway that
     /// cannot be asked: the refund may or may not have been booked.
-    Unknown { detail: String },
+    Unknown {
+        /// What went wrong, for the logs and the person who settles the refund.
+        detail: String,
+    },
 }
 
 impl RefundOutcome {
+    /// An `Unknown` outcome with this detail.
     pub fn unknown(detail: impl Into<String>) -> Self {
         RefundOutcome::Unknown {
             detail: detail.into(),
@@ -104,7 +124,9 @@ impl RefundOutcome {
 /// the money back: the customer's bank details are needed for a manual payout.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum DeclineCode {
+    /// The card has expired.
     CardExpired,
+    /// The card can no longer receive money: closed, blocked, lost or stolen.
     CardClosed,
     /// The merchant's balance at the gateway cannot cover the refund.
     InsufficientFunds,
@@ -117,6 +139,8 @@ pub enum DeclineCode {
 }
 
 impl DeclineCode {
+    /// The code as stored and logged (`card_expired`, `card_closed`...); `Other` gives the
+    /// gateway's code as is.
     pub fn as_str(&self) -> &str {
         match self {
             DeclineCode::CardExpired => "card_expired",
@@ -172,6 +196,7 @@ pub trait Gateway: Send + Sync {
     /// Asks what happened to the refund with this order's idempotency key (or
     /// `gateway_ref`). Read-only.
     fn status(&self, order: &RefundOrder<'_>) -> impl Future<Output = RefundOutcome> + Send;
+    /// Which gateway this is.
     fn kind(&self) -> GatewayKind;
 }
 
@@ -180,6 +205,7 @@ pub trait Gateway: Send + Sync {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
@@ -199,25 +225,41 @@ impl fmt::Debug for Secret {
 /// Why a merchant's gateway could not be built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum GatewayConfigError {
+    /// The merchant's gateway configuration has no `credentials_env`.
     #[error(
         "the {kind} gateway needs `credentials_env` (the prefix of the environment variables holding its secrets)"
     )]
-    NoCredentialsEnv { kind: &'static str },
+    NoCredentialsEnv {
+        /// The gateway's name (`cloudpayments`, `stripe`...).
+        kind: &'static str,
+    },
+    /// Neither `{variable}` nor the file named by `{variable}_FILE` gives a non-empty secret.
     #[error(
         "the {kind} gateway needs the secret `{variable}`: set it, or `{variable}_FILE` to a file holding it"
     )]
     MissingSecret {
+        /// The gateway's name (`cloudpayments`, `stripe`...).
         kind: &'static str,
+        /// The environment variable that should hold the secret (`{PREFIX}_{NAME}`).
         variable: String,
     },
+    /// The file named by `{variable}_FILE` cannot be read.
     #[error("`{variable}_FILE` names {path}, which cannot be read: {reason}")]
     UnreadableSecretFile {
+        /// The secret's environment variable, without the `_FILE` suffix.
         variable: String,
+        /// The file it names.
         path: PathBuf,
+        /// The I/O error, as text.
         reason: String,
     },
+    /// The configured (or default) base URL does not start with `http://` or `https://`.
     #[error("base_url {url:?} is not an http(s) URL")]
-    BadBaseUrl { url: String },
+    BadBaseUrl {
+        /// The URL as configured.
+        url: String,
+    },
+    /// The HTTP client could not be built; holds the client library's error text.
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
 }
@@ -277,10 +319,15 @@ fn base_url(config: &GatewayConfig, default: &str) -> Result<String, GatewayConf
 /// A merchant's gateway adapter, built from its configuration.
 #[derive(Clone, Debug)]
 pub enum ConfiguredGateway {
+    /// Our sandbox gateway.
     Sandbox(SandboxGateway),
+    /// CloudPayments (Kazakhstan and Russia).
     Cloudpayments(CloudPayments),
+    /// Robokassa.
     Robokassa(Robokassa),
+    /// WEBPAY (Belarus).
     Webpay(Webpay),
+    /// Stripe.
     Stripe(Stripe),
 }
 

@@ -29,9 +29,12 @@ use super::transport::{self, send};
 use super::{DeclineCode, Gateway, RefundOrder, RefundOutcome, Secret};
 use crate::merchants::GatewayKind;
 
+/// Robokassa's refund service host (the default `base_url`).
 pub const HOST: &str = "https://services.robokassa.ru";
 const NAME: &str = "Robokassa";
 
+/// The Robokassa adapter: refunds as a JWT signed with the shop's Password3, status by the
+/// `requestId` Robokassa returned.
 #[derive(Clone, Debug)]
 pub struct Robokassa {
     client: reqwest::Client,
@@ -68,6 +71,8 @@ pub fn sign_hs256(payload_json: &str, secret: &[u8]) -> String {
 }
 
 impl Robokassa {
+    /// An adapter calling `base_url` and signing with `password3`; each call gives up after
+    /// `timeout`.
     pub fn new(
         client: reqwest::Client,
         base_url: String,

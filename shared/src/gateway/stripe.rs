@@ -20,11 +20,14 @@ use super::transport::{self, send};
 use super::{DeclineCode, Gateway, RefundOrder, RefundOutcome, Secret};
 use crate::merchants::GatewayKind;
 
+/// The Stripe API host (the default `base_url`).
 pub const HOST: &str = "https://api.stripe.com";
 const NAME: &str = "Stripe";
 /// How many pages of a charge's refunds `status` reads before giving up.
 const MAX_PAGES: usize = 10;
 
+/// The Stripe adapter: refunds by `POST /v1/refunds` with our key as `Idempotency-Key`, status by
+/// the refund id or the charge's refunds.
 #[derive(Clone, Debug)]
 pub struct Stripe {
     client: reqwest::Client,
@@ -63,6 +66,7 @@ struct ApiError {
 }
 
 impl Stripe {
+    /// An adapter calling `base_url` with this secret key; each call gives up after `timeout`.
     pub fn new(
         client: reqwest::Client,
         base_url: String,

@@ -26,17 +26,24 @@ use super::transport::{self, send};
 use super::{DeclineCode, Gateway, RefundOrder, RefundOutcome, Secret};
 use crate::merchants::GatewayKind;
 
+/// WEBPAY's production SOAP operations endpoint (the default `base_url`).
 pub const HOST: &str = "https://billing.webpay.by/soap/operations";
+/// WEBPAY's sandbox SOAP operations endpoint, for testing.
 pub const SANDBOX_HOST: &str = "https://sandbox.webpay.by/soap/operations";
 const NAME: &str = "WEBPAY";
 const NAMESPACE: &str = "https://billing.webpay.by/operations";
 
+/// A merchant's WEBPAY operations API credentials, sent in the body of every SOAP request.
 #[derive(Clone, Debug)]
 pub struct Credentials {
+    /// The operations API login (`{PREFIX}_LOGIN`).
     pub login: Secret,
+    /// The operations API password (`{PREFIX}_PASSWORD`).
     pub password: Secret,
 }
 
+/// The WEBPAY adapter: `TransactionRefund` and `GetTransactionStatus` over SOAP, with our key as
+/// `referenceId`.
 #[derive(Clone, Debug)]
 pub struct Webpay {
     client: reqwest::Client,
@@ -89,6 +96,7 @@ impl Fields {
         Some(Fields(fields))
     }
 
+    /// The text of the element with this local name, if the answer had one.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
@@ -130,6 +138,8 @@ pub fn status_envelope(credentials: &Credentials, order: &RefundOrder<'_>) -> St
 }
 
 impl Webpay {
+    /// An adapter posting to the SOAP `endpoint` with these credentials; each call gives up after
+    /// `timeout`.
     pub fn new(
         client: reqwest::Client,
         endpoint: String,

@@ -27,7 +27,9 @@ pub struct DocumentInput {
     /// The document number as typed (for Russia without MRZ: internal passport series and
     /// number).
     pub document_number: Option<String>,
+    /// The holder's birth date as typed.
     pub birth_date: Option<NaiveDate>,
+    /// The document's expiry date as typed.
     pub expires_on: Option<NaiveDate>,
     /// The holder's name as typed from the document, any script.
     pub holder_name: Option<String>,
@@ -60,19 +62,26 @@ impl fmt::Debug for DocumentInput {
 /// application was received.
 #[derive(Debug, Clone, Default)]
 pub struct Expectation {
+    /// The payer's (cardholder's) or customer's name, which the holder's name must match.
     pub name: Option<String>,
+    /// The date the application was received; the document must not have expired before it.
     pub on: Option<NaiveDate>,
 }
 
 /// Countries whose national numbers are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Country {
+    /// Kazakhstan (`KZ`): the IIN is checked.
     #[serde(rename = "KZ")]
     Kazakhstan,
+    /// Belarus (`BY`): the personal identification number is checked.
     #[serde(rename = "BY")]
     Belarus,
+    /// Latvia (`LV`): the personal code (personas kods) is checked.
     #[serde(rename = "LV")]
     Latvia,
+    /// Russia (`RU`): without an MRZ, the internal passport series and number are checked for
+    /// shape.
     #[serde(rename = "RU")]
     Russia,
 }
@@ -93,8 +102,11 @@ impl Country {
 /// A valid national personal number of one of the supported countries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NationalNumber {
+    /// A Kazakhstan IIN.
     Iin(Iin),
+    /// A Belarus personal identification number.
     By(ByPersonalNumber),
+    /// A Latvian personal code.
     Lv(LvPersonalCode),
 }
 
@@ -112,6 +124,7 @@ impl NationalNumber {
         })
     }
 
+    /// The birth date the number encodes; `None` for a Latvian code of the 2017 form.
     pub fn birth_date(&self) -> Option<NaiveDate> {
         match self {
             Self::Iin(iin) => Some(iin.birth_date()),
@@ -120,6 +133,7 @@ impl NationalNumber {
         }
     }
 
+    /// The sex the number encodes; `None` for Latvian codes, which do not encode it.
     pub fn sex(&self) -> Option<Sex> {
         match self {
             Self::Iin(iin) => Some(iin.sex()),
@@ -137,6 +151,7 @@ impl NationalNumber {
         }
     }
 
+    /// The number masked for display and logs.
     pub fn masked(&self) -> String {
         mask_document_number(self.as_str())
     }
@@ -154,13 +169,23 @@ impl NationalNumber {
 /// The verdict: `valid` when no problem was found, the problems, and what was read.
 #[derive(Debug, Clone)]
 pub struct CheckReport {
+    /// True when no problem was found.
     pub valid: bool,
+    /// Every problem found.
     pub problems: Vec<Problem>,
+    /// The MRZ, when given and valid.
     pub mrz: Option<Mrz>,
+    /// The supported country, from the code given or else the MRZ's issuing state.
     pub country: Option<Country>,
+    /// The valid national personal number, as given or else as found in the MRZ optional data.
     pub national_number: Option<NationalNumber>,
+    /// The Russian internal passport series and number, when typed for Russia without an MRZ and of
+    /// the right shape.
     pub ru_passport: Option<RuPassport>,
+    /// How the holder's name (from the MRZ, else as typed) agrees with the expected name, when both
+    /// are known.
     pub name_match: Option<NameMatch>,
+    /// What the uploaded file is, when given and acceptable.
     pub file: Option<FileInfo>,
 }
 

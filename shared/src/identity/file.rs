@@ -11,12 +11,16 @@ use super::problem::{Problem, ProblemCode};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileKind {
+    /// A JPEG image.
     Jpeg,
+    /// A PNG image.
     Png,
+    /// A PDF document.
     Pdf,
 }
 
 impl FileKind {
+    /// The MIME type (`image/jpeg`, `image/png` or `application/pdf`).
     pub fn mime_type(self) -> &'static str {
         match self {
             Self::Jpeg => "image/jpeg",
@@ -29,7 +33,9 @@ impl FileKind {
 /// What [`inspect`] learned about an acceptable file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileInfo {
+    /// What the magic bytes say the file is.
     pub kind: FileKind,
+    /// The file's size in bytes.
     pub bytes: usize,
     /// Width and height in pixels, for images.
     pub dimensions: Option<(u32, u32)>,
@@ -41,7 +47,9 @@ pub struct FileInfo {
 /// The limits a file must respect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileLimits {
+    /// The largest accepted file, in bytes.
     pub max_bytes: usize,
+    /// The most pages a PDF may have (checked when its page count is readable).
     pub max_pdf_pages: u32,
     /// The shorter side of an image must be at least this many pixels...
     pub min_short_side: u32,

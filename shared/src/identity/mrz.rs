@@ -35,8 +35,11 @@ impl MrzFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
+    /// Female (`F`).
     Female,
+    /// Male (`M`).
     Male,
+    /// Not stated (`<` or `X`).
     Unspecified,
 }
 
@@ -46,6 +49,7 @@ pub enum Sex {
 pub struct DocumentNumber(String);
 
 impl DocumentNumber {
+    /// Wraps a document number as read; nothing is checked.
     pub fn new(number: impl Into<String>) -> Self {
         Self(number.into())
     }
@@ -55,6 +59,7 @@ impl DocumentNumber {
         &self.0
     }
 
+    /// The number masked for display and logs (`L8***C3`).
     pub fn masked(&self) -> String {
         mask_document_number(&self.0)
     }
@@ -79,6 +84,7 @@ impl fmt::Display for DocumentNumber {
 /// date, then 19YY.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Mrz {
+    /// TD3 (passport) or TD1 (ID card).
     pub format: MrzFormat,
     /// `P`, `PN`, `ID`, `I`, `AC`... (fillers removed).
     pub document_code: String,
@@ -91,9 +97,13 @@ pub struct Mrz {
     /// The full document number, including the part continued in the optional data of a
     /// TD1 card when the number is longer than 9 characters.
     pub document_number: DocumentNumber,
+    /// Three-letter ICAO code of the holder's nationality.
     pub nationality: String,
+    /// The holder's birth date.
     pub birth_date: NaiveDate,
+    /// The holder's sex as printed.
     pub sex: Sex,
+    /// The document's expiry date.
     pub expiry_date: NaiveDate,
     /// The optional data (TD3 personal number; TD1 both optional fields joined by a
     /// space), fillers removed. Often holds a national personal number, so Debug masks it.
@@ -133,15 +143,25 @@ impl fmt::Debug for Mrz {
 /// A field of the MRZ, named as in problem reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MrzField {
+    /// The document code (`P`, `ID`...).
     DocumentCode,
+    /// The issuing state's code.
     IssuingState,
+    /// The holder's name (surname and given names).
     Name,
+    /// The document number and its check digit.
     DocumentNumber,
+    /// The holder's nationality code.
     Nationality,
+    /// The birth date (`YYMMDD`) and its check digit.
     BirthDate,
+    /// The sex (`M`, `F`, `X` or `<`).
     Sex,
+    /// The expiry date (`YYMMDD`) and its check digit.
     ExpiryDate,
+    /// The optional data (often a personal number) and, on a TD3 passport, its check digit.
     OptionalData,
+    /// The composite check digit over the number, dates and optional data.
     Composite,
 }
 
@@ -187,38 +207,64 @@ impl fmt::Display for MrzField {
 /// One way an MRZ can be wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MrzError {
+    /// The zone has neither 2 nor 3 lines.
     #[error(
         "The machine-readable zone has {found} line(s); a passport has 2 lines of 44 characters and an ID card 3 lines of 30."
     )]
-    LineCount { found: usize },
+    LineCount {
+        /// How many non-blank lines it has.
+        found: usize,
+    },
+    /// A line's length is not the one its format needs (the format follows from the line count).
     #[error(
         "Line {line} of the machine-readable zone has {found} characters; this document type needs {expected}."
     )]
     LineLength {
+        /// The line, counting from 1.
         line: usize,
+        /// Its length in characters.
         found: usize,
+        /// The length the format needs (44 or 30).
         expected: usize,
     },
+    /// A line holds a character other than A-Z, 0-9 and `<`.
     #[error(
         "Line {line} of the machine-readable zone contains '{character}' at position {position}; only A-Z, 0-9 and < are allowed."
     )]
     Character {
+        /// The line, counting from 1.
         line: usize,
+        /// The character's position in the line, counting from 1.
         position: usize,
+        /// The character found.
         character: char,
     },
+    /// A field's content is not valid, e.g. digits in the name.
     #[error("The {field} in the machine-readable zone is not valid: {reason}.")]
-    Field { field: MrzField, reason: String },
+    Field {
+        /// The field.
+        field: MrzField,
+        /// Why, as a phrase that ends the error's sentence.
+        reason: String,
+    },
+    /// A check digit does not match its field: the zone was misread or altered.
     #[error(
         "The check digit of the {field} in the machine-readable zone is '{found}' but should be {expected}: the zone was misread or altered."
     )]
     CheckDigit {
+        /// The field (or `Composite`) the digit checks.
         field: MrzField,
+        /// The check digit printed.
         found: char,
+        /// The check digit computed as ICAO 9303 says.
         expected: u8,
     },
+    /// A date field is not a real calendar date.
     #[error("The {field} in the machine-readable zone is not a real date.")]
-    Date { field: MrzField },
+    Date {
+        /// The birth or expiry date.
+        field: MrzField,
+    },
 }
 
 impl MrzError {
@@ -242,6 +288,7 @@ impl MrzError {
 pub struct MrzRejected(pub Vec<MrzError>);
 
 impl MrzRejected {
+    /// One named problem per reason, for reports.
     pub fn problems(&self) -> Vec<Problem> {
         self.0.iter().map(MrzError::problem).collect()
     }

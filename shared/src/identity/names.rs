@@ -24,7 +24,9 @@ const MAX_WORDS: usize = 6;
 /// [`NAME_MATCH_THRESHOLD`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct NameMatch {
+    /// Similarity from 0 (nothing in common) to 1 (the same name).
     pub score: f64,
+    /// True when `score` is at least `NAME_MATCH_THRESHOLD`.
     pub matched: bool,
 }
 

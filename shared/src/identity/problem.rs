@@ -111,12 +111,16 @@ impl std::fmt::Display for ProblemCode {
 /// [`mask_document_number`](super::mask_document_number)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
+    /// What is wrong, as a stable code.
     pub code: ProblemCode,
+    /// Where: the input or MRZ field (`birth_date`, `composite`, `file`...).
     pub field: String,
+    /// A plain sentence saying what is wrong, for the person who sent the document.
     pub message: String,
 }
 
 impl Problem {
+    /// A problem with this code, field and message.
     pub fn new(code: ProblemCode, field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             code,

@@ -11,12 +11,16 @@
 /// The document kind an attachment called `filename` is, when its name says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttachmentKind {
+    /// A signed refund application (`заявление`, `iesniegums`, `application`).
     RefundApplication,
+    /// A payment receipt (`чек`, `kvīts`, `receipt`).
     PaymentReceipt,
+    /// An identity document (`passport`); a person still has to read its fields.
     IdentityDocument,
 }
 
 impl AttachmentKind {
+    /// The document kind's name, as stored in a document's `kind`.
     pub fn as_str(self) -> &'static str {
         match self {
             AttachmentKind::RefundApplication => "refund_application",

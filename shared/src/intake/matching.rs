@@ -13,23 +13,31 @@ use crate::money::{DecimalAmount, Money};
 /// A registered payment the email may be about (the merchant's payments, loaded by the caller).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CandidatePayment {
+    /// The payment's id.
     pub id: Uuid,
+    /// The gateway's transaction id; the email may give it as its reference or in its text.
     pub gateway_transaction_id: String,
+    /// The address the payment was registered with, compared with the sender's.
     pub customer_email: Option<String>,
+    /// The captured amount, in integer minor units of its currency.
     pub amount: Money,
+    /// When the payment was captured; several matches are listed newest first.
     pub paid_at: DateTime<Utc>,
 }
 
 /// The outcome of matching.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentMatch {
+    /// The one payment whose gateway transaction id the email names.
     ByReference(Uuid),
+    /// The one payment of the sender's for the amount the email names.
     BySenderAndAmount(Uuid),
     /// The sender's only registered payment (the email names no reference or amount that
     /// picks one).
     BySender(Uuid),
     /// Several payments fit equally well, newest first.
     Ambiguous(Vec<Uuid>),
+    /// No payment fits.
     None,
 }
 

@@ -26,7 +26,9 @@ const MAX_NESTING: usize = 4;
 /// one for uploaded documents).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IntakeLimits {
+    /// The most attachments one email may carry (20 by default).
     pub max_attachments: usize,
+    /// The largest one attachment may be, in bytes (by default the limit for uploaded documents).
     pub max_attachment_bytes: usize,
 }
 

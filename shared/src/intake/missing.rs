@@ -21,6 +21,7 @@ pub enum MissingItem {
 }
 
 impl MissingItem {
+    /// The item's name, as recorded among what an automatic answer asked for.
     pub fn as_str(self) -> &'static str {
         match self {
             MissingItem::PaymentReference => "payment_reference",

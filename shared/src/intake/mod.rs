@@ -55,19 +55,28 @@ pub struct InboundEmail {
     pub message_id: String,
     /// The sender's address, lower-cased.
     pub from_address: Option<String>,
+    /// The sender's display name, card and personal numbers masked. Like the address, it is
+    /// only what the message claims.
     pub from_name: Option<String>,
+    /// The subject, trimmed, card and personal numbers masked.
     pub subject: String,
     /// Every text part (HTML parts reduced to text), forwarded messages included.
     pub body_text: String,
+    /// The language guessed from the customer's own words, or the subject too when they have none.
     pub language: Language,
+    /// The first message id in `In-Reply-To`, if any.
     pub in_reply_to: Option<String>,
+    /// The message ids in `References`, in header order.
     pub references: Vec<String>,
     /// `RF-1A2B3C4D` when the subject carries a request tag.
     pub request_tag: Option<RequestTag>,
+    /// The files that came with it, those of forwarded messages included.
     pub attachments: Vec<Attachment>,
     /// True when a card number was found and masked anywhere in the message.
     pub card_number_masked: bool,
+    /// Whether a person or a machine sent it, which decides what the intake does.
     pub kind: MailKind,
+    /// Facts read from the subject and body.
     pub extracted: Extracted,
     /// The day its `Date` header names (gives dates written without a year their year).
     pub written_on: Option<chrono::NaiveDate>,
@@ -96,6 +105,7 @@ impl MailKind {
         matches!(self, MailKind::Application | MailKind::Reply)
     }
 
+    /// The kind's name as stored with the inbound email.
     pub fn as_str(self) -> &'static str {
         match self {
             MailKind::Application => "application",
@@ -130,6 +140,8 @@ pub struct Extracted {
     /// How the customer's own words were read: reason, certainty, doubts, stated facts, and
     /// the evidence for each.
     pub reading: Reading,
+    /// The customer's name: as the text states it, from a signature line, or else the sender's
+    /// display name when it looks like a name.
     pub customer_name: Option<String>,
     /// The customer's address when it differs from the sender: the original sender of a
     /// forwarded message, or an address the text names as the one used for the order.
@@ -140,26 +152,45 @@ pub struct Extracted {
 /// is lost) and tells a person.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IntakeError {
+    /// The message is empty or only whitespace.
     #[error("the message is empty")]
     Empty,
+    /// The message is over [`MAX_RAW_BYTES`].
     #[error("the message is {size} bytes, over the {limit}-byte limit for the refunds mailbox")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// The message's size in bytes.
+        size: usize,
+        /// The largest message read, in bytes.
+        limit: usize,
+    },
+    /// No header block could be read from the bytes.
     #[error("the bytes are not an email message (no header block could be read)")]
     NotAnEmail,
+    /// The MIME structure is damaged (or made the parser panic).
     #[error("the message's MIME structure is damaged and could not be read")]
     Unreadable,
+    /// The message carries more attachments than [`IntakeLimits`] allow.
     #[error(
         "the message has {count} attachments; at most {limit} are taken in one email: send the \
          documents in several emails"
     )]
-    TooManyAttachments { count: usize, limit: usize },
+    TooManyAttachments {
+        /// How many attachments the message carries.
+        count: usize,
+        /// The most one email may carry.
+        limit: usize,
+    },
+    /// One attachment is over the per-file size limit.
     #[error(
         "attachment {name:?} is {size} bytes, over the {limit}-byte limit for one file: send a \
          smaller scan or photo"
     )]
     AttachmentTooLarge {
+        /// The file name (card numbers masked), or its content type when it has none.
         name: String,
+        /// The attachment's size in bytes.
         size: usize,
+        /// The largest one attachment may be, in bytes.
         limit: usize,
     },
 }

@@ -27,6 +27,7 @@ impl RequestTag {
         RequestTag(format!("RF-{}", hex[24..].to_ascii_uppercase()))
     }
 
+    /// The tag as customers see it, e.g. `RF-1A2B3C4D`.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -40,7 +40,9 @@ pub fn unverified_answer(email: &InboundEmail, answer: UnverifiedAnswer) -> (Str
 /// payment was registered with.
 #[derive(Debug, Clone)]
 pub struct ConfirmationRequest<'a> {
+    /// The language to write in.
     pub language: Language,
+    /// The merchant's name as the payer knows it (its id when no name is configured).
     pub merchant_name: &'a str,
     /// The amount paid, as the language writes it (`450,00 BYN`).
     pub amount: &'a str,

@@ -53,14 +53,19 @@ impl FromStr for Escalation {
 /// Everything an escalation shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EscalationContext {
+    /// Whether the SLA is at risk or already breached.
     pub escalation: Escalation,
     /// The merchant's default language; English is always written first.
     pub language: Language,
+    /// The request escalated; the email names it by its tag.
     pub request_id: Uuid,
+    /// The merchant's name, put in the subject.
     pub merchant_name: String,
     /// The request's lifecycle state (`approved`, `payout_failed`...).
     pub state: String,
+    /// The refund amount, shown when known.
     pub amount: Option<Money>,
+    /// The date the money must be back with the customer.
     pub due_date: NaiveDate,
 }
 

@@ -43,28 +43,42 @@ pub enum SendError {
 /// Why an SMTP URL cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MailerConfigError {
+    /// The text does not parse as a URL.
     #[error("the SMTP URL is not a URL: {0}")]
     NotAUrl(String),
+    /// The scheme is not `smtp`, `smtp+starttls` or `smtps`.
     #[error("unsupported SMTP URL scheme `{0}` (expected smtp://, smtp+starttls:// or smtps://)")]
     UnsupportedScheme(String),
+    /// The URL names no host.
     #[error("the SMTP URL has no host")]
     MissingHost,
+    /// A user and password over plain `smtp://` to a host that is not a loopback address.
     #[error(
         "the SMTP URL sends a user and password without encryption to `{0}`; use \
          smtp+starttls:// or smtps://, or plain smtp:// only to a loopback address"
     )]
     CredentialsInClear(String),
+    /// The user or password is not valid UTF-8 after percent-decoding.
     #[error("the SMTP URL's user or password is not valid UTF-8 after percent-decoding")]
     BadCredentials,
+    /// The TLS parameters for the host could not be built.
     #[error("TLS setup for `{host}` failed: {reason}")]
-    Tls { host: String, reason: String },
+    Tls {
+        /// The SMTP server's host.
+        host: String,
+        /// Why the TLS setup failed.
+        reason: String,
+    },
 }
 
 /// How the connection to the SMTP server is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmtpSecurity {
+    /// No encryption (`smtp://`).
     Plain,
+    /// STARTTLS required (`smtp+starttls://`).
     StartTls,
+    /// TLS from the first byte (`smtps://`).
     Tls,
 }
 
@@ -73,13 +87,20 @@ pub enum SmtpSecurity {
 pub enum Mailer {
     /// An SMTP server, through a connection pool.
     Smtp {
+        /// lettre's pooled async SMTP transport.
         transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// The server's host.
         host: String,
+        /// The server's port.
         port: u16,
+        /// How the connection is protected.
         security: SmtpSecurity,
     },
     /// No server: each email becomes `<dir>/<message id>.eml`.
-    Spool { dir: PathBuf },
+    Spool {
+        /// The spool folder; created on first send.
+        dir: PathBuf,
+    },
 }
 
 /// How long one SMTP command may take before the attempt counts as a transient failure.

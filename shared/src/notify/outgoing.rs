@@ -31,6 +31,7 @@ pub struct OutgoingEmail {
     pub in_reply_to: Option<String>,
     /// The thread so far, oldest first, ending with the customer's email.
     pub references: Vec<String>,
+    /// The subject and the text and HTML parts.
     pub rendered: RenderedEmail,
     /// An automatic answer to the customer's own message (RFC 3834 `Auto-Submitted:
     /// auto-replied`); otherwise a message about an event (`auto-generated`).
@@ -40,12 +41,17 @@ pub struct OutgoingEmail {
 /// Why an [`OutgoingEmail`] cannot become a message. Permanent: sending again will not help.
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
+    /// An address does not parse as an email address.
     #[error("the {field} address `{value}` is not a valid email address: {reason}")]
     InvalidAddress {
+        /// The header the address is for: `from`, `reply-to` or `to`.
         field: &'static str,
+        /// The address as given.
         value: String,
+        /// Why it is not valid.
         reason: String,
     },
+    /// lettre could not build the message.
     #[error("the email could not be built: {0}")]
     Build(#[from] lettre::error::Error),
 }

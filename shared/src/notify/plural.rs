@@ -19,10 +19,15 @@ use super::event::Language;
 /// A CLDR plural category.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PluralCategory {
+    /// CLDR `zero` (Latvian: 0, 10, 11-19, 20, ...).
     Zero,
+    /// CLDR `one` (1 in every language; also 21, 101, ... in Russian and Latvian).
     One,
+    /// CLDR `few` (Russian: 2-4, 22-24, ...).
     Few,
+    /// CLDR `many` (Russian: 0, 5-20, 25-30, ...).
     Many,
+    /// CLDR `other`: every number without another category (Latvian, Kazakh, English).
     Other,
 }
 
@@ -64,18 +69,29 @@ pub fn plural_category(language: Language, n: u64) -> PluralCategory {
 pub enum PluralForms<'a> {
     /// Russian: one («день»), few («дня»), many («дней»).
     Ru {
+        /// The `one` form («день»).
         one: &'a str,
+        /// The `few` form («дня»).
         few: &'a str,
+        /// The `many` form («дней»).
         many: &'a str,
     },
     /// Latvian: zero ("dienu"), one ("diena"), other ("dienas").
     Lv {
+        /// The `zero` form ("dienu").
         zero: &'a str,
+        /// The `one` form ("diena").
         one: &'a str,
+        /// The `other` form ("dienas").
         other: &'a str,
     },
     /// Kazakh or English: one, other.
-    OneOther { one: &'a str, other: &'a str },
+    OneOther {
+        /// The form for 1.
+        one: &'a str,
+        /// The form for every other number.
+        other: &'a str,
+    },
 }
 
 impl<'a> PluralForms<'a> {

@@ -28,13 +28,16 @@ use crate::notify::Language;
 pub struct QuoteInput {
     /// The pack id.
     pub policy: String,
+    /// The payment the refund is asked from.
     pub payment: PaymentInput,
     /// When the application first reached us.
     pub received_at: DateOrTimestamp,
     /// When the last required item arrived (default: `received_at`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complete_at: Option<DateOrTimestamp>,
+    /// Why the customer wants the money back.
     pub reason: Reason,
+    /// The facts the request states; the pack's defaults fill in the rest.
     #[serde(default)]
     pub facts: Facts,
     /// Documents the application includes (identity documents already validated).
@@ -48,7 +51,9 @@ pub struct QuoteInput {
 pub struct PaymentInput {
     /// Captured amount.
     pub amount: DecimalAmount,
+    /// The payment's currency; it must be the pack's.
     pub currency: Currency,
+    /// When the payment was made; the pack's time zone gives its local date.
     pub paid_at: DateOrTimestamp,
     /// Already refunded on this payment (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,33 +63,63 @@ pub struct PaymentInput {
 /// A request the engine cannot decide on because it is malformed.
 #[derive(Debug, thiserror::Error)]
 pub enum QuoteError {
+    /// The request names a different policy than the pack given.
     #[error("the request is for policy `{requested}`, but pack `{pack}` was given")]
-    WrongPack { requested: String, pack: String },
-    #[error("payment currency {given} is not the currency of policy `{pack}` ({expected})")]
-    CurrencyNotThePacks {
-        given: Currency,
-        expected: Currency,
+    WrongPack {
+        /// The policy id the request names.
+        requested: String,
+        /// The id of the pack given.
         pack: String,
     },
+    /// The payment is in a currency other than the pack's.
+    #[error("payment currency {given} is not the currency of policy `{pack}` ({expected})")]
+    CurrencyNotThePacks {
+        /// The payment's currency.
+        given: Currency,
+        /// The pack's currency.
+        expected: Currency,
+        /// The pack's id.
+        pack: String,
+    },
+    /// An amount that cannot be read in the currency (e.g. too many decimals).
     #[error("{field}: {source}")]
     BadAmount {
+        /// The input field that holds it, e.g. `payment.amount`.
         field: &'static str,
+        /// What is wrong with it.
         source: MoneyError,
     },
+    /// An amount below zero.
     #[error("{field} must not be negative")]
-    NegativeAmount { field: &'static str },
+    NegativeAmount {
+        /// The input field that holds it, e.g. `payment.refunded`.
+        field: &'static str,
+    },
+    /// More is already refunded than the payment captured.
     #[error("payment.refunded ({refunded}) is more than payment.amount ({captured})")]
-    RefundedExceedsCaptured { refunded: Money, captured: Money },
+    RefundedExceedsCaptured {
+        /// What was already refunded on the payment.
+        refunded: Money,
+        /// What the payment captured.
+        captured: Money,
+    },
+    /// The received date is before the payment date.
     #[error("received_at ({received}) is before the payment date ({paid})")]
     ReceivedBeforePayment {
+        /// The local received date.
         received: NaiveDate,
+        /// The local payment date.
         paid: NaiveDate,
     },
+    /// The complete date is before the received date.
     #[error("complete_at ({complete}) is before received_at ({received})")]
     CompleteBeforeReceived {
+        /// The local complete date.
         complete: NaiveDate,
+        /// The local received date.
         received: NaiveDate,
     },
+    /// A date the working-day calendar does not cover.
     #[error("a date is outside the working-day calendar: {0}")]
     Calendar(#[from] CalendarError),
 }
@@ -93,30 +128,51 @@ pub enum QuoteError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Calculation {
+    /// The whole paid amount.
     Full {
+        /// The amount the payment captured.
         paid: Money,
     },
+    /// A share of the paid amount, by the band holding a whole-percent fact's value.
     Tier {
+        /// The whole-percent fact that chose the band.
         fact: FactName,
+        /// The fact's value, 0-100.
         value: u8,
+        /// The share of the paid amount the band refunds, in whole percent.
         percent: u8,
+        /// The amount the payment captured.
         paid: Money,
     },
+    /// Paid minus the services rendered, pro rata by calendar days of the term.
     ProRataDays {
+        /// The amount the payment captured.
         paid: Money,
+        /// Calendar days from the start date to the end of the term.
         term_days: u32,
+        /// Calendar days from the start date to the received date, from 0 to `term_days`.
         used_days: u32,
+        /// The part of the paid amount for the used days, deducted (rounded once).
         rendered: Money,
     },
+    /// The paid amount minus an amount fact.
     PaidMinus {
+        /// The amount the payment captured.
         paid: Money,
+        /// The amount fact deducted, e.g. `invoiced_amount`.
         fact: FactName,
+        /// Its value.
         deducted: Money,
     },
+    /// An amount fact minus a fee from the pack's `[fees]`.
     FactMinusFee {
+        /// The amount fact, e.g. `balance`.
         fact: FactName,
+        /// Its value.
         value: Money,
+        /// The fee's name in the pack's `[fees]`, e.g. `bank_fee`.
         fee: String,
+        /// The fee's amount.
         fee_amount: Money,
     },
 }
@@ -124,7 +180,9 @@ pub enum Calculation {
 /// Something the merchant must do by a date because of this decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Effect {
+    /// What must be done, a snake_case name from the pack (e.g. `access_revocation`).
     pub kind: String,
+    /// The local date it must be done by.
     pub due_by: NaiveDate,
     /// The pack's clause for the effect, in English.
     pub clause: String,
@@ -135,9 +193,11 @@ pub struct Effect {
 /// The engine's answer; serializes to the JSON `refundd quote` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
+    /// The engine's answer: approve, reject, needs info or manual review.
     pub decision: DecisionKind,
     /// The refund for `approve`, `"0.00"` for `reject`, null when not yet known.
     pub amount: Option<Money>,
+    /// The payment's currency, which is the pack's.
     pub currency: Currency,
     /// The local date the money must be back by (approve only).
     pub refund_due_by: Option<NaiveDate>,
@@ -153,12 +213,17 @@ pub struct Decision {
     pub missing: Vec<String>,
     /// Where the money goes (approve only).
     pub payout_method: Option<PayoutMethod>,
+    /// True when an approval must wait for a person to confirm it (`awaiting_confirmation`).
     pub requires_confirmation: bool,
+    /// What the merchant must do by a date because of this decision.
     pub effects: Vec<Effect>,
+    /// The id of the pack applied.
     pub policy: String,
+    /// The version of the pack applied: the first 16 hex digits of its file's SHA-256.
     pub policy_version: String,
     /// The local dates the decision counted from.
     pub received_on: NaiveDate,
+    /// The local date the last required item arrived.
     pub complete_on: NaiveDate,
     /// Every fact consulted, as used (dates local), including pack defaults.
     pub facts_used: BTreeMap<FactName, serde_json::Value>,
@@ -170,6 +235,7 @@ pub struct Decision {
     pub facts_taken_absent: Vec<FactName>,
     /// Documents consulted and present.
     pub documents_used: Vec<DocumentKind>,
+    /// How the amount was reached, when an approving rule computed one.
     pub calculation: Option<Calculation>,
     /// True when the amount was cut to what is left of the payment.
     pub capped: bool,

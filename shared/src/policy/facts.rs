@@ -20,10 +20,15 @@ use crate::money::DecimalAmount;
 pub enum Reason {
     /// The customer withdraws or changes their mind.
     Withdrawal,
+    /// The goods or service did not arrive, or were not provided in time.
     NotDelivered,
+    /// Force majeure.
     ForceMajeure,
+    /// A wrong or double charge.
     ErroneousCharge,
+    /// An item ran out of stock and the invoice is lower than the payment.
     OutOfStockDifference,
+    /// The customer wants back their balance held with the shop.
     AdvanceBalance,
 }
 
@@ -31,6 +36,7 @@ impl Reason {
     /// Every variant, in declaration order.
     pub const ALL: &'static [Reason] = <Reason as strum::VariantArray>::VARIANTS;
 
+    /// The snake_case name used in packs, requests and the database, e.g. `not_delivered`.
     pub fn name(self) -> &'static str {
         self.into()
     }
@@ -45,8 +51,11 @@ impl fmt::Display for Reason {
 /// What kind of value a fact holds; packs may only use a fact where its kind fits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FactKind {
+    /// True or false.
     YesNo,
+    /// A local date, given as a date or a timestamp with an offset.
     Date,
+    /// Free text; blank text counts as not stated.
     Text,
     /// A whole percentage 0-100.
     Percent,
@@ -67,18 +76,21 @@ impl fmt::Display for FactKind {
 }
 
 macro_rules! fact_names {
-    ($($variant:ident => $name:literal : $kind:ident),+ $(,)?) => {
+    ($($(#[$meta:meta])* $variant:ident => $name:literal : $kind:ident),+ $(,)?) => {
         /// A fact a request may carry and a pack may ask for.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum FactName { $($variant),+ }
+        pub enum FactName { $($(#[$meta])* $variant),+ }
 
         impl FactName {
+            /// Every fact, in declaration order.
             pub const ALL: &'static [FactName] = &[$(FactName::$variant),+];
 
+            /// The snake_case name packs and requests use, e.g. `progress_percent`.
             pub fn name(self) -> &'static str {
                 match self { $(FactName::$variant => $name),+ }
             }
 
+            /// The kind of value the fact holds.
             pub fn kind(self) -> FactKind {
                 match self { $(FactName::$variant => FactKind::$kind),+ }
             }
@@ -87,21 +99,37 @@ macro_rules! fact_names {
 }
 
 fact_names! {
+    /// The merchant has already accepted the order.
     OrderAccepted => "order_accepted": YesNo,
+    /// When the customer got access to the course or service.
     AccessStartedAt => "access_started_at": Date,
+    /// The customer violated the terms of the agreement (support establishes it).
     TermsViolated => "terms_violated": YesNo,
+    /// The customer's reason in their own words.
     ReasonText => "reason_text": Text,
+    /// How much of the course the customer has done, in whole percent.
     ProgressPercent => "progress_percent": Percent,
+    /// When the customer received the goods.
     GoodsReceivedAt => "goods_received_at": Date,
+    /// The goods kept their presentation and consumer properties.
     GoodsIntact => "goods_intact": YesNo,
+    /// The customer has kept the proof of purchase (receipt).
     ProofOfPurchase => "proof_of_purchase": YesNo,
+    /// The goods have individually defined properties, usable only by the buyer.
     Personalized => "personalized": YesNo,
+    /// The request has a valid identity document; the system sets it.
     IdentityDocumentVerified => "identity_document_verified": YesNo,
+    /// The amount finally invoiced, e.g. lower after an item ran out of stock.
     InvoicedAmount => "invoiced_amount": Amount,
+    /// The customer's balance held with the shop.
     Balance => "balance": Amount,
+    /// The customer's payment details (card) changed since the payment.
     CardChanged => "card_changed": YesNo,
+    /// A bank paid on credit for the customer.
     PaidByCredit => "paid_by_credit": YesNo,
+    /// The bank details (IBAN) a bank-transfer refund goes to.
     BankDetails => "bank_details": Text,
+    /// When a request awaiting confirmation was confirmed; the system sets it.
     ApprovedAt => "approved_at": Date,
 }
 
@@ -155,15 +183,23 @@ pub struct FactOfKind<const K: u8>(pub FactName);
 
 /// Kind codes for [`FactOfKind`] (const generics cannot take the enum itself).
 pub mod kind {
+    /// The code of `FactKind::YesNo`.
     pub const YES_NO: u8 = 0;
+    /// The code of `FactKind::Date`.
     pub const DATE: u8 = 1;
+    /// The code of `FactKind::Percent`.
     pub const PERCENT: u8 = 3;
+    /// The code of `FactKind::Amount`.
     pub const AMOUNT: u8 = 4;
 }
 
+/// A fact name where only a yes/no fact fits.
 pub type YesNoFact = FactOfKind<{ kind::YES_NO }>;
+/// A fact name where only a date fact fits.
 pub type DateFact = FactOfKind<{ kind::DATE }>;
+/// A fact name where only a whole-percent fact fits.
 pub type PercentFact = FactOfKind<{ kind::PERCENT }>;
+/// A fact name where only an amount fact fits.
 pub type AmountFact = FactOfKind<{ kind::AMOUNT }>;
 
 impl<const K: u8> FactOfKind<K> {
@@ -210,6 +246,7 @@ pub enum DocumentKind {
 }
 
 impl DocumentKind {
+    /// The snake_case name packs and requests use, e.g. `identity_document`.
     pub fn name(self) -> &'static str {
         match self {
             DocumentKind::RefundApplication => "refund_application",
@@ -223,7 +260,9 @@ impl DocumentKind {
 /// pack's time zone turns into a local date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DateOrTimestamp {
+    /// A plain date, already local.
     Date(NaiveDate),
+    /// A moment with its UTC offset.
     Timestamp(DateTime<FixedOffset>),
 }
 
@@ -282,6 +321,7 @@ impl<'de> Deserialize<'de> for DateOrTimestamp {
 pub struct Percent(u8);
 
 impl Percent {
+    /// The percentage `value`, or an error when it is above 100.
     pub fn new(value: u64) -> Result<Self, String> {
         u8::try_from(value)
             .ok()
@@ -290,6 +330,7 @@ impl Percent {
             .ok_or_else(|| format!("{value} is not a whole percentage 0-100"))
     }
 
+    /// The percentage, 0-100.
     pub fn value(self) -> u8 {
         self.0
     }
@@ -320,36 +361,52 @@ impl<'de> Deserialize<'de> for Percent {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Facts {
+    /// The merchant has already accepted the order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_accepted: Option<bool>,
+    /// When the customer got access to the course or service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_started_at: Option<DateOrTimestamp>,
+    /// The customer violated the terms of the agreement (support establishes it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terms_violated: Option<bool>,
+    /// The customer's reason in their own words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason_text: Option<String>,
+    /// How much of the course the customer has done, in whole percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress_percent: Option<Percent>,
+    /// When the customer received the goods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goods_received_at: Option<DateOrTimestamp>,
+    /// The goods kept their presentation and consumer properties.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goods_intact: Option<bool>,
+    /// The customer has kept the proof of purchase (receipt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof_of_purchase: Option<bool>,
+    /// The goods have individually defined properties, usable only by the buyer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personalized: Option<bool>,
+    /// The request has a valid identity document; the system sets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_document_verified: Option<bool>,
+    /// The amount finally invoiced, in the payment's currency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoiced_amount: Option<DecimalAmount>,
+    /// The customer's balance held with the shop, in the payment's currency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<DecimalAmount>,
+    /// The customer's payment details (card) changed since the payment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_changed: Option<bool>,
+    /// A bank paid on credit for the customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paid_by_credit: Option<bool>,
+    /// The bank details (IBAN) a bank-transfer refund goes to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank_details: Option<String>,
+    /// When a request awaiting confirmation was confirmed; the system sets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_at: Option<DateOrTimestamp>,
 }
@@ -357,10 +414,15 @@ pub struct Facts {
 /// One fact's value, as the engine reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FactValue<'a> {
+    /// A yes/no fact.
     YesNo(bool),
+    /// A date fact, as the request gives it.
     Date(DateOrTimestamp),
+    /// A text fact, never blank.
     Text(&'a str),
+    /// A whole-percent fact.
     Percent(Percent),
+    /// An amount fact, in the payment's currency.
     Amount(DecimalAmount),
 }
 

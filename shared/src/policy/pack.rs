@@ -38,9 +38,13 @@ use crate::money::{Currency, DecimalAmount, Money};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}{}: {field}: {problem}", line.map(|l| format!(":{l}")).unwrap_or_default())]
 pub struct PackError {
+    /// The pack file (or directory) as given.
     pub file: String,
+    /// The 1-based line in the file, when known.
     pub line: Option<usize>,
+    /// The field's path, arrays counted from 1 (`rules[1].when.reason[1]`), or `(file)`.
     pub field: String,
+    /// What is wrong, in plain words.
     pub problem: String,
 }
 
@@ -49,6 +53,7 @@ pub struct PackError {
 pub struct PolicyId(String);
 
 impl PolicyId {
+    /// Checks `text` is a valid pack id; the error says what a pack id must be.
     pub fn parse(text: &str) -> Result<Self, String> {
         let valid = text.len() <= 64
             && text.starts_with(|c: char| c.is_ascii_lowercase())
@@ -65,6 +70,7 @@ impl PolicyId {
         }
     }
 
+    /// The id as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -98,9 +104,13 @@ pub enum PayoutMethod {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionKind {
+    /// Refund an amount.
     Approve,
+    /// Refuse, quoting a clause.
     Reject,
+    /// Ask the customer for the facts or documents that are missing.
     NeedsInfo,
+    /// A person decides.
     ManualReview,
 }
 
@@ -153,7 +163,9 @@ impl<'de> Deserialize<'de> for DateSource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "WindowWire")]
 pub struct Window {
+    /// The date the window counts from.
     pub from: DateSource,
+    /// How long the window lasts.
     pub term: Term,
 }
 
@@ -243,6 +255,7 @@ impl Requirements {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Band {
+    /// The highest fact value (0-100) this band covers.
     pub up_to: u8,
     /// Share of the paid amount refunded, whole percent.
     pub percent: u8,
@@ -254,7 +267,9 @@ pub struct Band {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "TiersWire")]
 pub struct Tiers {
+    /// The whole-percent fact that chooses the band.
     pub fact: FactName,
+    /// The bands, rising by `up_to`; the last reaches 100.
     pub bands: Vec<Band>,
 }
 
@@ -316,7 +331,9 @@ pub struct ProRataDays {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FactMinusFee {
+    /// The amount fact, e.g. `balance`.
     pub fact: AmountFact,
+    /// The name of the fee in `[fees]`, e.g. `bank_fee`.
     pub fee: String,
 }
 
@@ -368,10 +385,14 @@ fn complete() -> DateSource {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PayoutRule {
+    /// The condition; the first payout rule whose condition holds sets the method.
     pub when: When,
+    /// Where the money goes when the condition holds.
     pub method: PayoutMethod,
+    /// What must also be on file when the condition holds.
     #[serde(default)]
     pub requires: Requirements,
+    /// Quoted when the condition cannot be told, or (by default) when a requirement is missing.
     pub clause: Clause,
 }
 
@@ -381,12 +402,15 @@ pub struct PayoutRule {
 pub struct EffectRule {
     /// A snake_case event name, e.g. `access_revocation`.
     pub kind: String,
+    /// The date the term counts from; the received date by default or when a fact date is missing.
     #[serde(default = "received")]
     pub from: DateSource,
+    /// How long after `from` it is due.
     pub term: Term,
     /// The decisions that trigger it (default: approve, reject, manual_review).
     #[serde(default = "final_decisions")]
     pub on: Vec<DecisionKind>,
+    /// The text recorded with the effect, in English and possibly other languages.
     pub clause: Clause,
 }
 
@@ -410,8 +434,10 @@ pub struct Rule {
     pub id: String,
     /// The policy text this rule applies, quotable to a customer.
     pub clause: Clause,
+    /// The condition; an empty one always holds.
     #[serde(default)]
     pub when: When,
+    /// What the rule decides when its condition holds.
     pub outcome: Outcome,
     /// Checked only when the outcome approves.
     #[serde(default)]
@@ -692,6 +718,7 @@ impl PolicyPack {
         PolicyPack::from_toml(&text, &file)
     }
 
+    /// The pack id merchants name in their `policies`.
     pub fn id(&self) -> &PolicyId {
         &self.id
     }
@@ -701,6 +728,7 @@ impl PolicyPack {
         &self.version
     }
 
+    /// A human name for the pack.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -715,10 +743,12 @@ impl PolicyPack {
         &self.file
     }
 
+    /// The country whose working-day calendar the pack uses.
     pub fn country(&self) -> Country {
         self.country
     }
 
+    /// The payments' currency; a request in another currency is refused.
     pub fn currency(&self) -> Currency {
         self.currency
     }
@@ -740,6 +770,7 @@ impl PolicyPack {
         self.timezone
     }
 
+    /// The rules, in the order they are tried.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
@@ -876,14 +907,17 @@ impl PolicyPacks {
         Ok(())
     }
 
+    /// The pack with this id, if any.
     pub fn get(&self, id: &str) -> Option<&PolicyPack> {
         self.packs.get(id)
     }
 
+    /// Every pack, in id order.
     pub fn iter(&self) -> impl Iterator<Item = &PolicyPack> {
         self.packs.values()
     }
 
+    /// Every pack id, in sorted order.
     pub fn ids(&self) -> Vec<&str> {
         self.packs.keys().map(String::as_str).collect()
     }

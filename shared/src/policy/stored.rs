@@ -23,8 +23,10 @@ fn first_version() -> u32 {
 /// A request's stored decision (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredDecision {
+    /// The format version the row was written in (1 when it does not say).
     #[serde(default = "first_version")]
     pub version: u32,
+    /// Approve, reject, needs info or manual review.
     pub decision: DecisionKind,
     /// The amount the engine decided, as decimal text in the request's currency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,6 +44,7 @@ pub struct StoredDecision {
     /// What the identity check found wrong with the documents sent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<Value>,
+    /// Where the money goes (approve only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payout_method: Option<PayoutMethod>,
     /// What the merchant must do by a date because of the decision.
@@ -50,10 +53,13 @@ pub struct StoredDecision {
     /// How the amount was reached (`kind` and its numbers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calculation: Option<Value>,
+    /// The id of the pack applied, when the engine gave an answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// The version of the pack applied, when the engine gave an answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_version: Option<String>,
+    /// The local date the money must be back by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_due_by: Option<NaiveDate>,
     /// Everything else the engine recorded (the rule, the facts and documents it used...),

@@ -29,12 +29,22 @@ enum Entry {
 /// Why the ledger file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
+    /// Creating, opening, reading or writing the ledger file failed.
     #[error("{path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    Io {
+        /// The ledger file.
+        path: PathBuf,
+        /// The error, as text.
+        reason: String,
+    },
+    /// An entry could not be read back or applied.
     #[error("{path}, line {line}: {problem}")]
     BadLine {
+        /// The ledger file (empty for an in-memory ledger).
         path: PathBuf,
+        /// The line number, counting from 1; 0 for an entry being recorded now.
         line: usize,
+        /// What was wrong with the entry.
         problem: String,
     },
 }
@@ -53,8 +63,11 @@ pub enum Booking {
 /// What seeding a payment did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seeding {
+    /// The payment was new and has been recorded.
     Added,
+    /// The same seed was recorded before; nothing was written.
     AlreadyKnown,
+    /// The transaction id was seeded before with other details; holds the earlier seed.
     Conflicts(PaymentSeed),
 }
 
@@ -291,6 +304,7 @@ impl Ledger {
         None
     }
 
+    /// The record booked (or declined) under this idempotency key, if any.
     pub fn refund(&self, idempotency_key: &str) -> Option<&RefundRecord> {
         self.refunds.get(idempotency_key)
     }

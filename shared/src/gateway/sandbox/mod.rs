@@ -35,9 +35,12 @@ pub const DEFAULT_URL: &str = "http://127.0.0.1:8090";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum CardStatus {
+    /// The card can take refunds (the default).
     #[default]
     Active,
+    /// The card has expired: refunds are declined `card_expired`.
     Expired,
+    /// The card account is closed: refunds are declined `card_closed`.
     Closed,
 }
 
@@ -45,10 +48,13 @@ pub enum CardStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentSeed {
+    /// The payment's transaction id, which refunds name.
     pub transaction_id: String,
     /// Decimal string, e.g. `"450.00"`.
     pub amount: String,
+    /// The currency the payment was captured in.
     pub currency: Currency,
+    /// Whether the card can take a refund; `active` when omitted.
     #[serde(default)]
     pub card_status: CardStatus,
 }
@@ -57,58 +63,85 @@ pub struct PaymentSeed {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
+    /// The seeded payment to refund.
     pub transaction_id: String,
+    /// Decimal string, e.g. `"150.00"`.
     pub amount: String,
+    /// The refund's currency; it must be the payment's.
     pub currency: Currency,
+    /// Our key: the same key again books nothing and answers the first record.
     pub idempotency_key: String,
 }
 
+/// Whether the sandbox booked a refund or declined it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundStatus {
+    /// The refund was booked and counts against the captured amount.
     Succeeded,
+    /// The refund was refused; `decline_code` and `reason` say why.
     Declined,
 }
 
 /// A refund as the sandbox booked it (declines are kept too, so a replay answers the same).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundRecord {
+    /// The sandbox's id for the refund (`sbx_re_…`).
     pub refund_id: String,
+    /// The idempotency key it was booked under.
     pub idempotency_key: String,
+    /// The seeded payment refunded.
     pub transaction_id: String,
+    /// Decimal string, e.g. `"150.00"`.
     pub amount: String,
+    /// The refund's currency.
     pub currency: Currency,
+    /// Booked or declined.
     pub status: RefundStatus,
+    /// Why it was declined; absent for a booked refund.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decline_code: Option<DeclineCode>,
+    /// A sentence saying why it was declined; absent for a booked refund.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When the sandbox recorded it.
     pub booked_at: DateTime<Utc>,
 }
 
 /// Totals for one seeded transaction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransactionTotals {
+    /// The seeded payment's transaction id.
     pub transaction_id: String,
+    /// The currency it was captured in.
     pub currency: Currency,
+    /// Its card status, as seeded.
     pub card_status: CardStatus,
+    /// The amount captured, as a decimal string.
     pub captured: String,
+    /// The total of its booked (succeeded) refunds, as a decimal string.
     pub refunded: String,
+    /// What is left to refund (captured minus refunded), as a decimal string.
     pub remaining: String,
+    /// How many refunds were booked against it; declines do not count.
     pub refund_count: usize,
 }
 
 /// `GET /ledger`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerView {
+    /// Every refund record, booked or declined, in the order recorded.
     pub refunds: Vec<RefundRecord>,
+    /// Totals per seeded transaction, ordered by transaction id.
     pub transactions: Vec<TransactionTotals>,
 }
 
 /// The error body of a 4xx answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxError {
+    /// A short machine-readable code (`bad_amount`, `idempotency_key_reused`, `not_found`...).
     pub error: String,
+    /// A sentence saying what was wrong.
     pub message: String,
 }
 
@@ -123,13 +156,22 @@ pub struct SandboxGateway {
 /// Why a sandbox administration call (seeding, ledger) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxCallError {
+    /// The HTTP call failed, or its answer could not be read.
     #[error("sandbox gateway call failed: {0}")]
     Transport(#[from] reqwest::Error),
+    /// The sandbox answered with a status other than success.
     #[error("sandbox gateway answered HTTP {status}: {body}")]
-    Refused { status: u16, body: String },
+    Refused {
+        /// The HTTP status code.
+        status: u16,
+        /// The answer's body, as text (empty when it could not be read).
+        body: String,
+    },
 }
 
 impl SandboxGateway {
+    /// An adapter for the sandbox at `base_url` (a trailing `/` is dropped); each call gives up
+    /// after `timeout`.
     pub fn new(client: reqwest::Client, base_url: String, timeout: Duration) -> Self {
         Self {
             client,

@@ -31,17 +31,22 @@ use crate::money::Money;
 pub struct SandboxConfig {
     /// JSON-lines ledger file, replayed at start; `None` keeps the ledger in memory.
     pub ledger_path: Option<PathBuf>,
+    /// Fault injection for `POST /refunds`; none by default.
     pub faults: Faults,
 }
 
 /// Fault injection (see the module documentation).
 #[derive(Clone, Debug)]
 pub struct Faults {
+    /// Added before every answer to refund, status and ledger calls.
     pub latency: Duration,
+    /// The share of refunds (0 to 1) that hang for `hang` and then answer 504.
     pub timeout_rate: f64,
+    /// The share of refunds (0 to 1) answered 500.
     pub error_rate: f64,
     /// How long a "timed out" refund hangs before its 504.
     pub hang: Duration,
+    /// When set, refunds of a known payment in its currency are declined with this code.
     pub decline: Option<DeclineCode>,
     /// Seed for the fault dice; random when absent.
     pub seed: Option<u64>,
@@ -63,15 +68,19 @@ impl Default for Faults {
 /// Why the sandbox could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The ledger file could not be opened or replayed.
     #[error("ledger: {0}")]
     Ledger(#[from] LedgerError),
+    /// The fault settings are out of range.
     #[error("{0}")]
     BadFaults(String),
+    /// Listening or serving HTTP failed.
     #[error("serving HTTP failed: {0}")]
     Http(#[from] std::io::Error),
 }
 
 impl Faults {
+    /// Checks that each rate is between 0 and 1 and that together they are at most 1.
     pub fn check(&self) -> Result<(), ServeError> {
         for (name, rate) in [
             ("timeout rate", self.timeout_rate),

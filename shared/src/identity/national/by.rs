@@ -23,19 +23,30 @@ pub struct ByPersonalNumber {
 /// Why a string is not a valid Belarus personal identification number.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ByPersonalNumberError {
+    /// Not 14 characters of the right kinds, or a first digit other than 1-6.
     #[error(
         "The Belarus personal number must have 14 characters: a digit 1-6, six digits of the birth date, a letter, three digits, two letters and a check digit (like 3120589A012PB3)."
     )]
     Format,
+    /// Characters 2-7 (`DDMMYY`) are not a real date.
     #[error("The Belarus personal number {masked} does not contain a real birth date.")]
-    BirthDate { masked: String },
+    BirthDate {
+        /// The number, masked.
+        masked: String,
+    },
+    /// The last digit is not the ICAO 9303 check digit (weights 7, 3, 1) of the first 13
+    /// characters.
     #[error(
         "The Belarus personal number {masked} has a wrong check digit: it may have been mistyped."
     )]
-    CheckDigit { masked: String },
+    CheckDigit {
+        /// The number, masked.
+        masked: String,
+    },
 }
 
 impl ByPersonalNumberError {
+    /// The named problem for reports (field `personal_number`).
     pub fn problem(&self) -> Problem {
         let code = match self {
             Self::Format => ProblemCode::PersonalNumberFormat,
@@ -90,14 +101,17 @@ impl ByPersonalNumber {
         &self.number
     }
 
+    /// The number masked for display and logs.
     pub fn masked(&self) -> String {
         mask_document_number(&self.number)
     }
 
+    /// The birth date from characters 2-7 (`DDMMYY`), its century from the first digit.
     pub fn birth_date(&self) -> NaiveDate {
         self.birth_date
     }
 
+    /// The sex from the first digit (odd male, even female).
     pub fn sex(&self) -> Sex {
         self.sex
     }

@@ -22,21 +22,39 @@ pub struct Iin {
 /// Why a string is not a valid IIN.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum IinError {
+    /// Not exactly 12 digits (spaces aside).
     #[error("The IIN must be exactly 12 digits.")]
     Format,
+    /// The 7th digit, which encodes the century of birth and sex, is not 1-6.
     #[error(
         "The 7th digit of the IIN must be 1 to 6 (it encodes the century of birth and sex); it is {digit}."
     )]
-    CenturyDigit { digit: u8 },
+    CenturyDigit {
+        /// The 7th digit as found.
+        digit: u8,
+    },
+    /// The first six digits (`YYMMDD`) are not a real date.
     #[error("The IIN {masked} does not start with a real birth date (YYMMDD).")]
-    BirthDate { masked: String },
+    BirthDate {
+        /// The IIN, masked.
+        masked: String,
+    },
+    /// The 12th digit is not the control digit of the first 11.
     #[error("The IIN {masked} has a wrong control digit: it may have been mistyped.")]
-    ControlDigit { masked: String },
+    ControlDigit {
+        /// The IIN, masked.
+        masked: String,
+    },
+    /// No control digit exists for the first 11 digits, so no such IIN is issued.
     #[error("The IIN {masked} cannot exist: no control digit is possible for its first 11 digits.")]
-    NotIssuable { masked: String },
+    NotIssuable {
+        /// The IIN, masked.
+        masked: String,
+    },
 }
 
 impl IinError {
+    /// The named problem for reports (field `personal_number`).
     pub fn problem(&self) -> Problem {
         let code = match self {
             Self::Format => ProblemCode::PersonalNumberFormat,
@@ -102,14 +120,17 @@ impl Iin {
         &self.number
     }
 
+    /// The IIN masked for display and logs.
     pub fn masked(&self) -> String {
         mask_document_number(&self.number)
     }
 
+    /// The birth date from the first six digits (`YYMMDD`), its century from the 7th digit.
     pub fn birth_date(&self) -> NaiveDate {
         self.birth_date
     }
 
+    /// The sex from the 7th digit (odd male, even female).
     pub fn sex(&self) -> Sex {
         self.sex
     }

@@ -23,17 +23,27 @@ pub struct LvPersonalCode {
 /// Why a string is not a valid Latvian personal code.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum LvPersonalCodeError {
+    /// Not 11 digits, or a hyphen anywhere but after the sixth digit.
     #[error("The Latvian personal code must be 11 digits, written like 121282-11210.")]
     Format,
+    /// An old-form code whose `DDMMYY` and century digit (0, 1 or 2) are not a real date.
     #[error("The Latvian personal code {masked} does not start with a real birth date.")]
-    BirthDate { masked: String },
+    BirthDate {
+        /// The code, masked.
+        masked: String,
+    },
+    /// An old-form code whose last digit is not its check digit.
     #[error(
         "The Latvian personal code {masked} has a wrong check digit: it may have been mistyped."
     )]
-    CheckDigit { masked: String },
+    CheckDigit {
+        /// The code, masked.
+        masked: String,
+    },
 }
 
 impl LvPersonalCodeError {
+    /// The named problem for reports (field `personal_number`).
     pub fn problem(&self) -> Problem {
         let code = match self {
             Self::Format => ProblemCode::PersonalNumberFormat,
@@ -106,6 +116,7 @@ impl LvPersonalCode {
         &self.digits
     }
 
+    /// The code masked for display and logs.
     pub fn masked(&self) -> String {
         mask_document_number(&self.digits)
     }

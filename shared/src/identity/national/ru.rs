@@ -19,6 +19,7 @@ pub struct RuPassport {
 /// Why a string is not a Russian passport series and number.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RuPassportError {
+    /// Not 10 digits once spaces, `№` and hyphens are removed.
     #[error(
         "The Russian passport series and number must be 10 digits: a 4-digit series and a 6-digit number, like 45 06 123456."
     )]
@@ -26,6 +27,7 @@ pub enum RuPassportError {
 }
 
 impl RuPassportError {
+    /// The named problem for reports (field `document_number`).
     pub fn problem(&self) -> Problem {
         Problem::new(
             ProblemCode::DocumentNumberFormat,
@@ -66,6 +68,7 @@ impl RuPassport {
         format!("{}{}", self.series, self.number)
     }
 
+    /// Series and number masked for display and logs.
     pub fn masked(&self) -> String {
         mask_document_number(&self.as_digits())
     }

@@ -38,6 +38,7 @@ use crate::policy::FactName;
 /// One asked fact the reply answers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Answer {
+    /// The asked fact the reply answers.
     pub fact: FactName,
     /// The fact's value as the request's facts hold it (a bool, a date, a number, a text).
     pub value: Value,

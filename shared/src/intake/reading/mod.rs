@@ -78,25 +78,48 @@ pub enum Doubt {
     /// No reason has support in the customer's own words.
     NoReason,
     /// More than one reason has support.
-    CompetingReasons { reasons: Vec<Reason> },
+    CompetingReasons {
+        /// The reasons that each have support.
+        reasons: Vec<Reason>,
+    },
     /// A phrase of this reason is negated ("I can't say I never received it").
-    Negated { reason: Reason, phrase: String },
+    Negated {
+        /// The reason the negated phrase belongs to.
+        reason: Reason,
+        /// The customer's words.
+        phrase: String,
+    },
     /// The reason or the request is only asked about ("could I get my money back?").
-    Question { phrase: String },
+    Question {
+        /// The customer's words that ask.
+        phrase: String,
+    },
     /// The reason or the request is said under a condition ("if it doesn't come by
     /// Friday").
-    Conditional { phrase: String },
+    Conditional {
+        /// The customer's words that set the condition.
+        phrase: String,
+    },
     /// The customer says they are not applying yet ("not asking yet", "просто
     /// интересуюсь"), or that they are not asking for a refund.
-    Hedged { phrase: String },
+    Hedged {
+        /// The customer's words that hedge.
+        phrase: String,
+    },
     /// Praise next to the complaint ("great job, it never opened once"): the words may mean
     /// the opposite.
-    Sarcasm { phrase: String },
+    Sarcasm {
+        /// The words of praise.
+        phrase: String,
+    },
     /// The customer asks for their money back and gives no reason: read as a withdrawal,
     /// which the customer should confirm.
     OnlyARequest,
     /// Reason words appear only in quoted or forwarded text, not in the customer's own.
-    OnlyInQuotedText { reasons: Vec<Reason> },
+    OnlyInQuotedText {
+        /// The reasons the quoted or forwarded text supports.
+        reasons: Vec<Reason>,
+    },
 }
 
 /// One phrase that counted: what it supports (`reason:not_delivered`, `request`, `hedge`,
@@ -104,7 +127,9 @@ pub enum Doubt {
 /// customer's words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
+    /// What the phrase supports, e.g. `reason:not_delivered` or `question:request`.
     pub supports: String,
+    /// The customer's words.
     pub phrase: String,
 }
 
@@ -112,10 +137,16 @@ pub struct Evidence {
 /// range is read as its higher end, which is the smaller refund).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct StatedFacts {
+    /// How far through the course the customer says they are, in percent. A range reads as its
+    /// higher end (the smaller refund); "not started" is 0.
     pub progress_percent: Option<u8>,
+    /// Whether the customer says the goods came (`Some(false)`: they say they did not).
     pub goods_received: Option<bool>,
+    /// Whether the customer says the order was accepted (`Some(false)`: that it was not).
     pub order_accepted: Option<bool>,
+    /// The day the customer says their access started.
     pub access_started_at: Option<NaiveDate>,
+    /// The day the customer says the goods came.
     pub goods_received_at: Option<NaiveDate>,
     /// The card paid with was lost, blocked, reissued or replaced (the money cannot go back
     /// to it as it was).

@@ -24,16 +24,23 @@ use crate::policy::{Clause, FactName};
 /// Everything a template may show. All owned: rendering never touches the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailContext {
+    /// The event the email is about; it chooses the template.
     pub event: Event,
+    /// The language the email is written in.
     pub language: Language,
+    /// The request the email is about.
     pub request_id: Uuid,
     /// `RF-` and the last 8 hex digits of the request id (see [`request_tag`]).
     pub request_tag: String,
+    /// The customer's name for the greeting; without it the greeting names no one.
     pub customer_name: Option<String>,
+    /// The merchant's name.
     pub merchant_name: String,
     /// The merchant's signature, possibly several lines.
     pub merchant_signature: String,
+    /// The refund amount, when the email names one.
     pub amount: Option<Money>,
+    /// The date the refund is due by, when the email names one.
     pub due_date: Option<NaiveDate>,
     /// The policy clause a decision applied (shown when a refund is rejected), in every
     /// language the pack writes it in; quoted in `language` when it has it.
@@ -57,22 +64,40 @@ pub struct EmailContext {
 pub enum AmountReason {
     /// `percent` % of `paid` back at `value` % of a percentage fact (course progress).
     Tier {
+        /// The percentage fact the tier is chosen by (`progress_percent`, ...).
         fact: String,
+        /// The fact's value, in percent.
         value: u8,
+        /// The percentage of `paid` refunded.
         percent: u8,
+        /// What the customer paid.
         paid: Money,
     },
     /// `paid` minus the service rendered over `used_days` of `term_days`.
     ProRata {
+        /// What the customer paid.
         paid: Money,
+        /// The value of the service rendered over the days used.
         rendered: Money,
+        /// Days of the term used.
         used_days: u32,
+        /// Days in the whole term.
         term_days: u32,
     },
     /// `paid` minus an amount (the invoiced amount).
-    Deduction { paid: Money, deducted: Money },
+    Deduction {
+        /// What the customer paid.
+        paid: Money,
+        /// The amount deducted (the invoiced amount).
+        deducted: Money,
+    },
     /// An amount (the balance) minus a fee.
-    Fee { value: Money, fee: Money },
+    Fee {
+        /// The amount the fee is taken from (the balance).
+        value: Money,
+        /// The fee deducted.
+        fee: Money,
+    },
 }
 
 impl AmountReason {
@@ -148,11 +173,16 @@ pub enum RefundChannel {
     /// Refunded to the card through the gateway: its brand and last four digits (anything
     /// but exactly four digits is never shown).
     Card {
+        /// The card brand, when the gateway reported it.
         brand: Option<String>,
+        /// The last four digits of the card number.
         last4: String,
     },
     /// Paid by bank transfer: the last four characters of the account (IBAN) number.
-    BankAccount { last4: String },
+    BankAccount {
+        /// The last four characters of the account number.
+        last4: String,
+    },
 }
 
 impl RefundChannel {
@@ -193,8 +223,11 @@ impl RefundChannel {
 pub struct RenderedEmail {
     /// The language the parts are written in (sent as `Content-Language`).
     pub language: Language,
+    /// The subject line.
     pub subject: String,
+    /// The plain-text part.
     pub text: String,
+    /// The HTML part.
     pub html: String,
 }
 
