@@ -4,7 +4,9 @@
 use serde_json::json;
 use shared::api_keys::ApiRole;
 
-use crate::helpers::{as_role, client, payment_body, problem, register_payment};
+use crate::helpers::{
+    application, as_role, client, payment_body, problem, register_payment, submit,
+};
 use e2e::TestApp;
 
 async fn count(app: &TestApp, table: &str) -> i64 {
@@ -116,6 +118,62 @@ async fn a_full_card_number_is_refused_and_never_stored() {
         "the number is not echoed"
     );
     assert_eq!(count(&app, "payments").await, 0);
+    app.stop().await;
+}
+
+/// A card number written as bank details (or in any other fact), on the application or
+/// added later, is refused naming the field, never stored and never echoed (it once was, in
+/// full, from `facts.bank_details`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_number_in_any_fact_is_refused_on_create_and_on_patch() {
+    let app = TestApp::spawn().await;
+    let payment = register_payment(&app, "tx-card-fact").await;
+    let card = "4111 1111 1111 1111";
+    let mut body = application(&payment);
+    body["facts"]["bank_details"] = json!(format!("refund to card {card} please"));
+    let r = as_role(
+        &app,
+        client().post(app.url("/v1/refund-requests")).json(&body),
+        ApiRole::Support,
+    )
+    .send()
+    .await
+    .unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert_eq!(status, 422, "{text}");
+    let p: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(p["errors"][0]["field"], "facts.bank_details", "{p}");
+    assert!(!p.to_string().contains("4111"), "not echoed: {p}");
+    assert_eq!(count(&app, "refund_requests").await, 0);
+
+    let id = submit(&app, &payment).await;
+    for (fact, value) in [
+        ("bank_details", format!("card {card}")),
+        ("reason_text", format!("my card is {card}")),
+        ("account_holder", card.to_owned()),
+    ] {
+        let r = as_role(
+            &app,
+            client()
+                .patch(app.url(&format!("/v1/refund-requests/{id}/facts")))
+                .json(&json!({ fact: value })),
+            ApiRole::Support,
+        )
+        .send()
+        .await
+        .unwrap();
+        let p = problem(r, 422).await;
+        assert_eq!(p["errors"][0]["field"], fact, "{p}");
+        assert!(!p.to_string().contains("4111"), "not echoed: {p}");
+    }
+    let stored: String =
+        sqlx::query_scalar("SELECT facts::text FROM refund_requests WHERE id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(!stored.contains("4111"), "{stored}");
     app.stop().await;
 }
 

@@ -146,6 +146,12 @@ impl TextLimits for std::collections::BTreeMap<String, String> {}
 /// Deserializes JSON, naming the path of the field at fault; then checks every string
 /// against the body's [`TextLimits`].
 pub fn parse<T: DeserializeOwned + TextLimits>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Card numbers first, before any other answer could quote the value back.
+    if let Ok(raw) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some((field, problem)) = card_number_in(&raw, "")
+    {
+        return Err(ApiError::field(field, problem));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(value) => {
@@ -262,6 +268,63 @@ fn text_problem(
     }
 }
 
+/// A full card number in any string of any JSON body is refused here, at the door, before a
+/// handler sees it: nothing we are sent may hold one (a payment gives the brand and last 4
+/// digits; a refund to another account is an IBAN), so no field can store or echo one. The
+/// answer names the field and never repeats the number. IBANs are not card numbers, whatever
+/// their digits.
+fn card_number_problem(path: &str, text: &str) -> Option<String> {
+    if !shared::cards::contains_card_number(&shared::bank_details::without_ibans(text)) {
+        return None;
+    }
+    Some(if strip_indexes(path).ends_with("bank_details") {
+        "looks like a card number; the card cannot take the refund: give the bank account \
+         (IBAN and bank) to send the money to"
+            .into()
+    } else {
+        "looks like a full card number; card numbers are never needed or stored: remove it \
+         (a payment gives only the card's brand and last 4 digits)"
+            .into()
+    })
+}
+
+/// The path and problem of the first string or key of `value` holding a card number (keys
+/// are named with the number masked).
+fn card_number_in(value: &serde_json::Value, path: &str) -> Option<(String, String)> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::String(s) => card_number_problem(path, s).map(|problem| {
+            (
+                if path.is_empty() {
+                    "body".into()
+                } else {
+                    path.into()
+                },
+                problem,
+            )
+        }),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| card_number_in(v, &format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if let Some(problem) = card_number_problem(path, k) {
+                let (masked, _) = shared::cards::mask_card_numbers(k);
+                Some((join(&masked), format!("the name {problem}")))
+            } else {
+                card_number_in(v, &join(k))
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// `facts.notes[1]` → `facts.notes`: array items share their array's limits.
 fn strip_indexes(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
@@ -316,6 +379,69 @@ mod tests {
 
         let e = parse::<BTreeMap<String, String>>(br#"{"a\u0000": "x"}"#).unwrap_err();
         assert_eq!(e.problem().errors[0].field, "a\\u0000");
+    }
+
+    /// One guard at the door: a card number anywhere in any body (a fact, a name, a note, an
+    /// array item, a key) is refused naming the field, and the answer never repeats it.
+    #[test]
+    fn a_card_number_in_any_string_is_refused_naming_the_field_and_not_echoed() {
+        for (body, field) in [
+            (
+                r#"{"facts": {"bank_details": "4111 1111 1111 1111"}}"#,
+                "facts.bank_details",
+            ),
+            (
+                r#"{"bank_details": "card 4111-1111-1111-1111 Swedbank"}"#,
+                "bank_details",
+            ),
+            (
+                r#"{"contact": {"name": "5555555555554444"}}"#,
+                "contact.name",
+            ),
+            (
+                r#"{"facts": {"notes": ["ok", "pay to 4111 1111 1111 1111"]}}"#,
+                "facts.notes[1]",
+            ),
+            (
+                r#"{"note": "x", "extra": {"4111111111111111": true}}"#,
+                "extra.**** **** **** 1111",
+            ),
+        ] {
+            let e = parse::<serde_json::Value>(body.as_bytes()).unwrap_err();
+            assert_eq!(e.status(), 422, "{body}");
+            let problem = &e.problem().errors[0];
+            assert_eq!(problem.field, field, "{body}");
+            assert!(
+                problem.message.contains("card number"),
+                "{}",
+                problem.message
+            );
+            let answer = serde_json::to_string(&e.problem()).unwrap();
+            for digits in ["4111", "5555555555554444"] {
+                assert!(!answer.contains(digits), "{answer}");
+            }
+        }
+        let bank =
+            parse::<serde_json::Value>(br#"{"facts": {"bank_details": "4111 1111 1111 1111"}}"#)
+                .unwrap_err();
+        assert!(bank.problem().errors[0].message.contains("IBAN"));
+    }
+
+    /// What is not a card number passes: an IBAN (whatever its digits), a Luhn-invalid run,
+    /// a 12-digit personal code, a timestamp.
+    #[test]
+    fn ibans_dates_and_short_numbers_are_not_card_numbers() {
+        for body in [
+            r#"{"bank_details": "LV80 BANK 0000 4351 9500 1 Swedbank"}"#,
+            r#"{"bank_details": "KZ86125KZT5004100100"}"#,
+            r#"{"reason_text": "order 4111 1111 1111 1112, IIN 900101300123"}"#,
+            r#"{"paid_at": "2026-12-02T14:22:11.123456789+00:00"}"#,
+        ] {
+            assert!(
+                parse::<serde_json::Value>(body.as_bytes()).is_ok(),
+                "{body}"
+            );
+        }
     }
 
     #[test]

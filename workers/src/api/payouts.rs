@@ -172,12 +172,6 @@ pub async fn bank_details(
             "give the IBAN (and bank) to send the money to",
         ));
     }
-    if shared::cards::contains_card_number(&shared::bank_details::without_ibans(details)) {
-        return Err(ApiError::field(
-            "bank_details",
-            "this looks like a card number; the card cannot take the refund, give a bank account (IBAN)",
-        ));
-    }
     let mut facts = json!({"bank_details": details});
     if let Some(holder) = &body.account_holder {
         facts["account_holder"] = json!(holder.trim());

@@ -152,23 +152,6 @@ pub async fn create(
             "cannot be before the payment was made",
         ));
     }
-    if let Some(c) = &body.contact
-        && let Some(name) = &c.name
-        && shared::cards::contains_card_number(name)
-    {
-        errors.push(field(
-            "contact.name",
-            "looks like a card number; never send card numbers",
-        ));
-    }
-    if let Some(text) = &body.facts.reason_text
-        && shared::cards::contains_card_number(text)
-    {
-        errors.push(field(
-            "facts.reason_text",
-            "contains what looks like a card number; remove it (card numbers are never needed)",
-        ));
-    }
     if !errors.is_empty() {
         return Err(ApiError::validation(
             format!("{} problem(s) with the application", errors.len()),

@@ -51,14 +51,6 @@ pub async fn add_facts(
 ) -> Result<Json<RefundRequestView>, ApiError> {
     let caller = caller.require(&READERS, "add facts")?;
     let id = parse_id(&id)?;
-    if let Some(text) = &new_facts.reason_text
-        && shared::cards::contains_card_number(text)
-    {
-        return Err(ApiError::field(
-            "reason_text",
-            "contains what looks like a card number; remove it",
-        ));
-    }
     let added = strip_nulls(serde_json::to_value(&new_facts).expect("facts serialize"));
     if added.as_object().is_none_or(serde_json::Map::is_empty) {
         return Err(ApiError::field("body", "give at least one fact"));
