@@ -318,6 +318,8 @@ fn schema_name(schema: &serde_json::Value) -> Markup {
 
 #[cfg(test)]
 mod tests {
+    use utoipa::OpenApi;
+
     use super::{markdown, markdown_inline};
 
     #[test]
@@ -337,6 +339,36 @@ mod tests {
             "{hostile}"
         );
         assert!(hostile.contains("&lt;script&gt;"), "{hostile}");
+    }
+
+    /// `/openapi.json` is a contract: clients, the contract check and the checks outside the
+    /// repository read it. It changes only on purpose: a change to the API's shape fails here
+    /// until `docs/openapi.json` is regenerated with
+    /// `REFUNDD_UPDATE_OPENAPI=1 cargo nextest run -p workers openapi_is_the_committed_contract`
+    /// and committed with the change that needs it.
+    #[test]
+    fn openapi_is_the_committed_contract() {
+        let now = super::ApiDoc::openapi()
+            .to_pretty_json()
+            .expect("the document serializes")
+            + "\n";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
+        if std::env::var_os("REFUNDD_UPDATE_OPENAPI").is_some() {
+            std::fs::write(path, &now).expect("docs/openapi.json is writable");
+        }
+        let committed = std::fs::read_to_string(path).expect("docs/openapi.json exists");
+        if committed != now {
+            let line = committed
+                .lines()
+                .zip(now.lines())
+                .position(|(a, b)| a != b)
+                .map_or_else(|| committed.lines().count().min(now.lines().count()), |i| i)
+                + 1;
+            panic!(
+                "/openapi.json differs from docs/openapi.json from line {line} on; if the change \
+                 is intended, regenerate it (REFUNDD_UPDATE_OPENAPI=1) and commit it"
+            );
+        }
     }
 
     #[tokio::test]
