@@ -177,6 +177,64 @@ async fn a_card_number_in_any_fact_is_refused_on_create_and_on_patch() {
     app.stop().await;
 }
 
+/// A personal number in free text (the customer's words, a note) is stored masked, on the
+/// application and when facts are added; the rest of the text is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_numbers_in_free_text_are_stored_masked() {
+    let app = TestApp::spawn().await;
+    let payment = register_payment(&app, "tx-iin-text").await;
+    let mut body = application(&payment);
+    body["facts"]["reason_text"] = json!("Мой ИИН 900101300126, верните деньги");
+    let r = as_role(
+        &app,
+        client().post(app.url("/v1/refund-requests")).json(&body),
+        ApiRole::Support,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reason_text = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT facts->>'reason_text' FROM refund_requests WHERE id = $1::uuid",
+        )
+        .bind(&id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(reason_text().await, "Мой ИИН 90***26, верните деньги");
+
+    let r = as_role(
+        &app,
+        client()
+            .patch(app.url(&format!("/v1/refund-requests/{id}/facts")))
+            .json(&json!({"reason_text": "personas kods 010190-12349"})),
+        ApiRole::Support,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    assert_eq!(reason_text().await, "personas kods 01***49");
+    let everything: String = sqlx::query_scalar(
+        "SELECT string_agg(facts::text || coalesce(details::text, ''), ' ')
+           FROM refund_requests r LEFT JOIN request_events e ON e.request_id = r.id",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(
+        !everything.contains("900101300126") && !everything.contains("010190-12349"),
+        "{everything}"
+    );
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inconsistent_payments_name_every_field_at_fault() {
     let app = TestApp::spawn().await;

@@ -362,7 +362,7 @@ mod tests {
                 .lines()
                 .zip(now.lines())
                 .position(|(a, b)| a != b)
-                .map_or_else(|| committed.lines().count().min(now.lines().count()), |i| i)
+                .unwrap_or_else(|| committed.lines().count().min(now.lines().count()))
                 + 1;
             panic!(
                 "/openapi.json differs from docs/openapi.json from line {line} on; if the change \

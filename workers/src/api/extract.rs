@@ -144,7 +144,9 @@ impl TextLimits for serde_json::Value {}
 impl TextLimits for std::collections::BTreeMap<String, String> {}
 
 /// Deserializes JSON, naming the path of the field at fault; then checks every string
-/// against the body's [`TextLimits`].
+/// against the body's [`TextLimits`]. A full card number anywhere is refused first; personal
+/// (national identity) numbers in free text (the fields of [`TextShape::Lines`]) are masked
+/// (`90***23`) before the handler sees the body, so none is stored in clear.
 pub fn parse<T: DeserializeOwned + TextLimits>(bytes: &[u8]) -> Result<T, ApiError> {
     // Card numbers first, before any other answer could quote the value back.
     if let Ok(raw) = serde_json::from_slice::<serde_json::Value>(bytes)
@@ -158,10 +160,14 @@ pub fn parse<T: DeserializeOwned + TextLimits>(bytes: &[u8]) -> Result<T, ApiErr
             de.end().map_err(|e| {
                 ApiError::malformed(format!("unexpected data after the JSON value: {e}"), None)
             })?;
-            let raw: serde_json::Value = serde_json::from_slice(bytes)
+            let mut raw: serde_json::Value = serde_json::from_slice(bytes)
                 .map_err(|e| ApiError::malformed(e.to_string(), None))?;
             if let Some((field, problem)) = text_problem(&raw, "", T::TEXT) {
                 return Err(ApiError::field(field, problem));
+            }
+            if mask_free_text(&mut raw, "", T::TEXT) {
+                // The same body with masked text: it was read above, so it reads again.
+                return T::deserialize(raw).map_err(|e| ApiError::malformed(e.to_string(), None));
             }
             Ok(value)
         }
@@ -286,6 +292,46 @@ fn card_number_problem(path: &str, text: &str) -> Option<String> {
          (a payment gives only the card's brand and last 4 digits)"
             .into()
     })
+}
+
+/// Masks personal numbers in the free-text strings of `value` (those whose path has the
+/// [`TextShape::Lines`] limit); whether any was masked.
+fn mask_free_text(
+    value: &mut serde_json::Value,
+    path: &str,
+    limits: &[(&str, usize, TextShape)],
+) -> bool {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::String(s) => {
+            let free = limits
+                .iter()
+                .any(|(p, _, shape)| *p == strip_indexes(path) && *shape == TextShape::Lines);
+            if !free {
+                return false;
+            }
+            let (masked, any) = shared::identity::masking::mask_personal_numbers(s);
+            if any {
+                *s = masked;
+            }
+            any
+        }
+        serde_json::Value::Array(items) => {
+            items.iter_mut().enumerate().fold(false, |any, (i, v)| {
+                mask_free_text(v, &format!("{path}[{i}]"), limits) | any
+            })
+        }
+        serde_json::Value::Object(map) => map.iter_mut().fold(false, |any, (k, v)| {
+            mask_free_text(v, &join(k), limits) | any
+        }),
+        _ => false,
+    }
 }
 
 /// The path and problem of the first string or key of `value` holding a card number (keys
@@ -425,6 +471,37 @@ mod tests {
             parse::<serde_json::Value>(br#"{"facts": {"bank_details": "4111 1111 1111 1111"}}"#)
                 .unwrap_err();
         assert!(bank.problem().errors[0].message.contains("IBAN"));
+    }
+
+    /// Personal numbers in free text reach the handler masked; elsewhere (a one-line field,
+    /// which never holds one legitimately either, is left for its own check) they are kept.
+    #[test]
+    fn personal_numbers_in_free_text_are_masked_before_the_handler_sees_them() {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            note: String,
+            notes: Vec<String>,
+            reference: String,
+        }
+        impl TextLimits for Body {
+            const TEXT: &'static [(&'static str, usize, TextShape)] = &[
+                ("note", 2000, TextShape::Lines),
+                ("notes", 2000, TextShape::Lines),
+            ];
+        }
+        // A valid Kazakh IIN (date, sex and check digit) and a Latvian personal code.
+        let body = br#"{"note": "my IIN is 900101300126, call me",
+                        "notes": ["code 010190-12349"],
+                        "reference": "900101300126"}"#;
+        let b: Body = parse(body).unwrap();
+        assert_eq!(b.note, "my IIN is 90***26, call me");
+        assert_eq!(b.notes, ["code 01***49"]);
+        assert_eq!(b.reference, "900101300126", "not free text");
+        // Ordinary numbers stay.
+        let b: Body =
+            parse(br#"{"note": "order 123456789012, 3 items", "notes": [], "reference": ""}"#)
+                .unwrap();
+        assert_eq!(b.note, "order 123456789012, 3 items");
     }
 
     /// What is not a card number passes: an IBAN (whatever its digits), a Luhn-invalid run,

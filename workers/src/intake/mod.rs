@@ -956,11 +956,14 @@ MAX_CANDIDATES
         .collect())
 }
 
-/// The raw bytes with card numbers masked: each byte read as one character (Latin-1), so
-/// bytes of any charset survive and only digit runs change.
+/// The raw bytes with card numbers and personal (national identity) numbers masked, as the
+/// parsed text is: each byte read as one character (Latin-1), so bytes of any charset survive
+/// and only the numbers change (text in base64 or quoted-printable parts is masked when it is
+/// parsed, not here).
 pub fn mask_raw(raw: &[u8]) -> Vec<u8> {
     let latin1: String = raw.iter().map(|&b| char::from(b)).collect();
     let (masked, _) = mask_card_numbers(&latin1);
+    let (masked, _) = shared::identity::masking::mask_personal_numbers(&masked);
     masked.chars().map(|c| c as u32 as u8).collect()
 }
 
@@ -969,13 +972,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn raw_bytes_keep_their_charset_and_lose_card_numbers() {
-        let raw = b"Subject: \xcf\xf0\xe8\r\n\r\ncard 4111 1111 1111 1111 \xff end";
+    fn raw_bytes_keep_their_charset_and_lose_card_and_personal_numbers() {
+        let raw =
+            b"Subject: \xcf\xf0\xe8\r\n\r\ncard 4111 1111 1111 1111 IIN 900101300126 \xff end";
         let masked = mask_raw(raw);
         assert!(masked.starts_with(b"Subject: \xcf\xf0\xe8\r\n"));
         assert!(masked.ends_with(b" \xff end"));
         let text = String::from_utf8_lossy(&masked);
         assert!(!text.contains("4111 1111 1111 1111"), "{text}");
         assert!(text.contains("1111"));
+        assert!(
+            !text.contains("900101300126") && text.contains("IIN 90***26"),
+            "{text}"
+        );
     }
 }
