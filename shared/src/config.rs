@@ -86,6 +86,9 @@ pub struct Settings {
     /// A payout whose gateway answer is still unknown or pending, with no news for this long
     /// (after the retry tiers gave up), is asked about again by the sla role.
     pub payout_recheck_after: Duration,
+    /// A request whose stage made no progress for this long (its message parked, dropped or
+    /// lost) has the message queued again by the sla role; longer than the retry tiers.
+    pub stall_after: Duration,
     /// Where `refundd all` serves the built-in sandbox gateway (`off`: not at all).
     pub sandbox_gateway_listen: Option<SocketAddr>,
     /// The sandbox gateway's ledger file.
@@ -153,6 +156,7 @@ impl Default for Settings {
             document_retention_days: 90,
             sla_interval: Duration::from_secs(60),
             payout_recheck_after: Duration::from_secs(30 * 60),
+            stall_after: Duration::from_secs(15 * 60),
             sandbox_gateway_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8090))),
             sandbox_ledger: PathBuf::from("var/sandbox-ledger.jsonl"),
             smtp_url: None,
@@ -196,6 +200,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("document_retention_days", "REFUNDD_DOCUMENT_RETENTION_DAYS"),
     ("sla_interval", "REFUNDD_SLA_INTERVAL"),
     ("payout_recheck_after", "REFUNDD_PAYOUT_RECHECK_AFTER"),
+    ("stall_after", "REFUNDD_STALL_AFTER"),
     ("sandbox_gateway", "REFUNDD_SANDBOX_GATEWAY"),
     ("sandbox_ledger", "REFUNDD_SANDBOX_LEDGER"),
     ("smtp_url", "REFUNDD_SMTP_URL"),
@@ -414,6 +419,7 @@ impl Settings {
                 "payout_recheck_after" => {
                     s.payout_recheck_after = parse_duration(&value).map_err(bad)?;
                 }
+                "stall_after" => s.stall_after = parse_duration(&value).map_err(bad)?,
                 "sandbox_gateway" => {
                     s.sandbox_gateway_listen = if value == "off" {
                         None

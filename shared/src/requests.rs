@@ -385,7 +385,8 @@ pub(crate) async fn move_state(
     sqlx::query_scalar!(
         r#"UPDATE refund_requests
               SET state = $1, version = version + 1, updated_at = now(),
-                  ended_at = CASE WHEN $5 THEN now() ELSE ended_at END
+                  ended_at = CASE WHEN $5 THEN now() ELSE ended_at END,
+                  sweeps = 0, swept_at = NULL
             WHERE id = $2 AND version = $3 AND state = $4
         RETURNING version"#,
         to.as_str(),
@@ -662,4 +663,56 @@ pub async fn extend_due_after_pause(
         paused_on,
         resumed_on,
     }))
+}
+
+/// A request the sweeper found with no progress: its id, state and how many times it was
+/// swept before in this state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stalled {
+    /// The request's id.
+    pub id: Uuid,
+    /// The state it has been in since `updated_at`.
+    pub state: RequestState,
+    /// Sweeps before this one, in this state.
+    pub sweeps: i32,
+}
+
+/// Requests in one of `states` unchanged for longer than `stall_after` (seconds), whose last
+/// sweep is further back than `stall_after · 2^sweeps` (at most 64 times): the ones to sweep
+/// now. Locked (skipping those another sweeper holds) for the rest of the transaction.
+pub async fn stalled(
+    conn: &mut PgConnection,
+    states: &[RequestState],
+    stall_after_seconds: f64,
+    limit: i64,
+) -> sqlx::Result<Vec<Stalled>> {
+    let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+    sqlx::query_as!(
+        Stalled,
+        r#"SELECT id, state AS "state: RequestState", sweeps
+             FROM refund_requests
+            WHERE state = ANY($1)
+              AND updated_at < now() - make_interval(secs => $2)
+              AND (swept_at IS NULL
+                   OR swept_at < now() - make_interval(secs => $2 * power(2, least(sweeps, 6))))
+            ORDER BY updated_at
+            LIMIT $3
+              FOR UPDATE SKIP LOCKED"#,
+        &states as &[&str],
+        stall_after_seconds,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Counts a sweep of each of `ids` (the backoff and the escalation read the count).
+pub async fn record_sweeps(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE refund_requests SET sweeps = sweeps + 1, swept_at = now() WHERE id = ANY($1)",
+        ids
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }

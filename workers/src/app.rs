@@ -178,7 +178,7 @@ impl<H: Handler> Handler for DatabaseExplained<H> {
         message: shared::messages::WorkMessage,
     ) -> Result<(), consumer::HandlerError> {
         match self.inner.handle(message).await {
-            Err(consumer::HandlerError::Transient(e))
+            Err(consumer::HandlerError::Unavailable(e))
                 if e.chain().any(|c| {
                     matches!(
                         c.downcast_ref::<sqlx::Error>(),
@@ -187,7 +187,7 @@ impl<H: Handler> Handler for DatabaseExplained<H> {
                 }) =>
             {
                 let reason = shared::db::explain(&self.pool, &sqlx::Error::PoolTimedOut).await;
-                Err(consumer::HandlerError::Transient(match reason {
+                Err(consumer::HandlerError::Unavailable(match reason {
                     Some(reason) => e.context(format!("the database: {reason}")),
                     None => e,
                 }))
@@ -244,6 +244,7 @@ fn spawn_role(
                 interval: settings.sla_interval,
                 retention_days: settings.document_retention_days,
                 payout_recheck_after: settings.payout_recheck_after,
+                stall_after: settings.stall_after,
             };
             tracker.spawn(monitor.run(shutdown.clone()));
         }

@@ -2,6 +2,8 @@
 //! role's handler, and acks only after the handler's transaction has committed.
 //!
 //! - transient failure: the message waits in the next retry tier, then comes back;
+//! - a service down (the database): the message waits in the retry tiers, then at the last
+//!   one again and again, never parked, until the service is back;
 //! - permanent failure, or more transient failures than there are tiers: parking queue, with
 //!   the reason in headers;
 //! - a message that does not parse: parking queue and a log line; the consumer goes on;
@@ -36,12 +38,40 @@ pub enum HandlerError {
     /// Trying again changes nothing; a person must look at it.
     #[error("permanent: {0:#}")]
     Permanent(anyhow::Error),
+    /// A service the stage needs is down (the database refuses or drops connections, the
+    /// pool waits in vain): nothing is wrong with the message, so it is never parked; it
+    /// waits at the last retry tier, again and again, until the service is back.
+    #[error("unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
 }
 
 impl From<sqlx::Error> for HandlerError {
-    /// Database trouble is transient: the transaction rolled back and can be replayed.
+    /// Database trouble is never the message's fault: the transaction rolled back and can be
+    /// replayed. A database that is down or refuses connections is [`HandlerError::Unavailable`]
+    /// (retried for as long as it takes); anything else transient.
     fn from(e: sqlx::Error) -> Self {
-        HandlerError::Transient(e.into())
+        if database_unavailable(&e) {
+            HandlerError::Unavailable(e.into())
+        } else {
+            HandlerError::Transient(e.into())
+        }
+    }
+}
+
+/// Whether `e` says the database cannot be reached or refuses work for now: connection and
+/// pool failures, and the SQLSTATEs of a server shutting down, starting, or out of
+/// connections (class 08 connection exceptions, 57P01-57P03, 53300).
+pub fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
     }
 }
 
@@ -214,6 +244,23 @@ async fn process<H: Handler>(
                 tracing::error!(reason, "message parked");
                 park(&delivery, stage, topology, publisher, &reason).await
             }
+            Err(HandlerError::Unavailable(e)) => {
+                // The highest tier up to this attempt: the last one, once the others are used.
+                let tier = (0..=attempt.max(0) as usize)
+                    .rev()
+                    .find_map(|t| topology.retry_tier(t));
+                match tier {
+                    Some(exchange) => {
+                        tracing::warn!(error = %format!("{e:#}"), retry_exchange = exchange, "a service is unavailable; retrying later, never parking");
+                        republish(&delivery, publisher, &exchange, attempt + 1, None).await?;
+                        Ok(Outcome::Retried)
+                    }
+                    // No retry tiers at all: back to the queue.
+                    None => Err(lapin::Error::InvalidChannelState(
+                        lapin::ChannelState::Error,
+                    )),
+                }
+            }
         }
     }
     .instrument(span)
@@ -312,5 +359,28 @@ async fn republish(
         Confirmation::Ack(Some(_)) | Confirmation::Nack(_) => Err(
             lapin::Error::InvalidChannelState(lapin::ChannelState::Error),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HandlerError, database_unavailable};
+
+    #[test]
+    fn a_database_that_is_down_is_unavailable_and_other_errors_transient() {
+        assert!(database_unavailable(&sqlx::Error::PoolTimedOut));
+        assert!(database_unavailable(&sqlx::Error::PoolClosed));
+        assert!(database_unavailable(&sqlx::Error::Io(
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused)
+        )));
+        assert!(matches!(
+            HandlerError::from(sqlx::Error::PoolTimedOut),
+            HandlerError::Unavailable(_)
+        ));
+        assert!(!database_unavailable(&sqlx::Error::RowNotFound));
+        assert!(matches!(
+            HandlerError::from(sqlx::Error::RowNotFound),
+            HandlerError::Transient(_)
+        ));
     }
 }

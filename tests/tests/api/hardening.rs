@@ -501,7 +501,8 @@ async fn a_refusing_database_answers_503_and_its_reason_is_found() {
         .unwrap_err()
         .to_string();
     assert!(
-        failure.starts_with("transient:") && failure.contains("too many connections for role"),
+        // Unavailable: retried at the last tier for as long as it takes, never parked.
+        failure.starts_with("unavailable:") && failure.contains("too many connections for role"),
         "{failure}"
     );
     assert_eq!(

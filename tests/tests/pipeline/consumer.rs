@@ -152,6 +152,59 @@ async fn a_transient_failure_is_retried_after_the_retry_delays() {
     db.drop_database().await;
 }
 
+/// A database outage longer than the retry tiers parks nothing: the message waits at the last
+/// tier again and again and is handled once the database is back (a 30-second outage once
+/// parked 97 messages and left their requests stuck).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unavailable_database_is_retried_at_the_last_tier_and_never_parked() {
+    let db = TestDb::new().await;
+    let delays = [Duration::from_millis(200), Duration::from_millis(400)];
+    let broker = TestBroker::new(&delays);
+    broker.declare().await;
+    let handler = RecordingHandler::new(
+        db.pool.clone(),
+        Arc::new(|_, n| {
+            if n <= 5 {
+                // What a handler's `?` makes of a pool that cannot reach the database.
+                Err(HandlerError::from(sqlx::Error::PoolTimedOut))
+            } else {
+                Ok(())
+            }
+        }),
+    )
+    .await;
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(consumer::run(
+        config(&broker, Stage::Validate),
+        Arc::new(handler.clone()),
+        shutdown.clone(),
+    ));
+    let message = WorkMessage::new(Stage::Validate, uuid::Uuid::now_v7());
+    publish(&broker, &message).await;
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            effect_rows(&db.pool).await.0 == 1
+        })
+        .await,
+        "handled once the database was back"
+    );
+    shutdown.cancel();
+    worker.await.unwrap();
+    let times = handler.deliveries.lock().unwrap()[&message.message_id].clone();
+    assert_eq!(
+        times.len(),
+        6,
+        "five failures (more than the two tiers), then success"
+    );
+    // After the tiers are used up, every wait is the last tier's.
+    for pair in times.windows(2).skip(2) {
+        assert!(pair[1] - pair[0] >= Duration::from_millis(400), "{times:?}");
+    }
+    assert!(drain_parking(&broker).await.is_empty(), "nothing parked");
+    broker.cleanup().await;
+    db.drop_database().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permanent_failures_and_garbage_are_parked_with_a_reason_and_the_consumer_goes_on() {
     let db = TestDb::new().await;

@@ -7,3 +7,4 @@ mod consumer;
 mod process;
 mod relay;
 mod support;
+mod sweep;

@@ -8,6 +8,7 @@ pub mod guess;
 pub mod notify;
 pub mod payout;
 pub mod sla;
+pub mod sweep;
 pub mod validate;
 pub mod webhook;
 

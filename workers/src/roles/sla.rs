@@ -2,7 +2,8 @@
 //! its pack's calendar. A change of SLA state is an audit event; reaching at-risk and reaching
 //! breached each send one escalation to the merchant (through the notify stage). Each pass
 //! also asks the payout stage again about payouts the retry tiers gave up on (no gateway news
-//! for `payout_recheck_after`). Once a day it purges the bytes of documents past their
+//! for `payout_recheck_after`), and sweeps requests whose stage made no progress for
+//! `stall_after` ([`super::sweep`]). Once a day it purges the bytes of documents past their
 //! retention.
 
 use std::sync::Arc;
@@ -29,6 +30,9 @@ pub struct SlaMonitor {
     /// Payouts with no gateway news for this long are asked about again
     /// ([`super::payout::recheck_stuck`]).
     pub payout_recheck_after: Duration,
+    /// Requests with no progress for this long have their stage message queued again
+    /// ([`super::sweep::sweep`]).
+    pub stall_after: Duration,
 }
 
 /// What one pass changed.
@@ -58,6 +62,16 @@ impl SlaMonitor {
                     error = format!("{e:#}"),
                     "SLA pass failed; next pass retries"
                 ),
+            }
+            match super::sweep::sweep(&self.pool, self.stall_after).await {
+                Ok(swept) if !swept.is_empty() => tracing::warn!(
+                    requests = swept.len(),
+                    first = %swept[0].id,
+                    state = %swept[0].state,
+                    "requests with no progress: their stage message was queued again"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "sweep failed; next pass retries"),
             }
             match super::payout::recheck_stuck(&self.pool, self.payout_recheck_after).await {
                 Ok(ids) if !ids.is_empty() => tracing::warn!(

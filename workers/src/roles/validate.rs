@@ -41,6 +41,8 @@ pub(super) fn to_handler_error(e: TransitionError) -> HandlerError {
             HandlerError::Permanent(anyhow::anyhow!("request {id} does not exist"))
         }
         TransitionError::Illegal(e) => HandlerError::Permanent(e.into()),
+        // A database that is down is unavailable, not the message's fault.
+        TransitionError::Database(e) => e.into(),
         other => HandlerError::Transient(other.into()),
     }
 }

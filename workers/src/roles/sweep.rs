@@ -1,0 +1,111 @@
+//! The sweeper: a parked, dropped or lost message is never the end of a request. On each pass
+//! of the sla role it finds requests whose stage has made no progress for `stall_after` and
+//! queues the stage's message again through the outbox (each stage's handler is safe to run
+//! twice). It backs off per request (`stall_after · 2^sweeps`, up to 64 times) and, after
+//! [`ESCALATE_AFTER`] sweeps in one state, writes an audit event saying a person must look,
+//! and keeps sweeping at the longest interval.
+//!
+//! What it sweeps, by state:
+//! - `received`, `validating`: the validate stage (it validates and queues the decision);
+//! - `approved`: the payout stage (which sends the refund or asks for bank details).
+//!
+//! Payouts already at the gateway (`payout_pending`, `payout_sent`) are asked about again by
+//! [`super::payout::recheck_stuck`], so the sweeper never queues a second payout message
+//! for them. States that wait on a person or the customer are not stalls.
+
+use std::time::Duration;
+
+use serde_json::json;
+use shared::lifecycle::RequestState;
+use shared::messages::{Stage, WorkMessage};
+use shared::outbox::OutboxMessage;
+use shared::requests::{self, Stalled};
+use shared::transition;
+use sqlx::PgPool;
+
+/// Sweeps of one request in one state before a person is asked to look.
+pub const ESCALATE_AFTER: i32 = 5;
+
+/// The most requests one pass re-queues (the rest wait for the next pass).
+const BATCH: i64 = 500;
+
+/// The stage whose message moves a request on from `state`, for the states the sweeper
+/// watches.
+pub fn stage_for(state: RequestState) -> Option<Stage> {
+    match state {
+        RequestState::Received | RequestState::Validating => Some(Stage::Validate),
+        RequestState::Approved => Some(Stage::Payout),
+        _ => None,
+    }
+}
+
+/// The states the sweeper watches.
+pub const WATCHED: [RequestState; 3] = [
+    RequestState::Received,
+    RequestState::Validating,
+    RequestState::Approved,
+];
+
+/// One pass: the requests whose stage message was queued again (with the sweeps before this
+/// one), in one transaction with their outbox rows.
+pub async fn sweep(pool: &PgPool, stall_after: Duration) -> sqlx::Result<Vec<Stalled>> {
+    let mut tx = pool.begin().await?;
+    let stalled = requests::stalled(&mut tx, &WATCHED, stall_after.as_secs_f64(), BATCH).await?;
+    if stalled.is_empty() {
+        return Ok(stalled);
+    }
+    let messages: Vec<OutboxMessage> = stalled
+        .iter()
+        .filter_map(|s| stage_for(s.state).map(|stage| WorkMessage::new(stage, s.id).into()))
+        .collect();
+    shared::outbox::enqueue(&mut tx, &messages).await?;
+    let ids: Vec<uuid::Uuid> = stalled.iter().map(|s| s.id).collect();
+    requests::record_sweeps(&mut tx, &ids).await?;
+    for s in stalled.iter().filter(|s| s.sweeps + 1 == ESCALATE_AFTER) {
+        let stage = stage_for(s.state).map_or("", Stage::as_str);
+        tracing::error!(request_id = %s.id, state = %s.state, stage, sweeps = ESCALATE_AFTER,
+            "request makes no progress although its stage message was queued again; a person must look");
+        transition::record_event(
+            &mut tx,
+            s.id,
+            "worker:sweeper",
+            Some(s.state),
+            s.state,
+            Some(&format!(
+                "no progress in {} after {ESCALATE_AFTER} re-queued {stage} messages; a person must look (the parking queue and the logs say why)",
+                s.state
+            )),
+            &json!({ "sweeps": ESCALATE_AFTER, "stage": stage }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(stalled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_watched_state_has_a_stage_and_nothing_else_does() {
+        for &state in RequestState::ALL {
+            assert_eq!(
+                stage_for(state).is_some(),
+                WATCHED.contains(&state),
+                "{state}"
+            );
+        }
+        // What waits on a person or the customer, or is finished, is no stall.
+        for state in [
+            RequestState::NeedsInfo,
+            RequestState::ManualReview,
+            RequestState::AwaitingConfirmation,
+            RequestState::NeedsBankDetails,
+            RequestState::ManualPayout,
+            RequestState::Refunded,
+        ] {
+            assert_eq!(stage_for(state), None, "{state}");
+        }
+    }
+}
