@@ -59,6 +59,12 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         api_url: String,
     },
+    /// The parking queue: `parking list` shows what is there and why, `parking replay` puts
+    /// messages back to work (those whose request has finished are dropped).
+    Parking {
+        #[command(subcommand)]
+        cmd: ParkingCmd,
+    },
     /// Refunds to pay by hand: `payouts export --format csv` for the finance team.
     Payouts {
         #[command(subcommand)]
@@ -91,6 +97,49 @@ enum Command {
     },
     /// Serve the sandbox payment gateway (ledger, fault injection) for demos and tests.
     SandboxGateway(tools::sandbox_gateway::SandboxGatewayArgs),
+}
+
+#[derive(Subcommand)]
+enum ParkingCmd {
+    /// Print each parked message: id, stage, request, attempts and why it was parked.
+    List(ParkingFilter),
+    /// Put parked messages back on their stage queue.
+    Replay(ParkingFilter),
+}
+
+#[derive(clap::Args)]
+struct ParkingFilter {
+    /// Only messages for this stage (validate, decide, payout, notify, webhook).
+    #[arg(long, value_parser = parse_stage)]
+    stage: Option<shared::messages::Stage>,
+    /// Only messages whose reason contains this text (any case), e.g. `delivery limit`.
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+fn parse_stage(text: &str) -> Result<shared::messages::Stage, String> {
+    text.parse()
+}
+
+impl ParkingFilter {
+    fn filter(self) -> shared::broker::parking::Filter {
+        shared::broker::parking::Filter {
+            stage: self.stage,
+            reason: self.reason,
+        }
+    }
+}
+
+fn parked_line(p: &shared::broker::parking::Parked) -> String {
+    let text = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    format!(
+        "{}\t{}\t{}\tattempt {}\t{}",
+        text(p.message_id.map(|id| id.to_string())),
+        text(p.stage.map(|s| s.to_string())),
+        text(p.request_id.map(|id| id.to_string())),
+        p.attempt,
+        p.reason
+    )
 }
 
 #[derive(Subcommand)]
@@ -285,6 +334,54 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { api_url } => workers::demo::run(&settings, &api_url).await,
+        Command::Parking {
+            cmd: ParkingCmd::List(filter),
+        } => {
+            let topology = shared::broker::Topology::from_settings(&settings);
+            let parked =
+                shared::broker::parking::list(&settings.amqp_url, &topology, &filter.filter())
+                    .await?;
+            for p in &parked {
+                println!("{}", parked_line(p));
+            }
+            eprintln!("{} parked message(s)", parked.len());
+            Ok(())
+        }
+        Command::Parking {
+            cmd: ParkingCmd::Replay(filter),
+        } => {
+            let topology = shared::broker::Topology::from_settings(&settings);
+            let pool = shared::db::connect(&settings.database_url, 2).await?;
+            let finished = |id: uuid::Uuid| {
+                let pool = pool.clone();
+                async move {
+                    let mut conn = pool.acquire().await?;
+                    Ok(shared::requests::find(&mut conn, id)
+                        .await?
+                        .is_none_or(|r| r.state().is_final()))
+                }
+            };
+            let done = shared::broker::parking::replay(
+                &settings.amqp_url,
+                &topology,
+                &filter.filter(),
+                finished,
+            )
+            .await?;
+            for p in &done.replayed {
+                println!("replayed\t{}", parked_line(p));
+            }
+            for p in &done.dropped {
+                println!("dropped (request finished)\t{}", parked_line(p));
+            }
+            eprintln!(
+                "{} replayed, {} dropped (their request has finished), {} left in parking",
+                done.replayed.len(),
+                done.dropped.len(),
+                done.kept
+            );
+            Ok(())
+        }
         Command::CheckDocument { .. }
         | Command::Quote { .. }
         | Command::Policies { .. }

@@ -11,6 +11,7 @@
 //!   carries its reason in the `x-refundd-reason` header.
 
 pub mod consumer;
+pub mod parking;
 pub mod relay;
 
 use std::time::Duration;

@@ -4,6 +4,7 @@
 
 mod audit;
 mod consumer;
+mod parking;
 mod process;
 mod relay;
 mod support;
