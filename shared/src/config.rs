@@ -89,6 +89,12 @@ pub struct Settings {
     /// A request whose stage made no progress for this long (its message parked, dropped or
     /// lost) has the message queued again by the sla role; longer than the retry tiers.
     pub stall_after: Duration,
+    /// How long a stopping worker waits for the messages in flight before it leaves them for
+    /// redelivery (SIGTERM); under the 10 s a container runtime gives by default.
+    pub shutdown_grace: Duration,
+    /// Postgres connections per process, by process kind (`api`, `worker`, `intake-email`,
+    /// `all`) or worker role (`payout`, ...; a role's size wins over `worker`).
+    pub db_pool: BTreeMap<String, u32>,
     /// Where `refundd all` serves the built-in sandbox gateway (`off`: not at all).
     pub sandbox_gateway_listen: Option<SocketAddr>,
     /// The sandbox gateway's ledger file.
@@ -157,6 +163,8 @@ impl Default for Settings {
             sla_interval: Duration::from_secs(60),
             payout_recheck_after: Duration::from_secs(30 * 60),
             stall_after: Duration::from_secs(15 * 60),
+            shutdown_grace: Duration::from_secs(8),
+            db_pool: BTreeMap::new(),
             sandbox_gateway_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8090))),
             sandbox_ledger: PathBuf::from("var/sandbox-ledger.jsonl"),
             smtp_url: None,
@@ -201,6 +209,8 @@ const SETTINGS: &[(&str, &str)] = &[
     ("sla_interval", "REFUNDD_SLA_INTERVAL"),
     ("payout_recheck_after", "REFUNDD_PAYOUT_RECHECK_AFTER"),
     ("stall_after", "REFUNDD_STALL_AFTER"),
+    ("shutdown_grace", "REFUNDD_SHUTDOWN_GRACE"),
+    ("db_pool", "REFUNDD_DB_POOL"),
     ("sandbox_gateway", "REFUNDD_SANDBOX_GATEWAY"),
     ("sandbox_ledger", "REFUNDD_SANDBOX_LEDGER"),
     ("smtp_url", "REFUNDD_SMTP_URL"),
@@ -420,6 +430,8 @@ impl Settings {
                     s.payout_recheck_after = parse_duration(&value).map_err(bad)?;
                 }
                 "stall_after" => s.stall_after = parse_duration(&value).map_err(bad)?,
+                "shutdown_grace" => s.shutdown_grace = parse_duration(&value).map_err(bad)?,
+                "db_pool" => s.db_pool = parse_pool_sizes(&value).map_err(bad)?,
                 "sandbox_gateway" => {
                     s.sandbox_gateway_listen = if value == "off" {
                         None
@@ -772,6 +784,53 @@ fn existing_dir(value: &str) -> Result<PathBuf, String> {
     }
 }
 
+/// The names `REFUNDD_DB_POOL` takes: process kinds and worker roles.
+pub const DB_POOL_NAMES: [&str; 11] = [
+    "api",
+    "worker",
+    "intake-email",
+    "all",
+    "relay",
+    "validate",
+    "decide",
+    "payout",
+    "notify",
+    "sla",
+    "webhook",
+];
+
+/// `api=16,worker=8,payout=12`: connections by process kind or worker role, 1-1000 each.
+pub fn parse_pool_sizes(text: &str) -> Result<BTreeMap<String, u32>, String> {
+    let mut sizes = BTreeMap::new();
+    for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let Some((name, size)) = item.split_once('=') else {
+            return Err(format!(
+                "expected name=connections, like api=16,payout=12; got {item:?}"
+            ));
+        };
+        let name = name.trim();
+        if !DB_POOL_NAMES.contains(&name) {
+            return Err(format!(
+                "unknown process or role {name:?}; expected one of {}",
+                DB_POOL_NAMES.join(", ")
+            ));
+        }
+        let size = size
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "expected 1-1000 connections for {name}, got {:?}",
+                    size.trim()
+                )
+            })?;
+        sizes.insert(name.to_owned(), size);
+    }
+    Ok(sizes)
+}
+
 /// `250ms`, `5s`, `1m`, `10m`, `1h`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("expected a duration like 250ms, 5s, 1m or 1h, got {text:?}");
@@ -937,6 +996,33 @@ mod tests {
         let err =
             Settings::load_from(None, &env(&[("REFUNDD_INTAKE_ADDRESS", "refunds")])).unwrap_err();
         assert_eq!(err.setting, "REFUNDD_INTAKE_ADDRESS");
+    }
+
+    #[test]
+    fn pool_sizes_and_the_shutdown_grace_are_settings() {
+        let s = Settings::load_from(None, &env(&[])).unwrap();
+        assert!(s.db_pool.is_empty());
+        assert_eq!(s.shutdown_grace, Duration::from_secs(8));
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("REFUNDD_DB_POOL", "api=20, worker=6,payout=12"),
+                ("REFUNDD_SHUTDOWN_GRACE", "3s"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.db_pool["api"], 20);
+        assert_eq!(s.db_pool["payout"], 12);
+        assert_eq!(s.shutdown_grace, Duration::from_secs(3));
+        for (value, problem) in [
+            ("api:20", "expected name=connections"),
+            ("apy=20", "unknown process or role \"apy\""),
+            ("payout=0", "expected 1-1000 connections for payout"),
+        ] {
+            let err = Settings::load_from(None, &env(&[("REFUNDD_DB_POOL", value)])).unwrap_err();
+            assert_eq!(err.setting, "REFUNDD_DB_POOL");
+            assert!(err.problem.contains(problem), "{value}: {err}");
+        }
     }
 
     #[test]

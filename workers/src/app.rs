@@ -153,6 +153,7 @@ fn spawn_consumer<H: Handler>(
         topology: topology.clone(),
         stage,
         prefetch: settings.prefetch,
+        shutdown_grace: settings.shutdown_grace,
     };
     let handler = DatabaseExplained::new(pool.clone(), handler);
     tracker.spawn(consumer::run(config, Arc::new(handler), shutdown.clone()));
@@ -318,14 +319,23 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// Connections of the process's pool.
-    fn connections(self) -> u32 {
-        match self {
-            Mode::Api => 16,
-            Mode::Worker(_) => 8,
-            Mode::IntakeEmail => 4,
-            Mode::All => 24,
-        }
+    /// Connections of the process's pool: `REFUNDD_DB_POOL`'s size for the worker role, else
+    /// for the process kind, else the default (api 16, worker 8, intake-email 4, all 24).
+    pub fn connections(self, settings: &Settings) -> u32 {
+        let (kind, default) = match self {
+            Mode::Api => ("api", 16),
+            Mode::Worker(_) => ("worker", 8),
+            Mode::IntakeEmail => ("intake-email", 4),
+            Mode::All => ("all", 24),
+        };
+        let role = match self {
+            Mode::Worker(role) => Some(role.name()),
+            _ => None,
+        };
+        role.and_then(|r| settings.db_pool.get(r))
+            .or_else(|| settings.db_pool.get(kind))
+            .copied()
+            .unwrap_or(default)
     }
 }
 
@@ -354,7 +364,7 @@ impl App {
         if mode == Mode::All {
             shared::db::create_if_missing(&settings.database_url).await?;
         }
-        let pool = shared::db::connect(&settings.database_url, mode.connections()).await?;
+        let pool = shared::db::connect(&settings.database_url, mode.connections(&settings)).await?;
         Self::with_pool(settings, mode, pool).await
     }
 
@@ -537,6 +547,10 @@ fn imap_config(settings: &Settings) -> anyhow::Result<Option<intake::imap::ImapC
 mod tests {
     use std::path::Path;
 
+    use shared::config::Settings;
+
+    use super::Mode;
+
     /// Every `.rs` file under `dir` whose text names `needle`.
     fn naming(dir: &Path, needle: &str) -> Vec<String> {
         let mut found = Vec::new();
@@ -555,6 +569,36 @@ mod tests {
 
     /// The API and the worker roles are put together here only: neither imports the other
     /// (both use `crate::intake` and `shared`).
+    #[test]
+    fn a_pool_size_is_the_roles_else_the_process_kinds_else_the_default() {
+        let mut settings = Settings::default();
+        assert_eq!(Mode::Api.connections(&settings), 16);
+        assert_eq!(
+            Mode::Worker(crate::roles::Role::Payout).connections(&settings),
+            8
+        );
+        settings.db_pool = shared::config::parse_pool_sizes("worker=6,payout=12,all=30").unwrap();
+        assert_eq!(
+            Mode::Worker(crate::roles::Role::Payout).connections(&settings),
+            12
+        );
+        assert_eq!(
+            Mode::Worker(crate::roles::Role::Notify).connections(&settings),
+            6
+        );
+        assert_eq!(Mode::All.connections(&settings), 30);
+        assert_eq!(Mode::IntakeEmail.connections(&settings), 4);
+        // Every role's name is one REFUNDD_DB_POOL takes, as `refundd worker` spells it.
+        for role in crate::roles::Role::ALL {
+            assert!(
+                shared::config::DB_POOL_NAMES.contains(&role.name()),
+                "{role:?}"
+            );
+            use clap::ValueEnum;
+            assert_eq!(role.to_possible_value().unwrap().get_name(), role.name());
+        }
+    }
+
     #[test]
     fn the_api_and_the_roles_never_import_each_other() {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");

@@ -96,6 +96,10 @@ pub struct ConsumerConfig {
     /// How many unacked messages the broker sends at once (`basic.qos`); at most this many are
     /// handled at the same time.
     pub prefetch: u16,
+    /// How long a shutdown waits for the messages in flight. A handler still running then (one
+    /// waiting on a lock) is abandoned: its message is not acked, so RabbitMQ delivers it again,
+    /// and its transaction rolls back when the process ends.
+    pub shutdown_grace: std::time::Duration,
 }
 
 /// What became of one delivery.
@@ -106,7 +110,8 @@ enum Outcome {
     Parked,
 }
 
-/// Runs until `shutdown` fires; in-flight messages are finished and acked before it returns.
+/// Runs until `shutdown` fires; in-flight messages are finished and acked before it returns,
+/// within `shutdown_grace` (what is still running then is left unacked, for redelivery).
 pub async fn run<H: Handler>(config: ConsumerConfig, handler: Arc<H>, shutdown: CancellationToken) {
     let mut backoff = Backoff::default();
     let stage = config.stage;
@@ -182,9 +187,17 @@ async fn consume<H: Handler>(
             .await;
     }
     tracker.close();
-    tracker.wait().await;
     if result.is_ok() {
+        if tokio::time::timeout(config.shutdown_grace, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(%stage, in_flight = tracker.len(), grace_ms = config.shutdown_grace.as_millis() as u64,
+                "messages still in flight after the shutdown grace; leaving them unacked for redelivery");
+        }
         let _ = connection.close(200, "shutting down").await;
+    } else {
+        tracker.wait().await;
     }
     result
 }

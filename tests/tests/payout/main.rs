@@ -104,6 +104,7 @@ fn start_workers(
                 topology: broker.topology.clone(),
                 stage: Stage::Payout,
                 prefetch: 64,
+                shutdown_grace: std::time::Duration::from_secs(8),
             },
             Arc::new(workers::roles::payout::Payout::new(
                 db.pool.clone(),

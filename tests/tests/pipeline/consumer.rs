@@ -20,6 +20,7 @@ fn config(broker: &TestBroker, stage: Stage) -> ConsumerConfig {
         topology: broker.topology.clone(),
         stage,
         prefetch: 8,
+        shutdown_grace: std::time::Duration::from_secs(8),
     }
 }
 

@@ -13,7 +13,8 @@ pub mod validate;
 pub mod webhook;
 
 /// A worker role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum Role {
     /// Check what the policy requires (facts, documents, window) and pass complete requests on.
     Validate,
@@ -32,6 +33,11 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role's name, as `refundd worker <name>` and `REFUNDD_DB_POOL` write it.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
     /// Every role: what `refundd all` runs in one process.
     pub const ALL: [Role; 7] = [
         Role::Relay,
