@@ -21,6 +21,7 @@ use uuid::Uuid;
     Hash,
     Serialize,
     Deserialize,
+    strum::Display,
     strum::IntoStaticStr,
     strum::VariantArray,
 )]
@@ -44,12 +45,6 @@ impl ApiRole {
     /// The role's name as stored and shown (`support`, `supervisor`, `intake`, `viewer`).
     pub fn as_str(self) -> &'static str {
         self.into()
-    }
-}
-
-impl fmt::Display for ApiRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

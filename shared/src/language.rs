@@ -1,15 +1,13 @@
 //! The languages we write to customers in: one type for the emails, the intake's guess, the
 //! policy packs' clause translations, the API and the merchants file.
 
-use std::fmt;
-
 use crate::names::Named;
 use serde::{Deserialize, Serialize};
 
 /// The language of a customer email. Anything we do not write in falls back to English.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[derive(strum::Display, strum::IntoStaticStr, strum::VariantArray)]
 #[strum(serialize_all = "lowercase")]
 #[derive(sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
@@ -57,12 +55,6 @@ impl Language {
     /// The ISO 639-1 code (`ru`, `kk`, `lv`, `en`), also used as the HTML `lang`.
     pub fn code(self) -> &'static str {
         self.into()
-    }
-}
-
-impl fmt::Display for Language {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
     }
 }
 

@@ -1,7 +1,6 @@
 //! The lifecycle of a refund request: its states and the one function that says which moves
 //! between them are legal. Nothing else in the system decides that.
 
-use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -9,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Where a refund request stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[derive(strum::Display, strum::IntoStaticStr, strum::VariantArray)]
 #[strum(serialize_all = "snake_case")]
 #[derive(sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
@@ -104,12 +103,6 @@ impl RequestState {
                 | ManualPayout
                 | Withdrawn
         )
-    }
-}
-
-impl fmt::Display for RequestState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -2,7 +2,6 @@
 //! never documents or personal data. The database row is the truth; a message only says
 //! "look at this request now".
 
-use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +19,7 @@ use uuid::Uuid;
     Hash,
     Serialize,
     Deserialize,
+    strum::Display,
     strum::IntoStaticStr,
     strum::VariantArray,
 )]
@@ -50,12 +50,6 @@ impl Stage {
     /// The routing key on the work exchange that reaches this stage's queue.
     pub fn routing_key(self) -> String {
         format!("request.{}", self.as_str())
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

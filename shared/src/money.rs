@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
     Hash,
     Serialize,
     Deserialize,
+    strum::Display,
     strum::IntoStaticStr,
     strum::VariantArray,
 )]
@@ -49,12 +50,6 @@ impl Currency {
     pub fn exponent(self) -> u32 {
         // All five have two decimals (KZT tiyn, BYN kopeck, RUB kopeck, EUR/USD cent).
         2
-    }
-}
-
-impl fmt::Display for Currency {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
     }
 }
 

@@ -44,12 +44,6 @@ impl AttemptStatus {
     }
 }
 
-impl std::fmt::Display for AttemptStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A payout attempt as stored.
 #[derive(Debug, Clone)]
 pub struct Attempt {

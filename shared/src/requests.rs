@@ -716,3 +716,30 @@ pub async fn record_sweeps(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Resul
     .await
     .map(drop)
 }
+
+/// Those of `ids` with nothing left to do: in a final state, or not existing (a message about
+/// them changes nothing). One query for all of them.
+pub async fn over_among(
+    pool: &sqlx::PgPool,
+    ids: &[Uuid],
+) -> sqlx::Result<std::collections::HashSet<Uuid>> {
+    let final_states: Vec<&str> = RequestState::ALL
+        .iter()
+        .filter(|s| s.is_final())
+        .map(|s| s.as_str())
+        .collect();
+    let open: std::collections::HashSet<Uuid> = sqlx::query_scalar!(
+        "SELECT id FROM refund_requests WHERE id = ANY($1) AND NOT (state = ANY($2))",
+        ids,
+        &final_states as &[&str]
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .collect();
+    Ok(ids
+        .iter()
+        .copied()
+        .filter(|id| !open.contains(id))
+        .collect())
+}

@@ -2,7 +2,6 @@
 //! working-day calendar. On track; at risk when one working day or less is left; breached
 //! after the due date. A request waiting on the customer is paused: its clock is stopped.
 
-use std::fmt;
 use std::str::FromStr;
 
 use crate::names::Named;
@@ -23,6 +22,7 @@ use crate::lifecycle::RequestState;
     Hash,
     Serialize,
     Deserialize,
+    strum::Display,
     strum::IntoStaticStr,
     strum::VariantArray,
 )]
@@ -48,12 +48,6 @@ impl SlaState {
     /// The snake_case name stored in the database and shown in the API, e.g. `at_risk`.
     pub fn as_str(self) -> &'static str {
         self.into()
-    }
-}
-
-impl fmt::Display for SlaState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -352,14 +352,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         } => {
             let topology = shared::broker::Topology::from_settings(&settings);
             let pool = shared::db::connect(&settings.database_url, 2).await?;
-            let finished = |id: uuid::Uuid| {
-                let pool = pool.clone();
-                async move {
-                    let mut conn = pool.acquire().await?;
-                    Ok(shared::requests::find(&mut conn, id)
-                        .await?
-                        .is_none_or(|r| r.state().is_final()))
-                }
+            let finished = |ids: Vec<uuid::Uuid>| async move {
+                shared::requests::over_among(&pool, &ids).await
             };
             let done = shared::broker::parking::replay(
                 &settings.amqp_url,

@@ -14,19 +14,21 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use lapin::Channel;
 use lapin::message::Delivery;
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
-    BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    ConfirmSelectOptions,
 };
-use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, LongString};
-use lapin::{BasicProperties, Channel};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::{Backoff, HEADER_ATTEMPT, HEADER_REASON, HEADER_STAGE, Topology, connect, header_int};
+use super::{
+    Backoff, HEADER_ATTEMPT, HEADER_REASON, HEADER_STAGE, Topology, connect, header_int,
+    publish_copy,
+};
 use crate::messages::{Stage, WorkMessage};
 
 /// Why a handler could not finish a message.
@@ -234,44 +236,37 @@ async fn process<H: Handler>(
     let outcome = async {
         match handler.handle(message).await {
             Ok(()) => Ok(Outcome::Done),
-            Err(HandlerError::Transient(e)) => {
-                let tier = attempt as usize;
-                match topology.retry_tier(tier) {
-                    Some(exchange) => {
-                        tracing::warn!(error = %format!("{e:#}"), retry_exchange = exchange, "transient failure; retrying later");
-                        republish(&delivery, publisher, &exchange, attempt + 1, None).await?;
-                        Ok(Outcome::Retried)
-                    }
-                    None => {
-                        let reason = format!(
-                            "gave up after {} attempts; last error: {e:#}",
-                            attempt + 1
-                        );
-                        tracing::error!(reason, "message parked");
-                        park(&delivery, stage, topology, publisher, &reason).await
-                    }
-                }
-            }
-            Err(HandlerError::Permanent(e)) => {
-                let reason = format!("permanent failure: {e:#}");
-                tracing::error!(reason, "message parked");
-                park(&delivery, stage, topology, publisher, &reason).await
-            }
-            Err(HandlerError::Unavailable(e)) => {
-                // The highest tier up to this attempt: the last one, once the others are used.
-                let tier = (0..=attempt.max(0) as usize)
-                    .rev()
-                    .find_map(|t| topology.retry_tier(t));
-                match tier {
-                    Some(exchange) => {
-                        tracing::warn!(error = %format!("{e:#}"), retry_exchange = exchange, "a service is unavailable; retrying later, never parking");
+            Err(e) => {
+                let tier = usize::try_from(attempt).unwrap_or(0);
+                let retry = match &e {
+                    HandlerError::Transient(_) => topology.retry_tier(tier),
+                    // Never parked: at the last tier again and again once the others are used.
+                    HandlerError::Unavailable(_) => topology.retry_tier_or_last(tier),
+                    HandlerError::Permanent(_) => None,
+                };
+                match (retry, e) {
+                    (Some(exchange), e) => {
+                        tracing::warn!(error = %e, retry_exchange = exchange, "retrying later");
                         republish(&delivery, publisher, &exchange, attempt + 1, None).await?;
                         Ok(Outcome::Retried)
                     }
                     // No retry tiers at all: back to the queue.
-                    None => Err(lapin::Error::InvalidChannelState(
+                    (None, HandlerError::Unavailable(_)) => Err(lapin::Error::InvalidChannelState(
                         lapin::ChannelState::Error,
                     )),
+                    (None, e) => {
+                        let reason = match e {
+                            HandlerError::Transient(e) => {
+                                format!("gave up after {} attempts; last error: {e:#}", attempt + 1)
+                            }
+                            // (`Unavailable` always has a tier or went back above.)
+                            HandlerError::Permanent(e) | HandlerError::Unavailable(e) => {
+                                format!("permanent failure: {e:#}")
+                            }
+                        };
+                        tracing::error!(reason, "message parked");
+                        park(&delivery, stage, topology, publisher, &reason).await
+                    }
                 }
             }
         }
@@ -347,31 +342,20 @@ async fn republish(
             headers.insert(k.clone(), v.clone());
         }
     }
-    let mut props = BasicProperties::default()
-        .with_headers(headers)
-        .with_delivery_mode(2)
-        .with_content_type("application/json".into());
-    if let Some(id) = delivery.properties.message_id() {
-        props = props.with_message_id(id.clone());
-    }
-    let confirm = publisher
-        .basic_publish(
-            exchange,
-            delivery.routing_key.as_str(),
-            BasicPublishOptions {
-                mandatory: true,
-                ..Default::default()
-            },
-            &delivery.data,
-            props,
-        )
-        .await?
-        .await?;
-    match confirm {
-        Confirmation::Ack(None) | Confirmation::NotRequested => Ok(Outcome::Retried),
-        Confirmation::Ack(Some(_)) | Confirmation::Nack(_) => Err(
-            lapin::Error::InvalidChannelState(lapin::ChannelState::Error),
-        ),
+    if publish_copy(
+        publisher,
+        delivery,
+        exchange,
+        delivery.routing_key.as_str(),
+        headers,
+    )
+    .await?
+    {
+        Ok(Outcome::Retried)
+    } else {
+        Err(lapin::Error::InvalidChannelState(
+            lapin::ChannelState::Error,
+        ))
     }
 }
 

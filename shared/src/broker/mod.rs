@@ -74,6 +74,12 @@ impl Topology {
             .map(|d| format!("{}.retry.{}", self.prefix, format_duration(*d)))
     }
 
+    /// Tier `tier`, or the last one once the tiers are used up (`None` only without tiers):
+    /// where a message waits that must never be parked.
+    pub fn retry_tier_or_last(&self, tier: usize) -> Option<String> {
+        self.retry_tier(tier.min(self.retry_delays.len().saturating_sub(1)))
+    }
+
     /// Every queue this topology declares.
     pub fn queues(&self) -> Vec<String> {
         let mut names: Vec<String> = Stage::ALL.iter().map(|s| self.stage_queue(*s)).collect();
@@ -234,6 +240,44 @@ impl Backoff {
     pub fn reset(&mut self) {
         *self = Self::default();
     }
+}
+
+/// Publishes a copy of `delivery` (same body and message id, with `headers`) to `exchange`
+/// under `routing_key`, mandatory and persistent, and waits for the broker's confirm: whether
+/// the broker took it. The consumer's retries and parking and the operators' parking tools all
+/// move messages this way, acknowledging the original only after a `true`.
+pub async fn publish_copy(
+    channel: &Channel,
+    delivery: &lapin::message::Delivery,
+    exchange: &str,
+    routing_key: &str,
+    headers: FieldTable,
+) -> lapin::Result<bool> {
+    let mut props = lapin::BasicProperties::default()
+        .with_headers(headers)
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into());
+    if let Some(id) = delivery.properties.message_id() {
+        props = props.with_message_id(id.clone());
+    }
+    let confirm = channel
+        .basic_publish(
+            exchange,
+            routing_key,
+            lapin::options::BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            &delivery.data,
+            props,
+        )
+        .await?
+        .await?;
+    Ok(matches!(
+        confirm,
+        lapin::publisher_confirm::Confirmation::Ack(None)
+            | lapin::publisher_confirm::Confirmation::NotRequested
+    ))
 }
 
 /// Reads a header as an integer, whatever integer type the sender used.

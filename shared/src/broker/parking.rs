@@ -7,15 +7,15 @@
 //! back a fresh copy of each one not replayed, so each is seen once per run and looking never
 //! counts as a failed delivery.
 
+use lapin::Channel;
 use lapin::message::BasicGetMessage;
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
-use lapin::publisher_confirm::Confirmation;
+use lapin::options::{BasicAckOptions, BasicGetOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel};
 use uuid::Uuid;
 
 use super::{
     HEADER_ATTEMPT, HEADER_REASON, HEADER_STAGE, Topology, connect, header_int, header_str,
+    publish_copy,
 };
 use crate::messages::{Stage, WorkMessage};
 
@@ -159,34 +159,15 @@ async fn hand_back(
     topology: &Topology,
     message: &BasicGetMessage,
 ) -> anyhow::Result<()> {
-    let mut props = BasicProperties::default()
-        .with_headers(
-            message
-                .delivery
-                .properties
-                .headers()
-                .clone()
-                .unwrap_or_default(),
-        )
-        .with_delivery_mode(2)
-        .with_content_type("application/json".into());
-    if let Some(id) = message.delivery.properties.message_id() {
-        props = props.with_message_id(id.clone());
-    }
-    let confirm = channel
-        .basic_publish(
-            &topology.parking(),
-            message.delivery.routing_key.as_str(),
-            BasicPublishOptions {
-                mandatory: true,
-                ..Default::default()
-            },
-            &message.delivery.data,
-            props,
-        )
-        .await?
-        .await?;
-    if !matches!(confirm, Confirmation::Ack(None)) {
+    let headers = message
+        .delivery
+        .properties
+        .headers()
+        .clone()
+        .unwrap_or_default();
+    let parking = topology.parking();
+    let key = message.delivery.routing_key.as_str();
+    if !publish_copy(channel, &message.delivery, &parking, key, headers).await? {
         // Not acknowledged: the broker returns the original when the channel closes.
         anyhow::bail!("the broker did not take a message back into parking; it stays there");
     }
@@ -220,8 +201,9 @@ pub async fn list(
 
 /// Puts the parked messages the filter takes back on their stage queue (attempts counted
 /// from zero again, reason headers removed) and acknowledges them once the broker confirmed
-/// the copy; drops those whose request `finished` says is over (nothing left to do, so no
-/// alert for nothing). Everything else goes back to parking.
+/// the copy; drops those whose request is among what `finished` answers for the requests
+/// of all of them at once (nothing left to do, so no alert for nothing). Everything else goes
+/// back to parking.
 pub async fn replay<F, Fut>(
     amqp_url: &str,
     topology: &Topology,
@@ -229,14 +211,20 @@ pub async fn replay<F, Fut>(
     finished: F,
 ) -> anyhow::Result<Replayed>
 where
-    F: Fn(Uuid) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<bool>>,
+    F: FnOnce(Vec<Uuid>) -> Fut,
+    Fut: std::future::Future<Output = sqlx::Result<std::collections::HashSet<Uuid>>>,
 {
     let (connection, channel) = open(amqp_url, topology).await?;
     let taken = take_all(&channel, topology).await?;
+    let described: Vec<Parked> = taken.iter().map(describe).collect();
+    let requests = described
+        .iter()
+        .filter(|p| p.stage.is_some() && filter.takes(p))
+        .filter_map(|p| p.request_id)
+        .collect();
+    let finished = finished(requests).await?;
     let mut done = Replayed::default();
-    for message in &taken {
-        let parked = describe(message);
+    for (message, parked) in taken.iter().zip(described) {
         let (Some(stage), Some(request_id)) = (parked.stage, parked.request_id) else {
             done.kept += 1;
             hand_back(&channel, topology, message).await?;
@@ -247,7 +235,7 @@ where
             hand_back(&channel, topology, message).await?;
             continue;
         }
-        if finished(request_id).await? {
+        if finished.contains(&request_id) {
             message
                 .delivery
                 .acker
@@ -258,27 +246,9 @@ where
         }
         let mut headers = FieldTable::default();
         headers.insert(HEADER_ATTEMPT.into(), AMQPValue::LongLongInt(0));
-        let mut props = BasicProperties::default()
-            .with_headers(headers)
-            .with_delivery_mode(2)
-            .with_content_type("application/json".into());
-        if let Some(id) = message.delivery.properties.message_id() {
-            props = props.with_message_id(id.clone());
-        }
-        let confirm = channel
-            .basic_publish(
-                &topology.work_exchange(),
-                &stage.routing_key(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..Default::default()
-                },
-                &message.delivery.data,
-                props,
-            )
-            .await?
-            .await?;
-        if !matches!(confirm, Confirmation::Ack(None)) {
+        let work = topology.work_exchange();
+        let key = stage.routing_key();
+        if !publish_copy(&channel, &message.delivery, &work, &key, headers).await? {
             anyhow::bail!(
                 "the broker did not take the replayed copy for {stage}; it stays in parking, try again"
             );

@@ -1,7 +1,6 @@
 //! The countries whose working-day calendars the refund system knows, and the time zone in
 //! which each country's local dates are read.
 
-use std::fmt;
 use std::str::FromStr;
 
 use super::CalendarError;
@@ -21,6 +20,7 @@ use crate::names::Named;
     Ord,
     serde::Serialize,
     serde::Deserialize,
+    strum::Display,
     strum::IntoStaticStr,
     strum::VariantArray,
 )]
@@ -71,12 +71,6 @@ impl Country {
             Country::LV => 2,
             Country::RU => 3,
         }
-    }
-}
-
-impl fmt::Display for Country {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
     }
 }
 

@@ -3,7 +3,6 @@
 //! customer: in English, followed by the merchant's default language when that is another
 //! one, so whoever reads the support mailbox understands it.
 
-use std::fmt;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
@@ -17,7 +16,17 @@ use crate::money::Money;
 use crate::names::Named;
 
 /// What an escalation is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::VariantArray)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[strum(serialize_all = "snake_case")]
 pub enum Escalation {
     /// One working day or less is left before the refund is due.
@@ -33,12 +42,6 @@ impl Escalation {
     /// The stable name, as the sla role sends it to the notify stage (and in Message-IDs).
     pub fn as_str(self) -> &'static str {
         self.into()
-    }
-}
-
-impl fmt::Display for Escalation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

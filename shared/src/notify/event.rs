@@ -1,7 +1,6 @@
 //! What an email is about ([`Event`]) and which language it is written in ([`Language`],
 //! the one language type of the workspace, re-exported here).
 
-use std::fmt;
 use std::str::FromStr;
 
 use crate::names::Named;
@@ -19,6 +18,7 @@ pub use crate::language::Language;
     Hash,
     Serialize,
     Deserialize,
+    strum::Display,
     strum::IntoStaticStr,
     strum::VariantArray,
 )]
@@ -52,12 +52,6 @@ impl Event {
     /// The stable snake_case name, as serialized (also part of every Message-ID).
     pub fn as_str(self) -> &'static str {
         self.into()
-    }
-}
-
-impl fmt::Display for Event {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -13,7 +13,7 @@ use crate::money::DecimalAmount;
 /// Why the customer wants their money back (POLICIES.md, "Reasons and facts").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[derive(strum::Display, strum::IntoStaticStr, strum::VariantArray)]
 #[strum(serialize_all = "snake_case")]
 #[derive(sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
@@ -39,12 +39,6 @@ impl Reason {
     /// The snake_case name used in packs, requests and the database, e.g. `not_delivered`.
     pub fn name(self) -> &'static str {
         self.into()
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

@@ -121,6 +121,32 @@ async fn a_full_card_number_is_refused_and_never_stored() {
     app.stop().await;
 }
 
+/// Support submits `body` as an application.
+async fn post_application(app: &TestApp, body: &serde_json::Value) -> reqwest::Response {
+    as_role(
+        app,
+        client().post(app.url("/v1/refund-requests")).json(body),
+        ApiRole::Support,
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
+/// Support adds `facts` to request `id`.
+async fn patch_facts(app: &TestApp, id: &str, facts: serde_json::Value) -> reqwest::Response {
+    as_role(
+        app,
+        client()
+            .patch(app.url(&format!("/v1/refund-requests/{id}/facts")))
+            .json(&facts),
+        ApiRole::Support,
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
 /// A card number written as bank details (or in any other fact), on the application or
 /// added later, is refused naming the field, never stored and never echoed (it once was, in
 /// full, from `facts.bank_details`).
@@ -131,18 +157,7 @@ async fn a_card_number_in_any_fact_is_refused_on_create_and_on_patch() {
     let card = "4111 1111 1111 1111";
     let mut body = application(&payment);
     body["facts"]["bank_details"] = json!(format!("refund to card {card} please"));
-    let r = as_role(
-        &app,
-        client().post(app.url("/v1/refund-requests")).json(&body),
-        ApiRole::Support,
-    )
-    .send()
-    .await
-    .unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    assert_eq!(status, 422, "{text}");
-    let p: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let p = problem(post_application(&app, &body).await, 422).await;
     assert_eq!(p["errors"][0]["field"], "facts.bank_details", "{p}");
     assert!(!p.to_string().contains("4111"), "not echoed: {p}");
     assert_eq!(count(&app, "refund_requests").await, 0);
@@ -153,17 +168,7 @@ async fn a_card_number_in_any_fact_is_refused_on_create_and_on_patch() {
         ("reason_text", format!("my card is {card}")),
         ("account_holder", card.to_owned()),
     ] {
-        let r = as_role(
-            &app,
-            client()
-                .patch(app.url(&format!("/v1/refund-requests/{id}/facts")))
-                .json(&json!({ fact: value })),
-            ApiRole::Support,
-        )
-        .send()
-        .await
-        .unwrap();
-        let p = problem(r, 422).await;
+        let p = problem(patch_facts(&app, &id, json!({ fact: value })).await, 422).await;
         assert_eq!(p["errors"][0]["field"], fact, "{p}");
         assert!(!p.to_string().contains("4111"), "not echoed: {p}");
     }
@@ -185,14 +190,7 @@ async fn personal_numbers_in_free_text_are_stored_masked() {
     let payment = register_payment(&app, "tx-iin-text").await;
     let mut body = application(&payment);
     body["facts"]["reason_text"] = json!("Мой ИИН 900101300126, верните деньги");
-    let r = as_role(
-        &app,
-        client().post(app.url("/v1/refund-requests")).json(&body),
-        ApiRole::Support,
-    )
-    .send()
-    .await
-    .unwrap();
+    let r = post_application(&app, &body).await;
     assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
     let id = r.json::<serde_json::Value>().await.unwrap()["id"]
         .as_str()
@@ -209,16 +207,12 @@ async fn personal_numbers_in_free_text_are_stored_masked() {
     };
     assert_eq!(reason_text().await, "Мой ИИН 90***26, верните деньги");
 
-    let r = as_role(
+    let r = patch_facts(
         &app,
-        client()
-            .patch(app.url(&format!("/v1/refund-requests/{id}/facts")))
-            .json(&json!({"reason_text": "personas kods 010190-12349"})),
-        ApiRole::Support,
+        &id,
+        json!({"reason_text": "personas kods 010190-12349"}),
     )
-    .send()
-    .await
-    .unwrap();
+    .await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     assert_eq!(reason_text().await, "personas kods 01***49");
     let everything: String = sqlx::query_scalar(

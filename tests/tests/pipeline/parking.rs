@@ -127,16 +127,9 @@ async fn parked_messages_are_listed_with_their_reason_and_replayed_or_dropped() 
     );
 
     // Replay: the live request's message goes back to work, the finished one's is dropped.
-    let pool = db.pool.clone();
-    let finished = |id: uuid::Uuid| {
-        let pool = pool.clone();
-        async move {
-            let mut conn = pool.acquire().await?;
-            Ok(shared::requests::find(&mut conn, id)
-                .await?
-                .is_none_or(|r| r.state().is_final()))
-        }
-    };
+    let pool = &db.pool;
+    let finished =
+        |ids: Vec<uuid::Uuid>| async move { shared::requests::over_among(pool, &ids).await };
     let result = parking::replay(&broker.url, &broker.topology, &all, finished)
         .await
         .unwrap();

@@ -18,32 +18,12 @@ async fn sigterm_while_a_message_is_in_flight_completes_it_and_exits_zero() {
     let id = insert_request(&db.pool, RequestState::Received).await;
 
     // Hold the request's row lock so the worker's handler blocks mid-transaction.
-    let mut blocker = db.pool.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM refund_requests WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
+    let blocker = lock_request(&db, id).await;
 
     let mut worker = refundd(&db, &broker, &["worker", "validate"]);
     publish(&broker, &WorkMessage::new(Stage::Validate, id)).await;
-    let name = db.name.clone();
     assert!(
-        eventually(Duration::from_secs(15), || {
-            let pool = db.pool.clone();
-            let name = name.clone();
-            async move {
-                let waiting: i64 = sqlx::query_scalar(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
-                )
-                .bind(name)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-                waiting > 0
-            }
-        })
-        .await,
+        a_handler_waits_on_a_lock(&db).await,
         "the worker's handler is in flight"
     );
 
@@ -83,12 +63,7 @@ async fn sigterm_stops_a_worker_within_the_grace_even_when_a_handler_waits_on_a_
     let broker = TestBroker::new(&[Duration::from_millis(200)]);
     broker.declare().await;
     let id = insert_request(&db.pool, RequestState::Received).await;
-    let mut blocker = db.pool.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM refund_requests WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
+    let blocker = lock_request(&db, id).await;
 
     let mut worker = refundd_with(
         &db,
@@ -97,23 +72,8 @@ async fn sigterm_stops_a_worker_within_the_grace_even_when_a_handler_waits_on_a_
         &[("REFUNDD_SHUTDOWN_GRACE", "1s")],
     );
     publish(&broker, &WorkMessage::new(Stage::Validate, id)).await;
-    let name = db.name.clone();
     assert!(
-        eventually(Duration::from_secs(15), || {
-            let pool = db.pool.clone();
-            let name = name.clone();
-            async move {
-                let waiting: i64 = sqlx::query_scalar(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
-                )
-                .bind(name)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-                waiting > 0
-            }
-        })
-        .await,
+        a_handler_waits_on_a_lock(&db).await,
         "the worker's handler waits on the lock"
     );
     let asked = std::time::Instant::now();
@@ -149,4 +109,31 @@ async fn state_of(db: &TestDb, id: uuid::Uuid) -> String {
         .fetch_one(&db.pool)
         .await
         .unwrap()
+}
+
+/// Holds request `id`'s row lock until the transaction ends, so a worker's handler blocks
+/// mid-transaction.
+async fn lock_request(db: &TestDb, id: uuid::Uuid) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut blocker = db.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM refund_requests WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    blocker
+}
+
+/// Whether, within 15 s, some connection to the test's database waits on a lock.
+async fn a_handler_waits_on_a_lock(db: &TestDb) -> bool {
+    eventually(Duration::from_secs(15), || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+        )
+        .bind(&db.name)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        waiting > 0
+    })
+    .await
 }

@@ -148,10 +148,10 @@ impl TextLimits for std::collections::BTreeMap<String, String> {}
 /// (national identity) numbers in free text (the fields of [`TextShape::Lines`]) are masked
 /// (`90***23`) before the handler sees the body, so none is stored in clear.
 pub fn parse<T: DeserializeOwned + TextLimits>(bytes: &[u8]) -> Result<T, ApiError> {
-    // Card numbers first, before any other answer could quote the value back.
-    if let Ok(raw) = serde_json::from_slice::<serde_json::Value>(bytes)
-        && let Some((field, problem)) = card_number_in(&raw, "")
-    {
+    // The body as plain JSON, read once: card numbers are looked for first, before any
+    // other answer could quote the value back; text limits and masking use it after.
+    let raw = serde_json::from_slice::<serde_json::Value>(bytes).ok();
+    if let Some((field, problem)) = raw.as_ref().and_then(card_number_in) {
         return Err(ApiError::field(field, problem));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -160,9 +160,11 @@ pub fn parse<T: DeserializeOwned + TextLimits>(bytes: &[u8]) -> Result<T, ApiErr
             de.end().map_err(|e| {
                 ApiError::malformed(format!("unexpected data after the JSON value: {e}"), None)
             })?;
-            let mut raw: serde_json::Value = serde_json::from_slice(bytes)
-                .map_err(|e| ApiError::malformed(e.to_string(), None))?;
-            if let Some((field, problem)) = text_problem(&raw, "", T::TEXT) {
+            // `T` read the bytes, so they are one JSON value.
+            let mut raw = raw.ok_or_else(|| {
+                ApiError::malformed("the body is not valid JSON".to_owned(), None)
+            })?;
+            if let Some((field, problem)) = text_problem(&raw, T::TEXT) {
                 return Err(ApiError::field(field, problem));
             }
             if mask_free_text(&mut raw, "", T::TEXT) {
@@ -224,54 +226,73 @@ pub fn text_value_problem(text: &str, max: usize, shape: TextShape) -> Option<St
     (count > max).then(|| format!("is {count} characters long; at most {max} are allowed"))
 }
 
+/// The path of `key` inside `path`.
+fn child(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// The first string or key of `value`, in document order, that `check(path, text, is_key)`
+/// finds a problem with: the field (`body` for the body itself; a key named as `show_key`
+/// writes it) and the problem (`the name ...` for a key).
+fn first_problem(
+    value: &serde_json::Value,
+    path: &str,
+    check: &dyn Fn(&str, &str, bool) -> Option<String>,
+    show_key: &dyn Fn(&str) -> String,
+) -> Option<(String, String)> {
+    match value {
+        serde_json::Value::String(s) => check(path, s, false).map(|problem| {
+            let field = if path.is_empty() { "body" } else { path };
+            (field.to_owned(), problem)
+        }),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| first_problem(v, &format!("{path}[{i}]"), check, show_key)),
+        serde_json::Value::Object(map) => {
+            map.iter().find_map(|(k, v)| match check(path, k, true) {
+                Some(problem) => Some((child(path, &show_key(k)), format!("the name {problem}"))),
+                None => first_problem(v, &child(path, k), check, show_key),
+            })
+        }
+        _ => None,
+    }
+}
+
 /// The path and problem of the first string (or key) that breaks its field's limits.
 fn text_problem(
     value: &serde_json::Value,
-    path: &str,
     limits: &[(&str, usize, TextShape)],
 ) -> Option<(String, String)> {
-    let join = |key: &str| {
-        if path.is_empty() {
-            key.to_string()
+    let check = |path: &str, text: &str, is_key: bool| {
+        let (max, shape) = if is_key {
+            (LINE_MAX, TextShape::Line)
         } else {
-            format!("{path}.{key}")
-        }
-    };
-    match value {
-        serde_json::Value::String(s) => {
-            let (max, shape) = limits
+            limits
                 .iter()
                 .find(|(p, _, _)| *p == strip_indexes(path))
                 .map_or((LINE_MAX, TextShape::Line), |(_, max, shape)| {
                     (*max, *shape)
-                });
-            text_value_problem(s, max, shape).map(|problem| {
-                (
-                    if path.is_empty() {
-                        "body".into()
-                    } else {
-                        path.into()
-                    },
-                    problem,
-                )
-            })
-        }
-        serde_json::Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| text_problem(v, &format!("{path}[{i}]"), limits)),
-        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
-            if let Some(problem) = text_value_problem(k, LINE_MAX, TextShape::Line) {
-                Some((
-                    join(&k.replace('\0', "\\u0000")),
-                    format!("the name {problem}"),
-                ))
-            } else {
-                text_problem(v, &join(k), limits)
-            }
-        }),
-        _ => None,
-    }
+                })
+        };
+        text_value_problem(text, max, shape)
+    };
+    first_problem(value, "", &check, &|k| k.replace('\0', "\\u0000"))
+}
+
+/// The path and problem of the first string or key of `value` holding a card number (keys
+/// are named with the number masked).
+fn card_number_in(value: &serde_json::Value) -> Option<(String, String)> {
+    first_problem(
+        value,
+        "",
+        &|path, text, _| card_number_problem(path, text),
+        &|k| shared::cards::mask_card_numbers(k).0,
+    )
 }
 
 /// A full card number in any string of any JSON body is refused here, at the door, before a
@@ -301,13 +322,6 @@ fn mask_free_text(
     path: &str,
     limits: &[(&str, usize, TextShape)],
 ) -> bool {
-    let join = |key: &str| {
-        if path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{path}.{key}")
-        }
-    };
     match value {
         serde_json::Value::String(s) => {
             let free = limits
@@ -328,46 +342,9 @@ fn mask_free_text(
             })
         }
         serde_json::Value::Object(map) => map.iter_mut().fold(false, |any, (k, v)| {
-            mask_free_text(v, &join(k), limits) | any
+            mask_free_text(v, &child(path, k), limits) | any
         }),
         _ => false,
-    }
-}
-
-/// The path and problem of the first string or key of `value` holding a card number (keys
-/// are named with the number masked).
-fn card_number_in(value: &serde_json::Value, path: &str) -> Option<(String, String)> {
-    let join = |key: &str| {
-        if path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{path}.{key}")
-        }
-    };
-    match value {
-        serde_json::Value::String(s) => card_number_problem(path, s).map(|problem| {
-            (
-                if path.is_empty() {
-                    "body".into()
-                } else {
-                    path.into()
-                },
-                problem,
-            )
-        }),
-        serde_json::Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| card_number_in(v, &format!("{path}[{i}]"))),
-        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
-            if let Some(problem) = card_number_problem(path, k) {
-                let (masked, _) = shared::cards::mask_card_numbers(k);
-                Some((join(&masked), format!("the name {problem}")))
-            } else {
-                card_number_in(v, &join(k))
-            }
-        }),
-        _ => None,
     }
 }
 
@@ -536,7 +513,7 @@ mod tests {
         }
         let check = |json: &str| {
             let raw: serde_json::Value = serde_json::from_str(json).unwrap();
-            text_problem(&raw, "", Body::TEXT)
+            text_problem(&raw, Body::TEXT)
         };
         // Free text keeps its line breaks and tabs; one-line fields do not.
         assert_eq!(check(r#"{"note": "a\nb\tc\r\n"}"#), None);

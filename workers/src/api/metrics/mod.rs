@@ -36,6 +36,7 @@ use self::queues::{BrokerProbe, QueueFigures};
 use super::ApiContext;
 use super::auth::Authenticated;
 use super::problem::{ApiError, Problem};
+use shared::payouts::AttemptStatus;
 
 /// Who may read the figures: dashboards (viewer) and the people who act on them.
 const READERS: [ApiRole; 2] = [ApiRole::Viewer, ApiRole::Supervisor];
@@ -101,7 +102,12 @@ const WORKING_DAY_BUCKETS: [f64; 12] = [
 const LOOKBACK: TimeDelta = TimeDelta::minutes(15);
 
 /// Payout attempt statuses that are final (a counter); the others are in flight (a gauge).
-const PAYOUT_OUTCOMES: [&str; 2] = ["succeeded", "declined"];
+fn payout_outcomes() -> impl Iterator<Item = &'static str> {
+    AttemptStatus::ALL
+        .iter()
+        .filter(|status| !status.is_unsettled())
+        .map(|status| status.as_str())
+}
 const INTAKE_SOURCES: [&str; 2] = ["imap", "api"];
 const INTAKE_OUTCOMES: [&str; 5] = ["created", "attached", "ignored", "unverified", "failed"];
 const EMAIL_OUTCOMES: [&str; 2] = ["sent", "failed"];
@@ -343,7 +349,7 @@ fn record_current(
     // Counters start at zero for every label set known in advance, so the first refund,
     // email or message of a kind shows as an increase.
     for m in ctx.merchants.all().filter(|m| scope.covers(Some(&m.id))) {
-        for outcome in PAYOUT_OUTCOMES {
+        for outcome in payout_outcomes() {
             counter!(PAYOUTS, "gateway" => m.gateway.kind.as_str(), "status" => outcome)
                 .absolute(0);
         }
@@ -366,7 +372,7 @@ fn record_current(
 
     for t in &figures.payouts {
         let (gateway, status) = (t.first.clone(), t.second.clone());
-        if PAYOUT_OUTCOMES.contains(&status.as_str()) {
+        if payout_outcomes().any(|outcome| outcome == status) {
             counter!(PAYOUTS, "gateway" => gateway, "status" => status).absolute(t.count as u64);
         } else {
             gauge!(PAYOUTS_IN_FLIGHT, "gateway" => gateway, "status" => status).set(t.count as f64);
