@@ -57,6 +57,39 @@ pub async fn claim(conn: &mut PgConnection, n: &NewNotification<'_>) -> sqlx::Re
     Ok(inserted.rows_affected() == 1)
 }
 
+/// Who may send a claimed email now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendLock {
+    /// The row is pending and locked by the caller's transaction until it commits: send.
+    Held,
+    /// Another delivery of the same message holds the row and is sending it now.
+    Busy,
+    /// Sent or failed already (or no row): nothing to send.
+    Final,
+}
+
+/// Locks a pending email's row for the caller's transaction, so two deliveries of one message
+/// (a redelivery racing a copy the sweeper published again) never both send it.
+pub async fn lock_for_sending(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<SendLock> {
+    let locked = sqlx::query_scalar!(
+        "SELECT status FROM notifications WHERE id = $1 AND status = 'pending'
+            FOR UPDATE SKIP LOCKED",
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if locked.is_some() {
+        return Ok(SendLock::Held);
+    }
+    let status = sqlx::query_scalar!("SELECT status FROM notifications WHERE id = $1", id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match status.as_deref() {
+        Some("pending") => SendLock::Busy,
+        _ => SendLock::Final,
+    })
+}
+
 /// Why a pending email was not sent yet (it will be tried again).
 pub async fn note_error(conn: &mut PgConnection, id: Uuid, why: &str) -> sqlx::Result<()> {
     sqlx::query!(

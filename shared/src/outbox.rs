@@ -76,3 +76,99 @@ pub async fn mark_failed(conn: &mut PgConnection, id: i64, error: &str) -> sqlx:
     .await
     .map(drop)
 }
+
+/// The stages whose messages stay open from publishing until their handler settles them
+/// ([`settle`]); the sweeper publishes open ones again ([`open_stalled`], [`republish`]).
+/// The SQL below and the migration's partial indexes name the same routing keys.
+pub const TRACKED: [crate::messages::Stage; 2] = [
+    crate::messages::Stage::Notify,
+    crate::messages::Stage::Payout,
+];
+
+/// The handler is done with message `message_id` (finished, or parked for good): the
+/// sweeper leaves it alone from now on.
+pub async fn settle(pool: &sqlx::PgPool, message_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE outbox SET settled_at = now()
+          WHERE message_id = $1 AND settled_at IS NULL
+            AND routing_key IN ('request.notify', 'request.payout')",
+        message_id
+    )
+    .execute(pool)
+    .await
+    .map(drop)
+}
+
+/// Settles a tracked message after its handler ran, unless the outcome sends it round
+/// again (a retry tier). A message parked for good is settled too: publishing it again would
+/// only park a copy. The handler's result is returned unchanged; a failure to settle is
+/// logged (the sweeper then publishes the message once more, which its handler takes as a
+/// redelivery).
+pub async fn settle_after<E>(
+    pool: &sqlx::PgPool,
+    message_id: Uuid,
+    result: Result<(), E>,
+    retried: impl Fn(&E) -> bool,
+) -> Result<(), E> {
+    let settle_it = match &result {
+        Ok(()) => true,
+        Err(e) => !retried(e),
+    };
+    if settle_it && let Err(e) = settle(pool, message_id).await {
+        tracing::warn!(%message_id, error = %e, "could not mark the message settled; the sweeper may publish it again");
+    }
+    result
+}
+
+/// A tracked message published a while ago and not settled.
+#[derive(Clone, Debug)]
+pub struct OpenMessage {
+    /// The outbox row.
+    pub id: i64,
+    /// The work message's id.
+    pub message_id: Uuid,
+    /// Its routing key (`request.notify` or `request.payout`).
+    pub routing_key: String,
+    /// The request it is about, when it names one.
+    pub request_id: Option<Uuid>,
+    /// How many times it was published again before.
+    pub resent: i32,
+}
+
+/// Open tracked messages published more than `stall_after_seconds · 2^min(resent, 6)` ago,
+/// oldest first, locked for the caller's transaction.
+pub async fn open_stalled(
+    conn: &mut PgConnection,
+    stall_after_seconds: f64,
+    limit: i64,
+) -> sqlx::Result<Vec<OpenMessage>> {
+    sqlx::query_as!(
+        OpenMessage,
+        r#"SELECT id, message_id, routing_key,
+                  (payload->>'request_id')::uuid AS request_id, resent
+             FROM outbox
+            WHERE settled_at IS NULL
+              AND routing_key IN ('request.notify', 'request.payout')
+              AND published_at < now() - make_interval(secs => $1)
+              AND published_at < now() - make_interval(secs => $1 * power(2, least(resent, 6)))
+            ORDER BY published_at
+            LIMIT $2
+              FOR UPDATE SKIP LOCKED"#,
+        stall_after_seconds,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Hands rows back to the relay, which publishes them again as they were (same message id,
+/// so each handler takes the copy as a redelivery), and counts it.
+pub async fn republish(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE outbox SET published_at = NULL, resent = resent + 1 WHERE id = ANY($1)",
+        ids
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}

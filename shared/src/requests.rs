@@ -695,6 +695,10 @@ pub async fn stalled(
               AND updated_at < now() - make_interval(secs => $2)
               AND (swept_at IS NULL
                    OR swept_at < now() - make_interval(secs => $2 * power(2, least(sweeps, 6))))
+              -- A payout message still open is the message sweep's (outbox::open_stalled).
+              AND NOT EXISTS (SELECT 1 FROM outbox o
+                               WHERE o.settled_at IS NULL AND o.routing_key = 'request.payout'
+                                 AND o.payload->>'request_id' = refund_requests.id::text)
             ORDER BY updated_at
             LIMIT $3
               FOR UPDATE SKIP LOCKED"#,
@@ -703,6 +707,16 @@ pub async fn stalled(
         limit
     )
     .fetch_all(conn)
+    .await
+}
+
+/// The request's state, if it exists.
+pub async fn state_of(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<RequestState>> {
+    sqlx::query_scalar!(
+        r#"SELECT state AS "state: RequestState" FROM refund_requests WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(conn)
     .await
 }
 

@@ -158,17 +158,18 @@ impl TestBroker {
         ]);
     }
 
+    /// Deletes this test's queues and exchanges (or its vhost) now; dropping does the same.
     pub async fn cleanup(self) {
-        if let Some(vhost) = &self.vhost {
-            rabbitmqctl(&["delete_vhost", vhost]);
-            return;
-        }
-        if let Ok(conn) = shared::broker::connect(&self.url, "test cleanup").await {
+        drop(self);
+    }
+
+    async fn delete_topology(url: &str, topology: &Topology) {
+        if let Ok(conn) = shared::broker::connect(url, "test cleanup").await {
             if let Ok(ch) = conn.create_channel().await {
-                for q in self.topology.queues() {
+                for q in topology.queues() {
                     let _ = ch.queue_delete(&q, QueueDeleteOptions::default()).await;
                 }
-                for e in self.topology.exchanges() {
+                for e in topology.exchanges() {
                     let _ = ch
                         .exchange_delete(&e, ExchangeDeleteOptions::default())
                         .await;
@@ -176,6 +177,38 @@ impl TestBroker {
             }
             conn.close(200, "done").await.ok();
         }
+    }
+}
+
+/// A test's queues go when the test ends, passed or panicked: quorum queues left behind by
+/// every run pile up in the broker (memory, start-up time) on a machine that runs the suite
+/// all day. Runs on its own thread and runtime, since a drop cannot await.
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if let Some(vhost) = &self.vhost {
+            // Never panic in a drop (a panicking test would abort): best effort.
+            let _ = Command::new("rabbitmqctl")
+                .args(["delete_vhost", vhost])
+                .output();
+            return;
+        }
+        let url = self.url.clone();
+        let topology = self.topology.clone();
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(async {
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(10),
+                        Self::delete_topology(&url, &topology),
+                    )
+                    .await;
+                });
+            }
+        })
+        .join();
     }
 }
 

@@ -246,6 +246,13 @@ fn spawn_role(
                 retention_days: settings.document_retention_days,
                 payout_recheck_after: settings.payout_recheck_after,
                 stall_after: settings.stall_after,
+                sweep_after_outage: settings
+                    .retry_delays
+                    .iter()
+                    .max()
+                    .copied()
+                    .unwrap_or_default()
+                    + settings.sla_interval,
             };
             tracker.spawn(monitor.run(shutdown.clone()));
         }

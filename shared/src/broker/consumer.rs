@@ -47,6 +47,16 @@ pub enum HandlerError {
     Unavailable(anyhow::Error),
 }
 
+impl HandlerError {
+    /// Whether the message goes round again (a retry tier) rather than to parking for good.
+    pub fn is_retried(&self) -> bool {
+        matches!(
+            self,
+            HandlerError::Transient(_) | HandlerError::Unavailable(_)
+        )
+    }
+}
+
 impl From<sqlx::Error> for HandlerError {
     /// Database trouble is never the message's fault: the transaction rolled back and can be
     /// replayed. A database that is down or refuses connections is [`HandlerError::Unavailable`]

@@ -690,6 +690,161 @@ async fn smtp_down_for_a_while_loses_nothing_and_sends_nothing_twice() {
     app.stop().await;
 }
 
+/// Open notify messages: published, not settled by the notify stage.
+async fn open_notify_messages(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE routing_key = 'request.notify' AND settled_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_down_longer_than_the_retry_tiers_parks_nothing_for_good() {
+    let app = TestApp::spawn().await;
+    // Tiers that give up in about a second: the outage outlasts them.
+    let broker = TestBroker::new(&[Duration::from_millis(200), Duration::from_millis(400)]);
+    broker.declare().await;
+    let mut sink = SmtpSink::start().await;
+    sink.stop().await;
+    let pipeline = Pipeline::start_with_notify(&app.db, &broker, &sink).await;
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        ids.push(
+            apply(
+                &app,
+                json!({
+                    "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
+                    "gateway_transaction_id": format!("wp-park-{n}"), "amount": "120.00",
+                    "currency": "BYN", "paid_at": "2026-03-02T10:15:00+03:00",
+                    "customer": {"email": format!("p{n}@example.com"), "language": "en"}
+                }),
+                json!({"reason": "withdrawal", "facts": {"order_accepted": true},
+                       "received_at": "2026-03-05T12:00:00+03:00"}),
+            )
+            .await,
+        );
+    }
+    for id in &ids {
+        wait_for_state(&app.db.pool, id, "rejected").await;
+    }
+    // The tiers give up: all six emails parked, their rows pending, their messages open.
+    let parking = format!("{}.parking", broker.topology.prefix);
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            broker.queue_depth(&parking).await == 6
+        })
+        .await,
+        "six notify messages parked after the tiers, {} there",
+        broker.queue_depth(&parking).await
+    );
+    assert_eq!(open_notify_messages(&app.db.pool).await, 6);
+
+    sink.restart().await;
+    // Nothing comes back by itself; the sweep (once they are out for the stall time) does.
+    let stall = Duration::from_secs(1);
+    tokio::time::sleep(stall).await;
+    let swept = workers::roles::sweep::sweep_messages(&app.db.pool, stall)
+        .await
+        .unwrap();
+    assert_eq!(swept.len(), 6, "{swept:?}");
+    let mut expected = Vec::new();
+    for id in &ids {
+        expected.push(mid(id, "received", 1));
+        expected.push(mid(id, "rejected", 1));
+    }
+    assert_received_exactly(&sink, &expected).await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            open_notify_messages(&app.db.pool).await == 0
+        })
+        .await,
+        "every message settled once its email went"
+    );
+    for id in &ids {
+        assert_eq!(
+            notifications(&app.db.pool, id).await,
+            [
+                ("received".to_string(), 1, "sent".to_string()),
+                ("rejected".to_string(), 1, "sent".to_string())
+            ]
+        );
+    }
+    // Settled is settled: later sweeps publish nothing, however long they wait.
+    tokio::time::sleep(stall * 2).await;
+    assert!(
+        workers::roles::sweep::sweep_messages(&app.db.pool, stall)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Two copies of one message at once (a redelivery racing a copy the sweeper published):
+    // the row is locked while its email goes out, so one email.
+    let racer = &ids[0];
+    let row: (Uuid, i64) = sqlx::query_as(
+        "SELECT n.id, o.id FROM notifications n JOIN outbox o ON o.message_id = n.id
+          WHERE n.request_id = $1::uuid AND n.event = 'rejected'",
+    )
+    .bind(racer)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE notifications SET status = 'pending', sent_at = NULL WHERE id = $1")
+        .bind(row.0)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    // Both copies go straight onto the stage queue, back to back.
+    let payload: Value = sqlx::query_scalar("SELECT payload FROM outbox WHERE id = $1")
+        .bind(row.1)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE outbox SET settled_at = NULL WHERE id = $1")
+        .bind(row.1)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let conn = shared::broker::connect(&broker.url, "test racer")
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let body = serde_json::to_vec(&payload).unwrap();
+    for _ in 0..2 {
+        ch.basic_publish(
+            &broker.topology.work_exchange(),
+            &Stage::Notify.routing_key(),
+            lapin::options::BasicPublishOptions::default(),
+            &body,
+            lapin::BasicProperties::default()
+                .with_message_id(row.0.to_string().into())
+                .with_delivery_mode(2),
+        )
+        .await
+        .unwrap();
+    }
+    conn.close(200, "done").await.ok();
+    let one_more = mid(racer, "rejected", 1);
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            open_notify_messages(&app.db.pool).await == 0
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        counts(&sink).get(&one_more),
+        Some(&2),
+        "the pending row went out once more (the at-least-once edge, same Message-ID), not twice more"
+    );
+
+    pipeline.stop().await;
+    broker.cleanup().await;
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanent_refusal_is_marked_failed_in_the_history_and_not_retried() {
     let app = TestApp::spawn().await;

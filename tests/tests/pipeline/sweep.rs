@@ -128,3 +128,118 @@ async fn sweeping_that_does_not_help_asks_a_person_once_and_goes_on() {
     assert_eq!(escalations, 1);
     assert_eq!(queued(&db, id).await, ["validate", "validate"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_payout_message_is_published_again_and_never_doubled_by_the_recheck() {
+    use shared::messages::{Stage, WorkMessage};
+    use workers::roles::payout::recheck_stuck;
+    use workers::roles::sweep::sweep_messages;
+
+    let db = TestDb::new().await;
+    let id = insert_request(&db.pool, RequestState::PayoutPending).await;
+    // The gateway's answer was lost two hours ago, and the payout message that would ask
+    // again went round the tiers and was parked: published long ago, never settled.
+    sqlx::query(
+        "INSERT INTO payout_attempts (id, request_id, payment_id, idempotency_key, gateway,
+                                      amount_minor, currency, status, created_at, updated_at)
+         SELECT $1, r.id, r.payment_id, 'rf-' || r.id || '-1', 'sandbox', 45000, 'BYN',
+                'unknown', now() - interval '3 hours', now() - interval '2 hours'
+           FROM refund_requests r WHERE r.id = $2",
+    )
+    .bind(Uuid::now_v7())
+    .bind(id)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let message = WorkMessage::new(Stage::Payout, id);
+    let mut tx = db.pool.begin().await.unwrap();
+    shared::outbox::enqueue(&mut tx, &[(&message).into()])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let publish = |ago: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query(&format!(
+                "UPDATE outbox SET published_at = now() - interval '{ago}' WHERE message_id = $1"
+            ))
+            .bind(message.message_id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    publish("2 hours").await;
+
+    // While that message is open, the recheck queues no second one.
+    let asked = recheck_stuck(&db.pool, Duration::from_secs(1800))
+        .await
+        .unwrap();
+    assert!(asked.is_empty(), "{asked:?}");
+    // The message sweep hands it back to the relay, as it was.
+    let swept = sweep_messages(&db.pool, STALL).await.unwrap();
+    assert_eq!(
+        swept
+            .iter()
+            .map(|m| (m.message_id, m.resent))
+            .collect::<Vec<_>>(),
+        [(message.message_id, 0)]
+    );
+    let (published, resent): (Option<chrono::DateTime<chrono::Utc>>, i32) =
+        sqlx::query_as("SELECT published_at, resent FROM outbox WHERE message_id = $1")
+            .bind(message.message_id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (published, resent),
+        (None, 1),
+        "for the relay to publish again"
+    );
+    assert_eq!(
+        queued(&db, id).await,
+        ["payout"],
+        "the same row, no new one"
+    );
+
+    // Backoff: after one re-publish, two stall periods.
+    publish("20 minutes").await;
+    assert!(sweep_messages(&db.pool, STALL).await.unwrap().is_empty());
+    publish("31 minutes").await;
+    assert_eq!(sweep_messages(&db.pool, STALL).await.unwrap().len(), 1);
+
+    // Escalation once, after ESCALATE_AFTER re-publishes.
+    sqlx::query("UPDATE outbox SET resent = $2 WHERE message_id = $1")
+        .bind(message.message_id)
+        .bind(ESCALATE_AFTER - 1)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    publish("1 day").await;
+    assert_eq!(sweep_messages(&db.pool, STALL).await.unwrap().len(), 1);
+    let events: Vec<String> = sqlx::query_scalar(
+        "SELECT reason FROM request_events WHERE request_id = $1 AND actor = 'worker:sweeper'",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(
+        events[0].contains("payout message") && events[0].contains("a person must look"),
+        "{events:?}"
+    );
+
+    // Once its handler settles it, the recheck may ask again; the sweep leaves it alone.
+    shared::outbox::settle(&db.pool, message.message_id)
+        .await
+        .unwrap();
+    publish("1 day").await;
+    assert!(sweep_messages(&db.pool, STALL).await.unwrap().is_empty());
+    assert_eq!(
+        recheck_stuck(&db.pool, Duration::from_secs(1800))
+            .await
+            .unwrap(),
+        [id]
+    );
+}

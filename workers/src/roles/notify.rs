@@ -34,7 +34,7 @@ use shared::lifecycle::RequestState;
 use shared::merchants::{Merchant, Merchants};
 use shared::messages::WorkMessage;
 use shared::money::{Currency, Money};
-use shared::notifications::{self, NewNotification};
+use shared::notifications::{self, NewNotification, SendLock};
 use shared::notify::{
     AmountReason, EmailContext, Escalation, EscalationContext, Event, Language, Mailer,
     OutgoingEmail, RefundChannel, SendError, named_address, named_message_id, render,
@@ -270,7 +270,17 @@ enum Claim {
 }
 
 impl Handler for Notify {
+    /// Settles the message's outbox row when done with it (sent, failed, or nothing to send),
+    /// so the sweeper publishes again only what was lost or is still going round the tiers.
     async fn handle(&self, message: WorkMessage) -> Result<(), HandlerError> {
+        let id = message.message_id;
+        let result = self.handle_message(message).await;
+        shared::outbox::settle_after(&self.pool, id, result, HandlerError::is_retried).await
+    }
+}
+
+impl Notify {
+    async fn handle_message(&self, message: WorkMessage) -> Result<(), HandlerError> {
         let id = message.request_id;
         let name = message.event.as_deref().ok_or_else(|| {
             HandlerError::Permanent(anyhow::anyhow!(
@@ -380,7 +390,9 @@ impl From<sqlx::Error> for Unsendable {
 
 impl Notify {
     /// Sends a claimed email and marks its row: sent, or failed for a permanent refusal; a
-    /// transient failure keeps the row pending and goes to the retry tiers.
+    /// transient failure keeps the row pending and goes to the retry tiers. The row stays
+    /// locked while the email goes out and is marked in the same transaction: a second
+    /// delivery of the same message waits its turn (retry tier) instead of sending it too.
     async fn deliver(
         &self,
         email: &OutgoingEmail,
@@ -393,16 +405,27 @@ impl Notify {
             || "an inbound email".to_owned(),
             |id| format!("request {id}"),
         );
+        let mut tx = self.pool.begin().await?;
+        match notifications::lock_for_sending(&mut tx, message_id).await? {
+            SendLock::Held => {}
+            SendLock::Final => return Ok(()),
+            SendLock::Busy => {
+                return Err(HandlerError::Transient(anyhow::anyhow!(
+                    "{} email for {about} is being sent by another delivery of the same message; looked at again later",
+                    notice.name()
+                )));
+            }
+        }
         match self.mailer.send(email).await {
             Ok(()) => {
-                self.mark_sent(message_id, request_id, notice, claimed)
-                    .await?;
+                Self::mark_sent(&mut tx, message_id, request_id, notice, claimed).await?;
+                tx.commit().await?;
                 tracing::info!(request_id = ?request_id, event = notice.name(), seq = claimed.seq, "email sent");
                 Ok(())
             }
             Err(SendError::Transient(why)) => {
-                let mut conn = self.pool.acquire().await?;
-                notifications::note_error(&mut conn, message_id, &why).await?;
+                notifications::note_error(&mut tx, message_id, &why).await?;
+                tx.commit().await?;
                 Err(HandlerError::Transient(anyhow::anyhow!(
                     "{} email for {about} not sent yet: {why}",
                     notice.name()
@@ -410,8 +433,8 @@ impl Notify {
             }
             Err(SendError::Permanent(why)) => {
                 tracing::warn!(request_id = ?request_id, event = notice.name(), error = %why, "email refused; marked failed");
-                self.mark_failed(message_id, request_id, notice, &why)
-                    .await?;
+                Self::record_failed(&mut tx, message_id, request_id, notice, &why).await?;
+                tx.commit().await?;
                 Ok(())
             }
         }
@@ -627,18 +650,17 @@ impl Notify {
     }
 
     async fn mark_sent(
-        &self,
+        tx: &mut PgConnection,
         message_id: Uuid,
         request_id: Option<Uuid>,
         notice: Notice,
         claimed: &Claimed,
-    ) -> Result<(), HandlerError> {
-        let mut tx = self.pool.begin().await?;
-        if notifications::mark_sent(&mut tx, message_id).await?
+    ) -> sqlx::Result<()> {
+        if notifications::mark_sent(tx, message_id).await?
             && let Some(request_id) = request_id
         {
             record(
-                &mut tx,
+                tx,
                 request_id,
                 &format!("email sent: {}", notice.name()),
                 json!({
@@ -650,7 +672,6 @@ impl Notify {
             )
             .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -662,18 +683,29 @@ impl Notify {
         why: &str,
     ) -> Result<(), HandlerError> {
         let mut tx = self.pool.begin().await?;
-        if let Some(seq) = notifications::mark_failed(&mut tx, message_id, why).await?
+        Self::record_failed(&mut tx, message_id, request_id, notice, why).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_failed(
+        tx: &mut PgConnection,
+        message_id: Uuid,
+        request_id: Option<Uuid>,
+        notice: Notice,
+        why: &str,
+    ) -> sqlx::Result<()> {
+        if let Some(seq) = notifications::mark_failed(tx, message_id, why).await?
             && let Some(request_id) = request_id
         {
             record(
-                &mut tx,
+                tx,
                 request_id,
                 &format!("email failed: {}: {why}", notice.name()),
                 json!({"event": notice.name(), "seq": seq, "status": "failed"}),
             )
             .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 

@@ -76,7 +76,17 @@ async fn new_attempt(
 }
 
 impl<G: Gateway + 'static> Handler for Payout<G> {
+    /// Settles the message's outbox row when done with it, so the sweeper publishes again only
+    /// what was lost or is still going round the retry tiers.
     async fn handle(&self, message: WorkMessage) -> Result<(), HandlerError> {
+        let id = message.message_id;
+        let result = self.handle_message(message).await;
+        shared::outbox::settle_after(&self.pool, id, result, HandlerError::is_retried).await
+    }
+}
+
+impl<G: Gateway + 'static> Payout<G> {
+    async fn handle_message(&self, message: WorkMessage) -> Result<(), HandlerError> {
         let id = message.request_id;
 
         // 1. Under the lock: what to do, and the attempt row committed before any call.
@@ -370,6 +380,11 @@ pub async fn recheck_stuck(
                             WHERE e.request_id = r.id AND e.to_state = r.state) < $1
                      ELSE a.status IN ('started', 'unknown', 'pending') AND a.updated_at < $1
                 END
+            -- One payout message at a time: while one is open (waiting in a retry tier, or
+            -- parked until the sweeper publishes it again) nothing new is queued.
+            AND NOT EXISTS (SELECT 1 FROM outbox o
+                             WHERE o.settled_at IS NULL AND o.routing_key = 'request.payout'
+                               AND o.payload->>'request_id' = r.id::text)
           ORDER BY r.id
           LIMIT 500
           FOR UPDATE OF r SKIP LOCKED",

@@ -3,7 +3,8 @@
 //! breached each send one escalation to the merchant (through the notify stage). Each pass
 //! also asks the payout stage again about payouts the retry tiers gave up on (no gateway news
 //! for `payout_recheck_after`), and sweeps requests whose stage made no progress for
-//! `stall_after` ([`super::sweep`]). Once a day it purges the bytes of documents past their
+//! `stall_after` ([`super::sweep`]), once the database has answered for longer than the
+//! longest retry tier. Once a day it purges the bytes of documents past their
 //! retention.
 
 use std::sync::Arc;
@@ -33,6 +34,10 @@ pub struct SlaMonitor {
     /// Requests with no progress for this long have their stage message queued again
     /// ([`super::sweep::sweep`]).
     pub stall_after: Duration,
+    /// How long the database must have answered, after a start or an outage, before the
+    /// sweeps and the payout recheck run: the longest retry tier and a pass, so that what
+    /// waits in the tiers has come back by itself first.
+    pub sweep_after_outage: Duration,
 }
 
 /// What one pass changed.
@@ -54,33 +59,28 @@ struct Open {
 impl SlaMonitor {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut last_purge: Option<Instant> = None;
+        // Since when the database has answered every pass without a break.
+        let mut answering_since: Option<Instant> = None;
         loop {
             match self.pass(Utc::now()).await {
-                Ok(p) if p.changed > 0 => tracing::info!(?p, "SLA states updated"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(
-                    error = format!("{e:#}"),
-                    "SLA pass failed; next pass retries"
-                ),
+                Ok(p) => {
+                    if p.changed > 0 {
+                        tracing::info!(?p, "SLA states updated");
+                    }
+                    answering_since.get_or_insert_with(Instant::now);
+                }
+                Err(e) => {
+                    answering_since = None;
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "SLA pass failed; next pass retries"
+                    );
+                }
             }
-            match super::sweep::sweep(&self.pool, self.stall_after).await {
-                Ok(swept) if !swept.is_empty() => tracing::warn!(
-                    requests = swept.len(),
-                    first = %swept[0].id,
-                    state = %swept[0].state,
-                    "requests with no progress: their stage message was queued again"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "sweep failed; next pass retries"),
-            }
-            match super::payout::recheck_stuck(&self.pool, self.payout_recheck_after).await {
-                Ok(ids) if !ids.is_empty() => tracing::warn!(
-                    requests = ids.len(),
-                    first = %ids[0],
-                    "payouts with no gateway answer for a while: asking the gateway again"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "payout recheck failed; next pass retries"),
+            // After an outage (or a start), what waits in the retry tiers comes back by
+            // itself within the longest tier: sweeping before then would only race it.
+            if answering_since.is_some_and(|t| t.elapsed() >= self.sweep_after_outage) {
+                self.sweep_and_recheck().await;
             }
             if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(24 * 3600)) {
                 // Done for the day only when both purges went through; a failed one is
@@ -111,6 +111,40 @@ impl SlaMonitor {
             }
         }
         tracing::info!("sla monitor stopped");
+    }
+
+    /// Requests and messages with no progress are queued again; payouts the retry tiers gave
+    /// up on are asked about again. Each is tried again on the next pass if it fails.
+    async fn sweep_and_recheck(&self) {
+        match super::sweep::sweep(&self.pool, self.stall_after).await {
+            Ok(swept) if !swept.is_empty() => tracing::warn!(
+                requests = swept.len(),
+                first = %swept[0].id,
+                state = %swept[0].state,
+                "requests with no progress: their stage message was queued again"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweep failed; next pass retries"),
+        }
+        match super::sweep::sweep_messages(&self.pool, self.stall_after).await {
+            Ok(open) if !open.is_empty() => tracing::warn!(
+                messages = open.len(),
+                first = %open[0].message_id,
+                routing_key = %open[0].routing_key,
+                "messages never finished: published again"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "message sweep failed; next pass retries"),
+        }
+        match super::payout::recheck_stuck(&self.pool, self.payout_recheck_after).await {
+            Ok(ids) if !ids.is_empty() => tracing::warn!(
+                requests = ids.len(),
+                first = %ids[0],
+                "payouts with no gateway answer for a while: asking the gateway again"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "payout recheck failed; next pass retries"),
+        }
     }
 
     /// One pass over every open request with a due date, as of `now`.

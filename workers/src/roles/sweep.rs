@@ -12,13 +12,25 @@
 //! Payouts already at the gateway (`payout_pending`, `payout_sent`) are asked about again by
 //! [`super::payout::recheck_stuck`], so the sweeper never queues a second payout message
 //! for them. States that wait on a person or the customer are not stalls.
+//!
+//! Messages, too ([`sweep_messages`]): a notify or payout message stays open in the outbox
+//! from publishing until its handler is done with it ([`shared::outbox::settle`]). One open
+//! for `stall_after` (parked after the retry tiers, say, while SMTP was down; dropped at the
+//! delivery limit; lost with a broker node) is handed back to the relay and published again
+//! as it was, same id, so its handler takes it for a redelivery: an email whose row is
+//! `pending` goes out once with its Message-ID, one never handled is handled. Same backoff
+//! and escalation, counted per message.
+//!
+//! The sla role sweeps only once the database has answered it for longer than the longest
+//! retry tier ([`SlaMonitor`](super::sla::SlaMonitor)): after an outage the messages waiting
+//! in the tiers come back by themselves, and publishing them again would only race them.
 
 use std::time::Duration;
 
 use serde_json::json;
 use shared::lifecycle::RequestState;
 use shared::messages::{Stage, WorkMessage};
-use shared::outbox::OutboxMessage;
+use shared::outbox::{self, OpenMessage, OutboxMessage};
 use shared::requests::{self, Stalled};
 use shared::transition;
 use sqlx::PgPool;
@@ -57,7 +69,7 @@ pub async fn sweep(pool: &PgPool, stall_after: Duration) -> sqlx::Result<Vec<Sta
         .iter()
         .filter_map(|s| stage_for(s.state).map(|stage| WorkMessage::new(stage, s.id).into()))
         .collect();
-    shared::outbox::enqueue(&mut tx, &messages).await?;
+    outbox::enqueue(&mut tx, &messages).await?;
     let ids: Vec<uuid::Uuid> = stalled.iter().map(|s| s.id).collect();
     requests::record_sweeps(&mut tx, &ids).await?;
     for s in stalled.iter().filter(|s| s.sweeps + 1 == ESCALATE_AFTER) {
@@ -80,6 +92,47 @@ pub async fn sweep(pool: &PgPool, stall_after: Duration) -> sqlx::Result<Vec<Sta
     }
     tx.commit().await?;
     Ok(stalled)
+}
+
+/// One pass over open messages: those published again, with their count before this one.
+pub async fn sweep_messages(
+    pool: &PgPool,
+    stall_after: Duration,
+) -> sqlx::Result<Vec<OpenMessage>> {
+    let mut tx = pool.begin().await?;
+    let open = outbox::open_stalled(&mut tx, stall_after.as_secs_f64(), BATCH).await?;
+    if open.is_empty() {
+        return Ok(open);
+    }
+    let ids: Vec<i64> = open.iter().map(|m| m.id).collect();
+    outbox::republish(&mut tx, &ids).await?;
+    for m in open.iter().filter(|m| m.resent + 1 == ESCALATE_AFTER) {
+        tracing::error!(message_id = %m.message_id, routing_key = %m.routing_key,
+            request_id = ?m.request_id, resent = ESCALATE_AFTER,
+            "message never finished although it was published again; a person must look");
+        let Some(request_id) = m.request_id else {
+            continue;
+        };
+        let Some(state) = requests::state_of(&mut tx, request_id).await? else {
+            continue;
+        };
+        transition::record_event(
+            &mut tx,
+            request_id,
+            "worker:sweeper",
+            Some(state),
+            state,
+            Some(&format!(
+                "the {} message {} never finished after being published {ESCALATE_AFTER} more times; a person must look (the parking queue and the logs say why)",
+                m.routing_key.trim_start_matches("request."),
+                m.message_id
+            )),
+            &json!({ "resent": ESCALATE_AFTER, "message_id": m.message_id, "routing_key": m.routing_key }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(open)
 }
 
 #[cfg(test)]
