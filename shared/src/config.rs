@@ -42,7 +42,7 @@ pub enum LogFormat {
 pub struct Settings {
     /// The Postgres URL (`DATABASE_URL`).
     pub database_url: String,
-    /// The RabbitMQ URL (`AMQP_URL`).
+    /// The RabbitMQ URL (`AMQP_URL`); for a cluster, its nodes' URLs separated by commas.
     pub amqp_url: String,
     /// Prefix of every exchange and queue name, so several systems (or tests) share a broker.
     pub queue_prefix: String,
@@ -291,11 +291,14 @@ impl Settings {
                     s.database_url = value;
                 }
                 "amqp_url" => {
-                    if !(value.starts_with("amqp://") || value.starts_with("amqps://")) {
-                        return Err(bad(format!(
-                            "expected an amqp:// URL, got {:?}",
-                            redact_url(&value)
-                        )));
+                    // One URL, or several (the nodes of a cluster) separated by commas.
+                    for url in value.split(',').map(str::trim) {
+                        if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
+                            return Err(bad(format!(
+                                "expected an amqp:// URL, or several separated by commas (the nodes of a cluster), got {:?}",
+                                redact_url(url)
+                            )));
+                        }
                     }
                     s.amqp_url = value;
                 }

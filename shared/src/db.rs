@@ -29,6 +29,46 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
     ))
 }
 
+/// [`connect`] for a service: while the database is down, starting or out of connections
+/// (what [`crate::broker::consumer::database_unavailable`] calls unavailable) it waits and
+/// tries again, logging the server's own words each time, for as long as it takes; anything
+/// else (a wrong password, no such database) fails at once.
+pub async fn connect_waiting(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let mut delay = Duration::from_millis(500);
+    let mut waited = false;
+    loop {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await;
+        let e = match pool {
+            Ok(pool) => {
+                if waited {
+                    tracing::info!("the database answers again");
+                }
+                return Ok(pool);
+            }
+            Err(e) => e,
+        };
+        let words = match &e {
+            sqlx::Error::PoolTimedOut => why_no_connection(url).await,
+            e => e.to_string(),
+        };
+        if !crate::broker::consumer::database_unavailable(&e) {
+            return Err(anyhow::anyhow!(
+                "cannot connect to Postgres at {}: {words}",
+                crate::config::redact_url(url)
+            ));
+        }
+        tracing::warn!(database = %crate::config::redact_url(url), error = %words, retry_in_ms = delay.as_millis() as u64,
+            "the database is not available; waiting for it");
+        waited = true;
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
 /// Why a connection to `url` cannot be made, as the server or the network says it.
 async fn why_no_connection(url: &str) -> String {
     use sqlx::Connection;

@@ -2,6 +2,7 @@
 //! RabbitMQ names (or vhost), so tests run in parallel without seeing each other; and a way
 //! to start the real `refundd` binary against them.
 
+pub mod chaos;
 pub mod smtp_sink;
 
 use std::path::PathBuf;

@@ -34,6 +34,8 @@ pub struct Delivered {
     pub mail_from: String,
     pub rcpt_to: Vec<String>,
     pub data: Vec<u8>,
+    /// When the sink accepted it.
+    pub at: std::time::Instant,
 }
 
 pub struct SmtpSink {
@@ -209,6 +211,7 @@ async fn session(
                                 mail_from: mail_from.take().unwrap_or_default(),
                                 rcpt_to: std::mem::take(&mut rcpt_to),
                                 data,
+                                at: std::time::Instant::now(),
                             });
                             b"250 2.0.0 queued\r\n"
                         }

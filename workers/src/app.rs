@@ -362,8 +362,10 @@ pub struct App {
 }
 
 impl App {
-    /// Builds the process `mode` describes from `settings`; a bad setting, an unreachable
-    /// database or broker, or a port in use stops it here with a message naming the cause.
+    /// Builds the process `mode` describes from `settings`; a bad setting, a database that
+    /// refuses us (wrong password, no such database), an unreachable broker, or a port in use
+    /// stops it here with a message naming the cause. A database that is down or out of
+    /// connections is waited for ([`shared::db::connect_waiting`]).
     pub async fn build(settings: Settings, mode: Mode) -> anyhow::Result<App> {
         if mode == Mode::IntakeEmail {
             mailbox(&settings)?;
@@ -371,7 +373,8 @@ impl App {
         if mode == Mode::All {
             shared::db::create_if_missing(&settings.database_url).await?;
         }
-        let pool = shared::db::connect(&settings.database_url, mode.connections(&settings)).await?;
+        let pool = shared::db::connect_waiting(&settings.database_url, mode.connections(&settings))
+            .await?;
         Self::with_pool(settings, mode, pool).await
     }
 

@@ -396,7 +396,13 @@ async fn serve(
     mode: Mode,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
-    App::build(settings, mode).await?.run(shutdown).await
+    // A service started while the database is down (a restart during an outage) waits for
+    // it, saying why, instead of exiting; a stop signal ends the wait.
+    let app = tokio::select! {
+        app = App::build(settings, mode) => app?,
+        () = shutdown.cancelled() => return Ok(()),
+    };
+    app.run(shutdown).await
 }
 
 fn stdin_if_dash(file: Option<PathBuf>) -> Option<PathBuf> {

@@ -199,12 +199,39 @@ fn long_string(s: &str) -> AMQPValue {
 }
 
 /// Opens a connection on the tokio runtime, named so operators can find it in the broker.
+/// `url` may list several nodes of a cluster separated by commas: the first that answers is
+/// used, starting each time at the next one.
 pub async fn connect(url: &str, name: &str) -> lapin::Result<Connection> {
-    let props = ConnectionProperties::default()
-        .with_executor(tokio_executor_trait::Tokio::current())
-        .with_reactor(tokio_reactor_trait::Tokio)
-        .with_connection_name(LongString::from(name));
-    Connection::connect(url, props).await
+    // Each attempt starts at another node, so clients spread over a cluster and a node that
+    // is down is not everybody's first try.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let urls: Vec<&str> = url
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    let start = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut last = None;
+    for i in 0..urls.len().max(1) {
+        let one = urls
+            .get((start + i) % urls.len().max(1))
+            .copied()
+            .unwrap_or(url);
+        let props = ConnectionProperties::default()
+            .with_executor(tokio_executor_trait::Tokio::current())
+            .with_reactor(tokio_reactor_trait::Tokio)
+            .with_connection_name(LongString::from(name));
+        match Connection::connect(one, props).await {
+            Ok(connection) => return Ok(connection),
+            Err(e) => {
+                if urls.len() > 1 {
+                    tracing::warn!(node = %crate::config::redact_url(one), error = %e, "broker node unreachable; trying the next");
+                }
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.expect("at least one attempt"))
 }
 
 /// Backoff for reconnecting: from 100 ms, doubling up to 5 s, each delay with random jitter

@@ -67,6 +67,10 @@ pub struct Notify {
     merchants: Arc<Merchants>,
     mailer: Mailer,
     addresses: MailAddresses,
+    /// Emails the SMTP server accepted whose `sent` mark did not reach the database (it went
+    /// down, or our connection was cut, between the two): when their message comes back to
+    /// this process it is recorded, not sent again.
+    unrecorded: std::sync::Mutex<std::collections::HashSet<Uuid>>,
 }
 
 impl Notify {
@@ -81,6 +85,7 @@ impl Notify {
             merchants,
             mailer,
             addresses,
+            unrecorded: std::sync::Mutex::default(),
         }
     }
 }
@@ -405,7 +410,19 @@ impl Notify {
             || "an inbound email".to_owned(),
             |id| format!("request {id}"),
         );
+        let sent_before = self
+            .unrecorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&message_id);
         let mut tx = self.pool.begin().await?;
+        if sent_before {
+            Self::mark_sent(&mut tx, message_id, request_id, notice, claimed).await?;
+            tx.commit().await?;
+            self.forget_unrecorded(message_id);
+            tracing::info!(request_id = ?request_id, event = notice.name(), seq = claimed.seq, "email sent earlier now recorded (not sent again)");
+            return Ok(());
+        }
         match notifications::lock_for_sending(&mut tx, message_id).await? {
             SendLock::Held => {}
             SendLock::Final => return Ok(()),
@@ -418,8 +435,22 @@ impl Notify {
         }
         match self.mailer.send(email).await {
             Ok(()) => {
-                Self::mark_sent(&mut tx, message_id, request_id, notice, claimed).await?;
-                tx.commit().await?;
+                let recorded = async {
+                    Self::mark_sent(&mut tx, message_id, request_id, notice, claimed).await?;
+                    tx.commit().await
+                }
+                .await;
+                if let Err(e) = recorded {
+                    // Sent, and the database did not hear it: remembered here, so that the
+                    // message, retried, records it instead of sending it twice.
+                    self.unrecorded
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(message_id);
+                    tracing::warn!(request_id = ?request_id, event = notice.name(), error = %e,
+                        "email sent but not recorded yet; it will be recorded when the database answers, not sent again");
+                    return Err(e.into());
+                }
                 tracing::info!(request_id = ?request_id, event = notice.name(), seq = claimed.seq, "email sent");
                 Ok(())
             }
@@ -647,6 +678,13 @@ impl Notify {
             status: status.to_owned(),
             email_message_id,
         }))
+    }
+
+    fn forget_unrecorded(&self, message_id: Uuid) {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&message_id);
     }
 
     async fn mark_sent(
