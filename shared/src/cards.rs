@@ -22,13 +22,32 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
 /// single spaces or dashes (`4111 1111 1111 1111`, `4111-1111-...`); any run of whole
 /// consecutive groups holding 13-19 digits that passes the Luhn check counts, so a number
 /// next to other digits (`exp 11 28 4111 1111 1111 1111`) is still found.
+///
+/// Digits that belong to an identifier are not a card number: a UUID (`8-4-4-4-12` hex
+/// digits, which can be all digits after its first groups), or digits glued to letters (a
+/// hash, a hex id, `cd5-4123-...`).
 pub fn find_card_numbers(text: &str) -> Vec<std::ops::Range<usize>> {
     let bytes = text.as_bytes();
     let mut found = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
+        if let Some(end) = uuid_at(bytes, i) {
+            i = end;
+            continue;
+        }
         if !bytes[i].is_ascii_digit() {
             i += 1;
+            continue;
+        }
+        if i > 0 && bytes[i - 1].is_ascii_alphabetic() {
+            // Part of an identifier: skip its digits and whatever groups hang on to them.
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric()
+                    || (bytes[i] == b'-'
+                        && bytes.get(i + 1).is_some_and(u8::is_ascii_alphanumeric)))
+            {
+                i += 1;
+            }
             continue;
         }
         // Collect the groups of this run.
@@ -50,6 +69,11 @@ pub fn find_card_numbers(text: &str) -> Vec<std::ops::Range<usize>> {
             }
         }
         let run_end = j;
+        if bytes.get(run_end).is_some_and(u8::is_ascii_alphabetic) {
+            // Digits running into letters: an identifier, not a card number.
+            i = run_end;
+            continue;
+        }
         // Longest valid window at each starting group; then continue after it.
         let mut g = 0;
         while g < groups.len() {
@@ -75,6 +99,23 @@ pub fn find_card_numbers(text: &str) -> Vec<std::ops::Range<usize>> {
         i = run_end.max(i + 1);
     }
     found
+}
+
+/// The end of a UUID (`8-4-4-4-12` hex digits) starting at `i` and standing on its own.
+fn uuid_at(bytes: &[u8], i: usize) -> Option<usize> {
+    const DASHES: [usize; 4] = [8, 13, 18, 23];
+    let end = i + 36;
+    let candidate = bytes.get(i..end)?;
+    let shaped = candidate.iter().enumerate().all(|(k, b)| {
+        if DASHES.contains(&k) {
+            *b == b'-'
+        } else {
+            b.is_ascii_hexdigit()
+        }
+    });
+    let alone = (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
+        && bytes.get(end).is_none_or(|b| !b.is_ascii_alphanumeric());
+    (shaped && alone).then_some(end)
 }
 
 /// True when `text` contains something that looks like a full card number.
@@ -117,6 +158,36 @@ mod tests {
         assert!(!contains_card_number("4111 1111 1111 1112"), "fails Luhn");
         assert!(!contains_card_number("order 123456789012"), "12 digits");
         assert!(!contains_card_number("IIN 900101300123"), "12 digits");
+    }
+
+    /// Found by the chaos suite: a payment id (a UUID whose last groups happened to be all
+    /// digits, passing Luhn) was refused as a card number.
+    #[test]
+    fn identifiers_are_not_card_numbers() {
+        // The tail `8123-412345678901` holds 16 digits; find one that passes Luhn.
+        let tail = (0..100_000u64)
+            .map(|n| format!("{n:012}"))
+            .find(|t| luhn_valid(format!("8123{t}").as_bytes()))
+            .unwrap();
+        for text in [
+            format!("01a23cd5-4123-7123-8123-{tail}"),
+            format!("01234567-4123-7123-8123-{tail}"),
+            format!("{{\"id\": \"01234567-4123-7123-8123-{tail}\"}}"),
+            "sha256:ab4111111111111111cd".to_owned(),
+            "x4111111111111111".to_owned(),
+            "4111111111111111ab".to_owned(),
+        ] {
+            assert!(!contains_card_number(&text), "{text}");
+        }
+        // The same digits standing on their own are one.
+        assert!(contains_card_number(&format!("8123 {tail}")));
+        assert!(contains_card_number(
+            "card: 4111 1111 1111 1111, id 01a23cd5"
+        ));
+        assert!(
+            contains_card_number("карта4111111111111111"),
+            "not an ASCII identifier"
+        );
     }
 
     #[test]
