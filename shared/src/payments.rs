@@ -41,11 +41,61 @@ pub struct Payment {
 
 impl Payment {
     /// True when `other` registers the same payment with the same details (a replay).
+    /// Times are compared as Postgres keeps them, to the microsecond: a replay of a
+    /// registration whose `paid_at` had nanoseconds is the same registration (found by the
+    /// chaos suite: a retried POST after a lost answer was refused as a conflict).
     pub fn same_registration(&self, other: &Payment) -> bool {
+        use chrono::SubsecRound;
         Payment {
             id: other.id,
+            paid_at: self.paid_at.trunc_subsecs(6),
             ..self.clone()
-        } == *other
+        } == Payment {
+            paid_at: other.paid_at.trunc_subsecs(6),
+            ..other.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replay_with_nanoseconds_is_the_same_registration_and_other_details_are_not() {
+        let paid_at: DateTime<Utc> = "2026-12-03T10:15:30.123456789Z".parse().unwrap();
+        let sent = Payment {
+            id: Uuid::now_v7(),
+            merchant: "demo".into(),
+            policy: "by-online-courses".into(),
+            gateway: "sandbox".into(),
+            gateway_transaction_id: "tx-1".into(),
+            amount: Money::from_minor(45_000, Currency::BYN),
+            currency: Currency::BYN,
+            paid_at,
+            card_brand: None,
+            card_last4: None,
+            cardholder_name: None,
+            customer_email: Some("c@example.com".into()),
+            customer_language: None,
+        };
+        // As stored: another id, microseconds.
+        let stored = Payment {
+            id: Uuid::now_v7(),
+            paid_at: "2026-12-03T10:15:30.123456Z".parse().unwrap(),
+            ..sent.clone()
+        };
+        assert!(stored.same_registration(&sent));
+        let later = Payment {
+            paid_at: "2026-12-03T10:15:30.123457Z".parse().unwrap(),
+            ..sent.clone()
+        };
+        assert!(!stored.same_registration(&later));
+        let other_amount = Payment {
+            amount: Money::from_minor(45_001, Currency::BYN),
+            ..sent
+        };
+        assert!(!stored.same_registration(&other_amount));
     }
 }
 
