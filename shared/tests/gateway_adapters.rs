@@ -180,10 +180,13 @@ fn a_base_url_that_is_not_http_is_refused() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Stripe. Stubs mirror the Stripe API reference: "Create a refund" (POST /v1/refunds,
-// form-encoded, Idempotency-Key header), "The Refund object" (id, status, failure_reason,
-// metadata), "List all refunds" (GET /v1/refunds?charge=, {object: list, data, has_more}),
-// and the error object ({"error": {type, code, message}}).
+// Stripe. Stubs follow Stripe's official Go SDK, `stripe/stripe-go` at commit a1e3932
+// (2026-08-06): `refund.go` (RefundParams: charge | payment_intent, amount, metadata; the
+// Refund object's id, status, failure_reason, metadata; RefundListParams and the list shape
+// {object: list, data, has_more}), `error.go` (the error object {"error": {type, code,
+// message}} and its codes), `stripe.go` (Bearer auth, form encoding, the Idempotency-Key and
+// Stripe-Version headers), `api_version.go` (the pinned version); and docs.stripe.com/idempotency
+// (a repeated key replays the first answer). Message texts are ours.
 // ---------------------------------------------------------------------------------------
 
 fn stripe_refund(
@@ -208,6 +211,7 @@ async fn stripe_refund_succeeds_with_the_idempotency_key_and_minor_units() {
         .and(path("/v1/refunds"))
         .and(header("Idempotency-Key", "po-1"))
         .and(header("Authorization", "Bearer sk_test_stripe_secret"))
+        .and(header("Stripe-Version", gateway::stripe::API_VERSION))
         .and(body_string_contains("charge=ch_3Nabc"))
         .and(body_string_contains("amount=4500"))
         .and(body_string_contains("metadata%5Bidempotency_key%5D=po-1"))
@@ -358,6 +362,7 @@ async fn stripe_5xx_rate_limit_and_timeout_are_unknown_and_status_finds_the_trut
     Mock::given(method("GET"))
         .and(path("/v1/refunds"))
         .and(query_param("charge", "ch_3Nabc"))
+        .and(header("Stripe-Version", gateway::stripe::API_VERSION))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "object": "list", "url": "/v1/refunds", "has_more": false,
             "data": [stripe_refund("re_other", "succeeded", None, "po-other"),
@@ -403,6 +408,29 @@ async fn stripe_status_by_refund_id_reads_the_refund() {
     o.gateway_ref = Some("re_9");
     let outcome = adapter(GatewayKind::Stripe, &server).status(&o).await;
     assert_eq!(declined_with(&outcome), Some(&DeclineCode::CardClosed));
+}
+
+/// A refund id Stripe answered us with, unknown to Stripe now (404 `resource_missing`,
+/// `error.go`), is not "never sent": sending again could pay twice.
+#[tokio::test]
+async fn stripe_a_refund_id_it_gave_us_and_no_longer_knows_is_unknown_not_never_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/refunds/re_gone"))
+        .and(header("Stripe-Version", gateway::stripe::API_VERSION))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "error": {"type": "invalid_request_error", "code": "resource_missing",
+                      "message": "No such refund: 're_gone'"}
+        })))
+        .mount(&server)
+        .await;
+    let mut o = order("ch_3Nabc", "po-gone", money("45.00", Currency::EUR));
+    o.gateway_ref = Some("re_gone");
+    let outcome = adapter(GatewayKind::Stripe, &server).status(&o).await;
+    assert!(
+        matches!(outcome, RefundOutcome::Unknown { .. }),
+        "{outcome:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-//! Stripe adapter, from the Stripe API reference:
+//! Stripe adapter, from Stripe's official Go SDK (`stripe/stripe-go` at `a1e3932`:
+//! `refund.go`, `error.go`, `stripe.go`, `api_version.go`) and docs.stripe.com (idempotent
+//! requests, API versions):
 //! - refund: `POST /v1/refunds` (form-encoded `charge` or `payment_intent`, `amount` in minor
 //!   units, `metadata[...]`), `Authorization: Bearer <secret key>`, `Idempotency-Key` header
 //!   carrying our key; the answer is a Refund object whose `status` is `pending`,
@@ -9,6 +11,10 @@
 //! - status: `GET /v1/refunds/{id}` when the refund id is known, else
 //!   `GET /v1/refunds?charge=…|payment_intent=…` and the refund whose
 //!   `metadata[idempotency_key]` is ours; none means it never reached Stripe.
+//! - version: every call pins [`API_VERSION`] with `Stripe-Version`, so the account's default
+//!   version (which its owner may upgrade at any time) never changes what we read.
+//! - a refund id Stripe gave us and now does not know (404) is not "never sent": unknown, for
+//!   a person, never a reason to send again.
 //!
 //! Credentials: `{PREFIX}_SECRET_KEY`.
 
@@ -22,6 +28,9 @@ use crate::merchants::GatewayKind;
 
 /// The Stripe API host (the default `base_url`).
 pub const HOST: &str = "https://api.stripe.com";
+/// The API version every call pins (`Stripe-Version`): the one `stripe-go` pins at the commit
+/// the adapter follows (`api_version.go`).
+pub const API_VERSION: &str = "2026-07-29.dahlia";
 const NAME: &str = "Stripe";
 /// How many pages of a charge's refunds `status` reads before giving up.
 const MAX_PAGES: usize = 10;
@@ -170,6 +179,7 @@ impl Gateway for Stripe {
             .client
             .post(format!("{}/v1/refunds", self.base_url))
             .bearer_auth(self.secret_key.expose())
+            .header("Stripe-Version", API_VERSION)
             .header("Idempotency-Key", order.idempotency_key)
             .form(&form);
         let answer = match send(NAME, request, self.timeout).await {
@@ -190,7 +200,8 @@ impl Gateway for Stripe {
             let request = self
                 .client
                 .get(format!("{}/v1/refunds/{id}", self.base_url))
-                .bearer_auth(self.secret_key.expose());
+                .bearer_auth(self.secret_key.expose())
+                .header("Stripe-Version", API_VERSION);
             let answer = match send(NAME, request, self.timeout).await {
                 Ok(a) => a,
                 Err(unknown) => return unknown,
@@ -202,7 +213,10 @@ impl Gateway for Stripe {
                 };
             }
             return match answer.status.as_u16() {
-                404 => RefundOutcome::NotFound,
+                // Stripe gave us this id: not knowing it now is not "never sent".
+                404 => RefundOutcome::unknown(format!(
+                    "Stripe does not know refund {id}, which it answered us with; look it up in the Stripe dashboard"
+                )),
                 _ => Self::error_outcome(answer.status, &answer.body),
             };
         }
@@ -220,6 +234,7 @@ impl Gateway for Stripe {
                 .client
                 .get(format!("{}/v1/refunds", self.base_url))
                 .bearer_auth(self.secret_key.expose())
+                .header("Stripe-Version", API_VERSION)
                 .query(&query);
             let answer = match send(NAME, request, self.timeout).await {
                 Ok(a) => a,
