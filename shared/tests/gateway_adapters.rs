@@ -28,6 +28,7 @@ fn order<'a>(txn: &'a str, key: &'a str, amount: Money) -> RefundOrder<'a> {
     RefundOrder {
         gateway_transaction_id: txn,
         amount,
+        full: false,
         idempotency_key: key,
         payment_id: PAYMENT_ID,
         request_id: REQUEST_ID,
@@ -624,11 +625,17 @@ async fn cloudpayments_refuses_a_non_numeric_transaction_id_without_calling() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Robokassa. Stubs mirror Robokassa's "Осуществление возвратов по API": POST
-// /RefundService/Refund/Create with a compact HS256 JWT body signed with Password3
-// (payload OpKey, RefundSum, InvoiceItems) → {"success":true,"message":null,"requestId":…}
-// or {"success":false,"message":"NotEnoughOperationFunds","requestId":null};
-// GET /RefundService/Refund/GetState?id= → {"requestId","amount","label"}.
+// Robokassa. Stubs follow Robokassa's "Осуществление возвратов по API"
+// (https://docs.robokassa.ru/ru/refund-api): POST /RefundService/Refund/Create with a compact
+// HS256 JWT signed with Password3 (payload OpKey; RefundSum only for a partial refund, a JSON
+// number; InvoiceItems) → {"success":true,"message":null,"requestId":…} or
+// {"success":false,"message":"NotEnoughOperationFunds","requestId":null};
+// GET /RefundService/Refund/GetState?id= → {"requestId","amount","label"} (finished,
+// processing, canceled). The OpKey and requestId values are the page's own examples. The body
+// is the token as a JSON string with Content-Type application/json, as Robokassa's official
+// PHP SDK (robokassa/sdk-php at 5bd2791, src/Service/PaymentService.php) sends JWTs to that
+// host; the page names no content type. `AlreadyRefunded` and `OperationNotFound` are not on
+// the page (named by third parties only): their stubs test our mapping, not Robokassa.
 // ---------------------------------------------------------------------------------------
 
 /// Matches a Robokassa body: a JWT whose signature verifies with `password3` and whose
@@ -640,9 +647,18 @@ struct SignedRefund {
 
 impl wiremock::Match for SignedRefund {
     fn matches(&self, request: &Request) -> bool {
-        let Ok(body) = std::str::from_utf8(&request.body) else {
+        // The token as a JSON string.
+        let Ok(body) = serde_json::from_slice::<String>(&request.body) else {
             return false;
         };
+        if request
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            != Some("application/json")
+        {
+            return false;
+        }
         let parts: Vec<&str> = body.split('.').collect();
         let [header, payload, signature] = parts[..] else {
             return false;
@@ -705,6 +721,31 @@ async fn robokassa_refund_is_a_signed_jwt_and_pending_until_finished() {
         RefundOutcome::Succeeded {
             gateway_ref: "68cd7fa6-1338-4745-ba5c-28d16cbcdb3d".into()
         }
+    );
+}
+
+/// A refund of the whole payment omits `RefundSum` ("не указывать при полном возврате").
+#[tokio::test]
+async fn robokassa_a_full_refund_omits_the_sum() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/RefundService/Refund/Create"))
+        .and(SignedRefund {
+            password3: "robo-password-3",
+            payload: json!({"OpKey": OP_KEY}),
+        })
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": true, "message": null, "requestId": "68cd7fa6-1338-4745-ba5c-28d16cbcdb3d"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut o = order(OP_KEY, "po-rk-full", money("1500.25", Currency::RUB));
+    o.full = true;
+    let created = adapter(GatewayKind::Robokassa, &server).refund(&o).await;
+    assert!(
+        matches!(created, RefundOutcome::Pending { .. }),
+        "{created:?}"
     );
 }
 

@@ -67,6 +67,7 @@ fn order<'a>(txn: &'a str, key: &'a str, amount: &str, currency: Currency) -> Re
     RefundOrder {
         gateway_transaction_id: txn,
         amount: Money::parse(amount, currency).unwrap(),
+        full: false,
         idempotency_key: key,
         payment_id: Uuid::now_v7(),
         request_id: Uuid::now_v7(),

@@ -54,6 +54,7 @@ async fn serves_refunds_and_keeps_its_ledger_across_a_kill() {
     let order = RefundOrder {
         gateway_transaction_id: "cp-455",
         amount: Money::parse("45000.00", Currency::KZT).unwrap(),
+        full: false,
         idempotency_key: "po-cli-1",
         payment_id: Uuid::now_v7(),
         request_id: Uuid::now_v7(),

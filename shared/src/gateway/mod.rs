@@ -54,6 +54,10 @@ pub struct RefundOrder<'a> {
     pub gateway_transaction_id: &'a str,
     /// The amount to refund, in integer minor units of the payment's currency.
     pub amount: Money,
+    /// Whether this is the whole captured amount (nothing else refunded: refunds never sum
+    /// above what was captured). Gateways that want a full refund said so are told (Robokassa
+    /// omits `RefundSum`).
+    pub full: bool,
     /// Unique per payout attempt; sent as the gateway's idempotency key where it has one.
     pub idempotency_key: &'a str,
     /// Our id of the payment being refunded; logged, and sent as metadata where the gateway takes

@@ -11,9 +11,16 @@
 //!
 //! Robokassa has no idempotency key and finds refunds only by the `requestId` it returned:
 //! a created refund is `Pending` with that id, and `status` without it answers `Unknown`
-//! (a person checks the cabinet; the refund is never re-sent blind). We always send
-//! `RefundSum` (the amount we decided) and no `InvoiceItems` (receipts are the merchant's
-//! fiscal setup, not ours). The order's `gateway_transaction_id` is the payment's OpKey.
+//! (a person checks the cabinet; the refund is never re-sent blind). A full refund omits
+//! `RefundSum`, as the page says ("не указывать при полном возврате"); a partial one sends
+//! it as a JSON number written from the decimal text. No `InvoiceItems` yet (a fiscal refund
+//! receipt through Robokassa is the merchant's setup). The order's `gateway_transaction_id`
+//! is the payment's OpKey.
+//!
+//! The page does not name the content type. The token goes as a JSON string with
+//! `Content-Type: application/json`, as Robokassa's official PHP SDK sends its JWTs to the same
+//! host (`robokassa/sdk-php` at `5bd2791`: `src/Service/PaymentService.php`,
+//! `src/Service/StatusService.php`).
 //!
 //! Credentials: `{PREFIX}_PASSWORD3`.
 
@@ -87,10 +94,13 @@ impl Robokassa {
         }
     }
 
-    /// The refund payload, compact as Robokassa requires; `RefundSum` written from the
-    /// decimal text (no floating point).
+    /// The refund payload, compact as Robokassa requires: `RefundSum` only for a partial
+    /// refund, written from the decimal text (no floating point).
     fn payload(order: &RefundOrder<'_>) -> String {
         let op_key = serde_json::Value::String(order.gateway_transaction_id.to_string());
+        if order.full {
+            return format!(r#"{{"OpKey":{op_key}}}"#);
+        }
         format!(
             r#"{{"OpKey":{op_key},"RefundSum":{}}}"#,
             order.amount.amount_text()
@@ -113,8 +123,8 @@ impl Gateway for Robokassa {
         let request = self
             .client
             .post(format!("{}/RefundService/Refund/Create", self.base_url))
-            .header(reqwest::header::CONTENT_TYPE, "text/plain")
-            .body(token);
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(serde_json::Value::String(token).to_string());
         let answer = match send(NAME, request, self.timeout).await {
             Ok(a) => a,
             Err(unknown) => return unknown,

@@ -575,6 +575,7 @@ async fn a_payout_the_retry_tiers_gave_up_on_is_asked_about_again_not_paid_twice
         .refund(&RefundOrder {
             gateway_transaction_id: "tx-lost-answer",
             amount: Money::from_minor(4_000, Currency::BYN),
+            full: false,
             idempotency_key: &key,
             payment_id: payment,
             request_id: id,

@@ -200,6 +200,9 @@ impl<G: Gateway + 'static> Payout<G> {
         let order = RefundOrder {
             gateway_transaction_id: &payment.gateway_transaction_id,
             amount: Money::from_minor(attempt.amount_minor, payment.currency),
+            // Refunds never sum above what was captured, so the whole amount means nothing
+            // else was refunded.
+            full: attempt.amount_minor == payment.amount.minor(),
             idempotency_key: &attempt.idempotency_key,
             payment_id: payment.id,
             request_id: id,
