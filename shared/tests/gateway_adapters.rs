@@ -439,7 +439,9 @@ async fn stripe_a_refund_id_it_gave_us_and_no_longer_knows_is_unknown_not_never_
 // and API Secret; X-Request-ID idempotency; "Возврат денег" POST /payments/refund
 // {TransactionId, Amount, JsonData} → {"Success":true,"Message":null}; declined operations
 // carry Model {Status: "Declined", Reason, ReasonCode}; "Просмотр информации об операции"
-// POST /payments/get {TransactionId}; not found → {"Success":false,"Message":"Not found"}).
+// POST /payments/get {TransactionId}; not found → {"Success":false,"Message":"Not found"},
+// documented for /payments/find; a declined operation answers Success false with its Model,
+// as a community SDK reports, izatop/cloudpayments at 6459e25).
 // ---------------------------------------------------------------------------------------
 
 fn cp_basic() -> String {
@@ -602,13 +604,40 @@ async fn cloudpayments_status_asks_by_the_refund_transaction_id() {
             gateway_ref: "568".into()
         }
     );
+    // A refund id CloudPayments answered us with and no longer finds is not "never sent".
     o.gateway_ref = Some("999");
-    assert_eq!(cp.status(&o).await, RefundOutcome::NotFound);
+    assert!(is_unknown(&cp.status(&o).await));
     // Without the refund's id CloudPayments cannot be asked: no call, an explained Unknown.
     o.gateway_ref = None;
     assert!(is_unknown(&cp.status(&o).await));
     let calls = server.received_requests().await.unwrap();
     assert_eq!(calls.len(), 2);
+}
+
+/// `/payments/get` for a declined refund answers `Success: false` with the operation's Model:
+/// the Model decides, not the flag.
+#[tokio::test]
+async fn cloudpayments_a_declined_operation_is_read_from_its_model() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/payments/get"))
+        .and(body_partial_json(json!({"TransactionId": 570})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "Model": {"TransactionId": 570, "Amount": 10.0, "Currency": "KZT",
+                      "Status": "Declined", "StatusCode": 5, "Reason": "ExpiredCard", "ReasonCode": 5054},
+            "Success": false, "Message": null
+        })))
+        .mount(&server)
+        .await;
+    let mut o = order("455", "po-cp-d", money("10.00", Currency::KZT));
+    o.gateway_ref = Some("570");
+    let outcome = adapter(GatewayKind::Cloudpayments, &server)
+        .status(&o)
+        .await;
+    assert!(
+        matches!(outcome, RefundOutcome::Declined { .. }),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]

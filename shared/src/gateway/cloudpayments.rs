@@ -15,7 +15,10 @@
 //! finds operations by `TransactionId` (`/payments/get`) or by the payment's `InvoiceId`
 //! (`/payments/find`, `/v2/payments/find`, which answer the payment, not our refund): with
 //! no refund id known there is nothing that can find a refund by our key, so `status` then
-//! answers `Unknown` saying so (the payout goes to a person, never re-sent blind).
+//! answers `Unknown` saying so (the payout goes to a person, never re-sent blind). A refund id
+//! CloudPayments answered us with and does not find now is `Unknown` too, never "not found"
+//! (which would mean "never sent" and send it again); a declined operation answers
+//! `Success: false` with its Model, and the Model decides.
 //!
 //! Hosts: [`RU_HOST`] by default, [`KZ_HOST`] for Kazakhstan merchants (set `base_url`).
 //! Credentials: `{PREFIX}_PUBLIC_ID`, `{PREFIX}_API_SECRET`.
@@ -242,15 +245,20 @@ impl Gateway for CloudPayments {
             Ok(r) => r,
             Err(outcome) => return outcome,
         };
-        if !reply.success {
+        let has_model = reply
+            .model
+            .as_ref()
+            .is_some_and(|m| m.is_object() || m.as_array().is_some_and(|a| !a.is_empty()));
+        if !reply.success && !has_model {
             let message = reply.message.unwrap_or_default();
-            return if message.eq_ignore_ascii_case("not found") {
-                RefundOutcome::NotFound
-            } else {
-                RefundOutcome::unknown(format!("CloudPayments lookup refused: {message}"))
-            };
+            // The refund id is CloudPayments' own answer to us: not finding it now is not
+            // "never sent", and re-sending could pay twice.
+            return RefundOutcome::unknown(format!(
+                "CloudPayments does not find refund {refund_id}, which it answered us with                  ({message}); check the merchant cabinet"
+            ));
         }
         // `/payments/get` documents Model as one operation; some answers wrap it in a list.
+        // A declined operation comes with `Success: false` and its Model: read the Model.
         let model = match reply.model {
             Some(serde_json::Value::Array(mut items)) if !items.is_empty() => items.remove(0),
             Some(m) => m,
