@@ -10,11 +10,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// Opens a pool; fails fast (5 s) when the server is not there, naming the URL without its password.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
-    let pool = PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(url)
-        .await;
+    let pool = pool_options(max_connections).connect(url).await;
     let e = match pool {
         Ok(pool) => return Ok(pool),
         // The pool retries what it takes for passing trouble (the server's "too many
@@ -29,6 +25,13 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
     ))
 }
 
+/// The pool every process uses: `max_connections`, and a 5 s wait for a connection.
+fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+}
+
 /// [`connect`] for a service: while the database is down, starting or out of connections
 /// (what [`crate::broker::consumer::database_unavailable`] calls unavailable) it waits and
 /// tries again, logging the server's own words each time, for as long as it takes; anything
@@ -37,11 +40,7 @@ pub async fn connect_waiting(url: &str, max_connections: u32) -> anyhow::Result<
     let mut delay = Duration::from_millis(500);
     let mut waited = false;
     loop {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
-            .await;
+        let pool = pool_options(max_connections).connect(url).await;
         let e = match pool {
             Ok(pool) => {
                 if waited {

@@ -548,18 +548,6 @@ async fn post_until_answered(
     }
 }
 
-/// A scan big enough to read (a PNG header of 1200×800): the checks read its size, the fields
-/// come with it.
-fn scan() -> Vec<u8> {
-    let mut data = b"\x89PNG\r\n\x1a\n".to_vec();
-    data.extend(13u32.to_be_bytes());
-    data.extend(b"IHDR");
-    data.extend(1200u32.to_be_bytes());
-    data.extend(800u32.to_be_bytes());
-    data.extend([8, 2, 0, 0, 0, 0, 0, 0, 0]);
-    data
-}
-
 /// Uploads a document to request `id` until the API answers (as [`post_until_answered`]);
 /// anything but 201 is an error.
 async fn upload(
@@ -578,7 +566,7 @@ async fn upload(
             .text("fields", fields.to_string())
             .part(
                 "file",
-                reqwest::multipart::Part::bytes(scan())
+                reqwest::multipart::Part::bytes(crate::scan_png())
                     .file_name("scan.png")
                     .mime_str("image/png")?,
             );

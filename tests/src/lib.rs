@@ -225,6 +225,18 @@ fn rabbitmqctl(args: &[&str]) {
     );
 }
 
+/// A scan big enough to read (a PNG header of 1200×800): the document checks read its size;
+/// the fields come with the upload.
+pub fn scan_png() -> Vec<u8> {
+    let mut data = b"\x89PNG\r\n\x1a\n".to_vec();
+    data.extend(13u32.to_be_bytes());
+    data.extend(b"IHDR");
+    data.extend(1200u32.to_be_bytes());
+    data.extend(800u32.to_be_bytes());
+    data.extend([8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    data
+}
+
 /// The `refundd` binary built next to this test binary.
 pub fn refundd_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");

@@ -56,24 +56,13 @@ async fn b_request(app: &TestApp) -> (String, String) {
     (payment, request)
 }
 
-/// A scan big enough to read (PNG header of 1200×800).
-fn scan() -> Vec<u8> {
-    let mut data = b"\x89PNG\r\n\x1a\n".to_vec();
-    data.extend(13u32.to_be_bytes());
-    data.extend(b"IHDR");
-    data.extend(1200u32.to_be_bytes());
-    data.extend(800u32.to_be_bytes());
-    data.extend([8, 2, 0, 0, 0, 0, 0, 0, 0]);
-    data
-}
-
 async fn upload(app: &TestApp, key: &str, request: &str) -> reqwest::Response {
     let form = Form::new()
         .text("kind", "payment_receipt")
         .text("fields", "{}")
         .part(
             "file",
-            Part::bytes(scan())
+            Part::bytes(e2e::scan_png())
                 .file_name("receipt.png")
                 .mime_str("image/png")
                 .unwrap(),

@@ -31,24 +31,13 @@ fn passport_mrz(expiry: &str) -> String {
     format!("{line1}\n{line2}")
 }
 
-/// A scan big enough to read (PNG header of 1200×800).
-fn scan() -> Vec<u8> {
-    let mut data = b"\x89PNG\r\n\x1a\n".to_vec();
-    data.extend(13u32.to_be_bytes());
-    data.extend(b"IHDR");
-    data.extend(1200u32.to_be_bytes());
-    data.extend(800u32.to_be_bytes());
-    data.extend([8, 2, 0, 0, 0, 0, 0, 0, 0]);
-    data
-}
-
 async fn upload(app: &TestApp, id: &str, kind: &str, fields: Value) -> Value {
     let form = Form::new()
         .text("kind", kind.to_string())
         .text("fields", fields.to_string())
         .part(
             "file",
-            Part::bytes(scan())
+            Part::bytes(e2e::scan_png())
                 .file_name("scan.png")
                 .mime_str("image/png")
                 .unwrap(),
