@@ -172,3 +172,27 @@ pub async fn republish(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()>
     .await
     .map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TRACKED;
+
+    /// The SQL here and the migration's partial indexes name the tracked stages' routing keys
+    /// as literals (a partial index can only be used with literals): they must be these.
+    #[test]
+    fn the_tracked_stages_are_the_ones_the_sql_names() {
+        let migration = include_str!("../../migrations/20261203001100_outbox_settled.sql");
+        let here = include_str!("outbox.rs");
+        let keys: Vec<String> = TRACKED.iter().map(|s| s.routing_key()).collect();
+        assert_eq!(keys, ["request.notify", "request.payout"]);
+        let listed = format!("routing_key IN ('{}', '{}')", keys[0], keys[1]);
+        assert!(
+            migration.contains(&listed),
+            "the migration's index names {listed}"
+        );
+        assert!(
+            here.matches(&listed).count() >= 2,
+            "settle and open_stalled name {listed}"
+        );
+    }
+}

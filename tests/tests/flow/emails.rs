@@ -626,26 +626,7 @@ async fn smtp_down_for_a_while_loses_nothing_and_sends_nothing_twice() {
     .await;
 
     sink.stop().await;
-    let mut ids = Vec::new();
-    for n in 1..=3 {
-        ids.push(
-            apply(
-                &app,
-                json!({
-                    "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
-                    "gateway_transaction_id": format!("wp-{n}"), "amount": "120.00",
-                    "currency": "BYN", "paid_at": "2026-03-02T10:15:00+03:00",
-                    "customer": {"email": format!("c{n}@example.com"), "language": "en"}
-                }),
-                json!({"reason": "withdrawal", "facts": {"order_accepted": true},
-                       "received_at": "2026-03-05T12:00:00+03:00"}),
-            )
-            .await,
-        );
-    }
-    for id in &ids {
-        wait_for_state(&app.db.pool, id, "rejected").await;
-    }
+    let ids = three_refused(&app, "wp", "c").await;
     // While the server is down: every email is claimed, none is sent, and the row says why.
     let pending = eventually(Duration::from_secs(10), || async {
         let rows: Vec<(String, Option<String>)> =
@@ -690,6 +671,30 @@ async fn smtp_down_for_a_while_loses_nothing_and_sends_nothing_twice() {
     app.stop().await;
 }
 
+/// Three App Studio applications refused under the policy (two emails each: received and
+/// rejected), with transaction ids `{txn}-1..3` and customers `{mail}1..3@example.com`; waits
+/// until each is rejected.
+async fn three_refused(app: &TestApp, txn: &str, mail: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        let id = apply(
+            app,
+            json!({
+                "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
+                "gateway_transaction_id": format!("{txn}-{n}"), "amount": "120.00",
+                "currency": "BYN", "paid_at": "2026-03-02T10:15:00+03:00",
+                "customer": {"email": format!("{mail}{n}@example.com"), "language": "en"}
+            }),
+            json!({"reason": "withdrawal", "facts": {"order_accepted": true},
+                   "received_at": "2026-03-05T12:00:00+03:00"}),
+        )
+        .await;
+        wait_for_state(&app.db.pool, &id, "rejected").await;
+        ids.push(id);
+    }
+    ids
+}
+
 /// Open notify messages: published, not settled by the notify stage.
 async fn open_notify_messages(pool: &sqlx::PgPool) -> i64 {
     sqlx::query_scalar(
@@ -709,26 +714,7 @@ async fn smtp_down_longer_than_the_retry_tiers_parks_nothing_for_good() {
     let mut sink = SmtpSink::start().await;
     sink.stop().await;
     let pipeline = Pipeline::start_with_notify(&app.db, &broker, &sink).await;
-    let mut ids = Vec::new();
-    for n in 1..=3 {
-        ids.push(
-            apply(
-                &app,
-                json!({
-                    "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
-                    "gateway_transaction_id": format!("wp-park-{n}"), "amount": "120.00",
-                    "currency": "BYN", "paid_at": "2026-03-02T10:15:00+03:00",
-                    "customer": {"email": format!("p{n}@example.com"), "language": "en"}
-                }),
-                json!({"reason": "withdrawal", "facts": {"order_accepted": true},
-                       "received_at": "2026-03-05T12:00:00+03:00"}),
-            )
-            .await,
-        );
-    }
-    for id in &ids {
-        wait_for_state(&app.db.pool, id, "rejected").await;
-    }
+    let ids = three_refused(&app, "wp-park", "p").await;
     // The tiers give up: all six emails parked, their rows pending, their messages open.
     let parking = format!("{}.parking", broker.topology.prefix);
     assert!(
