@@ -54,6 +54,33 @@ pub struct GatewayConfig {
     /// the sandbox needs one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_env: Option<String>,
+    /// WEBPAY only: which operation returns the money: `refund` (`TransactionRefund`, the
+    /// default), `cancel` (`TransactionCancel`) or `by_bank` (from `webpay_bank`, as
+    /// docs.webpay.by's table of acquiring banks says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webpay_refund_operation: Option<crate::gateway::webpay::RefundOperation>,
+    /// WEBPAY only, needed by `by_bank`: the merchant's acquiring bank (`priorbank`, `mtbank`,
+    /// `belagroprombank`, `sberbank`, `dabrabyt` or `other`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webpay_bank: Option<crate::gateway::webpay::AcquiringBank>,
+    /// Robokassa only: the merchant fiscalises through Robokassa, so each refund carries
+    /// `InvoiceItems` for the refund receipt, one line with these values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robokassa_receipt: Option<crate::gateway::robokassa::ReceiptLine>,
+}
+
+impl GatewayConfig {
+    /// A configuration of `kind` with nothing else set.
+    pub fn new(kind: GatewayKind) -> Self {
+        GatewayConfig {
+            kind,
+            base_url: None,
+            credentials_env: None,
+            webpay_refund_operation: None,
+            webpay_bank: None,
+            robokassa_receipt: None,
+        }
+    }
 }
 
 /// One merchant from the merchants file.

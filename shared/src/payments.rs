@@ -37,6 +37,10 @@ pub struct Payment {
     pub customer_email: Option<String>,
     /// The customer's language code (`ru`, `kk`, `lv` or `en`), if given.
     pub customer_language: Option<String>,
+    /// The merchant's order number of the payment, if given (WEBPAY's `wsb_order_num`,
+    /// Robokassa's `InvId`, CloudPayments' `InvoiceId`): WEBPAY finds a payment's refunds
+    /// only by it.
+    pub order_number: Option<String>,
 }
 
 impl Payment {
@@ -78,6 +82,7 @@ mod tests {
             cardholder_name: None,
             customer_email: Some("c@example.com".into()),
             customer_language: None,
+            order_number: None,
         };
         // As stored: another id, microseconds.
         let stored = Payment {
@@ -113,6 +118,7 @@ struct Row {
     cardholder_name: Option<String>,
     customer_email: Option<String>,
     customer_language: Option<String>,
+    order_number: Option<String>,
 }
 
 impl TryFrom<Row> for Payment {
@@ -136,6 +142,7 @@ impl TryFrom<Row> for Payment {
             cardholder_name: r.cardholder_name,
             customer_email: r.customer_email,
             customer_language: r.customer_language,
+            order_number: r.order_number,
         })
     }
 }
@@ -156,8 +163,8 @@ pub async fn register(conn: &mut PgConnection, p: &Payment) -> sqlx::Result<Regi
     let inserted = sqlx::query!(
         r#"INSERT INTO payments (id, merchant, policy_id, gateway, gateway_txn_id, amount_minor,
                                  currency, paid_at, card_brand, card_last4, cardholder_name,
-                                 customer_email, customer_language)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                 customer_email, customer_language, order_number)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
            ON CONFLICT ON CONSTRAINT payments_gateway_txn_key DO NOTHING"#,
         p.id,
         p.merchant,
@@ -171,7 +178,8 @@ pub async fn register(conn: &mut PgConnection, p: &Payment) -> sqlx::Result<Regi
         p.card_last4,
         p.cardholder_name,
         p.customer_email,
-        p.customer_language
+        p.customer_language,
+        p.order_number
     )
     .execute(&mut *conn)
     .await?;
@@ -194,7 +202,8 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Paym
         Row,
         r#"SELECT id, merchant, policy_id, gateway, gateway_txn_id, amount_minor,
                   currency AS "currency!", paid_at, card_brand,
-                  card_last4 AS "card_last4?", cardholder_name, customer_email, customer_language
+                  card_last4 AS "card_last4?", cardholder_name, customer_email, customer_language,
+                  order_number
              FROM payments WHERE id = $1"#,
         id
     )
@@ -213,7 +222,8 @@ pub async fn find_by_gateway(
         Row,
         r#"SELECT id, merchant, policy_id, gateway, gateway_txn_id, amount_minor,
                   currency AS "currency!", paid_at, card_brand,
-                  card_last4 AS "card_last4?", cardholder_name, customer_email, customer_language
+                  card_last4 AS "card_last4?", cardholder_name, customer_email, customer_language,
+                  order_number
              FROM payments WHERE gateway = $1 AND gateway_txn_id = $2"#,
         gateway,
         transaction_id

@@ -2,6 +2,7 @@
 //! idempotency key the gateway dedupes on. This module is the only code that writes
 //! `payout_attempts`; the payout stage decides when.
 
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -57,13 +58,41 @@ pub struct Attempt {
     pub status: AttemptStatus,
     /// The gateway's own id for the refund, once it has given one.
     pub gateway_ref: Option<String>,
+    /// When the attempt was written (just before its first send).
+    pub created_at: DateTime<Utc>,
+    /// What the last send carried in the gateway's idempotency header: `idempotency_key`, or
+    /// `<idempotency_key>.<n>` once the gateway replayed a finished server error for it and
+    /// its refund list proved no refund was made (see [`resend_key`]).
+    pub request_key: String,
+    /// How many times the attempt was sent.
+    pub sends: i32,
+    /// The last answer was a finished server error (HTTP 5xx), which a gateway that stores
+    /// answers per key replays.
+    pub server_error: bool,
+}
+
+impl Attempt {
+    /// The header key for sending this attempt again after the gateway's status said it holds
+    /// no refund for it: the same key, unless the last answer was a finished server error
+    /// (which Stripe replays for 24 hours), then a new key derived from ours. The gateway
+    /// proved nothing was booked, and a finished answer means nothing is still in flight, so
+    /// the new key cannot pay twice.
+    pub fn resend_key(&self) -> String {
+        if self.server_error {
+            format!("{}.{}", self.idempotency_key, self.sends + 1)
+        } else {
+            self.request_key.clone()
+        }
+    }
 }
 
 /// The request's latest attempt, if any.
 pub async fn latest(conn: &mut PgConnection, request: Uuid) -> sqlx::Result<Option<Attempt>> {
     sqlx::query_as!(
         Attempt,
-        r#"SELECT id, idempotency_key, amount_minor, status AS "status: AttemptStatus", gateway_ref
+        r#"SELECT id, idempotency_key, amount_minor, status AS "status: AttemptStatus", gateway_ref,
+                  created_at, COALESCE(request_key, idempotency_key) AS "request_key!", sends,
+                  server_error
              FROM payout_attempts WHERE request_id = $1
             ORDER BY created_at DESC, id DESC LIMIT 1"#,
         request
@@ -99,48 +128,79 @@ pub async fn new_attempt(
     )
     .fetch_one(&mut *conn)
     .await?;
-    let attempt = Attempt {
-        id: Uuid::now_v7(),
-        idempotency_key: format!("rf-{request}-{}", n + 1),
-        amount_minor,
-        status: AttemptStatus::Started,
-        gateway_ref: None,
-    };
-    sqlx::query!(
+    let key = format!("rf-{request}-{}", n + 1);
+    let attempt = sqlx::query_as!(
+        Attempt,
         r#"INSERT INTO payout_attempts (id, request_id, payment_id, idempotency_key, gateway,
-                                        amount_minor, currency, status)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 'started')"#,
-        attempt.id,
+                                        amount_minor, currency, status, request_key, sends)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, 'started', $4, 1)
+           RETURNING id, idempotency_key, amount_minor, status AS "status: AttemptStatus",
+                     gateway_ref, created_at, request_key AS "request_key!", sends, server_error"#,
+        Uuid::now_v7(),
         request,
         payment.id,
-        attempt.idempotency_key,
+        key,
         payment.gateway,
         amount_minor,
         payment.currency.code()
     )
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
     Ok(Ok(attempt))
 }
 
+/// Counts one more send of attempt `id`, carrying `request_key`. Written before the call,
+/// like the attempt itself.
+pub async fn mark_sent(conn: &mut PgConnection, id: Uuid, request_key: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE payout_attempts SET sends = sends + 1, request_key = $2, updated_at = now()
+          WHERE id = $1",
+        id,
+        request_key
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// The gateway's references of the refunds on `payment` other than attempt `except` that were
+/// booked or are under way.
+pub async fn other_refs(
+    conn: &mut PgConnection,
+    payment: Uuid,
+    except: Uuid,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        r#"SELECT gateway_ref AS "gateway_ref!" FROM payout_attempts
+            WHERE payment_id = $1 AND id <> $2 AND gateway_ref IS NOT NULL
+              AND status IN ('succeeded', 'pending')"#,
+        payment,
+        except
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// What the gateway answered about attempt `id`: its status, its reference (kept when the
-/// answer has none) and why it declined.
+/// answer has none), why it declined, and whether it was a finished server error.
 pub async fn record_answer(
     conn: &mut PgConnection,
     id: Uuid,
     status: AttemptStatus,
     gateway_ref: Option<&str>,
     decline: Option<&str>,
+    server_error: bool,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "UPDATE payout_attempts
                 SET status = $2, gateway_ref = COALESCE($3, gateway_ref), decline_reason = $4,
-                    updated_at = now()
+                    server_error = $5, updated_at = now()
               WHERE id = $1",
         id,
         status as AttemptStatus,
         gateway_ref,
-        decline
+        decline,
+        server_error
     )
     .execute(conn)
     .await

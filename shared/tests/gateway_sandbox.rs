@@ -72,6 +72,11 @@ fn order<'a>(txn: &'a str, key: &'a str, amount: &str, currency: Currency) -> Re
         payment_id: Uuid::now_v7(),
         request_id: Uuid::now_v7(),
         gateway_ref: None,
+        request_key: key,
+        order_number: None,
+        paid_at: chrono::Utc::now(),
+        attempted_at: chrono::Utc::now(),
+        other_refs: &[],
     }
 }
 

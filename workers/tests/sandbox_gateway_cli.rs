@@ -59,6 +59,11 @@ async fn serves_refunds_and_keeps_its_ledger_across_a_kill() {
         payment_id: Uuid::now_v7(),
         request_id: Uuid::now_v7(),
         gateway_ref: None,
+        request_key: "po-cli-1",
+        order_number: None,
+        paid_at: chrono::Utc::now(),
+        attempted_at: chrono::Utc::now(),
+        other_refs: &[],
     };
 
     let port = free_port();

@@ -13,9 +13,13 @@
 //!
 //! `status` asks by the refund's own transaction id (`order.gateway_ref`). CloudPayments
 //! finds operations by `TransactionId` (`/payments/get`) or by the payment's `InvoiceId`
-//! (`/payments/find`, `/v2/payments/find`, which answer the payment, not our refund): with
-//! no refund id known there is nothing that can find a refund by our key, so `status` then
-//! answers `Unknown` saying so (the payout goes to a person, never re-sent blind). A refund id
+//! (`/payments/find`, `/v2/payments/find`, which answer the payment, not our refund). With no
+//! refund id known (the answer was lost), `status` recovers it the documented way: within
+//! [`REQUEST_ID_WINDOW`] of the first send it repeats the refund with the same
+//! `X-Request-ID`, which CloudPayments answers with the stored result of the first (or
+//! processes once, if the first never arrived). Past the window nothing can find a refund by
+//! our key, so `status` answers `Unknown` saying so (the payout goes to a person, never
+//! re-sent blind). A refund id
 //! CloudPayments answered us with and does not find now is `Unknown` too, never "not found"
 //! (which would mean "never sent" and send it again); a declined operation answers
 //! `Success: false` with its Model, and the Model decides.
@@ -25,6 +29,7 @@
 
 use std::time::Duration;
 
+use chrono::Utc;
 use serde::Deserialize;
 
 use super::transport::{self, send};
@@ -36,6 +41,10 @@ pub const RU_HOST: &str = "https://api.cloudpayments.ru";
 /// The CloudPayments API host for Kazakhstan merchants.
 pub const KZ_HOST: &str = "https://api.cloudpayments.kz";
 const NAME: &str = "CloudPayments";
+/// How long after the first send a repeat with the same `X-Request-ID` is answered from
+/// CloudPayments' store: "the processed result is kept in the system for 1 hour" (API docs,
+/// "Идемпотентность API"), less ten minutes for clocks and queues.
+pub const REQUEST_ID_WINDOW: Duration = Duration::from_secs(50 * 60);
 
 /// A merchant's CloudPayments API credentials, sent as HTTP Basic auth.
 #[derive(Clone, Debug)]
@@ -187,7 +196,7 @@ impl Gateway for CloudPayments {
         );
         let request = self
             .post("/payments/refund", body)
-            .header("X-Request-ID", order.idempotency_key);
+            .header("X-Request-ID", order.request_key);
         let answer = match send(NAME, request, self.timeout).await {
             Ok(a) => a,
             Err(unknown) => return unknown,
@@ -228,9 +237,18 @@ impl Gateway for CloudPayments {
 
     async fn status(&self, order: &RefundOrder<'_>) -> RefundOutcome {
         let Some(refund_id) = order.gateway_ref.and_then(|r| r.parse::<u64>().ok()) else {
+            let age = (Utc::now() - order.attempted_at)
+                .to_std()
+                .unwrap_or_default();
+            if age < REQUEST_ID_WINDOW {
+                // The documented recovery of a lost answer: the same X-Request-ID is answered
+                // with the first request's stored result, or processed once.
+                return self.refund(order).await;
+            }
             return RefundOutcome::unknown(
-                "CloudPayments can only look a refund up by its own TransactionId, and none is \
-                 known for this attempt: check the merchant cabinet before anything is re-sent",
+                "CloudPayments can only look a refund up by its own TransactionId, none is known \
+                 for this attempt, and its X-Request-ID is older than the hour CloudPayments \
+                 keeps results for: check the merchant cabinet before anything is re-sent",
             );
         };
         let request = self.post(
@@ -254,7 +272,8 @@ impl Gateway for CloudPayments {
             // The refund id is CloudPayments' own answer to us: not finding it now is not
             // "never sent", and re-sending could pay twice.
             return RefundOutcome::unknown(format!(
-                "CloudPayments does not find refund {refund_id}, which it answered us with                  ({message}); check the merchant cabinet"
+                "CloudPayments does not find refund {refund_id}, which it answered us with \
+                 ({message}); check the merchant cabinet"
             ));
         }
         // `/payments/get` documents Model as one operation; some answers wrap it in a list.

@@ -30,6 +30,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -58,8 +59,26 @@ pub struct RefundOrder<'a> {
     /// above what was captured). Gateways that want a full refund said so are told (Robokassa
     /// omits `RefundSum`).
     pub full: bool,
-    /// Unique per payout attempt; sent as the gateway's idempotency key where it has one.
+    /// Unique per payout attempt: our name for the refund, sent as metadata where the gateway
+    /// takes it (Stripe `metadata[idempotency_key]`, CloudPayments `JsonData.refund_key`) and
+    /// what `status` looks the refund up by.
     pub idempotency_key: &'a str,
+    /// What this send puts in the gateway's idempotency header (Stripe `Idempotency-Key`,
+    /// CloudPayments `X-Request-ID`): the attempt's key, or a key derived from it once the
+    /// gateway replays a finished server error for the attempt's key and its refund list
+    /// proved that no refund was made (see `payouts::Attempt::request_key`).
+    pub request_key: &'a str,
+    /// The merchant's order number of the payment, when it was registered with one (WEBPAY
+    /// lists a payment's transactions by it).
+    pub order_number: Option<&'a str>,
+    /// When the payment was captured (WEBPAY's status call covers the days from then on).
+    pub paid_at: DateTime<Utc>,
+    /// When this attempt was first sent (CloudPayments replays a request id for one hour).
+    pub attempted_at: DateTime<Utc>,
+    /// The gateway's references of the other refunds on this payment that were booked or are
+    /// under way, so a status call that matches refunds by amount (WEBPAY) does not take
+    /// another request's refund for this one.
+    pub other_refs: &'a [String],
     /// Our id of the payment being refunded; logged, and sent as metadata where the gateway takes
     /// it (CloudPayments `JsonData`, Stripe `metadata`).
     pub payment_id: Uuid,
@@ -101,6 +120,11 @@ pub enum RefundOutcome {
     Unknown {
         /// What went wrong, for the logs and the person who settles the refund.
         detail: String,
+        /// The gateway finished the call with a server error (HTTP 5xx) rather than the answer
+        /// being lost: it is no longer working on it, and a gateway that stores answers per
+        /// idempotency key (Stripe) will replay this error for the same key.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        server_error: bool,
     },
 }
 
@@ -109,6 +133,15 @@ impl RefundOutcome {
     pub fn unknown(detail: impl Into<String>) -> Self {
         RefundOutcome::Unknown {
             detail: detail.into(),
+            server_error: false,
+        }
+    }
+
+    /// An `Unknown` outcome for a finished server error (HTTP 5xx) with this detail.
+    pub fn server_error(detail: impl Into<String>) -> Self {
+        RefundOutcome::Unknown {
+            detail: detail.into(),
+            server_error: true,
         }
     }
 
@@ -263,6 +296,29 @@ pub enum GatewayConfigError {
         /// The URL as configured.
         url: String,
     },
+    /// A setting was given for a gateway that does not use it.
+    #[error("`{field}` is a setting of the {owner} gateway, not of {kind}: remove it")]
+    NotThisGateway {
+        /// The setting.
+        field: &'static str,
+        /// The gateway that uses it.
+        owner: &'static str,
+        /// The merchant's gateway.
+        kind: &'static str,
+    },
+    /// `webpay_refund_operation = "by_bank"` without `webpay_bank`.
+    #[error(
+        "`webpay_refund_operation = \"by_bank\"` needs `webpay_bank` (priorbank, mtbank, belagroprombank, sberbank, dabrabyt or other)"
+    )]
+    BankNeeded,
+    /// The gateway has no published production address: the merchant must give it.
+    #[error("the {kind} gateway needs `base_url`: {why}")]
+    BaseUrlNeeded {
+        /// The gateway's name.
+        kind: &'static str,
+        /// Where the address comes from.
+        why: &'static str,
+    },
     /// The HTTP client could not be built; holds the client library's error text.
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
@@ -320,6 +376,44 @@ fn base_url(config: &GatewayConfig, default: &str) -> Result<String, GatewayConf
     Ok(url.trim_end_matches('/').to_string())
 }
 
+/// Settings given to a gateway that does not use them, or missing ones they need.
+fn check_settings(config: &GatewayConfig) -> Result<(), GatewayConfigError> {
+    let kind = config.kind.as_str();
+    let foreign = [
+        (
+            "webpay_refund_operation",
+            GatewayKind::Webpay,
+            config.webpay_refund_operation.is_some(),
+        ),
+        (
+            "webpay_bank",
+            GatewayKind::Webpay,
+            config.webpay_bank.is_some(),
+        ),
+        (
+            "robokassa_receipt",
+            GatewayKind::Robokassa,
+            config.robokassa_receipt.is_some(),
+        ),
+    ];
+    if let Some((field, owner, _)) = foreign
+        .into_iter()
+        .find(|(_, owner, given)| *given && *owner != config.kind)
+    {
+        return Err(GatewayConfigError::NotThisGateway {
+            field,
+            owner: owner.as_str(),
+            kind,
+        });
+    }
+    if config.webpay_refund_operation == Some(webpay::RefundOperation::ByBank)
+        && config.webpay_bank.is_none()
+    {
+        return Err(GatewayConfigError::BankNeeded);
+    }
+    Ok(())
+}
+
 /// A merchant's gateway adapter, built from its configuration.
 #[derive(Clone, Debug)]
 pub enum ConfiguredGateway {
@@ -351,6 +445,7 @@ pub fn build_with_timeout(
     timeout: Duration,
 ) -> Result<ConfiguredGateway, GatewayConfigError> {
     let client = transport::client()?;
+    check_settings(config)?;
     Ok(match config.kind {
         GatewayKind::Sandbox => ConfiguredGateway::Sandbox(SandboxGateway::new(
             client,
@@ -371,22 +466,40 @@ pub fn build_with_timeout(
         }
         GatewayKind::Robokassa => {
             let prefix = credentials_prefix(config)?;
+            // No base_url: the host follows the payment's currency (tenge → Kazakhstan).
+            let host = match config.base_url {
+                Some(_) => Some(base_url(config, robokassa::HOST)?),
+                None => None,
+            };
             ConfiguredGateway::Robokassa(Robokassa::new(
                 client,
-                base_url(config, robokassa::HOST)?,
+                host,
                 read_secret(config.kind, prefix, "PASSWORD3", env)?,
+                config.robokassa_receipt.clone(),
                 timeout,
             ))
         }
         GatewayKind::Webpay => {
             let prefix = credentials_prefix(config)?;
+            if config.base_url.is_none() {
+                return Err(GatewayConfigError::BaseUrlNeeded {
+                    kind: "webpay",
+                    why: "the URL of WEBPAY's operations WSDL (the sandbox is https://sandbox.webpay.by/WSBApi; the production one comes with the merchant's WEBPAY onboarding)",
+                });
+            }
+            let operation = config
+                .webpay_refund_operation
+                .unwrap_or(webpay::RefundOperation::Refund)
+                .resolve(config.webpay_bank);
             ConfiguredGateway::Webpay(Webpay::new(
                 client,
-                base_url(config, webpay::HOST)?,
+                base_url(config, webpay::SANDBOX_WSDL)?,
                 webpay::Credentials {
+                    store_id: read_secret(config.kind, prefix, "STORE_ID", env)?,
                     login: read_secret(config.kind, prefix, "LOGIN", env)?,
                     password: read_secret(config.kind, prefix, "PASSWORD", env)?,
                 },
+                operation,
                 timeout,
             ))
         }
@@ -442,7 +555,7 @@ impl Gateway for ConfiguredGateway {
 fn log_outcome(call: &str, kind: GatewayKind, order: &RefundOrder<'_>, outcome: &RefundOutcome) {
     let detail = match outcome {
         RefundOutcome::Declined { code, reason } => format!("{code}: {reason}"),
-        RefundOutcome::Unknown { detail } => detail.clone(),
+        RefundOutcome::Unknown { detail, .. } => detail.clone(),
         _ => String::new(),
     };
     tracing::info!(

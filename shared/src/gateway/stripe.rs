@@ -15,6 +15,11 @@
 //!   version (which its owner may upgrade at any time) never changes what we read.
 //! - a refund id Stripe gave us and now does not know (404) is not "never sent": unknown, for
 //!   a person, never a reason to send again.
+//! - a 500 is stored with its key and replayed "including `500` errors" for 24 hours
+//!   (docs.stripe.com/api/idempotent_requests): after one, and once the charge's refunds prove
+//!   no refund carries our `metadata[idempotency_key]`, the payout stage sends again with a key
+//!   derived from ours (`Attempt::resend_key`) instead of waiting a day; the metadata keeps
+//!   our attempt's key, so `status` still finds whichever send Stripe booked.
 //!
 //! Credentials: `{PREFIX}_SECRET_KEY`.
 
@@ -180,7 +185,7 @@ impl Gateway for Stripe {
             .post(format!("{}/v1/refunds", self.base_url))
             .bearer_auth(self.secret_key.expose())
             .header("Stripe-Version", API_VERSION)
-            .header("Idempotency-Key", order.idempotency_key)
+            .header("Idempotency-Key", order.request_key)
             .form(&form);
         let answer = match send(NAME, request, self.timeout).await {
             Ok(a) => a,

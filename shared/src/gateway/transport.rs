@@ -50,10 +50,13 @@ pub(crate) async fn send(
             format!("{gateway} answer was cut off")
         })
     })?;
-    if status.is_server_error()
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-    {
+    if status.is_server_error() {
+        return Err(RefundOutcome::server_error(format!(
+            "{gateway} answered HTTP {}",
+            status.as_u16()
+        )));
+    }
+    if status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS {
         return Err(RefundOutcome::unknown(format!(
             "{gateway} answered HTTP {}",
             status.as_u16()

@@ -18,6 +18,8 @@ use uuid::Uuid;
 
 use e2e::{TestBroker, TestDb, eventually};
 
+mod lost_answers;
+
 /// A sandbox gateway on 127.0.0.1:0 with these faults; returns its URL.
 async fn sandbox(faults: Faults, shutdown: &CancellationToken) -> String {
     e2e::sandbox_gateway(faults, shutdown).await
@@ -580,6 +582,11 @@ async fn a_payout_the_retry_tiers_gave_up_on_is_asked_about_again_not_paid_twice
             payment_id: payment,
             request_id: id,
             gateway_ref: None,
+            request_key: &key,
+            order_number: None,
+            paid_at: chrono::Utc::now(),
+            attempted_at: chrono::Utc::now(),
+            other_refs: &[],
         })
         .await;
     assert!(

@@ -76,14 +76,22 @@ pub struct NewPayment {
     #[schema(max_length = 200)]
     pub cardholder_name: Option<String>,
     pub customer: Option<Customer>,
+    /// The merchant's order number of the payment (WEBPAY `wsb_order_num`, Robokassa
+    /// `InvId`, CloudPayments `InvoiceId`). WEBPAY payments need it: WEBPAY finds a
+    /// payment's refunds only by its order number.
+    #[schema(max_length = 128)]
+    pub order_number: Option<String>,
 }
 
 impl TextLimits for NewPayment {
-    const TEXT: &'static [(&'static str, usize, TextShape)] = &[(
-        "customer.email",
-        super::requests::EMAIL_MAX,
-        TextShape::Line,
-    )];
+    const TEXT: &'static [(&'static str, usize, TextShape)] = &[
+        (
+            "customer.email",
+            super::requests::EMAIL_MAX,
+            TextShape::Line,
+        ),
+        ("order_number", 128, TextShape::Line),
+    ];
 }
 
 #[derive(Serialize, ToSchema)]
@@ -102,6 +110,7 @@ pub struct PaymentView {
     pub cardholder_name: Option<String>,
     pub customer_email: Option<String>,
     pub customer_language: Option<String>,
+    pub order_number: Option<String>,
 }
 
 impl From<Payment> for PaymentView {
@@ -120,6 +129,7 @@ impl From<Payment> for PaymentView {
             cardholder_name: p.cardholder_name,
             customer_email: p.customer_email,
             customer_language: p.customer_language,
+            order_number: p.order_number,
         }
     }
 }
@@ -266,6 +276,10 @@ fn validate(ctx: &ApiContext, caller: &Caller, p: NewPayment) -> Result<Payment,
         cardholder_name: p.cardholder_name.map(|n| n.trim().to_string()),
         customer_email: p.customer.as_ref().map(|c| c.email.trim().to_string()),
         customer_language: p.customer.and_then(|c| c.language),
+        order_number: p
+            .order_number
+            .map(|o| o.trim().to_string())
+            .filter(|o| !o.is_empty()),
     })
 }
 

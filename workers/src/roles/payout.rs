@@ -197,6 +197,10 @@ impl<G: Gateway + 'static> Payout<G> {
         let attempt = match &call {
             Call::Send(a) | Call::AskStatus(a) => a.clone(),
         };
+        let other_refs = {
+            let mut conn = self.pool.acquire().await?;
+            payouts::other_refs(&mut conn, payment.id, attempt.id).await?
+        };
         let order = RefundOrder {
             gateway_transaction_id: &payment.gateway_transaction_id,
             amount: Money::from_minor(attempt.amount_minor, payment.currency),
@@ -204,15 +208,34 @@ impl<G: Gateway + 'static> Payout<G> {
             // else was refunded.
             full: attempt.amount_minor == payment.amount.minor(),
             idempotency_key: &attempt.idempotency_key,
+            request_key: &attempt.request_key,
             payment_id: payment.id,
             request_id: id,
             gateway_ref: attempt.gateway_ref.as_deref(),
+            order_number: payment.order_number.as_deref(),
+            paid_at: payment.paid_at,
+            attempted_at: attempt.created_at,
+            other_refs: &other_refs,
         };
         let outcome = match call {
             Call::Send(_) => gateway.refund(&order).await,
             Call::AskStatus(_) => match gateway.status(&order).await {
-                // It never reached the gateway: sending it now (same key) cannot pay twice.
-                RefundOutcome::NotFound => gateway.refund(&order).await,
+                // It never reached the gateway (or the gateway proved it booked nothing):
+                // sending it now cannot pay twice. The key stays the attempt's, unless the
+                // gateway replays a finished server error for it (`Attempt::resend_key`).
+                RefundOutcome::NotFound => {
+                    let key = attempt.resend_key();
+                    {
+                        let mut conn = self.pool.acquire().await?;
+                        payouts::mark_sent(&mut conn, attempt.id, &key).await?;
+                    }
+                    gateway
+                        .refund(&RefundOrder {
+                            request_key: &key,
+                            ..order
+                        })
+                        .await
+                }
                 other => other,
             },
         };
@@ -259,12 +282,20 @@ impl<G: Gateway> Payout<G> {
                 (AttemptStatus::Unknown, None, None)
             }
         };
+        let server_error = matches!(
+            outcome,
+            RefundOutcome::Unknown {
+                server_error: true,
+                ..
+            }
+        );
         payouts::record_answer(
             &mut tx,
             attempt.id,
             status,
             gateway_ref.as_deref(),
             decline.as_deref(),
+            server_error,
         )
         .await?;
         let amount = Money::from_minor(attempt.amount_minor, payment.currency);
@@ -325,7 +356,7 @@ impl<G: Gateway> Payout<G> {
             }
             RefundOutcome::NotFound | RefundOutcome::Unknown { .. } => {
                 let detail = match &outcome {
-                    RefundOutcome::Unknown { detail } => detail.clone(),
+                    RefundOutcome::Unknown { detail, .. } => detail.clone(),
                     _ => "the gateway does not know the refund".into(),
                 };
                 Err(HandlerError::Transient(anyhow::anyhow!(
