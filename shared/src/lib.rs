@@ -27,6 +27,7 @@ pub mod notifications;
 pub mod notify;
 pub mod outbox;
 pub mod payments;
+pub mod payout_person;
 pub mod payouts;
 pub mod policy;
 pub mod requests;

@@ -154,6 +154,9 @@ pub fn check_transition(from: RequestState, to: RequestState) -> Result<(), Ille
         (PayoutPending, PayoutSent | PayoutFailed) => true,
         (PayoutSent, Refunded | PayoutFailed) => true,
         (PayoutFailed, NeedsBankDetails | PayoutPending) => true,
+        // A supervisor records a refund made outside the system (the gateway's cabinet)
+        // after a decline or a lost answer.
+        (PayoutFailed | PayoutPending, Refunded) => true,
         (NeedsBankDetails, ManualPayout) => true,
         (ManualPayout, Refunded) => true,
         _ => false,

@@ -173,6 +173,19 @@ pub async fn republish(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()>
     .map(drop)
 }
 
+/// Whether a payout message for `request` is still open (published or waiting, not settled):
+/// one payout message at a time, so a person's retry or the recheck queues none while one is.
+pub async fn payout_open(conn: &mut PgConnection, request: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM outbox o
+                           WHERE o.settled_at IS NULL AND o.routing_key = 'request.payout'
+                             AND o.payload->>'request_id' = $1::text) AS "open!""#,
+        request.to_string()
+    )
+    .fetch_one(conn)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::TRACKED;

@@ -149,6 +149,52 @@ pub async fn new_attempt(
     Ok(Ok(attempt))
 }
 
+/// Records a refund of `amount_minor` of `payment` that a person made outside the system
+/// (the gateway's cabinet, the bank) under `reference`: an attempt already `succeeded`, never
+/// sent by us (`sends` 0), under the same cap as every refund of the payment (`Err` with what
+/// the others already take). The caller holds the payment's lock.
+pub async fn record_external(
+    conn: &mut PgConnection,
+    request: Uuid,
+    payment: &Payment,
+    amount_minor: i64,
+    reference: &str,
+) -> sqlx::Result<Result<Uuid, i64>> {
+    let others: i64 = sqlx::query_scalar!(
+        r#"SELECT COALESCE(SUM(amount_minor), 0)::bigint AS "sum!" FROM payout_attempts
+            WHERE payment_id = $1 AND status <> 'declined'"#,
+        payment.id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if others + amount_minor > payment.amount.minor() {
+        return Ok(Err(others));
+    }
+    let n: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM payout_attempts WHERE request_id = $1"#,
+        request
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        r#"INSERT INTO payout_attempts (id, request_id, payment_id, idempotency_key, gateway,
+                                        amount_minor, currency, status, gateway_ref, sends)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, 'succeeded', $8, 0)"#,
+        id,
+        request,
+        payment.id,
+        format!("rf-{request}-{}", n + 1),
+        payment.gateway,
+        amount_minor,
+        payment.currency.code(),
+        reference
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(Ok(id))
+}
+
 /// Counts one more send of attempt `id`, carrying `request_key`. Written before the call,
 /// like the attempt itself.
 pub async fn mark_sent(conn: &mut PgConnection, id: Uuid, request_key: &str) -> sqlx::Result<()> {

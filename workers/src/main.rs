@@ -65,7 +65,8 @@ enum Command {
         #[command(subcommand)]
         cmd: ParkingCmd,
     },
-    /// Refunds to pay by hand: `payouts export --format csv` for the finance team.
+    /// Payouts a person finishes: `payouts export --format csv` (bank transfers for the
+    /// finance team), `payouts needs-person`, and `payouts retry|record-external|bank-transfer`.
     Payouts {
         #[command(subcommand)]
         cmd: PayoutsCmd,
@@ -97,6 +98,39 @@ enum Command {
     },
     /// Serve the sandbox payment gateway (ledger, fault injection) for demos and tests.
     SandboxGateway(tools::sandbox_gateway::SandboxGatewayArgs),
+}
+
+/// A person's payout action from the command line, audited as `cli:<name>`.
+async fn payout_action(
+    settings: &Settings,
+    action: PayoutAction,
+    what: shared::payout_person::Action,
+) -> anyhow::Result<()> {
+    let by = action.by.trim();
+    if by.is_empty() {
+        anyhow::bail!("--by: give your name, for the request's history");
+    }
+    let pool = shared::db::connect(&settings.database_url, 2).await?;
+    let mut tx = pool.begin().await?;
+    let (_, version) = shared::transition::lock_state(&mut tx, action.request)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let record = shared::requests::find(&mut tx, action.request)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no refund request {}", action.request))?;
+    let done = shared::payout_person::apply(
+        &mut tx,
+        &record,
+        version,
+        &format!("cli:{by}"),
+        &action.reason,
+        &what,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    tx.commit().await?;
+    println!("{}: {}", done.state, done.message);
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -154,6 +188,48 @@ enum PayoutsCmd {
         #[arg(long)]
         merchant: Option<String>,
     },
+    /// List the payouts waiting on a person (declined, unknown for long, to pay by bank
+    /// transfer), oldest first, as tab-separated lines.
+    NeedsPerson {
+        /// Only this merchant's payouts.
+        #[arg(long)]
+        merchant: Option<String>,
+    },
+    /// Ask the gateway again about a declined or unknown payout; a new refund is sent only
+    /// if the gateway holds none.
+    Retry(PayoutAction),
+    /// Record a refund made outside the system (the gateway's cabinet) under its reference.
+    RecordExternal {
+        #[command(flatten)]
+        action: PayoutAction,
+        /// The gateway's reference of the refund.
+        #[arg(long)]
+        reference: String,
+    },
+    /// Pay a declined refund by bank transfer (asks the customer for bank details unless
+    /// given).
+    BankTransfer {
+        #[command(flatten)]
+        action: PayoutAction,
+        /// The customer's IBAN (and bank), when known.
+        #[arg(long)]
+        bank_details: Option<String>,
+        /// The account holder, with the bank details.
+        #[arg(long)]
+        account_holder: Option<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct PayoutAction {
+    /// The refund request's id.
+    request: uuid::Uuid,
+    /// Who acts (the person's name, kept in the history as `cli:<name>`).
+    #[arg(long)]
+    by: String,
+    /// Why, kept in the history.
+    #[arg(long)]
+    reason: String,
 }
 
 #[derive(Subcommand)]
@@ -332,6 +408,64 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             print!("{}", workers::api::payouts::to_csv(&rows));
             eprintln!("{} manual payout(s)", rows.len());
             Ok(())
+        }
+        Command::Payouts {
+            cmd: PayoutsCmd::NeedsPerson { merchant },
+        } => {
+            let pool = shared::db::connect(&settings.database_url, 2).await?;
+            let mut conn = pool.acquire().await?;
+            let rows =
+                shared::payout_person::needing_person(&mut conn, merchant.as_deref()).await?;
+            for w in &rows {
+                let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                println!(
+                    "{}\t{}\t{}\t{} {}\t{}\t{} {}\tsince {}\t{}\t[{}]",
+                    w.request_id,
+                    text(&w.merchant),
+                    w.state,
+                    text(&w.amount),
+                    text(&w.currency),
+                    text(&w.gateway),
+                    text(&w.attempt),
+                    text(&w.attempt_status),
+                    w.since.to_rfc3339(),
+                    w.why,
+                    w.actions.join(", ")
+                );
+            }
+            eprintln!("{} payout(s) waiting on a person", rows.len());
+            Ok(())
+        }
+        Command::Payouts {
+            cmd: PayoutsCmd::Retry(action),
+        } => payout_action(&settings, action, shared::payout_person::Action::Retry).await,
+        Command::Payouts {
+            cmd: PayoutsCmd::RecordExternal { action, reference },
+        } => {
+            payout_action(
+                &settings,
+                action,
+                shared::payout_person::Action::RecordExternal { reference },
+            )
+            .await
+        }
+        Command::Payouts {
+            cmd:
+                PayoutsCmd::BankTransfer {
+                    action,
+                    bank_details,
+                    account_holder,
+                },
+        } => {
+            payout_action(
+                &settings,
+                action,
+                shared::payout_person::Action::BankTransfer {
+                    bank_details,
+                    account_holder,
+                },
+            )
+            .await
         }
         Command::Demo { api_url } => workers::demo::run(&settings, &api_url).await,
         Command::Parking {

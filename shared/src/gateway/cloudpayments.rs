@@ -289,6 +289,10 @@ impl Gateway for CloudPayments {
         }
     }
 
+    fn finds_refunds_by_key(&self) -> bool {
+        false
+    }
+
     fn kind(&self) -> GatewayKind {
         GatewayKind::Cloudpayments
     }

@@ -235,6 +235,10 @@ pub trait Gateway: Send + Sync {
     fn status(&self, order: &RefundOrder<'_>) -> impl Future<Output = RefundOutcome> + Send;
     /// Which gateway this is.
     fn kind(&self) -> GatewayKind;
+    /// Whether `status` can find a refund by our key alone, without the gateway's own refund
+    /// id (Stripe by metadata, WEBPAY by the order's listing, the sandbox by key; not
+    /// CloudPayments past its request-id hour, nor Robokassa).
+    fn finds_refunds_by_key(&self) -> bool;
 }
 
 /// A secret read from the environment or a file. Its `Debug` and `Display` never show it.
@@ -538,6 +542,16 @@ impl Gateway for ConfiguredGateway {
         };
         log_outcome("status", self.kind(), order, &outcome);
         outcome
+    }
+
+    fn finds_refunds_by_key(&self) -> bool {
+        match self {
+            ConfiguredGateway::Sandbox(g) => g.finds_refunds_by_key(),
+            ConfiguredGateway::Cloudpayments(g) => g.finds_refunds_by_key(),
+            ConfiguredGateway::Robokassa(g) => g.finds_refunds_by_key(),
+            ConfiguredGateway::Webpay(g) => g.finds_refunds_by_key(),
+            ConfiguredGateway::Stripe(g) => g.finds_refunds_by_key(),
+        }
     }
 
     fn kind(&self) -> GatewayKind {

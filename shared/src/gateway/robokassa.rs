@@ -256,6 +256,10 @@ impl Gateway for Robokassa {
         }
     }
 
+    fn finds_refunds_by_key(&self) -> bool {
+        false
+    }
+
     fn kind(&self) -> GatewayKind {
         GatewayKind::Robokassa
     }

@@ -273,6 +273,10 @@ impl Gateway for Stripe {
         ))
     }
 
+    fn finds_refunds_by_key(&self) -> bool {
+        true
+    }
+
     fn kind(&self) -> GatewayKind {
         GatewayKind::Stripe
     }

@@ -541,8 +541,7 @@ impl Webpay {
         // Else by amount, among refunds no other attempt on the payment claims.
         let unclaimed = refunds.iter().find(|t| {
             amount_of(t) == Some(order.amount)
-                && get(t, "transaction_id")
-                    .is_some_and(|id| !order.other_refs.contains(&id))
+                && get(t, "transaction_id").is_some_and(|id| !order.other_refs.contains(&id))
         });
         if let Some(t) = unclaimed {
             return RefundOutcome::Succeeded {
@@ -606,6 +605,10 @@ impl Gateway for Webpay {
             Ok(answer) => Self::status_outcome(&answer, self.operation, order),
             Err(unknown) => unknown,
         }
+    }
+
+    fn finds_refunds_by_key(&self) -> bool {
+        true
     }
 
     fn kind(&self) -> GatewayKind {

@@ -21,9 +21,9 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use e2e::TestDb;
 
-const CLIENT_TIMEOUT: Duration = Duration::from_millis(300);
+pub(super) const CLIENT_TIMEOUT: Duration = Duration::from_millis(300);
 /// Longer than the client waits: the answer is lost.
-const LOST: Duration = Duration::from_millis(900);
+pub(super) const LOST: Duration = Duration::from_millis(900);
 
 /// What the stand-in gateway booked: (its refund id, the key it was sent under, amount text).
 type Ledger = Arc<Mutex<Vec<(String, String, String)>>>;
@@ -44,7 +44,7 @@ fn env(name: &str) -> Option<String> {
     )
 }
 
-fn build(kind: GatewayKind, base_url: String) -> ConfiguredGateway {
+pub(super) fn build(kind: GatewayKind, base_url: String) -> ConfiguredGateway {
     gateway::build_with_timeout(
         &GatewayConfig {
             base_url: Some(base_url),
@@ -59,7 +59,7 @@ fn build(kind: GatewayKind, base_url: String) -> ConfiguredGateway {
 
 /// An approved request of 60.00 BYN on a payment of 100.00 captured at `gateway` as `txn`,
 /// order number ORD-1.
-async fn approved(pool: &PgPool, gateway: &str, txn: &str) -> Uuid {
+pub(super) async fn approved(pool: &PgPool, gateway: &str, txn: &str) -> Uuid {
     let payment = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO payments (id, merchant, policy_id, gateway, gateway_txn_id, amount_minor, currency,
@@ -86,7 +86,7 @@ async fn approved(pool: &PgPool, gateway: &str, txn: &str) -> Uuid {
     id
 }
 
-async fn state_of(pool: &PgPool, id: Uuid) -> String {
+pub(super) async fn state_of(pool: &PgPool, id: Uuid) -> String {
     sqlx::query_scalar("SELECT state FROM refund_requests WHERE id = $1")
         .bind(id)
         .fetch_one(pool)
@@ -96,7 +96,12 @@ async fn state_of(pool: &PgPool, id: Uuid) -> String {
 
 /// Delivers the request's payout message up to `deliveries` times, stopping once it is
 /// refunded; returns the final state.
-async fn deliver(gateway: ConfiguredGateway, pool: &PgPool, id: Uuid, deliveries: usize) -> String {
+pub(super) async fn deliver(
+    gateway: ConfiguredGateway,
+    pool: &PgPool,
+    id: Uuid,
+    deliveries: usize,
+) -> String {
     let payout = workers::roles::payout::Payout::new(
         pool.clone(),
         HashMap::from([("byskills".to_string(), gateway)]),
@@ -110,7 +115,7 @@ async fn deliver(gateway: ConfiguredGateway, pool: &PgPool, id: Uuid, deliveries
     state_of(pool, id).await
 }
 
-fn header(request: &Request, name: &str) -> String {
+pub(super) fn header(request: &Request, name: &str) -> String {
     request
         .headers
         .get(name)

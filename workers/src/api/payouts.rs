@@ -2,8 +2,13 @@
 //! move a request from `needs_bank_details` to `manual_payout`; the finance team lists them
 //! (`GET /v1/payouts/manual`, or `refundd payouts export --format csv`) and pays by bank
 //! transfer; a supervisor marks each one paid, which makes it `refunded`.
+//!
+//! And what a supervisor does with a payout the system cannot finish alone
+//! (`shared::payout_person`): `GET /v1/payouts?needs=person` lists them; `POST
+//! /v1/refund-requests/{id}/payout/retry`, `.../payout/record-external` and
+//! `.../payout/bank-transfer` act on one.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -12,8 +17,9 @@ use serde_json::json;
 use shared::api_keys::ApiRole;
 use shared::lifecycle::RequestState;
 use shared::money::Money;
+use shared::payout_person::{self, Refusal};
 use sqlx::PgConnection;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::ApiContext;
@@ -21,13 +27,284 @@ use super::auth::Authenticated;
 use super::extract::{ApiJson, TextLimits, TextShape};
 use super::payments::parse_id;
 use super::problem::{ApiError, KeyProblems, Problem};
-use super::requests::{Move, RefundRequestView, move_to};
+use super::requests::{Move, RefundRequestView, lock, move_to, view};
+use super::schemas::StateName;
 
 pub fn router() -> Router<ApiContext> {
     Router::new()
         .route("/v1/payouts/manual", get(list_manual))
         .route("/v1/refund-requests/{id}/bank-details", post(bank_details))
         .route("/v1/refund-requests/{id}/mark-paid", post(mark_paid))
+        .route("/v1/payouts", get(list_needing_person))
+        .route("/v1/refund-requests/{id}/payout/retry", post(retry))
+        .route(
+            "/v1/refund-requests/{id}/payout/record-external",
+            post(record_external),
+        )
+        .route(
+            "/v1/refund-requests/{id}/payout/bank-transfer",
+            post(bank_transfer),
+        )
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NeedsQuery {
+    /// Which payouts: `person`, those waiting on a person (declined, unknown for long,
+    /// to pay by bank transfer).
+    pub needs: String,
+}
+
+/// One payout waiting on a person.
+#[derive(Serialize, ToSchema)]
+pub struct PayoutNeedingPerson {
+    pub request_id: Uuid,
+    pub merchant: Option<String>,
+    #[schema(value_type = StateName)]
+    pub state: RequestState,
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    pub gateway: Option<String>,
+    /// The latest payout attempt's key.
+    pub attempt: Option<String>,
+    /// `declined`, `unknown`, `started`...
+    pub attempt_status: Option<String>,
+    pub gateway_ref: Option<String>,
+    pub decline_reason: Option<String>,
+    /// Since when it waits.
+    pub since: DateTime<Utc>,
+    /// Why it needs a person.
+    pub why: String,
+    /// What may be done: `retry`, `record-external`, `bank-transfer`, `mark-paid`.
+    pub actions: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PayoutsNeedingPerson {
+    pub items: Vec<PayoutNeedingPerson>,
+}
+
+/// Payouts waiting on a person, oldest first, of the key's merchant.
+#[utoipa::path(get, path = "/v1/payouts", tag = "payouts",
+    security(("api_key" = [])),
+    params(NeedsQuery),
+    responses(
+        (status = 200, body = PayoutsNeedingPerson),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        KeyProblems,
+    ))]
+pub async fn list_needing_person(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    Query(query): Query<NeedsQuery>,
+) -> Result<Json<PayoutsNeedingPerson>, ApiError> {
+    let caller = caller.require(&[ApiRole::Supervisor], "list payouts waiting on a person")?;
+    if query.needs != "person" {
+        return Err(ApiError::field(
+            "needs",
+            "only `needs=person` is known: the payouts waiting on a person",
+        ));
+    }
+    let mut conn = ctx.db.acquire().await?;
+    let items = payout_person::needing_person(&mut conn, caller.scope.merchant())
+        .await?
+        .into_iter()
+        .map(|w| PayoutNeedingPerson {
+            request_id: w.request_id,
+            merchant: w.merchant,
+            state: w.state,
+            amount: w.amount,
+            currency: w.currency,
+            gateway: w.gateway,
+            attempt: w.attempt,
+            attempt_status: w.attempt_status,
+            gateway_ref: w.gateway_ref,
+            decline_reason: w.decline_reason,
+            since: w.since,
+            why: w.why,
+            actions: w.actions.into_iter().map(str::to_owned).collect(),
+        })
+        .collect();
+    Ok(Json(PayoutsNeedingPerson { items }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPayout {
+    /// Why, for the history (one line).
+    #[schema(max_length = 500)]
+    pub reason: String,
+}
+
+impl TextLimits for RetryPayout {
+    const TEXT: &'static [(&'static str, usize, TextShape)] = &[("reason", 500, TextShape::Line)];
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordExternalPayout {
+    /// The gateway's (or bank's) reference of the refund made outside the system.
+    #[schema(max_length = 200)]
+    pub gateway_reference: String,
+    /// Why, for the history (one line).
+    #[schema(max_length = 500)]
+    pub reason: String,
+}
+
+impl TextLimits for RecordExternalPayout {
+    const TEXT: &'static [(&'static str, usize, TextShape)] = &[
+        ("gateway_reference", 200, TextShape::Line),
+        ("reason", 500, TextShape::Line),
+    ];
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BankTransferPayout {
+    /// Why, for the history (one line).
+    #[schema(max_length = 500)]
+    pub reason: String,
+    /// The customer's IBAN (and bank), when already known; else the customer is asked.
+    #[schema(max_length = 200)]
+    pub bank_details: Option<String>,
+    /// One line.
+    #[schema(max_length = 200)]
+    pub account_holder: Option<String>,
+}
+
+impl TextLimits for BankTransferPayout {
+    const TEXT: &'static [(&'static str, usize, TextShape)] = &[
+        ("reason", 500, TextShape::Line),
+        (
+            "bank_details",
+            super::requests::BANK_DETAILS_MAX,
+            TextShape::Lines,
+        ),
+    ];
+}
+
+/// What a person's payout action did.
+#[derive(Serialize, ToSchema)]
+pub struct PayoutActionResult {
+    /// What happened and what happens next, in words.
+    pub message: String,
+    pub request: RefundRequestView,
+}
+
+async fn person_action(
+    ctx: &ApiContext,
+    caller: &shared::api_keys::Caller,
+    id: Uuid,
+    why: &str,
+    action: payout_person::Action,
+) -> Result<Json<PayoutActionResult>, ApiError> {
+    let mut tx = ctx.db.begin().await?;
+    let (record, version) = lock(&mut tx, caller, id).await?;
+    let done = payout_person::apply(&mut tx, &record, version, &caller.actor(), why, &action)
+        .await
+        .map_err(|refusal| match refusal {
+            Refusal::NotNow { .. } => {
+                ApiError::conflict("payout-action-not-allowed", refusal.to_string())
+            }
+            Refusal::Field { field, problem } => ApiError::field(field, problem),
+            Refusal::Transition(e) => e.into(),
+            Refusal::Database(e) => e.into(),
+        })?;
+    tx.commit().await?;
+    tracing::info!(request_id = %id, action = action.name(), actor = %caller.actor(), state = %done.state, "payout action");
+    let mut conn = ctx.db.acquire().await?;
+    Ok(Json(PayoutActionResult {
+        message: done.message,
+        request: view(&mut conn, caller, id).await?,
+    }))
+}
+
+/// A supervisor retries a declined payout, or one whose outcome is unknown: the gateway is
+/// asked again first, and a new refund is sent only if it holds none.
+#[utoipa::path(post, path = "/v1/refund-requests/{id}/payout/retry", tag = "payouts",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "refund request id")),
+    request_body = RetryPayout,
+    responses(
+        (status = 200, body = PayoutActionResult),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        KeyProblems,
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn retry(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RetryPayout>,
+) -> Result<Json<PayoutActionResult>, ApiError> {
+    let caller = caller.require(&[ApiRole::Supervisor], "retry payouts")?;
+    let id = parse_id(&id)?;
+    person_action(&ctx, caller, id, &body.reason, payout_person::Action::Retry).await
+}
+
+/// A supervisor records a refund made outside the system (the gateway's cabinet, the bank),
+/// after a decline or a lost answer; the gateway's reference is required.
+#[utoipa::path(post, path = "/v1/refund-requests/{id}/payout/record-external", tag = "payouts",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "refund request id")),
+    request_body = RecordExternalPayout,
+    responses(
+        (status = 200, body = PayoutActionResult, description = "the request, now refunded"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        KeyProblems,
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn record_external(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RecordExternalPayout>,
+) -> Result<Json<PayoutActionResult>, ApiError> {
+    let caller = caller.require(
+        &[ApiRole::Supervisor],
+        "record refunds made outside the system",
+    )?;
+    let id = parse_id(&id)?;
+    let action = payout_person::Action::RecordExternal {
+        reference: body.gateway_reference,
+    };
+    person_action(&ctx, caller, id, &body.reason, action).await
+}
+
+/// A supervisor switches a declined payout to bank transfer: the customer is asked for bank
+/// details, or (details given) it goes to the manual payouts.
+#[utoipa::path(post, path = "/v1/refund-requests/{id}/payout/bank-transfer", tag = "payouts",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "refund request id")),
+    request_body = BankTransferPayout,
+    responses(
+        (status = 200, body = PayoutActionResult),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        KeyProblems,
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn bank_transfer(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<BankTransferPayout>,
+) -> Result<Json<PayoutActionResult>, ApiError> {
+    let caller = caller.require(&[ApiRole::Supervisor], "switch payouts to bank transfer")?;
+    let id = parse_id(&id)?;
+    let action = payout_person::Action::BankTransfer {
+        bank_details: body.bank_details,
+        account_holder: body.account_holder,
+    };
+    person_action(&ctx, caller, id, &body.reason, action).await
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -36,6 +36,9 @@ use super::validate::to_handler_error;
 enum Call {
     Send(Attempt),
     AskStatus(Attempt),
+    /// A person asked to retry a declined payout: ask about the declined attempt first (where
+    /// the gateway can be asked), and send a new attempt only if the gateway holds no refund.
+    Retry(Attempt),
 }
 
 pub struct Payout<G: Gateway> {
@@ -173,6 +176,14 @@ impl<G: Gateway + 'static> Payout<G> {
             RequestState::PayoutPending | RequestState::PayoutSent => {
                 match payouts::latest(&mut tx, id).await? {
                     Some(a) if a.status.is_unsettled() => Call::AskStatus(a),
+                    // Only a person's retry (`payout_person`) moves a declined payout back
+                    // to payout_pending.
+                    Some(a)
+                        if a.status == AttemptStatus::Declined
+                            && state == RequestState::PayoutPending =>
+                    {
+                        Call::Retry(a)
+                    }
                     // Settled already (a redelivered message): nothing to do.
                     _ => {
                         tx.commit().await?;
@@ -195,7 +206,7 @@ impl<G: Gateway + 'static> Payout<G> {
             ))
         })?;
         let attempt = match &call {
-            Call::Send(a) | Call::AskStatus(a) => a.clone(),
+            Call::Send(a) | Call::AskStatus(a) | Call::Retry(a) => a.clone(),
         };
         let other_refs = {
             let mut conn = self.pool.acquire().await?;
@@ -238,6 +249,34 @@ impl<G: Gateway + 'static> Payout<G> {
                 }
                 other => other,
             },
+            Call::Retry(_) => {
+                let ask = gateway.finds_refunds_by_key() || attempt.gateway_ref.is_some();
+                let answer = if ask {
+                    Some(gateway.status(&order).await)
+                } else {
+                    // Not findable by our key: the gateway's own decline says it booked nothing.
+                    None
+                };
+                match answer {
+                    Some(
+                        found @ (RefundOutcome::Succeeded { .. } | RefundOutcome::Pending { .. }),
+                    ) => {
+                        tracing::warn!(request_id = %id, attempt = attempt.idempotency_key, "the gateway holds a refund for an attempt it declined; recording it");
+                        found
+                    }
+                    Some(RefundOutcome::Unknown { detail, .. }) => {
+                        return Err(HandlerError::Transient(anyhow::anyhow!(
+                            "retry: the gateway could not say whether it holds a refund for {} ({detail}); asking again later",
+                            attempt.idempotency_key
+                        )));
+                    }
+                    Some(RefundOutcome::NotFound | RefundOutcome::Declined { .. }) | None => {
+                        return self
+                            .send_new_attempt(id, &attempt, &payment, gateway, &other_refs)
+                            .await;
+                    }
+                }
+            }
         };
         tracing::info!(request_id = %id, attempt = attempt.idempotency_key, outcome = outcome.label(), "gateway answered");
 
@@ -247,6 +286,59 @@ impl<G: Gateway + 'static> Payout<G> {
 }
 
 impl<G: Gateway> Payout<G> {
+    /// A person's retry after the gateway holds no refund for the declined attempt: a new
+    /// attempt (under the payment's cap, the request still as the retry left it), sent once.
+    async fn send_new_attempt(
+        &self,
+        id: Uuid,
+        declined: &Attempt,
+        payment: &Payment,
+        gateway: &G,
+        other_refs: &[String],
+    ) -> Result<(), HandlerError> {
+        let mut tx = self.pool.begin().await?;
+        let (state, _) = transition::lock_state(&mut tx, id)
+            .await
+            .map_err(to_handler_error)?;
+        let latest = payouts::latest(&mut tx, id).await?;
+        if state != RequestState::PayoutPending
+            || latest.as_ref().map(|a| a.id) != Some(declined.id)
+        {
+            // Another delivery got here first.
+            tx.commit().await?;
+            return Ok(());
+        }
+        payments::lock(&mut tx, payment.id).await?;
+        let attempt = new_attempt(&mut tx, id, payment, declined.amount_minor).await?;
+        transition::record_event(
+            &mut tx,
+            id,
+            "worker:payout",
+            Some(state),
+            state,
+            Some("the gateway holds no refund for the declined attempt; a new refund is sent"),
+            &json!({"declined_attempt": declined.idempotency_key, "idempotency_key": attempt.idempotency_key}),
+        )
+        .await?;
+        tx.commit().await?;
+        let order = RefundOrder {
+            gateway_transaction_id: &payment.gateway_transaction_id,
+            amount: Money::from_minor(attempt.amount_minor, payment.currency),
+            full: attempt.amount_minor == payment.amount.minor(),
+            idempotency_key: &attempt.idempotency_key,
+            request_key: &attempt.request_key,
+            payment_id: payment.id,
+            request_id: id,
+            gateway_ref: None,
+            order_number: payment.order_number.as_deref(),
+            paid_at: payment.paid_at,
+            attempted_at: attempt.created_at,
+            other_refs,
+        };
+        let outcome = gateway.refund(&order).await;
+        self.record(id, &attempt, payment, outcome).await
+    }
+
     async fn record(
         &self,
         id: Uuid,
@@ -331,6 +423,7 @@ impl<G: Gateway> Payout<G> {
                 )))
             }
             RefundOutcome::Declined { code, reason } => {
+                tracing::warn!(request_id = %id, attempt = attempt.idempotency_key, code = %code, reason, "the gateway declined the refund");
                 if code.needs_bank_details() {
                     // Straight on to asking for bank details: that email says it all.
                     steps.push((

@@ -308,6 +308,10 @@ impl Gateway for SandboxGateway {
         }
     }
 
+    fn finds_refunds_by_key(&self) -> bool {
+        true
+    }
+
     fn kind(&self) -> GatewayKind {
         GatewayKind::Sandbox
     }

@@ -189,8 +189,9 @@ fn body(v: &View<'_>) -> Vec<Block> {
                     .to_owned(),
             }));
             blocks.push(p(
-                "We will try again and let you know when the money has been sent. \
-                           You do not need to do anything."
+                "A member of our team is looking at it now: we will either send the refund \
+                 again or ask you for bank details to pay it by bank transfer, and we will \
+                 write to you at the next step. Until then you do not need to do anything."
                     .to_owned(),
             ));
             if let Some((label, date)) = due {

@@ -176,8 +176,9 @@ fn body(v: &View<'_>) -> Vec<Block> {
                     .to_owned(),
             }));
             blocks.push(p(
-                "Mēs mēģināsim vēlreiz un paziņosim Jums, kad nauda būs nosūtīta. \
-                           Jums nekas nav jādara."
+                "Ar to tagad nodarbojas mūsu darbinieks: mēs vai nu nosūtīsim atmaksu \
+                 vēlreiz, vai lūgsim Jūsu bankas rekvizītus, lai atmaksātu ar pārskaitījumu, \
+                 un rakstīsim Jums par nākamo soli. Līdz tam Jums nekas nav jādara."
                     .to_owned(),
             ));
             if let Some((label, date)) = due {

@@ -5,7 +5,7 @@ use super::*;
 
 /// Loads and locks a request for a write by a person; another merchant's answers as one that
 /// does not exist.
-pub(super) async fn lock(
+pub(in crate::api) async fn lock(
     conn: &mut PgConnection,
     caller: &Caller,
     id: Uuid,

@@ -42,7 +42,7 @@ pub(in crate::api) async fn find_visible(
     Ok(record)
 }
 
-pub(super) async fn view(
+pub(in crate::api) async fn view(
     conn: &mut PgConnection,
     caller: &Caller,
     id: Uuid,
