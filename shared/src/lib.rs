@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod documents;
 pub mod gateway;
+pub mod gateway_notifications;
 pub mod html;
 pub mod identity;
 pub mod inbound_emails;

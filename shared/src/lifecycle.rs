@@ -56,11 +56,11 @@ impl RequestState {
         self.into()
     }
 
-    /// No further transition is possible.
+    /// The request is over: rejected, refunded or withdrawn. No person or worker moves it
+    /// on; the one way out is the gateway reporting later that a refund it had booked failed
+    /// (`refunded → payout_failed`, see [`check_transition`]).
     pub fn is_final(self) -> bool {
-        RequestState::ALL
-            .iter()
-            .all(|to| check_transition(self, *to).is_err())
+        matches!(self, Rejected | Refunded | Withdrawn)
     }
 
     /// The request is waiting on the customer: the SLA clock is stopped.
@@ -157,6 +157,9 @@ pub fn check_transition(from: RequestState, to: RequestState) -> Result<(), Ille
         // A supervisor records a refund made outside the system (the gateway's cabinet)
         // after a decline or a lost answer.
         (PayoutFailed | PayoutPending, Refunded) => true,
+        // The gateway reports later that a refund it had booked failed (Stripe
+        // `refund.failed`): the only move out of a final state.
+        (Refunded, PayoutFailed) => true,
         (NeedsBankDetails, ManualPayout) => true,
         (ManualPayout, Refunded) => true,
         _ => false,
@@ -202,11 +205,21 @@ mod tests {
     }
 
     #[test]
-    fn nothing_leaves_a_final_state() {
+    fn nothing_leaves_a_final_state_but_a_refund_the_gateway_reports_failed() {
         for state in [Refunded, Rejected, Withdrawn] {
             assert!(state.is_final(), "{state}");
         }
         assert!(!Approved.is_final());
+        for from in [Refunded, Rejected, Withdrawn] {
+            for &to in RequestState::ALL {
+                let legal = check_transition(from, to).is_ok();
+                assert_eq!(
+                    legal,
+                    (from, to) == (Refunded, PayoutFailed),
+                    "{from} → {to}"
+                );
+            }
+        }
     }
 
     #[test]

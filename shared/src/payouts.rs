@@ -195,6 +195,107 @@ pub async fn record_external(
     Ok(Ok(id))
 }
 
+/// An attempt found by what a gateway notification names, with its request.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The attempt's request.
+    pub request_id: Uuid,
+    /// The attempt.
+    pub attempt: Attempt,
+}
+
+/// The attempt of `merchant`'s payments at `gateway` that the gateway knows as `reference`,
+/// else the one sent under our key `key` (the attempt's key or the header key of a send).
+pub async fn find_by_gateway_reference(
+    conn: &mut PgConnection,
+    gateway: &str,
+    merchant: &str,
+    reference: Option<&str>,
+    key: Option<&str>,
+) -> sqlx::Result<Option<Found>> {
+    let row = sqlx::query!(
+        r#"SELECT a.request_id, a.id, a.idempotency_key, a.amount_minor,
+                  a.status AS "status: AttemptStatus", a.gateway_ref, a.created_at,
+                  COALESCE(a.request_key, a.idempotency_key) AS "request_key!", a.sends,
+                  a.server_error
+             FROM payout_attempts a JOIN payments p ON p.id = a.payment_id
+            WHERE p.merchant = $1 AND a.gateway = $2
+              AND (a.gateway_ref = $3 OR a.idempotency_key = $4 OR a.request_key = $4)
+            ORDER BY (a.gateway_ref = $3) DESC NULLS LAST, a.created_at DESC
+            LIMIT 1"#,
+        merchant,
+        gateway,
+        reference,
+        key
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| Found {
+        request_id: r.request_id,
+        attempt: Attempt {
+            id: r.id,
+            idempotency_key: r.idempotency_key,
+            amount_minor: r.amount_minor,
+            status: r.status,
+            gateway_ref: r.gateway_ref,
+            created_at: r.created_at,
+            request_key: r.request_key,
+            sends: r.sends,
+            server_error: r.server_error,
+        },
+    }))
+}
+
+/// The one unsettled attempt of `merchant`'s payment with order number `order` at `gateway`
+/// whose amount is `amount` (decimal text in the payment's currency); `None` when there is
+/// none or more than one.
+pub async fn find_unsettled_by_order(
+    conn: &mut PgConnection,
+    gateway: &str,
+    merchant: &str,
+    order: &str,
+    amount: &str,
+) -> sqlx::Result<Option<Found>> {
+    let rows = sqlx::query!(
+        r#"SELECT a.request_id, a.id, a.idempotency_key, a.amount_minor,
+                  a.status AS "status: AttemptStatus", a.gateway_ref, a.created_at,
+                  COALESCE(a.request_key, a.idempotency_key) AS "request_key!", a.sends,
+                  a.server_error, p.currency AS "currency!"
+             FROM payout_attempts a JOIN payments p ON p.id = a.payment_id
+            WHERE p.merchant = $1 AND a.gateway = $2 AND p.order_number = $3
+              AND a.status IN ('started', 'unknown', 'pending')"#,
+        merchant,
+        gateway,
+        order
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut matching = rows.into_iter().filter(|r| {
+        r.currency
+            .parse::<crate::money::Currency>()
+            .ok()
+            .and_then(|c| crate::money::Money::parse(amount, c).ok())
+            .is_some_and(|m| m.minor() == r.amount_minor)
+    });
+    let (Some(r), None) = (matching.next(), matching.next()) else {
+        return Ok(None);
+    };
+    Ok(Some(Found {
+        request_id: r.request_id,
+        attempt: Attempt {
+            id: r.id,
+            idempotency_key: r.idempotency_key,
+            amount_minor: r.amount_minor,
+            status: r.status,
+            gateway_ref: r.gateway_ref,
+            created_at: r.created_at,
+            request_key: r.request_key,
+            sends: r.sends,
+            server_error: r.server_error,
+        },
+    }))
+}
+
 /// Counts one more send of attempt `id`, carrying `request_key`. Written before the call,
 /// like the attempt itself.
 pub async fn mark_sent(conn: &mut PgConnection, id: Uuid, request_key: &str) -> sqlx::Result<()> {

@@ -385,7 +385,7 @@ pub(crate) async fn move_state(
     sqlx::query_scalar!(
         r#"UPDATE refund_requests
               SET state = $1, version = version + 1, updated_at = now(),
-                  ended_at = CASE WHEN $5 THEN now() ELSE ended_at END,
+                  ended_at = CASE WHEN $5 THEN now() ELSE NULL END,
                   sweeps = 0, swept_at = NULL
             WHERE id = $2 AND version = $3 AND state = $4
         RETURNING version"#,

@@ -89,6 +89,7 @@ fn context(event: Event, language: Language) -> EmailContext {
             | Event::AwaitingConfirmation
             | Event::Refunded
             | Event::PayoutDelayed
+            | Event::RefundReversed
             | Event::BankDetailsNeeded
     );
     let missing: Vec<String> = match event {

@@ -116,6 +116,10 @@ async fn api_context(
     ctx.topology = Topology::from_settings(settings);
     ctx.limits = api::limits::ServerLimits::from_settings(settings);
     ctx.trusted_proxies = settings.trusted_proxies.clone();
+    ctx.notification_secrets =
+        api::gateway_notifications::NotificationSecrets::from_env(&reference.merchants, &|name| {
+            std::env::var(name).ok()
+        });
     Ok(ctx)
 }
 

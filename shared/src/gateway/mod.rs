@@ -328,6 +328,17 @@ pub enum GatewayConfigError {
     HttpClient(String),
 }
 
+/// Reads secret `{prefix}_{name}` from `env`, or from the file named by `{prefix}_{name}_FILE`
+/// (for secrets other than the adapters', e.g. the ones that sign gateway notifications).
+pub fn read_secret_from(
+    kind: GatewayKind,
+    prefix: &str,
+    name: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Secret, GatewayConfigError> {
+    read_secret(kind, prefix, name, env)
+}
+
 /// Reads secret `{prefix}_{name}` from `env`, or from the file named by `{prefix}_{name}_FILE`.
 pub(crate) fn read_secret(
     kind: GatewayKind,

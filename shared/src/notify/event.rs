@@ -37,8 +37,11 @@ pub enum Event {
     Rejected,
     /// The money went back (amount, card brand and last 4, how long banks take).
     Refunded,
-    /// The payout did not go through yet; we keep trying.
+    /// The payout did not go through; a person is looking at it.
     PayoutDelayed,
+    /// A refund the gateway had booked was later reported failed by the gateway (Stripe
+    /// `refund.failed`); a person is looking at it.
+    RefundReversed,
     /// The card cannot take the refund; bank details are needed.
     BankDetailsNeeded,
     /// The customer withdrew the application.
@@ -58,7 +61,7 @@ impl Event {
 /// A name that is not one of the [`Event`]s.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown email event `{0}` (expected one of received, needs_info, approved, awaiting_confirmation, rejected, refunded, payout_delayed, bank_details_needed, withdrawn)"
+    "unknown email event `{0}` (expected one of received, needs_info, approved, awaiting_confirmation, rejected, refunded, payout_delayed, refund_reversed, bank_details_needed, withdrawn)"
 )]
 pub struct UnknownEvent(pub String);
 

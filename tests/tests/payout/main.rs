@@ -19,6 +19,7 @@ use uuid::Uuid;
 use e2e::{TestBroker, TestDb, eventually};
 
 mod lost_answers;
+mod notifications;
 mod person;
 
 /// A sandbox gateway on 127.0.0.1:0 with these faults; returns its URL.

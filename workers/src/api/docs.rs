@@ -10,7 +10,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::ApiContext;
-use super::{dashboard, sla};
+use super::{dashboard, gateway_notifications, sla};
 use super::{
     documents, health, intake, merchants, metrics, payments, payouts, problem, quotes, requests,
     schemas, unverified,
@@ -43,6 +43,7 @@ use super::{
         payouts::bank_details,
         payouts::mark_paid,
         payouts::list_needing_person,
+        gateway_notifications::receive,
         payouts::retry,
         payouts::record_external,
         payouts::bank_transfer,

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod docs;
 pub mod documents;
 pub mod extract;
+pub mod gateway_notifications;
 pub mod health;
 pub mod intake;
 pub mod limits;
@@ -70,6 +71,8 @@ pub struct ApiContext {
     pub metrics: metrics::Metrics,
     /// How long a client may take (headers, body, whole request).
     pub limits: limits::ServerLimits,
+    /// Each merchant's secret for its gateway's notifications.
+    pub notification_secrets: gateway_notifications::NotificationSecrets,
 }
 
 impl ApiContext {
@@ -102,6 +105,7 @@ impl ApiContext {
             topology: Topology::from_settings(&shared::config::Settings::default()),
             metrics: metrics::Metrics::default(),
             limits: limits::ServerLimits::default(),
+            notification_secrets: Default::default(),
         }
     }
 }
@@ -148,6 +152,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(requests::router())
         .merge(documents::router())
         .merge(payouts::router())
+        .merge(gateway_notifications::router())
         .merge(intake::router())
         .merge(unverified::router())
         .merge(sla::router())

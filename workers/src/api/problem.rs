@@ -67,7 +67,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: String) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: String,
+    ) -> Self {
         Self {
             status,
             slug,

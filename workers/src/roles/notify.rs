@@ -919,6 +919,11 @@ fn state_of(event: Event) -> RequestState {
     if event == Event::Received {
         return RequestState::Received;
     }
+    // Sent by the gateway-notification move refunded → payout_failed instead of that state's
+    // own email (`shared::gateway_notifications`).
+    if event == Event::RefundReversed {
+        return RequestState::PayoutFailed;
+    }
     RequestState::ALL
         .iter()
         .copied()
@@ -1128,6 +1133,8 @@ mod tests {
                 .count();
             if event == Event::Received {
                 assert_eq!((state, owners), (RequestState::Received, 0));
+            } else if event == Event::RefundReversed {
+                assert_eq!((state, owners), (RequestState::PayoutFailed, 0));
             } else {
                 assert_eq!(owners, 1, "{event:?}");
                 assert_eq!(state.tells_customer(), Some(event));

@@ -36,6 +36,7 @@ fn subject(event: Event) -> &'static str {
         Event::Rejected => "refund declined",
         Event::Refunded => "refund sent",
         Event::PayoutDelayed => "refund delayed",
+        Event::RefundReversed => "refund did not go through",
         Event::BankDetailsNeeded => "bank details needed",
         Event::Withdrawn => "request withdrawn",
     }
@@ -197,6 +198,13 @@ fn body(v: &View<'_>) -> Vec<Block> {
             if let Some((label, date)) = due {
                 blocks.push(Block::Facts(vec![(label.to_owned(), date)]));
             }
+        }
+        Event::RefundReversed => {
+            blocks.push(p(match v.amount() {
+                Some(amount) => format!("We sent your refund of {amount} to your card, but the payment system has now told us that it did not go through."),
+                None => "We sent your refund to your card, but the payment system has now told us that it did not go through.".to_owned(),
+            }));
+            blocks.push(p("A member of our team is looking at it now: we will either send the refund again or ask you for bank details to pay it by bank transfer, and we will write to you at the next step. Until then you do not need to do anything.".to_owned()));
         }
         Event::BankDetailsNeeded => {
             let what = v.amount().unwrap_or_else(|| "the money".to_owned());

@@ -37,6 +37,7 @@ fn subject(event: Event) -> &'static str {
         Event::Rejected => "ақшаны қайтарудан бас тартылды",
         Event::Refunded => "ақша қайтарылды",
         Event::PayoutDelayed => "ақшаны қайтару кешігуде",
+        Event::RefundReversed => "ақшаны қайтару өтпеді",
         Event::BankDetailsNeeded => "банк деректемелері қажет",
         Event::Withdrawn => "өтініш кері шақырылып алынды",
     }
@@ -184,6 +185,13 @@ fn body(v: &View<'_>) -> Vec<Block> {
             if let Some((label, date)) = due {
                 blocks.push(Block::Facts(vec![(label.to_owned(), date)]));
             }
+        }
+        Event::RefundReversed => {
+            blocks.push(p(match v.amount() {
+                Some(amount) => format!("{amount} сомасын қайтару картаңызға жіберілді, бірақ төлем жүйесі оның өтпегенін хабарлады."),
+                None => "Ақшаны қайтару картаңызға жіберілді, бірақ төлем жүйесі оның өтпегенін хабарлады.".to_owned(),
+            }));
+            blocks.push(p("Қазір мұнымен біздің қызметкер айналысуда: біз қайтаруды қайта жібереміз немесе ақшаны аударыммен қайтару үшін сізден банк деректемелерін сұраймыз, және келесі қадам туралы сізге жазамыз. Оған дейін сізге ештеңе істеудің қажеті жоқ.".to_owned()));
         }
         Event::BankDetailsNeeded => {
             let what = match v.amount() {

@@ -40,6 +40,7 @@ fn subject(event: Event) -> &'static str {
         Event::Rejected => "atmaksa atteikta",
         Event::Refunded => "nauda atmaksāta",
         Event::PayoutDelayed => "atmaksa kavējas",
+        Event::RefundReversed => "atmaksa neizdevās",
         Event::BankDetailsNeeded => "vajadzīgi bankas rekvizīti",
         Event::Withdrawn => "pieteikums atsaukts",
     }
@@ -184,6 +185,13 @@ fn body(v: &View<'_>) -> Vec<Block> {
             if let Some((label, date)) = due {
                 blocks.push(Block::Facts(vec![(label.to_owned(), date)]));
             }
+        }
+        Event::RefundReversed => {
+            blocks.push(p(match v.amount() {
+                Some(amount) => format!("Mēs nosūtījām atmaksu {amount} apmērā uz Jūsu karti, taču maksājumu sistēma tagad paziņoja, ka tā neizdevās."),
+                None => "Mēs nosūtījām atmaksu uz Jūsu karti, taču maksājumu sistēma tagad paziņoja, ka tā neizdevās.".to_owned(),
+            }));
+            blocks.push(p("Ar to tagad nodarbojas mūsu darbinieks: mēs vai nu nosūtīsim atmaksu vēlreiz, vai lūgsim Jūsu bankas rekvizītus, lai atmaksātu ar pārskaitījumu, un rakstīsim Jums par nākamo soli. Līdz tam Jums nekas nav jādara.".to_owned()));
         }
         Event::BankDetailsNeeded => {
             let what = v.amount().unwrap_or_else(|| "naudu".to_owned());

@@ -37,6 +37,7 @@ fn subject(event: Event) -> &'static str {
         Event::Rejected => "в возврате отказано",
         Event::Refunded => "деньги возвращены",
         Event::PayoutDelayed => "возврат задерживается",
+        Event::RefundReversed => "возврат не прошёл",
         Event::BankDetailsNeeded => "нужны банковские реквизиты",
         Event::Withdrawn => "заявление отозвано",
     }
@@ -178,6 +179,13 @@ fn body(v: &View<'_>) -> Vec<Block> {
             if let Some((label, date)) = due {
                 blocks.push(Block::Facts(vec![(label.to_owned(), date)]));
             }
+        }
+        Event::RefundReversed => {
+            blocks.push(p(match v.amount() {
+                Some(amount) => format!("Мы отправили возврат {amount} на вашу карту, но платёжная система сообщила, что он не прошёл."),
+                None => "Мы отправили возврат на вашу карту, но платёжная система сообщила, что он не прошёл.".to_owned(),
+            }));
+            blocks.push(p("Сейчас этим занимается наш сотрудник: мы либо отправим возврат ещё раз, либо попросим у вас банковские реквизиты, чтобы вернуть деньги переводом, и напишем вам о следующем шаге. До тех пор делать ничего не нужно.".to_owned()));
         }
         Event::BankDetailsNeeded => {
             let what = v.amount().unwrap_or_else(|| "деньги".to_owned());
