@@ -31,6 +31,7 @@ pub mod payments;
 pub mod payout_person;
 pub mod payouts;
 pub mod policy;
+pub mod reconcile;
 pub mod requests;
 pub mod sla;
 pub mod telemetry;

@@ -94,6 +94,51 @@ pub fn gateways(
         .collect()
 }
 
+/// The daily reconciliation's gateways: every merchant whose gateway can be built (one that
+/// cannot is named in a warning and left out, so the sla role still runs).
+fn reconcilers(
+    settings: &Settings,
+    reference: &ReferenceData,
+) -> Vec<(String, shared::gateway::ConfiguredGateway, chrono_tz::Tz)> {
+    reference
+        .merchants
+        .all()
+        .filter_map(|m| match reconciler_of(settings, reference, &m.id) {
+            Ok((g, tz)) => Some((m.id.clone(), g, tz)),
+            Err(e) => {
+                tracing::warn!(error = %e, merchant = m.id, "no daily reconciliation for this merchant");
+                None
+            }
+        })
+        .collect()
+}
+
+/// What reconciling `merchant` needs: its gateway (secrets from the environment) and the
+/// time zone its days are counted in (its first policy pack's).
+pub fn reconciler_of(
+    settings: &Settings,
+    reference: &ReferenceData,
+    merchant: &str,
+) -> anyhow::Result<(shared::gateway::ConfiguredGateway, chrono_tz::Tz)> {
+    let m = reference
+        .merchants
+        .get(merchant)
+        .ok_or_else(|| anyhow::anyhow!("no merchant {merchant:?} in the merchants file"))?;
+    let mut config = m.gateway.clone();
+    if config.kind == shared::merchants::GatewayKind::Sandbox && config.base_url.is_none() {
+        config.base_url = sandbox_url(settings);
+    }
+    let gateway = shared::gateway::build(&config, &|name: &str| std::env::var(name).ok())
+        .map_err(|e| anyhow::anyhow!("merchant {merchant}: gateway: {e}"))?;
+    let tz = m
+        .policies
+        .iter()
+        .find_map(|p| reference.packs.get(p))
+        .map(shared::policy::PolicyPack::timezone)
+        .ok_or_else(|| anyhow::anyhow!("merchant {merchant} has no known policy pack"))?;
+    Ok((gateway, tz))
+}
+
 async fn api_context(
     settings: &Settings,
     pool: PgPool,
@@ -257,6 +302,7 @@ fn spawn_role(
                     .copied()
                     .unwrap_or_default()
                     + settings.sla_interval,
+                reconcile: reconcilers(settings, reference),
             };
             tracker.spawn(monitor.run(shutdown.clone()));
         }

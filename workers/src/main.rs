@@ -96,6 +96,16 @@ enum Command {
         /// JSON file to read; standard input when absent or `-`.
         file: Option<PathBuf>,
     },
+    /// Compare a merchant's refunds of a day at its gateway with ours; prints each difference
+    /// and exits 1 when there is any.
+    Reconcile {
+        /// The merchant (an id from the merchants file).
+        #[arg(long)]
+        merchant: String,
+        /// The day (YYYY-MM-DD) in the merchant's time zone; default: yesterday.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+    },
     /// Serve the sandbox payment gateway (ledger, fault injection) for demos and tests.
     SandboxGateway(tools::sandbox_gateway::SandboxGatewayArgs),
 }
@@ -466,6 +476,38 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 },
             )
             .await
+        }
+        Command::Reconcile { merchant, date } => {
+            let reference = workers::app::load_reference_data(&settings)?;
+            known_merchant(&reference.merchants, &merchant, "")?;
+            let (gateway, tz) = workers::app::reconciler_of(&settings, &reference, &merchant)?;
+            let day = date.unwrap_or_else(|| {
+                (chrono::Utc::now().with_timezone(&tz).date_naive())
+                    .pred_opt()
+                    .expect("a day before today")
+            });
+            let pool = shared::db::connect(&settings.database_url, 2).await?;
+            let mut conn = pool.acquire().await?;
+            let report = shared::reconcile::run(&mut conn, &gateway, &merchant, day, tz)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot reconcile {merchant} {day}: {e}"))?;
+            if let Some(why) = &report.unsupported {
+                println!("{merchant} {day}: not reconciled: {why}");
+                return Ok(());
+            }
+            println!(
+                "{merchant} {day} ({tz}): {} refund(s) at the gateway, {} of ours, {} difference(s)",
+                report.at_gateway,
+                report.ours,
+                report.differences.len()
+            );
+            for d in &report.differences {
+                println!("{d}");
+            }
+            if !report.differences.is_empty() {
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Demo { api_url } => workers::demo::run(&settings, &api_url).await,
         Command::Parking {

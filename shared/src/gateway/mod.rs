@@ -226,6 +226,33 @@ impl<'de> Deserialize<'de> for DeclineCode {
     }
 }
 
+/// One refund as the gateway lists it (for reconciliation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewayRefund {
+    /// The gateway's id of the refund.
+    pub reference: String,
+    /// Our key, when the gateway keeps it (Stripe metadata, the sandbox's key).
+    pub our_key: Option<String>,
+    /// The gateway's id of the payment refunded, when listed.
+    pub payment_ref: Option<String>,
+    /// The amount refunded.
+    pub amount: Money,
+    /// Whether the gateway counts it as made (booked, or on its way); failed, declined and
+    /// canceled ones are false.
+    pub made: bool,
+    /// When the gateway created it, when listed.
+    pub created: Option<DateTime<Utc>>,
+}
+
+/// What a gateway says about the refunds of a period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listing {
+    /// Every refund of the period the gateway lists.
+    Refunds(Vec<GatewayRefund>),
+    /// The gateway has no call that lists refunds; why, in words.
+    Unsupported(&'static str),
+}
+
 /// A payment gateway that can refund a captured payment and say what became of a refund.
 pub trait Gateway: Send + Sync {
     /// Sends the refund once. Never retries on its own.
@@ -239,6 +266,13 @@ pub trait Gateway: Send + Sync {
     /// id (Stripe by metadata, WEBPAY by the order's listing, the sandbox by key; not
     /// CloudPayments past its request-id hour, nor Robokassa).
     fn finds_refunds_by_key(&self) -> bool;
+    /// The refunds the gateway created from `from` (inclusive) to `to` (exclusive), for
+    /// reconciliation; `Err` says why the gateway could not be asked.
+    fn refunds_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Listing, String>> + Send;
 }
 
 /// A secret read from the environment or a file. Its `Debug` and `Display` never show it.
@@ -553,6 +587,20 @@ impl Gateway for ConfiguredGateway {
         };
         log_outcome("status", self.kind(), order, &outcome);
         outcome
+    }
+
+    async fn refunds_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Listing, String> {
+        match self {
+            ConfiguredGateway::Sandbox(g) => g.refunds_between(from, to).await,
+            ConfiguredGateway::Cloudpayments(g) => g.refunds_between(from, to).await,
+            ConfiguredGateway::Robokassa(g) => g.refunds_between(from, to).await,
+            ConfiguredGateway::Webpay(g) => g.refunds_between(from, to).await,
+            ConfiguredGateway::Stripe(g) => g.refunds_between(from, to).await,
+        }
     }
 
     fn finds_refunds_by_key(&self) -> bool {

@@ -256,6 +256,16 @@ impl Gateway for Robokassa {
         }
     }
 
+    async fn refunds_between(
+        &self,
+        _from: chrono::DateTime<chrono::Utc>,
+        _to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<super::Listing, String> {
+        Ok(super::Listing::Unsupported(
+            "Robokassa publishes no call that lists refunds (each is followed by GetState)",
+        ))
+    }
+
     fn finds_refunds_by_key(&self) -> bool {
         false
     }

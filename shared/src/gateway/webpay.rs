@@ -607,6 +607,55 @@ impl Gateway for Webpay {
         }
     }
 
+    /// `GetTransactionStatus` without an order number, over the period (Minsk time, a minute's
+    /// margin at the end): every `Refunded` or `Voided` transaction.
+    async fn refunds_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<super::Listing, String> {
+        let mut fields = status_fields(
+            &self.credentials,
+            "",
+            from,
+            to + chrono::Duration::minutes(1),
+        );
+        fields.retain(|(name, _)| *name != "order_num");
+        let answer = self
+            .call("GetTransactionStatus", &fields)
+            .await
+            .map_err(|o| format!("{o:?}"))?;
+        let code = answer.get("error_code").unwrap_or("").trim();
+        if !matches!(code, "" | "0") {
+            return Err(format!(
+                "WEBPAY refused the status call: error {code} {}",
+                answer.get("error_comment").unwrap_or("")
+            ));
+        }
+        let refunds = answer
+            .transactions
+            .iter()
+            .filter(|t| {
+                matches!(
+                    t.get("status").map(String::as_str),
+                    Some("Refunded" | "Voided")
+                )
+            })
+            .filter_map(|t| {
+                let currency: Currency = t.get("currency")?.trim().parse().ok()?;
+                Some(super::GatewayRefund {
+                    reference: t.get("transaction_id")?.trim().to_string(),
+                    our_key: None,
+                    payment_ref: None,
+                    amount: Money::parse(t.get("amount")?.trim(), currency).ok()?,
+                    made: true,
+                    created: None,
+                })
+            })
+            .collect();
+        Ok(super::Listing::Refunds(refunds))
+    }
+
     fn finds_refunds_by_key(&self) -> bool {
         true
     }

@@ -52,6 +52,7 @@ async fn sla_states_follow_each_countrys_calendar_and_escalate_once() {
         payout_recheck_after: Duration::from_secs(1800),
         stall_after: Duration::from_secs(900),
         sweep_after_outage: Duration::from_secs(660),
+        reconcile: Vec::new(),
     };
     // BY, Friday 2026-04-24: the next working days are Saturday 25 April (decreed) and
     // Monday 27. Due Monday: two working days left, on track.
@@ -395,6 +396,7 @@ async fn a_request_in_manual_review_is_due_watched_and_keeps_its_date_when_appro
         payout_recheck_after: Duration::from_secs(1800),
         stall_after: Duration::from_secs(900),
         sweep_after_outage: Duration::from_secs(660),
+        reconcile: Vec::new(),
     };
     monitor.pass(at("2026-04-20T06:00:00Z")).await.unwrap();
     assert_eq!(sla_of(&app, &ids[0]).await.as_deref(), Some("breached"));

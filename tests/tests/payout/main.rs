@@ -21,6 +21,7 @@ use e2e::{TestBroker, TestDb, eventually};
 mod lost_answers;
 mod notifications;
 mod person;
+mod reconcile;
 
 /// A sandbox gateway on 127.0.0.1:0 with these faults; returns its URL.
 async fn sandbox(faults: Faults, shutdown: &CancellationToken) -> String {

@@ -5,7 +5,10 @@
 //! for `payout_recheck_after`), and sweeps requests whose stage made no progress for
 //! `stall_after` ([`super::sweep`]), once the database has answered for longer than the
 //! longest retry tier. Once a day it purges the bytes of documents past their
-//! retention.
+//! retention, and reconciles each merchant's previous day with its gateway
+//! (`shared::reconcile`, once the merchant's clock is past 01:00): differences are logged
+//! at ERROR, kept in `reconciliations`, and raised on `/metrics`
+//! (`refundd_reconciliation_differences`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +41,8 @@ pub struct SlaMonitor {
     /// sweeps and the payout recheck run: the longest retry tier and a pass, so that what
     /// waits in the tiers has come back by itself first.
     pub sweep_after_outage: Duration,
+    /// Each merchant's gateway and time zone, for the daily reconciliation.
+    pub reconcile: Vec<(String, shared::gateway::ConfiguredGateway, chrono_tz::Tz)>,
 }
 
 /// What one pass changed.
@@ -82,6 +87,9 @@ impl SlaMonitor {
             if answering_since.is_some_and(|t| t.elapsed() >= self.sweep_after_outage) {
                 self.sweep_and_recheck().await;
             }
+            if answering_since.is_some() {
+                self.reconcile_yesterday(Utc::now()).await;
+            }
             if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(24 * 3600)) {
                 // Done for the day only when both purges went through; a failed one is
                 // tried again on the next pass.
@@ -111,6 +119,57 @@ impl SlaMonitor {
             }
         }
         tracing::info!("sla monitor stopped");
+    }
+
+    /// Each merchant's previous day, once its clock is past 01:00, reconciled once (claimed in
+    /// `reconciliations`, so several copies of the role run it once); a run the gateway did not
+    /// answer gives its claim back for the next pass.
+    pub async fn reconcile_yesterday(&self, now: DateTime<Utc>) {
+        use chrono::Timelike;
+        for (merchant, gateway, tz) in &self.reconcile {
+            let local = now.with_timezone(tz);
+            if local.hour() < 1 {
+                continue;
+            }
+            let Some(day) = local.date_naive().pred_opt() else {
+                continue;
+            };
+            let Ok(mut conn) = self.pool.acquire().await else {
+                return;
+            };
+            match shared::reconcile::claim(&mut conn, merchant, day).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, merchant, "reconciliation claim failed");
+                    continue;
+                }
+            }
+            match shared::reconcile::run(&mut conn, gateway, merchant, day, *tz).await {
+                Ok(report) => {
+                    if let Err(e) = shared::reconcile::store(&mut conn, &report).await {
+                        tracing::warn!(error = %e, merchant, "reconciliation not stored");
+                    }
+                    if report.differences.is_empty() {
+                        tracing::info!(merchant, %day, at_gateway = report.at_gateway, ours = report.ours, unsupported = report.unsupported, "reconciled with the gateway");
+                    } else {
+                        for d in &report.differences {
+                            tracing::warn!(merchant, %day, difference = %d, "reconciliation difference");
+                        }
+                        tracing::error!(
+                            merchant,
+                            %day,
+                            differences = report.differences.len(),
+                            "the gateway and our payouts differ: see `refundd reconcile --merchant {merchant} --date {day}`"
+                        );
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, merchant, %day, "reconciliation failed; next pass retries");
+                    let _ = shared::reconcile::release(&mut conn, merchant, day).await;
+                }
+            }
+        }
     }
 
     /// Requests and messages with no progress are queued again; payouts the retry tiers gave

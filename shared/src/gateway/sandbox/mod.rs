@@ -308,6 +308,34 @@ impl Gateway for SandboxGateway {
         }
     }
 
+    async fn refunds_between(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<super::Listing, String> {
+        let ledger = self
+            .ledger(None)
+            .await
+            .map_err(|e| format!("the sandbox ledger cannot be read: {e}"))?;
+        Ok(super::Listing::Refunds(
+            ledger
+                .refunds
+                .into_iter()
+                .filter(|r| r.booked_at >= from && r.booked_at < to)
+                .filter_map(|r| {
+                    Some(super::GatewayRefund {
+                        amount: Money::parse(&r.amount, r.currency).ok()?,
+                        made: r.status == RefundStatus::Succeeded,
+                        reference: r.refund_id,
+                        our_key: Some(r.idempotency_key),
+                        payment_ref: Some(r.transaction_id),
+                        created: Some(r.booked_at),
+                    })
+                })
+                .collect(),
+        ))
+    }
+
     fn finds_refunds_by_key(&self) -> bool {
         true
     }
