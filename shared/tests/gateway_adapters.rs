@@ -265,7 +265,9 @@ async fn stripe_payment_intents_are_refunded_by_payment_intent() {
 
 #[tokio::test]
 async fn stripe_declines_map_to_our_codes() {
-    let cases: [(u16, serde_json::Value, DeclineCode); 5] = [
+    // One case per error code (stripe-go error.go) and refund failure_reason (refund.go) the
+    // adapter maps.
+    let cases: [(u16, serde_json::Value, DeclineCode); 7] = [
         (
             400,
             json!({"error": {"type": "invalid_request_error", "code": "charge_already_refunded",
@@ -293,6 +295,17 @@ async fn stripe_declines_map_to_our_codes() {
             200,
             stripe_refund("re_4", "failed", Some("lost_or_stolen_card"), "po-3"),
             DeclineCode::CardClosed,
+        ),
+        (
+            200,
+            stripe_refund("re_5", "failed", Some("insufficient_funds"), "po-3"),
+            DeclineCode::InsufficientFunds,
+        ),
+        (
+            400,
+            json!({"error": {"type": "invalid_request_error", "code": "charge_disputed",
+                              "message": "Charge ch_3Nabc has been charged back; cannot issue a refund."}}),
+            DeclineCode::Other("charge_disputed".into()),
         ),
     ];
     for (status, body, expected) in cases {
@@ -481,10 +494,22 @@ async fn cloudpayments_refund_sends_basic_auth_request_id_and_the_documented_bod
 
 #[tokio::test]
 async fn cloudpayments_declines_map_reason_codes() {
+    // One case per code of the error-code reference (developers.cloudpayments.ru
+    // `#kody-oshibok`) the adapter maps; reason names as the reference spells them.
     for (reason, reason_code, expected) in [
         ("ExpiredCard", 5054, DeclineCode::CardExpired),
+        ("ExpiredCardPickup", 5033, DeclineCode::CardClosed),
+        ("PickUpCard", 5004, DeclineCode::CardClosed),
+        ("PickUpCardSpecialConditions", 5007, DeclineCode::CardClosed),
         ("LostCard", 5041, DeclineCode::CardClosed),
         ("StolenCard", 5043, DeclineCode::CardClosed),
+        ("RestrictedCard", 5036, DeclineCode::CardClosed),
+        ("RestrictedCard2", 5062, DeclineCode::CardClosed),
+        (
+            "TransactionNotFound",
+            6015,
+            DeclineCode::Other("transaction_not_found".into()),
+        ),
         (
             "DoNotHonor",
             5005,

@@ -112,9 +112,14 @@ impl CloudPayments {
 
     /// Decline code for a CloudPayments `ReasonCode` (error-code reference).
     fn decline_code(reason_code: Option<i64>, reason: &str) -> DeclineCode {
+        // The error-code reference (API docs, `#kody-oshibok`): 5054 Expired Card; 5004 and
+        // 5007 Pick Up Card, 5041 Lost Card, 5043 Stolen Card and 5033 Expired Card Pickup (a
+        // lost card past its retention, not an expired one) mean the card is gone; 5036 and
+        // 5062 Restricted Card mean it may not take this operation. 6015 TransactionNotFound.
         match reason_code {
-            Some(5054 | 5033) => DeclineCode::CardExpired,
-            Some(5041 | 5043 | 5036 | 5062) => DeclineCode::CardClosed,
+            Some(5054) => DeclineCode::CardExpired,
+            Some(5004 | 5007 | 5033 | 5041 | 5043 | 5036 | 5062) => DeclineCode::CardClosed,
+            Some(6015) => DeclineCode::Other("transaction_not_found".into()),
             Some(code) => DeclineCode::Other(format!("{reason} ({code})")),
             None => Self::code_from_message(reason),
         }

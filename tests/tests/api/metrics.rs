@@ -203,6 +203,15 @@ async fn metrics_report_every_figure_from_the_database_and_the_broker() {
     notification(pool, at_risk, "approved", "pending").await;
     inbound(pool, "api", "created").await;
     inbound(pool, "imap", "attached").await;
+    // Two daily reconciliations of one merchant: the latest counts; one still running does not.
+    sqlx::query(
+        "INSERT INTO reconciliations (merchant, day, finished_at, differences, report)
+         VALUES ('byskills', '2026-04-18', now(), 0, '{}'), ('byskills', '2026-04-19', now(), 3, '{}'),
+                ('app-studio', '2026-04-19', NULL, NULL, NULL)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
     inbound(pool, "imap", "attached").await;
     inbound(pool, "imap", "ignored").await;
     inbound(pool, "api", "failed").await;
@@ -354,6 +363,24 @@ async fn metrics_report_every_figure_from_the_database_and_the_broker() {
     assert_eq!(emails("approved", "failed"), Some(1.0));
     assert_eq!(emails("sla_breached", "sent"), Some(0.0));
     assert_eq!(value(&m, "refundd_emails_pending", &[]), Some(1.0));
+
+    // The latest reconciliation's differences per merchant.
+    assert_eq!(
+        value(
+            &m,
+            "refundd_reconciliation_differences",
+            &[("merchant", "byskills")]
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "refundd_reconciliation_differences",
+            &[("merchant", "app-studio")]
+        ),
+        None
+    );
 
     // Intake by source and outcome.
     let intake = |source, outcome| {

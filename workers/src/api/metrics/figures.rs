@@ -47,6 +47,8 @@ pub struct Figures {
     pub intake: Vec<Tally>,
     /// Requests refunded after the cutoff given to `read` (all of them without one).
     pub refunded: Vec<Refunded>,
+    /// The differences of each merchant's latest finished reconciliation (first: merchant).
+    pub reconciliation: Vec<Tally>,
 }
 
 /// Reads the figures of `merchant` (`None`: of every merchant, and of what belongs to none);
@@ -135,6 +137,17 @@ pub async fn read(
             .fetch_all(&mut *tx)
             .await?,
         };
+    let reconciliation = sqlx::query_as!(
+        Tally,
+        r#"SELECT DISTINCT ON (merchant) merchant AS "first!", day::text AS "second!",
+                  differences::bigint AS "count!"
+             FROM reconciliations
+            WHERE finished_at IS NOT NULL AND ($1::text IS NULL OR merchant = $1)
+            ORDER BY merchant, day DESC"#,
+        merchant
+    )
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Figures {
         now,
@@ -143,5 +156,6 @@ pub async fn read(
         emails,
         intake,
         refunded,
+        reconciliation,
     })
 }

@@ -55,6 +55,8 @@ pub const PAYOUTS: &str = "refundd_payouts_total";
 pub const PAYOUTS_IN_FLIGHT: &str = "refundd_payouts_in_flight";
 pub const EMAILS: &str = "refundd_emails_total";
 pub const EMAILS_PENDING: &str = "refundd_emails_pending";
+/// Differences found by each merchant's latest daily reconciliation with its gateway.
+pub const RECONCILIATION_DIFFERENCES: &str = "refundd_reconciliation_differences";
 pub const INTAKE: &str = "refundd_intake_messages_total";
 /// Every metric `/metrics` serves.
 pub const NAMES: [&str; 12] = [
@@ -391,6 +393,13 @@ fn record_current(
     for t in &figures.intake {
         counter!(INTAKE, "source" => t.first.clone(), "outcome" => t.second.clone())
             .absolute(t.count as u64);
+    }
+    describe_gauge!(
+        RECONCILIATION_DIFFERENCES,
+        "Differences between the gateway and our payouts found by each merchant's latest daily reconciliation; see `refundd reconcile`"
+    );
+    for t in &figures.reconciliation {
+        gauge!(RECONCILIATION_DIFFERENCES, "merchant" => t.first.clone()).set(t.count as f64);
     }
 }
 
