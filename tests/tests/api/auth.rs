@@ -141,6 +141,30 @@ async fn every_role_against_every_endpoint() {
             [Forbidden, Allowed, Forbidden, Forbidden],
         ),
         (
+            Method::GET,
+            "/v1/payouts?needs=person".into(),
+            None,
+            [Forbidden, Allowed, Forbidden, Forbidden],
+        ),
+        (
+            Method::POST,
+            format!("/v1/refund-requests/{request}/payout/retry"),
+            Some(json!({"reason": "the bank fixed it"})),
+            [Forbidden, Allowed, Forbidden, Forbidden],
+        ),
+        (
+            Method::POST,
+            format!("/v1/refund-requests/{request}/payout/record-external"),
+            Some(json!({"reason": "seen in the cabinet", "gateway_reference": "re_1"})),
+            [Forbidden, Allowed, Forbidden, Forbidden],
+        ),
+        (
+            Method::POST,
+            format!("/v1/refund-requests/{request}/payout/bank-transfer"),
+            Some(json!({"reason": "card declined"})),
+            [Forbidden, Allowed, Forbidden, Forbidden],
+        ),
+        (
             Method::POST,
             "/v1/intake/email".into(),
             Some(json!("From: a@example.com")),

@@ -52,6 +52,7 @@ pub fn router() -> Router<ApiContext> {
 pub struct NeedsQuery {
     /// Which payouts: `person`, those waiting on a person (declined, unknown for long,
     /// to pay by bank transfer).
+    #[param(pattern = "^person$")]
     pub needs: String,
 }
 
@@ -92,13 +93,16 @@ pub struct PayoutsNeedingPerson {
         (status = 200, body = PayoutsNeedingPerson),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         KeyProblems,
+        (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_needing_person(
     State(ctx): State<ApiContext>,
     caller: Authenticated,
-    Query(query): Query<NeedsQuery>,
+    query: Result<Query<NeedsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<PayoutsNeedingPerson>, ApiError> {
     let caller = caller.require(&[ApiRole::Supervisor], "list payouts waiting on a person")?;
+    let Query(query) =
+        query.map_err(|e| ApiError::malformed(e.body_text(), Some("query".into())))?;
     if query.needs != "person" {
         return Err(ApiError::field(
             "needs",
