@@ -79,7 +79,8 @@ async fn stored(pool: &sqlx::PgPool) -> Vec<(String, String)> {
 
 async fn events_to(pool: &sqlx::PgPool, id: Uuid, state: &str) -> i64 {
     sqlx::query_scalar(
-        "SELECT count(*) FROM request_events WHERE request_id = $1 AND to_state = $2",
+        "SELECT count(*) FROM request_events
+          WHERE request_id = $1 AND to_state = $2 AND from_state IS DISTINCT FROM to_state",
     )
     .bind(id)
     .bind(state)
@@ -233,6 +234,48 @@ async fn stripe_a_booked_refund_reported_failed_goes_back_to_a_person_and_the_cu
     assert!(
         !told.contains(&"payout_delayed".to_string()),
         "one email, the true one: {told:?}"
+    );
+    // The notify stage writes it as the customer reads it: the truth, in their language.
+    sqlx::query(
+        "UPDATE refund_requests SET contact_email = 'ivan@example.by', language = 'ru' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(pool)
+    .await
+    .unwrap();
+    let payload: Value = sqlx::query_scalar(
+        "SELECT payload FROM outbox WHERE routing_key = 'request.notify' AND payload->>'event' = 'refund_reversed'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let sink = e2e::smtp_sink::SmtpSink::start().await;
+    let notify = e2e::notify_worker(&app.db, sink.mailer());
+    shared::broker::consumer::Handler::handle(&notify, serde_json::from_value(payload).unwrap())
+        .await
+        .unwrap();
+    let sent = sink.delivered();
+    assert_eq!(
+        sent.len(),
+        1,
+        "{:?}",
+        sent.iter()
+            .map(|d| (
+                d.rcpt_to.clone(),
+                String::from_utf8_lossy(&d.data).into_owned()
+            ))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(sent[0].rcpt_to, ["ivan@example.by"]);
+    let email = mail_parser::MessageParser::default()
+        .parse(&sent[0].data)
+        .unwrap();
+    let subject = email.subject().unwrap_or_default();
+    assert!(subject.contains("возврат не прошёл"), "{subject}");
+    let body = email.body_text(0).unwrap_or_default();
+    assert!(
+        body.contains("платёжная система сообщила, что он не прошёл"),
+        "{body}"
     );
     let (status, reason): (String, Option<String>) =
         sqlx::query_as("SELECT status, decline_reason FROM payout_attempts WHERE request_id = $1")

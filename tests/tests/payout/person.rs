@@ -325,6 +325,40 @@ async fn an_unknown_payout_is_never_switched_to_bank_transfer_and_is_recorded_wh
         "{body}"
     );
 
+    // A retry asks the gateway now (Robokassa cannot say without its requestId: the answer
+    // says what to do then); nothing is sent.
+    let (status, body) = post(
+        &app,
+        &supervisor,
+        &format!("/v1/refund-requests/{id}/payout/retry"),
+        json!({"reason": "customer asks"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("record-external"),
+        "{body}"
+    );
+    let queued: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE routing_key = 'request.payout' AND payload->>'request_id' = $1",
+    )
+    .bind(id.to_string())
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(queued, 1);
+    let events: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor, reason FROM request_events WHERE request_id = $1 AND reason LIKE 'retry requested%'",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(events.len(), 1, "audited with who and why: {events:?}");
+    assert!(events[0].0.starts_with("supervisor:") && events[0].1.contains("customer asks"));
     let record = format!("/v1/refund-requests/{id}/payout/record-external");
     let (status, body) = post(
         &app,
