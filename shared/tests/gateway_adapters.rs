@@ -451,13 +451,18 @@ async fn stripe_a_refund_id_it_gave_us_and_no_longer_knows_is_unknown_not_never_
 }
 
 // ---------------------------------------------------------------------------------------
-// CloudPayments. Stubs mirror the CloudPayments API docs ("API": HTTP Basic with Public ID
-// and API Secret; X-Request-ID idempotency; "Возврат денег" POST /payments/refund
-// {TransactionId, Amount, JsonData} → {"Success":true,"Message":null}; declined operations
-// carry Model {Status: "Declined", Reason, ReasonCode}; "Просмотр информации об операции"
-// POST /payments/get {TransactionId}; not found → {"Success":false,"Message":"Not found"},
-// documented for /payments/find; a declined operation answers Success false with its Model,
-// as a community SDK reports, izatop/cloudpayments at 6459e25).
+// CloudPayments. Stubs mirror the CloudPayments API docs (developers.cloudpayments.ru, read
+// as captured in ONREZA/cloudpayments-sdk-ts specs/ir.json at e9ae9ca, see
+// docs/GATEWAY-PROTOCOLS.md §3): HTTP Basic with Public ID and API Secret (`#autentifikatsiya-
+// zaprosov`); X-Request-ID idempotency, results kept one hour (`#idempotentnost-api`);
+// POST /payments/refund {"TransactionId":455,"Amount":100} → {"Model":{"TransactionId":568},
+// "Success":true,"Message":null} and {"Success":false,"Message":"Invalid Amount value"}
+// (`#vozvrat-deneg`, `#printsip-raboty`); POST /payments/get {TransactionId} with the
+// operation Model (`#prosmotr-tranzaktsii`); the error-code reference (`#kody-oshibok`).
+// Not published for refunds, so testing our mapping rather than CloudPayments: a declined
+// refund Model {Status: "Declined", Reason, ReasonCode}, and /payments/get answering
+// Success false with a Model or "Not found" (izatop/cloudpayments at 6459e25 and the ONREZA
+// SDK report both).
 // ---------------------------------------------------------------------------------------
 
 fn cp_basic() -> String {
@@ -734,6 +739,22 @@ async fn cloudpayments_refuses_a_non_numeric_transaction_id_without_calling() {
 
 /// Matches a Robokassa body: a JWT whose signature verifies with `password3` and whose
 /// payload is the expected compact JSON.
+/// Robokassa wants compact JSON: no whitespace between tokens (spaces inside strings are data).
+fn no_whitespace_outside_strings(json: &str) -> bool {
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        match (in_string, escaped, c) {
+            (true, true, _) => escaped = false,
+            (true, false, '\\') => escaped = true,
+            (true, false, '"') => in_string = false,
+            (false, _, '"') => in_string = true,
+            (false, _, c) if c.is_whitespace() => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
 struct SignedRefund {
     password3: &'static str,
     payload: serde_json::Value,
@@ -769,7 +790,7 @@ impl wiremock::Match for SignedRefund {
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
         let raw = URL_SAFE_NO_PAD.decode(payload).unwrap();
         let text = String::from_utf8(raw).unwrap();
-        let compact = !text.contains(' ') && !text.contains('\n');
+        let compact = no_whitespace_outside_strings(&text);
         let payload: serde_json::Value = serde_json::from_str(&text).unwrap();
         header == json!({"alg": "HS256", "typ": "JWT"}) && payload == self.payload && compact
     }
@@ -819,6 +840,78 @@ async fn robokassa_refund_is_a_signed_jwt_and_pending_until_finished() {
 }
 
 /// A refund of the whole payment omits `RefundSum` ("не указывать при полном возврате").
+/// A merchant that fiscalises through Robokassa sends the refund receipt line: the shape of
+/// the page's own example payload (`InvoiceItems` of `Name`, `Quantity`, `Cost`, `Tax`,
+/// `PaymentMethod`, `PaymentObject`; docs.robokassa.ru/ru/refund-api).
+#[tokio::test]
+async fn robokassa_a_fiscal_merchant_sends_the_refund_receipt_line() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/RefundService/Refund/Create"))
+        .and(SignedRefund {
+            password3: "robo-password-3",
+            // The page prints this payload with "RefundSum": 1.0; ours writes 1.00, the same
+            // JSON number.
+            payload: json!({"OpKey": OP_KEY, "RefundSum": 1.0, "InvoiceItems": [{
+                "Name": "Возврат за заказ", "Quantity": 1, "Cost": 1.0, "Tax": "vat20",
+                "PaymentMethod": "full_payment", "PaymentObject": "commodity"}]}),
+        })
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": true, "message": null, "requestId": "68cd7fa6-1338-4745-ba5c-28d16cbcdb3d"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let receipt: shared::gateway::robokassa::ReceiptLine = toml::from_str(
+        r#"name = "Возврат за заказ"
+tax = "vat20"
+payment_object = "commodity""#,
+    )
+    .unwrap();
+    let robokassa = gateway::build_with_timeout(
+        &GatewayConfig {
+            base_url: Some(server.uri()),
+            credentials_env: Some("SHOP".into()),
+            robokassa_receipt: Some(receipt),
+            ..GatewayConfig::new(GatewayKind::Robokassa)
+        },
+        &env,
+        TIMEOUT,
+    )
+    .unwrap();
+    let created = robokassa
+        .refund(&order(OP_KEY, "po-rk-fiscal", money("1.00", Currency::RUB)))
+        .await;
+    assert!(
+        matches!(created, RefundOutcome::Pending { .. }),
+        "{created:?}"
+    );
+}
+
+/// Without a configured host, a payment in tenge goes to Robokassa Kazakhstan's host and the
+/// rest to the Russian one; a configured host is always used.
+#[test]
+fn robokassa_picks_the_kazakh_host_for_tenge() {
+    let built = |base_url: Option<&str>| match gateway::build(
+        &GatewayConfig {
+            base_url: base_url.map(str::to_owned),
+            credentials_env: Some("SHOP".into()),
+            ..GatewayConfig::new(GatewayKind::Robokassa)
+        },
+        &env,
+    )
+    .unwrap()
+    {
+        ConfiguredGateway::Robokassa(r) => r,
+        other => panic!("{other:?}"),
+    };
+    let default = built(None);
+    assert_eq!(default.host(Currency::KZT), "https://services.robokassa.kz");
+    assert_eq!(default.host(Currency::RUB), "https://services.robokassa.ru");
+    let configured = built(Some("https://robokassa.example"));
+    assert_eq!(configured.host(Currency::KZT), "https://robokassa.example");
+}
+
 #[tokio::test]
 async fn robokassa_a_full_refund_omits_the_sum() {
     let server = MockServer::start().await;
