@@ -160,39 +160,19 @@ pub async fn record_external(
     amount_minor: i64,
     reference: &str,
 ) -> sqlx::Result<Result<Uuid, i64>> {
-    let others: i64 = sqlx::query_scalar!(
-        r#"SELECT COALESCE(SUM(amount_minor), 0)::bigint AS "sum!" FROM payout_attempts
-            WHERE payment_id = $1 AND status <> 'declined'"#,
-        payment.id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    if others + amount_minor > payment.amount.minor() {
-        return Ok(Err(others));
-    }
-    let n: i64 = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM payout_attempts WHERE request_id = $1"#,
-        request
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let id = Uuid::now_v7();
+    let attempt = match new_attempt(conn, request, payment, amount_minor).await? {
+        Ok(a) => a,
+        Err(others) => return Ok(Err(others)),
+    };
     sqlx::query!(
-        r#"INSERT INTO payout_attempts (id, request_id, payment_id, idempotency_key, gateway,
-                                        amount_minor, currency, status, gateway_ref, sends)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 'succeeded', $8, 0)"#,
-        id,
-        request,
-        payment.id,
-        format!("rf-{request}-{}", n + 1),
-        payment.gateway,
-        amount_minor,
-        payment.currency.code(),
+        "UPDATE payout_attempts SET status = 'succeeded', gateway_ref = $2, sends = 0
+          WHERE id = $1",
+        attempt.id,
         reference
     )
     .execute(&mut *conn)
     .await?;
-    Ok(Ok(id))
+    Ok(Ok(attempt.id))
 }
 
 /// An attempt found by what a gateway notification names, with its request.

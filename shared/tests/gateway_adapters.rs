@@ -1479,3 +1479,126 @@ async fn webpay_status_lists_the_order_and_finds_the_refund_or_proves_there_is_n
     // Card and payer data in the listing never reach an outcome.
     assert!(!format!("{outcome:?}").contains("Ivan"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Listing a period's refunds, for reconciliation.
+// ---------------------------------------------------------------------------------------
+
+fn period() -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    (
+        "2026-12-01T21:00:00Z".parse().unwrap(),
+        "2026-12-02T21:00:00Z".parse().unwrap(),
+    )
+}
+
+/// stripe-go `RefundListParams.Created` (`created[gte]`, `created[lt]`) and the Refund
+/// object's amount, currency, charge, created, status.
+#[tokio::test]
+async fn stripe_lists_a_periods_refunds_page_by_page() {
+    let server = MockServer::start().await;
+    let (from, to) = period();
+    Mock::given(method("GET"))
+        .and(path("/v1/refunds"))
+        .and(query_param("created[gte]", from.timestamp().to_string()))
+        .and(query_param("created[lt]", to.timestamp().to_string()))
+        .and(query_param("starting_after", "re_1"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"object": "list", "data": [
+            {"id": "re_2", "object": "refund", "amount": 1250, "currency": "eur", "charge": "ch_2",
+             "created": from.timestamp() + 60, "status": "failed", "metadata": {}}
+        ], "has_more": false, "url": "/v1/refunds"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/refunds"))
+        .and(query_param("created[gte]", from.timestamp().to_string()))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"object": "list", "data": [
+            {"id": "re_1", "object": "refund", "amount": 4500, "currency": "eur", "charge": "ch_1",
+             "created": from.timestamp() + 30, "status": "succeeded",
+             "metadata": {"idempotency_key": "po-1"}}
+        ], "has_more": true, "url": "/v1/refunds"})),
+        )
+        .mount(&server)
+        .await;
+    let listed = adapter(GatewayKind::Stripe, &server)
+        .refunds_between(from, to)
+        .await
+        .unwrap();
+    let gateway::Listing::Refunds(refunds) = listed else {
+        panic!("{listed:?}")
+    };
+    let seen: Vec<(&str, Option<&str>, String, bool)> = refunds
+        .iter()
+        .map(|r| {
+            (
+                r.reference.as_str(),
+                r.our_key.as_deref(),
+                r.amount.amount_text(),
+                r.made,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("re_1", Some("po-1"), "45.00".to_string(), true),
+            ("re_2", None, "12.50".to_string(), false)
+        ]
+    );
+}
+
+/// WEBPAY's GetTransactionStatus without an order number over the period (the SDK's
+/// order_num is optional): its Refunded and Voided transactions.
+#[tokio::test]
+async fn webpay_lists_a_periods_refunds_and_voids() {
+    let server = webpay_server(false).await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("<wsb:GetTransactionStatus"))
+        // Minsk time: 2026-12-02 00:00 to 2026-12-03 00:01.
+        .and(body_string_contains("<startmin>00</startmin><starthour>00</starthour><startday>02</startday><startmonth>12</startmonth><startyear>2026</startyear><endmin>01</endmin><endhour>00</endhour><endday>03</endday>"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(webpay_answer(
+            "GetTransactionStatus",
+            &format!(
+                "<error_code>0</error_code>{}{}{}",
+                webpay_transaction("956424424", "Completed", "10.00"),
+                webpay_transaction("956424440", "Refunded", "6.00"),
+                webpay_transaction("956424441", "Voided", "4.00")
+            ),
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (from, to) = period();
+    let listed = webpay(&server, |_| {})
+        .refunds_between(from, to)
+        .await
+        .unwrap();
+    let gateway::Listing::Refunds(refunds) = listed else {
+        panic!("{listed:?}")
+    };
+    let seen: Vec<(&str, String)> = refunds
+        .iter()
+        .map(|r| (r.reference.as_str(), r.amount.amount_text()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("956424440", "6.00".to_string()),
+            ("956424441", "4.00".to_string())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn robokassa_has_no_call_that_lists_refunds_and_says_so() {
+    let server = MockServer::start().await;
+    let (from, to) = period();
+    let listed = adapter(GatewayKind::Robokassa, &server)
+        .refunds_between(from, to)
+        .await
+        .unwrap();
+    assert!(matches!(listed, gateway::Listing::Unsupported(why) if why.contains("Robokassa")));
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

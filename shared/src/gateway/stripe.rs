@@ -170,6 +170,38 @@ impl Stripe {
     }
 }
 
+impl Stripe {
+    /// One page of `GET /v1/refunds` with `filter`, after `starting_after`; `Err` is the
+    /// outcome when Stripe did not list (a refusal is `Unknown`: it says nothing of the refund).
+    async fn list_page(
+        &self,
+        filter: &[(&str, String)],
+        starting_after: Option<&str>,
+    ) -> Result<RefundList, RefundOutcome> {
+        let mut query: Vec<(&str, String)> = filter.to_vec();
+        query.push(("limit", "100".to_string()));
+        if let Some(after) = starting_after {
+            query.push(("starting_after", after.to_string()));
+        }
+        let request = self
+            .client
+            .get(format!("{}/v1/refunds", self.base_url))
+            .bearer_auth(self.secret_key.expose())
+            .header("Stripe-Version", API_VERSION)
+            .query(&query);
+        let answer = send(NAME, request, self.timeout).await?;
+        if !answer.status.is_success() {
+            return Err(match Self::error_outcome(answer.status, &answer.body) {
+                RefundOutcome::Declined { code, reason } => RefundOutcome::unknown(format!(
+                    "Stripe refused to list refunds ({code}): {reason}"
+                )),
+                other => other,
+            });
+        }
+        serde_json::from_str(&answer.body).map_err(|_| transport::unreadable(NAME, answer.status))
+    }
+}
+
 impl Gateway for Stripe {
     async fn refund(&self, order: &RefundOrder<'_>) -> RefundOutcome {
         let form = [
@@ -231,35 +263,12 @@ impl Gateway for Stripe {
             };
         }
         let field = Self::payment_field(order.gateway_transaction_id);
+        let filter = [(field, order.gateway_transaction_id.to_string())];
         let mut starting_after: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let mut query = vec![
-                (field, order.gateway_transaction_id.to_string()),
-                ("limit", "100".to_string()),
-            ];
-            if let Some(after) = &starting_after {
-                query.push(("starting_after", after.clone()));
-            }
-            let request = self
-                .client
-                .get(format!("{}/v1/refunds", self.base_url))
-                .bearer_auth(self.secret_key.expose())
-                .header("Stripe-Version", API_VERSION)
-                .query(&query);
-            let answer = match send(NAME, request, self.timeout).await {
-                Ok(a) => a,
-                Err(unknown) => return unknown,
-            };
-            if !answer.status.is_success() {
-                return match Self::error_outcome(answer.status, &answer.body) {
-                    RefundOutcome::Declined { code, reason } => RefundOutcome::unknown(format!(
-                        "Stripe refused to list refunds ({code}): {reason}"
-                    )),
-                    other => other,
-                };
-            }
-            let Ok(list) = serde_json::from_str::<RefundList>(&answer.body) else {
-                return transport::unreadable(NAME, answer.status);
+            let list = match self.list_page(&filter, starting_after.as_deref()).await {
+                Ok(list) => list,
+                Err(outcome) => return outcome,
             };
             starting_after = list.data.last().map(|r| r.id.clone());
             if let Some(refund) = list.data.into_iter().find(|r| {
@@ -286,33 +295,16 @@ impl Gateway for Stripe {
         to: chrono::DateTime<chrono::Utc>,
     ) -> Result<super::Listing, String> {
         let mut refunds = Vec::new();
+        let filter = [
+            ("created[gte]", from.timestamp().to_string()),
+            ("created[lt]", to.timestamp().to_string()),
+        ];
         let mut starting_after: Option<String> = None;
         for _ in 0..MAX_PAGES * 10 {
-            let mut query = vec![
-                ("created[gte]", from.timestamp().to_string()),
-                ("created[lt]", to.timestamp().to_string()),
-                ("limit", "100".to_string()),
-            ];
-            if let Some(after) = &starting_after {
-                query.push(("starting_after", after.clone()));
-            }
-            let request = self
-                .client
-                .get(format!("{}/v1/refunds", self.base_url))
-                .bearer_auth(self.secret_key.expose())
-                .header("Stripe-Version", API_VERSION)
-                .query(&query);
-            let answer = send(NAME, request, self.timeout)
+            let list = self
+                .list_page(&filter, starting_after.as_deref())
                 .await
                 .map_err(|o| format!("{o:?}"))?;
-            if !answer.status.is_success() {
-                return Err(format!(
-                    "Stripe refused to list refunds (HTTP {})",
-                    answer.status.as_u16()
-                ));
-            }
-            let list: RefundList = serde_json::from_str(&answer.body)
-                .map_err(|_| "Stripe listed refunds in a shape we do not know".to_string())?;
             starting_after = list.data.last().map(|r| r.id.clone());
             for r in list.data {
                 let currency = r.currency.as_deref().map(str::to_uppercase);
