@@ -62,7 +62,7 @@ pub struct Attempt {
     pub created_at: DateTime<Utc>,
     /// What the last send carried in the gateway's idempotency header: `idempotency_key`, or
     /// `<idempotency_key>.<n>` once the gateway replayed a finished server error for it and
-    /// its refund list proved no refund was made (see [`resend_key`]).
+    /// its refund list proved no refund was made (see [`Attempt::resend_key`]).
     pub request_key: String,
     /// How many times the attempt was sent.
     pub sends: i32,
