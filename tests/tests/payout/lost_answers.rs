@@ -240,6 +240,7 @@ async fn stripe_a_replayed_500_is_resent_under_a_derived_key_once_the_list_prove
             .await
             .unwrap();
     assert_eq!((sends, request_key), (2, format!("rf-{id}-1.2")));
+    db.drop_database().await;
 }
 
 #[tokio::test]
@@ -258,6 +259,7 @@ async fn stripe_a_500_after_booking_is_found_by_the_list_and_never_resent() {
         .filter(|r| r.method.as_str() == "POST")
         .count();
     assert_eq!(posts, 1, "the booked refund was never sent again");
+    db.drop_database().await;
 }
 
 // --- CloudPayments: a repeat with the same X-Request-ID within the hour is answered with the
@@ -323,6 +325,7 @@ async fn cloudpayments_a_lost_answer_is_recovered_by_its_request_id_and_booked_o
             .await
             .unwrap();
     assert_eq!(gateway_ref.as_deref(), Some("568"));
+    db.drop_database().await;
 }
 
 // --- WEBPAY: no idempotency key; GetTransactionStatus lists the order's transactions
@@ -426,6 +429,7 @@ async fn webpay_a_lost_answer_is_found_in_the_order_listing_and_never_resent() {
     let booked = ledger.lock().unwrap().clone();
     assert_eq!(booked.len(), 1, "{booked:?}");
     assert_eq!(booked[0].2, "60.00");
+    db.drop_database().await;
 }
 
 #[tokio::test]
@@ -442,6 +446,7 @@ async fn webpay_a_refund_that_never_arrived_is_proven_absent_and_sent_once() {
     .await;
     assert_eq!(state, "refunded");
     assert_eq!(ledger.lock().unwrap().len(), 1);
+    db.drop_database().await;
 }
 
 // --- Robokassa: no idempotency key, and refunds are found only by the requestId it returns
@@ -479,4 +484,5 @@ async fn robokassa_a_lost_answer_waits_for_a_person_and_is_never_resent() {
             .await
             .unwrap();
     assert_eq!(status, "unknown");
+    db.drop_database().await;
 }

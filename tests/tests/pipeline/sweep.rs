@@ -90,6 +90,7 @@ async fn a_request_whose_message_was_lost_is_swept_and_moves_on() {
         .unwrap();
     assert_eq!(sweeps, 0, "a move starts the count again");
     pipeline.stop().await;
+    db.drop_database().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,6 +128,7 @@ async fn sweeping_that_does_not_help_asks_a_person_once_and_goes_on() {
     .unwrap();
     assert_eq!(escalations, 1);
     assert_eq!(queued(&db, id).await, ["validate", "validate"]);
+    db.drop_database().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,4 +244,5 @@ async fn an_open_payout_message_is_published_again_and_never_doubled_by_the_rech
             .unwrap(),
         [id]
     );
+    db.drop_database().await;
 }
