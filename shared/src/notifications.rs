@@ -16,6 +16,8 @@ pub struct NewNotification<'a> {
     pub request_id: Option<Uuid>,
     /// The inbound email it answers, or `None` for an email about a request.
     pub inbound_email_id: Option<Uuid>,
+    /// The reconciliation it escalates (`<merchant> <day>`), or `None`.
+    pub reconciliation: Option<&'a str>,
     /// What the email is about: a customer event, an escalation or an intake answer.
     pub event: &'a str,
     /// The how-manieth email of this event for this request.
@@ -38,8 +40,8 @@ pub async fn claim(conn: &mut PgConnection, n: &NewNotification<'_>) -> sqlx::Re
     let inserted = sqlx::query!(
         "INSERT INTO notifications
                 (id, request_id, inbound_email_id, event, seq, recipient, language, status,
-                 email_message_id, error)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 email_message_id, error, reconciliation)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT DO NOTHING",
         n.id,
         n.request_id,
@@ -50,7 +52,8 @@ pub async fn claim(conn: &mut PgConnection, n: &NewNotification<'_>) -> sqlx::Re
         n.language,
         n.status,
         n.email_message_id,
-        n.error
+        n.error,
+        n.reconciliation
     )
     .execute(conn)
     .await?;

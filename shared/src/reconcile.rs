@@ -269,3 +269,92 @@ pub async fn release(conn: &mut PgConnection, merchant: &str, day: NaiveDate) ->
     .await
     .map(drop)
 }
+
+/// The notify event of a reconciliation's escalation (the notify stage's
+/// `reconciliation_differences`).
+pub const ESCALATION_EVENT: &str = "reconciliation_differences";
+
+/// The escalation of a report with differences, written for the merchant's staff: in English,
+/// then one line in the merchant's language (`ru`, `kk`, `lv`).
+pub fn escalation_letter(report: &Report, merchant_language: &str) -> (String, String) {
+    let n = report.differences.len();
+    let subject = format!(
+        "Reconciliation {} {}: {n} difference(s) with the gateway",
+        report.merchant, report.day
+    );
+    let mut text = format!(
+        "The daily reconciliation of {}'s refunds of {} with its payment gateway found {n} difference(s) \
+         ({} refund(s) listed by the gateway, {} made by refundd):\n\n",
+        report.merchant, report.day, report.at_gateway, report.ours
+    );
+    for d in &report.differences {
+        let text_of = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        text.push_str(&format!(
+            "- {}: gateway reference {}, request {}, attempt {}, amount here {}, at the gateway {}\n",
+            d.kind.words(),
+            text_of(&d.reference),
+            d.request_id.map(|id| id.to_string()).unwrap_or_else(|| "-".into()),
+            text_of(&d.key),
+            text_of(&d.ours),
+            text_of(&d.theirs)
+        ));
+    }
+    text.push_str(&format!(
+        "\nWhat to do: look each one up in the gateway's cabinet. A refund missing at the gateway, \
+         or with another amount or outcome, belongs to the request named: read its history and \
+         its payout (`refundd payouts needs-person`). A refund missing here was made outside \
+         refundd. The report again: `refundd reconcile --merchant {} --date {}`.\n",
+        report.merchant, report.day
+    ));
+    let local = match merchant_language {
+        "ru" => Some(format!(
+            "Ежедневная сверка возвратов с платёжным шлюзом за {} нашла расхождений: {n}. Подробности выше, на английском.",
+            report.day
+        )),
+        "kk" => Some(format!(
+            "{} күнгі қайтаруларды төлем шлюзімен күнделікті салыстыру {n} айырмашылық тапты. Толығырақ жоғарыда, ағылшын тілінде.",
+            report.day
+        )),
+        "lv" => Some(format!(
+            "Ikdienas atmaksu salīdzināšana ar maksājumu vārteju par {} atrada atšķirības: {n}. Sīkāk augstāk, angliski.",
+            report.day
+        )),
+        _ => None,
+    };
+    if let Some(line) = local {
+        text.push('\n');
+        text.push_str(&line);
+        text.push('\n');
+    }
+    (subject, text)
+}
+
+/// Writes the escalation of a stored report with differences to `to` and queues its notify
+/// message, in the caller's transaction (with [`store`], so a report is escalated once).
+pub async fn escalate(
+    conn: &mut PgConnection,
+    report: &Report,
+    to: &str,
+    merchant_language: &str,
+) -> sqlx::Result<Uuid> {
+    let (subject, text) = escalation_letter(report, merchant_language);
+    let message = crate::messages::WorkMessage::new(crate::messages::Stage::Notify, Uuid::now_v7())
+        .with_event(ESCALATION_EVENT);
+    let id = message.message_id;
+    sqlx::query!(
+        "UPDATE reconciliations
+            SET notify_message_id = $3, escalation_to = $4, escalation_language = 'en',
+                escalation_subject = $5, escalation_text = $6
+          WHERE merchant = $1 AND day = $2",
+        report.merchant,
+        report.day,
+        id,
+        to,
+        subject,
+        text
+    )
+    .execute(&mut *conn)
+    .await?;
+    crate::outbox::enqueue(conn, &[message.into()]).await?;
+    Ok(id)
+}

@@ -96,15 +96,18 @@ pub fn gateways(
 
 /// The daily reconciliation's gateways: every merchant whose gateway can be built (one that
 /// cannot is named in a warning and left out, so the sla role still runs).
-fn reconcilers(
-    settings: &Settings,
-    reference: &ReferenceData,
-) -> Vec<(String, shared::gateway::ConfiguredGateway, chrono_tz::Tz)> {
+fn reconcilers(settings: &Settings, reference: &ReferenceData) -> Vec<sla::Reconciler> {
     reference
         .merchants
         .all()
         .filter_map(|m| match reconciler_of(settings, reference, &m.id) {
-            Ok((g, tz)) => Some((m.id.clone(), g, tz)),
+            Ok((gateway, tz)) => Some(sla::Reconciler {
+                merchant: m.id.clone(),
+                gateway,
+                tz,
+                support_email: m.support_email.clone(),
+                language: m.default_language.clone(),
+            }),
             Err(e) => {
                 tracing::warn!(error = %e, merchant = m.id, "no daily reconciliation for this merchant");
                 None

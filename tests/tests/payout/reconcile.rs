@@ -202,7 +202,13 @@ async fn a_day_is_reconciled_with_the_gateway_and_each_kind_of_difference_is_rep
         payout_recheck_after: Duration::from_secs(1800),
         stall_after: Duration::from_secs(900),
         sweep_after_outage: Duration::from_secs(660),
-        reconcile: vec![("byskills".into(), gateway(), tz())],
+        reconcile: vec![workers::roles::sla::Reconciler {
+            merchant: "byskills".into(),
+            gateway: gateway(),
+            tz: tz(),
+            support_email: "support@byskills.example".into(),
+            language: "ru".into(),
+        }],
     };
     let tomorrow_2am = tz()
         .from_local_datetime(&today().succ_opt().unwrap().and_hms_opt(2, 0, 0).unwrap())
@@ -216,6 +222,38 @@ async fn a_day_is_reconciled_with_the_gateway_and_each_kind_of_difference_is_rep
             .await
             .unwrap();
     assert_eq!(stored, [(today(), Some(4))]);
+    // Escalated once, by email to the merchant's support address through the notify stage.
+    let queued: Vec<serde_json::Value> = sqlx::query_scalar(
+        "SELECT payload FROM outbox WHERE routing_key = 'request.notify' AND payload->>'event' = 'reconciliation_differences'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(queued.len(), 1);
+    let sink = e2e::smtp_sink::SmtpSink::start().await;
+    let notify = e2e::notify_worker(&db, sink.mailer());
+    for _ in 0..2 {
+        shared::broker::consumer::Handler::handle(
+            &notify,
+            serde_json::from_value(queued[0].clone()).unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    let sent = sink.delivered();
+    assert_eq!(sent.len(), 1, "sent once, however often delivered");
+    assert_eq!(sent[0].rcpt_to, ["support@byskills.example"]);
+    let email = mail_parser::MessageParser::default()
+        .parse(&sent[0].data)
+        .unwrap();
+    let subject = email.subject().unwrap_or_default().to_string();
+    assert!(subject.contains("4 difference(s)"), "{subject}");
+    let body = email.body_text(0).unwrap_or_default().to_string();
+    assert!(
+        body.contains("missing at the gateway") && body.contains("amount differs"),
+        "{body}"
+    );
+    assert!(body.contains("Ежедневная сверка"), "{body}");
     shutdown.cancel();
     db.drop_database().await;
 }

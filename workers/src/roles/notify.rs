@@ -101,7 +101,14 @@ enum Notice {
     UnverifiedReply,
     /// The request to a payment's customer address to confirm a claim (no request).
     SenderCheck,
+    /// A day's reconciliation with the gateway found differences: to the merchant's support
+    /// address (no request).
+    Reconciliation,
 }
+
+/// The name of [`Notice::Reconciliation`] in notify messages and `notifications` rows (the
+/// sla role writes it: `shared::reconcile::escalate`).
+const RECONCILIATION_DIFFERENCES: &str = shared::reconcile::ESCALATION_EVENT;
 
 /// The name of [`Notice::IntakeReply`] in notify messages and `notifications` rows.
 const INTAKE_REPLY: &str = "intake_reply";
@@ -115,6 +122,7 @@ impl Notice {
             INTAKE_REPLY => return Ok(Notice::IntakeReply),
             UNVERIFIED_REPLY => return Ok(Notice::UnverifiedReply),
             SENDER_CHECK => return Ok(Notice::SenderCheck),
+            RECONCILIATION_DIFFERENCES => return Ok(Notice::Reconciliation),
             _ => {}
         }
         name.parse::<Escalation>()
@@ -124,7 +132,7 @@ impl Notice {
                     "unknown notification `{name}` (expected received, needs_info, approved, \
                      awaiting_confirmation, rejected, withdrawn, refunded, payout_delayed, \
                      bank_details_needed, sla_at_risk, sla_breached, intake_reply, \
-                     unverified_reply or sender_check)"
+                     unverified_reply, sender_check or reconciliation_differences)"
                 )
             })
     }
@@ -136,12 +144,17 @@ impl Notice {
             Notice::IntakeReply => INTAKE_REPLY,
             Notice::UnverifiedReply => UNVERIFIED_REPLY,
             Notice::SenderCheck => SENDER_CHECK,
+            Notice::Reconciliation => RECONCILIATION_DIFFERENCES,
         }
     }
 
-    /// Whether the email is about an inbound email rather than a request.
+    /// Whether the email is a letter written ahead (about an inbound email, or a
+    /// reconciliation) rather than about a request.
     fn about_inbound_email(self) -> bool {
-        matches!(self, Notice::UnverifiedReply | Notice::SenderCheck)
+        matches!(
+            self,
+            Notice::UnverifiedReply | Notice::SenderCheck | Notice::Reconciliation
+        )
     }
 }
 
@@ -171,9 +184,12 @@ impl IntakeAnswer {
     }
 }
 
-/// An email about an inbound email that opened no request, as the intake wrote it.
+/// An email about an inbound email that opened no request, as the intake wrote it, or a
+/// reconciliation's escalation, as the sla role wrote it.
 struct InboundLetter {
-    inbound_email_id: Uuid,
+    inbound_email_id: Option<Uuid>,
+    /// The reconciliation escalated (`<merchant> <day>`), for [`Notice::Reconciliation`].
+    reconciliation: Option<String>,
     to: Option<String>,
     language: Option<String>,
     subject: Option<String>,
@@ -202,7 +218,8 @@ impl InboundLetter {
                 // Only ever to the address registered with the payment, as it still is.
                 sqlx::query_as!(
                     Self,
-                    r#"SELECT c.inbound_email_id, c.recipient AS "to?", c.language AS "language?",
+                    r#"SELECT c.inbound_email_id AS "inbound_email_id?", NULL::text AS reconciliation,
+                              c.recipient AS "to?", c.language AS "language?",
                               c.subject AS "subject?", c.body_text AS "text?",
                               NULL::text AS answers, c.id AS thread_id,
                               c.merchant AS "merchant?", p.customer_email AS payer,
@@ -214,10 +231,25 @@ impl InboundLetter {
                 .fetch_optional(conn)
                 .await?
             }
+            Notice::Reconciliation => {
+                sqlx::query_as!(
+                    Self,
+                    r#"SELECT NULL::uuid AS inbound_email_id,
+                              merchant || ' ' || day::text AS reconciliation,
+                              escalation_to AS to, escalation_language AS language,
+                              escalation_subject AS subject, escalation_text AS text,
+                              NULL::text AS answers, notify_message_id AS "thread_id!",
+                              merchant AS "merchant?", NULL::text AS payer, NULL::text AS refused
+                         FROM reconciliations WHERE notify_message_id = $1"#,
+                    message_id
+                )
+                .fetch_optional(conn)
+                .await?
+            }
             _ => {
                 sqlx::query_as!(
                     Self,
-                    r#"SELECT id AS inbound_email_id, sender AS to, language,
+                    r#"SELECT id AS "inbound_email_id?", NULL::text AS reconciliation, sender AS to, language,
                               reply_subject AS subject, reply_text AS text,
                               message_id AS "answers?", id AS thread_id,
                               NULL::text AS merchant, NULL::text AS payer, NULL::text AS refused
@@ -513,7 +545,8 @@ impl Notify {
                     &NewNotification {
                         id: message.message_id,
                         request_id: None,
-                        inbound_email_id: Some(letter.inbound_email_id),
+                        inbound_email_id: letter.inbound_email_id,
+                        reconciliation: letter.reconciliation.as_deref(),
                         event: notice.name(),
                         seq: 1,
                         recipient: to.as_deref().unwrap_or(""),
@@ -530,7 +563,7 @@ impl Notify {
                 .await?;
                 tx.commit().await?;
                 if let Some(why) = &refused {
-                    tracing::warn!(inbound_email_id = %letter.inbound_email_id, event = notice.name(), error = %why, "email cannot be sent; marked failed");
+                    tracing::warn!(inbound_email_id = ?letter.inbound_email_id, reconciliation = letter.reconciliation, event = notice.name(), error = %why, "email cannot be sent; marked failed");
                 }
                 if !inserted || refused.is_some() {
                     return Ok(());
@@ -548,7 +581,7 @@ impl Notify {
         // The answer to a stranger is signed by nobody in particular: naming the merchant
         // would tell them whose payment they named.
         let merchant = match notice {
-            Notice::SenderCheck => letter
+            Notice::SenderCheck | Notice::Reconciliation => letter
                 .merchant
                 .as_deref()
                 .and_then(|m| self.merchants.get(m)),
@@ -643,6 +676,7 @@ impl Notify {
                 id: message_id,
                 request_id: Some(request.id),
                 inbound_email_id: None,
+                reconciliation: None,
                 event: notice.name(),
                 seq,
                 recipient: to,
@@ -800,7 +834,7 @@ impl Notify {
                     answer.text.as_deref().unwrap_or_default(),
                 )
             }
-            Notice::UnverifiedReply | Notice::SenderCheck => {
+            Notice::UnverifiedReply | Notice::SenderCheck | Notice::Reconciliation => {
                 return Err(Unsendable::Because(
                     "an email about an inbound email has no request to write about".to_owned(),
                 ));
@@ -908,7 +942,7 @@ async fn occurrences(
             .await?
         }
         // One email per inbound email (see `Notify::handle_inbound`).
-        Notice::UnverifiedReply | Notice::SenderCheck => 1,
+        Notice::UnverifiedReply | Notice::SenderCheck | Notice::Reconciliation => 1,
     };
     Ok(i32::try_from(count).unwrap_or(i32::MAX))
 }
@@ -971,7 +1005,7 @@ fn addressee(
     answer: Option<&IntakeAnswer>,
 ) -> Result<Addressee, String> {
     match notice {
-        Notice::UnverifiedReply | Notice::SenderCheck => {
+        Notice::UnverifiedReply | Notice::SenderCheck | Notice::Reconciliation => {
             Err("an email about an inbound email has no request to write about".into())
         }
         Notice::IntakeReply => {
@@ -1159,6 +1193,11 @@ mod tests {
             assert!(notice.about_inbound_email());
         }
         assert!(!Notice::IntakeReply.about_inbound_email());
+        assert_eq!(
+            Notice::parse(RECONCILIATION_DIFFERENCES),
+            Ok(Notice::Reconciliation)
+        );
+        assert!(Notice::Reconciliation.about_inbound_email());
         let err = Notice::parse("refund").unwrap_err();
         assert!(err.contains("unknown notification `refund`"), "{err}");
         for &event in Event::ALL {

@@ -7,8 +7,9 @@
 //! longest retry tier. Once a day it purges the bytes of documents past their
 //! retention, and reconciles each merchant's previous day with its gateway
 //! (`shared::reconcile`, once the merchant's clock is past 01:00): differences are logged
-//! at ERROR, kept in `reconciliations`, and raised on `/metrics`
-//! (`refundd_reconciliation_differences`).
+//! at ERROR, kept in `reconciliations`, raised on `/metrics`
+//! (`refundd_reconciliation_differences`) and escalated by email to the merchant's support
+//! address (through the notify stage).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,8 +42,22 @@ pub struct SlaMonitor {
     /// sweeps and the payout recheck run: the longest retry tier and a pass, so that what
     /// waits in the tiers has come back by itself first.
     pub sweep_after_outage: Duration,
-    /// Each merchant's gateway and time zone, for the daily reconciliation.
-    pub reconcile: Vec<(String, shared::gateway::ConfiguredGateway, chrono_tz::Tz)>,
+    /// Each merchant's gateway, time zone and support address, for the daily reconciliation.
+    pub reconcile: Vec<Reconciler>,
+}
+
+/// What the daily reconciliation of one merchant needs.
+pub struct Reconciler {
+    /// The merchant's id.
+    pub merchant: String,
+    /// Its gateway.
+    pub gateway: shared::gateway::ConfiguredGateway,
+    /// The time zone its days are counted in.
+    pub tz: chrono_tz::Tz,
+    /// Where differences are escalated (the merchant's support address).
+    pub support_email: String,
+    /// The merchant's language, for the escalation's second language.
+    pub language: String,
 }
 
 /// What one pass changed.
@@ -126,7 +141,8 @@ impl SlaMonitor {
     /// answer gives its claim back for the next pass.
     pub async fn reconcile_yesterday(&self, now: DateTime<Utc>) {
         use chrono::Timelike;
-        for (merchant, gateway, tz) in &self.reconcile {
+        for r in &self.reconcile {
+            let (merchant, gateway, tz) = (&r.merchant, &r.gateway, &r.tz);
             let local = now.with_timezone(tz);
             if local.hour() < 1 {
                 continue;
@@ -147,8 +163,26 @@ impl SlaMonitor {
             }
             match shared::reconcile::run(&mut conn, gateway, merchant, day, *tz).await {
                 Ok(report) => {
-                    if let Err(e) = shared::reconcile::store(&mut conn, &report).await {
-                        tracing::warn!(error = %e, merchant, "reconciliation not stored");
+                    // The report and its escalation in one transaction: escalated once.
+                    let stored = async {
+                        let mut tx = self.pool.begin().await?;
+                        shared::reconcile::store(&mut tx, &report).await?;
+                        if !report.differences.is_empty() {
+                            shared::reconcile::escalate(
+                                &mut tx,
+                                &report,
+                                &r.support_email,
+                                &r.language,
+                            )
+                            .await?;
+                        }
+                        tx.commit().await
+                    }
+                    .await;
+                    if let Err(e) = stored {
+                        tracing::warn!(error = %e, merchant, "reconciliation not stored; next pass retries");
+                        let _ = shared::reconcile::release(&mut conn, merchant, day).await;
+                        continue;
                     }
                     if report.differences.is_empty() {
                         tracing::info!(merchant, %day, at_gateway = report.at_gateway, ours = report.ours, unsupported = report.unsupported, "reconciled with the gateway");
