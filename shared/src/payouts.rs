@@ -184,6 +184,41 @@ pub struct Found {
     pub attempt: Attempt,
 }
 
+/// An attempt with its request and its payment's currency, as the lookups by what a gateway
+/// names read it.
+struct FoundRow {
+    request_id: Uuid,
+    id: Uuid,
+    idempotency_key: String,
+    amount_minor: i64,
+    status: AttemptStatus,
+    gateway_ref: Option<String>,
+    created_at: DateTime<Utc>,
+    request_key: String,
+    sends: i32,
+    server_error: bool,
+    currency: String,
+}
+
+impl From<FoundRow> for Found {
+    fn from(r: FoundRow) -> Self {
+        Found {
+            request_id: r.request_id,
+            attempt: Attempt {
+                id: r.id,
+                idempotency_key: r.idempotency_key,
+                amount_minor: r.amount_minor,
+                status: r.status,
+                gateway_ref: r.gateway_ref,
+                created_at: r.created_at,
+                request_key: r.request_key,
+                sends: r.sends,
+                server_error: r.server_error,
+            },
+        }
+    }
+}
+
 /// The attempt of `merchant`'s payments at `gateway` that the gateway knows as `reference`,
 /// else the one sent under our key `key` (the attempt's key or the header key of a send).
 pub async fn find_by_gateway_reference(
@@ -193,11 +228,12 @@ pub async fn find_by_gateway_reference(
     reference: Option<&str>,
     key: Option<&str>,
 ) -> sqlx::Result<Option<Found>> {
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        FoundRow,
         r#"SELECT a.request_id, a.id, a.idempotency_key, a.amount_minor,
                   a.status AS "status: AttemptStatus", a.gateway_ref, a.created_at,
                   COALESCE(a.request_key, a.idempotency_key) AS "request_key!", a.sends,
-                  a.server_error
+                  a.server_error, p.currency AS "currency!"
              FROM payout_attempts a JOIN payments p ON p.id = a.payment_id
             WHERE p.merchant = $1 AND a.gateway = $2
               AND (a.gateway_ref = $3 OR a.idempotency_key = $4 OR a.request_key = $4)
@@ -210,20 +246,7 @@ pub async fn find_by_gateway_reference(
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| Found {
-        request_id: r.request_id,
-        attempt: Attempt {
-            id: r.id,
-            idempotency_key: r.idempotency_key,
-            amount_minor: r.amount_minor,
-            status: r.status,
-            gateway_ref: r.gateway_ref,
-            created_at: r.created_at,
-            request_key: r.request_key,
-            sends: r.sends,
-            server_error: r.server_error,
-        },
-    }))
+    Ok(row.map(Found::from))
 }
 
 /// The one unsettled attempt of `merchant`'s payment with order number `order` at `gateway`
@@ -236,7 +259,8 @@ pub async fn find_unsettled_by_order(
     order: &str,
     amount: &str,
 ) -> sqlx::Result<Option<Found>> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        FoundRow,
         r#"SELECT a.request_id, a.id, a.idempotency_key, a.amount_minor,
                   a.status AS "status: AttemptStatus", a.gateway_ref, a.created_at,
                   COALESCE(a.request_key, a.idempotency_key) AS "request_key!", a.sends,
@@ -260,20 +284,7 @@ pub async fn find_unsettled_by_order(
     let (Some(r), None) = (matching.next(), matching.next()) else {
         return Ok(None);
     };
-    Ok(Some(Found {
-        request_id: r.request_id,
-        attempt: Attempt {
-            id: r.id,
-            idempotency_key: r.idempotency_key,
-            amount_minor: r.amount_minor,
-            status: r.status,
-            gateway_ref: r.gateway_ref,
-            created_at: r.created_at,
-            request_key: r.request_key,
-            sends: r.sends,
-            server_error: r.server_error,
-        },
-    }))
+    Ok(Some(Found::from(r)))
 }
 
 /// Counts one more send of attempt `id`, carrying `request_key`. Written before the call,

@@ -9,9 +9,12 @@
 //! - A transport timeout, a lost connection, a 5xx (or 408/429) is [`RefundOutcome::Unknown`],
 //!   never `Declined`: the refund may or may not have been booked, and only a `status` call
 //!   can tell.
-//! - `status` is read-only and safe to call when `refund` never reached the gateway; it then
-//!   answers [`RefundOutcome::NotFound`] where the gateway can look refunds up by our key, and
-//!   `Unknown` (saying why) where it cannot.
+//! - `status` is safe to call when `refund` never reached the gateway; it then answers
+//!   [`RefundOutcome::NotFound`] where the gateway can look refunds up by our key, and
+//!   `Unknown` (saying why) where it cannot. It books nothing new: it is read-only everywhere
+//!   but CloudPayments within its request-id hour, where the documented way to read a lost
+//!   answer is to repeat the refund with the same `X-Request-ID` (answered from the gateway's
+//!   store, or booked once if the first never arrived).
 //! - Secrets are [`Secret`]s: their `Debug` prints `***`, and nothing logs them.
 //!
 //! Dispatch: the trait uses native `async fn` (so it is not object safe); [`build`] returns
@@ -258,7 +261,7 @@ pub trait Gateway: Send + Sync {
     /// Sends the refund once. Never retries on its own.
     fn refund(&self, order: &RefundOrder<'_>) -> impl Future<Output = RefundOutcome> + Send;
     /// Asks what happened to the refund with this order's idempotency key (or
-    /// `gateway_ref`). Read-only.
+    /// `gateway_ref`). Never books a second refund (see the module docs for CloudPayments).
     fn status(&self, order: &RefundOrder<'_>) -> impl Future<Output = RefundOutcome> + Send;
     /// Which gateway this is.
     fn kind(&self) -> GatewayKind;

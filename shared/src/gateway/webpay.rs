@@ -421,11 +421,6 @@ impl Webpay {
         }
     }
 
-    /// The operation this merchant's refunds use.
-    pub fn operation(&self) -> Operation {
-        self.operation
-    }
-
     async fn wsdl(&self) -> Result<Arc<Wsdl>, RefundOutcome> {
         self.wsdl
             .get_or_try_init(|| async {
@@ -663,9 +658,4 @@ impl Gateway for Webpay {
     fn kind(&self) -> GatewayKind {
         GatewayKind::Webpay
     }
-}
-
-/// True when WEBPAY can refund in this currency.
-pub fn supports(currency: Currency) -> bool {
-    CURRENCIES.contains(&currency.code())
 }

@@ -78,6 +78,31 @@ async fn new_attempt(
         })
 }
 
+/// What the gateway is asked about `attempt` of `payment` for `request`.
+fn refund_order<'a>(
+    payment: &'a Payment,
+    attempt: &'a Attempt,
+    request: Uuid,
+    other_refs: &'a [String],
+) -> RefundOrder<'a> {
+    RefundOrder {
+        gateway_transaction_id: &payment.gateway_transaction_id,
+        amount: Money::from_minor(attempt.amount_minor, payment.currency),
+        // Refunds never sum above what was captured, so the whole amount means nothing else
+        // was refunded.
+        full: attempt.amount_minor == payment.amount.minor(),
+        idempotency_key: &attempt.idempotency_key,
+        request_key: &attempt.request_key,
+        payment_id: payment.id,
+        request_id: request,
+        gateway_ref: attempt.gateway_ref.as_deref(),
+        order_number: payment.order_number.as_deref(),
+        paid_at: payment.paid_at,
+        attempted_at: attempt.created_at,
+        other_refs,
+    }
+}
+
 impl<G: Gateway + 'static> Handler for Payout<G> {
     /// Settles the message's outbox row when done with it, so the sweeper publishes again only
     /// what was lost or is still going round the retry tiers.
@@ -208,26 +233,16 @@ impl<G: Gateway + 'static> Payout<G> {
         let attempt = match &call {
             Call::Send(a) | Call::AskStatus(a) | Call::Retry(a) => a.clone(),
         };
-        let other_refs = {
-            let mut conn = self.pool.acquire().await?;
-            payouts::other_refs(&mut conn, payment.id, attempt.id).await?
+        // Only a status call matches refunds by amount (WEBPAY) and needs the payment's other
+        // refunds: the first send does without the query.
+        let other_refs = match call {
+            Call::Send(_) => Vec::new(),
+            Call::AskStatus(_) | Call::Retry(_) => {
+                let mut conn = self.pool.acquire().await?;
+                payouts::other_refs(&mut conn, payment.id, attempt.id).await?
+            }
         };
-        let order = RefundOrder {
-            gateway_transaction_id: &payment.gateway_transaction_id,
-            amount: Money::from_minor(attempt.amount_minor, payment.currency),
-            // Refunds never sum above what was captured, so the whole amount means nothing
-            // else was refunded.
-            full: attempt.amount_minor == payment.amount.minor(),
-            idempotency_key: &attempt.idempotency_key,
-            request_key: &attempt.request_key,
-            payment_id: payment.id,
-            request_id: id,
-            gateway_ref: attempt.gateway_ref.as_deref(),
-            order_number: payment.order_number.as_deref(),
-            paid_at: payment.paid_at,
-            attempted_at: attempt.created_at,
-            other_refs: &other_refs,
-        };
+        let order = refund_order(&payment, &attempt, id, &other_refs);
         let outcome = match call {
             Call::Send(_) => gateway.refund(&order).await,
             Call::AskStatus(_) => match gateway.status(&order).await {
@@ -271,9 +286,7 @@ impl<G: Gateway + 'static> Payout<G> {
                         )));
                     }
                     Some(RefundOutcome::NotFound | RefundOutcome::Declined { .. }) | None => {
-                        return self
-                            .send_new_attempt(id, &attempt, &payment, gateway, &other_refs)
-                            .await;
+                        return self.send_new_attempt(id, &attempt, &payment, gateway).await;
                     }
                 }
             }
@@ -294,7 +307,6 @@ impl<G: Gateway> Payout<G> {
         declined: &Attempt,
         payment: &Payment,
         gateway: &G,
-        other_refs: &[String],
     ) -> Result<(), HandlerError> {
         let mut tx = self.pool.begin().await?;
         let (state, _) = transition::lock_state(&mut tx, id)
@@ -321,20 +333,7 @@ impl<G: Gateway> Payout<G> {
         )
         .await?;
         tx.commit().await?;
-        let order = RefundOrder {
-            gateway_transaction_id: &payment.gateway_transaction_id,
-            amount: Money::from_minor(attempt.amount_minor, payment.currency),
-            full: attempt.amount_minor == payment.amount.minor(),
-            idempotency_key: &attempt.idempotency_key,
-            request_key: &attempt.request_key,
-            payment_id: payment.id,
-            request_id: id,
-            gateway_ref: None,
-            order_number: payment.order_number.as_deref(),
-            paid_at: payment.paid_at,
-            attempted_at: attempt.created_at,
-            other_refs,
-        };
+        let order = refund_order(payment, &attempt, id, &[]);
         let outcome = gateway.refund(&order).await;
         self.record(id, &attempt, payment, outcome).await
     }
