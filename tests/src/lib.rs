@@ -499,7 +499,9 @@ impl Pipeline {
             prefetch: 8,
             document_keys: Some(shared::documents::DocumentKeys::development()),
             spool_dir: "/nonexistent".into(),
-            smtp_url: smtp_url.clone(),
+            smtp_url: smtp_url
+                .as_deref()
+                .map(|url| shared::config::SmtpUrl::parse(url).expect("the sink's URL")),
             ..Default::default()
         };
         let shutdown = tokio_util::sync::CancellationToken::new();

@@ -336,7 +336,7 @@ fn spawn_role(
             shutdown,
         ),
         Role::Notify => {
-            let mailer = Mailer::from_url(settings.smtp_url.as_deref(), &settings.spool_dir)
+            let mailer = Mailer::new(settings.smtp_url.as_ref(), &settings.spool_dir)
                 .map_err(|e| anyhow::anyhow!("setting REFUNDD_SMTP_URL: {e}"))?;
             // The mailer shows scheme, host and port, never credentials.
             tracing::info!(mailer = %mailer, "notify: where emails go");
@@ -570,7 +570,7 @@ impl App {
 fn check_role(role: Role, settings: &Settings, reference: &ReferenceData) -> anyhow::Result<()> {
     match role {
         Role::Payout => gateways(&reference.merchants, sandbox_url(settings).as_deref()).map(drop),
-        Role::Notify => Mailer::from_url(settings.smtp_url.as_deref(), &settings.spool_dir)
+        Role::Notify => Mailer::new(settings.smtp_url.as_ref(), &settings.spool_dir)
             .map(drop)
             .map_err(|e| anyhow::anyhow!("setting REFUNDD_SMTP_URL: {e}")),
         _ => Ok(()),
@@ -591,10 +591,8 @@ fn imap_config(settings: &Settings) -> anyhow::Result<Option<intake::imap::ImapC
     let Some(url) = &settings.imap_url else {
         return Ok(None);
     };
-    let url = shared::config::ImapUrl::parse(url)
-        .map_err(|e| anyhow::anyhow!("REFUNDD_IMAP_URL: {e}"))?;
     let config = intake::imap::ImapConfig {
-        url,
+        url: url.clone(),
         processed_folder: settings.imap_processed_folder.clone(),
         failed_folder: settings.imap_failed_folder.clone(),
         poll_interval: settings.imap_poll_interval,

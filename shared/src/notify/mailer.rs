@@ -1,22 +1,14 @@
 //! Where emails go ([`Mailer`]): an SMTP server through lettre's pooled async transport, or,
 //! when no server is configured, `.eml` files in a spool folder that a person can open.
 //!
-//! The SMTP server is given as a URL:
-//! - `smtp://host:port` — plain SMTP, no encryption (a local relay or a mail catcher; default
-//!   port 25). Credentials are refused here unless the host is a loopback address: a password
-//!   must never cross a network in clear text.
-//! - `smtp+starttls://user:pass@host:587` — STARTTLS required (default port 587).
-//! - `smtps://user:pass@host:465` — TLS from the first byte (default port 465).
-//!
-//! User and password are percent-decoded. Neither the password nor the user ever appears in
-//! logs or in `Display`/`Debug` output.
+//! The SMTP server is a [`SmtpUrl`](crate::config::SmtpUrl), read and checked with the
+//! settings (a password never crosses a network in clear text, and never shows).
 //!
 //! Failures are split the way a retry policy needs them: an SMTP 5xx answer or an email that
 //! cannot be built is [`SendError::Permanent`]; a 4xx answer, a refused or dropped
 //! connection, a timeout, a TLS failure or a full disk is [`SendError::Transient`].
 
 use std::fmt;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,9 +16,9 @@ use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use url::Url;
 
 use super::outgoing::OutgoingEmail;
+pub use crate::config::{SmtpSecurity, SmtpUrl, SmtpUrlError};
 
 /// Why an email was not sent, and whether trying again later can help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,27 +32,12 @@ pub enum SendError {
     Permanent(String),
 }
 
-/// Why an SMTP URL cannot be used.
+/// Why the mailer cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MailerConfigError {
-    /// The text does not parse as a URL.
-    #[error("the SMTP URL is not a URL: {0}")]
-    NotAUrl(String),
-    /// The scheme is not `smtp`, `smtp+starttls` or `smtps`.
-    #[error("unsupported SMTP URL scheme `{0}` (expected smtp://, smtp+starttls:// or smtps://)")]
-    UnsupportedScheme(String),
-    /// The URL names no host.
-    #[error("the SMTP URL has no host")]
-    MissingHost,
-    /// A user and password over plain `smtp://` to a host that is not a loopback address.
-    #[error(
-        "the SMTP URL sends a user and password without encryption to `{0}`; use \
-         smtp+starttls:// or smtps://, or plain smtp:// only to a loopback address"
-    )]
-    CredentialsInClear(String),
-    /// The user or password is not valid UTF-8 after percent-decoding.
-    #[error("the SMTP URL's user or password is not valid UTF-8 after percent-decoding")]
-    BadCredentials,
+    /// The SMTP URL is not one the mailer can use.
+    #[error(transparent)]
+    Url(#[from] SmtpUrlError),
     /// The TLS parameters for the host could not be built.
     #[error("TLS setup for `{host}` failed: {reason}")]
     Tls {
@@ -71,17 +48,6 @@ pub enum MailerConfigError {
     },
 }
 
-/// How the connection to the SMTP server is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpSecurity {
-    /// No encryption (`smtp://`).
-    Plain,
-    /// STARTTLS required (`smtp+starttls://`).
-    StartTls,
-    /// TLS from the first byte (`smtps://`).
-    Tls,
-}
-
 /// Sends customer emails.
 #[derive(Clone)]
 pub enum Mailer {
@@ -89,12 +55,8 @@ pub enum Mailer {
     Smtp {
         /// lettre's pooled async SMTP transport.
         transport: AsyncSmtpTransport<Tokio1Executor>,
-        /// The server's host.
-        host: String,
-        /// The server's port.
-        port: u16,
-        /// How the connection is protected.
-        security: SmtpSecurity,
+        /// The server (its password stays out of `Display` and `Debug`).
+        server: SmtpUrl,
     },
     /// No server: each email becomes `<dir>/<message id>.eml`.
     Spool {
@@ -110,59 +72,48 @@ const POOL_MAX: u32 = 4;
 const POOL_IDLE: Duration = Duration::from_secs(60);
 
 impl Mailer {
-    /// The mailer for an SMTP URL (see the module documentation), or the spool folder when
-    /// there is none. The folder is created on first send.
+    /// The mailer for an SMTP URL written as text (see [`SmtpUrl`]), or the spool folder
+    /// when there is none or it is blank.
     pub fn from_url(url: Option<&str>, spool_dir: &Path) -> Result<Mailer, MailerConfigError> {
-        let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+        let server = url
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(SmtpUrl::parse)
+            .transpose()?;
+        Mailer::new(server.as_ref(), spool_dir)
+    }
+
+    /// The mailer for the configured SMTP server, or the spool folder when there is none. The
+    /// folder is created on first send.
+    pub fn new(server: Option<&SmtpUrl>, spool_dir: &Path) -> Result<Mailer, MailerConfigError> {
+        let Some(server) = server else {
             return Ok(Mailer::Spool {
                 dir: spool_dir.to_path_buf(),
             });
         };
-        // Never echo the URL itself in an error: it may hold a password.
-        let parsed = Url::parse(url).map_err(|e| MailerConfigError::NotAUrl(e.to_string()))?;
-        let (security, default_port) = match parsed.scheme() {
-            "smtp" => (SmtpSecurity::Plain, 25),
-            "smtp+starttls" => (SmtpSecurity::StartTls, 587),
-            "smtps" => (SmtpSecurity::Tls, 465),
-            other => return Err(MailerConfigError::UnsupportedScheme(other.to_owned())),
-        };
-        let host = match parsed.host() {
-            Some(url::Host::Ipv6(ip)) => ip.to_string(),
-            Some(host) => host.to_string(),
-            None => return Err(MailerConfigError::MissingHost),
-        };
-        if host.is_empty() {
-            return Err(MailerConfigError::MissingHost);
-        }
-        let port = parsed.port().unwrap_or(default_port);
-        let credentials = credentials(&parsed)?;
-        if security == SmtpSecurity::Plain && credentials.is_some() && !is_loopback(&host) {
-            return Err(MailerConfigError::CredentialsInClear(host));
-        }
+        let host = &server.host;
         let tls_parameters = || {
             TlsParameters::new(host.clone()).map_err(|e| MailerConfigError::Tls {
                 host: host.clone(),
                 reason: e.to_string(),
             })
         };
-        let tls = match security {
+        let tls = match server.security {
             SmtpSecurity::Plain => Tls::None,
             SmtpSecurity::StartTls => Tls::Required(tls_parameters()?),
             SmtpSecurity::Tls => Tls::Wrapper(tls_parameters()?),
         };
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
-            .port(port)
+            .port(server.port)
             .tls(tls)
             .timeout(Some(SMTP_TIMEOUT))
             .pool_config(PoolConfig::new().max_size(POOL_MAX).idle_timeout(POOL_IDLE));
-        if let Some(credentials) = credentials {
-            builder = builder.credentials(credentials);
+        if let Some((user, password)) = &server.credentials {
+            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
         }
         Ok(Mailer::Smtp {
             transport: builder.build(),
-            host,
-            port,
-            security,
+            server: server.clone(),
         })
     }
 
@@ -202,32 +153,6 @@ async fn write_spool_file(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Res
     tokio::fs::rename(&partial, path).await
 }
 
-fn credentials(url: &Url) -> Result<Option<Credentials>, MailerConfigError> {
-    if url.username().is_empty() && url.password().is_none() {
-        return Ok(None);
-    }
-    let decode = |s: &str| percent_decode(s).ok_or(MailerConfigError::BadCredentials);
-    let user = decode(url.username())?;
-    let password = decode(url.password().unwrap_or_default())?;
-    Ok(Some(Credentials::new(user, password)))
-}
-
-/// `%XX` escapes decoded, as URLs write reserved characters in user names and passwords.
-fn percent_decode(s: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8()
-        .ok()
-        .map(std::borrow::Cow::into_owned)
-}
-
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
-}
-
 fn classify(error: lettre::transport::smtp::Error) -> SendError {
     let text = error.to_string();
     if error.is_permanent() {
@@ -241,23 +166,7 @@ impl fmt::Display for Mailer {
     /// Where mail goes, without credentials: `smtp+starttls://smtp.example.com:587`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Mailer::Smtp {
-                host,
-                port,
-                security,
-                ..
-            } => {
-                let scheme = match security {
-                    SmtpSecurity::Plain => "smtp",
-                    SmtpSecurity::StartTls => "smtp+starttls",
-                    SmtpSecurity::Tls => "smtps",
-                };
-                if host.contains(':') {
-                    write!(f, "{scheme}://[{host}]:{port}")
-                } else {
-                    write!(f, "{scheme}://{host}:{port}")
-                }
-            }
+            Mailer::Smtp { server, .. } => write!(f, "{server}"),
             Mailer::Spool { dir } => write!(f, "spool folder {}", dir.display()),
         }
     }
@@ -326,41 +235,10 @@ mod tests {
         let err = smtp("smtp://user:hunter2@mail.example.com").unwrap_err();
         assert_eq!(
             err,
-            MailerConfigError::CredentialsInClear("mail.example.com".into())
+            MailerConfigError::Url(SmtpUrlError::CredentialsInClear("mail.example.com".into()))
         );
         assert!(!err.to_string().contains("hunter2"));
         let err = smtp("smtp ://user:hunter2@mail").unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn plain_credentials_are_allowed_to_loopback_only() {
-        assert!(smtp("smtp://user:pw@127.0.0.1:1025").is_ok());
-        assert!(smtp("smtp://user:pw@localhost:1025").is_ok());
-        assert!(smtp("smtp://user:pw@[::1]:1025").is_ok());
-        assert!(smtp("smtp://user:pw@10.0.0.5:25").is_err());
-    }
-
-    #[test]
-    fn bad_urls_are_named() {
-        assert_eq!(
-            smtp("imap://mail.example.com").unwrap_err(),
-            MailerConfigError::UnsupportedScheme("imap".into())
-        );
-        assert!(matches!(
-            smtp("not a url").unwrap_err(),
-            MailerConfigError::NotAUrl(_)
-        ));
-        assert_eq!(smtp("smtp://").unwrap_err(), MailerConfigError::MissingHost);
-    }
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(
-            percent_decode("p%40ss%2Fw0rd").as_deref(),
-            Some("p@ss/w0rd")
-        );
-        assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
-        assert_eq!(percent_decode("%FF%FE"), None);
     }
 }
