@@ -238,6 +238,33 @@ impl Merchants {
     }
 }
 
+/// Writes which merchants take webhooks (`merchant_webhooks`), as this file says: the
+/// transitions queue a webhook message only for their requests. Every process that moves
+/// requests calls it when it starts; processes sharing a database share a merchants file, and
+/// during a rolling change of that file the last process started wins until the rest restart.
+pub async fn record_webhooks(pool: &sqlx::PgPool, merchants: &Merchants) -> sqlx::Result<()> {
+    let with: Vec<String> = merchants
+        .all()
+        .filter(|m| m.webhook_url.is_some())
+        .map(|m| m.id.clone())
+        .collect();
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "DELETE FROM merchant_webhooks WHERE merchant <> ALL($1)",
+        &with
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO merchant_webhooks (merchant) SELECT * FROM UNNEST($1::text[])
+         ON CONFLICT (merchant) DO NOTHING",
+        &with
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
 /// A light check: something@domain.tld, no spaces. Real delivery is the SMTP server's word.
 pub fn looks_like_email(s: &str) -> bool {
     let Some((local, domain)) = s.rsplit_once('@') else {

@@ -86,12 +86,16 @@ pub const TRACKED: [crate::messages::Stage; 2] = [
 ];
 
 /// The handler is done with message `message_id` (finished, or parked for good): the
-/// sweeper leaves it alone from now on.
+/// sweeper leaves it alone from now on. Only the notify and payout stages call it.
+///
+/// The row is found by its unique `message_id` alone. Naming the routing keys too would
+/// match the predicate of the sweeper's partial index (`outbox_open_idx`), and a planner
+/// whose statistics are behind a growing table takes that index and filters every open
+/// message: 4 ms and 1,700 blocks a call under load instead of 2 blocks (`scripts/bench-e2e`
+/// with `PROFILE=1`, docs/PERFORMANCE.md).
 pub async fn settle(pool: &sqlx::PgPool, message_id: Uuid) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE outbox SET settled_at = now()
-          WHERE message_id = $1 AND settled_at IS NULL
-            AND routing_key IN ('request.notify', 'request.payout')",
+        "UPDATE outbox SET settled_at = now() WHERE message_id = $1 AND settled_at IS NULL",
         message_id
     )
     .execute(pool)
@@ -203,9 +207,6 @@ mod tests {
             migration.contains(&listed),
             "the migration's index names {listed}"
         );
-        assert!(
-            here.matches(&listed).count() >= 2,
-            "settle and open_stalled name {listed}"
-        );
+        assert!(here.contains(&listed), "open_stalled names {listed}");
     }
 }

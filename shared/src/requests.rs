@@ -373,22 +373,25 @@ pub fn quote_input(
 // transaction and under the caller's row lock (`transition::lock_state`).
 
 /// Moves a request from `from` to `to` if it is still at `expected_version` in `from`:
-/// the new version, or `None` when the row has moved on (or does not exist). Only
-/// `transition::apply` calls it, after checking the move is legal.
+/// the new version and whether its merchant takes webhooks (`merchant_webhooks`), or `None`
+/// when the row has moved on (or does not exist). Only `transition::apply` calls it, after
+/// checking the move is legal.
 pub(crate) async fn move_state(
     conn: &mut PgConnection,
     id: Uuid,
     expected_version: i32,
     from: RequestState,
     to: RequestState,
-) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar!(
-        r#"UPDATE refund_requests
+) -> sqlx::Result<Option<(i32, bool)>> {
+    let moved = sqlx::query!(
+        r#"UPDATE refund_requests r
               SET state = $1, version = version + 1, updated_at = now(),
                   ended_at = CASE WHEN $5 THEN now() ELSE NULL END,
                   sweeps = 0, swept_at = NULL
             WHERE id = $2 AND version = $3 AND state = $4
-        RETURNING version"#,
+        RETURNING version,
+                  EXISTS (SELECT 1 FROM merchant_webhooks w WHERE w.merchant = r.merchant)
+                      AS "webhook!""#,
         to.as_str(),
         id,
         expected_version,
@@ -396,7 +399,8 @@ pub(crate) async fn move_state(
         to.is_final(),
     )
     .fetch_optional(conn)
-    .await
+    .await?;
+    Ok(moved.map(|m| (m.version, m.webhook)))
 }
 
 /// Replaces the request's facts (already merged and checked by the caller).

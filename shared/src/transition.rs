@@ -93,7 +93,7 @@ async fn write(
     check_transition(t.from, t.to)?;
     let updated =
         crate::requests::move_state(conn, t.request_id, t.expected_version, t.from, t.to).await?;
-    let Some(version) = updated else {
+    let Some((version, takes_webhooks)) = updated else {
         let exists = sqlx::query_scalar!(
             "SELECT 1 AS \"one!\" FROM refund_requests WHERE id = $1",
             t.request_id
@@ -119,15 +119,18 @@ async fn write(
         &t.details,
     )
     .await?;
-    outbox::enqueue(conn, messages).await?;
+    // One INSERT for everything the move sends: the caller's messages, the customer's email,
+    // and the merchant's webhook when the merchant takes webhooks.
+    let mut all = messages.to_vec();
     if let Some(event) = email {
         let notify = WorkMessage::new(Stage::Notify, t.request_id).with_event(event.as_str());
-        outbox::enqueue(conn, &[notify.into()]).await?;
+        all.push(notify.into());
     }
-    if t.to.tells_merchant() {
+    if t.to.tells_merchant() && takes_webhooks {
         let webhook = WorkMessage::new(Stage::Webhook, t.request_id).with_event(t.to.as_str());
-        outbox::enqueue(conn, &[webhook.into()]).await?;
+        all.push(webhook.into());
     }
+    outbox::enqueue(conn, &all).await?;
     Ok(version)
 }
 

@@ -437,6 +437,12 @@ impl App {
         if mode == Mode::All {
             shared::db::migrate(&pool).await?;
         }
+        shared::merchants::record_webhooks(&pool, &reference.merchants)
+            .await
+            .context(
+                "writing which merchants take webhooks (merchant_webhooks); \
+                 has `refundd migrate` run on this database?",
+            )?;
         let topology = match mode {
             Mode::Worker(_) | Mode::All => Some(declare_topology(&settings).await?),
             Mode::Api | Mode::IntakeEmail => None,
@@ -717,6 +723,7 @@ mod tests {
             ("request_events", "shared/src/transition.rs"),
             ("processed_messages", "shared/src/transition.rs"),
             ("api_keys", "shared/src/api_keys.rs"),
+            ("merchant_webhooks", "shared/src/merchants.rs"),
         ];
         for (table, owner) in owners {
             let writes = regex::Regex::new(&format!(

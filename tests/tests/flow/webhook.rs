@@ -44,6 +44,9 @@ async fn a_decision_reaches_the_merchants_webhook_signed_even_after_a_failure() 
         "test",
     )
     .unwrap();
+    shared::merchants::record_webhooks(&db.pool, &merchants)
+        .await
+        .unwrap();
     let id = insert_request(&db.pool, RequestState::Received).await;
     sqlx::query(
         "UPDATE refund_requests SET state = 'validating', merchant = 'byskills', policy_id = 'by-online-courses',

@@ -170,7 +170,8 @@ async fn a_transition_and_its_outbox_rows_commit_or_roll_back_together() {
 }
 
 /// The side effects follow from the state entered: a move into a state the customer hears
-/// of queues that email, one the merchant hears of queues the webhook, whoever applies it;
+/// of queues that email, one the merchant hears of queues the webhook when the merchant takes
+/// webhooks (and nothing for the merchant otherwise), whoever applies it;
 /// `apply_without_email` leaves the email out and nothing else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_move_queues_the_email_and_webhook_its_state_calls_for() {
@@ -192,6 +193,42 @@ async fn a_move_queues_the_email_and_webhook_its_state_calls_for() {
     };
     let pair = |stage: &str, event: &str| (stage.to_owned(), Some(event.to_owned()));
 
+    // The merchant ("demo") takes no webhook yet: only the customer's emails.
+    for (from, to, expected) in [
+        (
+            RequestState::Validating,
+            RequestState::Rejected,
+            vec![pair("notify", "rejected")],
+        ),
+        (RequestState::Validating, RequestState::ManualReview, vec![]),
+    ] {
+        let id = insert_request(&db.pool, from).await;
+        let mut tx = db.pool.begin().await.unwrap();
+        transition::apply(&mut tx, &transition(id, 1, from, to), &[])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(queued(id).await, expected, "no webhook: {from} → {to}");
+    }
+    let with_webhook = shared::merchants::Merchants::from_toml(
+        r#"[[merchants]]
+id = "demo"
+name = "Demo"
+policies = ["by-online-courses"]
+gateway = { kind = "sandbox" }
+support_email = "support@demo.example"
+reply_to = "refunds@demo.example"
+signature = "Demo"
+default_language = "ru"
+webhook_url = "https://demo.example/hooks"
+webhook_secret_env = "DEMO_WEBHOOK_SECRET"
+"#,
+        "test",
+    )
+    .unwrap();
+    shared::merchants::record_webhooks(&db.pool, &with_webhook)
+        .await
+        .unwrap();
     for (from, to, expected) in [
         (
             RequestState::Validating,
