@@ -7,6 +7,17 @@ use uuid::Uuid;
 
 use crate::messages::WorkMessage;
 
+/// Wakes the relays of this process when rows are written (`refundd all` runs the API, the
+/// workers and the relay in one process). The rows are not committed yet when it fires, so a
+/// woken relay waits [`WAKE_SETTLE`] before it looks; what it still misses, and every row
+/// written by another process, it finds at its next poll (`relay_poll_interval`). A hint, not
+/// a guarantee: the outbox rows are the guarantee. It replaces a `NOTIFY` trigger whose
+/// cluster-wide lock serialised every commit that wrote outbox rows.
+pub static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// How long a woken relay waits for the writer's commit.
+pub const WAKE_SETTLE: std::time::Duration = std::time::Duration::from_millis(3);
+
 /// A message waiting in the outbox.
 #[derive(Clone, Debug)]
 pub struct OutboxMessage {
@@ -39,6 +50,8 @@ pub async fn enqueue(conn: &mut PgConnection, messages: &[OutboxMessage]) -> sql
     if messages.is_empty() {
         return Ok(());
     }
+    // Not yet committed: the relay this wakes waits a moment before it looks (see `WAKE`).
+    WAKE.notify_waiters();
     let ids: Vec<Uuid> = messages.iter().map(|m| m.message_id).collect();
     let keys: Vec<String> = messages.iter().map(|m| m.routing_key.clone()).collect();
     let payloads: Vec<serde_json::Value> = messages.iter().map(|m| m.payload.clone()).collect();

@@ -34,6 +34,8 @@ use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Row};
 
+use e2e::load::{letters, rss_kib};
+
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Closed,
@@ -217,15 +219,6 @@ impl Cpu {
     }
 }
 
-/// Resident memory of a process in KiB, from /proc.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 /// Postgres publishes a backend's counters up to a second after its transaction, and an idle
 /// backend's only after ten: a snapshot waits for the system to be quiet that long.
 const STATS_SETTLE: Duration = Duration::from_secs(11);
@@ -247,19 +240,6 @@ fn payment_body(run: &str, i: usize) -> Value {
         "cardholder_name": "IVAN IVANOV",
         "customer": {"email": format!("bench-{}@example.com", letters(i)), "language": "ru"}
     })
-}
-
-/// `i` in letters: a long run of digits could pass for a card number and be refused.
-fn letters(mut i: usize) -> String {
-    let mut out = Vec::new();
-    loop {
-        out.push(b'a' + (i % 26) as u8);
-        i /= 26;
-        if i == 0 {
-            break;
-        }
-    }
-    String::from_utf8(out).expect("ascii")
 }
 
 /// Registers each payment with refundd and seeds it, captured, at the sandbox gateway (which

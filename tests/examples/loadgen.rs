@@ -19,6 +19,8 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use e2e::load::{letters, rss_kib};
+
 struct Args {
     base: String,
     target: Target,
@@ -74,28 +76,6 @@ fn parse_args() -> anyhow::Result<Args> {
         bail!("--rate must be at least 1");
     }
     Ok(args)
-}
-
-/// Resident memory of a process in KiB, from /proc.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// `i` in base 26 letters.
-fn letters(mut i: usize) -> String {
-    let mut out = Vec::new();
-    loop {
-        out.push(b'a' + (i % 26) as u8);
-        i /= 26;
-        if i == 0 {
-            break;
-        }
-    }
-    String::from_utf8(out).expect("ascii")
 }
 
 fn payment_body(i: usize, run: &str) -> Value {

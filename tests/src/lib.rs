@@ -3,6 +3,7 @@
 //! to start the real `refundd` binary against them.
 
 pub mod chaos;
+pub mod load;
 pub mod smtp_sink;
 
 use std::path::PathBuf;

@@ -10,7 +10,6 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::publisher_confirm::Confirmation;
 use lapin::{BasicProperties, Channel};
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -25,8 +24,8 @@ pub struct RelayConfig {
     pub topology: Topology,
     /// The most outbox rows claimed and published in one batch.
     pub batch_size: i64,
-    /// How long to wait for new rows when there is nothing to publish, unless a
-    /// `refundd_outbox` notification comes first.
+    /// How long to wait for new rows when there is nothing to publish, unless this process
+    /// writes some first ([`crate::outbox::WAKE`]).
     pub poll_interval: Duration,
 }
 
@@ -70,13 +69,6 @@ async fn connected(
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
-    let mut listener = match PgListener::connect_with(pool).await {
-        Ok(mut l) => match l.listen("refundd_outbox").await {
-            Ok(()) => Some(l),
-            Err(_) => None,
-        },
-        Err(_) => None,
-    };
     tracing::info!("relay connected");
     loop {
         if shutdown.is_cancelled() {
@@ -88,18 +80,13 @@ async fn connected(
         if published > 0 {
             continue;
         }
-        // Nothing to do: wait for a new row, the poll interval, or shutdown.
-        let wait = async {
-            match listener.as_mut() {
-                Some(l) => {
-                    let _ = tokio::time::timeout(config.poll_interval, l.recv()).await;
-                }
-                None => tokio::time::sleep(config.poll_interval).await,
-            }
-        };
+        // Nothing to do: wait for rows written in this process (then for their commit), the
+        // poll interval, or shutdown.
+        let woken = crate::outbox::WAKE.notified();
         tokio::select! {
-            _ = shutdown.cancelled() => {}
-            _ = wait => {}
+            () = shutdown.cancelled() => {}
+            () = woken => tokio::time::sleep(crate::outbox::WAKE_SETTLE).await,
+            () = tokio::time::sleep(config.poll_interval) => {}
         }
     }
 }

@@ -92,7 +92,7 @@ pub struct Settings {
     /// Outbox rows published per relay transaction.
     #[serde(deserialize_with = "values::relay_batch_size")]
     pub relay_batch_size: i64,
-    /// How often the relay looks at the outbox when no notification woke it.
+    /// How often the relay looks at the outbox when nothing in its own process woke it.
     #[serde(deserialize_with = "values::duration")]
     pub relay_poll_interval: Duration,
     /// Directory of policy packs overriding the shipped ones.
@@ -215,7 +215,7 @@ impl Default for Settings {
                 Duration::from_secs(600),
             ],
             relay_batch_size: 100,
-            relay_poll_interval: Duration::from_millis(500),
+            relay_poll_interval: Duration::from_millis(100),
             policy_dir: None,
             calendar_dir: None,
             merchants_file: None,

@@ -478,3 +478,103 @@ async fn queues_no_worker_declared_have_no_figures_and_the_broker_is_up() {
     }
     app.stop().await;
 }
+
+/// Where the pipeline's time goes: how long each worker stage's requests spent in the state
+/// it works on (each move observed once, an event that moves nothing not at all), how long
+/// the oldest work has waited for each stage, and how far the outbox is behind. A key of one
+/// merchant sees none of it (the pipeline carries every merchant's work).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pipeline_figures_show_where_the_time_goes() {
+    let app = TestApp::spawn().await;
+    let pool = &app.db.pool;
+    let moved = request(pool, RequestState::Approved, "byskills", None).await;
+    sqlx::query(
+        "INSERT INTO request_events (request_id, at, actor, from_state, to_state) VALUES
+           ($1, now() - interval '10 s', 'api', NULL, 'received'),
+           ($1, now() - interval '9 s', 'worker:validate', 'received', 'validating'),
+           ($1, now() - interval '8 s', 'worker:notify', 'validating', 'validating'),
+           ($1, now() - interval '6.5 s', 'worker:decide', 'validating', 'approved')",
+    )
+    .bind(moved)
+    .execute(pool)
+    .await
+    .unwrap();
+    let waiting = request(pool, RequestState::Received, "byskills", None).await;
+    sqlx::query("UPDATE refund_requests SET updated_at = now() - interval '30 s' WHERE id = $1")
+        .bind(waiting)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO outbox (message_id, routing_key, payload, created_at, published_at) VALUES
+           (gen_random_uuid(), 'request.validate', '{}', now() - interval '20 s', NULL),
+           (gen_random_uuid(), 'request.notify', '{}', now() - interval '41 s', now() - interval '40 s')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+
+    for _ in 0..2 {
+        let m = scrape(&app, ApiRole::Viewer).await;
+        let stage = |stage: &str, part: &str| {
+            value(
+                &m,
+                &format!("refundd_stage_seconds_{part}"),
+                &[("stage", stage)],
+            )
+        };
+        // Observed once, however many scrapes: 1 s in `received`, 2.5 s in `validating`.
+        assert_eq!(stage("validate", "count"), Some(1.0));
+        assert!((stage("validate", "sum").unwrap() - 1.0).abs() < 0.01);
+        assert_eq!(stage("decide", "count"), Some(1.0));
+        assert!((stage("decide", "sum").unwrap() - 2.5).abs() < 0.01);
+        assert_eq!(
+            stage("notify", "count"),
+            None,
+            "an email event moves nothing"
+        );
+
+        let oldest = |stage: &str| {
+            value(
+                &m,
+                "refundd_stage_oldest_waiting_seconds",
+                &[("stage", stage)],
+            )
+            .unwrap()
+        };
+        assert!(
+            (30.0..60.0).contains(&oldest("validate")),
+            "{}",
+            oldest("validate")
+        );
+        assert!(
+            (40.0..70.0).contains(&oldest("notify")),
+            "{}",
+            oldest("notify")
+        );
+        assert_eq!(oldest("decide"), 0.0);
+        assert_eq!(oldest("payout"), 0.0);
+        let lag = value(&m, "refundd_outbox_lag_seconds", &[]).unwrap();
+        assert!((20.0..50.0).contains(&lag), "{lag}");
+    }
+
+    let one = app.merchant_key(ApiRole::Viewer, "byskills").await;
+    let r = client()
+        .get(app.url("/metrics"))
+        .bearer_auth(one)
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    for name in [
+        "refundd_stage_seconds_count",
+        "refundd_stage_oldest_waiting_seconds{",
+        "refundd_outbox_lag_seconds ",
+    ] {
+        assert!(
+            !text.contains(name),
+            "{name} shown to one merchant's key:\n{text}"
+        );
+    }
+    app.stop().await;
+}

@@ -192,6 +192,20 @@ async fn a_move_queues_the_email_and_webhook_its_state_calls_for() {
         }
     };
     let pair = |stage: &str, event: &str| (stage.to_owned(), Some(event.to_owned()));
+    // A request in `from` moved to `to`: what the move queued.
+    let moved = |from: RequestState, to: RequestState| {
+        let pool = db.pool.clone();
+        let queued = &queued;
+        async move {
+            let id = insert_request(&pool, from).await;
+            let mut tx = pool.begin().await.unwrap();
+            transition::apply(&mut tx, &transition(id, 1, from, to), &[])
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            queued(id).await
+        }
+    };
 
     // The merchant ("demo") takes no webhook yet: only the customer's emails.
     for (from, to, expected) in [
@@ -202,13 +216,7 @@ async fn a_move_queues_the_email_and_webhook_its_state_calls_for() {
         ),
         (RequestState::Validating, RequestState::ManualReview, vec![]),
     ] {
-        let id = insert_request(&db.pool, from).await;
-        let mut tx = db.pool.begin().await.unwrap();
-        transition::apply(&mut tx, &transition(id, 1, from, to), &[])
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        assert_eq!(queued(id).await, expected, "no webhook: {from} → {to}");
+        assert_eq!(moved(from, to).await, expected, "no webhook: {from} → {to}");
     }
     let with_webhook = shared::merchants::Merchants::from_toml(
         r#"[[merchants]]
@@ -247,13 +255,7 @@ webhook_secret_env = "DEMO_WEBHOOK_SECRET"
         ),
         (RequestState::Received, RequestState::Validating, vec![]),
     ] {
-        let id = insert_request(&db.pool, from).await;
-        let mut tx = db.pool.begin().await.unwrap();
-        transition::apply(&mut tx, &transition(id, 1, from, to), &[])
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        assert_eq!(queued(id).await, expected, "{from} → {to}");
+        assert_eq!(moved(from, to).await, expected, "{from} → {to}");
     }
 
     let id = insert_request(&db.pool, RequestState::PayoutSent).await;

@@ -34,6 +34,22 @@ pub struct Refunded {
     pub refunded_at: DateTime<Utc>,
 }
 
+/// A move a worker stage made: how long the request had been in the state the stage works on
+/// (from the move into that state to the stage's move out of it: waiting and working).
+pub struct StageMove {
+    /// The event's id (`request_events.id`), to observe each move once.
+    pub id: i64,
+    /// The worker stage that made the move (`decide`, `payout`, ...).
+    pub stage: String,
+    pub seconds: f64,
+}
+
+/// How long the oldest piece of work has waited for a stage, in seconds.
+pub struct Waiting {
+    pub stage: &'static str,
+    pub oldest_seconds: f64,
+}
+
 /// Everything read from Postgres for one scrape.
 pub struct Figures {
     /// The database's time of the snapshot.
@@ -49,6 +65,20 @@ pub struct Figures {
     pub refunded: Vec<Refunded>,
     /// The differences of each merchant's latest finished reconciliation (first: merchant).
     pub reconciliation: Vec<Tally>,
+    /// The pipeline's figures (every merchant's: read only for a key of all merchants).
+    pub pipeline: Option<Pipeline>,
+}
+
+/// Where the pipeline's time goes, for an operator watching throughput.
+pub struct Pipeline {
+    /// Seconds the oldest outbox row has waited to be published (0 when none waits).
+    pub outbox_lag_seconds: f64,
+    /// The oldest work waiting for each tracked stage.
+    pub waiting: Vec<Waiting>,
+    /// Worker moves with an event id above the cutoff given to `read`.
+    pub moves: Vec<StageMove>,
+    /// The highest event id there is.
+    pub last_event: i64,
 }
 
 /// Reads the figures of `merchant` (`None`: of every merchant, and of what belongs to none);
@@ -59,6 +89,7 @@ pub async fn read(
     db: &PgPool,
     merchant: Option<&str>,
     refunded_after: Option<DateTime<Utc>>,
+    moves_after: Option<i64>,
 ) -> sqlx::Result<Figures> {
     let mut tx = db.begin().await?;
     sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -148,6 +179,10 @@ pub async fn read(
     )
     .fetch_all(&mut *tx)
     .await?;
+    let pipeline = match merchant {
+        None => Some(pipeline(&mut tx, moves_after).await?),
+        Some(_) => None,
+    };
     tx.commit().await?;
     Ok(Figures {
         now,
@@ -157,5 +192,80 @@ pub async fn read(
         intake,
         refunded,
         reconciliation,
+        pipeline,
+    })
+}
+
+/// How far back (in event ids) the first scrape after a start looks for moves.
+const FIRST_MOVES: i64 = 5_000;
+
+/// The pipeline's figures: each from an index, reading only what waits or what is new.
+async fn pipeline(tx: &mut sqlx::PgConnection, moves_after: Option<i64>) -> sqlx::Result<Pipeline> {
+    // The oldest unpublished row, by the partial index on unpublished ids.
+    let outbox_lag_seconds = sqlx::query_scalar!(
+        r#"SELECT EXTRACT(EPOCH FROM now() - created_at)::float8 AS "seconds!"
+             FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 1"#
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .unwrap_or(0.0);
+    // Validate and decide work on requests by state; notify and payout messages stay open
+    // in the outbox until their handler is done (the sweeper's partial index). The routing
+    // keys are literals, so the partial index applies.
+    let oldest = sqlx::query!(
+        r#"SELECT
+             (SELECT EXTRACT(EPOCH FROM now() - min(updated_at))::float8
+                FROM refund_requests WHERE state = 'received') AS validate,
+             (SELECT EXTRACT(EPOCH FROM now() - min(updated_at))::float8
+                FROM refund_requests WHERE state = 'validating') AS decide,
+             (SELECT EXTRACT(EPOCH FROM now() - min(published_at))::float8
+                FROM outbox WHERE settled_at IS NULL AND routing_key = 'request.payout'
+                 AND published_at IS NOT NULL) AS payout,
+             (SELECT EXTRACT(EPOCH FROM now() - min(published_at))::float8
+                FROM outbox WHERE settled_at IS NULL AND routing_key = 'request.notify'
+                 AND published_at IS NOT NULL) AS notify"#
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let waiting = [
+        ("validate", oldest.validate),
+        ("decide", oldest.decide),
+        ("payout", oldest.payout),
+        ("notify", oldest.notify),
+    ]
+    .into_iter()
+    .map(|(stage, seconds)| Waiting {
+        stage,
+        oldest_seconds: seconds.unwrap_or(0.0).max(0.0),
+    })
+    .collect();
+    let last_event =
+        sqlx::query_scalar!(r#"SELECT COALESCE(max(id), 0) AS "id!" FROM request_events"#)
+            .fetch_one(&mut *tx)
+            .await?;
+    let after = moves_after.unwrap_or(last_event - FIRST_MOVES);
+    // Each move out of a state by a worker, with the move that entered it (the same
+    // request's previous state change, by the (request_id, id) index).
+    let moves = sqlx::query_as!(
+        StageMove,
+        r#"SELECT e.id, substr(e.actor, 8) AS "stage!",
+                  EXTRACT(EPOCH FROM e.at - p.at)::float8 AS "seconds!"
+             FROM request_events e
+             CROSS JOIN LATERAL (
+                 SELECT p.at FROM request_events p
+                  WHERE p.request_id = e.request_id AND p.id < e.id
+                    AND p.from_state IS DISTINCT FROM p.to_state
+                  ORDER BY p.id DESC LIMIT 1) p
+            WHERE e.id > $1 AND e.actor LIKE 'worker:%'
+              AND e.from_state IS DISTINCT FROM e.to_state"#,
+        after
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(Pipeline {
+        outbox_lag_seconds,
+        waiting,
+        moves,
+        last_event,
     })
 }

@@ -58,8 +58,14 @@ pub const EMAILS_PENDING: &str = "refundd_emails_pending";
 /// Differences found by each merchant's latest daily reconciliation with its gateway.
 pub const RECONCILIATION_DIFFERENCES: &str = "refundd_reconciliation_differences";
 pub const INTAKE: &str = "refundd_intake_messages_total";
+/// Time a worker stage's requests spent in the state it works on: waiting and working.
+pub const STAGE_SECONDS: &str = "refundd_stage_seconds";
+/// How long the oldest work waiting for a stage has waited.
+pub const STAGE_OLDEST_WAITING: &str = "refundd_stage_oldest_waiting_seconds";
+/// How long the oldest unpublished outbox row has waited for the relay.
+pub const OUTBOX_LAG: &str = "refundd_outbox_lag_seconds";
 /// Every metric `/metrics` serves.
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 15] = [
     OPEN_REQUESTS,
     AT_RISK_LONGEST,
     TIME_TO_REFUND_SECONDS,
@@ -72,6 +78,9 @@ pub const NAMES: [&str; 12] = [
     EMAILS,
     EMAILS_PENDING,
     INTAKE,
+    STAGE_SECONDS,
+    STAGE_OLDEST_WAITING,
+    OUTBOX_LAG,
 ];
 
 const HOUR: f64 = 3600.0;
@@ -98,6 +107,16 @@ const WORKING_DAY_BUCKETS: [f64; 12] = [
     0.0, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0,
 ];
 
+/// Stage time buckets: a healthy pipeline moves in milliseconds; a backlog in seconds to
+/// minutes; an outage in hours.
+const STAGE_BUCKETS: [f64; 14] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0,
+];
+
+/// Events commit out of id order; each scrape looks back this many event ids for moves
+/// committed after the previous scrape read past them.
+const MOVES_LOOKBACK: i64 = 20_000;
+
 /// A refund's `ended_at` is the start of the transaction that refunded it, which may commit
 /// after a scrape that already looked past that time; each scrape looks back this far and
 /// skips the refunds it has already observed.
@@ -123,7 +142,7 @@ pub struct Metrics {
 struct Inner {
     /// Only the time-to-refund histograms, which accumulate across scrapes.
     history: PrometheusRecorder,
-    /// Held for the whole scrape: one scrape at a time observes new refunds.
+    /// Held for the whole scrape: one scrape at a time observes new refunds (and moves).
     refunds: Mutex<Observed>,
     broker: BrokerProbe,
 }
@@ -134,6 +153,9 @@ struct Inner {
 struct Observed {
     cutoff: Option<DateTime<Utc>>,
     recent: HashMap<Uuid, DateTime<Utc>>,
+    /// Stage moves: every event id up to `moves_cutoff` observed, and those in `moves`.
+    moves_cutoff: Option<i64>,
+    moves: std::collections::HashSet<i64>,
 }
 
 impl Observed {
@@ -142,11 +164,17 @@ impl Observed {
         self.recent.insert(r.id, r.refunded_at).is_none()
     }
 
-    /// The next scrape reads refunds from `LOOKBACK` before this one.
-    fn advance(&mut self, now: DateTime<Utc>) {
+    /// The next scrape reads refunds from `LOOKBACK` before this one, and moves from
+    /// `MOVES_LOOKBACK` event ids before the last one there was.
+    fn advance(&mut self, now: DateTime<Utc>, last_event: Option<i64>) {
         let cutoff = now - LOOKBACK;
         self.recent.retain(|_, at| *at > cutoff);
         self.cutoff = Some(cutoff);
+        if let Some(last) = last_event {
+            let cutoff = last - MOVES_LOOKBACK;
+            self.moves.retain(|id| *id > cutoff);
+            self.moves_cutoff = Some(cutoff);
+        }
     }
 }
 
@@ -163,6 +191,9 @@ impl Default for Metrics {
                     &WORKING_DAY_BUCKETS,
                 )
             })
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full(STAGE_SECONDS.into()), &STAGE_BUCKETS)
+            })
             .expect("buckets are not empty")
             .build_recorder();
         metrics::with_local_recorder(&history, || {
@@ -173,6 +204,10 @@ impl Default for Metrics {
             describe_histogram!(
                 TIME_TO_REFUND_WORKING_DAYS,
                 "Working days on the pack's country calendar from receiving a request to refunding it, by merchant"
+            );
+            describe_histogram!(
+                STAGE_SECONDS,
+                "Seconds a request spent in the state a worker stage works on, from the move into it to the stage's move out (waiting in the queue and working), by stage; moves observed by this API process"
             );
         });
         Self {
@@ -212,7 +247,13 @@ impl Metrics {
     /// Reads every figure of the merchants in `scope` and renders them.
     pub async fn render(&self, ctx: &ApiContext, scope: &MerchantScope) -> sqlx::Result<String> {
         let mut observed = self.inner.refunds.lock().await;
-        let figures = figures::read(&ctx.db, scope.merchant(), observed.cutoff).await?;
+        let figures = figures::read(
+            &ctx.db,
+            scope.merchant(),
+            observed.cutoff,
+            observed.moves_cutoff,
+        )
+        .await?;
         let queues = match scope {
             MerchantScope::AllMerchants => {
                 Some(self.inner.broker.probe(&ctx.amqp_url, &ctx.topology).await)
@@ -231,8 +272,14 @@ impl Metrics {
                     observe_refund(ctx, r);
                 }
             }
+            for m in figures.pipeline.iter().flat_map(|p| &p.moves) {
+                if observed.moves.insert(m.id) {
+                    histogram!(STAGE_SECONDS, "stage" => m.stage.clone())
+                        .record(m.seconds.max(0.0));
+                }
+            }
         });
-        observed.advance(figures.now);
+        observed.advance(figures.now, figures.pipeline.as_ref().map(|p| p.last_event));
         drop(observed);
 
         let current = PrometheusBuilder::new().build_recorder();
@@ -400,6 +447,20 @@ fn record_current(
     );
     for t in &figures.reconciliation {
         gauge!(RECONCILIATION_DIFFERENCES, "merchant" => t.first.clone()).set(t.count as f64);
+    }
+    if let Some(pipeline) = &figures.pipeline {
+        describe_gauge!(
+            OUTBOX_LAG,
+            "Seconds the oldest outbox row has waited to be published (0 when none waits)"
+        );
+        describe_gauge!(
+            STAGE_OLDEST_WAITING,
+            "Seconds the oldest work waiting for a stage has waited: validate and decide by request state, payout and notify by their open messages (0 when none waits)"
+        );
+        gauge!(OUTBOX_LAG).set(pipeline.outbox_lag_seconds.max(0.0));
+        for w in &pipeline.waiting {
+            gauge!(STAGE_OLDEST_WAITING, "stage" => w.stage).set(w.oldest_seconds);
+        }
     }
 }
 
