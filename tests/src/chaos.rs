@@ -1439,8 +1439,32 @@ async fn check(
             if explained {
                 resent_after_kill += 1;
             } else {
+                // What happened around it, in seconds from the first delivery, for whoever
+                // looks into it: the faults of each kind within half a minute.
+                let around = |times: &mut dyn Iterator<Item = Instant>| -> String {
+                    let offsets: Vec<String> = times
+                        .filter_map(|t| {
+                            let s = if t >= pair[0] {
+                                t.duration_since(pair[0]).as_secs_f64()
+                            } else {
+                                -pair[0].duration_since(t).as_secs_f64()
+                            };
+                            (s.abs() <= 30.0).then(|| format!("{s:+.1}"))
+                        })
+                        .collect();
+                    if offsets.is_empty() {
+                        "none".into()
+                    } else {
+                        offsets.join(" ")
+                    }
+                };
                 report.fail(format!(
-                    "email {id} delivered twice with no notify crash after an unrecorded send and no SMTP outage as it was accepted"
+                    "email {id} delivered twice with no notify crash after an unrecorded send and no SMTP outage as it was accepted; second delivery {:+.1}s, notify kills {}, SMTP stops {}, backend kills {}, outages {}",
+                    pair[1].duration_since(pair[0]).as_secs_f64(),
+                    around(&mut faults.notify_killed_at.iter().copied()),
+                    around(&mut faults.smtp_stopped_at.iter().copied()),
+                    around(&mut faults.backends_killed_at.iter().copied()),
+                    around(&mut faults.outages.iter().flat_map(|&(cut, back)| [cut, back])),
                 ));
             }
         }
