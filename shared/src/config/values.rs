@@ -275,50 +275,45 @@ pub fn max_attachments<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Erro
     read(d, |v| number(v, 1..=1000, "a number 1-1000"))
 }
 
+/// A path that exists and is a directory (`what` = "directory") or a file; blank: not set.
+fn existing(value: &str, is: fn(&std::path::Path) -> bool, what: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(value);
+    if is(&path) {
+        Ok(path)
+    } else {
+        Err(format!("{value:?} is not a {what}"))
+    }
+}
+
 /// A directory that exists.
 pub fn existing_dir<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
     read_optional(d, |value| {
-        let path = PathBuf::from(value);
-        if path.is_dir() {
-            Ok(path)
-        } else {
-            Err(format!("{value:?} is not a directory"))
-        }
+        existing(value, std::path::Path::is_dir, "directory")
     })
 }
 
 /// A file that exists.
 pub fn existing_file<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
-    read_optional(d, |value| {
-        let path = PathBuf::from(value);
-        if path.is_file() {
-            Ok(path)
-        } else {
-            Err(format!("{value:?} is not a file"))
-        }
-    })
+    read_optional(d, |value| existing(value, std::path::Path::is_file, "file"))
+}
+
+/// A path that is not blank (what it names need not exist yet); `what` says what it is for.
+fn non_blank(value: &str, what: &str) -> Result<PathBuf, String> {
+    if value.trim().is_empty() {
+        Err(format!("expected {what}, got an empty value"))
+    } else {
+        Ok(PathBuf::from(value.trim()))
+    }
 }
 
 /// A file path, not blank (the file need not exist yet).
 pub fn path<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
-    read(d, |value| {
-        if value.trim().is_empty() {
-            Err("expected a path, got an empty value".to_string())
-        } else {
-            Ok(PathBuf::from(value.trim()))
-        }
-    })
+    read(d, |value| non_blank(value, "a path"))
 }
 
 /// A folder path, not blank.
 pub fn folder_path<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
-    read(d, |value| {
-        if value.trim().is_empty() {
-            Err("expected a folder path, got an empty value".to_string())
-        } else {
-            Ok(PathBuf::from(value))
-        }
-    })
+    read(d, |value| non_blank(value, "a folder path"))
 }
 
 /// The document keys, `id:base64,...` (the first is active); blank: none.
