@@ -1,8 +1,10 @@
 //! The emails we send, one `notifications` row each: claimed (`pending`, or `failed` when it
-//! cannot be sent at all) before it is sent, then marked `sent` or `failed`. The row's id is
-//! the notify message's id, and the request, event and sequence number are unique, so an
-//! email is sent at most once however often its message is delivered. This module is the
-//! only code that writes `notifications`; the notify stage decides when.
+//! cannot be sent at all) before it is sent, then marked `sent` or `failed`. A customer's
+//! email about a move is claimed by the move itself ([`queue_for_move`]); the others by the
+//! notify stage ([`claim`]). The row's id is the notify message's id, and the request, event
+//! and sequence number are unique, so an email is sent at most once however often its message
+//! is delivered. This module is the only code that writes `notifications`; the moves and the
+//! notify stage decide when.
 
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -60,36 +62,91 @@ pub async fn claim(conn: &mut PgConnection, n: &NewNotification<'_>) -> sqlx::Re
     Ok(inserted.rows_affected() == 1)
 }
 
-/// Who may send a claimed email now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Writes the pending row of a customer's email about the request entering `state`, in the
+/// transaction of the move that causes it (`transition::apply`; the creation of a request for
+/// `received`), so the notify stage finds its row and only reads, sends and marks it. `id` is
+/// the notify message's id. The sequence number counts the request's entries into `state` so
+/// far, this one included (the move's audit event is written first), at least 1: the same
+/// number the notify stage's own claim counts for a message with no row. The Message-ID is
+/// [`crate::notify::named_message_id`]'s, formed in the statement. The recipient and language
+/// are written when the email goes out (or fails): the request's contact address may still
+/// change before then.
+pub async fn queue_for_move(
+    conn: &mut PgConnection,
+    id: Uuid,
+    request_id: Uuid,
+    event: &str,
+    state: &str,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"INSERT INTO notifications (id, request_id, event, seq, recipient, status, email_message_id)
+           SELECT $1, $2, $3, s.seq, '', 'pending',
+                  '<rf-' || $2::uuid::text || '-' || $3 || '-' || s.seq || '@refundd>'
+             FROM (SELECT greatest(count(*), 1)::int AS seq FROM request_events
+                    WHERE request_id = $2 AND to_state = $4
+                      AND from_state IS DISTINCT FROM $4) s
+           ON CONFLICT DO NOTHING"#,
+        id,
+        request_id,
+        event,
+        state
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// A pending email's row, as the sender needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// The how-manieth email of its event for its request.
+    pub seq: i32,
+    /// Its `Message-ID` header.
+    pub email_message_id: String,
+}
+
+/// Who may send an email now.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SendLock {
     /// The row is pending and locked by the caller's transaction until it commits: send.
-    Held,
+    Held(Pending),
     /// Another delivery of the same message holds the row and is sending it now.
     Busy,
-    /// Sent or failed already (or no row): nothing to send.
+    /// Sent or failed already: nothing to send.
     Final,
+    /// No row has this id (yet): the message's email was not claimed.
+    Missing,
 }
 
 /// Locks a pending email's row for the caller's transaction, so two deliveries of one message
-/// (a redelivery racing a copy the sweeper published again) never both send it.
+/// (a redelivery racing a copy the sweeper published again) never both send it. One
+/// statement when the row is there and free, the common case.
 pub async fn lock_for_sending(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<SendLock> {
-    let locked = sqlx::query_scalar!(
-        "SELECT status FROM notifications WHERE id = $1 AND status = 'pending'
+    let row = sqlx::query!(
+        "SELECT seq, status, email_message_id FROM notifications WHERE id = $1
             FOR UPDATE SKIP LOCKED",
         id
     )
     .fetch_optional(&mut *conn)
     .await?;
-    if locked.is_some() {
-        return Ok(SendLock::Held);
+    if let Some(row) = row {
+        return Ok(match (row.status.as_str(), row.email_message_id) {
+            ("pending", Some(email_message_id)) if !email_message_id.is_empty() => {
+                SendLock::Held(Pending {
+                    seq: row.seq,
+                    email_message_id,
+                })
+            }
+            _ => SendLock::Final,
+        });
     }
     let status = sqlx::query_scalar!("SELECT status FROM notifications WHERE id = $1", id)
         .fetch_optional(conn)
         .await?;
     Ok(match status.as_deref() {
         Some("pending") => SendLock::Busy,
-        _ => SendLock::Final,
+        Some(_) => SendLock::Final,
+        None => SendLock::Missing,
     })
 }
 
@@ -105,12 +162,21 @@ pub async fn note_error(conn: &mut PgConnection, id: Uuid, why: &str) -> sqlx::R
     .map(drop)
 }
 
-/// Marks a pending email sent: whether it was pending.
-pub async fn mark_sent(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+/// Marks a pending email sent to `recipient` in `language`: whether it was pending.
+pub async fn mark_sent(
+    conn: &mut PgConnection,
+    id: Uuid,
+    recipient: &str,
+    language: Option<&str>,
+) -> sqlx::Result<bool> {
     let marked = sqlx::query!(
-        "UPDATE notifications SET status = 'sent', sent_at = now(), error = NULL
+        "UPDATE notifications
+            SET status = 'sent', sent_at = now(), error = NULL, recipient = $2,
+                language = coalesce($3, language)
           WHERE id = $1 AND status = 'pending'",
-        id
+        id,
+        recipient,
+        language
     )
     .execute(conn)
     .await?;

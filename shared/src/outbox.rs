@@ -106,12 +106,12 @@ pub const TRACKED: [crate::messages::Stage; 2] = [
 /// whose statistics are behind a growing table takes that index and filters every open
 /// message: 4 ms and 1,700 blocks a call under load instead of 2 blocks (`scripts/bench-e2e`
 /// with `PROFILE=1`, docs/PERFORMANCE.md).
-pub async fn settle(pool: &sqlx::PgPool, message_id: Uuid) -> sqlx::Result<()> {
+pub async fn settle(conn: impl sqlx::PgExecutor<'_>, message_id: Uuid) -> sqlx::Result<()> {
     sqlx::query!(
         "UPDATE outbox SET settled_at = now() WHERE message_id = $1 AND settled_at IS NULL",
         message_id
     )
-    .execute(pool)
+    .execute(conn)
     .await
     .map(drop)
 }

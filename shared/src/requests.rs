@@ -146,7 +146,8 @@ pub struct Event {
     pub details: Value,
 }
 
-/// Inserts a request in `received` with its first audit event and `messages`.
+/// Inserts a request in `received` with its first audit event and `messages` (a `received`
+/// email among them gets its `notifications` row).
 pub async fn create(
     conn: &mut PgConnection,
     r: &NewRequest,
@@ -184,6 +185,23 @@ pub async fn create(
         &serde_json::json!({"channel": r.channel.as_str()}),
     )
     .await?;
+    // The `received` email among `messages` is claimed here, as a move's email is claimed by
+    // the move (`notifications::queue_for_move`).
+    let notify_key = crate::messages::Stage::Notify.routing_key();
+    for m in messages.iter().filter(|m| {
+        m.routing_key == notify_key
+            && m.payload["event"] == "received"
+            && m.payload["request_id"] == serde_json::json!(r.id)
+    }) {
+        crate::notifications::queue_for_move(
+            conn,
+            m.message_id,
+            r.id,
+            "received",
+            RequestState::Received.as_str(),
+        )
+        .await?;
+    }
     outbox::enqueue(conn, messages).await
 }
 

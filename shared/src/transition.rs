@@ -60,7 +60,8 @@ pub enum TransitionError {
 
 /// Writes the transition, its audit event and `messages` to the outbox, and the side effects
 /// that follow from the new state itself: the customer's email when the state is news for them
-/// ([`RequestState::tells_customer`]: a notify message with that event), and a webhook message
+/// ([`RequestState::tells_customer`]: its pending `notifications` row and a notify message
+/// with that event), and a webhook message
 /// when it is news for the merchant ([`RequestState::tells_merchant`]; the webhook stage
 /// delivers it to merchants that configured a webhook and drops it for the others). Callers
 /// never name either. Returns the new version. The caller commits (or rolls back) the
@@ -124,6 +125,15 @@ async fn write(
     let mut all = messages.to_vec();
     if let Some(event) = email {
         let notify = WorkMessage::new(Stage::Notify, t.request_id).with_event(event.as_str());
+        // The email's row, claimed by the move: notify reads, sends and marks it.
+        crate::notifications::queue_for_move(
+            conn,
+            notify.message_id,
+            t.request_id,
+            event.as_str(),
+            t.to.as_str(),
+        )
+        .await?;
         all.push(notify.into());
     }
     if t.to.tells_merchant() && takes_webhooks {
@@ -151,6 +161,28 @@ pub async fn record_event(
         actor,
         from.map(RequestState::as_str),
         to.as_str(),
+        reason,
+        details
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Appends an audit event that changes no state (an email sent, a payout retried), in the
+/// request's current state, read by the same statement.
+pub async fn record_note(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+    actor: Actor<'_>,
+    reason: &str,
+    details: &Value,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"INSERT INTO request_events (request_id, actor, from_state, to_state, reason, details)
+           SELECT id, $2, state, state, $3, $4 FROM refund_requests WHERE id = $1"#,
+        request_id,
+        actor,
         reason,
         details
     )

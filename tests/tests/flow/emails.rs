@@ -103,6 +103,23 @@ fn received(sink: &SmtpSink) -> Vec<Received> {
 }
 
 /// The Message-ID (without brackets) of the `seq`-th `event` email of a request.
+/// The notify message the move (or the creation) of request `id` queued for `event`, as the
+/// relay would publish it: its `notifications` row was written with it.
+async fn queued_notify(pool: &sqlx::PgPool, id: Uuid, event: &str) -> WorkMessage {
+    let payload: Value = sqlx::query_scalar(
+        "SELECT payload FROM outbox
+          WHERE routing_key = 'request.notify' AND payload->>'request_id' = $1::text
+            AND payload->>'event' = $2
+          ORDER BY id DESC LIMIT 1",
+    )
+    .bind(id)
+    .bind(event)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    serde_json::from_value(payload).unwrap()
+}
+
 fn mid(id: &str, event: &str, seq: u32) -> String {
     format!("rf-{id}-{event}-{seq}@refundd")
 }
@@ -915,7 +932,7 @@ async fn redelivered_and_repeated_messages_send_nothing_new() {
     )
     .await;
     let request: Uuid = id.parse().unwrap();
-    let message = WorkMessage::new(Stage::Notify, request).with_event("received");
+    let message = queued_notify(&app.db.pool, request, "received").await;
 
     notify.handle(message.clone()).await.unwrap();
     // The same message again (a lost ack), and another message about the same event.
@@ -1103,7 +1120,7 @@ async fn replies_to_an_emailed_application_join_the_customers_thread() {
     }
 
     notify
-        .handle(WorkMessage::new(Stage::Notify, request).with_event("received"))
+        .handle(queued_notify(&app.db.pool, request, "received").await)
         .await
         .unwrap();
     let delivered = sink.delivered();

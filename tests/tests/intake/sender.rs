@@ -275,6 +275,21 @@ async fn a_strangers_email_quoting_a_transaction_id_opens_nothing_until_the_paye
             assert!(!text.contains(leaked), "{leaked:?}: {text}");
         }
     }
+    // Each email's recipient is written when it goes out: wait for the last one.
+    assert!(
+        e2e::eventually(Duration::from_secs(20), || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM notifications
+                  WHERE request_id = $1::uuid AND status = 'pending'",
+            )
+            .bind(&id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+                == 0
+        })
+        .await
+    );
     let recipients: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT recipient FROM notifications WHERE request_id = $1::uuid",
     )

@@ -272,6 +272,75 @@ webhook_secret_env = "DEMO_WEBHOOK_SECRET"
     db.drop_database().await;
 }
 
+/// The move that causes a customer's email claims its `notifications` row in the same
+/// transaction, under the id of the notify message it queues, with the sequence number and
+/// Message-ID the notify stage would have given it: notify then only reads, sends and marks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_claims_its_emails_row_with_the_notify_messages_id() {
+    let db = TestDb::new().await;
+    let id = insert_request(&db.pool, RequestState::Validating).await;
+    // validating → needs_info → validating → needs_info: the second question is email 2.
+    let mut version = 1;
+    for (from, to) in [
+        (RequestState::Validating, RequestState::NeedsInfo),
+        (RequestState::NeedsInfo, RequestState::Validating),
+        (RequestState::Validating, RequestState::NeedsInfo),
+    ] {
+        let mut tx = db.pool.begin().await.unwrap();
+        version = transition::apply(&mut tx, &transition(id, version, from, to), &[])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let rows: Vec<(uuid::Uuid, String, i32, String, String, String)> = sqlx::query_as(
+        "SELECT n.id, n.event, n.seq, n.status, n.email_message_id, o.payload->>'event'
+           FROM notifications n JOIN outbox o ON o.message_id = n.id
+          WHERE n.request_id = $1 ORDER BY n.seq",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (n, (_, event, seq, status, message_id, queued)) in rows.iter().enumerate() {
+        assert_eq!(
+            (event.as_str(), *seq, status.as_str()),
+            ("needs_info", n as i32 + 1, "pending")
+        );
+        assert_eq!(queued, "needs_info");
+        assert_eq!(
+            message_id,
+            &shared::notify::named_message_id(id, "needs_info", *seq as u32),
+            "the statement forms the Message-ID as the notify stage does"
+        );
+    }
+    // A move whose email another one says better claims nothing.
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM notifications")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let mut tx = db.pool.begin().await.unwrap();
+    transition::apply_without_email(
+        &mut tx,
+        &transition(
+            id,
+            version,
+            RequestState::NeedsInfo,
+            RequestState::Validating,
+        ),
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM notifications")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+    db.drop_database().await;
+}
+
 /// The database knows the same names as the code: every state, language and reason the code
 /// has can be stored, and a name it does not know is refused by the database itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

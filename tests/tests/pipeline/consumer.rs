@@ -79,20 +79,21 @@ async fn the_same_message_delivered_twice_is_applied_once() {
             .fetch_one(&db.pool)
             .await
             .unwrap();
-    assert_eq!((state.as_str(), version), ("validating", 2));
+    // Validated and decided once, in one transaction: received → validating → approved.
+    assert_eq!((state.as_str(), version), ("approved", 3));
     let events: i64 =
         sqlx::query_scalar("SELECT count(*) FROM request_events WHERE request_id = $1")
             .bind(id)
             .fetch_one(&db.pool)
             .await
             .unwrap();
-    assert_eq!(events, 1);
-    let decide_messages: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE routing_key = 'request.decide'")
+    assert_eq!(events, 2);
+    let payout_messages: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE routing_key = 'request.payout'")
             .fetch_one(&db.pool)
             .await
             .unwrap();
-    assert_eq!(decide_messages, 1, "one decide message, not two");
+    assert_eq!(payout_messages, 1, "one payout message, not two");
     broker.cleanup().await;
     db.drop_database().await;
 }

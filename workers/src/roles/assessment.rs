@@ -23,6 +23,8 @@ pub struct Assessment {
     pub decision: Option<Decision>,
     /// What the engine was asked, with `decision`.
     pub input: Option<QuoteInput>,
+    /// What other requests already refund of the payment, in minor units.
+    committed_minor: i64,
 }
 
 impl Assessment {
@@ -82,9 +84,55 @@ pub async fn assess(
             documents,
             decision: None,
             input: None,
+            committed_minor: 0,
         });
     };
-    let committed = payments::committed_refunds(conn, payment.id, Some(id)).await?;
+    let committed_minor = payments::committed_refunds(conn, payment.id, Some(id)).await?;
+    let mut a = Assessment {
+        record,
+        payment: Some(payment),
+        documents,
+        decision: None,
+        input: None,
+        committed_minor,
+    };
+    a.evaluate(packs, calendars)?;
+    Ok(a)
+}
+
+impl Assessment {
+    /// Asks the policy engine about the request as read (again, after a change to the record
+    /// in memory such as its complete date): sets `input` and `decision`.
+    pub fn evaluate(
+        &mut self,
+        packs: &PolicyPacks,
+        calendars: &Calendars,
+    ) -> Result<(), HandlerError> {
+        let Some(payment) = &self.payment else {
+            return Ok(());
+        };
+        let (input, decision) = evaluate(
+            &self.record,
+            payment,
+            &self.documents,
+            self.committed_minor,
+            packs,
+            calendars,
+        )?;
+        self.input = Some(input);
+        self.decision = Some(decision);
+        Ok(())
+    }
+}
+
+fn evaluate(
+    record: &RequestRecord,
+    payment: &Payment,
+    documents: &[DocumentSummary],
+    committed: i64,
+    packs: &PolicyPacks,
+    calendars: &Calendars,
+) -> Result<(QuoteInput, Decision), HandlerError> {
     let kinds: Vec<DocumentKind> = documents
         .iter()
         .filter(|d| d.is_valid())
@@ -97,8 +145,8 @@ pub async fn assess(
         .collect();
     let identity_verified = kinds.contains(&DocumentKind::IdentityDocument);
     let mut input = requests::quote_input(
-        &record,
-        &payment,
+        record,
+        payment,
         Money::from_minor(committed, payment.currency),
         kinds,
     )
@@ -118,11 +166,5 @@ pub async fn assess(
             .missing
             .retain(|m| m != "identity_document_verified");
     }
-    Ok(Assessment {
-        record,
-        payment: Some(payment),
-        documents,
-        decision: Some(decision),
-        input: Some(input),
-    })
+    Ok((input, decision))
 }

@@ -3,6 +3,10 @@
 //! request to approved (on to payout), awaiting confirmation (a supervisor confirms),
 //! manual review or rejected. Side effects the pack names (such as revoking course access
 //! within a working day) are recorded with the decision and in the history.
+//!
+//! The validate stage decides a complete request itself, in its own transaction, with
+//! [`decide`]; the decide role takes the decide messages still queued (from before, or sent
+//! by hand) and decides them the same way.
 
 use std::sync::Arc;
 
@@ -13,9 +17,9 @@ use shared::lifecycle::RequestState;
 use shared::messages::{Stage, WorkMessage};
 use shared::policy::{DecisionKind, PolicyPacks};
 use shared::transition::{self, Transition};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
-use super::assessment::assess;
+use super::assessment::{Assessment, assess};
 use super::validate::to_handler_error;
 
 pub struct Decide {
@@ -48,105 +52,122 @@ impl Handler for Decide {
             tx.commit().await?;
             return Ok(());
         }
-        let mut a = assess(&mut tx, id, &self.packs, &self.calendars).await?;
-        let Some(decision) = a.decision.take() else {
-            return Err(HandlerError::Permanent(anyhow::anyhow!(
-                "request {id} reached decide without a payment"
-            )));
-        };
-        // An application read from an email is decided automatically only on a certain
-        // reading (see `guess`); otherwise a person decides.
-        let pack = a.payment.as_ref().and_then(|p| self.packs.get(&p.policy));
-        let automatic = matches!(decision.decision, DecisionKind::Reject)
-            || (decision.decision == DecisionKind::Approve && !decision.requires_confirmation);
-        let guess = if automatic {
-            super::guess::doubt(&mut tx, &a.record, pack, &decision).await?
-        } else {
-            None
-        };
-        // The customer's email follows from the new state (`transition::apply`).
-        let (to, messages, why) = match decision.decision {
-            _ if guess.is_some() => (
-                RequestState::ManualReview,
-                Vec::new(),
-                "read from an email, and the reading is not certain: a person decides",
-            ),
-            DecisionKind::Approve if decision.requires_confirmation => (
-                RequestState::AwaitingConfirmation,
-                Vec::new(),
-                "the policy approves; a supervisor must confirm",
-            ),
-            DecisionKind::Approve => (
-                RequestState::Approved,
-                vec![
-                    WorkMessage::new(Stage::Payout, id)
-                        .with_version(version + 1)
-                        .into(),
-                ],
-                "approved under the policy",
-            ),
-            DecisionKind::Reject => (
-                RequestState::Rejected,
-                Vec::new(),
-                "rejected under the policy",
-            ),
-            DecisionKind::ManualReview => (
-                RequestState::ManualReview,
-                Vec::new(),
-                "the policy is silent; a person decides",
-            ),
-            DecisionKind::NeedsInfo => (
-                RequestState::NeedsInfo,
-                Vec::new(),
-                "information is missing",
-            ),
-        };
-        // A request a person decides is due like any other: a refusal read from an uncertain
-        // email has no due date of its own, so it takes the pack's default.
-        let due_on = match (&guess, decision.refund_due_by) {
-            (Some(_), None) => a.default_due(&self.packs, &self.calendars),
-            (_, due) => due,
-        };
-        shared::requests::record_decision(
-            &mut tx,
-            id,
-            &shared::policy::StoredDecision::from_engine(&decision),
-            decision.amount.map(shared::money::Money::minor),
-            due_on,
-        )
-        .await?;
-        transition::apply(
-            &mut tx,
-            &Transition {
-                request_id: id,
-                expected_version: version,
-                from: state,
-                to,
-                actor: "worker:decide",
-                reason: Some(why),
-                details: {
-                    let mut details = json!({
-                        "policy": decision.policy,
-                        "policy_version": decision.policy_version,
-                        "rule": decision.rule,
-                        "clause": decision.clause,
-                        "clause_translations": decision.clause_translations,
-                        "amount": decision.amount,
-                        "refund_due_by": decision.refund_due_by,
-                        "effects": decision.effects,
-                    });
-                    if let Some(doubt) = &guess {
-                        details["not_automatic"] = doubt.clone();
-                    }
-                    details
-                },
-            },
-            &messages,
-        )
-        .await
-        .map_err(to_handler_error)?;
+        let a = assess(&mut tx, id, &self.packs, &self.calendars).await?;
+        decide(&mut tx, version, a, &self.packs, &self.calendars).await?;
         tx.commit().await?;
-        tracing::info!(request_id = %id, decision = ?decision.decision, state = %to, "request decided");
         Ok(())
     }
+}
+
+/// Decides a complete request in `validating`, locked by the caller's transaction at
+/// `version`, from its assessment: stores the decision and makes the move, in the caller's
+/// transaction (the validate stage calls it in its own, so a request that needs nothing read
+/// from a document is validated and decided in one transaction).
+pub(super) async fn decide(
+    tx: &mut PgConnection,
+    version: i32,
+    mut a: Assessment,
+    packs: &PolicyPacks,
+    calendars: &Calendars,
+) -> Result<(), HandlerError> {
+    let id = a.record.id;
+    let state = RequestState::Validating;
+    let Some(decision) = a.decision.take() else {
+        return Err(HandlerError::Permanent(anyhow::anyhow!(
+            "request {id} reached decide without a payment"
+        )));
+    };
+    // An application read from an email is decided automatically only on a certain
+    // reading (see `guess`); otherwise a person decides.
+    let pack = a.payment.as_ref().and_then(|p| packs.get(&p.policy));
+    let automatic = matches!(decision.decision, DecisionKind::Reject)
+        || (decision.decision == DecisionKind::Approve && !decision.requires_confirmation);
+    let guess = if automatic {
+        super::guess::doubt(tx, &a.record, pack, &decision).await?
+    } else {
+        None
+    };
+    // The customer's email follows from the new state (`transition::apply`).
+    let (to, messages, why) = match decision.decision {
+        _ if guess.is_some() => (
+            RequestState::ManualReview,
+            Vec::new(),
+            "read from an email, and the reading is not certain: a person decides",
+        ),
+        DecisionKind::Approve if decision.requires_confirmation => (
+            RequestState::AwaitingConfirmation,
+            Vec::new(),
+            "the policy approves; a supervisor must confirm",
+        ),
+        DecisionKind::Approve => (
+            RequestState::Approved,
+            vec![
+                WorkMessage::new(Stage::Payout, id)
+                    .with_version(version + 1)
+                    .into(),
+            ],
+            "approved under the policy",
+        ),
+        DecisionKind::Reject => (
+            RequestState::Rejected,
+            Vec::new(),
+            "rejected under the policy",
+        ),
+        DecisionKind::ManualReview => (
+            RequestState::ManualReview,
+            Vec::new(),
+            "the policy is silent; a person decides",
+        ),
+        DecisionKind::NeedsInfo => (
+            RequestState::NeedsInfo,
+            Vec::new(),
+            "information is missing",
+        ),
+    };
+    // A request a person decides is due like any other: a refusal read from an uncertain
+    // email has no due date of its own, so it takes the pack's default.
+    let due_on = match (&guess, decision.refund_due_by) {
+        (Some(_), None) => a.default_due(packs, calendars),
+        (_, due) => due,
+    };
+    shared::requests::record_decision(
+        tx,
+        id,
+        &shared::policy::StoredDecision::from_engine(&decision),
+        decision.amount.map(shared::money::Money::minor),
+        due_on,
+    )
+    .await?;
+    transition::apply(
+        tx,
+        &Transition {
+            request_id: id,
+            expected_version: version,
+            from: state,
+            to,
+            actor: "worker:decide",
+            reason: Some(why),
+            details: {
+                let mut details = json!({
+                    "policy": decision.policy,
+                    "policy_version": decision.policy_version,
+                    "rule": decision.rule,
+                    "clause": decision.clause,
+                    "clause_translations": decision.clause_translations,
+                    "amount": decision.amount,
+                    "refund_due_by": decision.refund_due_by,
+                    "effects": decision.effects,
+                });
+                if let Some(doubt) = &guess {
+                    details["not_automatic"] = doubt.clone();
+                }
+                details
+            },
+        },
+        &messages,
+    )
+    .await
+    .map_err(to_handler_error)?;
+    tracing::info!(request_id = %id, decision = ?decision.decision, state = %to, "request decided");
+    Ok(())
 }

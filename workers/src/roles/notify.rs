@@ -6,11 +6,16 @@
 //! to it.
 //!
 //! Exactly once, step by step:
-//! 1. In one transaction, a `notifications` row is claimed and committed (status `pending`)
-//!    before anything is sent. Its id is the id of the work message that asked for it, so a
-//!    redelivered message finds its own row.
-//! 2. The email is sent with the row's Message-ID.
-//! 3. The row is marked `sent` (or `failed`) with an audit event in the request's history.
+//! 1. A `notifications` row is claimed and committed (status `pending`) before anything is
+//!    sent. Its id is the id of the work message that asked for it, so a redelivered message
+//!    finds its own row. A customer's email about a move is claimed by the move itself, in its
+//!    transaction (`shared::notifications::queue_for_move`); any other email (escalations, the
+//!    intake's answers, letters about inbound emails) by this stage, in a transaction of its
+//!    own, when its message first comes.
+//! 2. In one transaction: the row is locked (`FOR UPDATE SKIP LOCKED`: a second delivery of
+//!    the same message waits for a retry tier instead of sending too), the request read, the
+//!    email sent with the row's Message-ID, the row marked `sent` (or `failed`) with an audit
+//!    event in the request's history, and the message settled in the outbox.
 //!
 //! Which row a message maps to (`seq`): the email about an event is number N when the
 //! request's history holds N occurrences of that event so far (entries into the event's
@@ -34,7 +39,7 @@ use shared::lifecycle::RequestState;
 use shared::merchants::{Merchant, Merchants};
 use shared::messages::WorkMessage;
 use shared::money::{Currency, Money};
-use shared::notifications::{self, NewNotification, SendLock};
+use shared::notifications::{self, NewNotification, Pending, SendLock};
 use shared::notify::{
     AmountReason, EmailContext, Escalation, EscalationContext, Event, Language, Mailer,
     OutgoingEmail, RefundChannel, SendError, named_address, named_message_id, render,
@@ -44,7 +49,7 @@ use shared::payments::{self, Payment};
 use shared::policy::StoredDecision;
 use shared::requests::{self, RequestRecord};
 use shared::transition;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::intake::{SENDER_CHECK, UNVERIFIED_REPLY};
@@ -272,6 +277,23 @@ impl InboundLetter {
         }
         Ok(letter)
     }
+
+    /// The address it goes to, if it has one.
+    fn recipient(&self) -> Option<String> {
+        self.to
+            .as_deref()
+            .map(str::trim)
+            .filter(|to| !to.is_empty())
+            .map(str::to_owned)
+    }
+
+    /// Why it must not or cannot go out to `to`, if so.
+    fn refusal(&self, to: Option<&str>) -> Option<String> {
+        self.refused.clone().or_else(|| {
+            to.is_none()
+                .then(|| "the email has no address to go to".to_owned())
+        })
+    }
 }
 
 /// What an email is about: the request, its payment and merchant, and for the intake's
@@ -290,126 +312,179 @@ struct Addressee {
     language: Language,
 }
 
-/// A claimed `notifications` row.
-struct Claimed {
-    seq: i32,
-    /// `pending`, `sent` or `failed`.
-    status: String,
-    email_message_id: String,
-}
-
-/// The outcome of claiming the row for a message.
-enum Claim {
-    /// Send this row's email (pending, possibly again).
-    Send(Claimed),
-    /// Sent or failed already, or another message owns this occurrence: nothing to do.
-    Done,
+/// Whether a handled message's outbox row was settled in the handler's own transaction (the
+/// one that marked its email), or is still to settle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Settled {
+    InTransaction,
+    NotYet,
 }
 
 impl Handler for Notify {
     /// Settles the message's outbox row when done with it (sent, failed, or nothing to send),
-    /// so the sweeper publishes again only what was lost or is still going round the tiers.
+    /// so the sweeper publishes again only what was lost or is still going round the tiers:
+    /// in the transaction that marks the email when there is one, else on its own.
     async fn handle(&self, message: WorkMessage) -> Result<(), HandlerError> {
         let id = message.message_id;
-        let result = self.handle_message(message).await;
-        shared::outbox::settle_after(&self.pool, id, result, HandlerError::is_retried).await
+        match self.handle_message(message).await {
+            Ok(Settled::InTransaction) => Ok(()),
+            other => {
+                shared::outbox::settle_after(
+                    &self.pool,
+                    id,
+                    other.map(drop),
+                    HandlerError::is_retried,
+                )
+                .await
+            }
+        }
     }
 }
 
 impl Notify {
-    async fn handle_message(&self, message: WorkMessage) -> Result<(), HandlerError> {
-        let id = message.request_id;
+    /// One transaction per email in the common case: the row the move wrote is locked, the
+    /// request read, the email sent, the row marked and the message settled. A message with
+    /// no row yet (escalations, the intake's answers, letters about inbound emails) claims
+    /// one first, committed before anything is sent.
+    async fn handle_message(&self, message: WorkMessage) -> Result<Settled, HandlerError> {
         let name = message.event.as_deref().ok_or_else(|| {
             HandlerError::Permanent(anyhow::anyhow!(
-                "notify message for request {id} names no event"
+                "notify message for request {} names no event",
+                message.request_id
             ))
         })?;
         let notice =
             Notice::parse(name).map_err(|e| HandlerError::Permanent(anyhow::anyhow!(e)))?;
-        if notice.about_inbound_email() {
-            return self.handle_inbound(message, notice).await;
+        let mut claimed_here = false;
+        loop {
+            let mut tx = self.pool.begin().await?;
+            match notifications::lock_for_sending(&mut tx, message.message_id).await? {
+                SendLock::Held(pending) => {
+                    return self.send_locked(tx, &message, notice, &pending).await;
+                }
+                SendLock::Final => {
+                    shared::outbox::settle(&mut *tx, message.message_id).await?;
+                    tx.commit().await?;
+                    self.forget_unrecorded(message.message_id);
+                    return Ok(Settled::InTransaction);
+                }
+                SendLock::Busy => {
+                    return Err(HandlerError::Transient(anyhow::anyhow!(
+                        "{} email for {} is being sent by another delivery of the same message; looked at again later",
+                        notice.name(),
+                        about(notice, message.request_id)
+                    )));
+                }
+                SendLock::Missing if !claimed_here => {
+                    tx.rollback().await?;
+                    let claimed = if notice.about_inbound_email() {
+                        self.claim_letter(&message, notice).await?
+                    } else {
+                        self.claim_for_request(&message, notice).await?
+                    };
+                    if !claimed {
+                        return Ok(Settled::NotYet);
+                    }
+                    claimed_here = true;
+                }
+                SendLock::Missing => {
+                    return Err(HandlerError::Transient(anyhow::anyhow!(
+                        "the {} email's row for {} was claimed and is gone; looked at again later",
+                        notice.name(),
+                        about(notice, message.request_id)
+                    )));
+                }
+            }
         }
-        let mut conn = self.pool.acquire().await?;
-        let request = requests::find(&mut conn, id).await?.ok_or_else(|| {
+    }
+
+    /// Writes, sends and marks the email of a row this transaction holds.
+    async fn send_locked(
+        &self,
+        mut tx: Transaction<'_, Postgres>,
+        message: &WorkMessage,
+        notice: Notice,
+        pending: &Pending,
+    ) -> Result<Settled, HandlerError> {
+        if notice.about_inbound_email() {
+            return self.send_letter(tx, message, notice, pending).await;
+        }
+        let id = message.request_id;
+        let request = requests::find(&mut tx, id).await?.ok_or_else(|| {
             HandlerError::Permanent(anyhow::anyhow!("request {id} does not exist"))
         })?;
         let payment = match request.payment_id {
-            Some(payment_id) => payments::find(&mut conn, payment_id).await?,
+            Some(payment_id) => payments::find(&mut tx, payment_id).await?,
             None => None,
         };
         let answer = match notice {
-            Notice::IntakeReply => Some(
-                IntakeAnswer::find(&mut conn, message.message_id)
-                    .await?
-                    .ok_or_else(|| {
-                        HandlerError::Permanent(anyhow::anyhow!(
-                            "no automatic answer with id {} for request {id}",
-                            message.message_id
-                        ))
-                    })?,
-            ),
+            Notice::IntakeReply => IntakeAnswer::find(&mut tx, message.message_id).await?,
             _ => None,
         };
         let channel = match notice {
             Notice::Customer(Event::Refunded) => {
-                refund_channel(&mut conn, &request, payment.as_ref()).await?
+                refund_channel(&mut tx, &request, payment.as_ref()).await?
             }
             _ => None,
         };
-        drop(conn);
         let merchant = request
             .merchant
             .as_deref()
             .or(payment.as_ref().map(|p| p.merchant.as_str()))
             .and_then(|m| self.merchants.get(m));
-        let addressee = addressee(
+        let addressee = match addressee(
             notice,
             &request,
             payment.as_ref(),
             merchant,
             answer.as_ref(),
-        );
-
-        let claimed = match self
-            .claim(message.message_id, &request, notice, &addressee)
-            .await?
-        {
-            Claim::Send(claimed) => claimed,
-            Claim::Done => return Ok(()),
-        };
-        let addressee = match addressee {
+        ) {
             Ok(addressee) => addressee,
-            // Claimed earlier, and the address has gone since.
-            Err(why) => {
-                self.mark_failed(message.message_id, Some(id), notice, &why)
-                    .await?;
-                return Ok(());
-            }
+            // The address has gone since the row was claimed.
+            Err(why) => return Self::fail(tx, message.message_id, Some(id), notice, &why).await,
+        };
+        let about = About {
+            request: &request,
+            merchant,
+            answer: answer.as_ref(),
+            channel,
         };
         let email = match self
-            .email(
-                notice,
-                &About {
-                    request: &request,
-                    merchant,
-                    answer: answer.as_ref(),
-                    channel,
-                },
-                &addressee,
-                &claimed,
-            )
+            .email(&mut tx, notice, &about, &addressee, pending)
             .await
         {
             Ok(email) => email,
             Err(Unsendable::Database(e)) => return Err(e.into()),
             Err(Unsendable::Because(why)) => {
-                self.mark_failed(message.message_id, Some(id), notice, &why)
-                    .await?;
-                return Ok(());
+                return Self::fail(tx, message.message_id, Some(id), notice, &why).await;
             }
         };
-        self.deliver(&email, message.message_id, Some(id), notice, &claimed)
-            .await
+        let language = addressee.language.code();
+        self.deliver(
+            tx,
+            &email,
+            Some(language),
+            message.message_id,
+            Some(id),
+            notice,
+            pending,
+        )
+        .await
+    }
+
+    /// Marks a held row failed for good, with the event in the history, and settles.
+    async fn fail(
+        mut tx: Transaction<'_, Postgres>,
+        message_id: Uuid,
+        request_id: Option<Uuid>,
+        notice: Notice,
+        why: &str,
+    ) -> Result<Settled, HandlerError> {
+        tracing::warn!(request_id = ?request_id, event = notice.name(), error = %why, "email cannot be sent; marked failed");
+        Self::record_failed(&mut tx, message_id, request_id, notice, why).await?;
+        shared::outbox::settle(&mut *tx, message_id).await?;
+        tx.commit().await?;
+        Ok(Settled::InTransaction)
     }
 }
 
@@ -425,50 +500,56 @@ impl From<sqlx::Error> for Unsendable {
     }
 }
 
+/// What an email is about, in an error message.
+fn about(notice: Notice, id: Uuid) -> String {
+    if notice.about_inbound_email() {
+        "an inbound email".to_owned()
+    } else {
+        format!("request {id}")
+    }
+}
+
 impl Notify {
-    /// Sends a claimed email and marks its row: sent, or failed for a permanent refusal; a
-    /// transient failure keeps the row pending and goes to the retry tiers. The row stays
-    /// locked while the email goes out and is marked in the same transaction: a second
-    /// delivery of the same message waits its turn (retry tier) instead of sending it too.
+    /// Sends the email of a row `tx` holds and marks it: sent, or failed for a permanent
+    /// refusal, settling the message in the same transaction; a transient failure keeps the
+    /// row pending (with the error) and goes to the retry tiers. The row stays locked while
+    /// the email goes out: a second delivery of the same message waits its turn (retry tier)
+    /// instead of sending it too.
+    #[allow(clippy::too_many_arguments)]
     async fn deliver(
         &self,
+        mut tx: Transaction<'_, Postgres>,
         email: &OutgoingEmail,
+        language: Option<&str>,
         message_id: Uuid,
         request_id: Option<Uuid>,
         notice: Notice,
-        claimed: &Claimed,
-    ) -> Result<(), HandlerError> {
-        let about = request_id.map_or_else(
-            || "an inbound email".to_owned(),
-            |id| format!("request {id}"),
-        );
+        pending: &Pending,
+    ) -> Result<Settled, HandlerError> {
         let sent_before = self
             .unrecorded
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .contains(&message_id);
-        let mut tx = self.pool.begin().await?;
         if sent_before {
-            Self::mark_sent(&mut tx, message_id, request_id, notice, claimed).await?;
+            Self::mark_sent(
+                &mut tx, message_id, request_id, notice, pending, email, language,
+            )
+            .await?;
+            shared::outbox::settle(&mut *tx, message_id).await?;
             tx.commit().await?;
             self.forget_unrecorded(message_id);
-            tracing::info!(request_id = ?request_id, event = notice.name(), seq = claimed.seq, "email sent earlier now recorded (not sent again)");
-            return Ok(());
-        }
-        match notifications::lock_for_sending(&mut tx, message_id).await? {
-            SendLock::Held => {}
-            SendLock::Final => return Ok(()),
-            SendLock::Busy => {
-                return Err(HandlerError::Transient(anyhow::anyhow!(
-                    "{} email for {about} is being sent by another delivery of the same message; looked at again later",
-                    notice.name()
-                )));
-            }
+            tracing::info!(request_id = ?request_id, event = notice.name(), seq = pending.seq, "email sent earlier now recorded (not sent again)");
+            return Ok(Settled::InTransaction);
         }
         match self.mailer.send(email).await {
             Ok(()) => {
                 let recorded = async {
-                    Self::mark_sent(&mut tx, message_id, request_id, notice, claimed).await?;
+                    Self::mark_sent(
+                        &mut tx, message_id, request_id, notice, pending, email, language,
+                    )
+                    .await?;
+                    shared::outbox::settle(&mut *tx, message_id).await?;
                     tx.commit().await
                 }
                 .await;
@@ -483,33 +564,36 @@ impl Notify {
                         "email sent but not recorded yet; it will be recorded when the database answers, not sent again");
                     return Err(e.into());
                 }
-                tracing::info!(request_id = ?request_id, event = notice.name(), seq = claimed.seq, "email sent");
-                Ok(())
+                tracing::info!(request_id = ?request_id, event = notice.name(), seq = pending.seq, "email sent");
+                Ok(Settled::InTransaction)
             }
             Err(SendError::Transient(why)) => {
                 notifications::note_error(&mut tx, message_id, &why).await?;
                 tx.commit().await?;
                 Err(HandlerError::Transient(anyhow::anyhow!(
-                    "{} email for {about} not sent yet: {why}",
-                    notice.name()
+                    "{} email for {} not sent yet: {why}",
+                    notice.name(),
+                    about(notice, request_id.unwrap_or_default())
                 )))
             }
             Err(SendError::Permanent(why)) => {
                 tracing::warn!(request_id = ?request_id, event = notice.name(), error = %why, "email refused; marked failed");
                 Self::record_failed(&mut tx, message_id, request_id, notice, &why).await?;
+                shared::outbox::settle(&mut *tx, message_id).await?;
                 tx.commit().await?;
-                Ok(())
+                Ok(Settled::InTransaction)
             }
         }
     }
 
-    /// An email about an inbound email that opened no request (`unverified_reply`,
-    /// `sender_check`): claimed by its own `notifications` row, sent as the intake wrote it.
-    async fn handle_inbound(
+    /// Claims the row of an email about an inbound email that opened no request
+    /// (`unverified_reply`, `sender_check`) or of a reconciliation's escalation: `pending`,
+    /// or `failed` when it must not or cannot go out. Whether there is an email to send.
+    async fn claim_letter(
         &self,
-        message: WorkMessage,
+        message: &WorkMessage,
         notice: Notice,
-    ) -> Result<(), HandlerError> {
+    ) -> Result<bool, HandlerError> {
         let mut tx = self.pool.begin().await?;
         let letter = InboundLetter::find(&mut tx, notice, message.message_id)
             .await?
@@ -520,63 +604,57 @@ impl Notify {
                     message.message_id
                 ))
             })?;
-        let to = letter
-            .to
-            .as_deref()
-            .map(str::trim)
-            .filter(|to| !to.is_empty())
-            .map(str::to_owned);
-        let refused = letter.refused.clone().or_else(|| {
-            to.is_none()
-                .then(|| "the email has no address to go to".to_owned())
-        });
-        let claimed = match find_row(&mut tx, message.message_id).await? {
-            Some(row) => {
-                tx.commit().await?;
-                match claimed(row) {
-                    Claim::Send(claimed) => claimed,
-                    Claim::Done => return Ok(()),
-                }
-            }
-            None => {
-                let email_message_id = named_message_id(letter.thread_id, notice.name(), 1);
-                let inserted = notifications::claim(
-                    &mut tx,
-                    &NewNotification {
-                        id: message.message_id,
-                        request_id: None,
-                        inbound_email_id: letter.inbound_email_id,
-                        reconciliation: letter.reconciliation.as_deref(),
-                        event: notice.name(),
-                        seq: 1,
-                        recipient: to.as_deref().unwrap_or(""),
-                        language: letter.language.as_deref(),
-                        status: if refused.is_some() {
-                            "failed"
-                        } else {
-                            "pending"
-                        },
-                        email_message_id: &email_message_id,
-                        error: refused.as_deref(),
-                    },
-                )
-                .await?;
-                tx.commit().await?;
-                if let Some(why) = &refused {
-                    tracing::warn!(inbound_email_id = ?letter.inbound_email_id, reconciliation = letter.reconciliation, event = notice.name(), error = %why, "email cannot be sent; marked failed");
-                }
-                if !inserted || refused.is_some() {
-                    return Ok(());
-                }
-                Claimed {
-                    seq: 1,
-                    status: "pending".to_owned(),
-                    email_message_id,
-                }
-            }
+        let to = letter.recipient();
+        let refused = letter.refusal(to.as_deref());
+        let email_message_id = named_message_id(letter.thread_id, notice.name(), 1);
+        let inserted = notifications::claim(
+            &mut tx,
+            &NewNotification {
+                id: message.message_id,
+                request_id: None,
+                inbound_email_id: letter.inbound_email_id,
+                reconciliation: letter.reconciliation.as_deref(),
+                event: notice.name(),
+                seq: 1,
+                recipient: to.as_deref().unwrap_or(""),
+                language: letter.language.as_deref(),
+                status: if refused.is_some() {
+                    "failed"
+                } else {
+                    "pending"
+                },
+                email_message_id: &email_message_id,
+                error: refused.as_deref(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        if let Some(why) = &refused {
+            tracing::warn!(inbound_email_id = ?letter.inbound_email_id, reconciliation = letter.reconciliation, event = notice.name(), error = %why, "email cannot be sent; marked failed");
+        }
+        Ok(inserted && refused.is_none())
+    }
+
+    /// Sends a claimed email about an inbound email (or a reconciliation) as the intake (or
+    /// the sla role) wrote it.
+    async fn send_letter(
+        &self,
+        mut tx: Transaction<'_, Postgres>,
+        message: &WorkMessage,
+        notice: Notice,
+        pending: &Pending,
+    ) -> Result<Settled, HandlerError> {
+        let Some(letter) = InboundLetter::find(&mut tx, notice, message.message_id).await? else {
+            let why = format!("no {} email with id {}", notice.name(), message.message_id);
+            return Self::fail(tx, message.message_id, None, notice, &why).await;
         };
-        let Some(to) = to else {
-            return Ok(());
+        let to = letter.recipient();
+        let to = match (letter.refusal(to.as_deref()), to) {
+            (None, Some(to)) => to,
+            (why, _) => {
+                let why = why.unwrap_or_else(|| "the email has no address to go to".to_owned());
+                return Self::fail(tx, message.message_id, None, notice, &why).await;
+            }
         };
         // The answer to a stranger is signed by nobody in particular: naming the merchant
         // would tell them whose payment they named.
@@ -589,18 +667,14 @@ impl Notify {
         };
         let (from, reply_to) = match self.addresses(merchant, "Refunds") {
             Ok(addresses) => addresses,
-            Err(why) => {
-                self.mark_failed(message.message_id, None, notice, &why)
-                    .await?;
-                return Ok(());
-            }
+            Err(why) => return Self::fail(tx, message.message_id, None, notice, &why).await,
         };
         let language = Language::from_code(letter.language.as_deref().unwrap_or("en"));
         let mut email = OutgoingEmail {
             to,
             from,
             reply_to,
-            message_id: claimed.email_message_id.clone(),
+            message_id: pending.email_message_id.clone(),
             in_reply_to: None,
             references: Vec::new(),
             rendered: render_plain(
@@ -615,8 +689,17 @@ impl Notify {
         {
             email = email.in_reply_to_customer(answers, &[]);
         }
-        self.deliver(&email, message.message_id, None, notice, &claimed)
-            .await
+        let language = letter.language.clone();
+        self.deliver(
+            tx,
+            &email,
+            language.as_deref(),
+            message.message_id,
+            None,
+            notice,
+            pending,
+        )
+        .await
     }
 
     /// The From and Reply-To of an email: the configured addresses, else the merchant's
@@ -648,25 +731,55 @@ impl Notify {
         Ok((from, reply_to))
     }
 
-    /// Finds this message's row, or inserts it (`pending`, or `failed` when there is nobody
-    /// to write to) and commits, before anything is sent.
-    async fn claim(
+    /// Claims the row of an email about a request that its move did not claim (escalations,
+    /// the intake's answers, messages from before moves claimed their emails): `pending`, or
+    /// `failed` when there is nobody to write to, committed before anything is sent. Whether
+    /// there is an email to send (`false`: another message holds this occurrence, or it
+    /// failed).
+    async fn claim_for_request(
         &self,
-        message_id: Uuid,
-        request: &RequestRecord,
+        message: &WorkMessage,
         notice: Notice,
-        addressee: &Result<Addressee, String>,
-    ) -> Result<Claim, HandlerError> {
+    ) -> Result<bool, HandlerError> {
+        let id = message.request_id;
+        let message_id = message.message_id;
         let mut tx = self.pool.begin().await?;
-        if let Some(row) = find_row(&mut tx, message_id).await? {
-            tx.commit().await?;
-            return Ok(claimed(row));
-        }
+        let request = requests::find(&mut tx, id).await?.ok_or_else(|| {
+            HandlerError::Permanent(anyhow::anyhow!("request {id} does not exist"))
+        })?;
+        let payment = match request.payment_id {
+            Some(payment_id) => payments::find(&mut tx, payment_id).await?,
+            None => None,
+        };
+        let answer = match notice {
+            Notice::IntakeReply => Some(
+                IntakeAnswer::find(&mut tx, message_id)
+                    .await?
+                    .ok_or_else(|| {
+                        HandlerError::Permanent(anyhow::anyhow!(
+                            "no automatic answer with id {message_id} for request {id}"
+                        ))
+                    })?,
+            ),
+            _ => None,
+        };
+        let merchant = request
+            .merchant
+            .as_deref()
+            .or(payment.as_ref().map(|p| p.merchant.as_str()))
+            .and_then(|m| self.merchants.get(m));
+        let addressee = addressee(
+            notice,
+            &request,
+            payment.as_ref(),
+            merchant,
+            answer.as_ref(),
+        );
         let seq = occurrences(&mut tx, request.id, notice, message_id)
             .await?
             .max(1);
         let email_message_id = named_message_id(request.id, notice.name(), seq as u32);
-        let (to, language, status, error) = match addressee {
+        let (to, language, status, error) = match &addressee {
             Ok(a) => (a.to.as_str(), Some(a.language.code()), "pending", None),
             Err(why) => ("", None, "failed", Some(why.as_str())),
         };
@@ -692,9 +805,9 @@ impl Notify {
             // same occurrence: whichever holds the row sends the email.
             tx.commit().await?;
             tracing::info!(request_id = %request.id, event = notice.name(), seq, "email already claimed by another message; nothing to send");
-            return Ok(Claim::Done);
+            return Ok(false);
         }
-        if let Err(why) = addressee {
+        if let Err(why) = &addressee {
             record(
                 &mut tx,
                 request.id,
@@ -704,14 +817,10 @@ impl Notify {
             .await?;
             tx.commit().await?;
             tracing::warn!(request_id = %request.id, event = notice.name(), error = %why, "email cannot be sent; marked failed");
-            return Ok(Claim::Done);
+            return Ok(false);
         }
         tx.commit().await?;
-        Ok(Claim::Send(Claimed {
-            seq,
-            status: status.to_owned(),
-            email_message_id,
-        }))
+        Ok(true)
     }
 
     fn forget_unrecorded(&self, message_id: Uuid) {
@@ -726,9 +835,11 @@ impl Notify {
         message_id: Uuid,
         request_id: Option<Uuid>,
         notice: Notice,
-        claimed: &Claimed,
+        pending: &Pending,
+        email: &OutgoingEmail,
+        language: Option<&str>,
     ) -> sqlx::Result<()> {
-        if notifications::mark_sent(tx, message_id).await?
+        if notifications::mark_sent(tx, message_id, &email.to, language).await?
             && let Some(request_id) = request_id
         {
             record(
@@ -737,26 +848,13 @@ impl Notify {
                 &format!("email sent: {}", notice.name()),
                 json!({
                     "event": notice.name(),
-                    "seq": claimed.seq,
-                    "message_id": claimed.email_message_id,
+                    "seq": pending.seq,
+                    "message_id": pending.email_message_id,
                     "status": "sent",
                 }),
             )
             .await?;
         }
-        Ok(())
-    }
-
-    async fn mark_failed(
-        &self,
-        message_id: Uuid,
-        request_id: Option<Uuid>,
-        notice: Notice,
-        why: &str,
-    ) -> Result<(), HandlerError> {
-        let mut tx = self.pool.begin().await?;
-        Self::record_failed(&mut tx, message_id, request_id, notice, why).await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -784,10 +882,11 @@ impl Notify {
     /// The email for a claimed row: addresses, threading headers and the rendered parts.
     async fn email(
         &self,
+        conn: &mut PgConnection,
         notice: Notice,
         about: &About<'_>,
         addressee: &Addressee,
-        claimed: &Claimed,
+        pending: &Pending,
     ) -> Result<OutgoingEmail, Unsendable> {
         let About {
             request,
@@ -844,7 +943,7 @@ impl Notify {
             to: addressee.to.clone(),
             from,
             reply_to,
-            message_id: claimed.email_message_id.clone(),
+            message_id: pending.email_message_id.clone(),
             in_reply_to: None,
             references: Vec::new(),
             rendered,
@@ -859,41 +958,18 @@ impl Notify {
         }
         // A reply to the customer's own emails, so it lands in the same conversation.
         if matches!(notice, Notice::Customer(_)) && request.channel == "email" {
-            let mut conn = self.pool.acquire().await?;
             let mut thread: Vec<String> = sqlx::query_scalar!(
                 "SELECT message_id FROM inbound_emails
                   WHERE request_id = $1 ORDER BY received_at, id",
                 request.id
             )
-            .fetch_all(&mut *conn)
+            .fetch_all(conn)
             .await?;
             if let Some(parent) = thread.pop() {
                 email = email.in_reply_to_customer(&parent, &thread);
             }
         }
         Ok(email)
-    }
-}
-
-async fn find_row(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Claimed>> {
-    let row = sqlx::query!(
-        "SELECT seq, status, email_message_id FROM notifications WHERE id = $1",
-        id
-    )
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|row| Claimed {
-        seq: row.seq,
-        status: row.status,
-        email_message_id: row.email_message_id.unwrap_or_default(),
-    }))
-}
-
-fn claimed(row: Claimed) -> Claim {
-    if row.status == "pending" && !row.email_message_id.is_empty() {
-        Claim::Send(row)
-    } else {
-        Claim::Done
     }
 }
 
@@ -973,25 +1049,7 @@ async fn record(
     reason: &str,
     details: Value,
 ) -> sqlx::Result<()> {
-    let state: String = sqlx::query_scalar!(
-        "SELECT state FROM refund_requests WHERE id = $1",
-        request_id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let state: RequestState = state
-        .parse()
-        .map_err(|e: shared::lifecycle::UnknownState| sqlx::Error::Decode(Box::new(e)))?;
-    transition::record_event(
-        conn,
-        request_id,
-        ACTOR,
-        Some(state),
-        state,
-        Some(reason),
-        &details,
-    )
-    .await
+    transition::record_note(conn, request_id, ACTOR, reason, &details).await
 }
 
 /// The customer (contact address, else the payment's customer) in the request's language;

@@ -105,17 +105,24 @@ fn refund_order<'a>(
 
 impl<G: Gateway + 'static> Handler for Payout<G> {
     /// Settles the message's outbox row when done with it, so the sweeper publishes again only
-    /// what was lost or is still going round the retry tiers.
+    /// what was lost or is still going round the retry tiers: in the transaction that ends
+    /// the message's work when it succeeds, on its own when it is parked.
     async fn handle(&self, message: WorkMessage) -> Result<(), HandlerError> {
         let id = message.message_id;
-        let result = self.handle_message(message).await;
-        shared::outbox::settle_after(&self.pool, id, result, HandlerError::is_retried).await
+        match self.handle_message(message).await {
+            Ok(()) => Ok(()),
+            failed => {
+                shared::outbox::settle_after(&self.pool, id, failed, HandlerError::is_retried).await
+            }
+        }
     }
 }
 
 impl<G: Gateway + 'static> Payout<G> {
+    /// Every path that succeeds ends in a transaction that settles the message (`done`).
     async fn handle_message(&self, message: WorkMessage) -> Result<(), HandlerError> {
         let id = message.request_id;
+        let message_id = message.message_id;
 
         // 1. Under the lock: what to do, and the attempt row committed before any call.
         let mut tx = self.pool.begin().await?;
@@ -167,7 +174,7 @@ impl<G: Gateway + 'static> Payout<G> {
             )
             .await
             .map_err(to_handler_error)?;
-            tx.commit().await?;
+            done(tx, message_id).await?;
             return Ok(());
         }
         let call = match state {
@@ -211,13 +218,13 @@ impl<G: Gateway + 'static> Payout<G> {
                     }
                     // Settled already (a redelivered message): nothing to do.
                     _ => {
-                        tx.commit().await?;
+                        done(tx, message_id).await?;
                         return Ok(());
                     }
                 }
             }
             _ => {
-                tx.commit().await?;
+                done(tx, message_id).await?;
                 return Ok(());
             }
         };
@@ -286,7 +293,9 @@ impl<G: Gateway + 'static> Payout<G> {
                         )));
                     }
                     Some(RefundOutcome::NotFound | RefundOutcome::Declined { .. }) | None => {
-                        return self.send_new_attempt(id, &attempt, &payment, gateway).await;
+                        return self
+                            .send_new_attempt(id, message_id, &attempt, &payment, gateway)
+                            .await;
                     }
                 }
             }
@@ -294,7 +303,8 @@ impl<G: Gateway + 'static> Payout<G> {
         tracing::info!(request_id = %id, attempt = attempt.idempotency_key, outcome = outcome.label(), "gateway answered");
 
         // 3. Record what happened.
-        self.record(id, &attempt, &payment, outcome).await
+        self.record(id, message_id, &attempt, &payment, outcome)
+            .await
     }
 }
 
@@ -304,6 +314,7 @@ impl<G: Gateway> Payout<G> {
     async fn send_new_attempt(
         &self,
         id: Uuid,
+        message_id: Uuid,
         declined: &Attempt,
         payment: &Payment,
         gateway: &G,
@@ -317,7 +328,7 @@ impl<G: Gateway> Payout<G> {
             || latest.as_ref().map(|a| a.id) != Some(declined.id)
         {
             // Another delivery got here first.
-            tx.commit().await?;
+            done(tx, message_id).await?;
             return Ok(());
         }
         payments::lock(&mut tx, payment.id).await?;
@@ -335,12 +346,14 @@ impl<G: Gateway> Payout<G> {
         tx.commit().await?;
         let order = refund_order(payment, &attempt, id, &[]);
         let outcome = gateway.refund(&order).await;
-        self.record(id, &attempt, payment, outcome).await
+        self.record(id, message_id, &attempt, payment, outcome)
+            .await
     }
 
     async fn record(
         &self,
         id: Uuid,
+        message_id: Uuid,
         attempt: &Attempt,
         payment: &Payment,
         outcome: RefundOutcome,
@@ -354,7 +367,7 @@ impl<G: Gateway> Payout<G> {
             RequestState::PayoutPending | RequestState::PayoutSent
         ) {
             // Another delivery settled it meanwhile.
-            tx.commit().await?;
+            done(tx, message_id).await?;
             return Ok(());
         }
         let (status, gateway_ref, decline) = match &outcome {
@@ -477,9 +490,19 @@ impl<G: Gateway> Payout<G> {
             .map_err(to_handler_error)?;
             state = to;
         }
-        tx.commit().await?;
+        if result.is_ok() {
+            done(tx, message_id).await?;
+        } else {
+            tx.commit().await?;
+        }
         result
     }
+}
+
+/// Commits the transaction that ends a message's work, settling the message in it.
+async fn done(mut tx: sqlx::Transaction<'_, sqlx::Postgres>, message_id: Uuid) -> sqlx::Result<()> {
+    shared::outbox::settle(&mut *tx, message_id).await?;
+    tx.commit().await
 }
 
 /// Payouts the retry tiers gave up on: requests in `payout_pending` or `payout_sent` whose

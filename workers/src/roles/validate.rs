@@ -1,7 +1,8 @@
 //! The validate stage: takes a received request into validation and checks what its policy
 //! requires (facts, documents and their validity, the payment it refers to). An incomplete
 //! request goes to `needs_info` with a precise list of what is missing; a complete one gets
-//! its complete date (the SLA clock starts there) and goes on to decide.
+//! its complete date (the SLA clock starts there) and is decided in the same transaction
+//! (`super::decide::decide`): one transaction, no decide message.
 
 use std::sync::Arc;
 
@@ -10,8 +11,7 @@ use serde_json::json;
 use shared::broker::consumer::{Handler, HandlerError};
 use shared::calendar::Calendars;
 use shared::lifecycle::RequestState;
-use shared::messages::{Stage, WorkMessage};
-use shared::outbox::{self, OutboxMessage};
+use shared::messages::WorkMessage;
 use shared::policy::{DecisionKind, PolicyPacks, StoredDecision};
 use shared::transition::{self, Transition, TransitionError};
 use sqlx::{PgConnection, PgPool};
@@ -93,7 +93,7 @@ impl Handler for Validate {
             return Ok(());
         }
 
-        let a = assess(&mut tx, id, &self.packs, &self.calendars).await?;
+        let mut a = assess(&mut tx, id, &self.packs, &self.calendars).await?;
         let (missing, problems, engine) = match &a.decision {
             None => {
                 let mut missing = Vec::new();
@@ -196,12 +196,13 @@ impl Handler for Validate {
             .await?
             .unwrap_or(a.record.received_at);
         shared::requests::set_complete_at(&mut tx, id, complete).await?;
-        let decide: OutboxMessage = WorkMessage::new(Stage::Decide, id)
-            .with_version(version)
-            .into();
-        outbox::enqueue(&mut tx, &[decide]).await?;
+        // Decided in the same transaction: nothing must be read from a document first. The
+        // decision counts from the complete date just set.
+        a.record.complete_at = Some(complete);
+        a.evaluate(&self.packs, &self.calendars)?;
+        tracing::info!(request_id = %id, "request complete; deciding");
+        super::decide::decide(&mut tx, version, a, &self.packs, &self.calendars).await?;
         tx.commit().await?;
-        tracing::info!(request_id = %id, "request complete; on to decide");
         Ok(())
     }
 }
