@@ -130,15 +130,7 @@ pub async fn lock_for_sending(conn: &mut PgConnection, id: Uuid) -> sqlx::Result
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(row) = row {
-        return Ok(match (row.status.as_str(), row.email_message_id) {
-            ("pending", Some(email_message_id)) if !email_message_id.is_empty() => {
-                SendLock::Held(Pending {
-                    seq: row.seq,
-                    email_message_id,
-                })
-            }
-            _ => SendLock::Final,
-        });
+        return Ok(held_or_final(&row.status, row.seq, row.email_message_id));
     }
     let status = sqlx::query_scalar!("SELECT status FROM notifications WHERE id = $1", id)
         .fetch_optional(conn)
@@ -148,6 +140,45 @@ pub async fn lock_for_sending(conn: &mut PgConnection, id: Uuid) -> sqlx::Result
         Some(_) => SendLock::Final,
         None => SendLock::Missing,
     })
+}
+
+/// Locks the rows of several emails at once, as [`lock_for_sending`] does one: each id whose
+/// row is there and free is in the map, `Held` (pending, locked by the caller's transaction
+/// until it commits) or `Final`; an id not in it has no row or one another delivery holds
+/// ([`lock_for_sending`] tells which). Never waits for a lock, so never deadlocks.
+pub async fn lock_many(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> sqlx::Result<std::collections::HashMap<Uuid, SendLock>> {
+    let rows = sqlx::query!(
+        "SELECT id, seq, status, email_message_id FROM notifications WHERE id = ANY($1)
+            FOR UPDATE SKIP LOCKED",
+        ids
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            (
+                row.id,
+                held_or_final(&row.status, row.seq, row.email_message_id),
+            )
+        })
+        .collect())
+}
+
+/// A row the caller locked: to send while pending, else final.
+fn held_or_final(status: &str, seq: i32, email_message_id: Option<String>) -> SendLock {
+    match (status, email_message_id) {
+        ("pending", Some(email_message_id)) if !email_message_id.is_empty() => {
+            SendLock::Held(Pending {
+                seq,
+                email_message_id,
+            })
+        }
+        _ => SendLock::Final,
+    }
 }
 
 /// Why a pending email was not sent yet (it will be tried again).

@@ -225,12 +225,12 @@ impl<H> DatabaseExplained<H> {
     }
 }
 
-impl<H: Handler> Handler for DatabaseExplained<H> {
-    async fn handle(
+impl<H: Handler> DatabaseExplained<H> {
+    async fn explain(
         &self,
-        message: shared::messages::WorkMessage,
+        result: Result<(), consumer::HandlerError>,
     ) -> Result<(), consumer::HandlerError> {
-        match self.inner.handle(message).await {
+        match result {
             Err(consumer::HandlerError::Unavailable(e))
                 if e.chain().any(|c| {
                     matches!(
@@ -247,6 +247,30 @@ impl<H: Handler> Handler for DatabaseExplained<H> {
             }
             other => other,
         }
+    }
+}
+
+impl<H: Handler> Handler for DatabaseExplained<H> {
+    async fn handle(
+        &self,
+        message: shared::messages::WorkMessage,
+    ) -> Result<(), consumer::HandlerError> {
+        self.explain(self.inner.handle(message).await).await
+    }
+
+    fn batch_size(&self) -> usize {
+        self.inner.batch_size()
+    }
+
+    async fn handle_batch(
+        &self,
+        messages: Vec<shared::messages::WorkMessage>,
+    ) -> Vec<Result<(), consumer::HandlerError>> {
+        let mut explained = Vec::with_capacity(messages.len());
+        for result in self.inner.handle_batch(messages).await {
+            explained.push(self.explain(result).await);
+        }
+        explained
     }
 }
 

@@ -13,7 +13,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use lapin::Channel;
 use lapin::message::Delivery;
 use lapin::options::{
@@ -94,6 +94,91 @@ pub trait Handler: Send + Sync + 'static {
     /// one parks it.
     fn handle(&self, message: WorkMessage)
     -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// The most messages [`Handler::handle_batch`] takes at once. 1, the default: every
+    /// message goes to [`Handler::handle`] on its own.
+    fn batch_size(&self) -> usize {
+        1
+    }
+
+    /// Does the work of several messages that were waiting at the same time, one result each,
+    /// in their order. The default hands each to [`Handler::handle`]. A stage that overrides
+    /// it does them in one transaction (a savepoint each, so one message's failure undoes only
+    /// its own work) and answers `Ok` for a message only once that transaction has
+    /// committed: the runtime acks each message after its result, as for one.
+    fn handle_batch(
+        &self,
+        messages: Vec<WorkMessage>,
+    ) -> impl Future<Output = Vec<Result<(), HandlerError>>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(messages.len());
+            for message in messages {
+                results.push(self.handle(message).await);
+            }
+            results
+        }
+    }
+}
+
+/// A stage's work on one message inside a transaction the caller owns (and commits).
+pub trait TransactionalWork: Send + Sync {
+    /// Applies `message` on `conn`, inside the caller's transaction; commits nothing.
+    fn apply(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        message: WorkMessage,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// Applies each message with `work` in one transaction of `pool`, a savepoint each: a message
+/// whose work fails has its own changes undone and keeps its error; the others commit
+/// together. If the transaction cannot begin or commit, every message gets that error (none
+/// is applied). For [`Handler::handle_batch`].
+pub async fn in_one_transaction<W: TransactionalWork>(
+    pool: &sqlx::PgPool,
+    work: &W,
+    messages: Vec<WorkMessage>,
+) -> Vec<Result<(), HandlerError>> {
+    let every = |e: &sqlx::Error| -> Vec<Result<(), HandlerError>> {
+        (0..messages.len())
+            .map(|_| Err(error_for_each(e)))
+            .collect::<Vec<_>>()
+    };
+    let mut tx = match pool.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return every(&e),
+    };
+    let mut results = Vec::with_capacity(messages.len());
+    for message in messages.iter().cloned() {
+        let mut savepoint = match sqlx::Connection::begin(&mut *tx).await {
+            Ok(savepoint) => savepoint,
+            Err(e) => return every(&e),
+        };
+        let result = work.apply(&mut savepoint, message).await;
+        let ended = match result {
+            Ok(()) => savepoint.commit().await,
+            Err(_) => savepoint.rollback().await,
+        };
+        if let Err(e) = ended {
+            return every(&e);
+        }
+        results.push(result);
+    }
+    match tx.commit().await {
+        Ok(()) => results,
+        Err(e) => every(&e),
+    }
+}
+
+/// The handler error `e` makes, for each of several messages it stopped.
+pub fn error_for_each(e: &sqlx::Error) -> HandlerError {
+    let unavailable = database_unavailable(e);
+    let e = anyhow::anyhow!("{e}");
+    if unavailable {
+        HandlerError::Unavailable(e)
+    } else {
+        HandlerError::Transient(e)
+    }
 }
 
 /// How one consumer runs.
@@ -175,17 +260,42 @@ async fn consume<H: Handler>(
     backoff.reset();
 
     let tracker = TaskTracker::new();
+    let most = handler
+        .batch_size()
+        .clamp(1, usize::from(config.prefetch.max(1)));
     let result = loop {
         tokio::select! {
             _ = shutdown.cancelled() => break Ok(()),
             next = deliveries.next() => match next {
                 Some(Ok(delivery)) => {
+                    // With it, what else has already arrived, up to the handler's batch.
+                    let mut batch = vec![delivery];
+                    let mut ended = None;
+                    while batch.len() < most {
+                        match deliveries.next().now_or_never() {
+                            Some(Some(Ok(delivery))) => batch.push(delivery),
+                            Some(Some(Err(e))) => {
+                                ended = Some(Err(e));
+                                break;
+                            }
+                            Some(None) => {
+                                ended = Some(Err(lapin::Error::InvalidChannelState(
+                                    lapin::ChannelState::Closed,
+                                )));
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
                     let handler = Arc::clone(handler);
                     let publisher = publisher.clone();
                     let topology = config.topology.clone();
                     tracker.spawn(async move {
-                        process(delivery, stage, &topology, &publisher, handler.as_ref()).await;
+                        process(batch, stage, &topology, &publisher, handler.as_ref()).await;
                     });
+                    if let Some(ended) = ended {
+                        break ended;
+                    }
                 }
                 Some(Err(e)) => break Err(e),
                 None => break Err(lapin::Error::InvalidChannelState(lapin::ChannelState::Closed)),
@@ -214,76 +324,115 @@ async fn consume<H: Handler>(
     result
 }
 
+/// Handles the deliveries taken together (one, or a batch for a handler that takes batches)
+/// and settles each: ack, retry tier or parking, one by one after the handler's results.
 async fn process<H: Handler>(
-    delivery: Delivery,
+    deliveries: Vec<Delivery>,
     stage: Stage,
     topology: &Topology,
     publisher: &Channel,
     handler: &H,
 ) {
-    let headers = delivery.properties.headers().as_ref();
-    let attempt = header_int(headers, HEADER_ATTEMPT).unwrap_or(0);
-    let message: WorkMessage = match serde_json::from_slice(&delivery.data) {
-        Ok(m) => m,
-        Err(e) => {
-            let reason = format!("unparseable message: {e}");
-            tracing::error!(%stage, error = %e, bytes = delivery.data.len(), "unparseable message parked");
-            finish(
-                &delivery,
-                park(&delivery, stage, topology, publisher, &reason).await,
-            )
-            .await;
-            return;
-        }
-    };
-    let span = tracing::info_span!(
-        "message",
-        %stage,
-        message_id = %message.message_id,
-        request_id = %message.request_id,
-        attempt
-    );
-    let outcome = async {
-        match handler.handle(message).await {
-            Ok(()) => Ok(Outcome::Done),
+    let mut taken: Vec<(Delivery, WorkMessage, i64)> = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        let attempt =
+            header_int(delivery.properties.headers().as_ref(), HEADER_ATTEMPT).unwrap_or(0);
+        match serde_json::from_slice(&delivery.data) {
+            Ok(message) => taken.push((delivery, message, attempt)),
             Err(e) => {
-                let tier = usize::try_from(attempt).unwrap_or(0);
-                let retry = match &e {
-                    HandlerError::Transient(_) => topology.retry_tier(tier),
-                    // Never parked: at the last tier again and again once the others are used.
-                    HandlerError::Unavailable(_) => topology.retry_tier_or_last(tier),
-                    HandlerError::Permanent(_) => None,
-                };
-                match (retry, e) {
-                    (Some(exchange), e) => {
-                        tracing::warn!(error = %e, retry_exchange = exchange, "retrying later");
-                        republish(&delivery, publisher, &exchange, attempt + 1, None).await?;
-                        Ok(Outcome::Retried)
-                    }
-                    // No retry tiers at all: back to the queue.
-                    (None, HandlerError::Unavailable(_)) => Err(lapin::Error::InvalidChannelState(
-                        lapin::ChannelState::Error,
-                    )),
-                    (None, e) => {
-                        let reason = match e {
-                            HandlerError::Transient(e) => {
-                                format!("gave up after {} attempts; last error: {e:#}", attempt + 1)
-                            }
-                            // (`Unavailable` always has a tier or went back above.)
-                            HandlerError::Permanent(e) | HandlerError::Unavailable(e) => {
-                                format!("permanent failure: {e:#}")
-                            }
-                        };
-                        tracing::error!(reason, "message parked");
-                        park(&delivery, stage, topology, publisher, &reason).await
-                    }
-                }
+                let reason = format!("unparseable message: {e}");
+                tracing::error!(%stage, error = %e, bytes = delivery.data.len(), "unparseable message parked");
+                finish(
+                    &delivery,
+                    park(&delivery, stage, topology, publisher, &reason).await,
+                )
+                .await;
             }
         }
     }
-    .instrument(span)
-    .await;
-    finish(&delivery, outcome).await;
+    let span = |message: &WorkMessage, attempt: i64| {
+        tracing::info_span!(
+            "message",
+            %stage,
+            message_id = %message.message_id,
+            request_id = %message.request_id,
+            attempt
+        )
+    };
+    let results = match taken.as_slice() {
+        [] => return,
+        [(_, message, attempt)] => vec![
+            handler
+                .handle(message.clone())
+                .instrument(span(message, *attempt))
+                .await,
+        ],
+        many => {
+            let messages = many.iter().map(|(_, m, _)| m.clone()).collect();
+            handler
+                .handle_batch(messages)
+                .instrument(tracing::info_span!("batch", %stage, messages = many.len()))
+                .await
+        }
+    };
+    let mut results = results.into_iter();
+    for (delivery, message, attempt) in taken {
+        let result = results.next().unwrap_or_else(|| {
+            Err(HandlerError::Transient(anyhow::anyhow!(
+                "the handler gave no result for this message"
+            )))
+        });
+        let outcome = settle(result, &delivery, attempt, stage, topology, publisher)
+            .instrument(span(&message, attempt))
+            .await;
+        finish(&delivery, outcome).await;
+    }
+}
+
+/// Where a message goes after its handler's result: done, a retry tier, or parking.
+async fn settle(
+    result: Result<(), HandlerError>,
+    delivery: &Delivery,
+    attempt: i64,
+    stage: Stage,
+    topology: &Topology,
+    publisher: &Channel,
+) -> lapin::Result<Outcome> {
+    let e = match result {
+        Ok(()) => return Ok(Outcome::Done),
+        Err(e) => e,
+    };
+    let tier = usize::try_from(attempt).unwrap_or(0);
+    let retry = match &e {
+        HandlerError::Transient(_) => topology.retry_tier(tier),
+        // Never parked: at the last tier again and again once the others are used.
+        HandlerError::Unavailable(_) => topology.retry_tier_or_last(tier),
+        HandlerError::Permanent(_) => None,
+    };
+    match (retry, e) {
+        (Some(exchange), e) => {
+            tracing::warn!(error = %e, retry_exchange = exchange, "retrying later");
+            republish(delivery, publisher, &exchange, attempt + 1, None).await?;
+            Ok(Outcome::Retried)
+        }
+        // No retry tiers at all: back to the queue.
+        (None, HandlerError::Unavailable(_)) => Err(lapin::Error::InvalidChannelState(
+            lapin::ChannelState::Error,
+        )),
+        (None, e) => {
+            let reason = match e {
+                HandlerError::Transient(e) => {
+                    format!("gave up after {} attempts; last error: {e:#}", attempt + 1)
+                }
+                // (`Unavailable` always has a tier or went back above.)
+                HandlerError::Permanent(e) | HandlerError::Unavailable(e) => {
+                    format!("permanent failure: {e:#}")
+                }
+            };
+            tracing::error!(reason, "message parked");
+            park(delivery, stage, topology, publisher, &reason).await
+        }
+    }
 }
 
 /// Acks once the message's fate is committed somewhere; otherwise hands it back to the queue

@@ -1075,6 +1075,86 @@ async fn escalations_go_to_the_merchant_and_missing_addresses_fail_visibly() {
     app.stop().await;
 }
 
+/// Emails waiting together go out together (`Handler::handle_batch`): each once, each row
+/// marked sent and its message settled in the batch's one transaction; an email that cannot
+/// go out fails alone, visibly; the same batch delivered again sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emails_taken_together_go_out_once_each_and_a_failure_stays_alone() {
+    let app = TestApp::spawn().await;
+    let sink = SmtpSink::start().await;
+    let notify = notify_worker(&app.db, sink.mailer());
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let id = apply(
+            &app,
+            json!({
+                "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
+                "gateway_transaction_id": format!("wp-batch-{n}"), "amount": "120.00",
+                "currency": "BYN", "paid_at": "2026-03-02T10:15:00+03:00",
+                "customer": {"email": format!("anna{n}@example.com"), "language": "en"}
+            }),
+            json!({"reason": "withdrawal", "received_at": "2026-03-05T12:00:00+03:00"}),
+        )
+        .await;
+        ids.push(id);
+    }
+    // The last request loses every address before its email goes out.
+    sqlx::query(
+        "UPDATE payments SET customer_email = NULL
+          WHERE id = (SELECT payment_id FROM refund_requests WHERE id = $1::uuid)",
+    )
+    .bind(&ids[3])
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE refund_requests SET contact_email = NULL WHERE id = $1::uuid")
+        .bind(&ids[3])
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let mut messages = Vec::new();
+    for id in &ids {
+        messages.push(queued_notify(&app.db.pool, id.parse().unwrap(), "received").await);
+    }
+
+    let results = notify.handle_batch(messages.clone()).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let expected: BTreeMap<String, usize> = ids[..3]
+        .iter()
+        .map(|id| (mid(id, "received", 1), 1))
+        .collect();
+    assert_eq!(counts(&sink), expected);
+    for (n, id) in ids.iter().enumerate() {
+        let (status, settled): (String, bool) = sqlx::query_as(
+            "SELECT n.status, o.settled_at IS NOT NULL
+               FROM notifications n JOIN outbox o ON o.message_id = n.id
+              WHERE n.request_id = $1::uuid AND n.event = 'received'",
+        )
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+        let expected = if n == 3 { "failed" } else { "sent" };
+        assert_eq!((status.as_str(), settled), (expected, true), "request {n}");
+    }
+    let history = get(&app, &ids[3]).await["history"].clone();
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["reason"]
+                == "email failed: received: the request has no customer email address"),
+        "{history:#}"
+    );
+
+    // Delivered again (a lost ack): nothing new.
+    let again = notify.handle_batch(messages).await;
+    assert!(again.iter().all(Result::is_ok), "{again:?}");
+    assert_eq!(counts(&sink), expected);
+    app.stop().await;
+}
+
 /// An application that came by email is answered in the customer's thread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_to_an_emailed_application_join_the_customers_thread() {

@@ -98,6 +98,87 @@ async fn the_same_message_delivered_twice_is_applied_once() {
     db.drop_database().await;
 }
 
+/// A stage that takes batches: messages waiting together are applied in one transaction; a
+/// message that fails has only its own work undone and comes back through a retry tier; every
+/// message's effect is there exactly once and every message is acked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_commits_together_and_a_failing_message_is_undone_alone() {
+    let db = TestDb::new().await;
+    let broker = TestBroker::new(&[Duration::from_millis(200)]);
+    broker.declare().await;
+    let messages: Vec<WorkMessage> = (0..12)
+        .map(|_| WorkMessage::new(Stage::Validate, uuid::Uuid::now_v7()))
+        .collect();
+    let failing = messages[5].message_id;
+    let handler = crate::support::BatchingHandler::new(
+        RecordingHandler::new(
+            db.pool.clone(),
+            Arc::new(move |m: &WorkMessage, n: u32| {
+                if m.message_id == failing && n == 1 {
+                    Err(HandlerError::Transient(anyhow::anyhow!("scripted failure")))
+                } else {
+                    Ok(())
+                }
+            }),
+        )
+        .await,
+        4,
+    );
+    // Waiting together before the consumer starts.
+    for m in &messages {
+        publish(&broker, m).await;
+    }
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(consumer::run(
+        config(&broker, Stage::Validate),
+        Arc::new(handler.clone()),
+        shutdown.clone(),
+    ));
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            effect_rows(&db.pool).await == (12, 12)
+        })
+        .await,
+        "{:?}",
+        effect_rows(&db.pool).await
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            broker
+                .queue_depth(&broker.topology.stage_queue(Stage::Validate))
+                .await
+                == 0
+        })
+        .await
+    );
+    shutdown.cancel();
+    worker.await.unwrap();
+
+    let batches = handler.batches.lock().unwrap().clone();
+    assert!(batches.iter().all(|&n| n <= 4), "{batches:?}");
+    assert!(
+        batches.iter().any(|&n| n > 1),
+        "waiting messages were taken together: {batches:?}"
+    );
+    assert_eq!(
+        handler.inner.delivery_count(failing),
+        2,
+        "failed once, then applied"
+    );
+    for m in messages.iter().filter(|m| m.message_id != failing) {
+        assert_eq!(handler.inner.delivery_count(m.message_id), 1);
+    }
+    // The failing message's effect was undone with its savepoint and written once later.
+    let processed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM processed_messages WHERE consumer = 'test'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(processed, 12);
+    broker.cleanup().await;
+    db.drop_database().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transient_failure_is_retried_after_the_retry_delays() {
     let db = TestDb::new().await;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use lapin::BasicProperties;
 use lapin::message::BasicGetMessage;
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
-use shared::broker::consumer::{Handler, HandlerError};
+use shared::broker::consumer::{Handler, HandlerError, TransactionalWork};
 use shared::messages::WorkMessage;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -73,6 +73,69 @@ impl Handler for RecordingHandler {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// A [`RecordingHandler`] that takes batches of up to `most` messages, applied in one
+/// transaction (`consumer::in_one_transaction`). Each message's effect is written before its
+/// script runs, so a scripted failure shows that its savepoint undoes only its own work.
+#[derive(Clone)]
+pub struct BatchingHandler {
+    pub inner: RecordingHandler,
+    pub most: usize,
+    /// The size of every batch handed to the handler.
+    pub batches: Arc<Mutex<Vec<usize>>>,
+}
+
+impl BatchingHandler {
+    pub fn new(inner: RecordingHandler, most: usize) -> Self {
+        Self {
+            inner,
+            most,
+            batches: Arc::default(),
+        }
+    }
+}
+
+impl TransactionalWork for BatchingHandler {
+    async fn apply(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        message: WorkMessage,
+    ) -> Result<(), HandlerError> {
+        let n = {
+            let mut d = self.inner.deliveries.lock().unwrap();
+            let list = d.entry(message.message_id).or_default();
+            list.push(Instant::now());
+            list.len() as u32
+        };
+        if shared::transition::first_delivery(conn, "test", message.message_id).await? {
+            sqlx::query("INSERT INTO effects (message_id, request_id) VALUES ($1, $2)")
+                .bind(message.message_id)
+                .bind(message.request_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        (self.inner.script)(&message, n)
+    }
+}
+
+impl Handler for BatchingHandler {
+    async fn handle(&self, message: WorkMessage) -> Result<(), HandlerError> {
+        self.batches.lock().unwrap().push(1);
+        let mut tx = self.inner.pool.begin().await?;
+        self.apply(&mut tx, message).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn batch_size(&self) -> usize {
+        self.most
+    }
+
+    async fn handle_batch(&self, messages: Vec<WorkMessage>) -> Vec<Result<(), HandlerError>> {
+        self.batches.lock().unwrap().push(messages.len());
+        shared::broker::consumer::in_one_transaction(&self.inner.pool, self, messages).await
     }
 }
 

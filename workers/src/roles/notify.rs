@@ -320,13 +320,56 @@ enum Settled {
     NotYet,
 }
 
+/// The most emails sent together from one transaction (and so, at once, to the SMTP server).
+const BATCH: usize = 8;
+
 impl Handler for Notify {
     /// Settles the message's outbox row when done with it (sent, failed, or nothing to send),
     /// so the sweeper publishes again only what was lost or is still going round the tiers:
     /// in the transaction that marks the email when there is one, else on its own.
     async fn handle(&self, message: WorkMessage) -> Result<(), HandlerError> {
         let id = message.message_id;
-        match self.handle_message(message).await {
+        let result = self.handle_message(message).await;
+        self.settle(id, result).await
+    }
+
+    /// Emails waiting together go out together: their rows locked in one transaction, the
+    /// emails sent at the same time (at most [`BATCH`] to the server at once), the rows marked
+    /// in the same transaction.
+    fn batch_size(&self) -> usize {
+        BATCH
+    }
+
+    async fn handle_batch(&self, messages: Vec<WorkMessage>) -> Vec<Result<(), HandlerError>> {
+        let ids: Vec<Uuid> = messages.iter().map(|m| m.message_id).collect();
+        let results = self.handle_together(messages).await;
+        let mut settled = Vec::with_capacity(results.len());
+        for (id, result) in ids.into_iter().zip(results) {
+            settled.push(self.settle(id, result).await);
+        }
+        settled
+    }
+}
+
+/// An email ready to go out, or why it cannot.
+enum Prepared {
+    Send {
+        email: Box<OutgoingEmail>,
+        /// The language code of its text.
+        language: Option<String>,
+    },
+    Fail(String),
+}
+
+impl Notify {
+    /// Settles a message the handler did not settle in its own transaction, unless it goes
+    /// round again.
+    async fn settle(
+        &self,
+        id: Uuid,
+        result: Result<Settled, HandlerError>,
+    ) -> Result<(), HandlerError> {
+        match result {
             Ok(Settled::InTransaction) => Ok(()),
             other => {
                 shared::outbox::settle_after(
@@ -339,28 +382,20 @@ impl Handler for Notify {
             }
         }
     }
-}
 
-impl Notify {
     /// One transaction per email in the common case: the row the move wrote is locked, the
     /// request read, the email sent, the row marked and the message settled. A message with
     /// no row yet (escalations, the intake's answers, letters about inbound emails) claims
     /// one first, committed before anything is sent.
     async fn handle_message(&self, message: WorkMessage) -> Result<Settled, HandlerError> {
-        let name = message.event.as_deref().ok_or_else(|| {
-            HandlerError::Permanent(anyhow::anyhow!(
-                "notify message for request {} names no event",
-                message.request_id
-            ))
-        })?;
-        let notice =
-            Notice::parse(name).map_err(|e| HandlerError::Permanent(anyhow::anyhow!(e)))?;
+        let notice = notice_of(&message)?;
         let mut claimed_here = false;
         loop {
             let mut tx = self.pool.begin().await?;
             match notifications::lock_for_sending(&mut tx, message.message_id).await? {
                 SendLock::Held(pending) => {
-                    return self.send_locked(tx, &message, notice, &pending).await;
+                    let prepared = self.prepare(&mut tx, &message, notice, &pending).await?;
+                    return self.deliver(tx, &message, notice, &pending, prepared).await;
                 }
                 SendLock::Final => {
                     shared::outbox::settle(&mut *tx, message.message_id).await?;
@@ -398,32 +433,171 @@ impl Notify {
         }
     }
 
-    /// Writes, sends and marks the email of a row this transaction holds.
-    async fn send_locked(
+    /// Several messages in one transaction: every row there and free is locked by one
+    /// statement, its email written, then all of them sent at once and marked, and the
+    /// transaction committed. A message whose row is missing or busy, and every message when
+    /// the database fails before anything is sent, goes the way of one
+    /// ([`Notify::handle_message`]).
+    async fn handle_together(
         &self,
-        mut tx: Transaction<'_, Postgres>,
+        messages: Vec<WorkMessage>,
+    ) -> Vec<Result<Settled, HandlerError>> {
+        let mut results: Vec<Option<Result<Settled, HandlerError>>> =
+            messages.iter().map(|_| None).collect();
+        let ids: Vec<Uuid> = messages.iter().map(|m| m.message_id).collect();
+        let Ok(mut tx) = self.pool.begin().await else {
+            return self.one_by_one(messages).await;
+        };
+        let Ok(locked) = notifications::lock_many(&mut tx, &ids).await else {
+            return self.one_by_one(messages).await;
+        };
+        // Each message: its email written (reads only), already final, or on its own later.
+        let mut ready: Vec<(usize, Notice, Pending, Prepared)> = Vec::new();
+        let mut finals: Vec<usize> = Vec::new();
+        let mut alone: Vec<usize> = Vec::new();
+        let mut database_failed = false;
+        let mut seen = std::collections::HashSet::new();
+        for (i, message) in messages.iter().enumerate() {
+            let notice = match notice_of(message) {
+                Ok(notice) => notice,
+                Err(e) => {
+                    results[i] = Some(Err(e));
+                    continue;
+                }
+            };
+            if !seen.insert(message.message_id) {
+                // Two copies of one message in the batch (a redelivery next to a copy the
+                // sweeper published): the second waits until the first is recorded.
+                alone.push(i);
+                continue;
+            }
+            match locked.get(&message.message_id) {
+                Some(SendLock::Held(pending)) => {
+                    match self.prepare(&mut tx, message, notice, pending).await {
+                        Ok(prepared) => ready.push((i, notice, pending.clone(), prepared)),
+                        Err(HandlerError::Permanent(e)) => {
+                            results[i] = Some(Err(HandlerError::Permanent(e)));
+                        }
+                        Err(_) => {
+                            database_failed = true;
+                            break;
+                        }
+                    }
+                }
+                Some(_) => finals.push(i),
+                None => alone.push(i),
+            }
+        }
+        if database_failed {
+            // Nothing was sent yet: each message goes on its own.
+            drop(tx);
+            return self.one_by_one(messages).await;
+        }
+        // Everything written: what is to be sent goes out at once.
+        let sends = ready.iter().map(|(i, _, _, prepared)| {
+            let id = ids[*i];
+            async move {
+                match prepared {
+                    Prepared::Send { email, .. } if !self.sent_before(id) => {
+                        Some(self.mailer.send(email).await)
+                    }
+                    _ => None,
+                }
+            }
+        });
+        let sent = futures_util::future::join_all(sends).await;
+        let went_out: Vec<Uuid> = ready
+            .iter()
+            .zip(&sent)
+            .filter(|(_, sent)| matches!(sent, Some(Ok(()))))
+            .map(|((i, ..), _)| ids[*i])
+            .collect();
+        let recorded = async {
+            let mut recorded = Vec::with_capacity(ready.len() + finals.len());
+            for ((i, notice, pending, prepared), sent) in ready.iter().zip(sent) {
+                let result = self
+                    .record_outcome(&mut tx, &messages[*i], *notice, pending, prepared, sent)
+                    .await?;
+                recorded.push((*i, result));
+            }
+            for &i in &finals {
+                shared::outbox::settle(&mut *tx, ids[i]).await?;
+                recorded.push((i, Ok(Settled::InTransaction)));
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(recorded)
+        }
+        .await;
+        match recorded {
+            Ok(recorded) => {
+                for (i, result) in recorded {
+                    if result.is_ok() {
+                        self.forget_unrecorded(ids[i]);
+                    }
+                    results[i] = Some(result);
+                }
+            }
+            Err(e) => {
+                // Sent, and the database did not hear it: remembered, never sent twice.
+                self.remember_unrecorded(&went_out, &e);
+                for (i, ..) in &ready {
+                    results[*i] = Some(Err(shared::broker::consumer::error_for_each(&e)));
+                }
+                for &i in &finals {
+                    results[i] = Some(Err(shared::broker::consumer::error_for_each(&e)));
+                }
+            }
+        }
+        for i in alone {
+            results[i] = Some(self.handle_message(messages[i].clone()).await);
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(HandlerError::Transient(anyhow::anyhow!(
+                        "the batch stopped before this email; looked at again later"
+                    )))
+                })
+            })
+            .collect()
+    }
+
+    async fn one_by_one(&self, messages: Vec<WorkMessage>) -> Vec<Result<Settled, HandlerError>> {
+        let mut results = Vec::with_capacity(messages.len());
+        for message in messages {
+            results.push(self.handle_message(message).await);
+        }
+        results
+    }
+
+    /// The email of a row the caller's transaction holds, written from what it is about; or
+    /// why it cannot go out. Reads only.
+    async fn prepare(
+        &self,
+        conn: &mut PgConnection,
         message: &WorkMessage,
         notice: Notice,
         pending: &Pending,
-    ) -> Result<Settled, HandlerError> {
+    ) -> Result<Prepared, HandlerError> {
         if notice.about_inbound_email() {
-            return self.send_letter(tx, message, notice, pending).await;
+            return self.prepare_letter(conn, message, notice, pending).await;
         }
         let id = message.request_id;
-        let request = requests::find(&mut tx, id).await?.ok_or_else(|| {
+        let request = requests::find(conn, id).await?.ok_or_else(|| {
             HandlerError::Permanent(anyhow::anyhow!("request {id} does not exist"))
         })?;
         let payment = match request.payment_id {
-            Some(payment_id) => payments::find(&mut tx, payment_id).await?,
+            Some(payment_id) => payments::find(conn, payment_id).await?,
             None => None,
         };
         let answer = match notice {
-            Notice::IntakeReply => IntakeAnswer::find(&mut tx, message.message_id).await?,
+            Notice::IntakeReply => IntakeAnswer::find(conn, message.message_id).await?,
             _ => None,
         };
         let channel = match notice {
             Notice::Customer(Event::Refunded) => {
-                refund_channel(&mut tx, &request, payment.as_ref()).await?
+                refund_channel(conn, &request, payment.as_ref()).await?
             }
             _ => None,
         };
@@ -441,7 +615,7 @@ impl Notify {
         ) {
             Ok(addressee) => addressee,
             // The address has gone since the row was claimed.
-            Err(why) => return Self::fail(tx, message.message_id, Some(id), notice, &why).await,
+            Err(why) => return Ok(Prepared::Fail(why)),
         };
         let about = About {
             request: &request,
@@ -449,43 +623,145 @@ impl Notify {
             answer: answer.as_ref(),
             channel,
         };
-        let email = match self
-            .email(&mut tx, notice, &about, &addressee, pending)
-            .await
-        {
-            Ok(email) => email,
-            Err(Unsendable::Database(e)) => return Err(e.into()),
-            Err(Unsendable::Because(why)) => {
-                return Self::fail(tx, message.message_id, Some(id), notice, &why).await;
-            }
-        };
-        let language = addressee.language.code();
-        self.deliver(
-            tx,
-            &email,
-            Some(language),
-            message.message_id,
-            Some(id),
-            notice,
-            pending,
-        )
-        .await
+        match self.email(conn, notice, &about, &addressee, pending).await {
+            Ok(email) => Ok(Prepared::Send {
+                email: Box::new(email),
+                language: Some(addressee.language.code().to_owned()),
+            }),
+            Err(Unsendable::Database(e)) => Err(e.into()),
+            Err(Unsendable::Because(why)) => Ok(Prepared::Fail(why)),
+        }
     }
 
-    /// Marks a held row failed for good, with the event in the history, and settles.
-    async fn fail(
+    /// Sends a prepared email of a row `tx` holds and marks it: sent, or failed for a
+    /// permanent refusal, settling the message in the same transaction; a transient failure
+    /// keeps the row pending (with the error) and goes to the retry tiers. The row stays
+    /// locked while the email goes out: a second delivery of the same message waits its turn
+    /// (retry tier) instead of sending it too.
+    async fn deliver(
+        &self,
         mut tx: Transaction<'_, Postgres>,
-        message_id: Uuid,
-        request_id: Option<Uuid>,
+        message: &WorkMessage,
         notice: Notice,
-        why: &str,
+        pending: &Pending,
+        prepared: Prepared,
     ) -> Result<Settled, HandlerError> {
-        tracing::warn!(request_id = ?request_id, event = notice.name(), error = %why, "email cannot be sent; marked failed");
-        Self::record_failed(&mut tx, message_id, request_id, notice, why).await?;
-        shared::outbox::settle(&mut *tx, message_id).await?;
-        tx.commit().await?;
-        Ok(Settled::InTransaction)
+        let sent = match &prepared {
+            Prepared::Send { email, .. } if !self.sent_before(message.message_id) => {
+                Some(self.mailer.send(email).await)
+            }
+            _ => None,
+        };
+        let went_out = matches!(sent, Some(Ok(())));
+        let recorded = async {
+            let result = self
+                .record_outcome(&mut tx, message, notice, pending, &prepared, sent)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(result)
+        }
+        .await;
+        match recorded {
+            Ok(result) => {
+                if result.is_ok() {
+                    self.forget_unrecorded(message.message_id);
+                }
+                result
+            }
+            Err(e) => {
+                if went_out {
+                    self.remember_unrecorded(&[message.message_id], &e);
+                }
+                Err(e.into())
+            }
+        }
     }
+
+    /// Records what became of a prepared email in the caller's transaction: `sent` is the
+    /// mailer's answer, `None` when nothing was sent now (it went out earlier and was not
+    /// recorded, or it cannot go out). The handler's result for the message.
+    async fn record_outcome(
+        &self,
+        tx: &mut PgConnection,
+        message: &WorkMessage,
+        notice: Notice,
+        pending: &Pending,
+        prepared: &Prepared,
+        sent: Option<Result<(), SendError>>,
+    ) -> sqlx::Result<Result<Settled, HandlerError>> {
+        let message_id = message.message_id;
+        let request_id = (!notice.about_inbound_email()).then_some(message.request_id);
+        let (email, language) = match prepared {
+            Prepared::Fail(why) => {
+                tracing::warn!(request_id = ?request_id, event = notice.name(), error = %why, "email cannot be sent; marked failed");
+                Self::record_failed(tx, message_id, request_id, notice, why).await?;
+                shared::outbox::settle(&mut *tx, message_id).await?;
+                return Ok(Ok(Settled::InTransaction));
+            }
+            Prepared::Send { email, language } => (email, language.as_deref()),
+        };
+        match sent {
+            // Sent now, or earlier by this process without the mark reaching the database.
+            Some(Ok(())) | None => {
+                Self::mark_sent(tx, message_id, request_id, notice, pending, email, language)
+                    .await?;
+                shared::outbox::settle(&mut *tx, message_id).await?;
+                if sent.is_none() {
+                    tracing::info!(request_id = ?request_id, event = notice.name(), seq = pending.seq, "email sent earlier now recorded (not sent again)");
+                } else {
+                    tracing::info!(request_id = ?request_id, event = notice.name(), seq = pending.seq, "email sent");
+                }
+                Ok(Ok(Settled::InTransaction))
+            }
+            Some(Err(SendError::Transient(why))) => {
+                notifications::note_error(tx, message_id, &why).await?;
+                Ok(Err(HandlerError::Transient(anyhow::anyhow!(
+                    "{} email for {} not sent yet: {why}",
+                    notice.name(),
+                    about(notice, message.request_id)
+                ))))
+            }
+            Some(Err(SendError::Permanent(why))) => {
+                tracing::warn!(request_id = ?request_id, event = notice.name(), error = %why, "email refused; marked failed");
+                Self::record_failed(tx, message_id, request_id, notice, &why).await?;
+                shared::outbox::settle(&mut *tx, message_id).await?;
+                Ok(Ok(Settled::InTransaction))
+            }
+        }
+    }
+
+    /// Whether this process sent the email already and could not record it.
+    fn sent_before(&self, message_id: Uuid) -> bool {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&message_id)
+    }
+
+    /// Emails the server accepted whose marks did not reach the database: when their messages
+    /// come back to this process they are recorded, not sent again.
+    fn remember_unrecorded(&self, ids: &[Uuid], e: &sqlx::Error) {
+        if ids.is_empty() {
+            return;
+        }
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(ids.iter().copied());
+        tracing::warn!(emails = ids.len(), error = %e,
+            "emails sent but not recorded yet; they will be recorded when the database answers, not sent again");
+    }
+}
+
+/// What a notify message asks for, or why it cannot be read.
+fn notice_of(message: &WorkMessage) -> Result<Notice, HandlerError> {
+    let name = message.event.as_deref().ok_or_else(|| {
+        HandlerError::Permanent(anyhow::anyhow!(
+            "notify message for request {} names no event",
+            message.request_id
+        ))
+    })?;
+    Notice::parse(name).map_err(|e| HandlerError::Permanent(anyhow::anyhow!(e)))
 }
 
 /// Why an email cannot be written at all.
@@ -510,82 +786,6 @@ fn about(notice: Notice, id: Uuid) -> String {
 }
 
 impl Notify {
-    /// Sends the email of a row `tx` holds and marks it: sent, or failed for a permanent
-    /// refusal, settling the message in the same transaction; a transient failure keeps the
-    /// row pending (with the error) and goes to the retry tiers. The row stays locked while
-    /// the email goes out: a second delivery of the same message waits its turn (retry tier)
-    /// instead of sending it too.
-    #[allow(clippy::too_many_arguments)]
-    async fn deliver(
-        &self,
-        mut tx: Transaction<'_, Postgres>,
-        email: &OutgoingEmail,
-        language: Option<&str>,
-        message_id: Uuid,
-        request_id: Option<Uuid>,
-        notice: Notice,
-        pending: &Pending,
-    ) -> Result<Settled, HandlerError> {
-        let sent_before = self
-            .unrecorded
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains(&message_id);
-        if sent_before {
-            Self::mark_sent(
-                &mut tx, message_id, request_id, notice, pending, email, language,
-            )
-            .await?;
-            shared::outbox::settle(&mut *tx, message_id).await?;
-            tx.commit().await?;
-            self.forget_unrecorded(message_id);
-            tracing::info!(request_id = ?request_id, event = notice.name(), seq = pending.seq, "email sent earlier now recorded (not sent again)");
-            return Ok(Settled::InTransaction);
-        }
-        match self.mailer.send(email).await {
-            Ok(()) => {
-                let recorded = async {
-                    Self::mark_sent(
-                        &mut tx, message_id, request_id, notice, pending, email, language,
-                    )
-                    .await?;
-                    shared::outbox::settle(&mut *tx, message_id).await?;
-                    tx.commit().await
-                }
-                .await;
-                if let Err(e) = recorded {
-                    // Sent, and the database did not hear it: remembered here, so that the
-                    // message, retried, records it instead of sending it twice.
-                    self.unrecorded
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(message_id);
-                    tracing::warn!(request_id = ?request_id, event = notice.name(), error = %e,
-                        "email sent but not recorded yet; it will be recorded when the database answers, not sent again");
-                    return Err(e.into());
-                }
-                tracing::info!(request_id = ?request_id, event = notice.name(), seq = pending.seq, "email sent");
-                Ok(Settled::InTransaction)
-            }
-            Err(SendError::Transient(why)) => {
-                notifications::note_error(&mut tx, message_id, &why).await?;
-                tx.commit().await?;
-                Err(HandlerError::Transient(anyhow::anyhow!(
-                    "{} email for {} not sent yet: {why}",
-                    notice.name(),
-                    about(notice, request_id.unwrap_or_default())
-                )))
-            }
-            Err(SendError::Permanent(why)) => {
-                tracing::warn!(request_id = ?request_id, event = notice.name(), error = %why, "email refused; marked failed");
-                Self::record_failed(&mut tx, message_id, request_id, notice, &why).await?;
-                shared::outbox::settle(&mut *tx, message_id).await?;
-                tx.commit().await?;
-                Ok(Settled::InTransaction)
-            }
-        }
-    }
-
     /// Claims the row of an email about an inbound email that opened no request
     /// (`unverified_reply`, `sender_check`) or of a reconciliation's escalation: `pending`,
     /// or `failed` when it must not or cannot go out. Whether there is an email to send.
@@ -635,25 +835,29 @@ impl Notify {
         Ok(inserted && refused.is_none())
     }
 
-    /// Sends a claimed email about an inbound email (or a reconciliation) as the intake (or
-    /// the sla role) wrote it.
-    async fn send_letter(
+    /// A claimed email about an inbound email (or a reconciliation), as the intake (or the
+    /// sla role) wrote it; or why it cannot go out.
+    async fn prepare_letter(
         &self,
-        mut tx: Transaction<'_, Postgres>,
+        conn: &mut PgConnection,
         message: &WorkMessage,
         notice: Notice,
         pending: &Pending,
-    ) -> Result<Settled, HandlerError> {
-        let Some(letter) = InboundLetter::find(&mut tx, notice, message.message_id).await? else {
-            let why = format!("no {} email with id {}", notice.name(), message.message_id);
-            return Self::fail(tx, message.message_id, None, notice, &why).await;
+    ) -> Result<Prepared, HandlerError> {
+        let Some(letter) = InboundLetter::find(conn, notice, message.message_id).await? else {
+            return Ok(Prepared::Fail(format!(
+                "no {} email with id {}",
+                notice.name(),
+                message.message_id
+            )));
         };
         let to = letter.recipient();
         let to = match (letter.refusal(to.as_deref()), to) {
             (None, Some(to)) => to,
             (why, _) => {
-                let why = why.unwrap_or_else(|| "the email has no address to go to".to_owned());
-                return Self::fail(tx, message.message_id, None, notice, &why).await;
+                return Ok(Prepared::Fail(why.unwrap_or_else(|| {
+                    "the email has no address to go to".to_owned()
+                })));
             }
         };
         // The answer to a stranger is signed by nobody in particular: naming the merchant
@@ -667,7 +871,7 @@ impl Notify {
         };
         let (from, reply_to) = match self.addresses(merchant, "Refunds") {
             Ok(addresses) => addresses,
-            Err(why) => return Self::fail(tx, message.message_id, None, notice, &why).await,
+            Err(why) => return Ok(Prepared::Fail(why)),
         };
         let language = Language::from_code(letter.language.as_deref().unwrap_or("en"));
         let mut email = OutgoingEmail {
@@ -689,17 +893,10 @@ impl Notify {
         {
             email = email.in_reply_to_customer(answers, &[]);
         }
-        let language = letter.language.clone();
-        self.deliver(
-            tx,
-            &email,
-            language.as_deref(),
-            message.message_id,
-            None,
-            notice,
-            pending,
-        )
-        .await
+        Ok(Prepared::Send {
+            email: Box::new(email),
+            language: letter.language.clone(),
+        })
     }
 
     /// The From and Reply-To of an email: the configured addresses, else the merchant's

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use shared::broker::consumer::{Handler, HandlerError};
+use shared::broker::consumer::{Handler, HandlerError, TransactionalWork, in_one_transaction};
 use shared::calendar::Calendars;
 use shared::lifecycle::RequestState;
 use shared::messages::WorkMessage;
@@ -61,17 +61,37 @@ async fn complete_at(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<D
 
 impl Handler for Validate {
     async fn handle(&self, message: WorkMessage) -> Result<(), HandlerError> {
-        let id = message.request_id;
         let mut tx = self.pool.begin().await?;
-        if !transition::first_delivery(&mut tx, "validate", message.message_id).await? {
+        self.apply(&mut tx, message).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Requests waiting together are validated (and decided) in one transaction.
+    fn batch_size(&self) -> usize {
+        BATCH
+    }
+
+    async fn handle_batch(&self, messages: Vec<WorkMessage>) -> Vec<Result<(), HandlerError>> {
+        in_one_transaction(&self.pool, self, messages).await
+    }
+}
+
+/// The most messages validated in one transaction.
+const BATCH: usize = 8;
+
+impl TransactionalWork for Validate {
+    async fn apply(&self, tx: &mut PgConnection, message: WorkMessage) -> Result<(), HandlerError> {
+        let id = message.request_id;
+        if !transition::first_delivery(tx, "validate", message.message_id).await? {
             return Ok(());
         }
-        let (mut state, mut version) = transition::lock_state(&mut tx, id)
+        let (mut state, mut version) = transition::lock_state(&mut *tx, id)
             .await
             .map_err(to_handler_error)?;
         if state == RequestState::Received {
             version = transition::apply(
-                &mut tx,
+                &mut *tx,
                 &Transition {
                     request_id: id,
                     expected_version: version,
@@ -89,11 +109,10 @@ impl Handler for Validate {
         }
         if state != RequestState::Validating {
             // Decided, withdrawn, or waiting for the customer: an old message.
-            tx.commit().await?;
             return Ok(());
         }
 
-        let mut a = assess(&mut tx, id, &self.packs, &self.calendars).await?;
+        let mut a = assess(&mut *tx, id, &self.packs, &self.calendars).await?;
         let (missing, problems, engine) = match &a.decision {
             None => {
                 let mut missing = Vec::new();
@@ -115,7 +134,7 @@ impl Handler for Validate {
             Some(_) => (Vec::new(), Vec::new(), None),
         };
         if !missing.is_empty()
-            && last_question(&mut tx, id)
+            && last_question(&mut *tx, id)
                 .await?
                 .is_some_and(|(m, p)| same_items(&m, &missing) && same_items(&p, &problems))
         {
@@ -130,9 +149,9 @@ impl Handler for Validate {
                 engine,
                 due_on,
             );
-            shared::requests::record_waiting(&mut tx, id, &summary, due_on).await?;
+            shared::requests::record_waiting(&mut *tx, id, &summary, due_on).await?;
             transition::apply(
-                &mut tx,
+                &mut *tx,
                 &Transition {
                     request_id: id,
                     expected_version: version,
@@ -149,7 +168,6 @@ impl Handler for Validate {
             )
             .await
             .map_err(to_handler_error)?;
-            tx.commit().await?;
             tracing::info!(request_id = %id, ?missing, "same question again; to a person");
             return Ok(());
         }
@@ -161,11 +179,11 @@ impl Handler for Validate {
                 engine,
                 None,
             );
-            shared::requests::record_waiting(&mut tx, id, &summary, None).await?;
+            shared::requests::record_waiting(&mut *tx, id, &summary, None).await?;
             // An emailed application whose automatic answer already asked for all of this
             // gets no second email saying the same (only for the first time it waits).
             let asked_by_intake = problems.is_empty()
-                && intake_asked(&mut tx, id)
+                && intake_asked(&mut *tx, id)
                     .await?
                     .is_some_and(|asked| shared::intake::already_asked(&asked, &missing));
             let to_needs_info = Transition {
@@ -182,27 +200,25 @@ impl Handler for Validate {
                 }),
             };
             if asked_by_intake {
-                transition::apply_without_email(&mut tx, &to_needs_info, &[]).await
+                transition::apply_without_email(&mut *tx, &to_needs_info, &[]).await
             } else {
-                transition::apply(&mut tx, &to_needs_info, &[]).await
+                transition::apply(&mut *tx, &to_needs_info, &[]).await
             }
             .map_err(to_handler_error)?;
-            tx.commit().await?;
             tracing::info!(request_id = %id, ?missing, "request needs information");
             return Ok(());
         }
 
-        let complete = complete_at(&mut tx, id)
+        let complete = complete_at(&mut *tx, id)
             .await?
             .unwrap_or(a.record.received_at);
-        shared::requests::set_complete_at(&mut tx, id, complete).await?;
+        shared::requests::set_complete_at(&mut *tx, id, complete).await?;
         // Decided in the same transaction: nothing must be read from a document first. The
         // decision counts from the complete date just set.
         a.record.complete_at = Some(complete);
         a.evaluate(&self.packs, &self.calendars)?;
         tracing::info!(request_id = %id, "request complete; deciding");
-        super::decide::decide(&mut tx, version, a, &self.packs, &self.calendars).await?;
-        tx.commit().await?;
+        super::decide::decide(&mut *tx, version, a, &self.packs, &self.calendars).await?;
         Ok(())
     }
 }
