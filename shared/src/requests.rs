@@ -390,20 +390,22 @@ pub fn quote_input(
 // everything else a request holds is written here, by the functions below, in the caller's
 // transaction and under the caller's row lock (`transition::lock_state`).
 
-/// Moves a request from `from` to `to` if it is still at `expected_version` in `from`:
-/// the new version and whether its merchant takes webhooks (`merchant_webhooks`), or `None`
-/// when the row has moved on (or does not exist). Only `transition::apply` calls it, after
-/// checking the move is legal.
+/// Moves a request from `from` to `to` if it is still at `expected_version` in `from`, as
+/// `moves` moves (a chain written at once counts each in the version): the new version and
+/// whether its merchant takes webhooks (`merchant_webhooks`), or `None` when the row has
+/// moved on (or does not exist). Only `transition` calls it, after checking every move is
+/// legal.
 pub(crate) async fn move_state(
     conn: &mut PgConnection,
     id: Uuid,
     expected_version: i32,
     from: RequestState,
     to: RequestState,
+    moves: i32,
 ) -> sqlx::Result<Option<(i32, bool)>> {
     let moved = sqlx::query!(
         r#"UPDATE refund_requests r
-              SET state = $1, version = version + 1, updated_at = now(),
+              SET state = $1, version = version + $6, updated_at = now(),
                   ended_at = CASE WHEN $5 THEN now() ELSE NULL END,
                   sweeps = 0, swept_at = NULL
             WHERE id = $2 AND version = $3 AND state = $4
@@ -415,6 +417,7 @@ pub(crate) async fn move_state(
         expected_version,
         from.as_str(),
         to.is_final(),
+        moves,
     )
     .fetch_optional(conn)
     .await?;
@@ -499,26 +502,29 @@ pub async fn set_email_reading(
     .map(drop)
 }
 
-/// The engine's decision: with its policy, amount and due date; the request counts as
-/// complete from its received date when nothing said otherwise.
+/// The engine's decision: with its policy, amount and due date, and when the request became
+/// complete (the SLA counts from there): `complete_at` when given (the validate stage's date
+/// of the last required item), else as stored, else its received date.
 pub async fn record_decision(
     conn: &mut PgConnection,
     id: Uuid,
     decision: &crate::policy::StoredDecision,
     amount_minor: Option<i64>,
     due_on: Option<NaiveDate>,
+    complete_at: Option<DateTime<Utc>>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "UPDATE refund_requests
             SET decision = $2, policy_id = $3, policy_version = $4, amount_minor = $5,
-                due_on = $6, complete_at = COALESCE(complete_at, received_at)
+                due_on = $6, complete_at = COALESCE($7, complete_at, received_at)
           WHERE id = $1",
         id,
         decision.to_value(),
         decision.policy.as_deref(),
         decision.policy_version.as_deref(),
         amount_minor,
-        due_on
+        due_on,
+        complete_at
     )
     .execute(conn)
     .await
@@ -572,22 +578,6 @@ pub async fn set_due_on(conn: &mut PgConnection, id: Uuid, due_on: NaiveDate) ->
         "UPDATE refund_requests SET due_on = $2 WHERE id = $1",
         id,
         due_on
-    )
-    .execute(conn)
-    .await
-    .map(drop)
-}
-
-/// When the last required item arrived: the SLA counts from here.
-pub async fn set_complete_at(
-    conn: &mut PgConnection,
-    id: Uuid,
-    complete_at: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE refund_requests SET complete_at = $2 WHERE id = $1",
-        id,
-        complete_at
     )
     .execute(conn)
     .await

@@ -53,6 +53,9 @@ pub enum TransitionError {
     /// No request has this id.
     #[error("request {0} does not exist")]
     NotFound(Uuid),
+    /// A chain of moves with no move in it.
+    #[error("no move to make")]
+    Empty,
     /// The database failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -61,9 +64,8 @@ pub enum TransitionError {
 /// Writes the transition, its audit event and `messages` to the outbox, and the side effects
 /// that follow from the new state itself: the customer's email when the state is news for them
 /// ([`RequestState::tells_customer`]: its pending `notifications` row and a notify message
-/// with that event), and a webhook message
-/// when it is news for the merchant ([`RequestState::tells_merchant`]; the webhook stage
-/// delivers it to merchants that configured a webhook and drops it for the others). Callers
+/// with that event), and a webhook message when it is news for the merchant
+/// ([`RequestState::tells_merchant`]; only for merchants that configured a webhook). Callers
 /// never name either. Returns the new version. The caller commits (or rolls back) the
 /// transaction.
 pub async fn apply(
@@ -71,7 +73,7 @@ pub async fn apply(
     t: &Transition<'_>,
     messages: &[OutboxMessage],
 ) -> Result<i32, TransitionError> {
-    write(conn, t, messages, t.to.tells_customer()).await
+    apply_steps(conn, &[(t.clone(), true)], messages).await
 }
 
 /// [`apply`] without the customer's email for the new state, for the two moves whose email
@@ -82,63 +84,90 @@ pub async fn apply_without_email(
     t: &Transition<'_>,
     messages: &[OutboxMessage],
 ) -> Result<i32, TransitionError> {
-    write(conn, t, messages, None).await
+    apply_steps(conn, &[(t.clone(), false)], messages).await
 }
 
-async fn write(
+/// Several moves made one after the other in one transaction (received → validating →
+/// approved; payout_pending → payout_sent → refunded), written as [`apply`] writes each —
+/// every move legal, its audit event, its email (when its flag says so and its state tells
+/// the customer) and webhook — with one UPDATE of the row: from the first move's state and
+/// version to the last move's state, the version counting every move. Each step's
+/// `expected_version` after the first is not read. Returns the new version.
+pub async fn apply_steps(
     conn: &mut PgConnection,
-    t: &Transition<'_>,
+    steps: &[(Transition<'_>, bool)],
     messages: &[OutboxMessage],
-    email: Option<crate::notify::Event>,
 ) -> Result<i32, TransitionError> {
-    check_transition(t.from, t.to)?;
-    let updated =
-        crate::requests::move_state(conn, t.request_id, t.expected_version, t.from, t.to).await?;
+    let (Some((first, _)), Some((last, _))) = (steps.first(), steps.last()) else {
+        return Err(TransitionError::Empty);
+    };
+    let mut at = first.from;
+    for (t, _) in steps {
+        if t.from != at || t.request_id != first.request_id {
+            return Err(IllegalTransition { from: at, to: t.to }.into());
+        }
+        check_transition(t.from, t.to)?;
+        at = t.to;
+    }
+    let moves = i32::try_from(steps.len()).unwrap_or(i32::MAX);
+    let updated = crate::requests::move_state(
+        conn,
+        first.request_id,
+        first.expected_version,
+        first.from,
+        last.to,
+        moves,
+    )
+    .await?;
     let Some((version, takes_webhooks)) = updated else {
         let exists = sqlx::query_scalar!(
             "SELECT 1 AS \"one!\" FROM refund_requests WHERE id = $1",
-            t.request_id
+            first.request_id
         )
         .fetch_optional(&mut *conn)
         .await?;
         return Err(match exists {
             Some(_) => TransitionError::Stale {
-                request_id: t.request_id,
-                expected_version: t.expected_version,
-                expected_state: t.from,
+                request_id: first.request_id,
+                expected_version: first.expected_version,
+                expected_state: first.from,
             },
-            None => TransitionError::NotFound(t.request_id),
+            None => TransitionError::NotFound(first.request_id),
         });
     };
-    record_event(
-        conn,
-        t.request_id,
-        t.actor,
-        Some(t.from),
-        t.to,
-        t.reason,
-        &t.details,
-    )
-    .await?;
-    // One INSERT for everything the move sends: the caller's messages, the customer's email,
-    // and the merchant's webhook when the merchant takes webhooks.
-    let mut all = messages.to_vec();
-    if let Some(event) = email {
-        let notify = WorkMessage::new(Stage::Notify, t.request_id).with_event(event.as_str());
-        // The email's row, claimed by the move: notify reads, sends and marks it.
-        crate::notifications::queue_for_move(
+    for (t, _) in steps {
+        record_event(
             conn,
-            notify.message_id,
             t.request_id,
-            event.as_str(),
-            t.to.as_str(),
+            t.actor,
+            Some(t.from),
+            t.to,
+            t.reason,
+            &t.details,
         )
         .await?;
-        all.push(notify.into());
     }
-    if t.to.tells_merchant() && takes_webhooks {
-        let webhook = WorkMessage::new(Stage::Webhook, t.request_id).with_event(t.to.as_str());
-        all.push(webhook.into());
+    // One INSERT for everything the moves send: the caller's messages, the customer's
+    // emails, and the merchant's webhooks when the merchant takes webhooks.
+    let mut all = messages.to_vec();
+    for (t, email) in steps {
+        if let Some(event) = t.to.tells_customer().filter(|_| *email) {
+            let notify = WorkMessage::new(Stage::Notify, t.request_id).with_event(event.as_str());
+            // The email's row, claimed by the move: notify reads, sends and marks it.
+            crate::notifications::queue_for_move(
+                conn,
+                notify.message_id,
+                t.request_id,
+                event.as_str(),
+                t.to.as_str(),
+            )
+            .await?;
+            all.push(notify.into());
+        }
+        if t.to.tells_merchant() && takes_webhooks {
+            let webhook = WorkMessage::new(Stage::Webhook, t.request_id).with_event(t.to.as_str());
+            all.push(webhook.into());
+        }
     }
     outbox::enqueue(conn, &all).await?;
     Ok(version)

@@ -272,6 +272,121 @@ webhook_secret_env = "DEMO_WEBHOOK_SECRET"
     db.drop_database().await;
 }
 
+/// Moves made one after the other in one transaction are written with one UPDATE of the row
+/// (the version counts each move) and an audit event, email and webhook each, as one by one;
+/// a chain with a gap or an illegal move, or from a stale version, writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_of_moves_is_one_update_with_every_event() {
+    let db = TestDb::new().await;
+    let id = insert_request(&db.pool, RequestState::Received).await;
+    let state = |pool: sqlx::PgPool| async move {
+        sqlx::query_as::<_, (String, i32)>(
+            "SELECT state, version FROM refund_requests WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let events = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM request_events WHERE request_id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let before = events(db.pool.clone()).await;
+
+    // A gap (received → approved is not a move) and a stale version write nothing.
+    for steps in [
+        vec![(
+            transition(id, 1, RequestState::Received, RequestState::Approved),
+            true,
+        )],
+        vec![
+            (
+                transition(id, 1, RequestState::Received, RequestState::Validating),
+                true,
+            ),
+            (
+                transition(id, 2, RequestState::NeedsInfo, RequestState::Validating),
+                true,
+            ),
+        ],
+        vec![
+            (
+                transition(id, 7, RequestState::Received, RequestState::Validating),
+                true,
+            ),
+            (
+                transition(id, 8, RequestState::Validating, RequestState::Approved),
+                true,
+            ),
+        ],
+    ] {
+        let mut tx = db.pool.begin().await.unwrap();
+        let refused = transition::apply_steps(&mut tx, &steps, &[]).await;
+        assert!(
+            matches!(
+                refused,
+                Err(TransitionError::Illegal(_) | TransitionError::Stale { .. })
+            ),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(state(db.pool.clone()).await, ("received".to_owned(), 1));
+    assert_eq!(events(db.pool.clone()).await, before);
+
+    let mut tx = db.pool.begin().await.unwrap();
+    let version = transition::apply_steps(
+        &mut tx,
+        &[
+            (
+                transition(id, 1, RequestState::Received, RequestState::Validating),
+                true,
+            ),
+            (
+                transition(id, 2, RequestState::Validating, RequestState::Approved),
+                true,
+            ),
+        ],
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(version, 3);
+    assert_eq!(state(db.pool.clone()).await, ("approved".to_owned(), 3));
+    let moves: Vec<(String, String)> = sqlx::query_as(
+        "SELECT from_state, to_state FROM request_events
+          WHERE request_id = $1 AND from_state IS NOT NULL ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        moves,
+        [
+            ("received".to_owned(), "validating".to_owned()),
+            ("validating".to_owned(), "approved".to_owned())
+        ]
+    );
+    let emails: Vec<String> = sqlx::query_scalar(
+        "SELECT event FROM notifications WHERE request_id = $1 ORDER BY created_at",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        emails,
+        ["approved"],
+        "validating tells nobody; approved tells the customer"
+    );
+    db.drop_database().await;
+}
+
 /// The move that causes a customer's email claims its `notifications` row in the same
 /// transaction, under the id of the notify message it queues, with the sequence number and
 /// Message-ID the notify stage would have given it: notify then only reads, sends and marks.

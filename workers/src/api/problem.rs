@@ -317,6 +317,7 @@ impl From<shared::transition::TransitionError> for ApiError {
             }
             TransitionError::NotFound(id) => ApiError::not_found(format!("no refund request {id}")),
             TransitionError::Database(db) => ApiError::from(db),
+            TransitionError::Empty => ApiError::internal(anyhow::anyhow!(e)),
         }
     }
 }

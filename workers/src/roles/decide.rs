@@ -20,7 +20,7 @@ use shared::transition::{self, Transition};
 use sqlx::{PgConnection, PgPool};
 
 use super::assessment::{Assessment, assess};
-use super::validate::to_handler_error;
+use super::validate::{Entering, to_handler_error};
 
 pub struct Decide {
     pool: PgPool,
@@ -53,18 +53,27 @@ impl Handler for Decide {
             return Ok(());
         }
         let a = assess(&mut tx, id, &self.packs, &self.calendars).await?;
-        decide(&mut tx, version, a, &self.packs, &self.calendars).await?;
+        decide(
+            &mut tx,
+            &Entering(None),
+            version,
+            a,
+            &self.packs,
+            &self.calendars,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 }
 
 /// Decides a complete request in `validating`, locked by the caller's transaction at
-/// `version`, from its assessment: stores the decision and makes the move, in the caller's
-/// transaction (the validate stage calls it in its own, so a request that needs nothing read
+/// `version` (or about to enter it: `entering`, written with the decision's move), from its
+/// assessment: stores the decision and makes the move, in the caller's transaction (the validate stage calls it in its own, so a request that needs nothing read
 /// from a document is validated and decided in one transaction).
 pub(super) async fn decide(
     tx: &mut PgConnection,
+    entering: &Entering<'_>,
     version: i32,
     mut a: Assessment,
     packs: &PolicyPacks,
@@ -87,7 +96,7 @@ pub(super) async fn decide(
     } else {
         None
     };
-    // The customer's email follows from the new state (`transition::apply`).
+    // The customer's email follows from the new state (`transition::apply_steps`).
     let (to, messages, why) = match decision.decision {
         _ if guess.is_some() => (
             RequestState::ManualReview,
@@ -103,7 +112,7 @@ pub(super) async fn decide(
             RequestState::Approved,
             vec![
                 WorkMessage::new(Stage::Payout, id)
-                    .with_version(version + 1)
+                    .with_version(version + entering.moves() + 1)
                     .into(),
             ],
             "approved under the policy",
@@ -136,38 +145,41 @@ pub(super) async fn decide(
         &shared::policy::StoredDecision::from_engine(&decision),
         decision.amount.map(shared::money::Money::minor),
         due_on,
+        a.record.complete_at,
     )
     .await?;
-    transition::apply(
-        tx,
-        &Transition {
-            request_id: id,
-            expected_version: version,
-            from: state,
-            to,
-            actor: "worker:decide",
-            reason: Some(why),
-            details: {
-                let mut details = json!({
-                    "policy": decision.policy,
-                    "policy_version": decision.policy_version,
-                    "rule": decision.rule,
-                    "clause": decision.clause,
-                    "clause_translations": decision.clause_translations,
-                    "amount": decision.amount,
-                    "refund_due_by": decision.refund_due_by,
-                    "effects": decision.effects,
-                });
-                if let Some(doubt) = &guess {
-                    details["not_automatic"] = doubt.clone();
-                }
-                details
+    entering
+        .then(
+            tx,
+            Transition {
+                request_id: id,
+                expected_version: version,
+                from: state,
+                to,
+                actor: "worker:decide",
+                reason: Some(why),
+                details: {
+                    let mut details = json!({
+                        "policy": decision.policy,
+                        "policy_version": decision.policy_version,
+                        "rule": decision.rule,
+                        "clause": decision.clause,
+                        "clause_translations": decision.clause_translations,
+                        "amount": decision.amount,
+                        "refund_due_by": decision.refund_due_by,
+                        "effects": decision.effects,
+                    });
+                    if let Some(doubt) = &guess {
+                        details["not_automatic"] = doubt.clone();
+                    }
+                    details
+                },
             },
-        },
-        &messages,
-    )
-    .await
-    .map_err(to_handler_error)?;
+            true,
+            &messages,
+        )
+        .await
+        .map_err(to_handler_error)?;
     tracing::info!(request_id = %id, decision = ?decision.decision, state = %to, "request decided");
     Ok(())
 }

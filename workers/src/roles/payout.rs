@@ -359,7 +359,7 @@ impl<G: Gateway> Payout<G> {
         outcome: RefundOutcome,
     ) -> Result<(), HandlerError> {
         let mut tx = self.pool.begin().await?;
-        let (mut state, mut version) = transition::lock_state(&mut tx, id)
+        let (mut state, version) = transition::lock_state(&mut tx, id)
             .await
             .map_err(to_handler_error)?;
         if !matches!(
@@ -469,26 +469,30 @@ impl<G: Gateway> Payout<G> {
                 )))
             }
         };
-        for (to, why, told) in steps {
-            let step = Transition {
-                request_id: id,
-                expected_version: version,
-                from: state,
-                to,
-                actor: "worker:payout",
-                reason: Some(&why),
-                details: json!({
-                    "idempotency_key": attempt.idempotency_key,
-                    "amount": amount,
-                }),
-            };
-            version = if told {
-                transition::apply(&mut tx, &step, &[]).await
-            } else {
-                transition::apply_without_email(&mut tx, &step, &[]).await
-            }
-            .map_err(to_handler_error)?;
-            state = to;
+        // The moves, written at once (one UPDATE of the row).
+        let mut moves = Vec::with_capacity(steps.len());
+        for (to, why, told) in &steps {
+            moves.push((
+                Transition {
+                    request_id: id,
+                    expected_version: version,
+                    from: state,
+                    to: *to,
+                    actor: "worker:payout",
+                    reason: Some(why),
+                    details: json!({
+                        "idempotency_key": attempt.idempotency_key,
+                        "amount": amount,
+                    }),
+                },
+                *told,
+            ));
+            state = *to;
+        }
+        if !moves.is_empty() {
+            transition::apply_steps(&mut tx, &moves, &[])
+                .await
+                .map_err(to_handler_error)?;
         }
         if result.is_ok() {
             done(tx, message_id).await?;

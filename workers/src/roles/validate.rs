@@ -47,6 +47,35 @@ pub(super) fn to_handler_error(e: TransitionError) -> HandlerError {
     }
 }
 
+/// The move into `validating` a message makes first when the request was just received; it
+/// is written together with the move the message ends in.
+pub(super) struct Entering<'a>(pub(super) Option<Transition<'a>>);
+
+impl Entering<'_> {
+    /// Writes `t` (with the customer's email when `email` and its state tells them), after
+    /// the move into validating when there is one: one UPDATE of the row for both
+    /// (`transition::apply_steps`). The new version.
+    pub(super) async fn then(
+        &self,
+        conn: &mut PgConnection,
+        t: Transition<'_>,
+        email: bool,
+        messages: &[shared::outbox::OutboxMessage],
+    ) -> Result<i32, TransitionError> {
+        let mut steps = Vec::with_capacity(2);
+        if let Some(entering) = &self.0 {
+            steps.push((entering.clone(), true));
+        }
+        steps.push((t, email));
+        transition::apply_steps(conn, &steps, messages).await
+    }
+
+    /// How many moves it adds to the version.
+    pub(super) fn moves(&self) -> i32 {
+        i32::from(self.0.is_some())
+    }
+}
+
 /// The date the last required item arrived: when the request last left `needs_info`, or
 /// when it was received.
 async fn complete_at(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<DateTime<Utc>>> {
@@ -86,27 +115,25 @@ impl TransactionalWork for Validate {
         if !transition::first_delivery(tx, "validate", message.message_id).await? {
             return Ok(());
         }
-        let (mut state, mut version) = transition::lock_state(&mut *tx, id)
+        let (state, version) = transition::lock_state(&mut *tx, id)
             .await
             .map_err(to_handler_error)?;
-        if state == RequestState::Received {
-            version = transition::apply(
-                &mut *tx,
-                &Transition {
-                    request_id: id,
-                    expected_version: version,
-                    from: state,
-                    to: RequestState::Validating,
-                    actor: "worker:validate",
-                    reason: Some("checking what the policy requires"),
-                    details: json!({}),
-                },
-                &[],
-            )
-            .await
-            .map_err(to_handler_error)?;
-            state = RequestState::Validating;
-        }
+        // The move into validating, written together with the move this message ends in
+        // (one UPDATE of the row: `Entering::then`).
+        let entering = Entering((state == RequestState::Received).then(|| Transition {
+            request_id: id,
+            expected_version: version,
+            from: state,
+            to: RequestState::Validating,
+            actor: "worker:validate",
+            reason: Some("checking what the policy requires"),
+            details: json!({}),
+        }));
+        let state = if entering.0.is_some() {
+            RequestState::Validating
+        } else {
+            state
+        };
         if state != RequestState::Validating {
             // Decided, withdrawn, or waiting for the customer: an old message.
             return Ok(());
@@ -150,24 +177,26 @@ impl TransactionalWork for Validate {
                 due_on,
             );
             shared::requests::record_waiting(&mut *tx, id, &summary, due_on).await?;
-            transition::apply(
-                &mut *tx,
-                &Transition {
-                    request_id: id,
-                    expected_version: version,
-                    from: state,
-                    to: RequestState::ManualReview,
-                    actor: "worker:validate",
-                    reason: Some(
-                        "the answer left exactly what was asked before; a person reads it \
+            entering
+                .then(
+                    &mut *tx,
+                    Transition {
+                        request_id: id,
+                        expected_version: version,
+                        from: state,
+                        to: RequestState::ManualReview,
+                        actor: "worker:validate",
+                        reason: Some(
+                            "the answer left exactly what was asked before; a person reads it \
                          instead of the same question being sent again",
-                    ),
-                    details: json!({"missing": missing, "problems": problems}),
-                },
-                &[],
-            )
-            .await
-            .map_err(to_handler_error)?;
+                        ),
+                        details: json!({"missing": missing, "problems": problems}),
+                    },
+                    true,
+                    &[],
+                )
+                .await
+                .map_err(to_handler_error)?;
             tracing::info!(request_id = %id, ?missing, "same question again; to a person");
             return Ok(());
         }
@@ -199,12 +228,10 @@ impl TransactionalWork for Validate {
                     "asked_by_intake_reply": asked_by_intake,
                 }),
             };
-            if asked_by_intake {
-                transition::apply_without_email(&mut *tx, &to_needs_info, &[]).await
-            } else {
-                transition::apply(&mut *tx, &to_needs_info, &[]).await
-            }
-            .map_err(to_handler_error)?;
+            entering
+                .then(&mut *tx, to_needs_info, !asked_by_intake, &[])
+                .await
+                .map_err(to_handler_error)?;
             tracing::info!(request_id = %id, ?missing, "request needs information");
             return Ok(());
         }
@@ -212,13 +239,20 @@ impl TransactionalWork for Validate {
         let complete = complete_at(&mut *tx, id)
             .await?
             .unwrap_or(a.record.received_at);
-        shared::requests::set_complete_at(&mut *tx, id, complete).await?;
         // Decided in the same transaction: nothing must be read from a document first. The
-        // decision counts from the complete date just set.
+        // decision counts from the complete date, stored with it (`record_decision`).
         a.record.complete_at = Some(complete);
         a.evaluate(&self.packs, &self.calendars)?;
         tracing::info!(request_id = %id, "request complete; deciding");
-        super::decide::decide(&mut *tx, version, a, &self.packs, &self.calendars).await?;
+        super::decide::decide(
+            &mut *tx,
+            &entering,
+            version,
+            a,
+            &self.packs,
+            &self.calendars,
+        )
+        .await?;
         Ok(())
     }
 }
