@@ -5,7 +5,7 @@
 //! within a working day) are recorded with the decision and in the history.
 //!
 //! The validate stage decides a complete request itself, in its own transaction, with
-//! [`decide`]; the decide role takes the decide messages still queued (from before, or sent
+//! `decide`; the decide role takes the decide messages still queued (from before, or sent
 //! by hand) and decides them the same way.
 
 use std::sync::Arc;

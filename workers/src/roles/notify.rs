@@ -334,7 +334,7 @@ impl Handler for Notify {
     }
 
     /// Emails waiting together go out together: their rows locked in one transaction, the
-    /// emails sent at the same time (at most [`BATCH`] to the server at once), the rows marked
+    /// emails sent at the same time (at most `BATCH` to the server at once), the rows marked
     /// in the same transaction.
     fn batch_size(&self) -> usize {
         BATCH
@@ -584,13 +584,7 @@ impl Notify {
             return self.prepare_letter(conn, message, notice, pending).await;
         }
         let id = message.request_id;
-        let request = requests::find(conn, id).await?.ok_or_else(|| {
-            HandlerError::Permanent(anyhow::anyhow!("request {id} does not exist"))
-        })?;
-        let payment = match request.payment_id {
-            Some(payment_id) => payments::find(conn, payment_id).await?,
-            None => None,
-        };
+        let (request, payment) = read_request(conn, id).await?;
         let answer = match notice {
             Notice::IntakeReply => IntakeAnswer::find(conn, message.message_id).await?,
             _ => None,
@@ -601,11 +595,7 @@ impl Notify {
             }
             _ => None,
         };
-        let merchant = request
-            .merchant
-            .as_deref()
-            .or(payment.as_ref().map(|p| p.merchant.as_str()))
-            .and_then(|m| self.merchants.get(m));
+        let merchant = self.merchant_of(&request, payment.as_ref());
         let addressee = match addressee(
             notice,
             &request,
@@ -730,6 +720,15 @@ impl Notify {
         }
     }
 
+    /// The merchant a request (or its payment) names, when configured.
+    fn merchant_of(&self, request: &RequestRecord, payment: Option<&Payment>) -> Option<&Merchant> {
+        request
+            .merchant
+            .as_deref()
+            .or(payment.map(|p| p.merchant.as_str()))
+            .and_then(|m| self.merchants.get(m))
+    }
+
     /// Whether this process sent the email already and could not record it.
     fn sent_before(&self, message_id: Uuid) -> bool {
         self.unrecorded
@@ -751,6 +750,21 @@ impl Notify {
         tracing::warn!(emails = ids.len(), error = %e,
             "emails sent but not recorded yet; they will be recorded when the database answers, not sent again");
     }
+}
+
+/// The request an email is about, with its payment.
+async fn read_request(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<(RequestRecord, Option<Payment>), HandlerError> {
+    let request = requests::find(conn, id)
+        .await?
+        .ok_or_else(|| HandlerError::Permanent(anyhow::anyhow!("request {id} does not exist")))?;
+    let payment = match request.payment_id {
+        Some(payment_id) => payments::find(conn, payment_id).await?,
+        None => None,
+    };
+    Ok((request, payment))
 }
 
 /// What a notify message asks for, or why it cannot be read.
@@ -941,13 +955,7 @@ impl Notify {
         let id = message.request_id;
         let message_id = message.message_id;
         let mut tx = self.pool.begin().await?;
-        let request = requests::find(&mut tx, id).await?.ok_or_else(|| {
-            HandlerError::Permanent(anyhow::anyhow!("request {id} does not exist"))
-        })?;
-        let payment = match request.payment_id {
-            Some(payment_id) => payments::find(&mut tx, payment_id).await?,
-            None => None,
-        };
+        let (request, payment) = read_request(&mut tx, id).await?;
         let answer = match notice {
             Notice::IntakeReply => Some(
                 IntakeAnswer::find(&mut tx, message_id)
@@ -960,11 +968,7 @@ impl Notify {
             ),
             _ => None,
         };
-        let merchant = request
-            .merchant
-            .as_deref()
-            .or(payment.as_ref().map(|p| p.merchant.as_str()))
-            .and_then(|m| self.merchants.get(m));
+        let merchant = self.merchant_of(&request, payment.as_ref());
         let addressee = addressee(
             notice,
             &request,
