@@ -35,12 +35,29 @@ fn pool_options(max_connections: u32) -> PgPoolOptions {
 /// [`connect`] for a service: while the database is down, starting or out of connections
 /// (what [`crate::broker::consumer::database_unavailable`] calls unavailable) it waits and
 /// tries again, logging the server's own words each time, for as long as it takes; anything
-/// else (a wrong password, no such database) fails at once.
-pub async fn connect_waiting(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+/// else (a wrong password, no such database) fails at once. Its connections carry
+/// `application_name` (`pg_stat_activity` shows which process and pool holds each), unless
+/// the URL names one itself.
+pub async fn connect_waiting(
+    url: &str,
+    max_connections: u32,
+    application_name: &str,
+) -> anyhow::Result<PgPool> {
+    let mut options: sqlx::postgres::PgConnectOptions = url.parse().map_err(|e| {
+        anyhow::anyhow!(
+            "the database URL {} cannot be read: {e}",
+            crate::config::redact_url(url)
+        )
+    })?;
+    if options.get_application_name().is_none() {
+        options = options.application_name(application_name);
+    }
     let mut delay = Duration::from_millis(500);
     let mut waited = false;
     loop {
-        let pool = pool_options(max_connections).connect(url).await;
+        let pool = pool_options(max_connections)
+            .connect_with(options.clone())
+            .await;
         let e = match pool {
             Ok(pool) => {
                 if waited {

@@ -397,14 +397,34 @@ pub enum Mode {
     Worker(Role),
     /// The mailbox reader (`refundd intake-email`).
     IntakeEmail,
-    /// Everything in one process, on one pool (`refundd all`): the single-machine default,
-    /// which also creates and migrates the database and serves the sandbox gateway.
+    /// Everything in one process (`refundd all`): the single-machine default, which also
+    /// creates and migrates the database and serves the sandbox gateway. The API and the
+    /// mailbox reader have a pool of their own, so a backlog that keeps every worker busy
+    /// never leaves a support agent or a customer's application waiting for a connection.
     All,
 }
 
 impl Mode {
-    /// Connections of the process's pool: `REFUNDD_DB_POOL`'s size for the worker role, else
-    /// for the process kind, else the default (api 16, worker 8, intake-email 4, all 24).
+    /// The API's own pool in `refundd all` (`REFUNDD_DB_POOL`'s `api`, else 8); `None` where
+    /// the process has one pool.
+    pub fn api_connections(self, settings: &Settings) -> Option<u32> {
+        (self == Mode::All).then(|| settings.db_pool.get("api").copied().unwrap_or(8))
+    }
+
+    /// The `application_name` of the process's (main) pool's connections, as
+    /// `pg_stat_activity` shows them; `refundd all`'s API pool is `refundd all: api`.
+    pub fn application_name(self) -> String {
+        match self {
+            Mode::Api => "refundd api".into(),
+            Mode::Worker(role) => format!("refundd worker {}", role.name()),
+            Mode::IntakeEmail => "refundd intake-email".into(),
+            Mode::All => "refundd all: workers".into(),
+        }
+    }
+
+    /// Connections of the process's pool (in `refundd all`, the workers'): `REFUNDD_DB_POOL`'s
+    /// size for the worker role, else for the process kind, else the default (api 16,
+    /// worker 8, intake-email 4, all 24).
     pub fn connections(self, settings: &Settings) -> u32 {
         let (kind, default) = match self {
             Mode::Api => ("api", 16),
@@ -450,13 +470,36 @@ impl App {
         if mode == Mode::All {
             shared::db::create_if_missing(&settings.database_url).await?;
         }
-        let pool = shared::db::connect_waiting(&settings.database_url, mode.connections(&settings))
-            .await?;
-        Self::with_pool(settings, mode, pool).await
+        let pool = shared::db::connect_waiting(
+            &settings.database_url,
+            mode.connections(&settings),
+            &mode.application_name(),
+        )
+        .await?;
+        let api_pool = match mode.api_connections(&settings) {
+            Some(size) => {
+                shared::db::connect_waiting(&settings.database_url, size, "refundd all: api")
+                    .await?
+            }
+            None => pool.clone(),
+        };
+        Self::with_pools(settings, mode, pool, api_pool).await
     }
 
-    /// [`App::build`] on a pool of the caller's (the tests keep theirs small).
+    /// [`App::build`] on a pool of the caller's (the tests keep theirs small), shared by the
+    /// API and the workers.
     pub async fn with_pool(settings: Settings, mode: Mode, pool: PgPool) -> anyhow::Result<App> {
+        Self::with_pools(settings, mode, pool.clone(), pool).await
+    }
+
+    /// [`App::build`] on the caller's pools: `pool` for the workers, `api_pool` for the API
+    /// and the mailbox reader.
+    async fn with_pools(
+        settings: Settings,
+        mode: Mode,
+        pool: PgPool,
+        api_pool: PgPool,
+    ) -> anyhow::Result<App> {
         let reference = load_reference_data(&settings)?;
         if mode == Mode::All {
             shared::db::migrate(&pool).await?;
@@ -494,7 +537,7 @@ impl App {
         };
         let ctx = match mode {
             Mode::Api | Mode::All | Mode::IntakeEmail => {
-                Some(api_context(&settings, pool.clone(), &reference).await?)
+                Some(api_context(&settings, api_pool.clone(), &reference).await?)
             }
             Mode::Worker(_) => None,
         };
@@ -531,6 +574,7 @@ impl App {
         self.ctx.as_mut()
     }
 
+    /// The workers' pool (in `refundd all` built by [`App::build`], the API has its own).
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -678,6 +722,12 @@ mod tests {
             6
         );
         assert_eq!(Mode::All.connections(&settings), 30);
+        // `refundd all`'s API has a pool of its own, `api`'s size, else 8; other kinds one.
+        assert_eq!(Mode::All.api_connections(&settings), Some(8));
+        assert_eq!(Mode::Api.api_connections(&settings), None);
+        settings.db_pool = shared::config::parse_pool_sizes("api=5").unwrap();
+        assert_eq!(Mode::All.api_connections(&settings), Some(5));
+        assert_eq!(Mode::All.connections(&settings), 24);
         assert_eq!(Mode::IntakeEmail.connections(&settings), 4);
         // Every role's name is one REFUNDD_DB_POOL takes, as `refundd worker` spells it.
         for role in crate::roles::Role::ALL {

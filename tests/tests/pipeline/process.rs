@@ -138,3 +138,97 @@ async fn a_handler_waits_on_a_lock(db: &TestDb) -> bool {
     })
     .await
 }
+
+/// `refundd all` gives the API a pool of its own: with the workers' one connection stuck on a
+/// lock (the outbox held by another session), a support agent's read is answered at once,
+/// where a shared pool made it wait 5 s and fail. `pg_stat_activity` names both pools.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refundd_all_answers_the_api_while_every_worker_connection_waits_on_a_lock() {
+    let db = TestDb::new().await;
+    let broker = TestBroker::new(&[Duration::from_millis(200)]);
+    broker.declare().await;
+    let id = insert_request(&db.pool, RequestState::Received).await;
+    let key = e2e::all_merchants_key(&db.pool, shared::api_keys::ApiRole::Supervisor).await;
+    let spool = std::env::temp_dir().join(format!("refundd-all-{}", uuid::Uuid::new_v4()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+
+    // Every worker statement on the outbox (the relay's first look) waits behind this lock.
+    let mut blocker = db.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+
+    let mut all = refundd_with(
+        &db,
+        &broker,
+        &["all"],
+        &[
+            ("REFUNDD_DB_POOL", "all=1,api=2"),
+            ("REFUNDD_API_BIND", &bind),
+            ("REFUNDD_SANDBOX_GATEWAY", "off"),
+            ("REFUNDD_SPOOL_DIR", spool.to_str().unwrap()),
+        ],
+    );
+    let waiting = |name: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND application_name = $1
+                    AND wait_event_type = 'Lock'",
+            )
+            .bind(name)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            waiting("refundd all: workers").await == 1
+        })
+        .await,
+        "the workers' only connection waits on the outbox's lock"
+    );
+
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let answer = client
+        .get(format!("http://{bind}/v1/refund-requests/{id}"))
+        .bearer_auth(&key)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+    assert!(
+        took < Duration::from_secs(3),
+        "answered from the API's own pool in {took:?}, not after the 5 s wait for a connection"
+    );
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT application_name FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name LIKE 'refundd%'
+          ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(names, ["refundd all: api", "refundd all: workers"]);
+    assert_eq!(waiting("refundd all: api").await, 0);
+
+    blocker.rollback().await.unwrap();
+    terminate(&all);
+    let status = tokio::task::block_in_place(|| wait_exit(&mut all, Duration::from_secs(30)))
+        .expect("exits once the lock is gone");
+    assert!(status.success(), "exit status {status:?}");
+    std::fs::remove_dir_all(&spool).ok();
+    broker.cleanup().await;
+    db.drop_database().await;
+}
