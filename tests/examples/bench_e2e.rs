@@ -7,10 +7,14 @@
 //!     --mode closed --count 5000 --concurrency 64 --pid 1234
 //! cargo run --release -p e2e --example bench_e2e -- --base http://127.0.0.1:8080 \
 //!     --mode open --rate 200 --duration 60 --pid 1234
+//! cargo run --release -p e2e --example bench_e2e -- --base http://127.0.0.1:8080 \
+//!     --mode capture --count 20 --concurrency 1
 //! ```
 //! - `closed`: `--count` applications, `--concurrency` in flight at once (the most the system
 //!   takes); `open`: `--rate` a second for `--duration` seconds whatever the system does, each
-//!   request's latency counted from when it was due (no coordinated omission).
+//!   request's latency counted from when it was due (no coordinated omission);
+//!   `capture`: `--concurrency` at a time, each group followed until done before the next,
+//!   printing `WINDOW <ids> <from> <to>` lines for `scripts/bench-replay` (the replay bound).
 //! - Every application is App Studio's "not accepted yet" withdrawal, which the policy refunds
 //!   in full to the card through the sandbox gateway with no person involved: received,
 //!   validated, approved, sent to the gateway, refunded, with the customer's emails.
@@ -40,6 +44,7 @@ use e2e::load::{letters, rss_kib};
 enum Mode {
     Closed,
     Open,
+    Capture,
 }
 
 struct Args {
@@ -75,7 +80,8 @@ fn parse_args() -> anyhow::Result<Args> {
                 args.mode = match value()?.as_str() {
                     "closed" => Mode::Closed,
                     "open" => Mode::Open,
-                    other => bail!("--mode is closed or open, not {other:?}"),
+                    "capture" => Mode::Capture,
+                    other => bail!("--mode is closed, open or capture, not {other:?}"),
                 }
             }
             "--count" => args.count = value()?.parse().context("--count")?,
@@ -357,7 +363,7 @@ async fn run_load(
                 tokio::time::sleep_until(due.into()).await;
                 due
             }
-            Mode::Closed => {
+            Mode::Closed | Mode::Capture => {
                 while tasks.len() >= args.concurrency {
                     if let Some(Ok(s)) = tasks.join_next().await {
                         out.push(s);
@@ -389,6 +395,78 @@ async fn run_load(
         }
     }
     out
+}
+
+/// The replay's capture: `--concurrency` applications at once (1: one at a time), followed
+/// until each is refunded, every email of it is sent and every outbox message of it is
+/// settled, then the next ones; prints `WINDOW <request ids, comma-separated> <submitted at>
+/// <done at>` (UTC, RFC 3339) for each group, so that the statements refundd ran for those
+/// refunds alone can be cut out of Postgres' log.
+async fn capture(
+    client: &reqwest::Client,
+    args: &Args,
+    key: &str,
+    pool: &PgPool,
+    payments: Vec<String>,
+) -> anyhow::Result<()> {
+    eprintln!(
+        "[bench] capture: {} applications, {} at a time",
+        payments.len(),
+        args.concurrency
+    );
+    // Nothing else moves: the payments' registration is over.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for group in payments.chunks(args.concurrency) {
+        let from = Utc::now();
+        let answers = futures_util::future::join_all(
+            group.iter().map(|p| submit(client, &args.base, key, p)),
+        )
+        .await;
+        let mut ids = Vec::with_capacity(group.len());
+        for (id, error) in answers {
+            match id {
+                Some(id) => ids.push(id.parse::<uuid::Uuid>()?),
+                None => bail!("an application was refused: {}", error.unwrap_or_default()),
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let done: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM refund_requests r WHERE r.id = ANY($1) \
+                    AND r.state = 'refunded' \
+                    AND (SELECT count(*) FROM notifications n WHERE n.request_id = r.id AND n.status = 'sent') >= 3 \
+                    AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.request_id = r.id AND n.status <> 'sent') \
+                    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.payload->>'request_id' = r.id::text \
+                                    AND (o.published_at IS NULL OR (o.settled_at IS NULL \
+                                         AND o.routing_key IN ('request.notify', 'request.payout'))))",
+            )
+            .bind(&ids)
+            .fetch_one(pool)
+            .await?;
+            if done == ids.len() as i64 {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{} of {} requests were not done within 60 s",
+                    ids.len() as i64 - done,
+                    ids.len()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let to = Utc::now();
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        println!(
+            "WINDOW {} {} {}",
+            ids.join(","),
+            from.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            to.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        );
+        // A gap between windows: whatever runs late is in none.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -552,9 +630,11 @@ async fn main() -> anyhow::Result<()> {
         ..Default::default()
     };
     let queues = shared::broker::Topology::from_settings(&settings).queues();
+    // Named, so that the replay's capture (scripts/bench-e2e) tells these reads from refundd's.
+    let options: sqlx::postgres::PgConnectOptions = database_url.parse()?;
     let pool = PgPoolOptions::new()
         .max_connections(2)
-        .connect(&database_url)
+        .connect_with(options.application_name("bench_e2e"))
         .await?;
     let broker =
         lapin::Connection::connect(&amqp_url, lapin::ConnectionProperties::default()).await?;
@@ -565,11 +645,14 @@ async fn main() -> anyhow::Result<()> {
         .build()?;
 
     let count = match args.mode {
-        Mode::Closed => args.count,
+        Mode::Closed | Mode::Capture => args.count,
         Mode::Open => (args.duration.as_secs_f64() * f64::from(args.rate)).round() as usize,
     };
     eprintln!("[bench] registering {count} payments (not timed)");
     let payments = register_payments(&client, &args.base, &args.sandbox, &key, count).await?;
+    if args.mode == Mode::Capture {
+        return capture(&client, &args, &key, &pool, payments).await;
+    }
     // Nothing moves before the load: the counters Postgres publishes late are in.
     tokio::time::sleep(STATS_SETTLE).await;
     let db_before = DbCounters::read(&pool).await?;
@@ -580,7 +663,7 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let started_wall = Utc::now();
     match args.mode {
-        Mode::Closed => eprintln!(
+        Mode::Closed | Mode::Capture => eprintln!(
             "[bench] closed loop: {count} applications, {} in flight",
             args.concurrency
         ),
@@ -739,7 +822,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "== refundd end to end ({})",
         match args.mode {
-            Mode::Closed => format!(
+            Mode::Closed | Mode::Capture => format!(
                 "closed loop, {count} applications, {} in flight",
                 args.concurrency
             ),
@@ -805,7 +888,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "RESULT mode={} count={count} rate={} concurrency={} submitted_per_s={submitted_per_s:.1} refunded={refunded} refunded_per_s={refunded_per_s:.1} done_per_s={done_per_s:.1} e2e_p50_s={:.2} e2e_p90_s={:.2} e2e_p99_s={:.2} done_p99_s={:.2} email_lag_p99_s={:.2} left_after_5s={left_after_5s} commits={:.1} inserted={:.1} updated={:.1} fetched={:.1} returned={:.1} cpu_refundd_ms={:.2} cpu_postgres_ms={:.2} cpu_rabbitmq_ms={:.2} cpu_total_ms={:.2} rss_peak_mib={rss_peak_mib:.1} failed={}",
         match args.mode {
-            Mode::Closed => "closed",
+            Mode::Closed | Mode::Capture => "closed",
             Mode::Open => "open",
         },
         args.rate,
