@@ -197,7 +197,7 @@ fn spawn_consumer<H: Handler>(
     settings: &Settings,
     topology: &Topology,
     stage: Stage,
-    (pool, handler): (&PgPool, H),
+    (pool, handlers, handler): (&PgPool, &Arc<tokio::sync::Semaphore>, H),
     shutdown: &CancellationToken,
 ) {
     let config = ConsumerConfig {
@@ -206,6 +206,7 @@ fn spawn_consumer<H: Handler>(
         stage,
         prefetch: settings.prefetch,
         shutdown_grace: settings.shutdown_grace,
+        handlers: Some(Arc::clone(handlers)),
     };
     let handler = DatabaseExplained::new(pool.clone(), handler);
     tracker.spawn(consumer::run(config, Arc::new(handler), shutdown.clone()));
@@ -279,7 +280,7 @@ fn spawn_role(
     tracker: &TaskTracker,
     settings: &Settings,
     topology: &Topology,
-    pool: &PgPool,
+    (pool, handlers): (&PgPool, &Arc<tokio::sync::Semaphore>),
     reference: &ReferenceData,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
@@ -301,6 +302,7 @@ fn spawn_role(
             Stage::Validate,
             (
                 pool,
+                handlers,
                 validate::Validate::new(pool.clone(), packs, calendars),
             ),
             shutdown,
@@ -310,7 +312,11 @@ fn spawn_role(
             settings,
             topology,
             Stage::Decide,
-            (pool, decide::Decide::new(pool.clone(), packs, calendars)),
+            (
+                pool,
+                handlers,
+                decide::Decide::new(pool.clone(), packs, calendars),
+            ),
             shutdown,
         ),
         Role::Sla => {
@@ -340,7 +346,7 @@ fn spawn_role(
                 settings,
                 topology,
                 Stage::Payout,
-                (pool, payout::Payout::new(pool.clone(), gateways)),
+                (pool, handlers, payout::Payout::new(pool.clone(), gateways)),
                 shutdown,
             );
         }
@@ -351,6 +357,7 @@ fn spawn_role(
             Stage::Webhook,
             (
                 pool,
+                handlers,
                 webhook::Webhook::new(
                     pool.clone(),
                     reference.merchants.clone(),
@@ -371,6 +378,7 @@ fn spawn_role(
                 Stage::Notify,
                 (
                     pool,
+                    handlers,
                     notify::Notify::new(
                         pool.clone(),
                         reference.merchants.clone(),
@@ -606,13 +614,16 @@ impl App {
             Mode::Api | Mode::IntakeEmail => &[],
         };
         if let Some(topology) = &self.topology {
+            // Every consumer of the process shares the workers' pool: their handlers share
+            // its connections' worth of permits.
+            let handlers = consumer::handler_permits(self.pool.options().get_max_connections());
             for role in roles {
                 spawn_role(
                     *role,
                     &tracker,
                     &self.settings,
                     topology,
-                    &self.pool,
+                    (&self.pool, &handlers),
                     &self.reference,
                     &shutdown,
                 )?;

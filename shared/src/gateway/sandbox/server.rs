@@ -117,6 +117,19 @@ struct Sandbox {
 }
 
 impl Sandbox {
+    /// Runs `change` on the ledger on the blocking pool: a change writes the ledger file and
+    /// waits for its fsync, which must not hold one of the async threads (in `refundd all`
+    /// they are the API's and every worker's too). One change at a time, in arrival order.
+    async fn on_ledger<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&mut Ledger) -> Result<T, LedgerError> + Send + 'static,
+    ) -> Result<T, LedgerError> {
+        let mut ledger = self.ledger.clone().lock_owned().await;
+        tokio::task::spawn_blocking(move || change(&mut ledger))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+
     fn roll(&self) -> Option<Fault> {
         let mut dice = self
             .dice
@@ -256,7 +269,10 @@ async fn seed_payment(
             "transaction_id is empty",
         );
     }
-    let result = sandbox.ledger.lock().await.seed(seed.clone());
+    let result = {
+        let seed = seed.clone();
+        sandbox.on_ledger(move |ledger| ledger.seed(seed)).await
+    };
     match result {
         Ok(Seeding::Added) => (StatusCode::CREATED, Json(seed)).into_response(),
         Ok(Seeding::AlreadyKnown) => (StatusCode::OK, Json(seed)).into_response(),
@@ -313,8 +329,11 @@ async fn refund(
         return sandbox.fault_answer(f).await;
     }
     let booking = {
-        let mut ledger = sandbox.ledger.lock().await;
-        ledger.book(&request, amount, sandbox.faults.decline.as_ref())
+        let faults = sandbox.faults.clone();
+        let request = request.clone();
+        sandbox
+            .on_ledger(move |ledger| ledger.book(&request, amount, faults.decline.as_ref()))
+            .await
     };
     let booking = match booking {
         Ok(b) => b,
