@@ -419,8 +419,12 @@ impl Mode {
         (self == Mode::All).then(|| settings.db_pool.get("api").copied().unwrap_or(8))
     }
 
+    /// The `application_name` of `refundd all`'s API pool's connections.
+    pub const ALL_API_APPLICATION_NAME: &str = "refundd all: api";
+
     /// The `application_name` of the process's (main) pool's connections, as
-    /// `pg_stat_activity` shows them; `refundd all`'s API pool is `refundd all: api`.
+    /// `pg_stat_activity` shows them; `refundd all`'s API pool is
+    /// [`Mode::ALL_API_APPLICATION_NAME`].
     pub fn application_name(self) -> String {
         match self {
             Mode::Api => "refundd api".into(),
@@ -486,8 +490,12 @@ impl App {
         .await?;
         let api_pool = match mode.api_connections(&settings) {
             Some(size) => {
-                shared::db::connect_waiting(&settings.database_url, size, "refundd all: api")
-                    .await?
+                shared::db::connect_waiting(
+                    &settings.database_url,
+                    size,
+                    Mode::ALL_API_APPLICATION_NAME,
+                )
+                .await?
             }
             None => pool.clone(),
         };
