@@ -197,7 +197,7 @@ fn spawn_consumer<H: Handler>(
     settings: &Settings,
     topology: &Topology,
     stage: Stage,
-    (pool, handlers, handler): (&PgPool, &Arc<tokio::sync::Semaphore>, H),
+    (pool, handler): (&PgPool, H),
     shutdown: &CancellationToken,
 ) {
     let config = ConsumerConfig {
@@ -206,7 +206,6 @@ fn spawn_consumer<H: Handler>(
         stage,
         prefetch: settings.prefetch,
         shutdown_grace: settings.shutdown_grace,
-        handlers: Some(Arc::clone(handlers)),
     };
     let handler = DatabaseExplained::new(pool.clone(), handler);
     tracker.spawn(consumer::run(config, Arc::new(handler), shutdown.clone()));
@@ -280,7 +279,7 @@ fn spawn_role(
     tracker: &TaskTracker,
     settings: &Settings,
     topology: &Topology,
-    (pool, handlers): (&PgPool, &Arc<tokio::sync::Semaphore>),
+    pool: &PgPool,
     reference: &ReferenceData,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
@@ -302,7 +301,6 @@ fn spawn_role(
             Stage::Validate,
             (
                 pool,
-                handlers,
                 validate::Validate::new(pool.clone(), packs, calendars),
             ),
             shutdown,
@@ -312,11 +310,7 @@ fn spawn_role(
             settings,
             topology,
             Stage::Decide,
-            (
-                pool,
-                handlers,
-                decide::Decide::new(pool.clone(), packs, calendars),
-            ),
+            (pool, decide::Decide::new(pool.clone(), packs, calendars)),
             shutdown,
         ),
         Role::Sla => {
@@ -346,7 +340,7 @@ fn spawn_role(
                 settings,
                 topology,
                 Stage::Payout,
-                (pool, handlers, payout::Payout::new(pool.clone(), gateways)),
+                (pool, payout::Payout::new(pool.clone(), gateways)),
                 shutdown,
             );
         }
@@ -357,7 +351,6 @@ fn spawn_role(
             Stage::Webhook,
             (
                 pool,
-                handlers,
                 webhook::Webhook::new(
                     pool.clone(),
                     reference.merchants.clone(),
@@ -378,7 +371,6 @@ fn spawn_role(
                 Stage::Notify,
                 (
                     pool,
-                    handlers,
                     notify::Notify::new(
                         pool.clone(),
                         reference.merchants.clone(),
@@ -622,16 +614,13 @@ impl App {
             Mode::Api | Mode::IntakeEmail => &[],
         };
         if let Some(topology) = &self.topology {
-            // Every consumer of the process shares the workers' pool: their handlers share
-            // its connections' worth of permits.
-            let handlers = consumer::handler_permits(self.pool.options().get_max_connections());
             for role in roles {
                 spawn_role(
                     *role,
                     &tracker,
                     &self.settings,
                     topology,
-                    (&self.pool, &handlers),
+                    &self.pool,
                     &self.reference,
                     &shutdown,
                 )?;

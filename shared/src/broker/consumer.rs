@@ -197,18 +197,6 @@ pub struct ConsumerConfig {
     /// waiting on a lock) is abandoned: its message is not acked, so RabbitMQ delivers it again,
     /// and its transaction rolls back when the process ends.
     pub shutdown_grace: std::time::Duration,
-    /// Permits shared by the handlers of every consumer of a process (one a delivery or batch
-    /// being handled): at most as many run at once as the process' pool has connections for,
-    /// so the rest wait here, with the broker holding their messages, instead of in the
-    /// pool's 5 s wait for a connection. `None`: bounded by `prefetch` alone.
-    pub handlers: Option<Arc<tokio::sync::Semaphore>>,
-}
-
-/// The handler permits for a process whose workers share a pool of `pool_connections`:
-/// all but two, which stay for the relay, the sweeper and the other periodic roles.
-pub fn handler_permits(pool_connections: u32) -> Arc<tokio::sync::Semaphore> {
-    let permits = pool_connections.saturating_sub(2).max(1);
-    Arc::new(tokio::sync::Semaphore::new(permits as usize))
 }
 
 /// What became of one delivery.
@@ -280,17 +268,6 @@ async fn consume<H: Handler>(
             _ = shutdown.cancelled() => break Ok(()),
             next = deliveries.next() => match next {
                 Some(Ok(delivery)) => {
-                    // A handler's turn first (the others' messages stay with the broker).
-                    let permit = match &config.handlers {
-                        Some(permits) => tokio::select! {
-                            // Not acked: the broker delivers it again.
-                            _ = shutdown.cancelled() => break Ok(()),
-                            permit = Arc::clone(permits).acquire_owned() => {
-                                Some(permit.expect("the handler permits are never closed"))
-                            }
-                        },
-                        None => None,
-                    };
                     // With it, what else has already arrived, up to the handler's batch.
                     let mut batch = vec![delivery];
                     let mut ended = None;
@@ -315,7 +292,6 @@ async fn consume<H: Handler>(
                     let topology = config.topology.clone();
                     tracker.spawn(async move {
                         process(batch, stage, &topology, &publisher, handler.as_ref()).await;
-                        drop(permit);
                     });
                     if let Some(ended) = ended {
                         break ended;

@@ -1250,7 +1250,6 @@ fn payout_worker(
             stage: Stage::Payout,
             prefetch: 8,
             shutdown_grace: std::time::Duration::from_secs(8),
-            handlers: None,
         },
         std::sync::Arc::new(workers::roles::payout::Payout::new(
             app.db.pool.clone(),

@@ -65,7 +65,6 @@ async fn a_decision_reaches_the_merchants_webhook_signed_even_after_a_failure() 
             stage: Stage::Webhook,
             prefetch: 4,
             shutdown_grace: std::time::Duration::from_secs(8),
-            handlers: None,
         },
         Arc::new(Webhook::new(
             db.pool.clone(),

@@ -139,7 +139,6 @@ async fn every_corpus_email_through_the_pipeline_pays_only_what_the_label_allows
             stage: Stage::Payout,
             prefetch: 8,
             shutdown_grace: std::time::Duration::from_secs(8),
-            handlers: None,
         },
         Arc::new(workers::roles::payout::Payout::new(pool.clone(), gateways)),
         shutdown.clone(),

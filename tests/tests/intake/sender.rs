@@ -116,7 +116,6 @@ async fn a_strangers_email_quoting_a_transaction_id_opens_nothing_until_the_paye
             stage: Stage::Payout,
             prefetch: 8,
             shutdown_grace: std::time::Duration::from_secs(8),
-            handlers: None,
         },
         Arc::new(workers::roles::payout::Payout::new(pool.clone(), gateways)),
         shutdown.clone(),

@@ -110,7 +110,6 @@ fn start_workers(
                 stage: Stage::Payout,
                 prefetch: 64,
                 shutdown_grace: std::time::Duration::from_secs(8),
-                handlers: None,
             },
             Arc::new(workers::roles::payout::Payout::new(
                 db.pool.clone(),

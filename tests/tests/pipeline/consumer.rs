@@ -21,7 +21,6 @@ fn config(broker: &TestBroker, stage: Stage) -> ConsumerConfig {
         stage,
         prefetch: 8,
         shutdown_grace: std::time::Duration::from_secs(8),
-        handlers: None,
     }
 }
 
@@ -434,76 +433,4 @@ async fn shutdown_finishes_the_message_in_flight_and_acks_it() {
     assert_eq!(handler.total_deliveries(), 1);
     broker.cleanup().await;
     db.drop_database().await;
-}
-
-/// The handlers of every consumer of a process share its pool's permits (all its connections
-/// but two): with a pool of 4, two consumers taking 8 messages each at once never run more
-/// than 2 handlers together, and every message is still handled. Without the permits each
-/// would run up to its prefetch (8) at once, and wait in the pool's 5 s queue instead.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_handlers_of_all_consumers_share_the_pools_connections() {
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-
-    #[derive(Clone, Default)]
-    struct Slow {
-        running: Arc<AtomicUsize>,
-        most: Arc<AtomicUsize>,
-        done: Arc<AtomicUsize>,
-    }
-    impl consumer::Handler for Slow {
-        async fn handle(&self, _message: WorkMessage) -> Result<(), HandlerError> {
-            let now = self.running.fetch_add(1, SeqCst) + 1;
-            self.most.fetch_max(now, SeqCst);
-            tokio::time::sleep(Duration::from_millis(150)).await;
-            self.running.fetch_sub(1, SeqCst);
-            self.done.fetch_add(1, SeqCst);
-            Ok(())
-        }
-    }
-
-    let broker = TestBroker::new(&[Duration::from_secs(1)]);
-    broker.declare().await;
-    let permits = consumer::handler_permits(4);
-    assert_eq!(
-        permits.available_permits(),
-        2,
-        "a pool of 4 keeps 2 for the relay and sweeps"
-    );
-    let handler = Slow::default();
-    let shutdown = CancellationToken::new();
-    let stages = [Stage::Payout, Stage::Notify];
-    for stage in stages {
-        for _ in 0..8 {
-            publish(&broker, &WorkMessage::new(stage, uuid::Uuid::now_v7())).await;
-        }
-    }
-    let mut workers = Vec::new();
-    for stage in stages {
-        let mut config = config(&broker, stage);
-        config.handlers = Some(Arc::clone(&permits));
-        workers.push(tokio::spawn(consumer::run(
-            config,
-            Arc::new(handler.clone()),
-            shutdown.clone(),
-        )));
-    }
-    assert!(
-        eventually(Duration::from_secs(20), || async {
-            handler.done.load(SeqCst) == 16
-        })
-        .await,
-        "every message handled: {} of 16",
-        handler.done.load(SeqCst)
-    );
-    assert_eq!(
-        handler.most.load(SeqCst),
-        2,
-        "at most the permits at once, and both of them used"
-    );
-    shutdown.cancel();
-    for worker in workers {
-        worker.await.unwrap();
-    }
-    assert!(drain_parking(&broker).await.is_empty());
-    broker.cleanup().await;
 }
