@@ -1,0 +1,45 @@
+//! The reader against made-up documents drawn as photos and scans (`specimens`): every line
+//! of the MRZ must come out exactly as printed, valid and invalid documents alike (check
+//! digits are not the reader's business).
+
+use docscan::{Limits, read_file};
+use specimens::{Fonts, specimen};
+
+/// Reads `count` specimens of the seeded set; returns (exact, failures as text).
+fn read_set(seed: u64, count: usize) -> (usize, Vec<String>) {
+    let fonts = Fonts::load();
+    let mut exact = 0;
+    let mut failures = Vec::new();
+    for index in 0..count {
+        let s = specimen(&fonts, seed, index);
+        let outcome = read_file(&s.jpeg, &Limits::default()).expect("a JPEG we made is readable");
+        let got = outcome.reading.as_ref().map(|r| r.lines.clone());
+        if got.as_ref() == Some(&s.document.lines) {
+            exact += 1;
+        } else {
+            if std::env::var_os("DOCSCAN_DUMP").is_some() {
+                let _ = std::fs::write(format!("/tmp/specimen-{seed}-{index}.jpg"), &s.jpeg);
+            }
+            failures.push(format!(
+                "#{index} {:?} {:?} photo={}: printed {:?}, read {:?}",
+                s.document.country, s.document.kind, s.photo, s.document.lines, got
+            ));
+        }
+    }
+    (exact, failures)
+}
+
+#[test]
+fn the_generated_set_is_read_exactly() {
+    let count: usize = std::env::var("DOCSCAN_SET")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(240);
+    let (exact, failures) = read_set(20_261_204, count);
+    for f in &failures {
+        eprintln!("{f}");
+    }
+    let rate = exact as f64 / count as f64;
+    eprintln!("read exactly: {exact} of {count} ({:.1} %)", rate * 100.0);
+    assert!(rate >= 0.98, "{exact} of {count} read exactly");
+}
