@@ -26,14 +26,10 @@ pub(crate) const SH: usize = PH + 2 * SHIFT;
 
 static FONT: &[u8] = include_bytes!("../assets/OCRB.otf");
 
-/// A template: zero-mean, unit-length ink values (`PW x PH`).
-struct Template {
-    class: usize,
-    values: Vec<f32>,
-}
-
+/// Every character's templates: zero-mean, unit-length ink values (`PW x PH`), the first
+/// of each being the middle weight and blur, used to find where the cell sits.
 struct Templates {
-    all: Vec<Template>,
+    by_class: Vec<Vec<Vec<f32>>>,
 }
 
 fn templates() -> &'static Templates {
@@ -200,20 +196,29 @@ pub(crate) fn normalise(values: &mut [f32]) -> Option<()> {
 
 fn render_templates() -> Templates {
     let font = FontRef::try_from_slice(FONT).expect("the embedded OCR-B font parses");
-    let mut all = Vec::new();
-    for (class, &ch) in ALPHABET.iter().enumerate() {
+    let mut by_class = Vec::new();
+    for &ch in ALPHABET {
         let canvas = render_cell(&font, char::from(ch));
-        for radius in [-3, 0, 4] {
-            let shrunk = shrink(&morph(&canvas, radius));
-            for sigma in [0.0, 0.9, 1.6] {
-                let mut values = blur(&shrunk, sigma);
-                if normalise(&mut values).is_some() {
-                    all.push(Template { class, values });
-                }
+        let mut variants = Vec::new();
+        for (radius, sigma) in [
+            (0, 0.9),
+            (0, 0.0),
+            (0, 1.6),
+            (-3, 0.0),
+            (-3, 0.9),
+            (-3, 1.6),
+            (4, 0.0),
+            (4, 0.9),
+            (4, 1.6),
+        ] {
+            let mut values = blur(&shrink(&morph(&canvas, radius)), sigma);
+            if normalise(&mut values).is_some() {
+                variants.push(values);
             }
         }
+        by_class.push(variants);
     }
-    Templates { all }
+    Templates { by_class }
 }
 
 /// What one cell was read as, among the characters its position allows.
@@ -232,35 +237,40 @@ pub struct CellRead {
 pub(crate) fn classify(sample: &[f32], allowed: &[u8]) -> CellRead {
     debug_assert_eq!(sample.len(), SW * SH);
     let t = templates();
-    let mut best_per_class = [f32::MIN; ALPHABET.len()];
-    let allowed_class: Vec<bool> = ALPHABET.iter().map(|c| allowed.contains(c)).collect();
-    let mut window = vec![0f32; PW * PH];
+    let dot = |a: &[f32], b: &[f32]| -> f32 { a.iter().zip(b).map(|(x, y)| x * y).sum() };
+    // The sample's window at every offset, normalised.
+    let mut windows: Vec<Option<Vec<f32>>> = Vec::with_capacity((2 * SHIFT + 1).pow(2));
     for dy in 0..=2 * SHIFT {
         for dx in 0..=2 * SHIFT {
+            let mut window = vec![0f32; PW * PH];
             for y in 0..PH {
                 let row = (y + dy) * SW + dx;
                 window[y * PW..(y + 1) * PW].copy_from_slice(&sample[row..row + PW]);
             }
-            if normalise(&mut window).is_none() {
-                continue;
-            }
-            for template in &t.all {
-                if !allowed_class[template.class] {
-                    continue;
-                }
-                let score: f32 = template
-                    .values
-                    .iter()
-                    .zip(&window)
-                    .map(|(a, b)| a * b)
-                    .sum();
-                let slot = &mut best_per_class[template.class];
-                if score > *slot {
-                    *slot = score;
-                }
-            }
+            windows.push(normalise(&mut window).map(|()| window));
         }
     }
+    // Per character: the offset where its middle template fits best, then every variant
+    // of it there.
+    let mut best_per_class = [f32::MIN; ALPHABET.len()];
+    for (class, variants) in t.by_class.iter().enumerate() {
+        if !allowed.contains(&ALPHABET[class]) || variants.is_empty() {
+            continue;
+        }
+        let Some((window, first)) = windows
+            .iter()
+            .flatten()
+            .map(|w| (w, dot(&variants[0], w)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+        else {
+            continue;
+        };
+        best_per_class[class] = variants[1..]
+            .iter()
+            .map(|v| dot(v, window))
+            .fold(first, f32::max);
+    }
+    let allowed_class: Vec<bool> = ALPHABET.iter().map(|c| allowed.contains(c)).collect();
     let mut ranked: Vec<(usize, f32)> = best_per_class
         .iter()
         .copied()

@@ -1,6 +1,8 @@
 //! The reader against made-up documents drawn as photos and scans (`specimens`): every line
 //! of the MRZ must come out exactly as printed, valid and invalid documents alike (check
-//! digits are not the reader's business).
+//! digits are not the reader's business). 40 pictures here (`DOCSCAN_SET=n` for more,
+//! `DOCSCAN_DUMP=1` keeps the failures in /tmp); the 240-picture acceptance run with the
+//! verdicts is `workers --test read_document`.
 
 use docscan::{Limits, read_file};
 use specimens::{Fonts, specimen};
@@ -14,6 +16,19 @@ fn read_set(seed: u64, count: usize) -> (usize, Vec<String>) {
         let s = specimen(&fonts, seed, index);
         let outcome = read_file(&s.jpeg, &Limits::default()).expect("a JPEG we made is readable");
         let got = outcome.reading.as_ref().map(|r| r.lines.clone());
+        if let Some(r) = &outcome.reading {
+            let min = r
+                .cells
+                .iter()
+                .flatten()
+                .map(|c| c.score)
+                .fold(1.0f32, f32::min);
+            let mean = r.mean_score();
+            eprintln!(
+                "stats #{index} min {min:.3} mean {mean:.3} seconds {:.3}",
+                outcome.seconds
+            );
+        }
         if got.as_ref() == Some(&s.document.lines) {
             exact += 1;
         } else {
@@ -34,8 +49,8 @@ fn the_generated_set_is_read_exactly() {
     let count: usize = std::env::var("DOCSCAN_SET")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(240);
-    let (exact, failures) = read_set(20_261_204, count);
+        .unwrap_or(40);
+    let (exact, failures) = read_set(31_337, count);
     for f in &failures {
         eprintln!("{f}");
     }

@@ -275,6 +275,54 @@ mod mrz_td1 {
     }
 }
 
+/// ICAO 9303-6, appendix: the TD2 specimen.
+const TD2: [&str; 2] = [
+    "I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<",
+    "D231458907UTO7408122F1204159<<<<<<<6",
+];
+
+mod mrz_td2 {
+    use super::*;
+
+    #[test]
+    fn the_icao_specimen_parses_into_its_printed_fields() {
+        let mrz = mrz::parse(&TD2.join("\n")).unwrap();
+        assert_eq!(mrz.format, MrzFormat::Td2);
+        assert_eq!(mrz.document_code, "I");
+        assert_eq!(mrz.document_number.as_str(), "D23145890");
+        assert_eq!(
+            (mrz.surname.as_str(), mrz.given_names.as_str()),
+            ("ERIKSSON", "ANNA MARIA")
+        );
+        assert_eq!(mrz.birth_date, date("1974-08-12"));
+        assert_eq!(mrz.expiry_date, date("2012-04-15"));
+        assert_eq!(mrz.sex, Sex::Female);
+        assert_eq!(mrz.optional_data, "");
+        assert_eq!(mrz::parse(&TD2.concat()).unwrap().format, MrzFormat::Td2);
+    }
+
+    #[test]
+    fn each_broken_check_digit_is_named() {
+        for (index, field) in [
+            (9, MrzField::DocumentNumber),
+            (19, MrzField::BirthDate),
+            (27, MrzField::ExpiryDate),
+        ] {
+            let broken = bump_digit(TD2[1], index);
+            assert_eq!(
+                failed_fields(&format!("{}\n{broken}", TD2[0])),
+                vec![field, MrzField::Composite],
+                "position {index}"
+            );
+        }
+        let broken = bump_digit(TD2[1], 35);
+        assert_eq!(
+            failed_fields(&format!("{}\n{broken}", TD2[0])),
+            vec![MrzField::Composite]
+        );
+    }
+}
+
 mod national {
     use super::*;
 

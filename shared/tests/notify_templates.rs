@@ -254,6 +254,8 @@ fn needs_info_explains_every_known_item() {
         ProblemCode::MrzLayout,
         ProblemCode::MrzCheckDigit,
         ProblemCode::MrzDate,
+        ProblemCode::MrzNotFound,
+        ProblemCode::MrzUnclear,
         ProblemCode::IinControlDigit,
         ProblemCode::IinBirthDate,
         ProblemCode::IinCenturyDigit,

@@ -96,6 +96,13 @@ enum Command {
         /// JSON file to read; standard input when absent or `-`.
         file: Option<PathBuf>,
     },
+    /// Read the machine-readable zone of a passport or ID card from a photo or scan (JPEG,
+    /// PNG, PDF) and print what was read as JSON: found, format, mrz, fields, valid,
+    /// problems, seconds. Exit 2 for a file that cannot be read.
+    ReadDocument {
+        /// The photo or scan.
+        file: PathBuf,
+    },
     /// Compare a merchant's refunds of a day at its gateway with ours; prints each difference
     /// and exits 1 when there is any.
     Reconcile {
@@ -285,6 +292,7 @@ fn main() -> ExitCode {
     // Tools work on their input alone: no settings, no services.
     let command = match cli.command {
         Command::CheckDocument { file } => return tools::check_document::run(stdin_if_dash(file)),
+        Command::ReadDocument { file } => return tools::read_document::run(&file),
         Command::Quote { file } => return tools::quote::run(stdin_if_dash(file)),
         Command::Calendar { cmd } => return tools::calendar::run(cmd),
         Command::Policies { cmd } => return tools::policies::run(cmd),
@@ -553,6 +561,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckDocument { .. }
+        | Command::ReadDocument { .. }
         | Command::Quote { .. }
         | Command::Policies { .. }
         | Command::Calendar { .. }

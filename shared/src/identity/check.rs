@@ -337,7 +337,7 @@ fn national_number(
 fn document_word(mrz: Option<&Mrz>, country: Option<Country>) -> &'static str {
     match (mrz.map(|m| m.format), country) {
         (Some(MrzFormat::Td3), _) | (None, Some(Country::Russia)) => "passport",
-        (Some(MrzFormat::Td1), _) => "ID card",
+        (Some(MrzFormat::Td1 | MrzFormat::Td2), _) => "ID card",
         (None, _) => "document",
     }
 }

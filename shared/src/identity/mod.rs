@@ -10,6 +10,7 @@ pub mod mrz;
 pub mod names;
 pub mod national;
 pub mod problem;
+pub mod scan;
 pub mod transliteration;
 
 pub use check::{CheckReport, Country, DocumentInput, Expectation, NationalNumber, check};

@@ -1,5 +1,5 @@
-//! The machine-readable zone (MRZ) of passports (ICAO 9303 TD3: 2 lines of 44) and ID cards
-//! (TD1: 3 lines of 30): layout, every check digit including the composite one, long
+//! The machine-readable zone (MRZ) of passports (ICAO 9303 TD3: 2 lines of 44), ID cards
+//! (TD1: 3 lines of 30) and larger ID cards (TD2: 2 lines of 36): layout, every check digit including the composite one, long
 //! document numbers continued in the optional data, and the fields a person can read.
 
 use std::fmt;
@@ -17,6 +17,9 @@ pub enum MrzFormat {
     /// ID cards: 3 lines of 30 characters.
     #[serde(rename = "TD1")]
     Td1,
+    /// Larger ID cards: 2 lines of 36 characters.
+    #[serde(rename = "TD2")]
+    Td2,
     /// Passports: 2 lines of 44 characters.
     #[serde(rename = "TD3")]
     Td3,
@@ -26,6 +29,7 @@ impl MrzFormat {
     fn line_length(self) -> usize {
         match self {
             Self::Td1 => 30,
+            Self::Td2 => 36,
             Self::Td3 => 44,
         }
     }
@@ -319,6 +323,7 @@ pub fn check_digit(data: &str) -> Option<u8> {
 pub fn parse(text: &str) -> Result<Mrz, MrzRejected> {
     let lines = normalized_lines(text);
     let format = match lines.len() {
+        2 if lines[0].chars().count() == 36 => MrzFormat::Td2,
         2 => MrzFormat::Td3,
         3 => MrzFormat::Td1,
         found => return Err(MrzRejected(vec![MrzError::LineCount { found }])),
@@ -350,6 +355,7 @@ pub fn parse(text: &str) -> Result<Mrz, MrzRejected> {
     // From here every line is ASCII of the right length, so byte slicing is safe.
     match format {
         MrzFormat::Td3 => parse_td3(&lines[0], &lines[1]),
+        MrzFormat::Td2 => parse_td2(&lines[0], &lines[1]),
         MrzFormat::Td1 => parse_td1(&lines[0], &lines[1], &lines[2]),
     }
 }
@@ -368,6 +374,7 @@ fn normalized_lines(text: &str) -> Vec<String> {
     if lines.len() == 1 && lines[0].is_ascii() {
         let width = match lines[0].len() {
             88 => Some(44),
+            72 => Some(36),
             90 => Some(30),
             _ => None,
         };
@@ -445,6 +452,46 @@ fn parse_td3(line1: &str, line2: &str) -> Result<Mrz, MrzRejected> {
             sex,
             expiry_date,
             optional_data: optional.trim_end_matches('<').replace('<', " "),
+        })
+    } else {
+        Err(MrzRejected(findings.0))
+    }
+}
+
+/// TD2 (ICAO 9303-6): the TD3 layout on 36 characters, with 7 characters of optional data
+/// and no check digit of their own.
+fn parse_td2(line1: &str, line2: &str) -> Result<Mrz, MrzRejected> {
+    let mut findings = Findings::default();
+    let l2 = line2.as_bytes();
+
+    let document_code = document_code(&line1[0..2], &['I', 'A', 'C', 'V'], &mut findings);
+    let issuing_state = country(&line1[2..5], MrzField::IssuingState, &mut findings);
+    let (surname, given_names) = name(&line1[5..36], &mut findings);
+
+    let number = &line2[0..9];
+    findings.check(MrzField::DocumentNumber, number, l2[9]);
+    let nationality = country(&line2[10..13], MrzField::Nationality, &mut findings);
+    findings.check(MrzField::BirthDate, &line2[13..19], l2[19]);
+    let sex = sex(l2[20], &mut findings);
+    findings.check(MrzField::ExpiryDate, &line2[21..27], l2[27]);
+    let optional = &line2[28..35];
+    let composite = format!("{}{}{}", &line2[0..10], &line2[13..20], &line2[21..35]);
+    findings.check(MrzField::Composite, &composite, l2[35]);
+
+    let dates = dates(&line2[13..19], &line2[21..27], &mut findings);
+    if let (true, Some((birth_date, expiry_date))) = (findings.0.is_empty(), dates) {
+        Ok(Mrz {
+            format: MrzFormat::Td2,
+            document_code,
+            issuing_state,
+            surname,
+            given_names,
+            document_number: DocumentNumber::new(number.trim_end_matches('<')),
+            nationality,
+            birth_date,
+            sex,
+            expiry_date,
+            optional_data: optional.trim_matches('<').replace('<', " "),
         })
     } else {
         Err(MrzRejected(findings.0))

@@ -16,6 +16,11 @@ pub enum ProblemCode {
     MrzCheckDigit,
     /// An MRZ date field is not a calendar date.
     MrzDate,
+    /// No machine-readable zone was found in the picture of the document.
+    MrzNotFound,
+    /// Characters of a machine-readable zone read from a picture are not certain (a name
+    /// whose structure is broken, a character that matches no glyph well).
+    MrzUnclear,
     /// The Kazakh IIN's control digit is wrong (or no valid control digit exists).
     IinControlDigit,
     /// The Kazakh IIN does not start with a real birth date.
@@ -71,6 +76,8 @@ impl ProblemCode {
             Self::MrzLayout => "mrz_layout",
             Self::MrzCheckDigit => "mrz_check_digit",
             Self::MrzDate => "mrz_date",
+            Self::MrzNotFound => "mrz_not_found",
+            Self::MrzUnclear => "mrz_unclear",
             Self::IinControlDigit => "iin_control_digit",
             Self::IinBirthDate => "iin_birth_date",
             Self::IinCenturyDigit => "iin_century_digit",

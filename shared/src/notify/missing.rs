@@ -26,10 +26,12 @@ const DOCUMENTS: [DocumentKind; 3] = [
 ];
 
 /// Every identity problem code, so that each one's stable name can be recognised.
-pub(crate) const PROBLEMS: [ProblemCode; 26] = [
+pub(crate) const PROBLEMS: [ProblemCode; 28] = [
     ProblemCode::MrzLayout,
     ProblemCode::MrzCheckDigit,
     ProblemCode::MrzDate,
+    ProblemCode::MrzNotFound,
+    ProblemCode::MrzUnclear,
     ProblemCode::IinControlDigit,
     ProblemCode::IinBirthDate,
     ProblemCode::IinCenturyDigit,

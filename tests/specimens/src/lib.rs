@@ -807,6 +807,92 @@ pub fn specimen(fonts: &Fonts, seed: u64, index: usize) -> Specimen {
     draw(&mut rng, fonts, doc)
 }
 
+/// A one-page PDF holding `jpeg` as its only image (DCTDecode), as a scanner app writes
+/// one: A4 portrait, the picture scaled to the page's width.
+pub fn pdf_of_jpeg(jpeg: &[u8]) -> Vec<u8> {
+    let picture = image::load_from_memory(jpeg).expect("a JPEG we made");
+    let (w, h) = (picture.width(), picture.height());
+    let (page_w, page_h) = (595.0f32, 842.0f32);
+    let shown_h = page_w * h as f32 / w as f32;
+    let content = format!(
+        "q {page_w} 0 0 {shown_h:.2} 0 {:.2} cm /Im0 Do Q",
+        page_h - shown_h
+    );
+    let mut out: Vec<u8> = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n".to_vec();
+    let mut offsets = Vec::new();
+    let mut object = |out: &mut Vec<u8>, body: Vec<u8>| {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n", offsets.len()).as_bytes());
+        out.extend(body);
+        out.extend(b"\nendobj\n");
+    };
+    object(&mut out, b"<< /Type /Catalog /Pages 2 0 R >>".to_vec());
+    object(
+        &mut out,
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+    );
+    object(
+        &mut out,
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {page_w} {page_h}] /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>"
+        )
+        .into_bytes(),
+    );
+    let mut image_object = format!(
+        "<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n",
+        jpeg.len()
+    )
+    .into_bytes();
+    image_object.extend(jpeg);
+    image_object.extend(b"\nendstream");
+    object(&mut out, image_object);
+    let mut contents = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+    contents.extend(content.as_bytes());
+    contents.extend(b"\nendstream");
+    object(&mut out, contents);
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes());
+    for offset in &offsets {
+        out.extend(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    out.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            offsets.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// A photo of a blank sheet with a few printed lines and no MRZ: JPEG.
+pub fn page_without_mrz(fonts: &Fonts) -> Vec<u8> {
+    let mut img = RgbImage::from_pixel(1200, 850, Rgb([240, 238, 230]));
+    for (i, line) in [
+        "Заявление на возврат",
+        "Refund application",
+        "12.03.2026  Order 4411",
+    ]
+    .iter()
+    .enumerate()
+    {
+        text(
+            &mut img,
+            &fonts.labels,
+            40.0,
+            (80.0, 150.0 + i as f32 * 80.0),
+            line,
+            [30, 30, 30],
+            None,
+        );
+    }
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+        .encode_image(&img)
+        .expect("JPEG into memory");
+    jpeg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,4 +4,5 @@ pub mod calendar;
 pub mod check_document;
 pub mod policies;
 pub mod quote;
+pub mod read_document;
 pub mod sandbox_gateway;

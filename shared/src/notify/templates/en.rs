@@ -294,7 +294,11 @@ fn explain(item: &MissingItem) -> String {
             }
         },
         MissingItem::Problem(problem) => match problem {
-            ProblemCode::MrzLayout | ProblemCode::MrzCheckDigit | ProblemCode::MrzDate => {
+            ProblemCode::MrzLayout
+            | ProblemCode::MrzCheckDigit
+            | ProblemCode::MrzDate
+            | ProblemCode::MrzNotFound
+            | ProblemCode::MrzUnclear => {
                 "we cannot read the machine-readable zone of your document (the lines of “<” \
                  characters at the bottom of the page): please send a sharper photo of the \
                  whole page, without glare or cropped edges"

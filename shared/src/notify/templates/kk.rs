@@ -286,7 +286,11 @@ fn explain(item: &MissingItem) -> String {
             }
         },
         MissingItem::Problem(problem) => match problem {
-            ProblemCode::MrzLayout | ProblemCode::MrzCheckDigit | ProblemCode::MrzDate => {
+            ProblemCode::MrzLayout
+            | ProblemCode::MrzCheckDigit
+            | ProblemCode::MrzDate
+            | ProblemCode::MrzNotFound
+            | ProblemCode::MrzUnclear => {
                 "құжаттың фотосынан машинамен оқылатын аймақты (беттің төменгі жағындағы «<» \
                  таңбалары бар жолдар) оқу мүмкін емес — бүкіл беттің жарқылсыз, жиектері \
                  кесілмеген анығырақ фотосын жіберіңіз"

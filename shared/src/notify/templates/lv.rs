@@ -279,7 +279,11 @@ fn explain(item: &MissingItem) -> String {
                 .into(),
         },
         MissingItem::Problem(problem) => match problem {
-            ProblemCode::MrzLayout | ProblemCode::MrzCheckDigit | ProblemCode::MrzDate => {
+            ProblemCode::MrzLayout
+            | ProblemCode::MrzCheckDigit
+            | ProblemCode::MrzDate
+            | ProblemCode::MrzNotFound
+            | ProblemCode::MrzUnclear => {
                 "dokumenta fotoattēlā nevar nolasīt mašīnlasāmo zonu (rindas ar simboliem „<“ \
                  lapas apakšā) — lūdzu, atsūtiet skaidrāku visas lapas foto bez atspīduma un \
                  ar nenogrieztām malām"

@@ -279,7 +279,11 @@ fn explain(item: &MissingItem) -> String {
             }
         },
         MissingItem::Problem(problem) => match problem {
-            ProblemCode::MrzLayout | ProblemCode::MrzCheckDigit | ProblemCode::MrzDate => {
+            ProblemCode::MrzLayout
+            | ProblemCode::MrzCheckDigit
+            | ProblemCode::MrzDate
+            | ProblemCode::MrzNotFound
+            | ProblemCode::MrzUnclear => {
                 "на фото документа не удаётся прочитать машиночитаемую зону (строки с \
                  символами «<» внизу страницы) — пришлите, пожалуйста, более чёткое фото всей \
                  страницы, без бликов и обрезанных краёв"
