@@ -235,6 +235,52 @@ pub async fn read(
     }
 }
 
+/// The value of `validation.scan` on a document whose picture the validate stage has still to
+/// read (an identity document that arrived without fields).
+pub const SCAN_PENDING: &str = "pending";
+
+/// The value of `validation.scan` once the picture was read (whatever came of it).
+pub const SCAN_READ: &str = "read";
+
+/// The documents of a request whose pictures are still to be read: id and kind.
+pub async fn pending_scans(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let rows = sqlx::query!(
+        "SELECT id, kind FROM documents
+          WHERE request_id = $1 AND validation->>'scan' = 'pending'
+          ORDER BY id",
+        request_id
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.kind)).collect())
+}
+
+/// Records what was read from a document's picture: its kind (an email attachment found to
+/// be an identity document becomes one), fields added to those it has, and the new verdict.
+/// Only a document still pending changes; `false` when another reader was first.
+pub async fn record_scan(
+    conn: &mut PgConnection,
+    id: Uuid,
+    kind: &str,
+    fields: &Value,
+    validation: &Value,
+) -> sqlx::Result<bool> {
+    let updated = sqlx::query!(
+        "UPDATE documents SET kind = $2, fields = fields || $3, validation = $4
+          WHERE id = $1 AND validation->>'scan' = 'pending'",
+        id,
+        kind,
+        fields,
+        validation
+    )
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
 /// A document's kind and validation verdict, as the validate worker reads them.
 #[derive(Debug, Clone)]
 pub struct DocumentSummary {
@@ -247,6 +293,13 @@ pub struct DocumentSummary {
 }
 
 impl DocumentSummary {
+    /// Whether its picture is still to be read ([`SCAN_PENDING`]).
+    pub fn scan_pending(&self) -> bool {
+        self.validation
+            .as_ref()
+            .is_some_and(|v| v["scan"] == SCAN_PENDING)
+    }
+
     /// Whether the verdict says `valid: true`; no verdict counts as not valid.
     pub fn is_valid(&self) -> bool {
         self.validation

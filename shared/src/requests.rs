@@ -340,6 +340,26 @@ pub async fn history(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Vec<Even
 /// Key under which the contact's name is kept with a request's facts.
 pub const CUSTOMER_NAME: &str = "customer_name";
 
+/// What a request's identity document is checked against: the payer's name (the card's
+/// holder, else the customer's name as given) and the day the request was received in the
+/// merchant's time zone (a document must not have expired by then).
+pub fn identity_expectation(
+    record: &RequestRecord,
+    payment: Option<&crate::payments::Payment>,
+    packs: &crate::policy::PolicyPacks,
+) -> crate::identity::Expectation {
+    let zone = payment
+        .and_then(|p| packs.get(&p.policy))
+        .map(crate::policy::PolicyPack::timezone)
+        .unwrap_or(chrono_tz::UTC);
+    crate::identity::Expectation {
+        name: payment
+            .and_then(|p| p.cardholder_name.clone())
+            .or_else(|| record.facts[CUSTOMER_NAME].as_str().map(str::to_owned)),
+        on: Some(record.received_at.with_timezone(&zone).date_naive()),
+    }
+}
+
 /// The policy facts of a stored request (the contact's name travels with the facts but is
 /// not a policy fact).
 pub fn policy_facts(record: &RequestRecord) -> Result<crate::policy::Facts, String> {

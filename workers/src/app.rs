@@ -301,7 +301,12 @@ fn spawn_role(
             Stage::Validate,
             (
                 pool,
-                validate::Validate::new(pool.clone(), packs, calendars),
+                validate::Validate::new(
+                    pool.clone(),
+                    packs,
+                    calendars,
+                    settings.service_document_keys()?,
+                ),
             ),
             shutdown,
         ),

@@ -4,5 +4,6 @@
 mod decisions;
 mod emails;
 mod identity;
+mod scan;
 mod sla;
 mod webhook;

@@ -38,6 +38,7 @@ async fn the_same_message_delivered_twice_is_applied_once() {
             db.pool.clone(),
             Arc::new(shared::policy::PolicyPacks::builtin().clone()),
             Arc::new(shared::calendar::Calendars::builtin()),
+            shared::documents::DocumentKeys::development(),
         )),
         shutdown.clone(),
     ));

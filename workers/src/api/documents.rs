@@ -1,7 +1,8 @@
 //! `POST /v1/refund-requests/{id}/documents`: a scan or photo with the fields read from it
 //! (multipart). The file is checked (type, size, pages), identity documents are validated
 //! against the payer and the received date, the bytes are stored encrypted, and a request
-//! waiting for documents is validated again.
+//! waiting for documents is validated again. An identity document sent without any fields is
+//! read by the validate stage from its machine-readable zone (`roles::scans`).
 //!
 //! `GET /v1/refund-requests/{id}/documents` lists a request's documents (those sent by email
 //! included: kind, file name, validation, a suggested kind); `GET …/documents/{document_id}`
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shared::api_keys::ApiRole;
 use shared::documents::{self, NewDocument};
-use shared::identity::{self, DocumentInput, Expectation, mask_document_number};
+use shared::identity::{self, DocumentInput, mask_document_number};
 use shared::lifecycle::RequestState;
 use shared::messages::{Stage, WorkMessage};
 use shared::payments;
@@ -76,6 +77,19 @@ pub struct DocumentFields {
     pub expires_on: Option<NaiveDate>,
     #[schema(max_length = 200)]
     pub holder_name: Option<String>,
+}
+
+impl DocumentFields {
+    /// Whether nothing at all was typed from the document.
+    fn is_empty(&self) -> bool {
+        self.mrz.is_none()
+            && self.country.is_none()
+            && self.personal_number.is_none()
+            && self.document_number.is_none()
+            && self.birth_date.is_none()
+            && self.expires_on.is_none()
+            && self.holder_name.is_none()
+    }
 }
 
 impl TextLimits for DocumentFields {
@@ -237,23 +251,15 @@ pub async fn upload(
         None => None,
     };
 
-    let (validation, clear_fields) = if kind == "identity_document" {
-        let zone = payment
-            .as_ref()
-            .and_then(|p| ctx.packs.get(&p.policy))
-            .map(shared::policy::PolicyPack::timezone)
-            .unwrap_or(chrono_tz::UTC);
-        let expect = Expectation {
-            name: payment
-                .as_ref()
-                .and_then(|p| p.cardholder_name.clone())
-                .or_else(|| {
-                    record.facts[requests::CUSTOMER_NAME]
-                        .as_str()
-                        .map(str::to_owned)
-                }),
-            on: Some(record.received_at.with_timezone(&zone).date_naive()),
-        };
+    let (validation, clear_fields) = if kind == "identity_document" && fields.is_empty() {
+        // Nothing typed from it: the validate stage reads its machine-readable zone from the
+        // picture; until then it verifies nothing.
+        (
+            json!({"valid": false, "problems": [], "scan": documents::SCAN_PENDING}),
+            json!({"source": "upload"}),
+        )
+    } else if kind == "identity_document" {
+        let expect = requests::identity_expectation(&record, payment.as_ref(), &ctx.packs);
         let input = DocumentInput {
             mrz: fields.mrz.clone(),
             country: fields.country.clone(),

@@ -74,6 +74,10 @@ impl Source {
     }
 }
 
+/// The most attachments of one email read for a machine-readable zone (each read is up to
+/// a second of CPU).
+pub const MAX_SCANS_PER_EMAIL: usize = 3;
+
 /// What became of one message.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct IntakeOutcome {
@@ -605,6 +609,9 @@ impl Intake {
     }
 
     /// Stores every attachment as an encrypted document of the request; returns their ids.
+    /// Pictures that may be identity documents are marked for the validate stage to read
+    /// (`documents::SCAN_PENDING`): those named as one, else any unnamed picture, at most
+    /// [`MAX_SCANS_PER_EMAIL`].
     async fn store_attachments(
         &self,
         tx: &mut PgConnection,
@@ -612,17 +619,31 @@ impl Intake {
         request_id: Uuid,
     ) -> anyhow::Result<Vec<Uuid>> {
         let mut ids = Vec::new();
+        let mut to_read = MAX_SCANS_PER_EMAIL;
         for a in &email.attachments {
-            let validation = match shared::identity::file::inspect(&a.bytes) {
-                Ok(_) => json!({"valid": true, "problems": []}),
-                Err(problems) => json!({"valid": false, "problems": problems}),
-            };
-            // An application or a receipt named as such counts as that document; an identity
-            // document needs a person to read its fields, so it is only suggested.
+            // An application or a receipt named as such counts as that document. Any other
+            // picture may be an identity document: the validate stage reads its
+            // machine-readable zone (those named as one first, a few per email).
             let named = intake::attachment_kind(a.filename.as_deref());
             let kind = named
                 .filter(|k| k.file_is_enough())
                 .map_or("email_attachment", |k| k.as_str());
+            let mut validation = match shared::identity::file::inspect(&a.bytes) {
+                Ok(_) => json!({"valid": true, "problems": []}),
+                Err(problems) => json!({"valid": false, "problems": problems}),
+            };
+            let may_be_identity = kind == "email_attachment"
+                && validation["valid"] == true
+                && (named == Some(intake::AttachmentKind::IdentityDocument)
+                    || (named.is_none()
+                        && !email.attachments.iter().any(|other| {
+                            intake::attachment_kind(other.filename.as_deref())
+                                == Some(intake::AttachmentKind::IdentityDocument)
+                        })));
+            if may_be_identity && to_read > 0 {
+                to_read -= 1;
+                validation["scan"] = json!(documents::SCAN_PENDING);
+            }
             let id = documents::store(
                 tx,
                 &self.document_keys,

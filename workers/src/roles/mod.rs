@@ -7,6 +7,7 @@ pub mod decide;
 pub mod guess;
 pub mod notify;
 pub mod payout;
+pub mod scans;
 pub mod sla;
 pub mod sweep;
 pub mod validate;

@@ -18,21 +18,52 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::assessment::assess;
+use super::scans::Scans;
 
 pub struct Validate {
     pool: PgPool,
     packs: Arc<PolicyPacks>,
     calendars: Arc<Calendars>,
+    scans: Scans,
 }
 
 impl Validate {
-    pub fn new(pool: PgPool, packs: Arc<PolicyPacks>, calendars: Arc<Calendars>) -> Self {
+    pub fn new(
+        pool: PgPool,
+        packs: Arc<PolicyPacks>,
+        calendars: Arc<Calendars>,
+        keys: shared::documents::DocumentKeys,
+    ) -> Self {
         Self {
             pool,
             packs,
             calendars,
+            scans: Scans::new(keys),
         }
     }
+
+    /// Reads the request's pending pictures (outside any transaction), then applies the
+    /// message again in a transaction of its own.
+    async fn after_reading(&self, message: WorkMessage) -> Result<(), HandlerError> {
+        self.scans
+            .read_pending(&self.pool, &self.packs, message.request_id)
+            .await
+            .map_err(HandlerError::Transient)?;
+        let mut tx = self.pool.begin().await?;
+        self.apply(&mut tx, message).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// What `apply` answers when the request has a picture still to be read: the handler reads
+/// it with no transaction open and applies the message again.
+#[derive(Debug, thiserror::Error)]
+#[error("request {0} has an identity document still to be read from its picture")]
+struct ScanPending(Uuid);
+
+fn scan_pending(result: &Result<(), HandlerError>) -> bool {
+    matches!(result, Err(HandlerError::Transient(e)) if e.is::<ScanPending>())
 }
 
 pub(super) fn to_handler_error(e: TransitionError) -> HandlerError {
@@ -91,7 +122,12 @@ async fn complete_at(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<D
 impl Handler for Validate {
     async fn handle(&self, message: WorkMessage) -> Result<(), HandlerError> {
         let mut tx = self.pool.begin().await?;
-        self.apply(&mut tx, message).await?;
+        let result = self.apply(&mut tx, message.clone()).await;
+        if scan_pending(&result) {
+            drop(tx);
+            return self.after_reading(message).await;
+        }
+        result?;
         tx.commit().await?;
         Ok(())
     }
@@ -102,7 +138,15 @@ impl Handler for Validate {
     }
 
     async fn handle_batch(&self, messages: Vec<WorkMessage>) -> Vec<Result<(), HandlerError>> {
-        in_one_transaction(&self.pool, self, messages).await
+        let mut results = in_one_transaction(&self.pool, self, messages.clone()).await;
+        // Requests with a picture to read were rolled back to their savepoints: read, then
+        // each on its own.
+        for (message, result) in messages.into_iter().zip(results.iter_mut()) {
+            if scan_pending(result) {
+                *result = self.after_reading(message).await;
+            }
+        }
+        results
     }
 }
 
@@ -140,6 +184,12 @@ impl TransactionalWork for Validate {
         }
 
         let mut a = assess(&mut *tx, id, &self.packs, &self.calendars).await?;
+        if a.documents
+            .iter()
+            .any(shared::documents::DocumentSummary::scan_pending)
+        {
+            return Err(HandlerError::Transient(ScanPending(id).into()));
+        }
         let (missing, problems, engine) = match &a.decision {
             None => {
                 let mut missing = Vec::new();
