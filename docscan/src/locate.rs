@@ -40,6 +40,10 @@ struct MrzLine {
     line: TextLine,
     pitch: f32,
     chars: usize,
+    /// The middle of its capitals as `y = middle + slope * x` (perspective leaves each line
+    /// its own slope after the page is straightened).
+    slope: f32,
+    middle: f32,
 }
 
 /// The rotation that straightens a picture, as a mapping from straightened coordinates
@@ -156,10 +160,17 @@ fn as_mrz_line(line: &TextLine) -> Option<MrzLine> {
     if (singles.len() as f32) < 0.5 * chars as f32 {
         return None;
     }
+    let (slope, middle) = fit(line
+        .blobs
+        .iter()
+        .filter(|b| b.height() >= 0.7 * line.cap && b.width() <= b.height() * 1.3 + 1.0)
+        .map(|b| (b.cx(), b.cy())));
     Some(MrzLine {
         line: line.clone(),
         pitch,
         chars,
+        slope,
+        middle,
     })
 }
 
@@ -278,9 +289,26 @@ pub(crate) fn read_upright(picture: &GrayImage) -> Option<Reading> {
     let mut lines_read = Vec::with_capacity(group.len());
     let mut cells = Vec::with_capacity(group.len());
     for (index, line) in group.iter().enumerate() {
-        let expected_cy = (to_full(line.line.cy) - y0) * f;
         let cap = cap_full * f;
-        let read = read_line(&crop, &crop_blobs, format, index, length, expected_cy, cap)?;
+        // The line's middle at its two ends, in the crop.
+        let crop_at = |x: f32| {
+            let y = line.middle + line.slope * x;
+            ((to_full(x) - x0) * f, (to_full(y) - y0) * f)
+        };
+        let (a, b) = (crop_at(line.line.x0()), crop_at(line.line.x1()));
+        let slope = if b.0 > a.0 {
+            (b.1 - a.1) / (b.0 - a.0)
+        } else {
+            0.0
+        };
+        let hint = LineHint {
+            middle: a.1 - slope * a.0,
+            slope,
+            cap,
+            x0: a.0,
+            x1: b.0,
+        };
+        let read = read_line(&crop, &crop_blobs, format, index, length, &hint)?;
         lines_read.push(read.iter().map(|c| char::from(c.ch)).collect());
         cells.push(read);
     }
@@ -294,28 +322,41 @@ pub(crate) fn read_upright(picture: &GrayImage) -> Option<Reading> {
 }
 
 /// Fits one line's cells (pitch, start, slope) to its blobs in the crop and reads each.
+/// Where the search found a line, in the crop's pixels: its middle (`middle + slope * x`),
+/// cap height and ends.
+struct LineHint {
+    middle: f32,
+    slope: f32,
+    cap: f32,
+    x0: f32,
+    x1: f32,
+}
+
 fn read_line(
     crop: &GrayImage,
     all: &[Blob],
     format: Format,
     index: usize,
     length: usize,
-    expected_cy: f32,
-    cap: f32,
+    hint: &LineHint,
 ) -> Option<Vec<CellRead>> {
+    let (cap, margin) = (hint.cap, 0.7 * PW as f32);
+    // The line's blobs: on its middle, of a character's height, within its ends (the edge of
+    // the page or a desk beside it is not part of it).
     let near: Vec<&Blob> = all
         .iter()
         .filter(|b| {
-            (b.cy() - expected_cy).abs() < 0.6 * cap
+            (b.cy() - (hint.middle + hint.slope * b.cx())).abs() < 0.6 * cap
                 && b.height() >= 0.25 * cap
                 && b.height() <= 1.7 * cap
+                && b.x0 as f32 >= hint.x0 - margin
+                && b.x1 as f32 <= hint.x1 + margin
         })
         .collect();
-    // Capitals and digits: the line's middle and slope, and its cap height.
-    let tallest = near.iter().map(|b| b.height()).fold(0.0, f32::max);
+    // Capitals and digits: the line's middle and slope.
     let caps: Vec<&&Blob> = near
         .iter()
-        .filter(|b| b.height() >= 0.75 * tallest && b.width() <= 1.3 * PW as f32)
+        .filter(|b| (0.7 * cap..=1.35 * cap).contains(&b.height()) && b.width() <= 1.3 * PW as f32)
         .collect();
     if caps.len() < length / 4 {
         return None;
@@ -371,16 +412,45 @@ fn read_line(
         (pitch, start) = fit(assigned.into_iter());
     }
 
+    // Perspective (a photo taken at an angle) prints one end of a line a little wider than
+    // the other: the cell positions then follow `start + pitch * i + curve * i²`, fitted
+    // when enough characters were placed.
+    let mut curve = 0.0f32;
+    for _ in 0..2 {
+        let at = |i: f32| start + pitch * i + curve * i * i;
+        let assigned: Vec<(f32, f32)> = singles
+            .iter()
+            .filter_map(|&x| {
+                let local = pitch + 2.0 * curve * ((x - start) / pitch);
+                let i = ((x - start - curve * ((x - start) / pitch).powi(2)) / pitch).round();
+                let off = x - at(i);
+                ((0.0..length as f32).contains(&i) && off.abs() < 0.3 * local).then_some((i, x))
+            })
+            .collect();
+        if assigned.len() < length / 2 {
+            break;
+        }
+        match fit_quadratic(&assigned) {
+            // At most a fifth wider at one end than at the other.
+            Some((a, b, c)) if (2.0 * c * length as f32).abs() < 0.2 * b => {
+                (start, pitch, curve) = (a, b, c);
+            }
+            _ => break,
+        }
+    }
+
     let slots = format.slots(index);
-    let sx = pitch / PW as f32;
-    // The cell's height from the pitch and OCR-B's proportions: measured heights of blurred
-    // characters run a pixel or two tall, which squashes 0 towards O.
-    let sy = BAND * (pitch / glyphs::pitch_over_cap()) / PH as f32;
     let mut sample = vec![0f32; SW * SH];
     let mut out = Vec::with_capacity(length);
     for (i, slot) in slots.iter().enumerate() {
-        let cx = start + i as f32 * pitch;
+        let i = i as f32;
+        let cx = start + pitch * i + curve * i * i;
         let cy = middle + slope * cx;
+        // The cell's size from the local pitch and OCR-B's proportions: measured heights of
+        // blurred characters run a pixel or two tall, which squashes 0 towards O.
+        let local = pitch + 2.0 * curve * i;
+        let sx = local / PW as f32;
+        let sy = BAND * (local / glyphs::pitch_over_cap()) / PH as f32;
         for k in 0..SH {
             for j in 0..SW {
                 let x = cx + (j as f32 + 0.5 - SW as f32 / 2.0) * sx;
@@ -391,6 +461,47 @@ fn read_line(
         out.push(glyphs::classify(&sample, slot.allowed()));
     }
     Some(out)
+}
+
+/// Least squares `y = a + b x + c x²` over points; `None` when they do not determine it.
+fn fit_quadratic(points: &[(f32, f32)]) -> Option<(f32, f32, f32)> {
+    // Normal equations: sums of x^0..x^4 and of y x^0..x^2.
+    let mut sx = [0f64; 5];
+    let mut sy = [0f64; 3];
+    for &(x, y) in points {
+        let (x, y) = (f64::from(x), f64::from(y));
+        let mut p = 1.0;
+        for (k, slot) in sx.iter_mut().enumerate() {
+            *slot += p;
+            if k < 3 {
+                sy[k] += p * y;
+            }
+            p *= x;
+        }
+    }
+    let m = [
+        [sx[0], sx[1], sx[2]],
+        [sx[1], sx[2], sx[3]],
+        [sx[2], sx[3], sx[4]],
+    ];
+    let det = |m: &[[f64; 3]; 3]| {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    };
+    let d = det(&m);
+    if d.abs() < 1e-9 * sx[4].max(1.0) {
+        return None;
+    }
+    // Cramer's rule.
+    let solve = |col: usize| {
+        let mut mm = m;
+        for (row, value) in mm.iter_mut().zip(sy) {
+            row[col] = value;
+        }
+        det(&mm) / d
+    };
+    Some((solve(0) as f32, solve(1) as f32, solve(2) as f32))
 }
 
 /// Least squares `y = a + b x` over points; returns `(b, a)`.
@@ -427,6 +538,16 @@ mod tests {
         let (x, y) = map.at(300.0, 150.0);
         let expect_y = 150.0 + 100.0 * 3f32.to_radians().tan();
         assert!((y - expect_y).abs() < 0.5, "{x},{y} vs {expect_y}");
+    }
+
+    #[test]
+    fn least_squares_recovers_a_parabola() {
+        let points: Vec<(f32, f32)> = (0..44)
+            .map(|i| (i as f32, 5.0 + 20.0 * i as f32 + 0.05 * (i * i) as f32))
+            .collect();
+        let (a, b, c) = fit_quadratic(&points).unwrap();
+        assert!((a - 5.0).abs() < 1e-2 && (b - 20.0).abs() < 1e-3 && (c - 0.05).abs() < 1e-4);
+        assert!(fit_quadratic(&[(1.0, 1.0), (1.0, 2.0)]).is_none());
     }
 
     #[test]

@@ -58,3 +58,31 @@ fn the_generated_set_is_read_exactly() {
     eprintln!("read exactly: {exact} of {count} ({:.1} %)", rate * 100.0);
     assert!(rate >= 0.98, "{exact} of {count} read exactly");
 }
+
+/// TD2 cards (2 lines of 36) are not in the set above; a few of their own, photos and scans.
+#[test]
+fn td2_cards_are_read_exactly() {
+    use specimens::{Country, Document, Kind, draw, person};
+    let fonts = Fonts::load();
+    let mut failures = Vec::new();
+    for i in 0..12u64 {
+        let mut rng = fastrand::Rng::with_seed(900 + i);
+        let country = Country::ALL[i as usize % 4];
+        let holder = person(&mut rng, country);
+        let expiry = chrono::NaiveDate::from_ymd_opt(2032, 3, 9).unwrap();
+        let doc = Document::new(&mut rng, country, Kind::Td2, holder, expiry, i % 3 != 0);
+        let s = draw(&mut rng, &fonts, doc);
+        let outcome = read_file(&s.jpeg, &Limits::default()).expect("readable");
+        let reading = outcome.reading.as_ref();
+        let ok = reading
+            .is_some_and(|r| r.format == docscan::Format::Td2 && r.lines == s.document.lines);
+        if !ok {
+            failures.push(format!(
+                "#{i}: printed {:?}, read {:?}",
+                s.document.lines,
+                reading.map(|r| (&r.format, &r.lines))
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -6,8 +6,8 @@
 //! personas kods), or with one check digit deliberately wrong. [`draw`] prints it with the
 //! OCR-B font from Debian's `fonts-ocr-b` onto a data page with a face box, labels in
 //! DejaVu Sans (Cyrillic and Latin) and a guilloche, then makes it a photo or a scan: placed
-//! on a desk or a scanner bed, rotated up to ±5°, lit unevenly, blurred, grained and saved as
-//! JPEG at a low quality.
+//! on a desk or a scanner bed, rotated up to ±5°, photos also tilted in perspective (the far
+//! side up to 5 % smaller), lit unevenly, blurred, grained and saved as JPEG at a low quality.
 //!
 //! Names are drawn from invented lists and numbers at random: no real person's document is
 //! anywhere here. Everything is seeded: the same seed gives the same picture.
@@ -51,13 +51,15 @@ impl Country {
     pub const ALL: [Country; 4] = [Self::Kz, Self::By, Self::Lv, Self::Ru];
 }
 
-/// Passport (TD3) or ID card (TD1).
+/// Passport (TD3), ID card (TD1) or larger ID card (TD2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Two lines of 44.
     Td3,
     /// Three lines of 30.
     Td1,
+    /// Two lines of 36.
+    Td2,
 }
 
 /// The holder.
@@ -261,6 +263,7 @@ fn document_number(rng: &mut fastrand::Rng, country: Country, kind: Kind) -> Str
         (Country::Lv, Kind::Td3) => format!("LV{}", digits(rng, 7)),
         (Country::Lv, Kind::Td1) => format!("PA{}{}", digits(rng, 6), letter(rng)),
         (Country::Ru, _) => digits(rng, 9),
+        (_, Kind::Td2) => format!("{}{}", letter(rng), digits(rng, 8)),
     }
 }
 
@@ -293,7 +296,12 @@ impl Document {
         valid: bool,
     ) -> Self {
         let number = document_number(rng, country, kind);
-        let personal_number = personal_number(rng, country, &person);
+        // TD2's 7 characters of optional data hold no national number.
+        let personal_number = if kind == Kind::Td2 {
+            None
+        } else {
+            personal_number(rng, country, &person)
+        };
         let optional = personal_number.clone().unwrap_or_default();
         let state = country.code();
         let sex = person.sex;
@@ -313,6 +321,21 @@ impl Document {
                 let composite = format!("{}{}{}", &body[0..10], &body[13..20], &body[21..43]);
                 vec![
                     format!("P<{state}{}", names(&person, 39)),
+                    format!("{body}{}", cd(&composite)),
+                ]
+            }
+            Kind::Td2 => {
+                let num = field(&number, 9);
+                let body = format!(
+                    "{num}{}{state}{birth}{}{sex}{exp}{}{}",
+                    cd(&num),
+                    cd(&birth),
+                    cd(&exp),
+                    field("", 7)
+                );
+                let composite = format!("{}{}{}", &body[0..10], &body[13..20], &body[21..35]);
+                vec![
+                    format!("I<{state}{}", names(&person, 31)),
                     format!("{body}{}", cd(&composite)),
                 ]
             }
@@ -345,6 +368,7 @@ impl Document {
                 Kind::Td3 if optional.is_empty() => &[(1, 9), (1, 19), (1, 27), (1, 43)],
                 Kind::Td3 => &[(1, 9), (1, 19), (1, 27), (1, 42), (1, 43)],
                 Kind::Td1 => &[(0, 14), (1, 6), (1, 14), (1, 29)],
+                Kind::Td2 => &[(1, 9), (1, 19), (1, 27), (1, 35)],
             };
             let (line, pos) = spots[rng.usize(..spots.len())];
             let mut bytes = lines[line].clone().into_bytes();
@@ -462,6 +486,7 @@ fn fill_rect(
 /// Labels per country: title, then (label, value kind) lines.
 fn title(country: Country, kind: Kind) -> &'static str {
     match (country, kind) {
+        (_, Kind::Td2) => "IDENTITY CARD  ID KARTE  CARTE D'IDENTITÉ",
         (Country::Kz, Kind::Td3) => "ҚАЗАҚСТАН РЕСПУБЛИКАСЫ  ПАСПОРТ  PASSPORT",
         (Country::Kz, Kind::Td1) => "ЖЕКЕ КУӘЛІК  УДОСТОВЕРЕНИЕ ЛИЧНОСТИ",
         (Country::By, Kind::Td3) => "РЭСПУБЛІКА БЕЛАРУСЬ  ПАШПАРТ  PASSPORT",
@@ -519,6 +544,7 @@ fn page(
 ) -> (RgbImage, (f32, f32, f32, f32)) {
     let (w_mm, h_mm) = match doc.kind {
         Kind::Td3 => (125.0, 88.0),
+        Kind::Td2 => (105.0, 74.0),
         Kind::Td1 => (85.6, 54.0),
     };
     let (w, h) = ((w_mm * ppm) as u32, (h_mm * ppm) as u32);
@@ -569,8 +595,13 @@ fn page(
         doc.number.as_str(),
     ];
     match doc.kind {
-        Kind::Td3 => {
-            let (bx, by, bw, bh) = (mm(5.0), mm(14.0), mm(32.0), mm(42.0));
+        Kind::Td3 | Kind::Td2 => {
+            let (bx, by, bw, bh) = if doc.kind == Kind::Td3 {
+                (mm(5.0), mm(14.0), mm(32.0), mm(42.0))
+            } else {
+                (mm(5.0), mm(12.0), mm(28.0), mm(36.0))
+            };
+            let step = if doc.kind == Kind::Td3 { 7.0 } else { 6.0 };
             fill_rect(&mut img, (bx, by, bx + bw, by + bh), [175, 180, 190], 0.9);
             let (cx, cy) = (bx + bw / 2.0, by + bh * 0.42);
             for y in by as u32..(by + bh) as u32 {
@@ -602,7 +633,7 @@ fn page(
                     ink,
                     None,
                 );
-                ly += mm(7.0);
+                ly += mm(step);
             }
         }
         Kind::Td1 => {
@@ -690,6 +721,7 @@ fn normal(rng: &mut fastrand::Rng) -> f32 {
 pub fn draw(rng: &mut fastrand::Rng, fonts: &Fonts, doc: Document) -> Specimen {
     let ppm = match doc.kind {
         Kind::Td3 => 7.0 + rng.f32() * 6.0,
+        Kind::Td2 => 8.5 + rng.f32() * 6.0,
         Kind::Td1 => 10.0 + rng.f32() * 6.0,
     };
     let (page, band) = page(rng, fonts, &doc, ppm);
@@ -708,6 +740,13 @@ pub fn draw(rng: &mut fastrand::Rng, fonts: &Fonts, doc: Document) -> Specimen {
     let angle = (rng.f32() * 10.0 - 5.0).to_radians();
     let (sin, cos) = angle.sin_cos();
     let (cx, cy) = (pw / 2.0, ph / 2.0);
+    // A photo is taken a little off square: the far side of the page comes out up to 5 %
+    // smaller (a projective tilt about the page's centre, `tilt.0` across, `tilt.1` down).
+    let tilt = if photo {
+        ((rng.f32() - 0.5) * 0.1, (rng.f32() - 0.5) * 0.1)
+    } else {
+        (0.0, 0.0)
+    };
     let desk = if photo {
         let b = rng.u8(60..150);
         [
@@ -728,7 +767,9 @@ pub fn draw(rng: &mut fastrand::Rng, fonts: &Fonts, doc: Document) -> Specimen {
     let mut scene = RgbImage::from_fn(sw, sh, |x, y| {
         // Inverse rotation about the page's centre, placed at (ox, oy).
         let (dx, dy) = (x as f32 + 0.5 - ox - cx, y as f32 + 0.5 - oy - cy);
-        let (u, v) = (cx + dx * cos + dy * sin, cy - dx * sin + dy * cos);
+        let (du, dv) = (dx * cos + dy * sin, -dx * sin + dy * cos);
+        let w = 1.0 + tilt.0 * du / pw + tilt.1 * dv / ph;
+        let (u, v) = (cx + du / w, cy + dv / w);
         let colour = if u >= 0.0 && v >= 0.0 && u < pw - 1.0 && v < ph - 1.0 {
             bilinear(&page, u - 0.5, v - 0.5)
         } else {
@@ -760,7 +801,10 @@ pub fn draw(rng: &mut fastrand::Rng, fonts: &Fonts, doc: Document) -> Specimen {
     ];
     let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
     for (u, v) in corners {
-        let (du, dv) = (u - cx, v - cy);
+        // The tilt's inverse, then the rotation.
+        let (pu, pv) = (u - cx, v - cy);
+        let w = 1.0 / (1.0 - tilt.0 * pu / pw - tilt.1 * pv / ph);
+        let (du, dv) = (pu * w, pv * w);
         let (x, y) = (ox + cx + du * cos - dv * sin, oy + cy + du * sin + dv * cos);
         x0 = x0.min(x);
         y0 = y0.min(y);
@@ -916,10 +960,10 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(7);
         for i in 0..200 {
             let country = Country::ALL[i % 4];
-            let kind = if i % 3 == 0 && country != Country::Ru {
-                Kind::Td1
-            } else {
-                Kind::Td3
+            let kind = match i % 5 {
+                0 if country != Country::Ru => Kind::Td1,
+                1 => Kind::Td2,
+                _ => Kind::Td3,
             };
             let valid = i % 4 != 0;
             let holder = person(&mut rng, country);
@@ -937,7 +981,7 @@ mod tests {
                 assert_eq!(mrz.surname, doc.person.surname);
                 assert_eq!(
                     report.national_number.is_some(),
-                    country != Country::Ru,
+                    country != Country::Ru && kind != Kind::Td2,
                     "{:?}",
                     doc.lines
                 );

@@ -111,7 +111,16 @@ impl Scans {
                     let _permit = self.permits.acquire().await?;
                     let expect = expect.clone();
                     let kind = doc.kind.clone();
-                    tokio::task::spawn_blocking(move || judge(&kind, bytes, &expect)).await?
+                    match tokio::task::spawn_blocking(move || judge(&kind, bytes, &expect)).await {
+                        Ok(read) => read,
+                        // A picture that makes the reader panic is recorded as unreadable,
+                        // never retried for ever.
+                        Err(e) if e.is_panic() => {
+                            tracing::error!(request_id = %id, document_id = %doc.id, "the document reader panicked on this picture");
+                            unreadable(&doc.kind, "the picture could not be read")
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
                 }
             };
             results.push((doc.id, read));
