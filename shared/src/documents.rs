@@ -214,12 +214,24 @@ pub async fn store(
     Ok(id)
 }
 
-/// The plain bytes of a stored document.
-pub async fn read(
-    conn: &mut PgConnection,
-    keys: &DocumentKeys,
+/// A stored document's bytes as kept: encrypted, with what opens them.
+pub struct Sealed {
     id: Uuid,
-) -> Result<Vec<u8>, DocumentError> {
+    key_id: String,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+}
+
+impl Sealed {
+    /// The plain bytes. CPU work proportional to the size (up to the upload limit): callers on
+    /// an async thread with large files may move it to the blocking pool.
+    pub fn open(&self, keys: &DocumentKeys) -> Result<Vec<u8>, DocumentError> {
+        keys.decrypt(self.id, &self.key_id, &self.nonce, &self.ciphertext)
+    }
+}
+
+/// A stored document's encrypted bytes ([`Sealed::open`] gives the plain ones).
+pub async fn read_sealed(conn: &mut PgConnection, id: Uuid) -> Result<Sealed, DocumentError> {
     let row = sqlx::query!(
         "SELECT ciphertext, nonce, key_id, purged_at FROM documents WHERE id = $1",
         id
@@ -228,11 +240,23 @@ pub async fn read(
     .await?
     .ok_or(DocumentError::NotFound(id))?;
     match (row.ciphertext, row.nonce, row.key_id) {
-        (Some(sealed), Some(nonce), Some(key_id)) if row.purged_at.is_none() => {
-            keys.decrypt(id, &key_id, &nonce, &sealed)
-        }
+        (Some(ciphertext), Some(nonce), Some(key_id)) if row.purged_at.is_none() => Ok(Sealed {
+            id,
+            key_id,
+            nonce,
+            ciphertext,
+        }),
         _ => Err(DocumentError::Purged(id)),
     }
+}
+
+/// The plain bytes of a stored document.
+pub async fn read(
+    conn: &mut PgConnection,
+    keys: &DocumentKeys,
+    id: Uuid,
+) -> Result<Vec<u8>, DocumentError> {
+    read_sealed(conn, id).await?.open(keys)
 }
 
 /// The value of `validation.scan` on a document whose picture the validate stage has still to

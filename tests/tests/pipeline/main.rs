@@ -7,5 +7,6 @@ mod consumer;
 mod parking;
 mod process;
 mod relay;
+mod scans;
 mod support;
 mod sweep;

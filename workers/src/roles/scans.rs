@@ -34,11 +34,11 @@ pub struct Scans {
     limit: usize,
 }
 
-/// One document to read: its id, kind and bytes.
+/// One document to read: its id, kind and encrypted bytes.
 struct Pending {
     id: Uuid,
     kind: String,
-    bytes: Result<Vec<u8>, String>,
+    sealed: Result<documents::Sealed, String>,
 }
 
 /// What reading one document came to: the kind, fields and verdict to record.
@@ -87,8 +87,8 @@ impl Scans {
         let expect = requests::identity_expectation(&record, payment.as_ref(), packs);
         let mut pending = Vec::with_capacity(pending_ids.len());
         for (doc, kind) in pending_ids {
-            let bytes = match documents::read(&mut conn, &self.keys, doc).await {
-                Ok(bytes) => Ok(bytes),
+            let sealed = match documents::read_sealed(&mut conn, doc).await {
+                Ok(sealed) => Ok(sealed),
                 Err(e @ (DocumentError::Purged(_) | DocumentError::NotFound(_))) => {
                     Err(e.to_string())
                 }
@@ -97,7 +97,7 @@ impl Scans {
             pending.push(Pending {
                 id: doc,
                 kind,
-                bytes,
+                sealed,
             });
         }
         // No connection while the pictures are read.
@@ -105,13 +105,19 @@ impl Scans {
 
         let mut results = Vec::with_capacity(pending.len());
         for doc in pending {
-            let read = match doc.bytes {
+            let read = match doc.sealed {
                 Err(why) => unreadable(&doc.kind, &why),
-                Ok(bytes) => {
+                Ok(sealed) => {
                     let _permit = self.permits.acquire().await?;
                     let expect = expect.clone();
                     let kind = doc.kind.clone();
-                    match tokio::task::spawn_blocking(move || judge(&kind, bytes, &expect)).await {
+                    let keys = self.keys.clone();
+                    // Decrypting (up to 10 MiB) and reading, both on the blocking pool.
+                    let work = move || match sealed.open(&keys) {
+                        Ok(bytes) => judge(&kind, bytes, &expect),
+                        Err(e) => unreadable(&kind, &e.to_string()),
+                    };
+                    match tokio::task::spawn_blocking(work).await {
                         Ok(read) => read,
                         // A picture that makes the reader panic is recorded as unreadable,
                         // never retried for ever.
