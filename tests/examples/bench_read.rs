@@ -15,9 +15,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use serde_json::json;
+
 use shared::identity::scan::{ScanReport, assess};
-use specimens::{Document, Fonts, Kind, Specimen, specimen};
+use specimens::{Fonts, Kind, Specimen, specimen};
 
 /// What a reader made of one picture.
 struct Outcome {
@@ -25,22 +25,6 @@ struct Outcome {
     accepted: bool,
     found: bool,
     seconds: f64,
-}
-
-fn expected_fields(doc: &Document) -> serde_json::Value {
-    let code = doc.country.code();
-    json!({
-        "document_type": if doc.kind == Kind::Td3 { "P" } else { "I" },
-        "issuing_country": code,
-        "document_number": doc.number,
-        "surname": doc.person.surname,
-        "given_names": doc.person.given_names,
-        "nationality": code,
-        "birth_date": doc.person.birth_date.to_string(),
-        "sex": doc.person.sex.to_string(),
-        "expiry_date": doc.expiry.to_string(),
-        "personal_number": doc.personal_number,
-    })
 }
 
 fn ours(s: &Specimen, today: NaiveDate) -> Outcome {
@@ -53,7 +37,7 @@ fn ours(s: &Specimen, today: NaiveDate) -> Outcome {
     let seconds = started.elapsed().as_secs_f64();
     let fields = serde_json::to_value(&report.fields).expect("fields serialise");
     Outcome {
-        exact: report.mrz == s.document.lines && fields == expected_fields(&s.document),
+        exact: report.mrz == s.document.lines && fields == s.document.expected_fields(),
         accepted: report.valid,
         found: report.found,
         seconds,

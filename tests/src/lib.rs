@@ -331,6 +331,27 @@ where
     }
 }
 
+/// A payout worker (prefetch 8) paying each merchant of `gateways` through its gateway, until
+/// `shutdown`.
+pub fn payout_worker(
+    broker: &TestBroker,
+    pool: &PgPool,
+    gateways: std::collections::HashMap<String, shared::gateway::ConfiguredGateway>,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(shared::broker::consumer::run(
+        shared::broker::consumer::ConsumerConfig {
+            amqp_url: broker.url.clone(),
+            topology: broker.topology.clone(),
+            stage: shared::messages::Stage::Payout,
+            prefetch: 8,
+            shutdown_grace: Duration::from_secs(8),
+        },
+        std::sync::Arc::new(workers::roles::payout::Payout::new(pool.clone(), gateways)),
+        shutdown.clone(),
+    ))
+}
+
 /// A payment and a refund request in `state`, inserted directly (the API comes later in the
 /// pipeline tests; here only the lifecycle matters).
 pub async fn insert_request(pool: &PgPool, state: RequestState) -> Uuid {

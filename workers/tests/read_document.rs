@@ -11,7 +11,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use shared::identity::scan::{ScanReport, assess};
-use specimens::{Document, Fonts, Kind, page_without_mrz, pdf_of_jpeg, specimen};
+use specimens::{Fonts, page_without_mrz, pdf_of_jpeg, specimen};
 
 fn run(file: &Path) -> (Option<i32>, Value, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_refundd"))
@@ -41,23 +41,6 @@ fn scratch(name: &str) -> std::path::PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// The fields `read-document` must print for a document.
-fn expected_fields(doc: &Document) -> Value {
-    let code = doc.country.code();
-    json!({
-        "document_type": if doc.kind == Kind::Td3 { "P" } else { "I" },
-        "issuing_country": code,
-        "document_number": doc.number,
-        "surname": doc.person.surname,
-        "given_names": doc.person.given_names,
-        "nationality": code,
-        "birth_date": doc.person.birth_date.to_string(),
-        "sex": doc.person.sex.to_string(),
-        "expiry_date": doc.expiry.to_string(),
-        "personal_number": doc.personal_number,
-    })
 }
 
 #[test]
@@ -96,7 +79,7 @@ fn a_passport_photo_an_id_card_and_a_pdf_scan_print_the_documented_json() {
         assert_eq!(out["found"], true);
         assert_eq!(out["format"], format);
         assert_eq!(out["mrz"], json!(s.document.lines), "{out:#}");
-        assert_eq!(out["fields"], expected_fields(&s.document));
+        assert_eq!(out["fields"], s.document.expected_fields());
         assert_eq!(out["valid"], true, "{out:#}");
         assert_eq!(out["problems"], json!([]));
         assert!(out["seconds"].as_f64().unwrap() > 0.0);
@@ -190,7 +173,7 @@ fn the_generated_set_meets_the_acceptance_figures() {
                             let seconds = started.elapsed().as_secs_f64();
                             let fields = serde_json::to_value(&report.fields).unwrap();
                             let exact = report.mrz == s.document.lines
-                                && fields == expected_fields(&s.document);
+                                && fields == s.document.expected_fields();
                             let note = format!(
                                 "#{index} {:?} {:?}: printed {:?}, read {:?}, problems {:?}",
                                 s.document.country,

@@ -354,8 +354,7 @@ pub fn parse(text: &str) -> Result<Mrz, MrzRejected> {
     }
     // From here every line is ASCII of the right length, so byte slicing is safe.
     match format {
-        MrzFormat::Td3 => parse_td3(&lines[0], &lines[1]),
-        MrzFormat::Td2 => parse_td2(&lines[0], &lines[1]),
+        MrzFormat::Td3 | MrzFormat::Td2 => parse_two_lines(format, &lines[0], &lines[1]),
         MrzFormat::Td1 => parse_td1(&lines[0], &lines[1], &lines[2]),
     }
 }
@@ -414,13 +413,19 @@ impl Findings {
     }
 }
 
-fn parse_td3(line1: &str, line2: &str) -> Result<Mrz, MrzRejected> {
+/// Passports (TD3, ICAO 9303-4) and larger ID cards (TD2, 9303-6) share one layout on two
+/// lines: TD3 has 14 characters of optional data (the personal number) with a check digit of
+/// their own, TD2 has 7 without one.
+fn parse_two_lines(format: MrzFormat, line1: &str, line2: &str) -> Result<Mrz, MrzRejected> {
     let mut findings = Findings::default();
     let l2 = line2.as_bytes();
+    let len = format.line_length();
+    let td3 = format == MrzFormat::Td3;
 
-    let document_code = document_code(&line1[0..2], &['P'], &mut findings);
+    let codes: &[char] = if td3 { &['P'] } else { &['I', 'A', 'C', 'V'] };
+    let document_code = document_code(&line1[0..2], codes, &mut findings);
     let issuing_state = country(&line1[2..5], MrzField::IssuingState, &mut findings);
-    let (surname, given_names) = name(&line1[5..44], &mut findings);
+    let (surname, given_names) = name(&line1[5..len], &mut findings);
 
     let number = &line2[0..9];
     findings.check(MrzField::DocumentNumber, number, l2[9]);
@@ -428,20 +433,20 @@ fn parse_td3(line1: &str, line2: &str) -> Result<Mrz, MrzRejected> {
     findings.check(MrzField::BirthDate, &line2[13..19], l2[19]);
     let sex = sex(l2[20], &mut findings);
     findings.check(MrzField::ExpiryDate, &line2[21..27], l2[27]);
-    let optional = &line2[28..42];
+    let optional = &line2[28..if td3 { 42 } else { 35 }];
     // ICAO 9303-4: when the personal number field is all fillers its check digit may be
     // a filler or zero.
     let optional_empty = optional.bytes().all(|b| b == b'<');
-    if !(optional_empty && (l2[42] == b'<' || l2[42] == b'0')) {
+    if td3 && !(optional_empty && (l2[42] == b'<' || l2[42] == b'0')) {
         findings.check(MrzField::OptionalData, optional, l2[42]);
     }
-    let composite = format!("{}{}{}", &line2[0..10], &line2[13..20], &line2[21..43]);
-    findings.check(MrzField::Composite, &composite, l2[43]);
+    let composite = format!("{}{}{}", &line2[0..10], &line2[13..20], &line2[21..len - 1]);
+    findings.check(MrzField::Composite, &composite, l2[len - 1]);
 
     let dates = dates(&line2[13..19], &line2[21..27], &mut findings);
     if let (true, Some((birth_date, expiry_date))) = (findings.0.is_empty(), dates) {
         Ok(Mrz {
-            format: MrzFormat::Td3,
+            format,
             document_code,
             issuing_state,
             surname,
@@ -452,46 +457,6 @@ fn parse_td3(line1: &str, line2: &str) -> Result<Mrz, MrzRejected> {
             sex,
             expiry_date,
             optional_data: optional.trim_end_matches('<').replace('<', " "),
-        })
-    } else {
-        Err(MrzRejected(findings.0))
-    }
-}
-
-/// TD2 (ICAO 9303-6): the TD3 layout on 36 characters, with 7 characters of optional data
-/// and no check digit of their own.
-fn parse_td2(line1: &str, line2: &str) -> Result<Mrz, MrzRejected> {
-    let mut findings = Findings::default();
-    let l2 = line2.as_bytes();
-
-    let document_code = document_code(&line1[0..2], &['I', 'A', 'C', 'V'], &mut findings);
-    let issuing_state = country(&line1[2..5], MrzField::IssuingState, &mut findings);
-    let (surname, given_names) = name(&line1[5..36], &mut findings);
-
-    let number = &line2[0..9];
-    findings.check(MrzField::DocumentNumber, number, l2[9]);
-    let nationality = country(&line2[10..13], MrzField::Nationality, &mut findings);
-    findings.check(MrzField::BirthDate, &line2[13..19], l2[19]);
-    let sex = sex(l2[20], &mut findings);
-    findings.check(MrzField::ExpiryDate, &line2[21..27], l2[27]);
-    let optional = &line2[28..35];
-    let composite = format!("{}{}{}", &line2[0..10], &line2[13..20], &line2[21..35]);
-    findings.check(MrzField::Composite, &composite, l2[35]);
-
-    let dates = dates(&line2[13..19], &line2[21..27], &mut findings);
-    if let (true, Some((birth_date, expiry_date))) = (findings.0.is_empty(), dates) {
-        Ok(Mrz {
-            format: MrzFormat::Td2,
-            document_code,
-            issuing_state,
-            surname,
-            given_names,
-            document_number: DocumentNumber::new(number.trim_end_matches('<')),
-            nationality,
-            birth_date,
-            sex,
-            expiry_date,
-            optional_data: optional.trim_matches('<').replace('<', " "),
         })
     } else {
         Err(MrzRejected(findings.0))

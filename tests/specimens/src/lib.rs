@@ -391,6 +391,23 @@ impl Document {
     pub fn mrz(&self) -> String {
         self.lines.join("\n")
     }
+
+    /// The `fields` object `refundd read-document` must print for this document.
+    pub fn expected_fields(&self) -> serde_json::Value {
+        let code = self.country.code();
+        serde_json::json!({
+            "document_type": if self.kind == Kind::Td3 { "P" } else { "I" },
+            "issuing_country": code,
+            "document_number": self.number,
+            "surname": self.person.surname,
+            "given_names": self.person.given_names,
+            "nationality": code,
+            "birth_date": self.person.birth_date.to_string(),
+            "sex": self.person.sex.to_string(),
+            "expiry_date": self.expiry.to_string(),
+            "personal_number": self.personal_number,
+        })
+    }
 }
 
 /// A document drawn as a picture.

@@ -1243,20 +1243,7 @@ fn payout_worker(
         "app-studio".to_string(),
         shared::gateway::ConfiguredGateway::Sandbox(sandbox.clone()),
     )]);
-    tokio::spawn(shared::broker::consumer::run(
-        shared::broker::consumer::ConsumerConfig {
-            amqp_url: broker.url.clone(),
-            topology: broker.topology.clone(),
-            stage: Stage::Payout,
-            prefetch: 8,
-            shutdown_grace: std::time::Duration::from_secs(8),
-        },
-        std::sync::Arc::new(workers::roles::payout::Payout::new(
-            app.db.pool.clone(),
-            gateways,
-        )),
-        shutdown.clone(),
-    ))
+    e2e::payout_worker(broker, &app.db.pool, gateways, shutdown)
 }
 
 /// Issue 16: the card has expired, so the refund goes by bank transfer (bank details, then a

@@ -7,7 +7,6 @@
 //! for a person.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -15,11 +14,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::NaiveDate;
 use serde_json::Value;
 use shared::api_keys::ApiRole;
-use shared::broker::consumer::{self, ConsumerConfig};
 use shared::gateway::ConfiguredGateway;
 use shared::gateway::sandbox::server::Faults;
 use shared::gateway::sandbox::{CardStatus, SandboxGateway};
-use shared::messages::Stage;
 use shared::money::{Currency, Money};
 use specimens::{Country, Document, Fonts, Kind, Person, draw, page_without_mrz, pdf_of_jpeg};
 use sqlx::PgPool;
@@ -154,17 +151,7 @@ async fn an_emailed_passport_photo_is_read_and_the_refund_completes_with_no_pers
             SandboxGateway::at(&gateway_url, Duration::from_secs(2)).unwrap(),
         ),
     )]);
-    let payout = tokio::spawn(consumer::run(
-        ConsumerConfig {
-            amqp_url: broker.url.clone(),
-            topology: broker.topology.clone(),
-            stage: Stage::Payout,
-            prefetch: 8,
-            shutdown_grace: Duration::from_secs(8),
-        },
-        Arc::new(workers::roles::payout::Payout::new(pool.clone(), gateways)),
-        shutdown.clone(),
-    ));
+    let payout = e2e::payout_worker(&broker, &pool, gateways, &shutdown);
     goods_payment(&pool, txn).await;
     let (document, jpeg) = passport(true, 11);
 

@@ -8,16 +8,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use serde::Deserialize;
-use shared::broker::consumer::{self, ConsumerConfig};
 use shared::gateway::ConfiguredGateway;
 use shared::gateway::sandbox::server::Faults;
 use shared::gateway::sandbox::{CardStatus, SandboxGateway};
-use shared::messages::Stage;
 use shared::money::{Currency, Money};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -132,17 +129,7 @@ async fn every_corpus_email_through_the_pipeline_pays_only_what_the_label_allows
             )
         })
         .collect();
-    tokio::spawn(consumer::run(
-        ConsumerConfig {
-            amqp_url: broker.url.clone(),
-            topology: broker.topology.clone(),
-            stage: Stage::Payout,
-            prefetch: 8,
-            shutdown_grace: std::time::Duration::from_secs(8),
-        },
-        Arc::new(workers::roles::payout::Payout::new(pool.clone(), gateways)),
-        shutdown.clone(),
-    ));
+    e2e::payout_worker(&broker, &pool, gateways, &shutdown);
 
     let mut inbound: Vec<(Label, Option<Uuid>)> = Vec::new();
     for label in &labels {

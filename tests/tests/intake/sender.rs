@@ -5,18 +5,16 @@
 //! support lists what waits and may accept it, under its own name.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use mail_parser::MessageParser;
 use serde_json::Value;
 use shared::api_keys::ApiRole;
 use shared::broker::consumer::Handler;
-use shared::broker::consumer::{self, ConsumerConfig};
 use shared::gateway::ConfiguredGateway;
 use shared::gateway::sandbox::server::Faults;
 use shared::gateway::sandbox::{CardStatus, SandboxGateway};
-use shared::messages::{Stage, WorkMessage};
+use shared::messages::WorkMessage;
 use shared::money::{Currency, Money};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -109,17 +107,7 @@ async fn a_strangers_email_quoting_a_transaction_id_opens_nothing_until_the_paye
             SandboxGateway::at(&gateway_url, Duration::from_secs(2)).unwrap(),
         ),
     )]);
-    let payout = tokio::spawn(consumer::run(
-        ConsumerConfig {
-            amqp_url: broker.url.clone(),
-            topology: broker.topology.clone(),
-            stage: Stage::Payout,
-            prefetch: 8,
-            shutdown_grace: std::time::Duration::from_secs(8),
-        },
-        Arc::new(workers::roles::payout::Payout::new(pool.clone(), gateways)),
-        shutdown.clone(),
-    ));
+    let payout = e2e::payout_worker(&broker, &pool, gateways, &shutdown);
     let payment = course_payment(&pool).await;
 
     // The stranger quotes the transaction id: taken in, nothing opened.
