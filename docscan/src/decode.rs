@@ -30,6 +30,9 @@ impl Default for Limits {
     }
 }
 
+/// The most one of a PDF's object or cross-reference streams may inflate to while it loads.
+const PDF_STREAM_LIMIT: usize = 8 * 1024 * 1024;
+
 /// The kind of file, from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -93,8 +96,14 @@ fn raster(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<GrayImag
 }
 
 fn pdf_pictures(bytes: &[u8], limits: &Limits) -> Result<Vec<GrayImage>, ReadError> {
-    let doc =
-        lopdf::Document::load_mem(bytes).map_err(|e| ReadError::Unreadable(format!("PDF: {e}")))?;
+    // Object and cross-reference streams are inflated while the file loads: each at most
+    // `PDF_STREAM_LIMIT` (lopdf's own default is 256 MiB), so a small file cannot balloon.
+    let options = lopdf::LoadOptions {
+        max_decompressed_size: Some(PDF_STREAM_LIMIT),
+        ..lopdf::LoadOptions::default()
+    };
+    let doc = lopdf::Document::load_mem_with_options(bytes, options)
+        .map_err(|e| ReadError::Unreadable(format!("PDF: {e}")))?;
     if doc.is_encrypted() {
         return Err(ReadError::Unsupported(
             "the PDF is encrypted: save it again without a password".into(),
@@ -209,6 +218,71 @@ mod tests {
         ] {
             assert!(pictures(bytes, &limits).is_err());
         }
+    }
+
+    /// A PDF whose object stream inflates from a few kilobytes to 9 MiB (a decompression
+    /// bomb in miniature): refused while loading, not inflated.
+    fn pdf_with_object_stream(inflated: usize) -> Vec<u8> {
+        use std::io::Write;
+        let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        let mut body = b"4 0 ".to_vec();
+        body.resize(inflated, b' ');
+        zlib.write_all(&body).unwrap();
+        let packed = zlib.finish().unwrap();
+        let mut out = b"%PDF-1.5\n".to_vec();
+        let mut offsets = Vec::new();
+        let objects: Vec<Vec<u8>> = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [] /Count 0 >>".to_vec(),
+            {
+                let mut o = format!(
+                    "<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length {} >>\nstream\n",
+                    packed.len()
+                )
+                .into_bytes();
+                o.extend(&packed);
+                o.extend(b"\nendstream");
+                o
+            },
+        ];
+        for (i, body) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend(format!("{} 0 obj\n", i + 1).as_bytes());
+            out.extend(body);
+            out.extend(b"\nendobj\n");
+        }
+        let xref = out.len();
+        out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes());
+        for o in &offsets {
+            out.extend(format!("{o:010} 00000 n \n").as_bytes());
+        }
+        out.extend(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+                offsets.len() + 1
+            )
+            .as_bytes(),
+        );
+        out
+    }
+
+    #[test]
+    fn a_pdf_stream_that_would_inflate_past_the_limit_is_refused_while_loading() {
+        let bomb = pdf_with_object_stream(PDF_STREAM_LIMIT + 1024 * 1024);
+        assert!(bomb.len() < 100_000, "{} bytes", bomb.len());
+        match pictures(&bomb, &Limits::default()) {
+            Err(ReadError::Unreadable(why)) => assert!(why.contains("PDF"), "{why}"),
+            other => panic!(
+                "expected the PDF to be refused, got {:?}",
+                other.map(|p| p.len())
+            ),
+        }
+        // The same file under the limit loads, and is then refused for having no picture.
+        let small = pdf_with_object_stream(1024);
+        assert!(matches!(
+            pictures(&small, &Limits::default()),
+            Err(ReadError::Unsupported(_))
+        ));
     }
 
     #[test]

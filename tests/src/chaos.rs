@@ -1426,8 +1426,13 @@ async fn check(
     let mut resent_after_kill = 0;
     for (id, times) in &per_message {
         for pair in times.windows(2) {
+            // The server notes a delivery once it has read the whole message, which the
+            // kernel hands it even when our process was killed the moment it had written the
+            // last line: a kill up to half a second before the first delivery counts.
             let after_kill = faults.notify_killed_at.iter().any(|&k| {
-                k >= pair[0] && k <= pair[1] && (near(k, pair[0]) || database_trouble_at(pair[0]))
+                k + Duration::from_millis(500) >= pair[0]
+                    && k <= pair[1]
+                    && (near(k, pair[0]) || database_trouble_at(pair[0]))
             });
             // Or the server's "250" lost: it took the message and went down before its answer
             // reached us (RFC 1047's duplicate).

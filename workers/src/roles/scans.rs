@@ -2,8 +2,8 @@
 //! arrived without fields (an upload with only the file; email attachments that may be
 //! identity documents) carry `validation.scan = "pending"` until read here.
 //!
-//! Each picture is decrypted, read by [`docscan`] on the blocking pool (at most
-//! [`Scans::limit`] at once, so a slow scan never holds an async thread) and judged by
+//! Each picture is decrypted and read by [`docscan`] on the blocking pool (at most one per
+//! core at once, so a slow scan never holds an async thread) and judged by
 //! [`shared::identity::scan`]. A valid reading fills the document's fields and runs the usual
 //! checks against the request (expiry on the received date, birth date against the national
 //! number, holder against the payer): an email attachment becomes an identity document. A
@@ -31,7 +31,6 @@ const ACTOR: &str = "worker:validate";
 pub struct Scans {
     keys: DocumentKeys,
     permits: Arc<Semaphore>,
-    limit: usize,
 }
 
 /// One document to read: its id, kind and encrypted bytes.
@@ -52,17 +51,11 @@ struct Read {
 impl Scans {
     /// Reads with the process's document keys, at most one picture per core at once.
     pub fn new(keys: DocumentKeys) -> Self {
-        let limit = std::thread::available_parallelism().map_or(2, usize::from);
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
         Self {
             keys,
-            permits: Arc::new(Semaphore::new(limit)),
-            limit,
+            permits: Arc::new(Semaphore::new(cores)),
         }
-    }
-
-    /// How many pictures are read at once.
-    pub fn limit(&self) -> usize {
-        self.limit
     }
 
     /// Reads every pending picture of request `id` and records what came of each.
