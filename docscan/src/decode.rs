@@ -55,7 +55,7 @@ pub(crate) fn sniff(bytes: &[u8]) -> Option<Kind> {
 
 /// The grey pictures to search, in order: one for an image file, the largest image of each
 /// of the first pages for a PDF.
-pub(crate) fn pictures(bytes: &[u8], limits: &Limits) -> Result<Vec<GrayImage>, ReadError> {
+pub fn pictures(bytes: &[u8], limits: &Limits) -> Result<Vec<GrayImage>, ReadError> {
     if bytes.len() > limits.max_bytes {
         return Err(ReadError::TooLarge {
             bytes: bytes.len(),
@@ -229,41 +229,18 @@ mod tests {
         body.resize(inflated, b' ');
         zlib.write_all(&body).unwrap();
         let packed = zlib.finish().unwrap();
-        let mut out = b"%PDF-1.5\n".to_vec();
-        let mut offsets = Vec::new();
-        let objects: Vec<Vec<u8>> = vec![
+        let mut object_stream = format!(
+            "<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length {} >>\nstream\n",
+            packed.len()
+        )
+        .into_bytes();
+        object_stream.extend(&packed);
+        object_stream.extend(b"\nendstream");
+        specimens::pdf(&[
             b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
             b"<< /Type /Pages /Kids [] /Count 0 >>".to_vec(),
-            {
-                let mut o = format!(
-                    "<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length {} >>\nstream\n",
-                    packed.len()
-                )
-                .into_bytes();
-                o.extend(&packed);
-                o.extend(b"\nendstream");
-                o
-            },
-        ];
-        for (i, body) in objects.iter().enumerate() {
-            offsets.push(out.len());
-            out.extend(format!("{} 0 obj\n", i + 1).as_bytes());
-            out.extend(body);
-            out.extend(b"\nendobj\n");
-        }
-        let xref = out.len();
-        out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes());
-        for o in &offsets {
-            out.extend(format!("{o:010} 00000 n \n").as_bytes());
-        }
-        out.extend(
-            format!(
-                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-                offsets.len() + 1
-            )
-            .as_bytes(),
-        );
-        out
+            object_stream,
+        ])
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Recognising one MRZ character cell: templates rendered from the OCR-B font (embedded, public
-//! domain) and compared by normalised cross-correlation, allowing a pixel of misplacement.
+//! domain) and compared by normalised cross-correlation, allowing `SHIFT` samples of
+//! misplacement.
 //!
 //! A cell is the character's pitch wide and `BAND` cap heights tall, centred on the middle of
 //! the capitals; scans and templates are both sampled to `PW x PH` in that frame, so a `<` is
@@ -270,12 +271,12 @@ pub(crate) fn classify(sample: &[f32], allowed: &[u8]) -> CellRead {
             .map(|v| dot(v, window))
             .fold(first, f32::max);
     }
-    let allowed_class: Vec<bool> = ALPHABET.iter().map(|c| allowed.contains(c)).collect();
+    // Only allowed characters were scored.
     let mut ranked: Vec<(usize, f32)> = best_per_class
         .iter()
         .copied()
         .enumerate()
-        .filter(|&(c, s)| allowed_class[c] && s > f32::MIN)
+        .filter(|&(_, s)| s > f32::MIN)
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     match ranked.as_slice() {

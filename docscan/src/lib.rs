@@ -60,8 +60,6 @@ pub struct Reading {
     pub cells: Vec<Vec<CellRead>>,
     /// The picture's skew that was corrected, in degrees.
     pub skew_degrees: f32,
-    /// Which picture of the file it was found in (0 for an image; a PDF's page order).
-    pub picture: usize,
 }
 
 impl Reading {
@@ -75,14 +73,14 @@ impl Reading {
         }
     }
 
-    /// The cells read with less certainty than `min_score` or `min_margin`, as
-    /// (line, position, character).
-    pub fn doubtful(&self, min_score: f32, min_margin: f32) -> Vec<(usize, usize, char)> {
+    /// The cells that matched their character's templates less than `min_score`, as
+    /// (line, position).
+    pub fn doubtful(&self, min_score: f32) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
         for (l, line) in self.cells.iter().enumerate() {
             for (i, c) in line.iter().enumerate() {
-                if c.score < min_score || c.margin < min_margin {
-                    out.push((l, i, char::from(c.ch)));
+                if c.score < min_score {
+                    out.push((l, i));
                 }
             }
         }
@@ -104,16 +102,8 @@ pub struct Outcome {
 pub fn read_file(bytes: &[u8], limits: &Limits) -> Result<Outcome, ReadError> {
     let started = Instant::now();
     let pictures = decode::pictures(bytes, limits)?;
-    let mut reading = None;
-    for (index, picture) in pictures.iter().enumerate() {
-        if let Some(mut found) = read(picture) {
-            found.picture = index;
-            reading = Some(found);
-            break;
-        }
-    }
     Ok(Outcome {
-        reading,
+        reading: pictures.iter().find_map(read),
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -125,6 +115,15 @@ pub fn read_file(bytes: &[u8], limits: &Limits) -> Result<Outcome, ReadError> {
 /// characters match the font well (mean score at least [`CONVINCING`]); otherwise the best
 /// matching orientation wins.
 pub fn read(picture: &image::GrayImage) -> Option<Reading> {
+    read_observed(picture, &mut |_, _| {})
+}
+
+/// [`read`], showing `observe` each straightened working picture (`"flat"`) and cut-out MRZ
+/// (`"crop"`) on the way: for looking into a picture that is misread.
+pub fn read_observed(
+    picture: &image::GrayImage,
+    observe: &mut dyn FnMut(&str, &image::GrayImage),
+) -> Option<Reading> {
     let mut best: Option<Reading> = None;
     for turn in 0..4 {
         let turned;
@@ -143,7 +142,7 @@ pub fn read(picture: &image::GrayImage) -> Option<Reading> {
                 &turned
             }
         };
-        if let Some(r) = locate::read_upright(candidate) {
+        if let Some(r) = locate::read_upright(candidate, observe) {
             if r.mean_score() >= CONVINCING {
                 return Some(r);
             }

@@ -62,6 +62,11 @@ fn straighten(centre: (f32, f32), skew: f32, f: f32, origin: (f32, f32)) -> Affi
     }
 }
 
+/// A blob no wider than one character (not two touching, not a run of fillers).
+fn single(b: &Blob) -> bool {
+    b.width() <= b.height() * 1.3 + 1.0
+}
+
 fn median(values: &mut [f32]) -> Option<f32> {
     if values.is_empty() {
         return None;
@@ -123,23 +128,19 @@ fn as_mrz_line(line: &TextLine) -> Option<MrzLine> {
     if line.blobs.len() < 12 {
         return None;
     }
-    let singles: Vec<&Blob> = line
-        .blobs
-        .iter()
-        .filter(|b| b.width() <= b.height() * 1.3 + 1.0)
-        .collect();
+    let singles: Vec<&Blob> = line.blobs.iter().filter(|b| single(b)).collect();
     let mut diffs: Vec<f32> = line
         .blobs
         .windows(2)
-        .filter(|w| w.iter().all(|b| b.width() <= b.height() * 1.3 + 1.0))
+        .filter(|w| w.iter().all(single))
         .map(|w| w[1].cx() - w[0].cx())
         .collect();
-    let pitch = median(&mut diffs.clone())?;
+    let pitch = median(&mut diffs)?;
     if pitch <= 2.0 {
         return None;
     }
     let regular = diffs
-        .iter_mut()
+        .iter()
         .filter(|d| (0.8 * pitch..=1.2 * pitch).contains(*d))
         .count();
     if (regular as f32) < 0.6 * diffs.len() as f32 {
@@ -163,7 +164,7 @@ fn as_mrz_line(line: &TextLine) -> Option<MrzLine> {
     let (slope, middle) = fit(line
         .blobs
         .iter()
-        .filter(|b| b.height() >= 0.7 * line.cap && b.width() <= b.height() * 1.3 + 1.0)
+        .filter(|b| b.height() >= 0.7 * line.cap && single(b))
         .map(|b| (b.cx(), b.cy())));
     Some(MrzLine {
         line: line.clone(),
@@ -212,8 +213,12 @@ fn mrz_group(candidates: &[MrzLine]) -> Option<(Format, Vec<MrzLine>)> {
     best
 }
 
-/// Finds and reads the MRZ of a picture that is the right way up (±10°).
-pub(crate) fn read_upright(picture: &GrayImage) -> Option<Reading> {
+/// Finds and reads the MRZ of a picture that is the right way up (±10°). `observe` is shown
+/// the straightened working picture (`flat`) and the cut-out MRZ (`crop`).
+pub(crate) fn read_upright(
+    picture: &GrayImage,
+    observe: &mut dyn FnMut(&str, &GrayImage),
+) -> Option<Reading> {
     let (w, h) = picture.dimensions();
     if w < 60 || h < 30 {
         return None;
@@ -273,18 +278,8 @@ pub(crate) fn read_upright(picture: &GrayImage) -> Option<Reading> {
         ((x1 - x0) * f).ceil() as u32,
         ((y1 - y0) * f).ceil() as u32,
     );
-    if let Some(dir) = std::env::var_os("DOCSCAN_DEBUG_DIR") {
-        let _ = crop.save(std::path::Path::new(&dir).join(format!(
-            "crop-{}x{}.png",
-            crop.width(),
-            crop.height()
-        )));
-        let _ = flat.save(std::path::Path::new(&dir).join(format!(
-            "flat-{}x{}.png",
-            flat.width(),
-            flat.height()
-        )));
-    }
+    observe("flat", &flat);
+    observe("crop", &crop);
     let crop_blobs = blobs(&sauvola(&crop, 2 * PW, SAUVOLA_K));
     let mut lines_read = Vec::with_capacity(group.len());
     let mut cells = Vec::with_capacity(group.len());
@@ -317,11 +312,9 @@ pub(crate) fn read_upright(picture: &GrayImage) -> Option<Reading> {
         lines: lines_read,
         cells,
         skew_degrees: skew,
-        picture: 0,
     })
 }
 
-/// Fits one line's cells (pitch, start, slope) to its blobs in the crop and reads each.
 /// Where the search found a line, in the crop's pixels: its middle (`middle + slope * x`),
 /// cap height and ends.
 struct LineHint {
@@ -332,6 +325,7 @@ struct LineHint {
     x1: f32,
 }
 
+/// Fits one line's cells (start, pitch, bend, slope) to its blobs in the crop and reads each.
 fn read_line(
     crop: &GrayImage,
     all: &[Blob],
@@ -397,41 +391,24 @@ fn read_line(
     let first_middle = first.x0 as f32 + glyph.min(first.width()) / 2.0;
     let on_grid = phase / std::f32::consts::TAU * pitch;
     let mut start = on_grid + ((first_middle - on_grid) / pitch).round() * pitch;
-    for _ in 0..3 {
-        let assigned: Vec<(f32, f32)> = singles
-            .iter()
-            .filter_map(|&x| {
-                let i = ((x - start) / pitch).round();
-                let off = x - (start + i * pitch);
-                ((0.0..length as f32).contains(&i) && off.abs() < 0.3 * pitch).then_some((i, x))
-            })
-            .collect();
-        if assigned.len() < length / 4 {
-            return None;
-        }
-        (pitch, start) = fit(assigned.into_iter());
-    }
-
-    // Perspective (a photo taken at an angle) prints one end of a line a little wider than
-    // the other: the cell positions then follow `start + pitch * i + curve * i²`, fitted
-    // when enough characters were placed.
+    // Then least squares: three rounds of a straight grid, and (perspective: a photo taken at
+    // an angle prints one end of a line a little wider than the other) two with a bend,
+    // `start + pitch * i + curve * i²`, when enough characters were placed and one end is at
+    // most a fifth wider than the other.
     let mut curve = 0.0f32;
-    for _ in 0..2 {
-        let at = |i: f32| start + pitch * i + curve * i * i;
-        let assigned: Vec<(f32, f32)> = singles
-            .iter()
-            .filter_map(|&x| {
-                let local = pitch + 2.0 * curve * ((x - start) / pitch);
-                let i = ((x - start - curve * ((x - start) / pitch).powi(2)) / pitch).round();
-                let off = x - at(i);
-                ((0.0..length as f32).contains(&i) && off.abs() < 0.3 * local).then_some((i, x))
-            })
-            .collect();
+    for round in 0..5 {
+        let assigned = on_grid_cells(&singles, (start, pitch, curve), length);
+        if round < 3 {
+            if assigned.len() < length / 4 {
+                return None;
+            }
+            (pitch, start) = fit(assigned.into_iter());
+            continue;
+        }
         if assigned.len() < length / 2 {
             break;
         }
         match fit_quadratic(&assigned) {
-            // At most a fifth wider at one end than at the other.
             Some((a, b, c)) if (2.0 * c * length as f32).abs() < 0.2 * b => {
                 (start, pitch, curve) = (a, b, c);
             }
@@ -461,6 +438,24 @@ fn read_line(
         out.push(glyphs::classify(&sample, slot.allowed()));
     }
     Some(out)
+}
+
+/// The characters' centres `xs` that sit on the grid `(start, pitch, curve)` (within 0.3 of
+/// the local pitch), as (cell index, centre).
+fn on_grid_cells(
+    xs: &[f32],
+    (start, pitch, curve): (f32, f32, f32),
+    length: usize,
+) -> Vec<(f32, f32)> {
+    xs.iter()
+        .filter_map(|&x| {
+            let along = (x - start) / pitch;
+            let i = ((x - start - curve * along * along) / pitch).round();
+            let local = pitch + 2.0 * curve * along;
+            let off = x - (start + pitch * i + curve * i * i);
+            ((0.0..length as f32).contains(&i) && off.abs() < 0.3 * local).then_some((i, x))
+        })
+        .collect()
 }
 
 /// Least squares `y = a + b x + c x²` over points; `None` when they do not determine it.

@@ -239,14 +239,27 @@ pub async fn read_sealed(conn: &mut PgConnection, id: Uuid) -> Result<Sealed, Do
     .fetch_optional(conn)
     .await?
     .ok_or(DocumentError::NotFound(id))?;
-    match (row.ciphertext, row.nonce, row.key_id) {
-        (Some(ciphertext), Some(nonce), Some(key_id)) if row.purged_at.is_none() => Ok(Sealed {
-            id,
-            key_id,
-            nonce,
-            ciphertext,
-        }),
-        _ => Err(DocumentError::Purged(id)),
+    Sealed::from_row(id, row.ciphertext, row.nonce, row.key_id, row.purged_at)
+}
+
+impl Sealed {
+    /// The sealed bytes of a row, or `Purged` when retention deleted them.
+    fn from_row(
+        id: Uuid,
+        ciphertext: Option<Vec<u8>>,
+        nonce: Option<Vec<u8>>,
+        key_id: Option<String>,
+        purged_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Self, DocumentError> {
+        match (ciphertext, nonce, key_id) {
+            (Some(ciphertext), Some(nonce), Some(key_id)) if purged_at.is_none() => Ok(Self {
+                id,
+                key_id,
+                nonce,
+                ciphertext,
+            }),
+            _ => Err(DocumentError::Purged(id)),
+        }
     }
 }
 
@@ -266,20 +279,38 @@ pub const SCAN_PENDING: &str = "pending";
 /// The value of `validation.scan` once the picture was read (whatever came of it).
 pub const SCAN_READ: &str = "read";
 
-/// The documents of a request whose pictures are still to be read: id and kind.
+/// A document whose picture is still to be read: its id, kind and sealed bytes.
+pub struct PendingScan {
+    /// The document's id.
+    pub id: Uuid,
+    /// Its kind (`identity_document` or `email_attachment`).
+    pub kind: String,
+    /// Its bytes, still encrypted (`Purged` when retention deleted them).
+    pub sealed: Result<Sealed, DocumentError>,
+}
+
+/// The documents of a request whose pictures are still to be read, with their bytes: one
+/// query for all of them.
 pub async fn pending_scans(
     conn: &mut PgConnection,
     request_id: Uuid,
-) -> sqlx::Result<Vec<(Uuid, String)>> {
+) -> sqlx::Result<Vec<PendingScan>> {
     let rows = sqlx::query!(
-        "SELECT id, kind FROM documents
+        "SELECT id, kind, ciphertext, nonce, key_id, purged_at FROM documents
           WHERE request_id = $1 AND validation->>'scan' = 'pending'
           ORDER BY id",
         request_id
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.kind)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| PendingScan {
+            id: r.id,
+            kind: r.kind,
+            sealed: Sealed::from_row(r.id, r.ciphertext, r.nonce, r.key_id, r.purged_at),
+        })
+        .collect())
 }
 
 /// Records what was read from a document's picture: its kind (an email attachment found to

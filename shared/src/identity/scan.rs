@@ -154,12 +154,12 @@ pub fn assess(reading: &Reading, seconds: f64, today: NaiveDate) -> ScanReport {
              <-separated structure is broken). A person should compare them with the document.",
         ));
     }
-    let doubtful = reading.doubtful(MIN_CELL_SCORE, 0.0);
+    let doubtful = reading.doubtful(MIN_CELL_SCORE);
     if !doubtful.is_empty() {
         let places: Vec<String> = doubtful
             .iter()
             .take(5)
-            .map(|(l, i, _)| format!("line {} position {}", l + 1, i + 1))
+            .map(|(l, i)| format!("line {} position {}", l + 1, i + 1))
             .collect();
         problems.push(Problem::new(
             ProblemCode::MrzUnclear,
@@ -319,7 +319,6 @@ mod tests {
                 })
                 .collect(),
             skew_degrees: 0.0,
-            picture: 0,
         }
     }
 

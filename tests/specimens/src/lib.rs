@@ -879,38 +879,38 @@ pub fn pdf_of_jpeg(jpeg: &[u8]) -> Vec<u8> {
         "q {page_w} 0 0 {shown_h:.2} 0 {:.2} cm /Im0 Do Q",
         page_h - shown_h
     );
-    let mut out: Vec<u8> = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n".to_vec();
-    let mut offsets = Vec::new();
-    let mut object = |out: &mut Vec<u8>, body: Vec<u8>| {
-        offsets.push(out.len());
-        out.extend(format!("{} 0 obj\n", offsets.len()).as_bytes());
-        out.extend(body);
-        out.extend(b"\nendobj\n");
+    let stream = |dict: String, data: &[u8]| {
+        let mut o = format!("{dict} /Length {} >>\nstream\n", data.len()).into_bytes();
+        o.extend(data);
+        o.extend(b"\nendstream");
+        o
     };
-    object(&mut out, b"<< /Type /Catalog /Pages 2 0 R >>".to_vec());
-    object(
-        &mut out,
+    pdf(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-    );
-    object(
-        &mut out,
         format!(
             "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {page_w} {page_h}] /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>"
         )
         .into_bytes(),
-    );
-    let mut image_object = format!(
-        "<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n",
-        jpeg.len()
-    )
-    .into_bytes();
-    image_object.extend(jpeg);
-    image_object.extend(b"\nendstream");
-    object(&mut out, image_object);
-    let mut contents = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
-    contents.extend(content.as_bytes());
-    contents.extend(b"\nendstream");
-    object(&mut out, contents);
+        stream(
+            format!("<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode"),
+            jpeg,
+        ),
+        stream("<<".to_owned(), content.as_bytes()),
+    ])
+}
+
+/// A PDF file of these objects, numbered from 1 (the first must be the catalog), with its
+/// cross-reference table and trailer.
+pub fn pdf(objects: &[Vec<u8>]) -> Vec<u8> {
+    let mut out: Vec<u8> = b"%PDF-1.5\n%\xE2\xE3\xCF\xD3\n".to_vec();
+    let mut offsets = Vec::with_capacity(objects.len());
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend(body);
+        out.extend(b"\nendobj\n");
+    }
     let xref = out.len();
     out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes());
     for offset in &offsets {

@@ -125,6 +125,27 @@ async fn events(pool: &PgPool, id: &str) -> Vec<(String, String, Option<String>,
     .unwrap()
 }
 
+/// The details of the history's `read from the scan` events.
+fn reads_from_the_scan(history: &[(String, String, Option<String>, Value)]) -> Vec<&Value> {
+    history
+        .iter()
+        .filter(|(_, _, reason, _)| reason.as_deref() == Some("read from the scan"))
+        .map(|(_, _, _, d)| d)
+        .collect()
+}
+
+/// The emailed `passport.jpg`: its kind, fields and validation as stored.
+async fn passport_document(pool: &PgPool, id: &str) -> (String, Value, Value) {
+    sqlx::query_as(
+        "SELECT kind, fields, validation FROM documents
+          WHERE request_id = $1::uuid AND fields->>'filename' = 'passport.jpg'",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_emailed_passport_photo_is_read_and_the_refund_completes_with_no_person() {
     let app = TestApp::spawn().await;
@@ -178,11 +199,7 @@ async fn an_emailed_passport_photo_is_read_and_the_refund_completes_with_no_pers
         );
     }
     // The history says the passport was read, with the number masked.
-    let read: Vec<&Value> = history
-        .iter()
-        .filter(|(_, _, reason, _)| reason.as_deref() == Some("read from the scan"))
-        .map(|(_, _, _, d)| d)
-        .collect();
+    let read = reads_from_the_scan(&history);
     assert_eq!(read.len(), 1, "{history:?}");
     assert_eq!(read[0]["valid"], true);
     assert_eq!(read[0]["format"], "TD3");
@@ -199,14 +216,7 @@ async fn an_emailed_passport_photo_is_read_and_the_refund_completes_with_no_pers
     );
 
     // The attachment became a valid identity document whose fields came from the scan.
-    let (kind, fields, validation): (String, Value, Value) = sqlx::query_as(
-        "SELECT kind, fields, validation FROM documents
-          WHERE request_id = $1::uuid AND fields->>'filename' = 'passport.jpg'",
-    )
-    .bind(&id)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (kind, fields, validation) = passport_document(&pool, &id).await;
     assert_eq!(kind, "identity_document");
     assert_eq!(validation["valid"], true, "{validation}");
     assert_eq!(validation["scan"], "read");
@@ -238,11 +248,7 @@ async fn a_passport_with_a_wrong_check_digit_is_read_but_never_accepted() {
     wait_for_state(&pool, &id, "needs_info").await;
 
     let history = events(&pool, &id).await;
-    let read: Vec<&Value> = history
-        .iter()
-        .filter(|(_, _, reason, _)| reason.as_deref() == Some("read from the scan"))
-        .map(|(_, _, _, d)| d)
-        .collect();
+    let read = reads_from_the_scan(&history);
     assert_eq!(read.len(), 1, "{history:?}");
     assert_eq!(read[0]["valid"], false);
     assert!(
@@ -253,14 +259,7 @@ async fn a_passport_with_a_wrong_check_digit_is_read_but_never_accepted() {
             .any(|p| p == "mrz_check_digit"),
         "{history:?}"
     );
-    let (kind, validation): (String, Value) = sqlx::query_as(
-        "SELECT kind, validation FROM documents
-          WHERE request_id = $1::uuid AND fields->>'filename' = 'passport.jpg'",
-    )
-    .bind(&id)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (kind, _, validation) = passport_document(&pool, &id).await;
     assert_eq!(
         kind, "email_attachment",
         "not taken as an identity document"

@@ -61,7 +61,7 @@ const DOCUMENT_READERS: [ApiRole; 2] = [ApiRole::Support, ApiRole::Supervisor];
 const KINDS: [&str; 3] = ["identity_document", "refund_application", "payment_receipt"];
 
 /// Fields read from an identity document (all optional).
-#[derive(Deserialize, Default, ToSchema)]
+#[derive(Deserialize, Default, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentFields {
     /// MRZ lines separated by `\n`.
@@ -77,19 +77,6 @@ pub struct DocumentFields {
     pub expires_on: Option<NaiveDate>,
     #[schema(max_length = 200)]
     pub holder_name: Option<String>,
-}
-
-impl DocumentFields {
-    /// Whether nothing at all was typed from the document.
-    fn is_empty(&self) -> bool {
-        self.mrz.is_none()
-            && self.country.is_none()
-            && self.personal_number.is_none()
-            && self.document_number.is_none()
-            && self.birth_date.is_none()
-            && self.expires_on.is_none()
-            && self.holder_name.is_none()
-    }
 }
 
 impl TextLimits for DocumentFields {
@@ -251,7 +238,9 @@ pub async fn upload(
         None => None,
     };
 
-    let (validation, clear_fields) = if kind == "identity_document" && fields.is_empty() {
+    let (validation, clear_fields) = if kind == "identity_document"
+        && fields == DocumentFields::default()
+    {
         // Nothing typed from it: the validate stage reads its machine-readable zone from the
         // picture; until then it verifies nothing.
         (

@@ -620,6 +620,10 @@ impl Intake {
     ) -> anyhow::Result<Vec<Uuid>> {
         let mut ids = Vec::new();
         let mut to_read = MAX_SCANS_PER_EMAIL;
+        let one_is_named_identity = email.attachments.iter().any(|a| {
+            intake::attachment_kind(a.filename.as_deref())
+                == Some(intake::AttachmentKind::IdentityDocument)
+        });
         for a in &email.attachments {
             // An application or a receipt named as such counts as that document. Any other
             // picture may be an identity document: the validate stage reads its
@@ -635,11 +639,7 @@ impl Intake {
             let may_be_identity = kind == "email_attachment"
                 && validation["valid"] == true
                 && (named == Some(intake::AttachmentKind::IdentityDocument)
-                    || (named.is_none()
-                        && !email.attachments.iter().any(|other| {
-                            intake::attachment_kind(other.filename.as_deref())
-                                == Some(intake::AttachmentKind::IdentityDocument)
-                        })));
+                    || (named.is_none() && !one_is_named_identity));
             if may_be_identity && to_read > 0 {
                 to_read -= 1;
                 validation["scan"] = json!(documents::SCAN_PENDING);

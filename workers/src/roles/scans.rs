@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use shared::documents::{self, DocumentError, DocumentKeys, SCAN_READ};
+use shared::documents::{self, DocumentKeys, SCAN_READ};
 use shared::identity::scan::{ScanReport, assess};
 use shared::identity::{self, DocumentInput, mask_document_number};
 use shared::policy::PolicyPacks;
@@ -31,13 +31,6 @@ const ACTOR: &str = "worker:validate";
 pub struct Scans {
     keys: DocumentKeys,
     permits: Arc<Semaphore>,
-}
-
-/// One document to read: its id, kind and encrypted bytes.
-struct Pending {
-    id: Uuid,
-    kind: String,
-    sealed: Result<documents::Sealed, String>,
 }
 
 /// What reading one document came to: the kind, fields and verdict to record.
@@ -66,8 +59,8 @@ impl Scans {
         id: Uuid,
     ) -> anyhow::Result<()> {
         let mut conn = pool.acquire().await?;
-        let pending_ids = documents::pending_scans(&mut conn, id).await?;
-        if pending_ids.is_empty() {
+        let pending = documents::pending_scans(&mut conn, id).await?;
+        if pending.is_empty() {
             return Ok(());
         }
         let record = requests::find(&mut conn, id)
@@ -78,28 +71,13 @@ impl Scans {
             None => None,
         };
         let expect = requests::identity_expectation(&record, payment.as_ref(), packs);
-        let mut pending = Vec::with_capacity(pending_ids.len());
-        for (doc, kind) in pending_ids {
-            let sealed = match documents::read_sealed(&mut conn, doc).await {
-                Ok(sealed) => Ok(sealed),
-                Err(e @ (DocumentError::Purged(_) | DocumentError::NotFound(_))) => {
-                    Err(e.to_string())
-                }
-                Err(e) => return Err(e.into()),
-            };
-            pending.push(Pending {
-                id: doc,
-                kind,
-                sealed,
-            });
-        }
         // No connection while the pictures are read.
         drop(conn);
 
         let mut results = Vec::with_capacity(pending.len());
         for doc in pending {
             let read = match doc.sealed {
-                Err(why) => unreadable(&doc.kind, &why),
+                Err(why) => unreadable(&doc.kind, &why.to_string()),
                 Ok(sealed) => {
                     let _permit = self.permits.acquire().await?;
                     let expect = expect.clone();
