@@ -10,6 +10,7 @@ pub mod broker;
 pub mod calendar;
 pub mod cards;
 pub mod config;
+pub mod console_sessions;
 pub mod db;
 pub mod documents;
 pub mod gateway;

@@ -233,6 +233,35 @@ pub async fn find_by_gateway(
     row.map(Payment::try_from).transpose()
 }
 
+/// The payments a customer's words may name, newest first: `text` as the gateway's
+/// transaction id, the merchant's order number or the customer's email (any case). Only
+/// `merchant`'s when given.
+pub async fn search(
+    conn: &mut PgConnection,
+    merchant: Option<&str>,
+    text: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<Payment>> {
+    let rows = sqlx::query_as!(
+        Row,
+        r#"SELECT id, merchant, policy_id, gateway, gateway_txn_id, amount_minor,
+                  currency AS "currency!", paid_at, card_brand,
+                  card_last4 AS "card_last4?", cardholder_name, customer_email, customer_language,
+                  order_number
+             FROM payments
+            WHERE (gateway_txn_id = $1 OR order_number = $1
+                   OR (customer_email IS NOT NULL AND lower(customer_email) = lower($1)))
+              AND ($2::text IS NULL OR merchant = $2)
+            ORDER BY paid_at DESC, id LIMIT $3"#,
+        text.trim(),
+        merchant,
+        limit
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(Payment::try_from).collect()
+}
+
 /// Locks payment `id` for the rest of the transaction. Everything that approves an amount
 /// on a payment (the decide stage, a supervisor's confirm) takes this lock before it sums
 /// [`committed_refunds`], so two approvals on one payment are decided one after the other

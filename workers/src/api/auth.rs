@@ -124,7 +124,7 @@ pub fn must_see(
 }
 
 /// The address failures are counted under (see the module's notes on proxies).
-fn client_address(parts: &Parts, ctx: &ApiContext) -> IpAddr {
+pub(crate) fn client_address(parts: &Parts, ctx: &ApiContext) -> IpAddr {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -169,24 +169,32 @@ where
                 "the Authorization header must be `Bearer <key>`",
             ));
         };
-        let digest = api_keys::presented_hash(&secret);
-        if let Some(wait) = attempts.by_key.blocked_for(&digest) {
-            // This very key failed over and over: it is not an active key.
-            return Err(ApiError::too_many_attempts(wait));
-        }
-        if let Some(caller) = api_keys::authenticate(&ctx.db, &secret).await? {
-            return Ok(Authenticated(caller));
-        }
-        let blocked = attempts.by_address.blocked_for(&ip);
-        attempts.by_address.record(ip);
-        attempts.by_key.record(digest);
-        tracing::warn!(%ip, "request with an unknown or revoked API key");
-        match blocked {
-            Some(wait) => Err(ApiError::too_many_attempts(wait)),
-            None => Err(ApiError::unauthorized(
-                "the API key is not valid (unknown or revoked)",
-            )),
-        }
+        check_key(&ctx, ip, &secret).await.map(Authenticated)
+    }
+}
+
+/// The caller holding `secret`, presented from address `ip`, with the failure limits of the
+/// module's notes: a key that failed too often, or too many failures from the address, is
+/// refused (429) before the database is asked; a failure is counted under both.
+pub(crate) async fn check_key(ctx: &ApiContext, ip: IpAddr, secret: &str) -> Result<Caller, ApiError> {
+    let attempts = &ctx.failed_attempts;
+    let digest = api_keys::presented_hash(secret);
+    if let Some(wait) = attempts.by_key.blocked_for(&digest) {
+        // This very key failed over and over: it is not an active key.
+        return Err(ApiError::too_many_attempts(wait));
+    }
+    if let Some(caller) = api_keys::authenticate(&ctx.db, secret).await? {
+        return Ok(caller);
+    }
+    let blocked = attempts.by_address.blocked_for(&ip);
+    attempts.by_address.record(ip);
+    attempts.by_key.record(digest);
+    tracing::warn!(%ip, "request with an unknown or revoked API key");
+    match blocked {
+        Some(wait) => Err(ApiError::too_many_attempts(wait)),
+        None => Err(ApiError::unauthorized(
+            "the API key is not valid (unknown or revoked)",
+        )),
     }
 }
 

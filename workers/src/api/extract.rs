@@ -40,8 +40,15 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = json_body(req, state).await?;
-        let value: T = parse(&bytes)?;
-        let canonical: serde_json::Value = serde_json::from_slice(&bytes)
+        HashedJson::from_bytes(&bytes)
+    }
+}
+
+impl<T: DeserializeOwned + TextLimits> HashedJson<T> {
+    /// `bytes` read as [`ApiJson`] reads a body, with the hash of their canonical form.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ApiError> {
+        let value: T = parse(bytes)?;
+        let canonical: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}"), None))?;
         let hash = hex::encode(Sha256::digest(
             serde_json::to_vec(&canonical).expect("json values serialize"),

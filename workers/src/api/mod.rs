@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod charts;
+pub mod console;
 pub mod dashboard;
 pub mod docs;
 pub mod documents;
@@ -157,6 +158,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(unverified::router())
         .merge(sla::router())
         .merge(dashboard::router())
+        .merge(console::router())
         .merge(metrics::router())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /docs") })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

@@ -1,0 +1,386 @@
+//! `GET /console/new`: a new application. Find the payment by what the customer quotes (the
+//! gateway's transaction id, the order number or their email); the form then offers the
+//! reasons the merchant's pack decides on and asks for the facts the engine says it needs;
+//! "Show the decision" asks the policy engine (the API's quote) what it would decide, before
+//! anything is submitted. Submitting carries an idempotency key made with the form, so a double
+//! click, or the same form sent twice, makes one request.
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
+use chrono::Utc;
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use shared::api_keys::Caller;
+use shared::language::Language;
+use shared::payments::{self, Payment};
+use shared::policy::{FactKind, FactName, PolicyPack, Reason};
+use uuid::Uuid;
+
+use super::words::{self, tr};
+use super::{Signed, answer, check_post, error_page, layout, problem_words};
+use crate::api::ApiContext;
+use crate::api::auth::Authenticated;
+use crate::api::extract::{self, ApiJson, HashedJson};
+use crate::api::problem::ApiError;
+use crate::api::quotes;
+use crate::api::requests;
+
+#[derive(Deserialize)]
+pub struct Find {
+    q: Option<String>,
+    payment: Option<String>,
+}
+
+/// A payment the caller may see, by id.
+async fn visible_payment(ctx: &ApiContext, caller: &Caller, id: &str) -> Result<Payment, ApiError> {
+    let not_found = || ApiError::not_found(format!("no payment {id} among yours"));
+    let id = Uuid::parse_str(id.trim()).map_err(|_| not_found())?;
+    let mut conn = ctx.db.acquire().await?;
+    payments::find(&mut conn, id)
+        .await?
+        .filter(|p| caller.sees(Some(&p.merchant)))
+        .ok_or_else(not_found)
+}
+
+/// The reasons `pack` decides on: those its rules name (all, when a rule names none).
+fn reasons(pack: &PolicyPack) -> Vec<Reason> {
+    let mut named = BTreeSet::new();
+    for rule in pack.rules() {
+        if rule.when.reason.is_empty() {
+            return Reason::ALL.to_vec();
+        }
+        named.extend(rule.when.reason.iter().map(|r| r.name()));
+    }
+    Reason::ALL
+        .iter()
+        .copied()
+        .filter(|r| named.contains(r.name()))
+        .collect()
+}
+
+fn fact(name: &str) -> Option<FactName> {
+    FactName::ALL.iter().copied().find(|f| f.name() == name)
+}
+
+/// What the person typed, kept between "show the decision" and "submit".
+#[derive(Default)]
+struct Draft {
+    payment: Option<Payment>,
+    reason: Option<Reason>,
+    facts: Map<String, Value>,
+    /// Facts' text as typed, by name (to show the form again as it was).
+    typed: HashMap<String, String>,
+    contact_email: String,
+    idempotency_key: String,
+}
+
+/// The form's facts (`fact.<name>` fields), each as its kind is written in JSON. Blank ones
+/// are not stated.
+fn facts_of(form: &HashMap<String, String>) -> (Map<String, Value>, HashMap<String, String>) {
+    let mut facts = Map::new();
+    let mut typed = HashMap::new();
+    for (k, v) in form {
+        let Some(name) = k.strip_prefix("fact.") else { continue };
+        let v = v.trim();
+        if v.is_empty() {
+            continue;
+        }
+        typed.insert(name.to_string(), v.to_string());
+        let value = match fact(name).map(FactName::kind) {
+            Some(FactKind::YesNo) => json!(v == "yes"),
+            Some(FactKind::Percent) => v.parse::<i64>().map(|n| json!(n)).unwrap_or(json!(v)),
+            _ => json!(v),
+        };
+        facts.insert(name.to_string(), value);
+    }
+    (facts, typed)
+}
+
+/// `GET /console/new`: the payment search, or with `payment` the application form.
+pub async fn page(
+    State(ctx): State<ApiContext>,
+    Signed(session): Signed,
+    Query(find): Query<Find>,
+) -> Response {
+    let lang = session.language;
+    let caller = &session.caller;
+    if let Some(id) = &find.payment {
+        let payment = match visible_payment(&ctx, caller, id).await {
+            Ok(p) => p,
+            Err(e) => return error_page(lang, Some(&session), &e),
+        };
+        let draft = Draft {
+            contact_email: payment.customer_email.clone().unwrap_or_default(),
+            payment: Some(payment),
+            idempotency_key: Uuid::new_v4().to_string(),
+            ..Draft::default()
+        };
+        return form_page(&ctx, &session, &draft, None);
+    }
+    let q = find.q.as_deref().map(str::trim).unwrap_or("");
+    let found = if q.is_empty() {
+        Vec::new()
+    } else {
+        let mut conn = match ctx.db.acquire().await {
+            Ok(c) => c,
+            Err(e) => return error_page(lang, Some(&session), &e.into()),
+        };
+        match payments::search(&mut conn, caller.scope.merchant(), q, 20).await {
+            Ok(found) => found,
+            Err(e) => return error_page(lang, Some(&session), &e.into()),
+        }
+    };
+    let body = html! {
+        h1 { (tr(lang, "New application", "Новое заявление")) }
+        form.card method="get" action="/console/new" role="search" {
+            label for="q" { (tr(lang, "Find the payment: gateway transaction id, order number or the customer's email", "Найдите платёж: номер транзакции шлюза, номер заказа или email клиента")) }
+            input #q name="q" value=(q) required autofocus;
+            button type="submit" #find { (tr(lang, "Find", "Найти")) }
+        }
+        @if !q.is_empty() && found.is_empty() {
+            p #no-payment { (tr(lang, "No payment of yours matches. Check the number with the customer; a payment the gateway has not reported must be registered first (POST /v1/payments).", "Нет вашего платежа с такими данными. Уточните номер у клиента; платёж, о котором шлюз не сообщил, сначала регистрируют (POST /v1/payments).")) }
+        }
+        @if !found.is_empty() {
+            table #payments {
+                thead { tr {
+                    th { (tr(lang, "Paid", "Оплачен")) } th { (tr(lang, "Merchant", "Мерчант")) }
+                    th { (tr(lang, "Transaction", "Транзакция")) } th { (tr(lang, "Order", "Заказ")) }
+                    th { (tr(lang, "Amount", "Сумма")) } th { (tr(lang, "Card", "Карта")) } th {}
+                } }
+                tbody { @for p in &found { tr {
+                    td { (words::moment(lang, p.paid_at, chrono_tz::UTC)) " UTC" }
+                    td { (p.merchant) }
+                    td { code { (p.gateway) ":" (p.gateway_transaction_id) } }
+                    td { (p.order_number.as_deref().unwrap_or("")) }
+                    td.num { (words::money(lang, p.amount)) }
+                    td { (p.card_brand.as_deref().unwrap_or("")) " •••• " (p.card_last4.as_deref().unwrap_or("")) }
+                    td { a href={ "/console/new?payment=" (p.id) } data-payment=(p.id) { (tr(lang, "Apply for a refund", "Оформить возврат")) } }
+                } } }
+            }
+        }
+    };
+    layout(lang, Some(&session), tr(lang, "New application", "Новое заявление"), body)
+}
+
+/// The application form for `draft`, with the engine's answer when there is one.
+fn form_page(ctx: &ApiContext, session: &super::Session, draft: &Draft, quote: Option<Result<Value, String>>) -> Response {
+    let lang = session.language;
+    let Some(payment) = &draft.payment else {
+        return error_page(lang, Some(session), &ApiError::not_found("no payment chosen"));
+    };
+    let pack = ctx.packs.get(&payment.policy);
+    let offered = pack.map(reasons).unwrap_or_else(|| Reason::ALL.to_vec());
+    // The facts to ask: those the engine said it needs or consulted, and any already typed.
+    let mut asked: BTreeSet<String> = draft.typed.keys().cloned().collect();
+    asked.insert(FactName::ReasonText.name().to_string());
+    if let Some(Ok(q)) = &quote {
+        for key in ["missing", "facts_taken_absent"] {
+            for m in q.get(key).and_then(Value::as_array).into_iter().flatten() {
+                if let Some(name) = m.as_str().filter(|n| fact(n).is_some()) {
+                    asked.insert(name.to_string());
+                }
+            }
+        }
+        if let Some(used) = q.get("facts_used").and_then(Value::as_object) {
+            asked.extend(used.keys().filter(|n| fact(n).is_some()).cloned());
+        }
+    }
+    let body = html! {
+        h1 { (tr(lang, "New application", "Новое заявление")) }
+        dl.facts #payment {
+            dt { (tr(lang, "Payment", "Платёж")) }
+            dd { code { (payment.gateway) ":" (payment.gateway_transaction_id) } " · " (words::money(lang, payment.amount)) " · " (words::moment(lang, payment.paid_at, chrono_tz::UTC)) " UTC" }
+            dt { (tr(lang, "Merchant and policy", "Мерчант и правила")) }
+            dd { (payment.merchant) " · " (payment.policy) }
+        }
+        form.card method="post" action="/console/new" #application {
+            input type="hidden" name="csrf" value=(session.csrf);
+            input type="hidden" name="payment" value=(payment.id);
+            input type="hidden" name="idempotency_key" value=(draft.idempotency_key);
+            p {
+                label for="reason" { (tr(lang, "Reason", "Причина")) }
+                select #reason name="reason" required {
+                    @for r in &offered {
+                        option value=(r.name()) selected[draft.reason == Some(*r)] { (words::reason(lang, r.name())) }
+                    }
+                }
+            }
+            @for name in &asked {
+                @if let Some(f) = fact(name) { (fact_input(lang, f, draft.typed.get(name).map(String::as_str))) }
+            }
+            p {
+                label for="contact_email" { (tr(lang, "Customer's email", "Email клиента")) }
+                input #contact_email name="contact_email" type="email" value=(draft.contact_email) required;
+            }
+            @match &quote {
+                Some(Ok(q)) => (quote_box(lang, q)),
+                Some(Err(problem)) => { p.flash.error role="alert" #quote-problem { (problem) } },
+                None => {},
+            }
+            p.buttons {
+                button type="submit" name="intent" value="quote" #show-decision { (tr(lang, "Show the decision", "Показать решение")) }
+                " "
+                button type="submit" name="intent" value="submit" #submit-application { (tr(lang, "Submit the application", "Подать заявление")) }
+            }
+        }
+    };
+    layout(lang, Some(session), tr(lang, "New application", "Новое заявление"), body)
+}
+
+fn fact_input(lang: Language, f: FactName, value: Option<&str>) -> Markup {
+    let id = format!("fact-{}", f.name());
+    let name = format!("fact.{}", f.name());
+    let label = f.name().replace('_', " ");
+    html! {
+        p {
+            label for=(id) { (label) }
+            @match f.kind() {
+                FactKind::YesNo => select #(id) name=(name) {
+                    option value="" { "—" }
+                    option value="yes" selected[value == Some("yes")] { (tr(lang, "yes", "да")) }
+                    option value="no" selected[value == Some("no")] { (tr(lang, "no", "нет")) }
+                },
+                FactKind::Date => input #(id) name=(name) type="date" value=(value.unwrap_or(""));,
+                FactKind::Percent => input #(id) name=(name) type="number" min="0" max="100" step="1" value=(value.unwrap_or(""));,
+                FactKind::Amount => input #(id) name=(name) inputmode="decimal" value=(value.unwrap_or(""));,
+                FactKind::Text => textarea #(id) name=(name) maxlength="4000" { (value.unwrap_or("")) },
+            }
+        }
+    }
+}
+
+/// What the policy would decide, in words.
+fn quote_box(lang: Language, q: &Value) -> Markup {
+    let decision = q.get("decision").and_then(Value::as_str).unwrap_or("");
+    let currency = q.get("currency").and_then(Value::as_str).unwrap_or("");
+    let amount = q
+        .get("amount")
+        .and_then(Value::as_str)
+        .map(|a| words::decimal(lang, a, currency));
+    let translated = q
+        .get("clause_translations")
+        .and_then(|t| t.get(words::console_language(lang).code()))
+        .and_then(Value::as_str);
+    let clause = translated.or_else(|| q.get("clause").and_then(Value::as_str)).unwrap_or("");
+    html! {
+        section.quote #quote aria-live="polite" {
+            h2 { (tr(lang, "What the policy would decide now", "Что решат правила сейчас")) }
+            p { strong #quote-decision data-decision=(decision) { (decision) }
+                @if let Some(a) = &amount { " · " span #quote-amount { (a) } }
+                @if let Some(due) = q.get("refund_due_by").and_then(Value::as_str) { " · " (tr(lang, "due by ", "срок ")) (due) }
+            }
+            blockquote { (clause) }
+            @if q.get("requires_confirmation").and_then(Value::as_bool) == Some(true) {
+                p { (tr(lang, "A person must confirm it before the money moves.", "Перед выплатой это должен подтвердить человек.")) }
+            }
+        }
+    }
+}
+
+/// `POST /console/new`: show the decision (`intent=quote`) or submit (`intent=submit`).
+pub async fn submit(
+    State(ctx): State<ApiContext>,
+    Signed(session): Signed,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Response {
+    let lang = session.language;
+    if let Err(refused) = check_post(&headers, &session, form.get("csrf").map(String::as_str)) {
+        return refused;
+    }
+    let caller = &session.caller;
+    let payment = match visible_payment(&ctx, caller, form.get("payment").map(String::as_str).unwrap_or("")).await {
+        Ok(p) => p,
+        Err(e) => return error_page(lang, Some(&session), &e),
+    };
+    let (facts, typed) = facts_of(&form);
+    let reason_text = form.get("reason").cloned().unwrap_or_default();
+    let draft = Draft {
+        reason: Reason::ALL.iter().copied().find(|r| r.name() == reason_text),
+        facts,
+        typed,
+        contact_email: form.get("contact_email").cloned().unwrap_or_default(),
+        idempotency_key: form
+            .get("idempotency_key")
+            .filter(|k| !k.is_empty() && k.len() <= 100)
+            .cloned()
+            .unwrap_or_else(|| Uuid::new_v4().to_string()),
+        payment: Some(payment),
+    };
+    if form.get("intent").map(String::as_str) == Some("quote") {
+        let quote = quote(&ctx, caller, &draft, &reason_text).await;
+        return form_page(&ctx, &session, &draft, Some(quote.map_err(|e| problem_words(lang, &e))));
+    }
+    match create(&ctx, caller, &draft, &reason_text).await {
+        Ok(id) => {
+            let text = match lang {
+                Language::Ru => "Заявление принято; клиенту отправлено подтверждение. Проверка идёт.".to_string(),
+                _ => "The application is accepted; the customer is emailed a receipt. It is being checked.".to_string(),
+            };
+            answer(&ctx, &session, true, text, &format!("/console/requests/{id}")).await
+        }
+        Err(e) => form_page(&ctx, &session, &draft, Some(Err(problem_words(lang, &e)))),
+    }
+}
+
+/// The engine's decision for the draft, as the API's quote gives it.
+async fn quote(ctx: &ApiContext, caller: &Caller, d: &Draft, reason: &str) -> Result<Value, ApiError> {
+    let p = d.payment.as_ref().expect("a draft has its payment");
+    let refunded = {
+        let mut conn = ctx.db.acquire().await?;
+        payments::committed_refunds(&mut conn, p.id, None).await?
+    };
+    let body = json!({
+        "policy": p.policy,
+        "payment": {
+            "amount": p.amount.amount_text(),
+            "currency": p.currency.code(),
+            "paid_at": p.paid_at.to_rfc3339(),
+            "refunded": shared::money::Money::from_minor(refunded, p.currency).amount_text(),
+        },
+        "received_at": Utc::now().to_rfc3339(),
+        "reason": reason,
+        "facts": d.facts,
+    });
+    let input = extract::parse(&serde_json::to_vec(&body).expect("JSON"))?;
+    let Json(decision) = quotes::quote(State(ctx.clone()), Authenticated(caller.clone()), ApiJson(input)).await?;
+    Ok(serde_json::to_value(decision).expect("a decision serialises"))
+}
+
+/// Submits the draft through the API's create, with the form's idempotency key. Returns the
+/// request's id (the first one's, when the same form was already sent).
+async fn create(ctx: &ApiContext, caller: &Caller, d: &Draft, reason: &str) -> Result<Uuid, ApiError> {
+    let p = d.payment.as_ref().expect("a draft has its payment");
+    let mut body = json!({
+        "payment": {"id": p.id},
+        "reason": reason,
+        "facts": d.facts,
+    });
+    if !d.contact_email.trim().is_empty() {
+        body["contact"] = json!({"email": d.contact_email.trim()});
+    }
+    let bytes = serde_json::to_vec(&body).expect("JSON");
+    let hashed: HashedJson<requests::NewRefundRequest> = HashedJson::from_bytes(&bytes)?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "idempotency-key",
+        HeaderValue::from_str(&format!("console:{}", d.idempotency_key))
+            .map_err(|_| ApiError::field("idempotency_key", "not a key this form made"))?,
+    );
+    let response = requests::create(State(ctx.clone()), Authenticated(caller.clone()), headers, hashed).await?;
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("reading the create answer: {e}")))?;
+    let accepted: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("the create answer: {e}")))?;
+    accepted
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the create answer has no id")))
+}

@@ -1,0 +1,594 @@
+//! `GET /console/requests/{id}`: one request, everything a person needs to act on it, and the
+//! actions their role allows in its state. Each action posts a form here; the API's own
+//! handler does it (same checks, same history), and the next page says what happened.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use shared::api_keys::{ApiRole, Caller};
+use shared::console_sessions::Session;
+use shared::language::Language;
+use shared::lifecycle::RequestState;
+
+use super::words::{self, tr};
+use super::{Signed, answer, check_post, error_page, layout, problem_words};
+use crate::api::ApiContext;
+use crate::api::auth::Authenticated;
+use crate::api::documents::{self, DocumentView};
+use crate::api::extract::{self, OptionalJson, PathText, TextLimits};
+use crate::api::payments::parse_id;
+use crate::api::payouts;
+use crate::api::problem::ApiError;
+use crate::api::requests::{self, RefundRequestView};
+
+struct Attempt {
+    idempotency_key: String,
+    gateway: String,
+    amount_minor: i64,
+    currency: String,
+    status: String,
+    gateway_ref: Option<String>,
+    decline_reason: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+struct Email {
+    event: String,
+    recipient: String,
+    language: Option<String>,
+    status: String,
+    error: Option<String>,
+    created_at: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+}
+
+/// Everything the page shows, read as the session's key.
+struct Loaded {
+    view: RefundRequestView,
+    documents: Vec<DocumentView>,
+    attempts: Vec<Attempt>,
+    emails: Vec<Email>,
+}
+
+async fn load(ctx: &ApiContext, caller: &Caller, id: &str) -> Result<Loaded, ApiError> {
+    let Json(view) = requests::read(
+        State(ctx.clone()),
+        Authenticated(caller.clone()),
+        PathText(id.to_string()),
+    )
+    .await?;
+    let Json(docs) = documents::list(
+        State(ctx.clone()),
+        Authenticated(caller.clone()),
+        PathText(id.to_string()),
+    )
+    .await?;
+    let mut conn = ctx.db.acquire().await?;
+    let attempts = sqlx::query_as!(
+        Attempt,
+        r#"SELECT idempotency_key, gateway, amount_minor, currency::text AS "currency!",
+                  status, gateway_ref, decline_reason, created_at, updated_at
+             FROM payout_attempts WHERE request_id = $1 ORDER BY created_at, id"#,
+        view.id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let emails = sqlx::query_as!(
+        Email,
+        r#"SELECT event, recipient, language, status, error, created_at, sent_at
+             FROM notifications WHERE request_id = $1 ORDER BY created_at, seq"#,
+        view.id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Loaded {
+        view,
+        documents: docs.items,
+        attempts,
+        emails,
+    })
+}
+
+/// The time zone the request's dates are counted in: its policy pack's.
+fn zone(ctx: &ApiContext, policy: Option<&str>) -> chrono_tz::Tz {
+    policy
+        .and_then(|p| ctx.packs.get(p))
+        .map(|p| p.timezone())
+        .unwrap_or(chrono_tz::UTC)
+}
+
+/// `GET /console/requests/{id}`.
+pub async fn page(
+    State(ctx): State<ApiContext>,
+    Signed(session): Signed,
+    Path(id): Path<String>,
+) -> Response {
+    let lang = session.language;
+    match load(&ctx, &session.caller, &id).await {
+        Ok(loaded) => render(&ctx, &session, loaded),
+        Err(e) => error_page(lang, Some(&session), &e),
+    }
+}
+
+fn state_of(view: &RefundRequestView) -> Option<RequestState> {
+    view.state.parse().ok()
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn render(ctx: &ApiContext, session: &Session, l: Loaded) -> Response {
+    let lang = session.language;
+    let v = &l.view;
+    let tz = zone(ctx, v.policy.as_deref());
+    let state = state_of(v);
+    let role = session.caller.role;
+    let supervisor = role == ApiRole::Supervisor;
+    let customer_lang = v.language.as_deref().map(Language::from_code);
+    let currency = v.currency.clone().unwrap_or_default();
+    let amount_words = v
+        .amount
+        .as_deref()
+        .map(|a| words::decimal(lang, a, &currency));
+    let decision = v.decision.as_ref();
+    let base = format!("/console/requests/{}", v.id);
+    let body = html! {
+        h1 { (tr(lang, "Refund request", "Заявка на возврат")) " " code { (v.id) } }
+        dl.facts #summary {
+            dt { (tr(lang, "State", "Состояние")) }
+            dd #state data-state=(v.state) { (state.map(|s| words::state(lang, s)).unwrap_or(&v.state)) }
+            dt { (tr(lang, "Merchant", "Мерчант")) }
+            dd { (v.merchant.as_deref().unwrap_or("—")) " · " (v.policy.as_deref().unwrap_or("—")) }
+            dt { (tr(lang, "Reason", "Причина")) }
+            dd { (v.reason.as_deref().map(|r| words::reason(lang, r)).unwrap_or_default()) }
+            dt { (tr(lang, "Received", "Получена")) }
+            dd { (words::moment(lang, v.received_at, tz)) " (" (tz.name()) ")" }
+            dt { (tr(lang, "Due by", "Срок")) }
+            dd.sla.(v.sla.as_deref().unwrap_or("")) {
+                @if let Some(d) = v.due_on { (words::date(lang, d)) } @else { "—" }
+                @if let Some(s) = &v.sla { " · " (words::sla(lang, s)) }
+            }
+            dt { (tr(lang, "Amount", "Сумма")) }
+            dd #amount { (amount_words.clone().unwrap_or_else(|| tr(lang, "not decided yet", "ещё не решена").into())) }
+            dt { (tr(lang, "Customer", "Клиент")) }
+            dd { (v.contact_email.as_deref().unwrap_or("—")) " · " (v.language.as_deref().unwrap_or("—")) }
+        }
+        @if let Some(d) = decision {
+            section #decision {
+                h2 { (tr(lang, "Decision", "Решение")) }
+                p { strong { (text(d, "decision").unwrap_or("—")) }
+                    @if let Some(rule) = text(d, "rule") { " · " (tr(lang, "rule", "правило")) " " code { (rule) } } }
+                @if let Some(cl) = customer_lang.filter(|c| *c != Language::En) {
+                    @if let Some(t) = d.get("clause_translations").and_then(|t| t.get(cl.code())).and_then(Value::as_str) {
+                        blockquote lang=(cl.code()) { (t) }
+                    }
+                }
+                blockquote lang="en" { (text(d, "clause").unwrap_or("")) }
+                @if let Some(calc) = d.get("calculation").filter(|c| !c.is_null()) {
+                    h3 { (tr(lang, "Calculation", "Расчёт")) }
+                    pre { (serde_json::to_string_pretty(calc).unwrap_or_default()) }
+                }
+                @if let Some(used) = d.get("facts_used").and_then(Value::as_object).filter(|m| !m.is_empty()) {
+                    h3 { (tr(lang, "Facts used", "Использованные факты")) }
+                    (pairs(used))
+                }
+                @if let Some(missing) = d.get("missing").and_then(Value::as_array).filter(|m| !m.is_empty()) {
+                    p { (tr(lang, "Missing:", "Не хватает:")) " "
+                        @for (i, m) in missing.iter().enumerate() { @if i > 0 { ", " } code { (m.as_str().unwrap_or("")) } } }
+                }
+            }
+        }
+        @if let Some(facts) = v.facts.as_object().filter(|m| !m.is_empty()) {
+            section { h2 { (tr(lang, "Facts given", "Данные заявки")) } (pairs(facts)) }
+        }
+        section #actions {
+            h2 { (tr(lang, "Actions", "Действия")) }
+            (actions(session, v, state, supervisor, &base, amount_words.as_deref()))
+        }
+        section #documents {
+            h2 { (tr(lang, "Documents", "Документы")) }
+            @if l.documents.is_empty() { p { (tr(lang, "None yet.", "Пока нет.")) } }
+            @for d in &l.documents {
+                article.document {
+                    h3 { (d.kind) " · " (d.content_type.as_deref().unwrap_or("")) " · " (d.size_bytes / 1024) " KiB" }
+                    @if d.purged_at.is_some() {
+                        p { (tr(lang, "The file was deleted after the retention period.", "Файл удалён по истечении срока хранения.")) }
+                    } @else if d.content_type.as_deref().is_some_and(|t| t == "image/jpeg" || t == "image/png") {
+                        img src={ (base) "/documents/" (d.id) } alt=(tr(lang, "the document as sent", "документ, как прислан")) loading="lazy";
+                    } @else {
+                        p { a href={ (base) "/documents/" (d.id) } { (tr(lang, "Open the file", "Открыть файл")) } }
+                    }
+                    @if let Some(fields) = d.fields.as_object().filter(|m| !m.is_empty()) {
+                        h4 { (tr(lang, "What was read", "Что прочитано")) } (pairs(fields))
+                    }
+                    @if let Some(val) = &d.validation {
+                        h4 { (tr(lang, "Checks", "Проверки")) }
+                        pre { (serde_json::to_string_pretty(val).unwrap_or_default()) }
+                    }
+                }
+            }
+        }
+        section #payouts {
+            h2 { (tr(lang, "Payout attempts", "Попытки выплаты")) }
+            @if l.attempts.is_empty() { p { (tr(lang, "None yet.", "Пока нет.")) } } @else {
+                table {
+                    thead { tr {
+                        th { (tr(lang, "Started", "Начата")) } th { (tr(lang, "Gateway", "Шлюз")) }
+                        th { (tr(lang, "Amount", "Сумма")) } th { (tr(lang, "Status", "Статус")) }
+                        th { (tr(lang, "Gateway's answer", "Ответ шлюза")) } th { (tr(lang, "Last news", "Последнее")) }
+                    } }
+                    tbody { @for a in &l.attempts { tr {
+                        td { (words::moment(lang, a.created_at, tz)) }
+                        td { (a.gateway) br; small { code { (a.idempotency_key) } } }
+                        td.num { (currency_minor(lang, a.amount_minor, &a.currency)) }
+                        td { (a.status) }
+                        td { (a.gateway_ref.as_deref().unwrap_or("")) @if let Some(r) = &a.decline_reason { " · " (r) } }
+                        td { (words::moment(lang, a.updated_at, tz)) }
+                    } } }
+                }
+            }
+        }
+        section #emails {
+            h2 { (tr(lang, "Emails to the customer", "Письма клиенту")) }
+            @if l.emails.is_empty() { p { (tr(lang, "None yet.", "Пока нет.")) } } @else {
+                table {
+                    thead { tr {
+                        th { (tr(lang, "Written", "Создано")) } th { (tr(lang, "About", "О чём")) }
+                        th { (tr(lang, "To", "Кому")) } th { (tr(lang, "Status", "Статус")) }
+                    } }
+                    tbody { @for e in &l.emails { tr {
+                        td { (words::moment(lang, e.created_at, tz)) }
+                        td { (e.event) " · " (e.language.as_deref().unwrap_or("")) }
+                        td { (e.recipient) }
+                        td { (e.status) @if let Some(at) = e.sent_at { " " (words::moment(lang, at, tz)) } @if let Some(err) = &e.error { " · " (err) } }
+                    } } }
+                }
+            }
+        }
+        section #history {
+            h2 { (tr(lang, "History", "История")) }
+            ol.history {
+                @for e in &v.history {
+                    li {
+                        time datetime=(e.at.to_rfc3339()) { (words::moment(lang, e.at, tz)) }
+                        " · " code { (e.actor) } " · "
+                        @if let Some(from) = &e.from { (from) " → " }
+                        strong { (e.to) }
+                        @if let Some(r) = &e.reason { " — " (r) }
+                    }
+                }
+            }
+        }
+    };
+    layout(
+        lang,
+        Some(session),
+        tr(lang, "Refund request", "Заявка"),
+        body,
+    )
+}
+
+fn currency_minor(lang: Language, minor: i64, currency: &str) -> String {
+    match currency.parse() {
+        Ok(c) => words::money(lang, shared::money::Money::from_minor(minor, c)),
+        Err(_) => format!("{minor} {currency}"),
+    }
+}
+
+fn pairs(map: &Map<String, Value>) -> Markup {
+    html! {
+        dl.pairs {
+            @for (k, v) in map {
+                dt { code { (k) } }
+                dd { @match v { Value::String(s) => (s), other => (other.to_string()) } }
+            }
+        }
+    }
+}
+
+/// The forms the person's role may use in the request's state.
+fn actions(
+    session: &Session,
+    v: &RefundRequestView,
+    state: Option<RequestState>,
+    supervisor: bool,
+    base: &str,
+    amount: Option<&str>,
+) -> Markup {
+    use RequestState::*;
+    let lang = session.language;
+    let csrf = &session.csrf;
+    let open = state.is_some_and(|s| !s.is_final());
+    let confirmable = matches!(state, Some(AwaitingConfirmation | ManualReview));
+    let payout_stuck = matches!(state, Some(PayoutFailed | PayoutPending | PayoutSent));
+    let withdrawable = matches!(
+        state,
+        Some(Received | Validating | NeedsInfo | Approved | AwaitingConfirmation | ManualReview)
+    );
+    let raw_amount = v.amount.clone().unwrap_or_default();
+    html! {
+        @if !open { p { (tr(lang, "The request is finished; nothing is left to do.", "Заявка завершена; делать больше нечего.")) } }
+        @if confirmable {
+            form.action method="post" action={ (base) "/confirm" } #confirm-form {
+                h3 { (tr(lang, "Confirm the refund", "Подтвердить возврат")) }
+                input type="hidden" name="csrf" value=(csrf);
+                p {
+                    label for="confirm-amount" { (tr(lang, "Amount to refund", "Сумма возврата")) " (" (v.currency.as_deref().unwrap_or("")) ")" }
+                    input #confirm-amount name="amount" inputmode="decimal" value=(raw_amount) required[matches!(state, Some(ManualReview))];
+                    @if let Some(a) = amount {
+                        small { (tr(lang, "The policy's amount is ", "Сумма по правилам: ")) (a) (tr(lang, "; never more than is left of the payment.", "; не больше остатка платежа.")) }
+                    }
+                }
+                p { label for="confirm-note" { (tr(lang, "Note for the history", "Заметка в историю")) }
+                    textarea #confirm-note name="note" maxlength="2000" {} }
+                button type="submit" #confirm { (tr(lang, "Confirm", "Подтвердить")) }
+            }
+        }
+        @if supervisor && open && !matches!(state, Some(Refunded | PayoutPending | PayoutSent | ManualPayout)) {
+            form.action method="post" action={ (base) "/reject" } #reject-form {
+                h3 { (tr(lang, "Reject", "Отклонить")) }
+                input type="hidden" name="csrf" value=(csrf);
+                p { label for="reject-reason" { (tr(lang, "Why, in words the customer will read (quote the clause)", "Почему — словами, которые прочтёт клиент (процитируйте пункт)")) }
+                    textarea #reject-reason name="reason" required maxlength="2000" {} }
+                button type="submit" { (tr(lang, "Reject", "Отклонить")) }
+            }
+        }
+        @if withdrawable {
+            form.action method="post" action={ (base) "/withdraw" } #withdraw-form {
+                h3 { (tr(lang, "Withdraw at the customer's request", "Отозвать по просьбе клиента")) }
+                input type="hidden" name="csrf" value=(csrf);
+                p { label for="withdraw-note" { (tr(lang, "Note", "Заметка")) }
+                    input #withdraw-note name="note" maxlength="2000"; }
+                button type="submit" { (tr(lang, "Withdraw", "Отозвать")) }
+            }
+        }
+        @if open {
+            form.action method="post" action={ (base) "/documents" } enctype="multipart/form-data" #upload-form {
+                h3 { (tr(lang, "Add a document", "Добавить документ")) }
+                input type="hidden" name="csrf" value=(csrf);
+                p { label for="upload-kind" { (tr(lang, "Kind", "Вид")) }
+                    select #upload-kind name="kind" {
+                        option value="identity_document" { (tr(lang, "identity document (passport, ID card)", "удостоверение личности (паспорт, ID-карта)")) }
+                        option value="refund_application" { (tr(lang, "refund application", "заявление на возврат")) }
+                        option value="payment_receipt" { (tr(lang, "payment receipt", "чек об оплате")) }
+                    } }
+                p { label for="upload-file" { (tr(lang, "File (JPEG, PNG or PDF, at most 10 MiB)", "Файл (JPEG, PNG или PDF, до 10 МиБ)")) }
+                    input #upload-file type="file" name="file" accept="image/jpeg,image/png,application/pdf" required; }
+                p { small { (tr(lang, "An identity document is read from the scan (the MRZ); its checks appear under Documents.", "Удостоверение читается со скана (MRZ); проверки видны в разделе «Документы».")) } }
+                button type="submit" #upload { (tr(lang, "Upload", "Загрузить")) }
+            }
+        }
+        @if supervisor && payout_stuck {
+            form.action method="post" action={ (base) "/retry" } #retry-form {
+                h3 { (tr(lang, "Retry the payout", "Повторить выплату")) }
+                input type="hidden" name="csrf" value=(csrf);
+                p { label for="retry-reason" { (tr(lang, "Why", "Почему")) }
+                    input #retry-reason name="reason" required maxlength="500"; }
+                button type="submit" { (tr(lang, "Retry", "Повторить")) }
+            }
+            form.action method="post" action={ (base) "/bank-transfer" } #bank-transfer-form {
+                h3 { (tr(lang, "Pay by bank transfer instead", "Выплатить банковским переводом")) }
+                input type="hidden" name="csrf" value=(csrf);
+                p { label for="bt-reason" { (tr(lang, "Why", "Почему")) }
+                    input #bt-reason name="reason" required maxlength="500"; }
+                p { label for="bt-details" { (tr(lang, "IBAN and bank, if known (else the customer is asked)", "IBAN и банк, если известны (иначе спросим клиента)")) }
+                    textarea #bt-details name="bank_details" maxlength="200" {} }
+                p { label for="bt-holder" { (tr(lang, "Account holder", "Владелец счёта")) }
+                    input #bt-holder name="account_holder" maxlength="200"; }
+                button type="submit" #bank-transfer { (tr(lang, "Switch to bank transfer", "Перевести на банковский перевод")) }
+            }
+            form.action method="post" action={ (base) "/record-external" } #record-external-form {
+                h3 { (tr(lang, "Record a refund made outside", "Отметить возврат, сделанный вне системы")) }
+                input type="hidden" name="csrf" value=(csrf);
+                p { label for="re-ref" { (tr(lang, "The gateway's or bank's reference", "Номер операции шлюза или банка")) }
+                    input #re-ref name="gateway_reference" required maxlength="200"; }
+                p { label for="re-reason" { (tr(lang, "Why", "Почему")) }
+                    input #re-reason name="reason" required maxlength="500"; }
+                button type="submit" { (tr(lang, "Record", "Отметить")) }
+            }
+        }
+    }
+}
+
+/// The form's fields, `csrf` apart, as the JSON body the API's handler reads: empty fields
+/// are left out, so an optional field left blank is absent, not "".
+fn body_of(form: &HashMap<String, String>) -> Value {
+    let mut body = Map::new();
+    for (k, v) in form {
+        if k != "csrf" && !v.trim().is_empty() {
+            body.insert(k.clone(), json!(v));
+        }
+    }
+    Value::Object(body)
+}
+
+/// The JSON body as the API reads it: the same parse and text limits as `ApiJson`.
+fn parsed<T: DeserializeOwned + TextLimits>(body: &Value) -> Result<T, ApiError> {
+    extract::parse(&serde_json::to_vec(body).expect("a JSON value serialises"))
+}
+
+/// `POST /console/requests/{id}/{action}`: confirm, reject, withdraw, retry, bank-transfer,
+/// record-external.
+pub async fn act(
+    State(ctx): State<ApiContext>,
+    Signed(session): Signed,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let lang = session.language;
+    let form = match axum::Form::<HashMap<String, String>>::from_request(request, &ctx).await {
+        Ok(axum::Form(f)) => f,
+        Err(e) => {
+            return error_page(
+                lang,
+                Some(&session),
+                &ApiError::malformed(e.body_text(), Some("form".into())),
+            );
+        }
+    };
+    if let Err(refused) = check_post(&headers, &session, form.get("csrf").map(String::as_str)) {
+        return refused;
+    }
+    let to = format!("/console/requests/{id}");
+    let done = run(&ctx, &session, &id, &action, &body_of(&form)).await;
+    let (ok, text) = match done {
+        Ok(text) => (true, text),
+        Err(e) => (false, problem_words(lang, &e)),
+    };
+    answer(&ctx, &session, ok, text, &to).await
+}
+
+async fn run(
+    ctx: &ApiContext,
+    session: &Session,
+    id: &str,
+    action: &str,
+    body: &Value,
+) -> Result<String, ApiError> {
+    let lang = session.language;
+    let who = || Authenticated(session.caller.clone());
+    let state = || State(ctx.clone());
+    let path = || PathText(id.to_string());
+    let said = |view: &RefundRequestView, en: &str, ru: &str| -> String {
+        let s = state_of(view)
+            .map(|s| words::state(lang, s))
+            .unwrap_or(&view.state);
+        match lang {
+            Language::Ru => format!("{ru} Состояние теперь: {s}."),
+            _ => format!("{en} The request is now: {s}."),
+        }
+    };
+    match action {
+        "confirm" => {
+            let Json(v) =
+                requests::confirm(state(), who(), path(), OptionalJson(parsed(body)?)).await?;
+            let amount = v
+                .amount
+                .as_deref()
+                .map(|a| words::decimal(lang, a, v.currency.as_deref().unwrap_or("")))
+                .unwrap_or_default();
+            Ok(said(
+                &v,
+                &format!("Confirmed: {amount} will be refunded to the card."),
+                &format!("Подтверждено: {amount} будет возвращено на карту."),
+            ))
+        }
+        "reject" => {
+            let Json(v) = requests::reject(state(), who(), path(), crate::api::extract::ApiJson(parsed(body)?)).await?;
+            Ok(said(&v, "Rejected; the customer is emailed the reason.", "Отклонено; клиенту отправлена причина."))
+        }
+        "withdraw" => {
+            let Json(v) = requests::withdraw(state(), who(), path(), OptionalJson(parsed(body)?)).await?;
+            Ok(said(&v, "Withdrawn.", "Отозвано."))
+        }
+        "retry" => {
+            let Json(r) = payouts::retry(state(), who(), Path(id.to_string()), crate::api::extract::ApiJson(parsed(body)?)).await?;
+            Ok(said(&r.request, &r.message, &r.message))
+        }
+        "bank-transfer" => {
+            let Json(r) = payouts::bank_transfer(state(), who(), Path(id.to_string()), crate::api::extract::ApiJson(parsed(body)?)).await?;
+            Ok(said(&r.request, &r.message, &r.message))
+        }
+        "record-external" => {
+            let Json(r) = payouts::record_external(state(), who(), Path(id.to_string()), crate::api::extract::ApiJson(parsed(body)?)).await?;
+            Ok(said(&r.request, &r.message, &r.message))
+        }
+        other => Err(ApiError::not_found(format!(
+            "no action {other:?}; the actions are confirm, reject, withdraw, retry, bank-transfer and record-external"
+        ))),
+    }
+}
+
+/// `POST /console/requests/{id}/documents`: the upload form. Its first part must be the CSRF
+/// token; the rest goes to the API's upload as it is (kind, file), read part by part.
+pub async fn upload(
+    State(ctx): State<ApiContext>,
+    Signed(session): Signed,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let lang = session.language;
+    let to = format!("/console/requests/{id}");
+    let mut multipart = match multipart {
+        Ok(m) => m,
+        Err(e) => {
+            return answer(&ctx, &session, false, format!("{} {}", tr(lang, "Not done:", "Не сделано:"), e.body_text()), &to).await;
+        }
+    };
+    // The token comes first in the form, so nothing else is read before it is checked.
+    let csrf = match multipart.next_field().await {
+        Ok(Some(part)) if part.name() == Some("csrf") => part.text().await.ok(),
+        _ => None,
+    };
+    if let Err(refused) = check_post(&headers, &session, csrf.as_deref()) {
+        return refused;
+    }
+    let done = documents::upload(
+        State(ctx.clone()),
+        Authenticated(session.caller.clone()),
+        PathText(id.clone()),
+        None,
+        Ok(multipart),
+    )
+    .await;
+    let (ok, text) = match done {
+        Ok((_, Json(accepted))) => {
+            let state = accepted
+                .request_state
+                .parse()
+                .map(|s| words::state(lang, s))
+                .unwrap_or("");
+            let problems: Vec<String> = accepted
+                .problems
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.get("message").and_then(Value::as_str).map(str::to_owned))
+                .collect();
+            let text = match (lang, accepted.valid) {
+                (Language::Ru, true) => format!("Документ добавлен. Состояние заявки: {state}."),
+                (Language::Ru, false) => format!("Документ добавлен, но с замечаниями: {}. Состояние заявки: {state}.", problems.join("; ")),
+                (_, true) => format!("The document is added. The request is now: {state}."),
+                (_, false) => format!("The document is added, with problems: {}. The request is now: {state}.", problems.join("; ")),
+            };
+            (true, text)
+        }
+        Err(e) => (false, problem_words(lang, &e)),
+    };
+    answer(&ctx, &session, ok, text, &to).await
+}
+
+/// `GET /console/requests/{id}/documents/{document_id}`: the file, as the API serves it to
+/// this key (opening it is written into the history).
+pub async fn document(
+    State(ctx): State<ApiContext>,
+    Signed(session): Signed,
+    Path((id, document_id)): Path<(String, String)>,
+) -> Response {
+    let lang = session.language;
+    if let Err(e) = parse_id(&id) {
+        return error_page(lang, Some(&session), &e);
+    }
+    match documents::download(
+        State(ctx.clone()),
+        Authenticated(session.caller.clone()),
+        Ok(Path((id, document_id))),
+    )
+    .await
+    {
+        Ok(response) => response,
+        Err(e) => error_page(lang, Some(&session), &e),
+    }
+    .into_response()
+}
