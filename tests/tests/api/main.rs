@@ -3,6 +3,8 @@
 
 mod applications;
 mod auth;
+mod console;
+mod console_browser;
 mod conventions;
 mod dashboard;
 mod demo;

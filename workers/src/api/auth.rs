@@ -176,7 +176,11 @@ where
 /// The caller holding `secret`, presented from address `ip`, with the failure limits of the
 /// module's notes: a key that failed too often, or too many failures from the address, is
 /// refused (429) before the database is asked; a failure is counted under both.
-pub(crate) async fn check_key(ctx: &ApiContext, ip: IpAddr, secret: &str) -> Result<Caller, ApiError> {
+pub(crate) async fn check_key(
+    ctx: &ApiContext,
+    ip: IpAddr,
+    secret: &str,
+) -> Result<Caller, ApiError> {
     let attempts = &ctx.failed_attempts;
     let digest = api_keys::presented_hash(secret);
     if let Some(wait) = attempts.by_key.blocked_for(&digest) {

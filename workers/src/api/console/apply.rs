@@ -22,7 +22,7 @@ use shared::policy::{FactKind, FactName, PolicyPack, Reason};
 use uuid::Uuid;
 
 use super::words::{self, tr};
-use super::{Signed, answer, check_post, error_page, layout, problem_words};
+use super::{Signed, answer, error_page, layout, problem_words, refusal};
 use crate::api::ApiContext;
 use crate::api::auth::Authenticated;
 use crate::api::extract::{self, ApiJson, HashedJson};
@@ -85,7 +85,9 @@ fn facts_of(form: &HashMap<String, String>) -> (Map<String, Value>, HashMap<Stri
     let mut facts = Map::new();
     let mut typed = HashMap::new();
     for (k, v) in form {
-        let Some(name) = k.strip_prefix("fact.") else { continue };
+        let Some(name) = k.strip_prefix("fact.") else {
+            continue;
+        };
         let v = v.trim();
         if v.is_empty() {
             continue;
@@ -164,14 +166,28 @@ pub async fn page(
             }
         }
     };
-    layout(lang, Some(&session), tr(lang, "New application", "Новое заявление"), body)
+    layout(
+        lang,
+        Some(&session),
+        tr(lang, "New application", "Новое заявление"),
+        body,
+    )
 }
 
 /// The application form for `draft`, with the engine's answer when there is one.
-fn form_page(ctx: &ApiContext, session: &super::Session, draft: &Draft, quote: Option<Result<Value, String>>) -> Response {
+fn form_page(
+    ctx: &ApiContext,
+    session: &super::Session,
+    draft: &Draft,
+    quote: Option<Result<Value, String>>,
+) -> Response {
     let lang = session.language;
     let Some(payment) = &draft.payment else {
-        return error_page(lang, Some(session), &ApiError::not_found("no payment chosen"));
+        return error_page(
+            lang,
+            Some(session),
+            &ApiError::not_found("no payment chosen"),
+        );
     };
     let pack = ctx.packs.get(&payment.policy);
     let offered = pack.map(reasons).unwrap_or_else(|| Reason::ALL.to_vec());
@@ -229,7 +245,12 @@ fn form_page(ctx: &ApiContext, session: &super::Session, draft: &Draft, quote: O
             }
         }
     };
-    layout(lang, Some(session), tr(lang, "New application", "Новое заявление"), body)
+    layout(
+        lang,
+        Some(session),
+        tr(lang, "New application", "Новое заявление"),
+        body,
+    )
 }
 
 fn fact_input(lang: Language, f: FactName, value: Option<&str>) -> Markup {
@@ -266,7 +287,9 @@ fn quote_box(lang: Language, q: &Value) -> Markup {
         .get("clause_translations")
         .and_then(|t| t.get(words::console_language(lang).code()))
         .and_then(Value::as_str);
-    let clause = translated.or_else(|| q.get("clause").and_then(Value::as_str)).unwrap_or("");
+    let clause = translated
+        .or_else(|| q.get("clause").and_then(Value::as_str))
+        .unwrap_or("");
     html! {
         section.quote #quote aria-live="polite" {
             h2 { (tr(lang, "What the policy would decide now", "Что решат правила сейчас")) }
@@ -290,31 +313,56 @@ pub async fn submit(
     axum::Form(form): axum::Form<HashMap<String, String>>,
 ) -> Response {
     let lang = session.language;
-    if let Err(refused) = check_post(&headers, &session, form.get("csrf").map(String::as_str)) {
+    if let Some(refused) = refusal(&headers, &session, form.get("csrf").map(String::as_str)) {
         return refused;
     }
     let caller = &session.caller;
-    let payment = match visible_payment(&ctx, caller, form.get("payment").map(String::as_str).unwrap_or("")).await {
+    let payment = match visible_payment(
+        &ctx,
+        caller,
+        form.get("payment").map(String::as_str).unwrap_or(""),
+    )
+    .await
+    {
         Ok(p) => p,
         Err(e) => return error_page(lang, Some(&session), &e),
     };
     let (facts, typed) = facts_of(&form);
     let reason_text = form.get("reason").cloned().unwrap_or_default();
+    let given_key = form
+        .get("idempotency_key")
+        .filter(|k| Uuid::parse_str(k).is_ok())
+        .cloned();
     let draft = Draft {
-        reason: Reason::ALL.iter().copied().find(|r| r.name() == reason_text),
+        reason: Reason::ALL
+            .iter()
+            .copied()
+            .find(|r| r.name() == reason_text),
         facts,
         typed,
         contact_email: form.get("contact_email").cloned().unwrap_or_default(),
-        idempotency_key: form
-            .get("idempotency_key")
-            .filter(|k| !k.is_empty() && k.len() <= 100)
-            .cloned()
+        idempotency_key: given_key
+            .clone()
             .unwrap_or_else(|| Uuid::new_v4().to_string()),
         payment: Some(payment),
     };
     if form.get("intent").map(String::as_str) == Some("quote") {
         let quote = quote(&ctx, caller, &draft, &reason_text).await;
-        return form_page(&ctx, &session, &draft, Some(quote.map_err(|e| problem_words(lang, &e))));
+        return form_page(
+            &ctx,
+            &session,
+            &draft,
+            Some(quote.map_err(|e| problem_words(lang, &e))),
+        );
+    }
+    // Without the form's own key a second send could not be told from a new application.
+    if given_key.is_none() {
+        let text = tr(
+            lang,
+            "Not done: this form had no key of its own, so sending it twice could make two applications. It is shown again with one; check it and submit again.",
+            "Не сделано: у формы не было собственного ключа, и повторная отправка создала бы второе заявление. Форма показана снова с ключом; проверьте и отправьте ещё раз.",
+        );
+        return form_page(&ctx, &session, &draft, Some(Err(text.to_string())));
     }
     match create(&ctx, caller, &draft, &reason_text).await {
         Ok(id) => {
@@ -322,14 +370,26 @@ pub async fn submit(
                 Language::Ru => "Заявление принято; клиенту отправлено подтверждение. Проверка идёт.".to_string(),
                 _ => "The application is accepted; the customer is emailed a receipt. It is being checked.".to_string(),
             };
-            answer(&ctx, &session, true, text, &format!("/console/requests/{id}")).await
+            answer(
+                &ctx,
+                &session,
+                true,
+                text,
+                &format!("/console/requests/{id}"),
+            )
+            .await
         }
         Err(e) => form_page(&ctx, &session, &draft, Some(Err(problem_words(lang, &e)))),
     }
 }
 
 /// The engine's decision for the draft, as the API's quote gives it.
-async fn quote(ctx: &ApiContext, caller: &Caller, d: &Draft, reason: &str) -> Result<Value, ApiError> {
+async fn quote(
+    ctx: &ApiContext,
+    caller: &Caller,
+    d: &Draft,
+    reason: &str,
+) -> Result<Value, ApiError> {
     let p = d.payment.as_ref().expect("a draft has its payment");
     let refunded = {
         let mut conn = ctx.db.acquire().await?;
@@ -348,13 +408,23 @@ async fn quote(ctx: &ApiContext, caller: &Caller, d: &Draft, reason: &str) -> Re
         "facts": d.facts,
     });
     let input = extract::parse(&serde_json::to_vec(&body).expect("JSON"))?;
-    let Json(decision) = quotes::quote(State(ctx.clone()), Authenticated(caller.clone()), ApiJson(input)).await?;
+    let Json(decision) = quotes::quote(
+        State(ctx.clone()),
+        Authenticated(caller.clone()),
+        ApiJson(input),
+    )
+    .await?;
     Ok(serde_json::to_value(decision).expect("a decision serialises"))
 }
 
 /// Submits the draft through the API's create, with the form's idempotency key. Returns the
 /// request's id (the first one's, when the same form was already sent).
-async fn create(ctx: &ApiContext, caller: &Caller, d: &Draft, reason: &str) -> Result<Uuid, ApiError> {
+async fn create(
+    ctx: &ApiContext,
+    caller: &Caller,
+    d: &Draft,
+    reason: &str,
+) -> Result<Uuid, ApiError> {
     let p = d.payment.as_ref().expect("a draft has its payment");
     let mut body = json!({
         "payment": {"id": p.id},
@@ -372,7 +442,13 @@ async fn create(ctx: &ApiContext, caller: &Caller, d: &Draft, reason: &str) -> R
         HeaderValue::from_str(&format!("console:{}", d.idempotency_key))
             .map_err(|_| ApiError::field("idempotency_key", "not a key this form made"))?,
     );
-    let response = requests::create(State(ctx.clone()), Authenticated(caller.clone()), headers, hashed).await?;
+    let response = requests::create(
+        State(ctx.clone()),
+        Authenticated(caller.clone()),
+        headers,
+        hashed,
+    )
+    .await?;
     let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("reading the create answer: {e}")))?;

@@ -9,13 +9,15 @@
 //!   same functions and checks the JSON API uses, so another merchant's request is "not
 //!   found" here as it is there.
 //! - **Every form post** must carry the session's CSRF token and, when the browser says where
-//!   the form came from (`Origin`, `Sec-Fetch-Site`), come from this site ([`Posted`]).
+//!   the form came from (`Origin`, `Sec-Fetch-Site`), come from this site ([`refusal`]).
 //!   Otherwise nothing changes and the page says why.
 //! - **Actions** call the API's own handlers, with the same validation and the same audit
 //!   events; each answers with what happened, in words, on the next page (the session's
 //!   flash), then redirects (303), so a reload repeats nothing.
-//! - Pages send a Content-Security-Policy that loads only this site's own style sheet, and
-//!   `no-store`: nothing of a customer's stays in the browser's cache.
+//! - Pages send a Content-Security-Policy that loads only this site's own style sheet and
+//!   script, and `no-store`: nothing of a customer's stays in the browser's cache. The
+//!   referrer policy is `same-origin`: no address of ours leaves for another site, and the
+//!   browser still sends the `Origin` of our own forms (`no-referrer` would make it `null`).
 
 mod apply;
 mod queue;
@@ -54,10 +56,7 @@ pub fn router() -> Router<ApiContext> {
     Router::new()
         .route("/console", get(queue::page))
         .route("/console/", get(|| async { Redirect::to("/console") }))
-        .route(
-            "/console/sign-in",
-            get(sign_in::form).post(sign_in::submit),
-        )
+        .route("/console/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/console/sign-out", post(sign_in::sign_out))
         .route("/console/language", post(sign_in::language))
         .route("/console/console.css", get(style))
@@ -135,7 +134,7 @@ where
                 let back = parts
                     .uri
                     .path_and_query()
-                    .map(|p| p.as_str())
+                    .map(axum::http::uri::PathAndQuery::as_str)
                     .filter(|p| parts.method == axum::http::Method::GET && sign_in::safe_next(p))
                     .unwrap_or("/console");
                 let to = format!("/console/sign-in?next={}", urlencode(back));
@@ -179,24 +178,24 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// Compares two tokens in time independent of where they differ.
 fn same_token(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
 }
 
-/// A form post's proof that it came from one of this session's own pages: the CSRF token it
-/// carries matches the session's, and the browser says it came from this site.
-pub(super) fn check_post(
+/// The answer refusing a form post that does not prove it came from one of this session's
+/// own pages; `None` when it does: the CSRF token it carries matches the session's, and the
+/// browser says it came from this site.
+pub(super) fn refusal(
     headers: &HeaderMap,
     session: &Session,
     csrf: Option<&str>,
-) -> Result<(), Response> {
+) -> Option<Response> {
     let lang = session.language;
     let token_ok = csrf.is_some_and(|t| same_token(t, &session.csrf));
     if token_ok && same_origin(headers) {
-        return Ok(());
+        return None;
     }
     tracing::warn!(
         session = %session.id,
@@ -212,7 +211,7 @@ pub(super) fn check_post(
         }
         p { a href="/console" { (tr(lang, "To the work queue", "К очереди")) } }
     };
-    Err(with_status(
+    Some(with_status(
         StatusCode::FORBIDDEN,
         layout(lang, Some(session), tr(lang, "Refused", "Отказано"), body),
     ))
@@ -262,7 +261,7 @@ pub(super) fn layout(
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="no-referrer";
+                meta name="referrer" content="same-origin";
                 title { (title) " · refundd" }
                 link rel="stylesheet" href="/console/console.css";
                 script src="/console/console.js" defer {}
@@ -326,7 +325,7 @@ pub(super) fn layout(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
@@ -363,15 +362,27 @@ mod tests {
 
     #[test]
     fn a_post_from_another_site_is_not_same_origin() {
-        let own = headers(&[("host", "console.example:8080"), ("origin", "http://console.example:8080")]);
+        let own = headers(&[
+            ("host", "console.example:8080"),
+            ("origin", "http://console.example:8080"),
+        ]);
         assert!(same_origin(&own));
-        let foreign = headers(&[("host", "console.example:8080"), ("origin", "https://evil.example")]);
+        let foreign = headers(&[
+            ("host", "console.example:8080"),
+            ("origin", "https://evil.example"),
+        ]);
         assert!(!same_origin(&foreign));
         let opaque = headers(&[("host", "console.example"), ("origin", "null")]);
         assert!(!same_origin(&opaque));
-        let cross = headers(&[("host", "console.example"), ("sec-fetch-site", "cross-site")]);
+        let cross = headers(&[
+            ("host", "console.example"),
+            ("sec-fetch-site", "cross-site"),
+        ]);
         assert!(!same_origin(&cross));
-        let same = headers(&[("host", "console.example"), ("sec-fetch-site", "same-origin")]);
+        let same = headers(&[
+            ("host", "console.example"),
+            ("sec-fetch-site", "same-origin"),
+        ]);
         assert!(same_origin(&same));
     }
 
@@ -379,7 +390,10 @@ mod tests {
     fn the_session_cookie_is_found_among_others() {
         let h = headers(&[("cookie", "a=1; refundd_console=rfs_abc ; b=2")]);
         assert_eq!(cookie_token(&h).as_deref(), Some("rfs_abc"));
-        assert_eq!(cookie_token(&headers(&[("cookie", "refundd_consoleX=1")])), None);
+        assert_eq!(
+            cookie_token(&headers(&[("cookie", "refundd_consoleX=1")])),
+            None
+        );
     }
 
     #[test]

@@ -102,7 +102,11 @@ struct RequestRow {
     reason: Option<String>,
 }
 
-async fn load(ctx: &ApiContext, lang: Language, merchant: Option<&str>) -> Result<Vec<Item>, ApiError> {
+async fn load(
+    ctx: &ApiContext,
+    lang: Language,
+    merchant: Option<&str>,
+) -> Result<Vec<Item>, ApiError> {
     let mut conn = ctx.db.acquire().await?;
     let rows = sqlx::query_as!(
         RequestRow,
@@ -151,7 +155,10 @@ async fn load(ctx: &ApiContext, lang: Language, merchant: Option<&str>) -> Resul
                 due_on: r.due_on,
                 sla: r.sla_state,
                 since: r.received_at,
-                what: r.reason.map(|x| words::reason(lang, &x)).unwrap_or_default(),
+                what: r
+                    .reason
+                    .map(|x| words::reason(lang, &x))
+                    .unwrap_or_default(),
             },
         );
     }
@@ -230,14 +237,21 @@ async fn load(ctx: &ApiContext, lang: Language, merchant: Option<&str>) -> Resul
 /// Why a payout waits, in the person's language.
 fn payout_words(lang: Language, w: &payout_person::Waiting) -> String {
     match (w.state, w.attempt_status.as_deref()) {
-        (RequestState::ManualPayout, _) => {
-            tr(lang, "to pay by bank transfer", "оплатить банковским переводом").to_string()
-        }
+        (RequestState::ManualPayout, _) => tr(
+            lang,
+            "to pay by bank transfer",
+            "оплатить банковским переводом",
+        )
+        .to_string(),
         (RequestState::PayoutFailed, _) => {
             let said = w.decline_reason.as_deref().unwrap_or("");
             format!(
                 "{}{}{}",
-                tr(lang, "the gateway declined the refund", "шлюз отклонил возврат"),
+                tr(
+                    lang,
+                    "the gateway declined the refund",
+                    "шлюз отклонил возврат"
+                ),
                 if said.is_empty() { "" } else { ": " },
                 said
             )
@@ -264,7 +278,11 @@ pub async fn page(
         return error_page(
             lang,
             Some(&session),
-            &ApiError::not_found(tr(lang, "no such merchant among yours", "среди ваших нет такого мерчанта")),
+            &ApiError::not_found(tr(
+                lang,
+                "no such merchant among yours",
+                "среди ваших нет такого мерчанта",
+            )),
         );
     };
     let items = match load(&ctx, lang, merchant).await {
@@ -369,5 +387,10 @@ pub async fn page(
             }
         }
     };
-    layout(lang, Some(&session), tr(lang, "Work queue", "Очередь"), body)
+    layout(
+        lang,
+        Some(&session),
+        tr(lang, "Work queue", "Очередь"),
+        body,
+    )
 }

@@ -18,7 +18,7 @@ use shared::language::Language;
 use shared::lifecycle::RequestState;
 
 use super::words::{self, tr};
-use super::{Signed, answer, check_post, error_page, layout, problem_words};
+use super::{Signed, answer, error_page, layout, problem_words, refusal};
 use crate::api::ApiContext;
 use crate::api::auth::Authenticated;
 use crate::api::documents::{self, DocumentView};
@@ -101,7 +101,7 @@ async fn load(ctx: &ApiContext, caller: &Caller, id: &str) -> Result<Loaded, Api
 fn zone(ctx: &ApiContext, policy: Option<&str>) -> chrono_tz::Tz {
     policy
         .and_then(|p| ctx.packs.get(p))
-        .map(|p| p.timezone())
+        .map(shared::policy::PolicyPack::timezone)
         .unwrap_or(chrono_tz::UTC)
 }
 
@@ -436,7 +436,7 @@ pub async fn act(
             );
         }
     };
-    if let Err(refused) = check_post(&headers, &session, form.get("csrf").map(String::as_str)) {
+    if let Some(refused) = refusal(&headers, &session, form.get("csrf").map(String::as_str)) {
         return refused;
     }
     let to = format!("/console/requests/{id}");
@@ -484,23 +484,52 @@ async fn run(
             ))
         }
         "reject" => {
-            let Json(v) = requests::reject(state(), who(), path(), crate::api::extract::ApiJson(parsed(body)?)).await?;
-            Ok(said(&v, "Rejected; the customer is emailed the reason.", "Отклонено; клиенту отправлена причина."))
+            let Json(v) = requests::reject(
+                state(),
+                who(),
+                path(),
+                crate::api::extract::ApiJson(parsed(body)?),
+            )
+            .await?;
+            Ok(said(
+                &v,
+                "Rejected; the customer is emailed the reason.",
+                "Отклонено; клиенту отправлена причина.",
+            ))
         }
         "withdraw" => {
-            let Json(v) = requests::withdraw(state(), who(), path(), OptionalJson(parsed(body)?)).await?;
+            let Json(v) =
+                requests::withdraw(state(), who(), path(), OptionalJson(parsed(body)?)).await?;
             Ok(said(&v, "Withdrawn.", "Отозвано."))
         }
         "retry" => {
-            let Json(r) = payouts::retry(state(), who(), Path(id.to_string()), crate::api::extract::ApiJson(parsed(body)?)).await?;
+            let Json(r) = payouts::retry(
+                state(),
+                who(),
+                Path(id.to_string()),
+                crate::api::extract::ApiJson(parsed(body)?),
+            )
+            .await?;
             Ok(said(&r.request, &r.message, &r.message))
         }
         "bank-transfer" => {
-            let Json(r) = payouts::bank_transfer(state(), who(), Path(id.to_string()), crate::api::extract::ApiJson(parsed(body)?)).await?;
+            let Json(r) = payouts::bank_transfer(
+                state(),
+                who(),
+                Path(id.to_string()),
+                crate::api::extract::ApiJson(parsed(body)?),
+            )
+            .await?;
             Ok(said(&r.request, &r.message, &r.message))
         }
         "record-external" => {
-            let Json(r) = payouts::record_external(state(), who(), Path(id.to_string()), crate::api::extract::ApiJson(parsed(body)?)).await?;
+            let Json(r) = payouts::record_external(
+                state(),
+                who(),
+                Path(id.to_string()),
+                crate::api::extract::ApiJson(parsed(body)?),
+            )
+            .await?;
             Ok(said(&r.request, &r.message, &r.message))
         }
         other => Err(ApiError::not_found(format!(
@@ -523,7 +552,14 @@ pub async fn upload(
     let mut multipart = match multipart {
         Ok(m) => m,
         Err(e) => {
-            return answer(&ctx, &session, false, format!("{} {}", tr(lang, "Not done:", "Не сделано:"), e.body_text()), &to).await;
+            return answer(
+                &ctx,
+                &session,
+                false,
+                format!("{} {}", tr(lang, "Not done:", "Не сделано:"), e.body_text()),
+                &to,
+            )
+            .await;
         }
     };
     // The token comes first in the form, so nothing else is read before it is checked.
@@ -531,7 +567,7 @@ pub async fn upload(
         Ok(Some(part)) if part.name() == Some("csrf") => part.text().await.ok(),
         _ => None,
     };
-    if let Err(refused) = check_post(&headers, &session, csrf.as_deref()) {
+    if let Some(refused) = refusal(&headers, &session, csrf.as_deref()) {
         return refused;
     }
     let done = documents::upload(
@@ -558,9 +594,15 @@ pub async fn upload(
                 .collect();
             let text = match (lang, accepted.valid) {
                 (Language::Ru, true) => format!("Документ добавлен. Состояние заявки: {state}."),
-                (Language::Ru, false) => format!("Документ добавлен, но с замечаниями: {}. Состояние заявки: {state}.", problems.join("; ")),
+                (Language::Ru, false) => format!(
+                    "Документ добавлен, но с замечаниями: {}. Состояние заявки: {state}.",
+                    problems.join("; ")
+                ),
                 (_, true) => format!("The document is added. The request is now: {state}."),
-                (_, false) => format!("The document is added, with problems: {}. The request is now: {state}.", problems.join("; ")),
+                (_, false) => format!(
+                    "The document is added, with problems: {}. The request is now: {state}.",
+                    problems.join("; ")
+                ),
             };
             (true, text)
         }

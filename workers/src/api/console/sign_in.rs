@@ -11,7 +11,7 @@ use shared::console_sessions;
 use shared::language::Language;
 
 use super::words::{self, tr};
-use super::{COOKIE, CONSOLE_ROLES, Signed, layout, with_status};
+use super::{CONSOLE_ROLES, COOKIE, Signed, layout, with_status};
 use crate::api::ApiContext;
 use crate::api::auth::{check_key, client_address};
 
@@ -36,7 +36,9 @@ fn browser_language(headers: &HeaderMap) -> Language {
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(',').next())
-        .map(|first| words::console_language(Language::from_code(first.split(';').next().unwrap_or(""))))
+        .map(|first| {
+            words::console_language(Language::from_code(first.split(';').next().unwrap_or("")))
+        })
         .unwrap_or(Language::En)
 }
 
@@ -80,7 +82,12 @@ fn form_page_with(lang: Language, next: &str, problem: Option<&str>, signed_out:
 /// `GET /console/sign-in`: the form.
 pub async fn form(headers: HeaderMap, Query(q): Query<Next>) -> Response {
     let next = q.next.filter(|n| safe_next(n)).unwrap_or("/console".into());
-    form_page_with(browser_language(&headers), &next, None, q.signed_out.is_some())
+    form_page_with(
+        browser_language(&headers),
+        &next,
+        None,
+        q.signed_out.is_some(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -92,7 +99,11 @@ pub struct SignIn {
 
 /// `POST /console/sign-in`: checks the key (with the API's limits on failed attempts) and
 /// opens a session.
-pub async fn submit(State(ctx): State<ApiContext>, parts: Parts, Form(f): Form<SignIn>) -> Response {
+pub async fn submit(
+    State(ctx): State<ApiContext>,
+    parts: Parts,
+    Form(f): Form<SignIn>,
+) -> Response {
     let headers = &parts.headers;
     let lang = f
         .language
@@ -104,9 +115,15 @@ pub async fn submit(State(ctx): State<ApiContext>, parts: Parts, Form(f): Form<S
     if !super::same_origin(headers) {
         return with_status(
             StatusCode::FORBIDDEN,
-            form_page(lang, &next, Some(tr(lang,
-                "This sign-in form came from another site; nothing was done. Open the console's own page and sign in there.",
-                "Эта форма входа пришла с другого сайта; ничего не сделано. Откройте страницу консоли и войдите там."))),
+            form_page(
+                lang,
+                &next,
+                Some(tr(
+                    lang,
+                    "This sign-in form came from another site; nothing was done. Open the console's own page and sign in there.",
+                    "Эта форма входа пришла с другого сайта; ничего не сделано. Откройте страницу консоли и войдите там.",
+                )),
+            ),
         );
     }
     let ip = client_address(&parts, &ctx);
@@ -173,7 +190,7 @@ pub async fn sign_out(
     headers: HeaderMap,
     Form(f): Form<Csrf>,
 ) -> Response {
-    if let Err(refused) = super::check_post(&headers, &session, f.csrf.as_deref()) {
+    if let Some(refused) = super::refusal(&headers, &session, f.csrf.as_deref()) {
         return refused;
     }
     if let Err(e) = console_sessions::sign_out(&ctx.db, session.id).await {
@@ -202,7 +219,7 @@ pub async fn language(
     headers: HeaderMap,
     Form(f): Form<ChooseLanguage>,
 ) -> Response {
-    if let Err(refused) = super::check_post(&headers, &session, f.csrf.as_deref()) {
+    if let Some(refused) = super::refusal(&headers, &session, f.csrf.as_deref()) {
         return refused;
     }
     let lang = words::console_language(Language::from_code(&f.language));

@@ -79,7 +79,9 @@ pub fn reason(lang: Language, r: &str) -> String {
         "not_delivered" => tr(lang, "not delivered", "не доставлено"),
         "force_majeure" => tr(lang, "force majeure", "форс-мажор"),
         "erroneous_charge" => tr(lang, "charged in error", "ошибочное списание"),
-        "out_of_stock_difference" => tr(lang, "out of stock (difference)", "нет в наличии (разница)"),
+        "out_of_stock_difference" => {
+            tr(lang, "out of stock (difference)", "нет в наличии (разница)")
+        }
         "advance_balance" => tr(lang, "unused advance", "остаток аванса"),
         other => return other.replace('_', " "),
     }
@@ -97,7 +99,11 @@ pub fn date(lang: Language, d: NaiveDate) -> String {
 /// A moment in `tz`: the date and the minute.
 pub fn moment(lang: Language, at: DateTime<Utc>, tz: Tz) -> String {
     let local = at.with_timezone(&tz);
-    format!("{} {}", date(lang, local.date_naive()), local.format("%H:%M"))
+    format!(
+        "{} {}",
+        date(lang, local.date_naive()),
+        local.format("%H:%M")
+    )
 }
 
 /// An amount with its currency: `12,000.50 KZT` in English, `12 000,50 KZT` in Russian
@@ -148,11 +154,11 @@ mod tests {
             "12\u{a0}000,50 KZT"
         );
         assert_eq!(decimal(Language::En, "999.00", "EUR"), "999.00 EUR");
+        assert_eq!(decimal(Language::En, "1234567", "BYN"), "1,234,567 BYN");
         assert_eq!(
-            decimal(Language::En, "1234567", "BYN"),
-            "1,234,567 BYN"
+            decimal(Language::Ru, "-1000.00", "EUR"),
+            "-1\u{a0}000,00 EUR"
         );
-        assert_eq!(decimal(Language::Ru, "-1000.00", "EUR"), "-1\u{a0}000,00 EUR");
         assert_eq!(decimal(Language::En, "n/a", "EUR"), "n/a EUR");
     }
 

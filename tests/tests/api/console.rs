@@ -1,0 +1,498 @@
+//! The support console over plain HTTP (issue #21): the session cookie, sign-out, forged and
+//! foreign forms, one merchant's key never seeing another's requests on any page, and a form
+//! sent twice making one request. The same pages driven by a real browser:
+//! `console_browser.rs`.
+
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+use shared::api_keys::ApiRole;
+use shared::lifecycle::RequestState;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use e2e::TestApp;
+
+/// A browser's view of the console: its session cookie and the CSRF token of its pages.
+pub struct Console {
+    http: reqwest::Client,
+    base: String,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// The `name="csrf" value="…"` of a page.
+fn csrf_of(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    Some(html[at..].split('"').next()?.to_string())
+}
+
+impl Console {
+    /// Signs in with `key` through the form, as a browser would (same Origin).
+    pub async fn sign_in(app: &TestApp, key: &str) -> Console {
+        let http = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .unwrap();
+        let r = http
+            .post(app.url("/console/sign-in"))
+            .header("origin", &app.address)
+            .form(&[("key", key), ("language", "en"), ("next", "/console")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            r.text().await.unwrap()
+        );
+        let set = r
+            .headers()
+            .get("set-cookie")
+            .expect("a session cookie")
+            .to_str()
+            .unwrap()
+            .to_string();
+        let cookie = set.split(';').next().unwrap().to_string();
+        let mut console = Console {
+            http,
+            base: app.address.clone(),
+            cookie,
+            csrf: String::new(),
+        };
+        let (status, page) = console.get("/console").await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        console.csrf = csrf_of(&page).expect("the queue carries the CSRF token");
+        console
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    /// Posts a form with this session's cookie, the given fields and `Origin`.
+    pub async fn post(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> (StatusCode, String) {
+        let mut r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .form(fields);
+        if let Some(origin) = origin {
+            r = r.header("origin", origin);
+        }
+        let r = r.send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+}
+
+async fn state(pool: &PgPool, id: Uuid) -> String {
+    sqlx::query_scalar("SELECT state FROM refund_requests WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// A request of `merchant` in `state` on a payment of its own (transaction id `txn`).
+async fn request_of(
+    pool: &PgPool,
+    merchant: &str,
+    policy: &str,
+    txn: &str,
+    s: RequestState,
+) -> (Uuid, Uuid) {
+    let payment = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO payments (id, merchant, policy_id, gateway, gateway_txn_id, amount_minor,
+                               currency, paid_at, customer_email)
+         VALUES ($1, $2, $3, 'sandbox', $4, 1899000, 'KZT', now() - interval '2 days',
+                 'buyer@example.kz')",
+    )
+    .bind(payment)
+    .bind(merchant)
+    .bind(policy)
+    .bind(txn)
+    .execute(pool)
+    .await
+    .unwrap();
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO refund_requests (id, payment_id, merchant, policy_id, state, channel, reason,
+                                      received_at, amount_minor, currency, contact_email)
+         VALUES ($1, $2, $3, $4, $5, 'api', 'withdrawal', now(), 1000000, 'KZT', 'buyer@example.kz')",
+    )
+    .bind(id)
+    .bind(payment)
+    .bind(merchant)
+    .bind(policy)
+    .bind(s.as_str())
+    .execute(pool)
+    .await
+    .unwrap();
+    (id, payment)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cookie_is_http_only_strict_and_ends_at_sign_out() {
+    let app = TestApp::spawn().await;
+    let key = app.merchant_key(ApiRole::Support, "goods-kz").await;
+    let http = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+
+    // Without a session every page sends the browser to sign in, and back after.
+    let r = http.get(app.url("/console/new?q=x")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers()["location"],
+        "/console/sign-in?next=%2Fconsole%2Fnew%3Fq%3Dx"
+    );
+
+    // A wrong key: the form again, saying so; no cookie.
+    let r = http
+        .post(app.url("/console/sign-in"))
+        .form(&[("key", "rfd_0000"), ("language", "ru")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers().get("set-cookie").is_none());
+    assert!(r.text().await.unwrap().contains("Этот ключ недействителен"));
+
+    // A viewer key does not open the console, and says what does.
+    let viewer = app.key(ApiRole::Viewer).to_string();
+    let r = http
+        .post(app.url("/console/sign-in"))
+        .form(&[("key", viewer.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("needs a support or supervisor key")
+    );
+
+    // Over HTTPS (as a proxy says) the cookie is also Secure.
+    let r = http
+        .post(app.url("/console/sign-in"))
+        .header("x-forwarded-proto", "https")
+        .form(&[("key", key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+
+    let console = Console::sign_in(&app, &key).await;
+    let set = {
+        let r = http
+            .post(app.url("/console/sign-in"))
+            .form(&[("key", key.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["location"], "/console");
+        r.headers()["set-cookie"].to_str().unwrap().to_string()
+    };
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console", "Max-Age="] {
+        assert!(set.contains(attribute), "{set} lacks {attribute}");
+    }
+    assert!(!set.contains("; Secure"), "plain HTTP: {set}");
+    assert!(
+        !set.contains(&key),
+        "the cookie is a session token, never the key"
+    );
+    // Only the token's hash is stored.
+    let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM console_sessions")
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+    let token = console.cookie.split_once('=').unwrap().1.to_string();
+    assert!(stored.iter().all(|h| !h.contains(&token) && h.len() == 64));
+
+    // The page is not cached and loads nothing from elsewhere.
+    let r = http
+        .get(app.url("/console"))
+        .header("cookie", &console.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("form-action 'self'"),
+        "{csp}"
+    );
+
+    // Sign-out without the token changes nothing; with it, the cookie opens nothing after.
+    let (status, _) = console
+        .post("/console/sign-out", &[], Some(&app.address))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(console.get("/console").await.0, StatusCode::OK);
+    let (status, _) = console
+        .post(
+            "/console/sign-out",
+            &[("csrf", &console.csrf)],
+            Some(&app.address),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(console.get("/console").await.0, StatusCode::SEE_OTHER);
+
+    // Revoking the key ends its sessions at once.
+    let again = Console::sign_in(&app, &key).await;
+    let name: String = sqlx::query_scalar(
+        "SELECT k.name FROM console_sessions s JOIN api_keys k ON k.id = s.api_key_id LIMIT 1",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(shared::api_keys::revoke(&app.db.pool, &name).await.unwrap());
+    assert_eq!(again.get("/console").await.0, StatusCode::SEE_OTHER);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_without_the_token_or_from_another_site_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let pool = app.db.pool.clone();
+    let (id, _) = request_of(
+        &pool,
+        "goods-kz",
+        "kz-goods-store",
+        "t-csrf",
+        RequestState::NeedsInfo,
+    )
+    .await;
+    let key = app.merchant_key(ApiRole::Supervisor, "goods-kz").await;
+    let console = Console::sign_in(&app, &key).await;
+    let withdraw = format!("/console/requests/{id}/withdraw");
+
+    let (status, page) = console
+        .post(&withdraw, &[("note", "forged")], Some(&app.address))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("Nothing was changed"), "{page}");
+    assert_eq!(state(&pool, id).await, "needs_info");
+
+    let (status, _) = console
+        .post(
+            &withdraw,
+            &[
+                ("csrf", "0123456789abcdef0123456789abcdef"),
+                ("note", "guessed"),
+            ],
+            Some(&app.address),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(state(&pool, id).await, "needs_info");
+
+    // The right token, but the browser says the form came from another site.
+    let (status, _) = console
+        .post(
+            &withdraw,
+            &[("csrf", &console.csrf), ("note", "foreign")],
+            Some("https://evil.example"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(state(&pool, id).await, "needs_info");
+
+    // Signing in from another site's form is refused too (it would sign the person in as
+    // the attacker), and no session is made.
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM console_sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let r = reqwest::Client::new()
+        .post(app.url("/console/sign-in"))
+        .header("origin", "https://evil.example")
+        .form(&[("key", key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM console_sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+
+    // From its own page it is done, and the next page says so.
+    let (status, _) = console
+        .post(
+            &withdraw,
+            &[("csrf", &console.csrf), ("note", "the customer called")],
+            Some(&app.address),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(state(&pool, id).await, "withdrawn");
+    let (_, page) = console.get(&format!("/console/requests/{id}")).await;
+    assert!(
+        page.contains("Withdrawn. The request is now: withdrawn."),
+        "{page}"
+    );
+    // The answer is shown once.
+    let (_, page) = console.get(&format!("/console/requests/{id}")).await;
+    assert!(!page.contains("id=\"flash\""));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_of_one_merchant_never_sees_another_merchants_requests_on_any_page() {
+    let app = TestApp::spawn().await;
+    let pool = app.db.pool.clone();
+    let (mine, _) = request_of(
+        &pool,
+        "goods-kz",
+        "kz-goods-store",
+        "t-mine",
+        RequestState::ManualReview,
+    )
+    .await;
+    let (theirs, their_payment) = request_of(
+        &pool,
+        "saas-kz",
+        "kz-saas-subscription",
+        "t-theirs",
+        RequestState::ManualReview,
+    )
+    .await;
+    let doc = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO documents (id, request_id, kind, content_type, size_bytes, sha256, fields)
+         VALUES ($1, $2, 'payment_receipt', 'image/png', 1, 'x', '{}')",
+    )
+    .bind(doc)
+    .bind(theirs)
+    .execute(&pool)
+    .await
+    .ok();
+    let key = app.merchant_key(ApiRole::Supervisor, "goods-kz").await;
+    let console = Console::sign_in(&app, &key).await;
+    let theirs_text = theirs.to_string();
+
+    let (status, queue) = console.get("/console").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(queue.contains(&mine.to_string()), "{queue}");
+    assert!(
+        !queue.contains(&theirs_text) && !queue.contains("saas-kz"),
+        "{queue}"
+    );
+    // Asking for the other merchant's queue shows nothing of it.
+    let (status, page) = console.get("/console?merchant=saas-kz").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!page.contains(&theirs_text));
+
+    for path in [
+        format!("/console/requests/{theirs}"),
+        format!("/console/requests/{theirs}/documents/{doc}"),
+        format!("/console/new?payment={their_payment}"),
+    ] {
+        let (status, page) = console.get(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {page}");
+        assert!(
+            !page.contains("t-theirs") && !page.contains("buyer@example.kz"),
+            "{path}: {page}"
+        );
+    }
+    let (status, page) = console.get("/console/new?q=t-theirs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"no-payment\"") && !page.contains(&their_payment.to_string()));
+    let (_, page) = console.get("/console/new?q=t-mine").await;
+    assert!(
+        page.contains("data-payment="),
+        "my own payment is found: {page}"
+    );
+
+    // Acting on it is refused as "not found", and changes nothing.
+    let (status, _) = console
+        .post(
+            &format!("/console/requests/{theirs}/reject"),
+            &[("csrf", &console.csrf), ("reason", "no")],
+            Some(&app.address),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(state(&pool, theirs).await, "manual_review");
+    let (_, page) = console.get("/console").await;
+    assert!(
+        page.contains(&format!("Not done: no refund request {theirs}")),
+        "{page}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_application_form_sent_twice_makes_one_request() {
+    let app = TestApp::spawn().await;
+    let pool = app.db.pool.clone();
+    let (_, payment) = request_of(
+        &pool,
+        "goods-kz",
+        "kz-goods-store",
+        "t-twice",
+        RequestState::Refunded,
+    )
+    .await;
+    let key = app.merchant_key(ApiRole::Support, "goods-kz").await;
+    let console = Console::sign_in(&app, &key).await;
+    let (_, form) = console
+        .get(&format!("/console/new?payment={payment}"))
+        .await;
+    let marker = "name=\"idempotency_key\" value=\"";
+    let at = form.find(marker).unwrap() + marker.len();
+    let idem = form[at..].split('"').next().unwrap().to_string();
+    assert_eq!(idem.len(), 36, "a UUID made with the form");
+    let payment = payment.to_string();
+    let fields = [
+        ("csrf", console.csrf.as_str()),
+        ("payment", payment.as_str()),
+        ("idempotency_key", idem.as_str()),
+        ("reason", "not_delivered"),
+        ("fact.reason_text", "the parcel never came"),
+        ("contact_email", "buyer@example.kz"),
+        ("intent", "submit"),
+    ];
+    let (first, _) = console
+        .post("/console/new", &fields, Some(&app.address))
+        .await;
+    let (second, _) = console
+        .post("/console/new", &fields, Some(&app.address))
+        .await;
+    assert_eq!(
+        (first, second),
+        (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER)
+    );
+    let made: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM refund_requests WHERE payment_id = $1::uuid AND reason = 'not_delivered'",
+    )
+    .bind(&payment)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(made, 1);
+    app.stop().await;
+}
