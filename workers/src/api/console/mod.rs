@@ -1,7 +1,7 @@
 //! The support console at `/console`: the pages support agents and supervisors work in, served
 //! by `refundd api`, rendered on the server (maud), working without JavaScript.
 //!
-//! - **Sign-in** takes an API key once ([`sign_in`]) and opens a server-side session
+//! - **Sign-in** takes an API key once (`sign_in`) and opens a server-side session
 //!   ([`shared::console_sessions`]): an HttpOnly, SameSite=Strict cookie holding a random token
 //!   (Secure when the request came over HTTPS), idle and absolute expiry, sign-out. The key is
 //!   never in a URL and never stored by the browser. Only support and supervisor keys sign in.
@@ -9,7 +9,7 @@
 //!   same functions and checks the JSON API uses, so another merchant's request is "not
 //!   found" here as it is there.
 //! - **Every form post** must carry the session's CSRF token and, when the browser says where
-//!   the form came from (`Origin`, `Sec-Fetch-Site`), come from this site ([`refusal`]).
+//!   the form came from (`Origin`, `Sec-Fetch-Site`), come from this site (`refusal`).
 //!   Otherwise nothing changes and the page says why.
 //! - **Actions** call the API's own handlers, with the same validation and the same audit
 //!   events; each answers with what happened, in words, on the next page (the session's
