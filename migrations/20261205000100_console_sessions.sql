@@ -23,3 +23,11 @@ CREATE INDEX console_sessions_expires_idx ON console_sessions (expires_at) WHERE
 CREATE INDEX payments_txn_idx ON payments (gateway_txn_id);
 CREATE INDEX payments_order_number_idx ON payments (order_number) WHERE order_number IS NOT NULL;
 CREATE INDEX payments_customer_email_idx ON payments (lower(customer_email)) WHERE customer_email IS NOT NULL;
+
+-- What each email said, as sent (subject, text and HTML parts), so the console opens it as the
+-- customer saw it. Cleared with the inbound emails' texts once the request is past retention
+-- (inbound_emails::purge).
+ALTER TABLE notifications
+    ADD COLUMN subject   text,
+    ADD COLUMN body_text text,
+    ADD COLUMN body_html text;

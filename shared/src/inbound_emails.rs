@@ -112,7 +112,8 @@ pub async fn rotate(pool: &PgPool, keys: &DocumentKeys) -> Result<u64, DocumentE
 }
 
 /// Purges the texts of inbound emails past retention: those of requests that ended more
-/// than `days` days ago, and those of no request that arrived more than `days` days ago.
+/// than `days` days ago, and those of no request that arrived more than `days` days ago; and
+/// the kept copies of the emails sent about requests that ended more than `days` days ago.
 /// What stays is what the audit needs: the message id, sender, dates, outcome and request.
 pub async fn purge(pool: &PgPool, days: u32) -> sqlx::Result<u64> {
     let done = sqlx::query!(
@@ -128,6 +129,16 @@ pub async fn purge(pool: &PgPool, days: u32) -> sqlx::Result<u64> {
                                      AND r.ended_at IS NOT NULL
                                      AND r.ended_at < now() - make_interval(days => $1))
                 END",
+        days as i32
+    )
+    .execute(pool)
+    .await?;
+    // The copies of the emails sent to the customer about such a request go too.
+    sqlx::query!(
+        "UPDATE notifications n SET subject = NULL, body_text = NULL, body_html = NULL
+           FROM refund_requests r
+          WHERE r.id = n.request_id AND n.body_text IS NOT NULL
+            AND r.ended_at IS NOT NULL AND r.ended_at < now() - make_interval(days => $1)",
         days as i32
     )
     .execute(pool)

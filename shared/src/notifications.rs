@@ -193,21 +193,26 @@ pub async fn note_error(conn: &mut PgConnection, id: Uuid, why: &str) -> sqlx::R
     .map(drop)
 }
 
-/// Marks a pending email sent to `recipient` in `language`: whether it was pending.
+/// Marks a pending email sent to `recipient` in `language`, keeping what it said (`rendered`:
+/// subject, text and HTML parts) for the console: whether it was pending.
 pub async fn mark_sent(
     conn: &mut PgConnection,
     id: Uuid,
     recipient: &str,
     language: Option<&str>,
+    rendered: &crate::notify::RenderedEmail,
 ) -> sqlx::Result<bool> {
     let marked = sqlx::query!(
         "UPDATE notifications
             SET status = 'sent', sent_at = now(), error = NULL, recipient = $2,
-                language = coalesce($3, language)
+                language = coalesce($3, language), subject = $4, body_text = $5, body_html = $6
           WHERE id = $1 AND status = 'pending'",
         id,
         recipient,
-        language
+        language,
+        rendered.subject,
+        rendered.text,
+        rendered.html
     )
     .execute(conn)
     .await?;

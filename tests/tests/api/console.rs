@@ -408,6 +408,7 @@ async fn a_supervisor_of_one_merchant_never_sees_another_merchants_requests_on_a
 
     for path in [
         format!("/console/requests/{theirs}"),
+        format!("/console/requests/{theirs}/emails/{}", Uuid::now_v7()),
         format!("/console/requests/{theirs}/documents/{doc}"),
         format!("/console/new?payment={their_payment}"),
     ] {
@@ -494,5 +495,75 @@ async fn the_same_application_form_sent_twice_makes_one_request() {
     .await
     .unwrap();
     assert_eq!(made, 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facts_typed_in_the_console_reach_the_request_as_their_kinds() {
+    let app = TestApp::spawn().await;
+    let pool = app.db.pool.clone();
+    let (id, payment) = request_of(
+        &pool,
+        "goods-kz",
+        "kz-goods-store",
+        "t-facts",
+        RequestState::NeedsInfo,
+    )
+    .await;
+    let key = app.merchant_key(ApiRole::Support, "goods-kz").await;
+    let console = Console::sign_in(&app, &key).await;
+    let (status, _) = console
+        .post(
+            &format!("/console/requests/{id}/facts"),
+            &[
+                ("csrf", &console.csrf),
+                ("fact.goods_intact", "yes"),
+                ("fact.goods_received_at", "2026-12-01"),
+                ("fact.reason_text", "the box was empty"),
+                ("fact.personalized", ""),
+            ],
+            Some(&app.address),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let facts: serde_json::Value =
+        sqlx::query_scalar("SELECT facts FROM refund_requests WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(facts["goods_intact"], true);
+    assert_eq!(facts["goods_received_at"], "2026-12-01");
+    assert_eq!(facts["reason_text"], "the box was empty");
+    assert!(
+        facts.get("personalized").is_none(),
+        "a blank field states nothing: {facts}"
+    );
+    let (_, page) = console.get(&format!("/console/requests/{id}")).await;
+    assert!(page.contains("The facts are added"), "{page}");
+
+    // Without the script, "Show the decision" answers with the policy's decision in the page.
+    let payment = payment.to_string();
+    let idem = Uuid::new_v4().to_string();
+    let (status, page) = console
+        .post(
+            "/console/new",
+            &[
+                ("csrf", &console.csrf),
+                ("payment", &payment),
+                ("idempotency_key", &idem),
+                ("reason", "not_delivered"),
+                ("fact.reason_text", "never came"),
+                ("contact_email", "buyer@example.kz"),
+                ("intent", "quote"),
+            ],
+            Some(&app.address),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("id=\"quote\"") && page.contains("data-decision="),
+        "{page}"
+    );
     app.stop().await;
 }

@@ -1040,7 +1040,7 @@ impl Notify {
         email: &OutgoingEmail,
         language: Option<&str>,
     ) -> sqlx::Result<()> {
-        if notifications::mark_sent(tx, message_id, &email.to, language).await?
+        if notifications::mark_sent(tx, message_id, &email.to, language, &email.rendered).await?
             && let Some(request_id) = request_id
         {
             record(

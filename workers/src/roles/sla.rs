@@ -124,6 +124,12 @@ impl SlaMonitor {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "email purge failed"),
                 }
+                // Console sessions that ended a day ago are of no use to anyone.
+                match shared::console_sessions::purge(&self.pool).await {
+                    Ok(n) if n > 0 => tracing::info!(purged = n, "ended console sessions deleted"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "console session purge failed"),
+                }
                 if documents.is_ok() && emails.is_ok() {
                     last_purge = Some(Instant::now());
                 }

@@ -79,6 +79,43 @@ struct Draft {
     idempotency_key: String,
 }
 
+/// The facts a person may be asked to give for a decision (the engine's answer): those it
+/// found missing, took as absent, or consulted; `reason_text` always. Never what the system
+/// sets itself (`identity_document_verified`, `approved_at`).
+pub(super) fn asked_facts(decision: Option<&Value>) -> Vec<FactName> {
+    let mut names: BTreeSet<&str> = BTreeSet::from([FactName::ReasonText.name()]);
+    if let Some(d) = decision {
+        for key in ["missing", "facts_taken_absent"] {
+            names.extend(
+                d.get(key)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str),
+            );
+        }
+        if let Some(used) = d.get("facts_used").and_then(Value::as_object) {
+            names.extend(used.keys().map(String::as_str));
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(fact)
+        .filter(|f| !matches!(f, FactName::IdentityDocumentVerified | FactName::ApprovedAt))
+        .collect()
+}
+
+/// The facts of a form's JSON body (`fact.<name>` keys, as [`facts_of`] reads them).
+pub(super) fn facts_json(body: &Value) -> Value {
+    let form: HashMap<String, String> = body
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .collect();
+    Value::Object(facts_of(&form).0)
+}
+
 /// The form's facts (`fact.<name>` fields), each as its kind is written in JSON. Blank ones
 /// are not stated.
 fn facts_of(form: &HashMap<String, String>) -> (Map<String, Value>, HashMap<String, String>) {
@@ -193,19 +230,8 @@ fn form_page(
     let offered = pack.map(reasons).unwrap_or_else(|| Reason::ALL.to_vec());
     // The facts to ask: those the engine said it needs or consulted, and any already typed.
     let mut asked: BTreeSet<String> = draft.typed.keys().cloned().collect();
-    asked.insert(FactName::ReasonText.name().to_string());
-    if let Some(Ok(q)) = &quote {
-        for key in ["missing", "facts_taken_absent"] {
-            for m in q.get(key).and_then(Value::as_array).into_iter().flatten() {
-                if let Some(name) = m.as_str().filter(|n| fact(n).is_some()) {
-                    asked.insert(name.to_string());
-                }
-            }
-        }
-        if let Some(used) = q.get("facts_used").and_then(Value::as_object) {
-            asked.extend(used.keys().filter(|n| fact(n).is_some()).cloned());
-        }
-    }
+    let decided = quote.as_ref().and_then(|q| q.as_ref().ok());
+    asked.extend(asked_facts(decided).iter().map(|f| f.name().to_string()));
     let body = html! {
         h1 { (tr(lang, "New application", "Новое заявление")) }
         dl.facts #payment {
@@ -253,7 +279,7 @@ fn form_page(
     )
 }
 
-fn fact_input(lang: Language, f: FactName, value: Option<&str>) -> Markup {
+pub(super) fn fact_input(lang: Language, f: FactName, value: Option<&str>) -> Markup {
     let id = format!("fact-{}", f.name());
     let name = format!("fact.{}", f.name());
     let label = f.name().replace('_', " ");

@@ -62,6 +62,7 @@ pub fn router() -> Router<ApiContext> {
         .route("/console/console.css", get(style))
         .route("/console/console.js", get(script))
         .route("/console/new", get(apply::page).post(apply::submit))
+        .route("/console/emails/{id}/accept", post(queue::accept_email))
         .route("/console/requests/{id}", get(request::page))
         .route(
             "/console/requests/{id}/documents",
@@ -70,6 +71,14 @@ pub fn router() -> Router<ApiContext> {
         .route(
             "/console/requests/{id}/documents/{document_id}",
             get(request::document),
+        )
+        .route(
+            "/console/requests/{id}/emails/{email_id}",
+            get(request::email),
+        )
+        .route(
+            "/console/requests/{id}/emails/{email_id}/html",
+            get(request::email_html),
         )
         .route("/console/requests/{id}/{action}", post(request::act))
 }

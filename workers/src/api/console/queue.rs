@@ -380,7 +380,17 @@ pub async fn page(
                                 @if let Some(s) = &item.sla { " (" (words::sla(lang, s)) ")" }
                             }
                             td { (words::moment(lang, item.since, tz)) " UTC" }
-                            td { (item.what) }
+                            td {
+                                (item.what)
+                                @if !item.request {
+                                    form.inline method="post" action={ "/console/emails/" (item.id) "/accept" } {
+                                        input type="hidden" name="csrf" value=(session.csrf);
+                                        button type="submit" title=(tr(lang, "Only when you know the sender speaks for the payer", "Только если вы знаете, что отправитель говорит от имени плательщика")) {
+                                            (tr(lang, "Accept the sender", "Принять отправителя"))
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -393,4 +403,55 @@ pub async fn page(
         tr(lang, "Work queue", "Очередь"),
         body,
     )
+}
+
+#[derive(Deserialize)]
+pub struct Csrf {
+    csrf: Option<String>,
+}
+
+/// `POST /console/emails/{id}/accept`: accepts an unverified email as the API does (it opens
+/// or joins a request), then shows that request.
+pub async fn accept_email(
+    State(ctx): State<ApiContext>,
+    Signed(session): Signed,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+    axum::Form(form): axum::Form<Csrf>,
+) -> Response {
+    let lang = session.language;
+    if let Some(refused) = super::refusal(&headers, &session, form.csrf.as_deref()) {
+        return refused;
+    }
+    let done = unverified::accept(
+        State(ctx.clone()),
+        crate::api::auth::Authenticated(session.caller.clone()),
+        crate::api::extract::PathText(id),
+    )
+    .await;
+    match done {
+        Ok(axum::Json(email)) => {
+            let text = tr(
+                lang,
+                "Accepted: the email now counts as the payer's.",
+                "Принято: письмо считается письмом плательщика.",
+            )
+            .to_string();
+            let to = email.request_id.map_or_else(
+                || "/console".to_string(),
+                |r| format!("/console/requests/{r}"),
+            );
+            super::answer(&ctx, &session, true, text, &to).await
+        }
+        Err(e) => {
+            super::answer(
+                &ctx,
+                &session,
+                false,
+                super::problem_words(lang, &e),
+                "/console",
+            )
+            .await
+        }
+    }
 }

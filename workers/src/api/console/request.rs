@@ -41,6 +41,7 @@ struct Attempt {
 }
 
 struct Email {
+    id: uuid::Uuid,
     event: String,
     recipient: String,
     language: Option<String>,
@@ -83,7 +84,7 @@ async fn load(ctx: &ApiContext, caller: &Caller, id: &str) -> Result<Loaded, Api
     .await?;
     let emails = sqlx::query_as!(
         Email,
-        r#"SELECT event, recipient, language, status, error, created_at, sent_at
+        r#"SELECT id, event, recipient, language, status, error, created_at, sent_at
              FROM notifications WHERE request_id = $1 ORDER BY created_at, seq"#,
         view.id
     )
@@ -247,7 +248,12 @@ fn render(ctx: &ApiContext, session: &Session, l: Loaded) -> Response {
                     } }
                     tbody { @for e in &l.emails { tr {
                         td { (words::moment(lang, e.created_at, tz)) }
-                        td { (e.event) " · " (e.language.as_deref().unwrap_or("")) }
+                        td {
+                            @if e.sent_at.is_some() {
+                                a href={ (base) "/emails/" (e.id) } { (e.event) }
+                            } @else { (e.event) }
+                            " · " (e.language.as_deref().unwrap_or(""))
+                        }
                         td { (e.recipient) }
                         td { (e.status) @if let Some(at) = e.sent_at { " " (words::moment(lang, at, tz)) } @if let Some(err) = &e.error { " · " (err) } }
                     } } }
@@ -365,6 +371,37 @@ fn actions(
                     input #upload-file type="file" name="file" accept="image/jpeg,image/png,application/pdf" required; }
                 p { small { (tr(lang, "An identity document is read from the scan (the MRZ); its checks appear under Documents.", "Удостоверение читается со скана (MRZ); проверки видны в разделе «Документы».")) } }
                 button type="submit" #upload { (tr(lang, "Upload", "Загрузить")) }
+            }
+        }
+        @if open && !matches!(state, Some(Refunded | PayoutPending | PayoutSent | ManualPayout | NeedsBankDetails)) {
+            form.action method="post" action={ (base) "/facts" } #facts-form {
+                h3 { (tr(lang, "Add facts", "Добавить данные")) }
+                input type="hidden" name="csrf" value=(csrf);
+                p { small { (tr(lang, "What the customer told you; the request is checked again with it.", "Что сообщил клиент; заявка будет проверена заново.")) } }
+                @for f in &super::apply::asked_facts(v.decision.as_ref()) {
+                    (super::apply::fact_input(lang, *f, None))
+                }
+                button type="submit" #add-facts { (tr(lang, "Add", "Добавить")) }
+            }
+        }
+        @if matches!(state, Some(NeedsBankDetails)) {
+            form.action method="post" action={ (base) "/bank-details" } #bank-details-form {
+                h3 { (tr(lang, "Enter the customer's bank details", "Ввести реквизиты клиента")) }
+                input type="hidden" name="csrf" value=(csrf);
+                p { label for="bd-details" { (tr(lang, "IBAN and bank", "IBAN и банк")) }
+                    textarea #bd-details name="bank_details" required maxlength="200" {} }
+                p { label for="bd-holder" { (tr(lang, "Account holder", "Владелец счёта")) }
+                    input #bd-holder name="account_holder" maxlength="200"; }
+                button type="submit" { (tr(lang, "Record", "Записать")) }
+            }
+        }
+        @if supervisor && matches!(state, Some(ManualPayout)) {
+            form.action method="post" action={ (base) "/mark-paid" } #mark-paid-form {
+                h3 { (tr(lang, "Mark paid by bank transfer", "Отметить выплату переводом")) }
+                input type="hidden" name="csrf" value=(csrf);
+                p { label for="mp-ref" { (tr(lang, "The transfer's reference", "Номер перевода")) }
+                    input #mp-ref name="reference" required maxlength="200"; }
+                button type="submit" { (tr(lang, "Mark paid", "Отметить")) }
             }
         }
         @if supervisor && payout_stuck {
@@ -532,8 +569,51 @@ async fn run(
             .await?;
             Ok(said(&r.request, &r.message, &r.message))
         }
+        "facts" => {
+            let facts = super::apply::facts_json(body);
+            let Json(v) = requests::add_facts(
+                state(),
+                who(),
+                path(),
+                crate::api::extract::ApiJson(parsed(&facts)?),
+            )
+            .await?;
+            Ok(said(
+                &v,
+                "The facts are added; the request is checked again with them.",
+                "Данные добавлены; заявка проверяется заново.",
+            ))
+        }
+        "bank-details" => {
+            let Json(v) = payouts::bank_details(
+                state(),
+                who(),
+                Path(id.to_string()),
+                crate::api::extract::ApiJson(parsed(body)?),
+            )
+            .await?;
+            Ok(said(
+                &v,
+                "The bank details are recorded; the refund waits in the manual payouts.",
+                "Реквизиты записаны; возврат ждёт в ручных выплатах.",
+            ))
+        }
+        "mark-paid" => {
+            let Json(v) = payouts::mark_paid(
+                state(),
+                who(),
+                Path(id.to_string()),
+                crate::api::extract::ApiJson(parsed(body)?),
+            )
+            .await?;
+            Ok(said(
+                &v,
+                "Marked paid by bank transfer; the customer is told.",
+                "Отмечено как выплаченное переводом; клиенту сообщено.",
+            ))
+        }
         other => Err(ApiError::not_found(format!(
-            "no action {other:?}; the actions are confirm, reject, withdraw, retry, bank-transfer and record-external"
+            "no action {other:?}; the actions are confirm, reject, withdraw, facts, bank-details, mark-paid, retry, bank-transfer and record-external"
         ))),
     }
 }
@@ -633,4 +713,114 @@ pub async fn document(
         Err(e) => error_page(lang, Some(&session), &e),
     }
     .into_response()
+}
+
+struct SentEmail {
+    event: String,
+    recipient: String,
+    language: Option<String>,
+    sent_at: Option<DateTime<Utc>>,
+    subject: Option<String>,
+    body_text: Option<String>,
+    body_html: Option<String>,
+}
+
+async fn sent_email(
+    ctx: &ApiContext,
+    caller: &Caller,
+    id: &str,
+    email_id: &str,
+) -> Result<SentEmail, ApiError> {
+    let id = parse_id(id)?;
+    let not_found = || ApiError::not_found(format!("no email {email_id} of request {id}"));
+    let email_id = uuid::Uuid::parse_str(email_id.trim()).map_err(|_| not_found())?;
+    let mut conn = ctx.db.acquire().await?;
+    requests::find_visible(&mut conn, caller, id).await?;
+    sqlx::query_as!(
+        SentEmail,
+        "SELECT event, recipient, language, sent_at, subject, body_text, body_html
+           FROM notifications WHERE id = $1 AND request_id = $2",
+        email_id,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(not_found)
+}
+
+/// `GET /console/requests/{id}/emails/{email_id}`: an email as the customer received it
+/// (subject and text part; the HTML part one link away).
+pub async fn email(
+    State(ctx): State<ApiContext>,
+    Signed(session): Signed,
+    Path((id, email_id)): Path<(String, String)>,
+) -> Response {
+    let lang = session.language;
+    let e = match sent_email(&ctx, &session.caller, &id, &email_id).await {
+        Ok(e) => e,
+        Err(e) => return error_page(lang, Some(&session), &e),
+    };
+    let back = format!("/console/requests/{id}");
+    let body = html! {
+        p { a href=(back) { "← " (tr(lang, "Back to the request", "К заявке")) } }
+        h1 { (tr(lang, "Email to the customer", "Письмо клиенту")) }
+        dl.facts {
+            dt { (tr(lang, "To", "Кому")) } dd { (e.recipient) }
+            dt { (tr(lang, "About", "О чём")) } dd { (e.event) " · " (e.language.as_deref().unwrap_or("")) }
+            dt { (tr(lang, "Sent", "Отправлено")) } dd { (e.sent_at.map(|t| words::moment(lang, t, chrono_tz::UTC) + " UTC").unwrap_or_default()) }
+            dt { (tr(lang, "Subject", "Тема")) } dd #email-subject { (e.subject.as_deref().unwrap_or("")) }
+        }
+        @match &e.body_text {
+            Some(text) => {
+                pre.email #email-text lang=(e.language.as_deref().unwrap_or("en")) { (text) }
+                @if e.body_html.is_some() {
+                    p { a href={ (back) "/emails/" (email_id) "/html" } { (tr(lang, "The HTML part, as a mail program shows it", "HTML-часть, как её показывает почтовая программа")) } }
+                }
+            }
+            None => p { (tr(lang,
+                "No copy is kept: the email was sent before copies were kept, or the request ended longer ago than the retention period.",
+                "Копии нет: письмо отправлено до того, как копии стали храниться, или заявка завершена раньше срока хранения.")) },
+        }
+    };
+    layout(lang, Some(&session), tr(lang, "Email", "Письмо"), body)
+}
+
+/// `GET /console/requests/{id}/emails/{email_id}/html`: the HTML part as sent, in a sandbox:
+/// no script runs, nothing loads, no form posts.
+pub async fn email_html(
+    State(ctx): State<ApiContext>,
+    Signed(session): Signed,
+    Path((id, email_id)): Path<(String, String)>,
+) -> Response {
+    let lang = session.language;
+    match sent_email(&ctx, &session.caller, &id, &email_id).await {
+        Ok(SentEmail {
+            body_html: Some(html),
+            ..
+        }) => {
+            let mut response = axum::response::Html(html).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                axum::http::HeaderValue::from_static(
+                    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+                ),
+            );
+            headers.insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            headers.insert(
+                axum::http::header::X_CONTENT_TYPE_OPTIONS,
+                axum::http::HeaderValue::from_static("nosniff"),
+            );
+            response
+        }
+        Ok(_) => error_page(
+            lang,
+            Some(&session),
+            &ApiError::not_found("no copy of this email is kept"),
+        ),
+        Err(e) => error_page(lang, Some(&session), &e),
+    }
 }
