@@ -142,6 +142,8 @@ pub fn check_transition(from: RequestState, to: RequestState) -> Result<(), Ille
         // A supervisor confirms, rejects, or (for a policy that is silent) decides by hand.
         (AwaitingConfirmation, Approved | Rejected | ManualReview) => true,
         (ManualReview, Approved | Rejected) => true,
+        // A person asks the customer for something more (a document, a fact) before deciding.
+        (AwaitingConfirmation | ManualReview, NeedsInfo) => true,
         // Withdrawal: any time before the money leaves.
         (
             Received | Validating | NeedsInfo | Approved | AwaitingConfirmation | ManualReview,
@@ -219,6 +221,22 @@ mod tests {
                     "{from} → {to}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_person_may_ask_the_customer_only_before_deciding() {
+        for from in [AwaitingConfirmation, ManualReview, Validating] {
+            check_transition(from, NeedsInfo).unwrap();
+        }
+        for from in [
+            Approved,
+            PayoutPending,
+            PayoutFailed,
+            ManualPayout,
+            Rejected,
+        ] {
+            assert!(check_transition(from, NeedsInfo).is_err(), "{from}");
         }
     }
 

@@ -567,3 +567,97 @@ async fn facts_typed_in_the_console_reach_the_request_as_their_kinds() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asking_the_customer_waits_for_them_with_exactly_what_was_chosen() {
+    let app = TestApp::spawn().await;
+    let pool = app.db.pool.clone();
+    let (id, _) = request_of(
+        &pool,
+        "goods-kz",
+        "kz-goods-store",
+        "t-ask",
+        RequestState::ManualReview,
+    )
+    .await;
+    sqlx::query("UPDATE refund_requests SET decision = $2 WHERE id = $1")
+        .bind(id)
+        .bind(
+            serde_json::json!({"decision": "manual_review", "clause": "§5", "amount": "10000.00",
+                                 "facts_used": {"goods_received_at": "2026-12-01"}}),
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+    let key = app.merchant_key(ApiRole::Support, "goods-kz").await;
+    let console = Console::sign_in(&app, &key).await;
+    let (_, page) = console.get(&format!("/console/requests/{id}")).await;
+    assert!(
+        page.contains("name=\"ask.goods_received_at\""),
+        "the decision's facts are offered: {page}"
+    );
+
+    // Something that cannot be asked for is refused with the list of what can.
+    let (status, _) = console
+        .post(
+            &format!("/console/requests/{id}/ask"),
+            &[("csrf", &console.csrf), ("ask.loyalty_card", "yes")],
+            Some(&app.address),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(state(&pool, id).await, "manual_review");
+    let (_, page) = console.get(&format!("/console/requests/{id}")).await;
+    assert!(
+        page.contains("&quot;loyalty_card&quot; is not something the customer can be asked for"),
+        "{page}"
+    );
+
+    let (status, _) = console
+        .post(
+            &format!("/console/requests/{id}/ask"),
+            &[
+                ("csrf", &console.csrf),
+                ("ask.identity_document", "yes"),
+                ("ask.goods_received_at", "yes"),
+                ("note", "the photo is unreadable"),
+            ],
+            Some(&app.address),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(state(&pool, id).await, "needs_info");
+    let decision: serde_json::Value =
+        sqlx::query_scalar("SELECT decision FROM refund_requests WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let mut missing: Vec<String> = serde_json::from_value(decision["missing"].clone()).unwrap();
+    missing.sort();
+    assert_eq!(missing, ["goods_received_at", "identity_document"]);
+    assert_eq!(decision["decision"], "needs_info");
+    assert!(
+        decision.get("amount").is_none() && decision.get("clause").is_none(),
+        "{decision}"
+    );
+    // The customer's needs-info email is claimed by the move, and the history names the asker.
+    let emails: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM notifications WHERE request_id = $1 AND event = 'needs_info'",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(emails, 1);
+    let (actor, reason): (String, String) = sqlx::query_as(
+        "SELECT actor, reason FROM request_events WHERE request_id = $1 AND to_state = 'needs_info'",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(actor.starts_with("support:goods-kz-support"), "{actor}");
+    assert_eq!(reason, "the photo is unreadable");
+    app.stop().await;
+}

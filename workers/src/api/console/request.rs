@@ -339,6 +339,24 @@ fn actions(
                 button type="submit" #confirm { (tr(lang, "Confirm", "Подтвердить")) }
             }
         }
+        @if confirmable {
+            form.action method="post" action={ (base) "/ask" } #ask-form {
+                h3 { (tr(lang, "Ask the customer for information", "Запросить у клиента сведения")) }
+                input type="hidden" name="csrf" value=(csrf);
+                fieldset {
+                    legend { (tr(lang, "What to ask for (the email lists each, in the customer's language)", "Что запросить (письмо перечислит каждое на языке клиента)")) }
+                    @for item in ["identity_document", "refund_application", "payment_receipt"] {
+                        label.check { input type="checkbox" name={ "ask." (item) } value="yes"; " " (item.replace('_', " ")) }
+                    }
+                    @for f in &super::apply::asked_facts(v.decision.as_ref()) {
+                        label.check { input type="checkbox" name={ "ask." (f.name()) } value="yes"; " " (f.name().replace('_', " ")) }
+                    }
+                }
+                p { label for="ask-note" { (tr(lang, "Note for the history", "Заметка в историю")) }
+                    input #ask-note name="note" maxlength="2000"; }
+                button type="submit" #ask { (tr(lang, "Ask by email", "Запросить по почте")) }
+            }
+        }
         @if supervisor && open && !matches!(state, Some(Refunded | PayoutPending | PayoutSent | ManualPayout)) {
             form.action method="post" action={ (base) "/reject" } #reject-form {
                 h3 { (tr(lang, "Reject", "Отклонить")) }
@@ -569,6 +587,30 @@ async fn run(
             .await?;
             Ok(said(&r.request, &r.message, &r.message))
         }
+        "ask" => {
+            let missing: Vec<&str> = body
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, _)| k.strip_prefix("ask."))
+                .collect();
+            let mut ask = json!({"missing": missing});
+            if let Some(note) = body.get("note") {
+                ask["note"] = note.clone();
+            }
+            let Json(v) = requests::ask(
+                state(),
+                who(),
+                path(),
+                crate::api::extract::ApiJson(parsed(&ask)?),
+            )
+            .await?;
+            Ok(said(
+                &v,
+                "The customer is asked by email; the deadline waits for their answer.",
+                "Клиенту отправлен запрос по почте; срок ждёт его ответа.",
+            ))
+        }
         "facts" => {
             let facts = super::apply::facts_json(body);
             let Json(v) = requests::add_facts(
@@ -613,7 +655,7 @@ async fn run(
             ))
         }
         other => Err(ApiError::not_found(format!(
-            "no action {other:?}; the actions are confirm, reject, withdraw, facts, bank-details, mark-paid, retry, bank-transfer and record-external"
+            "no action {other:?}; the actions are confirm, reject, withdraw, ask, facts, bank-details, mark-paid, retry, bank-transfer and record-external"
         ))),
     }
 }

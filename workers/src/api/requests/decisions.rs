@@ -333,6 +333,65 @@ pub async fn withdraw(
     .await
 }
 
+/// A person asks the customer for something more before deciding (a request in manual
+/// review or awaiting confirmation): the request waits in `needs_info` (the SLA clock paused)
+/// and the customer's email lists exactly what is asked; their answer is validated and
+/// decided again.
+#[utoipa::path(post, path = "/v1/refund-requests/{id}/ask", operation_id = "ask_customer", tag = "refund requests",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "refund request id")),
+    request_body = AskBody,
+    responses(
+        (status = 200, body = RefundRequestView),
+        JsonBodyProblems,
+        KeyProblems,
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn ask(
+    State(ctx): State<ApiContext>,
+    caller: Authenticated,
+    PathText(id): PathText,
+    ApiJson(body): ApiJson<AskBody>,
+) -> Result<Json<RefundRequestView>, ApiError> {
+    let caller = caller.require(&READERS, "ask customers for information")?;
+    let id = parse_id(&id)?;
+    let mut asked: Vec<String> = Vec::new();
+    for name in body.missing.iter().map(|m| m.trim()) {
+        if let shared::notify::MissingItem::Other(_) = shared::notify::MissingItem::from_name(name)
+        {
+            return Err(ApiError::field(
+                "missing",
+                format!(
+                    "{name:?} is not something the customer can be asked for; give fact names (reason_text, goods_received_at, ...), document kinds (identity_document, refund_application, payment_receipt) or identity problem codes"
+                ),
+            ));
+        }
+        if !asked.iter().any(|a| a == name) {
+            asked.push(name.to_string());
+        }
+    }
+    if asked.is_empty() {
+        return Err(ApiError::field(
+            "missing",
+            "say what to ask the customer for",
+        ));
+    }
+    let reason = body
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map_or_else(
+            || format!("asked the customer for: {}", asked.join(", ")),
+            str::to_owned,
+        );
+    let mut step = Move::new(RequestState::NeedsInfo, &reason, "ask the customer");
+    step.details = json!({"asked": asked});
+    step.asked = Some(asked);
+    move_to(&ctx, caller, id, step).await
+}
+
 /// A move a person makes on a request (reject, withdraw, the manual payout steps).
 pub(in crate::api) struct Move<'a> {
     pub to: RequestState,
@@ -345,6 +404,9 @@ pub(in crate::api) struct Move<'a> {
     pub details: Value,
     /// Facts to add to the request with the move.
     pub facts: Option<Value>,
+    /// What the customer is asked for (a move to `needs_info`): it becomes the stored
+    /// decision's `missing`, which the customer's email lists.
+    pub asked: Option<Vec<String>>,
 }
 
 impl<'a> Move<'a> {
@@ -356,6 +418,7 @@ impl<'a> Move<'a> {
             from: None,
             details: json!({}),
             facts: None,
+            asked: None,
         }
     }
 }
@@ -394,6 +457,20 @@ pub(in crate::api) async fn move_to(
     }
     if let Some(facts) = &m.facts {
         requests::add_facts(&mut tx, id, facts).await?;
+    }
+    if let Some(asked) = m.asked {
+        // A fresh decision that only asks: the engine's earlier answer (its amount, clause,
+        // calculation) no longer stands, and the customer's email must not quote it. The
+        // answer is validated and decided again from scratch.
+        let earlier = record.stored_decision();
+        let decision = shared::policy::StoredDecision::read(&json!({
+            "decision": "needs_info",
+            "missing": asked,
+            "policy": earlier.as_ref().and_then(|d| d.policy.clone()),
+            "policy_version": earlier.as_ref().and_then(|d| d.policy_version.clone()),
+        }))
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a needs-info decision reads back")))?;
+        requests::record_waiting(&mut tx, id, &decision, None).await?;
     }
     // The customer's email follows from the new state (`transition::apply`).
     transition::apply(

@@ -217,3 +217,21 @@ impl TextLimits for WithdrawBody {
     const TEXT: &'static [(&'static str, usize, TextShape)] =
         &[("note", NOTE_MAX, TextShape::Lines)];
 }
+
+/// What to ask the customer for.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AskBody {
+    /// Fact names, document kinds or identity problem codes, as the needs-info email words
+    /// them (`identity_document`, `goods_received_at`, ...); 1 to 10.
+    #[schema(min_items = 1, max_items = 10)]
+    pub missing: Vec<String>,
+    /// Why, for the history.
+    #[schema(max_length = 2000)]
+    pub note: Option<String>,
+}
+
+impl TextLimits for AskBody {
+    const TEXT: &'static [(&'static str, usize, TextShape)] =
+        &[("note", NOTE_MAX, TextShape::Lines)];
+}

@@ -52,6 +52,7 @@ pub fn router() -> Router<ApiContext> {
         .route("/v1/refund-requests/{id}/confirm", post(confirm))
         .route("/v1/refund-requests/{id}/reject", post(reject))
         .route("/v1/refund-requests/{id}/withdraw", post(withdraw))
+        .route("/v1/refund-requests/{id}/ask", post(ask))
 }
 
 /// The longest email address (RFC 5321's path limit).
