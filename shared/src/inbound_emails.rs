@@ -134,15 +134,7 @@ pub async fn purge(pool: &PgPool, days: u32) -> sqlx::Result<u64> {
     .execute(pool)
     .await?;
     // The copies of the emails sent to the customer about such a request go too.
-    sqlx::query!(
-        "UPDATE notifications n SET subject = NULL, body_text = NULL, body_html = NULL
-           FROM refund_requests r
-          WHERE r.id = n.request_id AND n.body_text IS NOT NULL
-            AND r.ended_at IS NOT NULL AND r.ended_at < now() - make_interval(days => $1)",
-        days as i32
-    )
-    .execute(pool)
-    .await?;
+    crate::notifications::purge_copies(pool, days).await?;
     // The confirmation written to the payer quotes what the claim said: it goes with it.
     sqlx::query!(
         "UPDATE sender_confirmations c SET subject = '', body_text = ''

@@ -235,3 +235,18 @@ pub async fn mark_failed(
     .fetch_optional(conn)
     .await
 }
+
+/// Clears the kept copies (subject, text, HTML) of the emails sent about requests that ended
+/// more than `days` days ago; the row (what was sent, when, to whom) stays for the audit.
+pub async fn purge_copies(pool: &sqlx::PgPool, days: u32) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "UPDATE notifications n SET subject = NULL, body_text = NULL, body_html = NULL
+           FROM refund_requests r
+          WHERE r.id = n.request_id AND n.body_text IS NOT NULL
+            AND r.ended_at IS NOT NULL AND r.ended_at < now() - make_interval(days => $1)",
+        days as i32
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

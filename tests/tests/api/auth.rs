@@ -97,6 +97,12 @@ async fn every_role_against_every_endpoint() {
         ),
         (
             Method::POST,
+            format!("/v1/refund-requests/{request}/ask"),
+            Some(json!({"missing": ["identity_document"]})),
+            [Allowed, Allowed, Forbidden, Forbidden],
+        ),
+        (
+            Method::POST,
             "/v1/quotes".into(),
             Some(quote),
             [Allowed, Allowed, Forbidden, Forbidden],

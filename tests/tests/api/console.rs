@@ -357,6 +357,18 @@ async fn a_form_without_the_token_or_from_another_site_changes_nothing() {
     // The answer is shown once.
     let (_, page) = console.get(&format!("/console/requests/{id}")).await;
     assert!(!page.contains("id=\"flash\""));
+
+    // A made-up id with a line break in it is answered in words, not with a broken header.
+    let (status, _) = console
+        .post(
+            "/console/requests/x%0D%0ASet-Cookie:%20a=b/withdraw",
+            &[("csrf", &console.csrf)],
+            Some(&app.address),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page) = console.get("/console").await;
+    assert!(page.contains("is not a valid id (a UUID)"), "{page}");
     app.stop().await;
 }
 

@@ -155,6 +155,22 @@ async fn email_texts_are_purged_on_the_retention_schedule() {
             .await
             .unwrap();
     assert!(body.is_some(), "a recent email of an open request is kept");
+    // The copy of an email sent to the customer about it (kept for the console).
+    sqlx::query(
+        "INSERT INTO notifications (id, request_id, event, recipient, status, subject, body_text, body_html)
+         SELECT gen_random_uuid(), id, 'received', 'payer@example.com', 'sent', 's', 't', '<p>t</p>'
+           FROM refund_requests",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    assert_eq!(shared::inbound_emails::purge(pool, 90).await.unwrap(), 0);
+    let kept: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM notifications WHERE body_text IS NOT NULL")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert!(kept > 0, "the copies of an open request's emails are kept");
     // Its request ends and 100 days pass: its email's texts go too.
     sqlx::query(
         "UPDATE refund_requests SET state = 'rejected', ended_at = now() - interval '100 days'",
@@ -170,5 +186,13 @@ async fn email_texts_are_purged_on_the_retention_schedule() {
             .await
             .unwrap();
     assert_eq!(body, None);
+    let kept: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM notifications
+          WHERE subject IS NOT NULL OR body_text IS NOT NULL OR body_html IS NOT NULL",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, 0, "the copies of the emails sent about it go with it");
     app.stop().await;
 }

@@ -238,6 +238,12 @@ pub(super) async fn answer(
     if let Err(e) = console_sessions::set_flash(&ctx.db, session.id, &flash).await {
         return ApiError::from(e).into_response();
     }
+    // `to` may carry a path segment as typed (decoded): only a clean one becomes a header.
+    let to = if HeaderValue::from_str(to).is_ok() && sign_in::safe_next(to) {
+        to
+    } else {
+        "/console"
+    };
     Redirect::to(to).into_response()
 }
 

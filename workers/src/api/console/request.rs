@@ -565,7 +565,11 @@ async fn run(
                 crate::api::extract::ApiJson(parsed(body)?),
             )
             .await?;
-            Ok(said(&r.request, &r.message, &r.message))
+            Ok(said(
+                &r.request,
+                &r.message,
+                "Выплата повторяется: сначала у шлюза проверяется, нет ли уже возврата.",
+            ))
         }
         "bank-transfer" => {
             let Json(r) = payouts::bank_transfer(
@@ -575,7 +579,11 @@ async fn run(
                 crate::api::extract::ApiJson(parsed(body)?),
             )
             .await?;
-            Ok(said(&r.request, &r.message, &r.message))
+            Ok(said(
+                &r.request,
+                &r.message,
+                "Переведено на банковский перевод.",
+            ))
         }
         "record-external" => {
             let Json(r) = payouts::record_external(
@@ -585,7 +593,11 @@ async fn run(
                 crate::api::extract::ApiJson(parsed(body)?),
             )
             .await?;
-            Ok(said(&r.request, &r.message, &r.message))
+            Ok(said(
+                &r.request,
+                &r.message,
+                "Возврат, сделанный вне системы, отмечен; клиенту сообщено.",
+            ))
         }
         "ask" => {
             let missing: Vec<&str> = body
