@@ -120,7 +120,23 @@ fn screenshots() -> PathBuf {
     dir
 }
 
+/// Keeps a screenshot of the page, after checking what a screen reader and a keyboard need:
+/// a language, one heading to start from, and a label for every control.
 async fn shot(c: &Client, name: &str) {
+    let unlabelled = c
+        .execute(
+            "const bad = [];
+             for (const e of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+               if (!e.labels || e.labels.length === 0) { bad.push(e.name || e.id || e.outerHTML); }
+             }
+             if (!document.documentElement.lang) { bad.push('<html> has no lang'); }
+             if (document.querySelectorAll('h1').length !== 1) { bad.push('not exactly one h1'); }
+             return bad;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(unlabelled, json!([]), "{name}: controls without a label, or no lang or h1");
     let png = c.screenshot().await.unwrap();
     std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
 }
