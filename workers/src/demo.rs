@@ -339,6 +339,9 @@ pub async fn run(settings: &Settings, api_url: &str) -> anyhow::Result<()> {
     }
     println!();
     println!("Where to look:");
+    println!(
+        "  console:   {api_url}/console (sign in with the key below; each request at {api_url}/console/requests/<id>)"
+    );
     println!("  statuses:  curl -H 'Authorization: Bearer <key>' {api_url}/v1/refund-requests");
     println!("  API docs:  {api_url}/docs");
     println!(

@@ -136,7 +136,11 @@ async fn shot(c: &Client, name: &str) {
         )
         .await
         .unwrap();
-    assert_eq!(unlabelled, json!([]), "{name}: controls without a label, or no lang or h1");
+    assert_eq!(
+        unlabelled,
+        json!([]),
+        "{name}: controls without a label, or no lang or h1"
+    );
     let png = c.screenshot().await.unwrap();
     std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
 }
