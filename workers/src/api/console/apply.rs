@@ -319,11 +319,15 @@ fn quote_box(lang: Language, q: &Value) -> Markup {
     html! {
         section.quote #quote aria-live="polite" {
             h2 { (tr(lang, "What the policy would decide now", "Что решат правила сейчас")) }
-            p { strong #quote-decision data-decision=(decision) { (decision) }
+            p { strong #quote-decision data-decision=(decision) { (words::decision(lang, decision)) }
                 @if let Some(a) = &amount { " · " span #quote-amount { (a) } }
                 @if let Some(due) = q.get("refund_due_by").and_then(Value::as_str) { " · " (tr(lang, "due by ", "срок ")) (due) }
             }
             blockquote { (clause) }
+            @if let Some(missing) = q.get("missing").and_then(Value::as_array).filter(|m| !m.is_empty()) {
+                p #quote-missing { (tr(lang, "It would ask the customer for: ", "У клиента запросят: "))
+                    @for (i, m) in missing.iter().filter_map(Value::as_str).enumerate() { @if i > 0 { ", " } (m.replace('_', " ")) } }
+            }
             @if q.get("requires_confirmation").and_then(Value::as_bool) == Some(true) {
                 p { (tr(lang, "A person must confirm it before the money moves.", "Перед выплатой это должен подтвердить человек.")) }
             }

@@ -22,7 +22,7 @@ use super::{Signed, answer, error_page, layout, problem_words, refusal};
 use crate::api::ApiContext;
 use crate::api::auth::Authenticated;
 use crate::api::documents::{self, DocumentView};
-use crate::api::extract::{self, OptionalJson, PathText, TextLimits};
+use crate::api::extract::{self, ApiJson, OptionalJson, PathText, TextLimits};
 use crate::api::payments::parse_id;
 use crate::api::payouts;
 use crate::api::problem::ApiError;
@@ -166,7 +166,7 @@ fn render(ctx: &ApiContext, session: &Session, l: Loaded) -> Response {
         @if let Some(d) = decision {
             section #decision {
                 h2 { (tr(lang, "Decision", "Решение")) }
-                p { strong { (text(d, "decision").unwrap_or("—")) }
+                p { strong { (text(d, "decision").map(|x| words::decision(lang, x)).unwrap_or_default()) }
                     @if let Some(rule) = text(d, "rule") { " · " (tr(lang, "rule", "правило")) " " code { (rule) } } }
                 @if let Some(cl) = customer_lang.filter(|c| *c != Language::En) {
                     @if let Some(t) = d.get("clause_translations").and_then(|t| t.get(cl.code())).and_then(Value::as_str) {
@@ -511,9 +511,6 @@ async fn run(
     body: &Value,
 ) -> Result<String, ApiError> {
     let lang = session.language;
-    let who = || Authenticated(session.caller.clone());
-    let state = || State(ctx.clone());
-    let path = || PathText(id.to_string());
     let said = |view: &RefundRequestView, en: &str, ru: &str| -> String {
         let s = state_of(view)
             .map(|s| words::state(lang, s))
@@ -523,82 +520,46 @@ async fn run(
             _ => format!("{en} The request is now: {s}."),
         }
     };
-    match action {
+    // The API's handler for this request, called as the session's key with `$body` read as
+    // the handler reads its JSON body (`$json`: `ApiJson` or `OptionalJson`).
+    macro_rules! call {
+        ($handler:path, $id:expr, $json:ident, $body:expr) => {{
+            let Json(answer) = $handler(
+                State(ctx.clone()),
+                Authenticated(session.caller.clone()),
+                $id,
+                $json(parsed($body)?),
+            )
+            .await?;
+            answer
+        }};
+    }
+    let text = || PathText(id.to_string());
+    let path = || Path(id.to_string());
+    Ok(match action {
         "confirm" => {
-            let Json(v) =
-                requests::confirm(state(), who(), path(), OptionalJson(parsed(body)?)).await?;
+            let v = call!(requests::confirm, text(), OptionalJson, body);
             let amount = v
                 .amount
                 .as_deref()
                 .map(|a| words::decimal(lang, a, v.currency.as_deref().unwrap_or("")))
                 .unwrap_or_default();
-            Ok(said(
+            said(
                 &v,
                 &format!("Confirmed: {amount} will be refunded to the card."),
                 &format!("Подтверждено: {amount} будет возвращено на карту."),
-            ))
-        }
-        "reject" => {
-            let Json(v) = requests::reject(
-                state(),
-                who(),
-                path(),
-                crate::api::extract::ApiJson(parsed(body)?),
             )
-            .await?;
-            Ok(said(
-                &v,
-                "Rejected; the customer is emailed the reason.",
-                "Отклонено; клиенту отправлена причина.",
-            ))
         }
-        "withdraw" => {
-            let Json(v) =
-                requests::withdraw(state(), who(), path(), OptionalJson(parsed(body)?)).await?;
-            Ok(said(&v, "Withdrawn.", "Отозвано."))
-        }
-        "retry" => {
-            let Json(r) = payouts::retry(
-                state(),
-                who(),
-                Path(id.to_string()),
-                crate::api::extract::ApiJson(parsed(body)?),
-            )
-            .await?;
-            Ok(said(
-                &r.request,
-                &r.message,
-                "Выплата повторяется: сначала у шлюза проверяется, нет ли уже возврата.",
-            ))
-        }
-        "bank-transfer" => {
-            let Json(r) = payouts::bank_transfer(
-                state(),
-                who(),
-                Path(id.to_string()),
-                crate::api::extract::ApiJson(parsed(body)?),
-            )
-            .await?;
-            Ok(said(
-                &r.request,
-                &r.message,
-                "Переведено на банковский перевод.",
-            ))
-        }
-        "record-external" => {
-            let Json(r) = payouts::record_external(
-                state(),
-                who(),
-                Path(id.to_string()),
-                crate::api::extract::ApiJson(parsed(body)?),
-            )
-            .await?;
-            Ok(said(
-                &r.request,
-                &r.message,
-                "Возврат, сделанный вне системы, отмечен; клиенту сообщено.",
-            ))
-        }
+        "reject" => said(
+            &call!(requests::reject, text(), ApiJson, body),
+            "Rejected; the customer is emailed the reason.",
+            "Отклонено; клиенту отправлена причина.",
+        ),
+        "withdraw" => said(
+            &call!(requests::withdraw, text(), OptionalJson, body),
+            "Withdrawn.",
+            "Отозвано.",
+        ),
         "ask" => {
             let missing: Vec<&str> = body
                 .as_object()
@@ -610,66 +571,59 @@ async fn run(
             if let Some(note) = body.get("note") {
                 ask["note"] = note.clone();
             }
-            let Json(v) = requests::ask(
-                state(),
-                who(),
-                path(),
-                crate::api::extract::ApiJson(parsed(&ask)?),
-            )
-            .await?;
-            Ok(said(
-                &v,
+            said(
+                &call!(requests::ask, text(), ApiJson, &ask),
                 "The customer is asked by email; the deadline waits for their answer.",
                 "Клиенту отправлен запрос по почте; срок ждёт его ответа.",
-            ))
-        }
-        "facts" => {
-            let facts = super::apply::facts_json(body);
-            let Json(v) = requests::add_facts(
-                state(),
-                who(),
-                path(),
-                crate::api::extract::ApiJson(parsed(&facts)?),
             )
-            .await?;
-            Ok(said(
-                &v,
-                "The facts are added; the request is checked again with them.",
-                "Данные добавлены; заявка проверяется заново.",
-            ))
         }
-        "bank-details" => {
-            let Json(v) = payouts::bank_details(
-                state(),
-                who(),
-                Path(id.to_string()),
-                crate::api::extract::ApiJson(parsed(body)?),
+        "facts" => said(
+            &call!(
+                requests::add_facts,
+                text(),
+                ApiJson,
+                &super::apply::facts_json(body)
+            ),
+            "The facts are added; the request is checked again with them.",
+            "Данные добавлены; заявка проверяется заново.",
+        ),
+        "bank-details" => said(
+            &call!(payouts::bank_details, path(), ApiJson, body),
+            "The bank details are recorded; the refund waits in the manual payouts.",
+            "Реквизиты записаны; возврат ждёт в ручных выплатах.",
+        ),
+        "mark-paid" => said(
+            &call!(payouts::mark_paid, path(), ApiJson, body),
+            "Marked paid by bank transfer; the customer is told.",
+            "Отмечено как выплаченное переводом; клиенту сообщено.",
+        ),
+        // A person's payout action says itself what it did (in English); Russian is ours.
+        "retry" => {
+            let r = call!(payouts::retry, path(), ApiJson, body);
+            said(
+                &r.request,
+                &r.message,
+                "Выплата повторяется: сначала у шлюза проверяется, нет ли уже возврата.",
             )
-            .await?;
-            Ok(said(
-                &v,
-                "The bank details are recorded; the refund waits in the manual payouts.",
-                "Реквизиты записаны; возврат ждёт в ручных выплатах.",
-            ))
         }
-        "mark-paid" => {
-            let Json(v) = payouts::mark_paid(
-                state(),
-                who(),
-                Path(id.to_string()),
-                crate::api::extract::ApiJson(parsed(body)?),
+        "bank-transfer" => {
+            let r = call!(payouts::bank_transfer, path(), ApiJson, body);
+            said(&r.request, &r.message, "Переведено на банковский перевод.")
+        }
+        "record-external" => {
+            let r = call!(payouts::record_external, path(), ApiJson, body);
+            said(
+                &r.request,
+                &r.message,
+                "Возврат, сделанный вне системы, отмечен; клиенту сообщено.",
             )
-            .await?;
-            Ok(said(
-                &v,
-                "Marked paid by bank transfer; the customer is told.",
-                "Отмечено как выплаченное переводом; клиенту сообщено.",
-            ))
         }
-        other => Err(ApiError::not_found(format!(
-            "no action {other:?}; the actions are confirm, reject, withdraw, ask, facts, bank-details, mark-paid, retry, bank-transfer and record-external"
-        ))),
-    }
+        other => {
+            return Err(ApiError::not_found(format!(
+                "no action {other:?}; the actions are confirm, reject, withdraw, ask, facts, bank-details, mark-paid, retry, bank-transfer and record-external"
+            )));
+        }
+    })
 }
 
 /// `POST /console/requests/{id}/documents`: the upload form. Its first part must be the CSRF

@@ -72,6 +72,22 @@ pub fn sla(lang: Language, s: &str) -> String {
     .to_string()
 }
 
+/// A policy decision (`approve`, `reject`, `needs_info`, `manual_review`) as a person reads it.
+pub fn decision(lang: Language, d: &str) -> String {
+    match d {
+        "approve" => tr(lang, "approve", "одобрить"),
+        "reject" => tr(lang, "reject", "отказать"),
+        "needs_info" => tr(
+            lang,
+            "ask the customer for more",
+            "запросить у клиента сведения",
+        ),
+        "manual_review" => tr(lang, "a person decides", "решает человек"),
+        other => return other.replace('_', " "),
+    }
+    .to_string()
+}
+
 /// A refund reason as a person reads it.
 pub fn reason(lang: Language, r: &str) -> String {
     match r {
