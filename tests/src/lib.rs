@@ -466,6 +466,25 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// POSTs `body` as JSON to `path` with `key`; panics with the answer unless it succeeded,
+    /// and returns its JSON.
+    pub async fn post_ok(
+        &self,
+        path: &str,
+        key: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let r = reqwest::Client::new()
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.db.drop_database().await;

@@ -215,18 +215,6 @@ async fn sign_out(c: &Client, name: &str) {
     shot(c, &format!("{name}-signed-out")).await;
 }
 
-async fn api_post(app: &TestApp, path: &str, key: &str, body: Value) -> Value {
-    let r = reqwest::Client::new()
-        .post(app.url(path))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-    r.json().await.unwrap()
-}
-
 /// A declined payout of `merchant`'s: payout_failed with its declined attempt.
 async fn declined_payout(pool: &PgPool) -> Uuid {
     let id = e2e::insert_request(pool, RequestState::PayoutFailed).await;
@@ -291,34 +279,33 @@ async fn support_and_supervisors_do_their_work_in_the_browser() {
     let saas_support = app.merchant_key(ApiRole::Support, "saas-kz").await;
 
     // A kz-saas-subscription refund waiting for a person's confirmation (§8.4).
-    let saas = api_post(
-        &app,
-        "/v1/payments",
-        &intake,
-        json!({
-            "merchant": "saas-kz", "policy": "kz-saas-subscription", "gateway": "sandbox",
-            "gateway_transaction_id": "rk-console-1", "amount": "60000.00", "currency": "KZT",
-            "paid_at": "2026-03-02T09:00:00+05:00",
-            "customer": {"email": "client@example.kz", "language": "ru"}
-        }),
-    )
-    .await;
-    let waiting = api_post(
-        &app,
-        "/v1/refund-requests",
-        &saas_support,
-        json!({
-            "payment": {"id": saas["id"]}, "reason": "withdrawal",
-            "facts": {"access_started_at": "2026-03-02", "reason_text": "сервис не подошёл"},
-            "received_at": "2026-03-10T12:00:00+05:00"
-        }),
-    )
-    .await;
+    let saas = app
+        .post_ok(
+            "/v1/payments",
+            &intake,
+            json!({
+                "merchant": "saas-kz", "policy": "kz-saas-subscription", "gateway": "sandbox",
+                "gateway_transaction_id": "rk-console-1", "amount": "60000.00", "currency": "KZT",
+                "paid_at": "2026-03-02T09:00:00+05:00",
+                "customer": {"email": "client@example.kz", "language": "ru"}
+            }),
+        )
+        .await;
+    let waiting = app
+        .post_ok(
+            "/v1/refund-requests",
+            &saas_support,
+            json!({
+                "payment": {"id": saas["id"]}, "reason": "withdrawal",
+                "facts": {"access_started_at": "2026-03-02", "reason_text": "сервис не подошёл"},
+                "received_at": "2026-03-10T12:00:00+05:00"
+            }),
+        )
+        .await;
     let waiting = waiting["id"].as_str().unwrap().to_string();
     wait_for_state(&pool, &waiting, "awaiting_confirmation").await;
     // The payment a customer quotes by phone for a new application.
-    api_post(
-        &app,
+    app.post_ok(
         "/v1/payments",
         &intake,
         json!({
@@ -445,29 +432,29 @@ async fn support_and_supervisors_do_their_work_in_the_browser() {
 
     // 4. A kz-goods-store agent uploads the customer's passport to their request.
     let goods_support = app.merchant_key(ApiRole::Support, "goods-kz").await;
-    let goods = api_post(
-        &app,
-        "/v1/payments",
-        &intake,
-        json!({
-            "merchant": "goods-kz", "policy": "kz-goods-store", "gateway": "sandbox",
-            "gateway_transaction_id": "cp-console-1", "amount": "18990.00", "currency": "KZT",
-            "paid_at": (chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339(),
-            "cardholder_name": "SEITKALI AIGERIM",
-            "customer": {"email": "aigerim.s@mail.kz", "language": "kk"}
-        }),
-    )
-    .await;
-    let goods_request = api_post(
-        &app,
-        "/v1/refund-requests",
-        &goods_support,
-        json!({
-            "payment": {"id": goods["id"]}, "reason": "not_delivered",
-            "facts": {"reason_text": "тауар жеткізілмеді"}
-        }),
-    )
-    .await;
+    let goods = app
+        .post_ok(
+            "/v1/payments",
+            &intake,
+            json!({
+                "merchant": "goods-kz", "policy": "kz-goods-store", "gateway": "sandbox",
+                "gateway_transaction_id": "cp-console-1", "amount": "18990.00", "currency": "KZT",
+                "paid_at": (chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339(),
+                "cardholder_name": "SEITKALI AIGERIM",
+                "customer": {"email": "aigerim.s@mail.kz", "language": "kk"}
+            }),
+        )
+        .await;
+    let goods_request = app
+        .post_ok(
+            "/v1/refund-requests",
+            &goods_support,
+            json!({
+                "payment": {"id": goods["id"]}, "reason": "not_delivered",
+                "facts": {"reason_text": "тауар жеткізілмеді"}
+            }),
+        )
+        .await;
     let goods_request = goods_request["id"].as_str().unwrap().to_string();
     sign_in(&c, &app, &goods_support, "4-goods").await;
     c.goto(&app.url(&format!("/console/requests/{goods_request}")))

@@ -9,15 +9,7 @@ use shared::api_keys::ApiRole;
 use e2e::{Pipeline, TestApp, TestBroker, wait_for_state};
 
 async fn post(app: &TestApp, path: &str, role: ApiRole, body: Value) -> Value {
-    let r = reqwest::Client::new()
-        .post(app.url(path))
-        .bearer_auth(app.key(role))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-    r.json().await.unwrap()
+    app.post_ok(path, app.key(role), body).await
 }
 
 async fn get(app: &TestApp, id: &str) -> Value {

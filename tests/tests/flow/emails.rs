@@ -20,15 +20,7 @@ use e2e::smtp_sink::{Answer, SmtpSink};
 use e2e::{Pipeline, TestApp, TestBroker, eventually, notify_worker, wait_for_state};
 
 async fn post(app: &TestApp, path: &str, role: ApiRole, body: Value) -> Value {
-    let r = reqwest::Client::new()
-        .post(app.url(path))
-        .bearer_auth(app.key(role))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-    r.json().await.unwrap()
+    app.post_ok(path, app.key(role), body).await
 }
 
 async fn patch_facts(app: &TestApp, id: &str, facts: Value) {
