@@ -325,12 +325,31 @@ pub async fn list_by_due_date(
     .await
 }
 
-/// The request's audit events, oldest first.
+/// The request's history, oldest first: its audit events, and an `email sent: <event>` entry
+/// (by `worker:notify`, in the state the request was in) for each email sent about it. The
+/// emails are read from `notifications`, which records each one once, so the notify stage
+/// writes no audit event of its own for them (three rows a refund fewer); each comes right
+/// after the event that was the latest when it was sent.
 pub async fn history(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Vec<Event>> {
     sqlx::query_as!(
         Event,
-        r#"SELECT at, actor, from_state AS "from", to_state AS "to", reason, details
-             FROM request_events WHERE request_id = $1 ORDER BY id"#,
+        r#"SELECT at AS "at!", actor AS "actor!", from_state AS "from", to_state AS "to!",
+                  reason, details AS "details!"
+             FROM (SELECT e.at, e.actor, e.from_state, e.to_state, e.reason, e.details,
+                          e.id AS after, 0 AS source
+                     FROM request_events e WHERE e.request_id = $1
+                   UNION ALL
+                   SELECT n.sent_at, 'worker:notify', coalesce(s.to_state, 'received'),
+                          coalesce(s.to_state, 'received'), 'email sent: ' || n.event,
+                          jsonb_build_object('event', n.event, 'seq', n.seq,
+                                             'message_id', n.email_message_id, 'status', 'sent'),
+                          coalesce(s.id, 0), 1
+                     FROM notifications n
+                     LEFT JOIN LATERAL (SELECT x.id, x.to_state FROM request_events x
+                                         WHERE x.request_id = n.request_id AND x.at <= n.sent_at
+                                         ORDER BY x.id DESC LIMIT 1) s ON true
+                    WHERE n.request_id = $1 AND n.status = 'sent' AND n.sent_at IS NOT NULL) h
+            ORDER BY after, source, at"#,
         id
     )
     .fetch_all(conn)

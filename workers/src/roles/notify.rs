@@ -14,8 +14,10 @@
 //!    own, when its message first comes.
 //! 2. In one transaction: the row is locked (`FOR UPDATE SKIP LOCKED`: a second delivery of
 //!    the same message waits for a retry tier instead of sending too), the request read, the
-//!    email sent with the row's Message-ID, the row marked `sent` (or `failed`) with an audit
-//!    event in the request's history, and the message settled in the outbox.
+//!    email sent with the row's Message-ID, the row marked `sent` (keeping the subject, text
+//!    and HTML as sent) or `failed` (with an audit event), and the message settled in the
+//!    outbox. A sent email needs no audit event: the request's history shows each `sent` row
+//!    as `email sent: <event>` (`shared::requests::history`).
 //!
 //! Which row a message maps to (`seq`): the email about an event is number N when the
 //! request's history holds N occurrences of that event so far (entries into the event's
@@ -693,7 +695,9 @@ impl Notify {
         match sent {
             // Sent now, or earlier by this process without the mark reaching the database.
             Some(Ok(())) | None => {
-                Self::mark_sent(tx, message_id, request_id, notice, pending, email, language)
+                // The row is the record: the request's history shows it as `email sent:
+                // <event>` (`requests::history`); no audit event is written for it.
+                notifications::mark_sent(tx, message_id, &email.to, language, &email.rendered)
                     .await?;
                 shared::outbox::settle(&mut *tx, message_id).await?;
                 if sent.is_none() {
@@ -1029,34 +1033,6 @@ impl Notify {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&message_id);
-    }
-
-    async fn mark_sent(
-        tx: &mut PgConnection,
-        message_id: Uuid,
-        request_id: Option<Uuid>,
-        notice: Notice,
-        pending: &Pending,
-        email: &OutgoingEmail,
-        language: Option<&str>,
-    ) -> sqlx::Result<()> {
-        if notifications::mark_sent(tx, message_id, &email.to, language, &email.rendered).await?
-            && let Some(request_id) = request_id
-        {
-            record(
-                tx,
-                request_id,
-                &format!("email sent: {}", notice.name()),
-                json!({
-                    "event": notice.name(),
-                    "seq": pending.seq,
-                    "message_id": pending.email_message_id,
-                    "status": "sent",
-                }),
-            )
-            .await?;
-        }
-        Ok(())
     }
 
     async fn record_failed(
