@@ -26,16 +26,19 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// Set to `1` to skip the browser tests where Chromium cannot be installed.
 const SKIP_VAR: &str = "REFUNDD_SKIP_CHROMIUM";
 
-/// chromedriver on a port of its own, stopped when dropped.
+/// chromedriver on a port of its own, and the browser profile it uses: stopped and removed
+/// when dropped (also when the test fails).
 struct Driver {
     child: std::process::Child,
     url: String,
+    profile: PathBuf,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
@@ -91,11 +94,16 @@ async fn start_driver() -> Option<Driver> {
     })
     .await;
     assert!(up, "chromedriver did not answer on {url}");
-    Some(Driver { child, url })
+    let profile = std::env::temp_dir().join(format!("refundd-console-{}", Uuid::new_v4()));
+    Some(Driver {
+        child,
+        url,
+        profile,
+    })
 }
 
 async fn browser(driver: &Driver) -> Client {
-    let profile = std::env::temp_dir().join(format!("refundd-console-{}", Uuid::new_v4()));
+    let profile = &driver.profile;
     let caps = json!({
         "goog:chromeOptions": {
             "binary": CHROMIUM,
