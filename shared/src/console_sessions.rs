@@ -4,7 +4,7 @@
 //! after [`IDLE`] without a page, after [`LIFETIME`] in all, or the moment its key is revoked:
 //! every lookup joins the key. Each session has its own CSRF token, which every form carries.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -40,8 +40,6 @@ pub struct Session {
     pub csrf: String,
     /// The console's language for this person.
     pub language: Language,
-    /// When it ends however busy.
-    pub expires_at: DateTime<Utc>,
     /// The answer to the last action, taken by this lookup (the next page shows none).
     pub flash: Option<Flash>,
 }
@@ -53,8 +51,6 @@ pub struct NewSession {
     pub id: Uuid,
     /// The cookie's value: `rfs_` and 64 hex digits.
     pub token: String,
-    /// When it ends however busy.
-    pub expires_at: DateTime<Utc>,
 }
 
 fn hash(token: &str) -> String {
@@ -77,24 +73,18 @@ pub async fn create(
 ) -> sqlx::Result<NewSession> {
     let id = Uuid::now_v7();
     let token = random_token("rfs_");
-    let expires_at = Utc::now() + LIFETIME;
     sqlx::query!(
-        "INSERT INTO console_sessions (id, token_hash, api_key_id, csrf, language, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO console_sessions (id, token_hash, api_key_id, csrf, language)
+         VALUES ($1, $2, $3, $4, $5)",
         id,
         hash(&token),
         caller.key_id,
         random_token(""),
         language.code(),
-        expires_at,
     )
     .execute(pool)
     .await?;
-    Ok(NewSession {
-        id,
-        token,
-        expires_at,
-    })
+    Ok(NewSession { id, token })
 }
 
 /// The live session of `token`, taking its flash. `None` when the token is unknown, signed
@@ -108,28 +98,29 @@ pub async fn find(pool: &PgPool, token: &str) -> sqlx::Result<Option<Session>> {
     // a minute, so reading pages is not a write each).
     let row = sqlx::query!(
         r#"WITH live AS (
-               SELECT s.id, s.flash
+               SELECT s.id, s.csrf, s.language, s.flash, s.last_seen_at,
+                      k.id AS key_id, k.name, k.role, k.merchant, k.all_merchants
                  FROM console_sessions s JOIN api_keys k ON k.id = s.api_key_id
                 WHERE s.token_hash = $1 AND s.signed_out_at IS NULL AND k.revoked_at IS NULL
-                  AND s.expires_at > $2 AND s.last_seen_at > $2 - $3::interval
+                  AND s.created_at > $2::timestamptz - $3::interval
+                  AND s.last_seen_at > $2::timestamptz - $4::interval
                 FOR UPDATE OF s
            ),
            seen AS (
                UPDATE console_sessions s
                   SET flash = NULL,
-                      last_seen_at = CASE WHEN s.last_seen_at < $2 - $4::interval
-                                          THEN $2 ELSE s.last_seen_at END
+                      last_seen_at = CASE WHEN live.last_seen_at < $2 - $5::interval
+                                          THEN $2 ELSE live.last_seen_at END
                  FROM live WHERE s.id = live.id
-                  AND (live.flash IS NOT NULL OR s.last_seen_at < $2 - $4::interval)
+                  AND (live.flash IS NOT NULL OR live.last_seen_at < $2 - $5::interval)
            )
-           SELECT s.id, s.csrf, s.language, s.expires_at, live.flash,
-                  k.id AS key_id, k.name, k.role, k.merchant, k.all_merchants
-             FROM live JOIN console_sessions s ON s.id = live.id
-             JOIN api_keys k ON k.id = s.api_key_id"#,
+           SELECT id, csrf, language, flash, key_id, name, role, merchant, all_merchants
+             FROM live"#,
         hash(token),
         now,
-        interval(IDLE) as _,
-        interval(SEEN_EVERY) as _,
+        LIFETIME as _,
+        IDLE as _,
+        SEEN_EVERY as _,
     )
     .fetch_optional(pool)
     .await?;
@@ -152,17 +143,8 @@ pub async fn find(pool: &PgPool, token: &str) -> sqlx::Result<Option<Session>> {
         },
         csrf: r.csrf,
         language: Language::from_code(&r.language),
-        expires_at: r.expires_at,
         flash: r.flash.and_then(|f| serde_json::from_value(f).ok()),
     }))
-}
-
-fn interval(d: Duration) -> sqlx::postgres::types::PgInterval {
-    sqlx::postgres::types::PgInterval {
-        months: 0,
-        days: 0,
-        microseconds: d.num_microseconds().unwrap_or(i64::MAX),
-    }
 }
 
 /// Keeps `flash` for the session's next page.
@@ -200,12 +182,13 @@ pub async fn sign_out(pool: &PgPool, id: Uuid) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Deletes sessions that ended more than a day ago; returns how many.
+/// Deletes the sessions not used for a day (every ended session, a day after its last page
+/// or its sign-out); returns how many.
 pub async fn purge(pool: &PgPool) -> sqlx::Result<u64> {
     let done = sqlx::query!(
         "DELETE FROM console_sessions
-          WHERE coalesce(signed_out_at, expires_at) < now() - interval '1 day'
-             OR last_seen_at < now() - interval '1 day'"
+          WHERE last_seen_at < now() - interval '1 day'
+             OR signed_out_at < now() - interval '1 day'"
     )
     .execute(pool)
     .await?;

@@ -63,6 +63,13 @@ impl RequestState {
         matches!(self, Rejected | Refunded | Withdrawn)
     }
 
+    /// New facts still count: the request is not decided yet (received or being checked:
+    /// the running validation reads them), or waits for them (`needs_info`: it is checked
+    /// again). Once decided, facts can no longer change the decision.
+    pub fn takes_new_facts(self) -> bool {
+        matches!(self, Received | Validating | NeedsInfo)
+    }
+
     /// The request is waiting on the customer: the SLA clock is stopped.
     pub fn waits_on_customer(self) -> bool {
         matches!(self, NeedsInfo | NeedsBankDetails)

@@ -394,11 +394,12 @@ pub struct Waiting {
 }
 
 /// Everything waiting on a person to finish its payout, oldest first, of one merchant or
-/// (`None`) of all: declined payouts, attempts unknown for longer than
+/// (`None`) of all (or only request `request`): declined payouts, attempts unknown for longer than
 /// [`UNKNOWN_FOR_A_PERSON_AFTER`], and manual payouts to pay by bank transfer.
 pub async fn needing_person(
     conn: &mut PgConnection,
     merchant: Option<&str>,
+    request: Option<Uuid>,
 ) -> sqlx::Result<Vec<Waiting>> {
     let cutoff = Utc::now() - UNKNOWN_FOR_A_PERSON_AFTER;
     let rows = sqlx::query!(
@@ -413,12 +414,14 @@ pub async fn needing_person(
                                   FROM payout_attempts x WHERE x.request_id = r.id
                                  ORDER BY x.created_at DESC, x.id DESC LIMIT 1) a ON true
             WHERE ($1::text IS NULL OR r.merchant = $1)
+              AND ($3::uuid IS NULL OR r.id = $3)
               AND (r.state IN ('payout_failed', 'manual_payout')
                    OR (r.state IN ('payout_pending', 'payout_sent')
                        AND a.status IN ('unknown', 'started') AND a.updated_at < $2))
             ORDER BY 11, r.id"#,
         merchant,
-        cutoff
+        cutoff,
+        request
     )
     .fetch_all(conn)
     .await?;

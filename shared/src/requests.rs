@@ -367,10 +367,7 @@ pub fn identity_expectation(
     payment: Option<&crate::payments::Payment>,
     packs: &crate::policy::PolicyPacks,
 ) -> crate::identity::Expectation {
-    let zone = payment
-        .and_then(|p| packs.get(&p.policy))
-        .map(crate::policy::PolicyPack::timezone)
-        .unwrap_or(chrono_tz::UTC);
+    let zone = packs.timezone_of(payment.map(|p| p.policy.as_str()));
     crate::identity::Expectation {
         name: payment
             .and_then(|p| p.cardholder_name.clone())

@@ -433,7 +433,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let pool = shared::db::connect(&settings.database_url, 2).await?;
             let mut conn = pool.acquire().await?;
             let rows =
-                shared::payout_person::needing_person(&mut conn, merchant.as_deref()).await?;
+                shared::payout_person::needing_person(&mut conn, merchant.as_deref(), None).await?;
             for w in &rows {
                 let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
                 println!(

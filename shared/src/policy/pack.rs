@@ -912,6 +912,13 @@ impl PolicyPacks {
         self.packs.get(id)
     }
 
+    /// The time zone dates are counted in under pack `policy`; UTC for none or an unknown one.
+    pub fn timezone_of(&self, policy: Option<&str>) -> Tz {
+        policy
+            .and_then(|p| self.get(p))
+            .map_or(chrono_tz::UTC, PolicyPack::timezone)
+    }
+
     /// Every pack, in id order.
     pub fn iter(&self) -> impl Iterator<Item = &PolicyPack> {
         self.packs.values()

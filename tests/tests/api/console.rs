@@ -401,7 +401,7 @@ async fn a_supervisor_of_one_merchant_never_sees_another_merchants_requests_on_a
     .bind(theirs)
     .execute(&pool)
     .await
-    .ok();
+    .unwrap();
     let key = app.merchant_key(ApiRole::Supervisor, "goods-kz").await;
     let console = Console::sign_in(&app, &key).await;
     let theirs_text = theirs.to_string();
@@ -671,5 +671,132 @@ async fn asking_the_customer_waits_for_them_with_exactly_what_was_chosen() {
     .unwrap();
     assert!(actor.starts_with("support:goods-kz-support"), "{actor}");
     assert_eq!(reason, "the photo is unreadable");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_page_offers_only_the_actions_its_state_allows() {
+    let app = TestApp::spawn().await;
+    let pool = app.db.pool.clone();
+    let key = app.merchant_key(ApiRole::Supervisor, "goods-kz").await;
+    let console = Console::sign_in(&app, &key).await;
+    let forms = |page: &str| -> Vec<&'static str> {
+        [
+            "confirm-form",
+            "ask-form",
+            "reject-form",
+            "withdraw-form",
+            "upload-form",
+            "facts-form",
+            "bank-details-form",
+            "mark-paid-form",
+            "retry-form",
+            "bank-transfer-form",
+            "record-external-form",
+        ]
+        .into_iter()
+        .filter(|f| page.contains(&format!("id=\"{f}\"")))
+        .collect()
+    };
+    let page_of = |state: RequestState, txn: &'static str| {
+        let pool = pool.clone();
+        let console = &console;
+        async move {
+            let (id, _) = request_of(&pool, "goods-kz", "kz-goods-store", txn, state).await;
+            (id, console.get(&format!("/console/requests/{id}")).await.1)
+        }
+    };
+
+    // Approved: only withdrawal is left to a person (facts no longer change the decision).
+    let (_, page) = page_of(RequestState::Approved, "t-approved").await;
+    assert_eq!(forms(&page), ["withdraw-form", "upload-form"]);
+    // Waiting for the customer: facts, and withdrawal.
+    let (_, page) = page_of(RequestState::NeedsInfo, "t-waiting").await;
+    assert_eq!(forms(&page), ["withdraw-form", "upload-form", "facts-form"]);
+    // Manual review: the decisions a person makes.
+    let (_, page) = page_of(RequestState::ManualReview, "t-review").await;
+    assert_eq!(
+        forms(&page),
+        [
+            "confirm-form",
+            "ask-form",
+            "reject-form",
+            "withdraw-form",
+            "upload-form"
+        ]
+    );
+    // A payout just started needs no one; a declined one offers what payout_person offers.
+    let (_, page) = page_of(RequestState::PayoutPending, "t-pending").await;
+    assert_eq!(forms(&page), ["upload-form"]);
+    let (declined, _) = page_of(RequestState::PayoutFailed, "t-declined").await;
+    sqlx::query(
+        "INSERT INTO payout_attempts (id, request_id, payment_id, idempotency_key, gateway,
+                                      amount_minor, currency, status)
+         SELECT $2, r.id, r.payment_id, 'k-declined', 'sandbox', 1000000, 'KZT', 'declined'
+           FROM refund_requests r WHERE r.id = $1",
+    )
+    .bind(declined)
+    .bind(Uuid::now_v7())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (_, page) = console.get(&format!("/console/requests/{declined}")).await;
+    assert_eq!(
+        forms(&page),
+        [
+            "upload-form",
+            "retry-form",
+            "bank-transfer-form",
+            "record-external-form"
+        ]
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ends_after_its_idle_and_absolute_limits_and_is_purged_a_day_later() {
+    let app = TestApp::spawn().await;
+    let pool = app.db.pool.clone();
+    let key = app.merchant_key(ApiRole::Support, "goods-kz").await;
+    let age = |column: &'static str, by: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(&format!(
+                "UPDATE console_sessions SET {column} = now() - interval '{by}'"
+            ))
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+
+    // 29 minutes without a page: still signed in (and seen again now).
+    let console = Console::sign_in(&app, &key).await;
+    age("last_seen_at", "29 minutes").await;
+    assert_eq!(console.get("/console").await.0, StatusCode::OK);
+    // 31 minutes: signed out by the idle limit.
+    age("last_seen_at", "31 minutes").await;
+    assert_eq!(console.get("/console").await.0, StatusCode::SEE_OTHER);
+
+    // A busy session still ends 12 hours after sign-in.
+    sqlx::query("DELETE FROM console_sessions")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let console = Console::sign_in(&app, &key).await;
+    age("created_at", "11 hours 59 minutes").await;
+    assert_eq!(console.get("/console").await.0, StatusCode::OK);
+    age("created_at", "12 hours 1 minute").await;
+    assert_eq!(console.get("/console").await.0, StatusCode::SEE_OTHER);
+
+    // A day after its last page a session is deleted; a fresh one stays.
+    age("last_seen_at", "25 hours").await;
+    let _fresh = Console::sign_in(&app, &key).await;
+    assert_eq!(shared::console_sessions::purge(&pool).await.unwrap(), 1);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM console_sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
     app.stop().await;
 }

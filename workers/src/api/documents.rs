@@ -58,7 +58,8 @@ pub fn router() -> Router<ApiContext> {
 const DOCUMENT_READERS: [ApiRole; 2] = [ApiRole::Support, ApiRole::Supervisor];
 
 /// What kinds of documents a request can carry.
-const KINDS: [&str; 3] = ["identity_document", "refund_application", "payment_receipt"];
+pub(in crate::api) const KINDS: [&str; 3] =
+    ["identity_document", "refund_application", "payment_receipt"];
 
 /// Fields read from an identity document (all optional).
 #[derive(Deserialize, Default, PartialEq, ToSchema)]

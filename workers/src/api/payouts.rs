@@ -110,7 +110,7 @@ pub async fn list_needing_person(
         ));
     }
     let mut conn = ctx.db.acquire().await?;
-    let items = payout_person::needing_person(&mut conn, caller.scope.merchant())
+    let items = payout_person::needing_person(&mut conn, caller.scope.merchant(), None)
         .await?
         .into_iter()
         .map(|w| PayoutNeedingPerson {

@@ -29,6 +29,7 @@ use crate::api::extract::{self, ApiJson, HashedJson};
 use crate::api::problem::ApiError;
 use crate::api::quotes;
 use crate::api::requests;
+use crate::api::requests::NewRefundRequest;
 
 #[derive(Deserialize)]
 pub struct Find {
@@ -63,26 +64,34 @@ fn reasons(pack: &PolicyPack) -> Vec<Reason> {
         .collect()
 }
 
-fn fact(name: &str) -> Option<FactName> {
-    FactName::ALL.iter().copied().find(|f| f.name() == name)
-}
-
 /// What the person typed, kept between "show the decision" and "submit".
-#[derive(Default)]
 struct Draft {
-    payment: Option<Payment>,
+    payment: Payment,
     reason: Option<Reason>,
-    facts: Map<String, Value>,
-    /// Facts' text as typed, by name (to show the form again as it was).
+    /// The facts as typed, by name (blank ones left out): the form shows them again as they
+    /// were, and [`facts_of`] reads them as the API takes them.
     typed: HashMap<String, String>,
     contact_email: String,
     idempotency_key: String,
 }
 
+impl Draft {
+    /// A new application on `payment`, with a key of its own.
+    fn new(payment: Payment) -> Self {
+        Draft {
+            contact_email: payment.customer_email.clone().unwrap_or_default(),
+            payment,
+            reason: None,
+            typed: HashMap::new(),
+            idempotency_key: Uuid::new_v4().to_string(),
+        }
+    }
+}
+
 /// The facts a person may be asked to give for a decision (the engine's answer): those it
 /// found missing, took as absent, or consulted; `reason_text` always. Never what the system
 /// sets itself (`identity_document_verified`, `approved_at`).
-pub(super) fn asked_facts(decision: Option<&Value>) -> Vec<FactName> {
+pub(super) fn asked_facts(decision: Option<&Value>) -> BTreeSet<FactName> {
     let mut names: BTreeSet<&str> = BTreeSet::from([FactName::ReasonText.name()]);
     if let Some(d) = decision {
         for key in ["missing", "facts_taken_absent"] {
@@ -100,44 +109,36 @@ pub(super) fn asked_facts(decision: Option<&Value>) -> Vec<FactName> {
     }
     names
         .into_iter()
-        .filter_map(fact)
+        .filter_map(|n| n.parse().ok())
         .filter(|f| !matches!(f, FactName::IdentityDocumentVerified | FactName::ApprovedAt))
         .collect()
 }
 
-/// The facts of a form's JSON body (`fact.<name>` keys, as [`facts_of`] reads them).
-pub(super) fn facts_json(body: &Value) -> Value {
-    let form: HashMap<String, String> = body
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-        .collect();
-    Value::Object(facts_of(&form).0)
+/// The facts a form states (its `fact.<name>` fields), by name, as typed; blank ones state
+/// nothing.
+pub(super) fn typed_facts(form: &HashMap<String, String>) -> HashMap<String, String> {
+    form.iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("fact.")?, v.trim())))
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
-/// The form's facts (`fact.<name>` fields), each as its kind is written in JSON. Blank ones
-/// are not stated.
-fn facts_of(form: &HashMap<String, String>) -> (Map<String, Value>, HashMap<String, String>) {
-    let mut facts = Map::new();
-    let mut typed = HashMap::new();
-    for (k, v) in form {
-        let Some(name) = k.strip_prefix("fact.") else {
-            continue;
-        };
-        let v = v.trim();
-        if v.is_empty() {
-            continue;
-        }
-        typed.insert(name.to_string(), v.to_string());
-        let value = match fact(name).map(FactName::kind) {
-            Some(FactKind::YesNo) => json!(v == "yes"),
-            Some(FactKind::Percent) => v.parse::<i64>().map(|n| json!(n)).unwrap_or(json!(v)),
-            _ => json!(v),
-        };
-        facts.insert(name.to_string(), value);
-    }
-    (facts, typed)
+/// Typed facts as the API takes them: each as its kind is written in JSON (an unknown name
+/// or a value of the wrong shape goes as typed, for the API to name).
+pub(super) fn facts_of(typed: &HashMap<String, String>) -> Value {
+    let facts: Map<String, Value> = typed
+        .iter()
+        .map(|(name, v)| {
+            let value = match name.parse().map(FactName::kind) {
+                Ok(FactKind::YesNo) => json!(v == "yes"),
+                Ok(FactKind::Percent) => v.parse::<i64>().map_or_else(|_| json!(v), |n| json!(n)),
+                _ => json!(v),
+            };
+            (name.clone(), value)
+        })
+        .collect();
+    Value::Object(facts)
 }
 
 /// `GET /console/new`: the payment search, or with `payment` the application form.
@@ -153,13 +154,7 @@ pub async fn page(
             Ok(p) => p,
             Err(e) => return error_page(lang, Some(&session), &e),
         };
-        let draft = Draft {
-            contact_email: payment.customer_email.clone().unwrap_or_default(),
-            payment: Some(payment),
-            idempotency_key: Uuid::new_v4().to_string(),
-            ..Draft::default()
-        };
-        return form_page(&ctx, &session, &draft, None);
+        return form_page(&ctx, &session, &Draft::new(payment), None);
     }
     let q = find.q.as_deref().map(str::trim).unwrap_or("");
     let found = if q.is_empty() {
@@ -219,19 +214,18 @@ fn form_page(
     quote: Option<Result<Value, String>>,
 ) -> Response {
     let lang = session.language;
-    let Some(payment) = &draft.payment else {
-        return error_page(
-            lang,
-            Some(session),
-            &ApiError::not_found("no payment chosen"),
-        );
-    };
+    let payment = &draft.payment;
     let pack = ctx.packs.get(&payment.policy);
     let offered = pack.map(reasons).unwrap_or_else(|| Reason::ALL.to_vec());
     // The facts to ask: those the engine said it needs or consulted, and any already typed.
-    let mut asked: BTreeSet<String> = draft.typed.keys().cloned().collect();
     let decided = quote.as_ref().and_then(|q| q.as_ref().ok());
-    asked.extend(asked_facts(decided).iter().map(|f| f.name().to_string()));
+    let mut asked = asked_facts(decided);
+    asked.extend(
+        draft
+            .typed
+            .keys()
+            .filter_map(|n| n.parse::<FactName>().ok()),
+    );
     let body = html! {
         h1 { (tr(lang, "New application", "Новое заявление")) }
         dl.facts #payment {
@@ -252,8 +246,8 @@ fn form_page(
                     }
                 }
             }
-            @for name in &asked {
-                @if let Some(f) = fact(name) { (fact_input(lang, f, draft.typed.get(name).map(String::as_str))) }
+            @for f in &asked {
+                (fact_input(lang, *f, draft.typed.get(f.name()).map(String::as_str)))
             }
             p {
                 label for="contact_email" { (tr(lang, "Customer's email", "Email клиента")) }
@@ -357,25 +351,21 @@ pub async fn submit(
         Ok(p) => p,
         Err(e) => return error_page(lang, Some(&session), &e),
     };
-    let (facts, typed) = facts_of(&form);
     let reason_text = form.get("reason").cloned().unwrap_or_default();
     let given_key = form
         .get("idempotency_key")
         .filter(|k| Uuid::parse_str(k).is_ok())
         .cloned();
-    let draft = Draft {
-        reason: Reason::ALL
-            .iter()
-            .copied()
-            .find(|r| r.name() == reason_text),
-        facts,
-        typed,
-        contact_email: form.get("contact_email").cloned().unwrap_or_default(),
-        idempotency_key: given_key
-            .clone()
-            .unwrap_or_else(|| Uuid::new_v4().to_string()),
-        payment: Some(payment),
-    };
+    let mut draft = Draft::new(payment);
+    draft.reason = Reason::ALL
+        .iter()
+        .copied()
+        .find(|r| r.name() == reason_text);
+    draft.typed = typed_facts(&form);
+    draft.contact_email = form.get("contact_email").cloned().unwrap_or_default();
+    if let Some(key) = &given_key {
+        draft.idempotency_key = key.clone();
+    }
     if form.get("intent").map(String::as_str) == Some("quote") {
         let quote = quote(&ctx, caller, &draft, &reason_text).await;
         return form_page(
@@ -420,7 +410,7 @@ async fn quote(
     d: &Draft,
     reason: &str,
 ) -> Result<Value, ApiError> {
-    let p = d.payment.as_ref().expect("a draft has its payment");
+    let p = &d.payment;
     let refunded = {
         let mut conn = ctx.db.acquire().await?;
         payments::committed_refunds(&mut conn, p.id, None).await?
@@ -435,7 +425,7 @@ async fn quote(
         },
         "received_at": Utc::now().to_rfc3339(),
         "reason": reason,
-        "facts": d.facts,
+        "facts": facts_of(&d.typed),
     });
     let input = extract::parse(&serde_json::to_vec(&body).expect("JSON"))?;
     let Json(decision) = quotes::quote(
@@ -447,7 +437,7 @@ async fn quote(
     Ok(serde_json::to_value(decision).expect("a decision serialises"))
 }
 
-/// Submits the draft through the API's create, with the form's idempotency key. Returns the
+/// Submits the draft as the API's create does, with the form's idempotency key. Returns the
 /// request's id (the first one's, when the same form was already sent).
 async fn create(
     ctx: &ApiContext,
@@ -455,38 +445,20 @@ async fn create(
     d: &Draft,
     reason: &str,
 ) -> Result<Uuid, ApiError> {
-    let p = d.payment.as_ref().expect("a draft has its payment");
     let mut body = json!({
-        "payment": {"id": p.id},
+        "payment": {"id": d.payment.id},
         "reason": reason,
-        "facts": d.facts,
+        "facts": facts_of(&d.typed),
     });
     if !d.contact_email.trim().is_empty() {
         body["contact"] = json!({"email": d.contact_email.trim()});
     }
     let bytes = serde_json::to_vec(&body).expect("JSON");
-    let hashed: HashedJson<requests::NewRefundRequest> = HashedJson::from_bytes(&bytes)?;
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        "idempotency-key",
-        HeaderValue::from_str(&format!("console:{}", d.idempotency_key))
-            .map_err(|_| ApiError::field("idempotency_key", "not a key this form made"))?,
-    );
-    let response = requests::create(
-        State(ctx.clone()),
-        Authenticated(caller.clone()),
-        headers,
-        hashed,
-    )
-    .await?;
-    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
-        .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("reading the create answer: {e}")))?;
-    let accepted: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("the create answer: {e}")))?;
-    accepted
-        .get("id")
-        .and_then(Value::as_str)
-        .and_then(|id| Uuid::parse_str(id).ok())
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the create answer has no id")))
+    let HashedJson(body, hash) = HashedJson::<NewRefundRequest>::from_bytes(&bytes)?;
+    // The key is a UUID this console made (checked by the caller): a valid header value.
+    let key = HeaderValue::from_str(&format!("console:{}", d.idempotency_key))
+        .map_err(|_| ApiError::field("idempotency_key", "not a key this form made"))?;
+    let done =
+        requests::submit(ctx, &Authenticated(caller.clone()), Some(&key), body, &hash).await?;
+    Ok(done.id)
 }

@@ -226,6 +226,12 @@ pub(super) fn refusal(
     ))
 }
 
+/// A form whose only field is the CSRF token (sign out, accept a sender).
+#[derive(serde::Deserialize)]
+pub struct CsrfOnly {
+    csrf: Option<String>,
+}
+
 /// Keeps `text` as the answer the next page shows, then sends the browser to `to` (303).
 pub(super) async fn answer(
     ctx: &ApiContext,
@@ -326,10 +332,6 @@ pub(super) fn layout(
     };
     let mut response = axum::response::Html(markup.into_string()).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(

@@ -25,8 +25,20 @@ use crate::api::unverified::{self, UnverifiedFilter, UnverifiedStatus};
 /// Rows of each kind read at most.
 const LIMIT: i64 = 500;
 
-/// Why an item waits on a person.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// Why an item waits on a person; its name (`at_risk`, ...) is the filter's value.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 enum Kind {
     Breached,
     AtRisk,
@@ -37,24 +49,10 @@ enum Kind {
 }
 
 impl Kind {
-    const ALL: [Kind; 6] = [
-        Kind::Breached,
-        Kind::AtRisk,
-        Kind::ManualReview,
-        Kind::AwaitingConfirmation,
-        Kind::Payout,
-        Kind::UnverifiedEmail,
-    ];
+    const ALL: &'static [Kind] = <Kind as strum::VariantArray>::VARIANTS;
 
     fn slug(self) -> &'static str {
-        match self {
-            Kind::Breached => "breached",
-            Kind::AtRisk => "at_risk",
-            Kind::ManualReview => "manual_review",
-            Kind::AwaitingConfirmation => "awaiting_confirmation",
-            Kind::Payout => "payout",
-            Kind::UnverifiedEmail => "unverified_email",
-        }
+        self.into()
     }
 
     fn label(self, lang: Language) -> &'static str {
@@ -136,13 +134,10 @@ async fn load(
             RequestState::AwaitingConfirmation => kinds.push(Kind::AwaitingConfirmation),
             _ => {}
         }
-        let amount = match (r.amount_minor, r.currency.as_deref()) {
-            (Some(minor), Some(c)) => c
-                .parse()
-                .ok()
-                .map(|c| words::money(lang, shared::money::Money::from_minor(minor, c))),
-            _ => None,
-        };
+        let amount = r
+            .amount_minor
+            .zip(r.currency.as_deref())
+            .and_then(|(minor, c)| words::money_minor(lang, minor, c));
         items.insert(
             r.id,
             Item {
@@ -162,7 +157,7 @@ async fn load(
             },
         );
     }
-    for w in payout_person::needing_person(&mut conn, merchant).await? {
+    for w in payout_person::needing_person(&mut conn, merchant, None).await? {
         let amount = match (&w.amount, &w.currency) {
             (Some(a), Some(c)) => Some(words::decimal(lang, a, c)),
             _ => None,
@@ -223,27 +218,20 @@ async fn load(
         });
     }
     // The oldest due date first; what has none (payouts, emails), oldest first after.
-    list.sort_by(|a, b| {
-        (a.due_on.is_none(), a.due_on, a.since, a.id).cmp(&(
-            b.due_on.is_none(),
-            b.due_on,
-            b.since,
-            b.id,
-        ))
-    });
+    list.sort_by_key(|i| (i.due_on.is_none(), i.due_on, i.since, i.id));
     Ok(list)
 }
 
 /// Why a payout waits, in the person's language.
 fn payout_words(lang: Language, w: &payout_person::Waiting) -> String {
-    match (w.state, w.attempt_status.as_deref()) {
-        (RequestState::ManualPayout, _) => tr(
+    match w.state {
+        RequestState::ManualPayout => tr(
             lang,
             "to pay by bank transfer",
             "оплатить банковским переводом",
         )
         .to_string(),
-        (RequestState::PayoutFailed, _) => {
+        RequestState::PayoutFailed => {
             let said = w.decline_reason.as_deref().unwrap_or("");
             format!(
                 "{}{}{}",
@@ -289,10 +277,7 @@ pub async fn page(
         Ok(items) => items,
         Err(e) => return error_page(lang, Some(&session), &e),
     };
-    let kind = filters
-        .kind
-        .as_deref()
-        .and_then(|k| Kind::ALL.into_iter().find(|x| x.slug() == k));
+    let kind = filters.kind.as_deref().and_then(|k| k.parse::<Kind>().ok());
     let mut counts: BTreeMap<String, BTreeMap<Kind, usize>> = BTreeMap::new();
     for item in &items {
         let m = item.merchant.clone().unwrap_or_else(|| "—".into());
@@ -321,7 +306,7 @@ pub async fn page(
                     @for (m, per) in &counts {
                         tr {
                             th scope="row" { (m) }
-                            @for k in Kind::ALL { td { (per.get(&k).copied().unwrap_or(0)) } }
+                            @for k in Kind::ALL { td { (per.get(k).copied().unwrap_or(0)) } }
                         }
                     }
                 }
@@ -332,7 +317,7 @@ pub async fn page(
             select #kind name="kind" {
                 option value="" { (tr(lang, "everything", "всё")) }
                 @for k in Kind::ALL {
-                    option value=(k.slug()) selected[kind == Some(k)] { (k.label(lang)) }
+                    option value=(k.slug()) selected[kind == Some(*k)] { (k.label(lang)) }
                 }
             }
             @if scope.merchant().is_none() {
@@ -405,11 +390,6 @@ pub async fn page(
     )
 }
 
-#[derive(Deserialize)]
-pub struct Csrf {
-    csrf: Option<String>,
-}
-
 /// `POST /console/emails/{id}/accept`: accepts an unverified email as the API does (it opens
 /// or joins a request), then shows that request.
 pub async fn accept_email(
@@ -417,7 +397,7 @@ pub async fn accept_email(
     Signed(session): Signed,
     axum::extract::Path(id): axum::extract::Path<String>,
     headers: axum::http::HeaderMap,
-    axum::Form(form): axum::Form<Csrf>,
+    axum::Form(form): axum::Form<super::CsrfOnly>,
 ) -> Response {
     let lang = session.language;
     if let Some(refused) = super::refusal(&headers, &session, form.csrf.as_deref()) {

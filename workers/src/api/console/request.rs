@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use shared::api_keys::{ApiRole, Caller};
 use shared::console_sessions::Session;
 use shared::language::Language;
-use shared::lifecycle::RequestState;
+use shared::lifecycle::{RequestState, check_transition};
 
 use super::words::{self, tr};
 use super::{Signed, answer, error_page, layout, problem_words, refusal};
@@ -54,6 +54,10 @@ struct Email {
 /// Everything the page shows, read as the session's key.
 struct Loaded {
     view: RefundRequestView,
+    /// What a person may do about its payout now (`retry`, `record-external`,
+    /// `bank-transfer`, `mark-paid`), as `payout_person` says; empty when the payout needs
+    /// no one.
+    payout_actions: Vec<&'static str>,
     documents: Vec<DocumentView>,
     attempts: Vec<Attempt>,
     emails: Vec<Email>,
@@ -82,6 +86,11 @@ async fn load(ctx: &ApiContext, caller: &Caller, id: &str) -> Result<Loaded, Api
     )
     .fetch_all(&mut *conn)
     .await?;
+    let payout_actions = shared::payout_person::needing_person(&mut conn, None, Some(view.id))
+        .await?
+        .into_iter()
+        .flat_map(|w| w.actions)
+        .collect();
     let emails = sqlx::query_as!(
         Email,
         r#"SELECT id, event, recipient, language, status, error, created_at, sent_at
@@ -92,18 +101,11 @@ async fn load(ctx: &ApiContext, caller: &Caller, id: &str) -> Result<Loaded, Api
     .await?;
     Ok(Loaded {
         view,
+        payout_actions,
         documents: docs.items,
         attempts,
         emails,
     })
-}
-
-/// The time zone the request's dates are counted in: its policy pack's.
-fn zone(ctx: &ApiContext, policy: Option<&str>) -> chrono_tz::Tz {
-    policy
-        .and_then(|p| ctx.packs.get(p))
-        .map(shared::policy::PolicyPack::timezone)
-        .unwrap_or(chrono_tz::UTC)
 }
 
 /// `GET /console/requests/{id}`.
@@ -130,7 +132,7 @@ fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 fn render(ctx: &ApiContext, session: &Session, l: Loaded) -> Response {
     let lang = session.language;
     let v = &l.view;
-    let tz = zone(ctx, v.policy.as_deref());
+    let tz = ctx.packs.timezone_of(v.policy.as_deref());
     let state = state_of(v);
     let role = session.caller.role;
     let supervisor = role == ApiRole::Supervisor;
@@ -193,7 +195,7 @@ fn render(ctx: &ApiContext, session: &Session, l: Loaded) -> Response {
         }
         section #actions {
             h2 { (tr(lang, "Actions", "Действия")) }
-            (actions(session, v, state, supervisor, &base, amount_words.as_deref()))
+            (actions(session, v, state, supervisor, &l.payout_actions, &base, amount_words.as_deref()))
         }
         section #documents {
             h2 { (tr(lang, "Documents", "Документы")) }
@@ -230,7 +232,7 @@ fn render(ctx: &ApiContext, session: &Session, l: Loaded) -> Response {
                     tbody { @for a in &l.attempts { tr {
                         td { (words::moment(lang, a.created_at, tz)) }
                         td { (a.gateway) br; small { code { (a.idempotency_key) } } }
-                        td.num { (currency_minor(lang, a.amount_minor, &a.currency)) }
+                        td.num { (words::money_minor(lang, a.amount_minor, &a.currency).unwrap_or_default()) }
                         td { (a.status) }
                         td { (a.gateway_ref.as_deref().unwrap_or("")) @if let Some(r) = &a.decline_reason { " · " (r) } }
                         td { (words::moment(lang, a.updated_at, tz)) }
@@ -283,13 +285,6 @@ fn render(ctx: &ApiContext, session: &Session, l: Loaded) -> Response {
     )
 }
 
-fn currency_minor(lang: Language, minor: i64, currency: &str) -> String {
-    match currency.parse() {
-        Ok(c) => words::money(lang, shared::money::Money::from_minor(minor, c)),
-        Err(_) => format!("{minor} {currency}"),
-    }
-}
-
 fn pairs(map: &Map<String, Value>) -> Markup {
     html! {
         dl.pairs {
@@ -302,11 +297,14 @@ fn pairs(map: &Map<String, Value>) -> Markup {
 }
 
 /// The forms the person's role may use in the request's state.
+/// Which forms show follows the rules the actions themselves check: the lifecycle's legal
+/// moves, `RequestState::takes_new_facts`, and `payout_person`'s actions for the payout.
 fn actions(
     session: &Session,
     v: &RefundRequestView,
     state: Option<RequestState>,
     supervisor: bool,
+    payout_actions: &[&str],
     base: &str,
     amount: Option<&str>,
 ) -> Markup {
@@ -314,12 +312,10 @@ fn actions(
     let lang = session.language;
     let csrf = &session.csrf;
     let open = state.is_some_and(|s| !s.is_final());
+    let may_move = |to| state.is_some_and(|s| check_transition(s, to).is_ok());
+    // A decision waiting for a person (the API's confirm takes these two).
     let confirmable = matches!(state, Some(AwaitingConfirmation | ManualReview));
-    let payout_stuck = matches!(state, Some(PayoutFailed | PayoutPending | PayoutSent));
-    let withdrawable = matches!(
-        state,
-        Some(Received | Validating | NeedsInfo | Approved | AwaitingConfirmation | ManualReview)
-    );
+    let payout = |action: &str| supervisor && payout_actions.contains(&action);
     let raw_amount = v.amount.clone().unwrap_or_default();
     html! {
         @if !open { p { (tr(lang, "The request is finished; nothing is left to do.", "Заявка завершена; делать больше нечего.")) } }
@@ -345,8 +341,8 @@ fn actions(
                 input type="hidden" name="csrf" value=(csrf);
                 fieldset {
                     legend { (tr(lang, "What to ask for (the email lists each, in the customer's language)", "Что запросить (письмо перечислит каждое на языке клиента)")) }
-                    @for item in ["identity_document", "refund_application", "payment_receipt"] {
-                        label.check { input type="checkbox" name={ "ask." (item) } value="yes"; " " (item.replace('_', " ")) }
+                    @for kind in documents::KINDS {
+                        label.check { input type="checkbox" name={ "ask." (kind) } value="yes"; " " (words::document_kind(lang, kind)) }
                     }
                     @for f in &super::apply::asked_facts(v.decision.as_ref()) {
                         label.check { input type="checkbox" name={ "ask." (f.name()) } value="yes"; " " (f.name().replace('_', " ")) }
@@ -357,7 +353,7 @@ fn actions(
                 button type="submit" #ask { (tr(lang, "Ask by email", "Запросить по почте")) }
             }
         }
-        @if supervisor && open && !matches!(state, Some(Refunded | PayoutPending | PayoutSent | ManualPayout)) {
+        @if supervisor && may_move(Rejected) {
             form.action method="post" action={ (base) "/reject" } #reject-form {
                 h3 { (tr(lang, "Reject", "Отклонить")) }
                 input type="hidden" name="csrf" value=(csrf);
@@ -366,7 +362,7 @@ fn actions(
                 button type="submit" { (tr(lang, "Reject", "Отклонить")) }
             }
         }
-        @if withdrawable {
+        @if may_move(Withdrawn) {
             form.action method="post" action={ (base) "/withdraw" } #withdraw-form {
                 h3 { (tr(lang, "Withdraw at the customer's request", "Отозвать по просьбе клиента")) }
                 input type="hidden" name="csrf" value=(csrf);
@@ -381,9 +377,7 @@ fn actions(
                 input type="hidden" name="csrf" value=(csrf);
                 p { label for="upload-kind" { (tr(lang, "Kind", "Вид")) }
                     select #upload-kind name="kind" {
-                        option value="identity_document" { (tr(lang, "identity document (passport, ID card)", "удостоверение личности (паспорт, ID-карта)")) }
-                        option value="refund_application" { (tr(lang, "refund application", "заявление на возврат")) }
-                        option value="payment_receipt" { (tr(lang, "payment receipt", "чек об оплате")) }
+                        @for kind in documents::KINDS { option value=(kind) { (words::document_kind(lang, kind)) } }
                     } }
                 p { label for="upload-file" { (tr(lang, "File (JPEG, PNG or PDF, at most 10 MiB)", "Файл (JPEG, PNG или PDF, до 10 МиБ)")) }
                     input #upload-file type="file" name="file" accept="image/jpeg,image/png,application/pdf" required; }
@@ -391,7 +385,7 @@ fn actions(
                 button type="submit" #upload { (tr(lang, "Upload", "Загрузить")) }
             }
         }
-        @if open && !matches!(state, Some(Refunded | PayoutPending | PayoutSent | ManualPayout | NeedsBankDetails)) {
+        @if state.is_some_and(RequestState::takes_new_facts) {
             form.action method="post" action={ (base) "/facts" } #facts-form {
                 h3 { (tr(lang, "Add facts", "Добавить данные")) }
                 input type="hidden" name="csrf" value=(csrf);
@@ -413,7 +407,7 @@ fn actions(
                 button type="submit" { (tr(lang, "Record", "Записать")) }
             }
         }
-        @if supervisor && matches!(state, Some(ManualPayout)) {
+        @if payout("mark-paid") {
             form.action method="post" action={ (base) "/mark-paid" } #mark-paid-form {
                 h3 { (tr(lang, "Mark paid by bank transfer", "Отметить выплату переводом")) }
                 input type="hidden" name="csrf" value=(csrf);
@@ -422,7 +416,7 @@ fn actions(
                 button type="submit" { (tr(lang, "Mark paid", "Отметить")) }
             }
         }
-        @if supervisor && payout_stuck {
+        @if payout("retry") {
             form.action method="post" action={ (base) "/retry" } #retry-form {
                 h3 { (tr(lang, "Retry the payout", "Повторить выплату")) }
                 input type="hidden" name="csrf" value=(csrf);
@@ -430,6 +424,8 @@ fn actions(
                     input #retry-reason name="reason" required maxlength="500"; }
                 button type="submit" { (tr(lang, "Retry", "Повторить")) }
             }
+        }
+        @if payout("bank-transfer") {
             form.action method="post" action={ (base) "/bank-transfer" } #bank-transfer-form {
                 h3 { (tr(lang, "Pay by bank transfer instead", "Выплатить банковским переводом")) }
                 input type="hidden" name="csrf" value=(csrf);
@@ -441,6 +437,8 @@ fn actions(
                     input #bt-holder name="account_holder" maxlength="200"; }
                 button type="submit" #bank-transfer { (tr(lang, "Switch to bank transfer", "Перевести на банковский перевод")) }
             }
+        }
+        @if payout("record-external") {
             form.action method="post" action={ (base) "/record-external" } #record-external-form {
                 h3 { (tr(lang, "Record a refund made outside", "Отметить возврат, сделанный вне системы")) }
                 input type="hidden" name="csrf" value=(csrf);
@@ -471,8 +469,8 @@ fn parsed<T: DeserializeOwned + TextLimits>(body: &Value) -> Result<T, ApiError>
     extract::parse(&serde_json::to_vec(body).expect("a JSON value serialises"))
 }
 
-/// `POST /console/requests/{id}/{action}`: confirm, reject, withdraw, retry, bank-transfer,
-/// record-external.
+/// `POST /console/requests/{id}/{action}`: confirm, reject, withdraw, ask, facts,
+/// bank-details, mark-paid, retry, bank-transfer, record-external.
 pub async fn act(
     State(ctx): State<ApiContext>,
     Signed(session): Signed,
@@ -495,7 +493,7 @@ pub async fn act(
         return refused;
     }
     let to = format!("/console/requests/{id}");
-    let done = run(&ctx, &session, &id, &action, &body_of(&form)).await;
+    let done = run(&ctx, &session, &id, &action, &form).await;
     let (ok, text) = match done {
         Ok(text) => (true, text),
         Err(e) => (false, problem_words(lang, &e)),
@@ -508,9 +506,10 @@ async fn run(
     session: &Session,
     id: &str,
     action: &str,
-    body: &Value,
+    form: &HashMap<String, String>,
 ) -> Result<String, ApiError> {
     let lang = session.language;
+    let body = &body_of(form);
     let said = |view: &RefundRequestView, en: &str, ru: &str| -> String {
         let s = state_of(view)
             .map(|s| words::state(lang, s))
@@ -561,12 +560,7 @@ async fn run(
             "Отозвано.",
         ),
         "ask" => {
-            let missing: Vec<&str> = body
-                .as_object()
-                .into_iter()
-                .flatten()
-                .filter_map(|(k, _)| k.strip_prefix("ask."))
-                .collect();
+            let missing: Vec<&str> = form.keys().filter_map(|k| k.strip_prefix("ask.")).collect();
             let mut ask = json!({"missing": missing});
             if let Some(note) = body.get("note") {
                 ask["note"] = note.clone();
@@ -582,7 +576,7 @@ async fn run(
                 requests::add_facts,
                 text(),
                 ApiJson,
-                &super::apply::facts_json(body)
+                &super::apply::facts_of(&super::apply::typed_facts(form))
             ),
             "The facts are added; the request is checked again with them.",
             "Данные добавлены; заявка проверяется заново.",
@@ -640,14 +634,8 @@ pub async fn upload(
     let mut multipart = match multipart {
         Ok(m) => m,
         Err(e) => {
-            return answer(
-                &ctx,
-                &session,
-                false,
-                format!("{} {}", tr(lang, "Not done:", "Не сделано:"), e.body_text()),
-                &to,
-            )
-            .await;
+            let e = ApiError::unsupported_media(e.body_text());
+            return answer(&ctx, &session, false, problem_words(lang, &e), &to).await;
         }
     };
     // The token comes first in the form, so nothing else is read before it is checked.
@@ -706,10 +694,6 @@ pub async fn document(
     Signed(session): Signed,
     Path((id, document_id)): Path<(String, String)>,
 ) -> Response {
-    let lang = session.language;
-    if let Err(e) = parse_id(&id) {
-        return error_page(lang, Some(&session), &e);
-    }
     match documents::download(
         State(ctx.clone()),
         Authenticated(session.caller.clone()),
@@ -718,9 +702,8 @@ pub async fn document(
     .await
     {
         Ok(response) => response,
-        Err(e) => error_page(lang, Some(&session), &e),
+        Err(e) => error_page(session.language, Some(&session), &e),
     }
-    .into_response()
 }
 
 struct SentEmail {

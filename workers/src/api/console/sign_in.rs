@@ -42,11 +42,8 @@ fn browser_language(headers: &HeaderMap) -> Language {
         .unwrap_or(Language::En)
 }
 
-fn form_page(lang: Language, next: &str, problem: Option<&str>) -> Response {
-    form_page_with(lang, next, problem, false)
-}
-
-fn form_page_with(lang: Language, next: &str, problem: Option<&str>, signed_out: bool) -> Response {
+/// The sign-in form, saying why the last try failed (`problem`) or that the person signed out.
+fn form_page(lang: Language, next: &str, problem: Option<&str>, signed_out: bool) -> Response {
     let body = html! {
         h1 { (tr(lang, "Sign in to the refunds console", "Вход в консоль возвратов")) }
         @if signed_out {
@@ -62,8 +59,8 @@ fn form_page_with(lang: Language, next: &str, problem: Option<&str>, signed_out:
                 input #key name="key" type="password" autocomplete="off" required autofocus
                     aria-describedby="key-help";
                 small #key-help { (tr(lang,
-                    "The rfd_… key your administrator gave you (refundd keys create). It is checked once; the console then keeps a session, not the key.",
-                    "Ключ rfd_…, выданный администратором (refundd keys create). Он проверяется один раз; дальше консоль хранит сессию, а не ключ.")) }
+                    "The rfd_… key your administrator gave you (refundd api-key create). It is checked once; the console then keeps a session, not the key.",
+                    "Ключ rfd_…, выданный администратором (refundd api-key create). Он проверяется один раз; дальше консоль хранит сессию, а не ключ.")) }
             }
             p {
                 label for="language" { (tr(lang, "Language", "Язык")) }
@@ -82,7 +79,7 @@ fn form_page_with(lang: Language, next: &str, problem: Option<&str>, signed_out:
 /// `GET /console/sign-in`: the form.
 pub async fn form(headers: HeaderMap, Query(q): Query<Next>) -> Response {
     let next = q.next.filter(|n| safe_next(n)).unwrap_or("/console".into());
-    form_page_with(
+    form_page(
         browser_language(&headers),
         &next,
         None,
@@ -123,6 +120,7 @@ pub async fn submit(
                     "This sign-in form came from another site; nothing was done. Open the console's own page and sign in there.",
                     "Эта форма входа пришла с другого сайта; ничего не сделано. Откройте страницу консоли и войдите там.",
                 )),
+                false,
             ),
         );
     }
@@ -139,7 +137,7 @@ pub async fn submit(
                     "Слишком много неверных ключей отсюда; подождите минуту и попробуйте снова.").to_string(),
                 _ => e.problem().detail,
             };
-            return with_status(e.status(), form_page(lang, &next, Some(&text)));
+            return with_status(e.status(), form_page(lang, &next, Some(&text), false));
         }
     };
     if !CONSOLE_ROLES.contains(&caller.role) {
@@ -153,7 +151,10 @@ pub async fn submit(
                 caller.role
             ),
         };
-        return with_status(StatusCode::FORBIDDEN, form_page(lang, &next, Some(&text)));
+        return with_status(
+            StatusCode::FORBIDDEN,
+            form_page(lang, &next, Some(&text), false),
+        );
     }
     let session = match console_sessions::create(&ctx.db, &caller, lang).await {
         Ok(s) => s,
@@ -178,17 +179,12 @@ pub async fn submit(
     response
 }
 
-#[derive(Deserialize)]
-pub struct Csrf {
-    csrf: Option<String>,
-}
-
 /// `POST /console/sign-out`: ends the session; its cookie opens nothing after.
 pub async fn sign_out(
     State(ctx): State<ApiContext>,
     Signed(session): Signed,
     headers: HeaderMap,
-    Form(f): Form<Csrf>,
+    Form(f): Form<super::CsrfOnly>,
 ) -> Response {
     if let Some(refused) = super::refusal(&headers, &session, f.csrf.as_deref()) {
         return refused;

@@ -88,6 +88,21 @@ pub fn decision(lang: Language, d: &str) -> String {
     .to_string()
 }
 
+/// A kind of document (`identity_document`, ...) as a person reads it.
+pub fn document_kind(lang: Language, kind: &str) -> String {
+    match kind {
+        "identity_document" => tr(
+            lang,
+            "identity document (passport, ID card)",
+            "удостоверение личности (паспорт, ID-карта)",
+        ),
+        "refund_application" => tr(lang, "refund application", "заявление на возврат"),
+        "payment_receipt" => tr(lang, "payment receipt", "чек об оплате"),
+        other => return other.replace('_', " "),
+    }
+    .to_string()
+}
+
 /// A refund reason as a person reads it.
 pub fn reason(lang: Language, r: &str) -> String {
     match r {
@@ -127,6 +142,13 @@ pub fn moment(lang: Language, at: DateTime<Utc>, tz: Tz) -> String {
 pub fn money(lang: Language, m: Money) -> String {
     let currency: Currency = m.currency();
     decimal(lang, &m.amount_text(), currency.code())
+}
+
+/// An amount in integer minor units of `currency` (a code as stored), as [`money`] writes
+/// it; `None` when the currency is unknown.
+pub fn money_minor(lang: Language, minor: i64, currency: &str) -> Option<String> {
+    let currency: Currency = currency.trim().parse().ok()?;
+    Some(money(lang, Money::from_minor(minor, currency)))
 }
 
 /// A decimal text such as `12000.50` (as the API writes amounts) with `currency`, grouped

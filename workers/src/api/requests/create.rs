@@ -30,7 +30,7 @@ pub(super) async fn find_payment(
         })
 }
 
-pub(super) fn accepted(id: Uuid, replayed: bool) -> Response {
+fn accepted(id: Uuid, replayed: bool) -> Response {
     let status_url = format!("/v1/refund-requests/{id}");
     let mut response = (
         StatusCode::ACCEPTED,
@@ -52,12 +52,13 @@ pub(super) fn accepted(id: Uuid, replayed: bool) -> Response {
     response
 }
 
-/// The `Idempotency-Key` header, scoped to the caller's key so clients cannot collide.
-pub(super) fn idempotency_key(
-    headers: &HeaderMap,
+/// An idempotency key as given (the `Idempotency-Key` header), scoped to the caller's key so
+/// clients cannot collide.
+fn idempotency_key(
+    value: Option<&HeaderValue>,
     caller: &Caller,
 ) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else {
+    let Some(value) = value else {
         return Ok(None);
     };
     let key = value
@@ -75,9 +76,12 @@ pub(super) fn idempotency_key(
 }
 
 /// What a replayed key answers: the same request for the same body, 409 for another.
-pub(super) fn replay(existing: RequestRecord, hash: &str) -> Result<Response, ApiError> {
+fn replay(existing: RequestRecord, hash: &str) -> Result<Submitted, ApiError> {
     if existing.request_hash.as_deref() == Some(hash) {
-        Ok(accepted(existing.id, true))
+        Ok(Submitted {
+            id: existing.id,
+            replayed: true,
+        })
     } else {
         Err(ApiError::conflict(
             "idempotency-key-reused",
@@ -106,13 +110,33 @@ pub async fn create(
     headers: HeaderMap,
     HashedJson(body, hash): HashedJson<NewRefundRequest>,
 ) -> Result<Response, ApiError> {
+    let done = submit(&ctx, &caller, headers.get("idempotency-key"), body, &hash).await?;
+    Ok(accepted(done.id, done.replayed))
+}
+
+/// An application accepted: its request, and whether an earlier call with the same key and
+/// body made it.
+pub(in crate::api) struct Submitted {
+    pub id: Uuid,
+    pub replayed: bool,
+}
+
+/// What `POST /v1/refund-requests` does, for the API and the console alike: `key` is the
+/// idempotency key as given, `hash` the canonical body's ([`HashedJson`]).
+pub(in crate::api) async fn submit(
+    ctx: &ApiContext,
+    caller: &Authenticated,
+    key: Option<&HeaderValue>,
+    body: NewRefundRequest,
+    hash: &str,
+) -> Result<Submitted, ApiError> {
     let caller = caller.require(&READERS, "submit refund applications")?;
-    let key = idempotency_key(&headers, caller)?;
+    let key = idempotency_key(key, caller)?;
     let mut tx = ctx.db.begin().await?;
     if let Some(key) = &key
         && let Some(existing) = requests::find_by_idempotency_key(&mut tx, key).await?
     {
-        return replay(existing, &hash);
+        return replay(existing, hash);
     }
     let payment = find_payment(&mut tx, caller, &body.payment).await?;
 
@@ -184,7 +208,7 @@ pub async fn create(
         contact_email: email,
         language,
         idempotency_key: key.clone(),
-        request_hash: Some(hash.clone()),
+        request_hash: Some(hash.to_string()),
     };
     let messages = [
         OutboxMessage::from(WorkMessage::new(Stage::Validate, id).with_version(1)),
@@ -205,14 +229,17 @@ pub async fn create(
                     .ok_or_else(|| {
                         ApiError::internal(anyhow::anyhow!("idempotency row vanished"))
                     })?;
-            return replay(existing, &hash);
+            return replay(existing, hash);
         }
         Err(e) => return Err(e.into()),
     }
-    engine_accepts(&ctx, &mut tx, id).await?;
+    engine_accepts(ctx, &mut tx, id).await?;
     tx.commit().await?;
     tracing::info!(request_id = %id, merchant = payment.merchant, "refund application accepted");
-    Ok(accepted(id, false))
+    Ok(Submitted {
+        id,
+        replayed: false,
+    })
 }
 
 /// Runs the policy engine's checks over request `id` as it stands in this transaction:

@@ -58,6 +58,15 @@ pub async fn add_facts(
     let mut tx = ctx.db.begin().await?;
     let (record, version) = lock(&mut tx, caller, id).await?;
     let state = record.state();
+    if !state.takes_new_facts() {
+        return Err(ApiError::conflict(
+            "already-decided",
+            format!(
+                "the request is {}; new facts can no longer change its decision",
+                record.state
+            ),
+        ));
+    }
     let mut merged = record.facts.clone();
     if let (Some(target), Some(source)) = (merged.as_object_mut(), added.as_object()) {
         for (k, v) in source {
@@ -66,36 +75,24 @@ pub async fn add_facts(
     }
     requests::replace_facts(&mut tx, id, &merged).await?;
     engine_accepts(&ctx, &mut tx, id).await?;
-    match state {
-        RequestState::NeedsInfo => {
-            let validate = WorkMessage::new(Stage::Validate, id).with_version(version + 1);
-            transition::apply(
-                &mut tx,
-                &Transition {
-                    request_id: id,
-                    expected_version: version,
-                    from: state,
-                    to: RequestState::Validating,
-                    actor: &caller.actor(),
-                    reason: Some("missing facts added"),
-                    details: json!({"facts_added": added}),
-                },
-                &[validate.into()],
-            )
-            .await?;
-        }
-        RequestState::Received | RequestState::Validating => {
-            // Not decided yet: the running validation will see the new facts.
-        }
-        _ => {
-            return Err(ApiError::conflict(
-                "already-decided",
-                format!(
-                    "the request is {}; new facts can no longer change its decision",
-                    record.state
-                ),
-            ));
-        }
+    // Received or being checked: the running validation reads the new facts. Waiting for
+    // them: checked again.
+    if state == RequestState::NeedsInfo {
+        let validate = WorkMessage::new(Stage::Validate, id).with_version(version + 1);
+        transition::apply(
+            &mut tx,
+            &Transition {
+                request_id: id,
+                expected_version: version,
+                from: state,
+                to: RequestState::Validating,
+                actor: &caller.actor(),
+                reason: Some("missing facts added"),
+                details: json!({"facts_added": added}),
+            },
+            &[validate.into()],
+        )
+        .await?;
     }
     tx.commit().await?;
     let mut conn = ctx.db.acquire().await?;
