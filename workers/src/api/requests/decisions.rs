@@ -383,9 +383,17 @@ pub async fn ask(
             || format!("asked the customer for: {}", asked.join(", ")),
             str::to_owned,
         );
+    // A fresh decision that only asks: the engine's earlier answer (its amount, clause,
+    // calculation) no longer stands, and the customer's email must not quote it. The answer
+    // is validated and decided again from scratch.
+    let decision = shared::policy::StoredDecision::read(&json!({
+        "decision": "needs_info",
+        "missing": asked,
+    }))
+    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a needs-info decision reads back")))?;
     let mut step = Move::new(RequestState::NeedsInfo, &reason, "ask the customer");
     step.details = json!({"asked": asked});
-    step.asked = Some(asked);
+    step.decision = Some(decision);
     move_to(&ctx, caller, id, step).await
 }
 
@@ -401,9 +409,9 @@ pub(in crate::api) struct Move<'a> {
     pub details: Value,
     /// Facts to add to the request with the move.
     pub facts: Option<Value>,
-    /// What the customer is asked for (a move to `needs_info`): it becomes the stored
-    /// decision's `missing`, which the customer's email lists.
-    pub asked: Option<Vec<String>>,
+    /// The decision the request holds from the move on (what the customer's email about the
+    /// new state quotes and lists); without one the stored decision stays.
+    pub decision: Option<shared::policy::StoredDecision>,
 }
 
 impl<'a> Move<'a> {
@@ -415,7 +423,7 @@ impl<'a> Move<'a> {
             from: None,
             details: json!({}),
             facts: None,
-            asked: None,
+            decision: None,
         }
     }
 }
@@ -455,19 +463,8 @@ pub(in crate::api) async fn move_to(
     if let Some(facts) = &m.facts {
         requests::add_facts(&mut tx, id, facts).await?;
     }
-    if let Some(asked) = m.asked {
-        // A fresh decision that only asks: the engine's earlier answer (its amount, clause,
-        // calculation) no longer stands, and the customer's email must not quote it. The
-        // answer is validated and decided again from scratch.
-        let earlier = record.stored_decision();
-        let decision = shared::policy::StoredDecision::read(&json!({
-            "decision": "needs_info",
-            "missing": asked,
-            "policy": earlier.as_ref().and_then(|d| d.policy.clone()),
-            "policy_version": earlier.as_ref().and_then(|d| d.policy_version.clone()),
-        }))
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a needs-info decision reads back")))?;
-        requests::record_waiting(&mut tx, id, &decision, None).await?;
+    if let Some(decision) = &m.decision {
+        requests::record_waiting(&mut tx, id, decision, None).await?;
     }
     // The customer's email follows from the new state (`transition::apply`).
     transition::apply(
