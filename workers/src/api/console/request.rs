@@ -296,9 +296,29 @@ fn pairs(map: &Map<String, Value>) -> Markup {
     }
 }
 
-/// The forms the person's role may use in the request's state.
-/// Which forms show follows the rules the actions themselves check: the lifecycle's legal
-/// moves, `RequestState::takes_new_facts`, and `payout_person`'s actions for the payout.
+/// One action's form: it posts to `{base}/{action}` with the session's CSRF token; the form
+/// is `#{action}-form`, its button `#{action}`.
+fn action_form(
+    csrf: &str,
+    base: &str,
+    action: &str,
+    title: &str,
+    button: &str,
+    fields: Markup,
+) -> Markup {
+    html! {
+        form.action method="post" action={ (base) "/" (action) } id={ (action) "-form" } {
+            h3 { (title) }
+            input type="hidden" name="csrf" value=(csrf);
+            (fields)
+            button type="submit" id=(action) { (button) }
+        }
+    }
+}
+
+/// The forms the person's role may use in the request's state. Which forms show follows the
+/// rules the actions themselves check: the lifecycle's legal moves,
+/// `RequestState::takes_new_facts`, and `payout_person`'s actions for the payout.
 fn actions(
     session: &Session,
     v: &RefundRequestView,
@@ -311,34 +331,33 @@ fn actions(
     use RequestState::*;
     let lang = session.language;
     let csrf = &session.csrf;
+    let form = |action: &str, title: &str, button: &str, fields: Markup| {
+        action_form(csrf, base, action, title, button, fields)
+    };
     let open = state.is_some_and(|s| !s.is_final());
     let may_move = |to| state.is_some_and(|s| check_transition(s, to).is_ok());
     // A decision waiting for a person (the API's confirm takes these two).
     let confirmable = matches!(state, Some(AwaitingConfirmation | ManualReview));
     let payout = |action: &str| supervisor && payout_actions.contains(&action);
-    let raw_amount = v.amount.clone().unwrap_or_default();
+    let why = |id: &str| {
+        html! { p { label for=(id) { (tr(lang, "Why", "Почему")) }
+        input id=(id) name="reason" required maxlength="500"; } }
+    };
     html! {
         @if !open { p { (tr(lang, "The request is finished; nothing is left to do.", "Заявка завершена; делать больше нечего.")) } }
         @if confirmable {
-            form.action method="post" action={ (base) "/confirm" } #confirm-form {
-                h3 { (tr(lang, "Confirm the refund", "Подтвердить возврат")) }
-                input type="hidden" name="csrf" value=(csrf);
+            (form("confirm", tr(lang, "Confirm the refund", "Подтвердить возврат"), tr(lang, "Confirm", "Подтвердить"), html! {
                 p {
                     label for="confirm-amount" { (tr(lang, "Amount to refund", "Сумма возврата")) " (" (v.currency.as_deref().unwrap_or("")) ")" }
-                    input #confirm-amount name="amount" inputmode="decimal" value=(raw_amount) required[matches!(state, Some(ManualReview))];
+                    input #confirm-amount name="amount" inputmode="decimal" value=(v.amount.as_deref().unwrap_or("")) required[matches!(state, Some(ManualReview))];
                     @if let Some(a) = amount {
                         small { (tr(lang, "The policy's amount is ", "Сумма по правилам: ")) (a) (tr(lang, "; never more than is left of the payment.", "; не больше остатка платежа.")) }
                     }
                 }
                 p { label for="confirm-note" { (tr(lang, "Note for the history", "Заметка в историю")) }
                     textarea #confirm-note name="note" maxlength="2000" {} }
-                button type="submit" #confirm { (tr(lang, "Confirm", "Подтвердить")) }
-            }
-        }
-        @if confirmable {
-            form.action method="post" action={ (base) "/ask" } #ask-form {
-                h3 { (tr(lang, "Ask the customer for information", "Запросить у клиента сведения")) }
-                input type="hidden" name="csrf" value=(csrf);
+            }))
+            (form("ask", tr(lang, "Ask the customer for information", "Запросить у клиента сведения"), tr(lang, "Ask by email", "Запросить по почте"), html! {
                 fieldset {
                     legend { (tr(lang, "What to ask for (the email lists each, in the customer's language)", "Что запросить (письмо перечислит каждое на языке клиента)")) }
                     @for kind in documents::KINDS {
@@ -350,28 +369,22 @@ fn actions(
                 }
                 p { label for="ask-note" { (tr(lang, "Note for the history", "Заметка в историю")) }
                     input #ask-note name="note" maxlength="2000"; }
-                button type="submit" #ask { (tr(lang, "Ask by email", "Запросить по почте")) }
-            }
+            }))
         }
         @if supervisor && may_move(Rejected) {
-            form.action method="post" action={ (base) "/reject" } #reject-form {
-                h3 { (tr(lang, "Reject", "Отклонить")) }
-                input type="hidden" name="csrf" value=(csrf);
+            (form("reject", tr(lang, "Reject", "Отклонить"), tr(lang, "Reject", "Отклонить"), html! {
                 p { label for="reject-reason" { (tr(lang, "Why, in words the customer will read (quote the clause)", "Почему — словами, которые прочтёт клиент (процитируйте пункт)")) }
                     textarea #reject-reason name="reason" required maxlength="2000" {} }
-                button type="submit" { (tr(lang, "Reject", "Отклонить")) }
-            }
+            }))
         }
         @if may_move(Withdrawn) {
-            form.action method="post" action={ (base) "/withdraw" } #withdraw-form {
-                h3 { (tr(lang, "Withdraw at the customer's request", "Отозвать по просьбе клиента")) }
-                input type="hidden" name="csrf" value=(csrf);
+            (form("withdraw", tr(lang, "Withdraw at the customer's request", "Отозвать по просьбе клиента"), tr(lang, "Withdraw", "Отозвать"), html! {
                 p { label for="withdraw-note" { (tr(lang, "Note", "Заметка")) }
                     input #withdraw-note name="note" maxlength="2000"; }
-                button type="submit" { (tr(lang, "Withdraw", "Отозвать")) }
-            }
+            }))
         }
         @if open {
+            // A file: the only multipart form, read part by part (`upload`), token first.
             form.action method="post" action={ (base) "/documents" } enctype="multipart/form-data" #upload-form {
                 h3 { (tr(lang, "Add a document", "Добавить документ")) }
                 input type="hidden" name="csrf" value=(csrf);
@@ -386,68 +399,45 @@ fn actions(
             }
         }
         @if state.is_some_and(RequestState::takes_new_facts) {
-            form.action method="post" action={ (base) "/facts" } #facts-form {
-                h3 { (tr(lang, "Add facts", "Добавить данные")) }
-                input type="hidden" name="csrf" value=(csrf);
+            (form("facts", tr(lang, "Add facts", "Добавить данные"), tr(lang, "Add", "Добавить"), html! {
                 p { small { (tr(lang, "What the customer told you; the request is checked again with it.", "Что сообщил клиент; заявка будет проверена заново.")) } }
                 @for f in &super::apply::asked_facts(v.decision.as_ref()) {
                     (super::apply::fact_input(lang, *f, None))
                 }
-                button type="submit" #add-facts { (tr(lang, "Add", "Добавить")) }
-            }
+            }))
         }
         @if matches!(state, Some(NeedsBankDetails)) {
-            form.action method="post" action={ (base) "/bank-details" } #bank-details-form {
-                h3 { (tr(lang, "Enter the customer's bank details", "Ввести реквизиты клиента")) }
-                input type="hidden" name="csrf" value=(csrf);
+            (form("bank-details", tr(lang, "Enter the customer's bank details", "Ввести реквизиты клиента"), tr(lang, "Record", "Записать"), html! {
                 p { label for="bd-details" { (tr(lang, "IBAN and bank", "IBAN и банк")) }
                     textarea #bd-details name="bank_details" required maxlength="200" {} }
                 p { label for="bd-holder" { (tr(lang, "Account holder", "Владелец счёта")) }
                     input #bd-holder name="account_holder" maxlength="200"; }
-                button type="submit" { (tr(lang, "Record", "Записать")) }
-            }
+            }))
         }
         @if payout("mark-paid") {
-            form.action method="post" action={ (base) "/mark-paid" } #mark-paid-form {
-                h3 { (tr(lang, "Mark paid by bank transfer", "Отметить выплату переводом")) }
-                input type="hidden" name="csrf" value=(csrf);
+            (form("mark-paid", tr(lang, "Mark paid by bank transfer", "Отметить выплату переводом"), tr(lang, "Mark paid", "Отметить"), html! {
                 p { label for="mp-ref" { (tr(lang, "The transfer's reference", "Номер перевода")) }
                     input #mp-ref name="reference" required maxlength="200"; }
-                button type="submit" { (tr(lang, "Mark paid", "Отметить")) }
-            }
+            }))
         }
         @if payout("retry") {
-            form.action method="post" action={ (base) "/retry" } #retry-form {
-                h3 { (tr(lang, "Retry the payout", "Повторить выплату")) }
-                input type="hidden" name="csrf" value=(csrf);
-                p { label for="retry-reason" { (tr(lang, "Why", "Почему")) }
-                    input #retry-reason name="reason" required maxlength="500"; }
-                button type="submit" { (tr(lang, "Retry", "Повторить")) }
-            }
+            (form("retry", tr(lang, "Retry the payout", "Повторить выплату"), tr(lang, "Retry", "Повторить"), why("retry-reason")))
         }
         @if payout("bank-transfer") {
-            form.action method="post" action={ (base) "/bank-transfer" } #bank-transfer-form {
-                h3 { (tr(lang, "Pay by bank transfer instead", "Выплатить банковским переводом")) }
-                input type="hidden" name="csrf" value=(csrf);
-                p { label for="bt-reason" { (tr(lang, "Why", "Почему")) }
-                    input #bt-reason name="reason" required maxlength="500"; }
+            (form("bank-transfer", tr(lang, "Pay by bank transfer instead", "Выплатить банковским переводом"), tr(lang, "Switch to bank transfer", "Перевести на банковский перевод"), html! {
+                (why("bt-reason"))
                 p { label for="bt-details" { (tr(lang, "IBAN and bank, if known (else the customer is asked)", "IBAN и банк, если известны (иначе спросим клиента)")) }
                     textarea #bt-details name="bank_details" maxlength="200" {} }
                 p { label for="bt-holder" { (tr(lang, "Account holder", "Владелец счёта")) }
                     input #bt-holder name="account_holder" maxlength="200"; }
-                button type="submit" #bank-transfer { (tr(lang, "Switch to bank transfer", "Перевести на банковский перевод")) }
-            }
+            }))
         }
         @if payout("record-external") {
-            form.action method="post" action={ (base) "/record-external" } #record-external-form {
-                h3 { (tr(lang, "Record a refund made outside", "Отметить возврат, сделанный вне системы")) }
-                input type="hidden" name="csrf" value=(csrf);
+            (form("record-external", tr(lang, "Record a refund made outside", "Отметить возврат, сделанный вне системы"), tr(lang, "Record", "Отметить"), html! {
                 p { label for="re-ref" { (tr(lang, "The gateway's or bank's reference", "Номер операции шлюза или банка")) }
                     input #re-ref name="gateway_reference" required maxlength="200"; }
-                p { label for="re-reason" { (tr(lang, "Why", "Почему")) }
-                    input #re-reason name="reason" required maxlength="500"; }
-                button type="submit" { (tr(lang, "Record", "Отметить")) }
-            }
+                (why("re-reason"))
+            }))
         }
     }
 }
