@@ -219,6 +219,51 @@ pub async fn mark_sent(
     Ok(marked.rows_affected() == 1)
 }
 
+/// One email to mark sent with [`mark_sent_many`].
+#[derive(Clone, Copy, Debug)]
+pub struct SentEmail<'a> {
+    /// The row (the notify message's id).
+    pub id: Uuid,
+    /// Where it went.
+    pub recipient: &'a str,
+    /// The language it was written in, when known.
+    pub language: Option<&'a str>,
+    /// What it said.
+    pub rendered: &'a crate::notify::RenderedEmail,
+}
+
+/// [`mark_sent`] for the emails of a batch, by one statement.
+pub async fn mark_sent_many(conn: &mut PgConnection, sent: &[SentEmail<'_>]) -> sqlx::Result<()> {
+    if sent.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = sent.iter().map(|s| s.id).collect();
+    let recipients: Vec<String> = sent.iter().map(|s| s.recipient.to_owned()).collect();
+    let languages: Vec<Option<String>> =
+        sent.iter().map(|s| s.language.map(str::to_owned)).collect();
+    let subjects: Vec<String> = sent.iter().map(|s| s.rendered.subject.clone()).collect();
+    let texts: Vec<String> = sent.iter().map(|s| s.rendered.text.clone()).collect();
+    let htmls: Vec<String> = sent.iter().map(|s| s.rendered.html.clone()).collect();
+    sqlx::query!(
+        "UPDATE notifications n
+            SET status = 'sent', sent_at = now(), error = NULL, recipient = s.recipient,
+                language = coalesce(s.language, n.language), subject = s.subject,
+                body_text = s.body_text, body_html = s.body_html
+           FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                AS s(id, recipient, language, subject, body_text, body_html)
+          WHERE n.id = s.id AND n.status = 'pending'",
+        &ids,
+        &recipients,
+        &languages as &[Option<String>],
+        &subjects,
+        &texts,
+        &htmls
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
 /// Marks a pending email failed for good: its sequence number, if it was pending.
 pub async fn mark_failed(
     conn: &mut PgConnection,

@@ -116,6 +116,23 @@ pub async fn settle(conn: impl sqlx::PgExecutor<'_>, message_id: Uuid) -> sqlx::
     .map(drop)
 }
 
+/// [`settle`] for the messages of a batch, by one statement.
+pub async fn settle_many(
+    conn: impl sqlx::PgExecutor<'_>,
+    message_ids: &[Uuid],
+) -> sqlx::Result<()> {
+    if message_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "UPDATE outbox SET settled_at = now() WHERE message_id = ANY($1) AND settled_at IS NULL",
+        message_ids
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
 /// Settles a tracked message after its handler ran, unless the outcome sends it round
 /// again (a retry tier). A message parked for good is settled too: publishing it again would
 /// only park a copy. The handler's result is returned unchanged; a failure to settle is

@@ -104,21 +104,21 @@ mod tests {
     }
 }
 
-struct Row {
-    id: Uuid,
-    merchant: String,
-    policy_id: String,
-    gateway: String,
-    gateway_txn_id: String,
-    amount_minor: i64,
-    currency: String,
-    paid_at: DateTime<Utc>,
-    card_brand: Option<String>,
-    card_last4: Option<String>,
-    cardholder_name: Option<String>,
-    customer_email: Option<String>,
-    customer_language: Option<String>,
-    order_number: Option<String>,
+pub(crate) struct Row {
+    pub(crate) id: Uuid,
+    pub(crate) merchant: String,
+    pub(crate) policy_id: String,
+    pub(crate) gateway: String,
+    pub(crate) gateway_txn_id: String,
+    pub(crate) amount_minor: i64,
+    pub(crate) currency: String,
+    pub(crate) paid_at: DateTime<Utc>,
+    pub(crate) card_brand: Option<String>,
+    pub(crate) card_last4: Option<String>,
+    pub(crate) cardholder_name: Option<String>,
+    pub(crate) customer_email: Option<String>,
+    pub(crate) customer_language: Option<String>,
+    pub(crate) order_number: Option<String>,
 }
 
 impl TryFrom<Row> for Payment {
@@ -267,14 +267,21 @@ pub async fn search(
 /// [`committed_refunds`], so two approvals on one payment are decided one after the other
 /// and their sum can never pass what was captured. Callers lock the request first, then
 /// the payment: one order everywhere, so they never deadlock.
+///
+/// One statement: the row is read as it locks it.
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Payment>> {
-    sqlx::query!(
-        "SELECT 1 AS locked FROM payments WHERE id = $1 FOR UPDATE",
+    let row = sqlx::query_as!(
+        Row,
+        r#"SELECT id, merchant, policy_id, gateway, gateway_txn_id, amount_minor,
+                  currency AS "currency!", paid_at, card_brand,
+                  card_last4 AS "card_last4?", cardholder_name, customer_email, customer_language,
+                  order_number
+             FROM payments WHERE id = $1 FOR UPDATE"#,
         id
     )
-    .fetch_optional(&mut *conn)
+    .fetch_optional(conn)
     .await?;
-    find(conn, id).await
+    row.map(Payment::try_from).transpose()
 }
 
 /// What has been refunded, or is on its way, on a payment: the sum of approved refund

@@ -111,24 +111,23 @@ pub async fn new_attempt(
     payment: &Payment,
     amount_minor: i64,
 ) -> sqlx::Result<Result<Attempt, i64>> {
-    let others: i64 = sqlx::query_scalar!(
-        r#"SELECT COALESCE(SUM(amount_minor), 0)::bigint AS "sum!" FROM payout_attempts
-            WHERE payment_id = $1 AND request_id <> $2 AND status <> 'declined'"#,
+    // What the others take and how many attempts this request made: one statement.
+    let seen = sqlx::query!(
+        r#"SELECT COALESCE(SUM(amount_minor) FILTER (WHERE payment_id = $1 AND request_id <> $2
+                                                        AND status <> 'declined'), 0)::bigint
+                      AS "others!",
+                  count(*) FILTER (WHERE request_id = $2) AS "n!"
+             FROM payout_attempts
+            WHERE payment_id = $1 OR request_id = $2"#,
         payment.id,
         request
     )
     .fetch_one(&mut *conn)
     .await?;
-    if others + amount_minor > payment.amount.minor() {
-        return Ok(Err(others));
+    if seen.others + amount_minor > payment.amount.minor() {
+        return Ok(Err(seen.others));
     }
-    let n: i64 = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM payout_attempts WHERE request_id = $1"#,
-        request
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let key = format!("rf-{request}-{}", n + 1);
+    let key = format!("rf-{request}-{}", seen.n + 1);
     let attempt = sqlx::query_as!(
         Attempt,
         r#"INSERT INTO payout_attempts (id, request_id, payment_id, idempotency_key, gateway,

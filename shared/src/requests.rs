@@ -147,18 +147,25 @@ pub struct Event {
 }
 
 /// Inserts a request in `received` with its first audit event and `messages` (a `received`
-/// email among them gets its `notifications` row).
+/// email among them gets its `notifications` row). Returns the row as stored (read by the
+/// INSERT itself).
 pub async fn create(
     conn: &mut PgConnection,
     r: &NewRequest,
     actor: &str,
     messages: &[OutboxMessage],
-) -> sqlx::Result<()> {
-    sqlx::query!(
+) -> sqlx::Result<RequestRecord> {
+    let record = sqlx::query_as!(
+        RequestRecord,
         r#"INSERT INTO refund_requests (id, payment_id, merchant, state, channel, reason, facts,
                                         policy_id, currency, received_at, contact_email, language,
                                         idempotency_key, request_hash)
-           VALUES ($1, $2, $3, 'received', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"#,
+           VALUES ($1, $2, $3, 'received', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        RETURNING id, payment_id, merchant, state AS "state: RequestState", version, channel,
+                  reason AS "reason: Reason", facts, policy_id, policy_version, decision,
+                  amount_minor, currency AS "currency?: String", received_at, complete_at,
+                  due_on, contact_email, language AS "language: Language", request_hash,
+                  created_at, updated_at, sla_state AS "sla_state: SlaState""#,
         r.id,
         r.payment_id,
         r.merchant,
@@ -173,7 +180,7 @@ pub async fn create(
         r.idempotency_key,
         r.request_hash
     )
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
     transition::record_event(
         conn,
@@ -202,7 +209,8 @@ pub async fn create(
         )
         .await?;
     }
-    outbox::enqueue(conn, messages).await
+    outbox::enqueue(conn, messages).await?;
+    Ok(record)
 }
 
 /// The request with this id, if any.
@@ -215,6 +223,114 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Requ
                   due_on, contact_email, language AS "language: Language", request_hash,
                   created_at, updated_at, sla_state AS "sla_state: SlaState"
              FROM refund_requests WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The request with this id and its payment (when it has one), read by one statement.
+pub async fn find_with_payment(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> sqlx::Result<Option<(RequestRecord, Option<crate::payments::Payment>)>> {
+    let Some(r) = sqlx::query!(
+        r#"SELECT r.id, r.payment_id, r.merchant, r.state AS "state: RequestState", r.version,
+                  r.channel, r.reason AS "reason: Reason", r.facts, r.policy_id, r.policy_version,
+                  r.decision, r.amount_minor, r.currency AS "currency?: String", r.received_at,
+                  r.complete_at, r.due_on, r.contact_email, r.language AS "language: Language",
+                  r.request_hash, r.created_at, r.updated_at, r.sla_state AS "sla_state: SlaState",
+                  p.id AS "p_id?", p.merchant AS "p_merchant?", p.policy_id AS "p_policy_id?",
+                  p.gateway AS "p_gateway?", p.gateway_txn_id AS "p_gateway_txn_id?",
+                  p.amount_minor AS "p_amount_minor?", p.currency AS "p_currency?",
+                  p.paid_at AS "p_paid_at?", p.card_brand AS p_card_brand,
+                  p.card_last4 AS "p_card_last4?", p.cardholder_name AS p_cardholder_name,
+                  p.customer_email AS p_customer_email,
+                  p.customer_language AS p_customer_language, p.order_number AS p_order_number
+             FROM refund_requests r LEFT JOIN payments p ON p.id = r.payment_id
+            WHERE r.id = $1"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let payment = match (
+        r.p_id,
+        r.p_merchant,
+        r.p_policy_id,
+        r.p_gateway,
+        r.p_gateway_txn_id,
+        r.p_amount_minor,
+        r.p_currency,
+        r.p_paid_at,
+    ) {
+        (
+            Some(id),
+            Some(merchant),
+            Some(policy_id),
+            Some(gateway),
+            Some(gateway_txn_id),
+            Some(amount_minor),
+            Some(currency),
+            Some(paid_at),
+        ) => Some(crate::payments::Payment::try_from(crate::payments::Row {
+            id,
+            merchant,
+            policy_id,
+            gateway,
+            gateway_txn_id,
+            amount_minor,
+            currency,
+            paid_at,
+            card_brand: r.p_card_brand,
+            card_last4: r.p_card_last4,
+            cardholder_name: r.p_cardholder_name,
+            customer_email: r.p_customer_email,
+            customer_language: r.p_customer_language,
+            order_number: r.p_order_number,
+        })?),
+        _ => None,
+    };
+    let record = RequestRecord {
+        id: r.id,
+        payment_id: r.payment_id,
+        merchant: r.merchant,
+        state: r.state,
+        version: r.version,
+        channel: r.channel,
+        reason: r.reason,
+        facts: r.facts,
+        policy_id: r.policy_id,
+        policy_version: r.policy_version,
+        decision: r.decision,
+        amount_minor: r.amount_minor,
+        currency: r.currency,
+        received_at: r.received_at,
+        complete_at: r.complete_at,
+        due_on: r.due_on,
+        contact_email: r.contact_email,
+        language: r.language,
+        request_hash: r.request_hash,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        sla_state: r.sla_state,
+    };
+    Ok(Some((record, payment)))
+}
+
+/// The request with this id, locked for the rest of the transaction (the row is read as it
+/// is locked: one statement), if any.
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<RequestRecord>> {
+    sqlx::query_as!(
+        RequestRecord,
+        r#"SELECT id, payment_id, merchant, state AS "state: RequestState", version, channel,
+                  reason AS "reason: Reason", facts, policy_id, policy_version, decision,
+                  amount_minor, currency AS "currency?: String", received_at, complete_at,
+                  due_on, contact_email, language AS "language: Language", request_hash,
+                  created_at, updated_at, sla_state AS "sla_state: SlaState"
+             FROM refund_requests WHERE id = $1 FOR UPDATE"#,
         id
     )
     .fetch_optional(conn)
@@ -438,12 +554,21 @@ pub(crate) async fn move_state(
     from: RequestState,
     to: RequestState,
     moves: i32,
+    decided: Option<&Decided<'_>>,
 ) -> sqlx::Result<Option<(i32, bool)>> {
+    let decision = decided.map(|d| d.decision.to_value());
     let moved = sqlx::query!(
         r#"UPDATE refund_requests r
               SET state = $1, version = version + $6, updated_at = now(),
                   ended_at = CASE WHEN $5 THEN now() ELSE NULL END,
-                  sweeps = 0, swept_at = NULL
+                  sweeps = 0, swept_at = NULL,
+                  decision = CASE WHEN $7 THEN $8 ELSE decision END,
+                  policy_id = CASE WHEN $7 THEN $9 ELSE policy_id END,
+                  policy_version = CASE WHEN $7 THEN $10 ELSE policy_version END,
+                  amount_minor = CASE WHEN $7 THEN $11 ELSE amount_minor END,
+                  due_on = CASE WHEN $7 THEN $12 ELSE due_on END,
+                  complete_at = CASE WHEN $7 THEN COALESCE($13, complete_at, received_at)
+                                     ELSE complete_at END
             WHERE id = $2 AND version = $3 AND state = $4
         RETURNING version,
                   EXISTS (SELECT 1 FROM merchant_webhooks w WHERE w.merchant = r.merchant)
@@ -454,6 +579,13 @@ pub(crate) async fn move_state(
         from.as_str(),
         to.is_final(),
         moves,
+        decided.is_some(),
+        decision,
+        decided.and_then(|d| d.decision.policy.as_deref()),
+        decided.and_then(|d| d.decision.policy_version.as_deref()),
+        decided.and_then(|d| d.amount_minor),
+        decided.and_then(|d| d.due_on),
+        decided.and_then(|d| d.complete_at),
     )
     .fetch_optional(conn)
     .await?;
@@ -538,33 +670,20 @@ pub async fn set_email_reading(
     .map(drop)
 }
 
-/// The engine's decision: with its policy, amount and due date, and when the request became
-/// complete (the SLA counts from there): `complete_at` when given (the validate stage's date
-/// of the last required item), else as stored, else its received date.
-pub async fn record_decision(
-    conn: &mut PgConnection,
-    id: Uuid,
-    decision: &crate::policy::StoredDecision,
-    amount_minor: Option<i64>,
-    due_on: Option<NaiveDate>,
-    complete_at: Option<DateTime<Utc>>,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE refund_requests
-            SET decision = $2, policy_id = $3, policy_version = $4, amount_minor = $5,
-                due_on = $6, complete_at = COALESCE($7, complete_at, received_at)
-          WHERE id = $1",
-        id,
-        decision.to_value(),
-        decision.policy.as_deref(),
-        decision.policy_version.as_deref(),
-        amount_minor,
-        due_on,
-        complete_at
-    )
-    .execute(conn)
-    .await
-    .map(drop)
+/// The engine's decision, stored by the UPDATE of the move it causes
+/// (`transition::apply_steps_deciding`): its policy, amount and due date, and when the
+/// request became complete (the SLA counts from there): `complete_at` when given (the
+/// validate stage's date of the last required item), else as stored, else its received date.
+#[derive(Clone, Copy, Debug)]
+pub struct Decided<'a> {
+    /// The decision as stored (its policy and version are written to their columns too).
+    pub decision: &'a crate::policy::StoredDecision,
+    /// The refund amount in minor units, when the decision names one.
+    pub amount_minor: Option<i64>,
+    /// The date the refund is due by (written as is, `None` too).
+    pub due_on: Option<NaiveDate>,
+    /// When the last required item arrived.
+    pub complete_at: Option<DateTime<Utc>>,
 }
 
 /// What validation waits for or hands to a person; `due_on`, when given, dates it.

@@ -98,6 +98,17 @@ pub async fn apply_steps(
     steps: &[(Transition<'_>, bool)],
     messages: &[OutboxMessage],
 ) -> Result<i32, TransitionError> {
+    apply_steps_deciding(conn, steps, messages, None).await
+}
+
+/// [`apply_steps`] for moves an engine's decision causes: `decided` is stored by the same
+/// UPDATE of the row (one row version, not two).
+pub async fn apply_steps_deciding(
+    conn: &mut PgConnection,
+    steps: &[(Transition<'_>, bool)],
+    messages: &[OutboxMessage],
+    decided: Option<&crate::requests::Decided<'_>>,
+) -> Result<i32, TransitionError> {
     let (Some((first, _)), Some((last, _))) = (steps.first(), steps.last()) else {
         return Err(TransitionError::Empty);
     };
@@ -117,6 +128,7 @@ pub async fn apply_steps(
         first.from,
         last.to,
         moves,
+        decided,
     )
     .await?;
     let Some((version, takes_webhooks)) = updated else {
@@ -135,18 +147,7 @@ pub async fn apply_steps(
             None => TransitionError::NotFound(first.request_id),
         });
     };
-    for (t, _) in steps {
-        record_event(
-            conn,
-            t.request_id,
-            t.actor,
-            Some(t.from),
-            t.to,
-            t.reason,
-            &t.details,
-        )
-        .await?;
-    }
+    record_moves(conn, steps.iter().map(|(t, _)| t)).await?;
     // One INSERT for everything the moves send: the caller's messages, the customer's
     // emails, and the merchant's webhooks when the merchant takes webhooks.
     let mut all = messages.to_vec();
@@ -192,6 +193,44 @@ pub async fn record_event(
         to.as_str(),
         reason,
         details
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The audit events of a chain of moves of one request, in their order: one INSERT.
+async fn record_moves<'a, 'b: 'a>(
+    conn: &mut PgConnection,
+    moves: impl Iterator<Item = &'a Transition<'b>>,
+) -> sqlx::Result<()> {
+    let mut request_id = None;
+    let (mut actors, mut froms, mut tos, mut reasons, mut details) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for t in moves {
+        request_id = Some(t.request_id);
+        actors.push(t.actor.to_owned());
+        froms.push(t.from.as_str().to_owned());
+        tos.push(t.to.as_str().to_owned());
+        reasons.push(t.reason.map(str::to_owned));
+        details.push(t.details.clone());
+    }
+    let Some(request_id) = request_id else {
+        return Ok(());
+    };
+    // Ids (the history's order) follow the moves' order.
+    sqlx::query!(
+        r#"INSERT INTO request_events (request_id, actor, from_state, to_state, reason, details)
+           SELECT $1, actor, from_state, to_state, reason, details
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
+                  WITH ORDINALITY AS m(actor, from_state, to_state, reason, details, n)
+            ORDER BY n"#,
+        request_id,
+        &actors,
+        &froms,
+        &tos,
+        &reasons as &[Option<String>],
+        &details
     )
     .execute(conn)
     .await?;

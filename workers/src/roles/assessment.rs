@@ -59,16 +59,22 @@ fn permanent(e: impl std::fmt::Display) -> HandlerError {
     HandlerError::Permanent(anyhow::anyhow!("{e}"))
 }
 
-/// Reads request `id` (already locked by the caller) and asks the policy engine.
+/// Request `id`, read and locked for the rest of the transaction by one statement.
+pub async fn locked(conn: &mut PgConnection, id: Uuid) -> Result<RequestRecord, HandlerError> {
+    requests::lock(conn, id)
+        .await?
+        .ok_or_else(|| permanent(format!("request {id} does not exist")))
+}
+
+/// Request `record` (read and locked by the caller: [`locked`]) with its documents and
+/// payment, asked of the policy engine.
 pub async fn assess(
     conn: &mut PgConnection,
-    id: Uuid,
+    record: RequestRecord,
     packs: &PolicyPacks,
     calendars: &Calendars,
 ) -> Result<Assessment, HandlerError> {
-    let record = requests::find(conn, id)
-        .await?
-        .ok_or_else(|| permanent(format!("request {id} does not exist")))?;
+    let id = record.id;
     let documents = documents::for_request(conn, id).await?;
     let payment = match record.payment_id {
         // Refunds on one payment are decided one at a time (see `payments::lock`).

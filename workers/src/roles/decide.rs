@@ -19,7 +19,7 @@ use shared::policy::{DecisionKind, PolicyPacks};
 use shared::transition::{self, Transition};
 use sqlx::{PgConnection, PgPool};
 
-use super::assessment::{Assessment, assess};
+use super::assessment::{Assessment, assess, locked};
 use super::validate::{Entering, to_handler_error};
 
 pub struct Decide {
@@ -45,14 +45,13 @@ impl Handler for Decide {
         if !transition::first_delivery(&mut tx, "decide", message.message_id).await? {
             return Ok(());
         }
-        let (state, version) = transition::lock_state(&mut tx, id)
-            .await
-            .map_err(to_handler_error)?;
-        if state != RequestState::Validating {
+        let record = locked(&mut tx, id).await?;
+        let version = record.version;
+        if record.state != RequestState::Validating {
             tx.commit().await?;
             return Ok(());
         }
-        let a = assess(&mut tx, id, &self.packs, &self.calendars).await?;
+        let a = assess(&mut tx, record, &self.packs, &self.calendars).await?;
         decide(
             &mut tx,
             &Entering(None),
@@ -139,17 +138,16 @@ pub(super) async fn decide(
         (Some(_), None) => a.default_due(packs, calendars),
         (_, due) => due,
     };
-    shared::requests::record_decision(
-        tx,
-        id,
-        &shared::policy::StoredDecision::from_engine(&decision),
-        decision.amount.map(shared::money::Money::minor),
+    // Stored by the move's own UPDATE.
+    let stored = shared::policy::StoredDecision::from_engine(&decision);
+    let decided = shared::requests::Decided {
+        decision: &stored,
+        amount_minor: decision.amount.map(shared::money::Money::minor),
         due_on,
-        a.record.complete_at,
-    )
-    .await?;
+        complete_at: a.record.complete_at,
+    };
     entering
-        .then(
+        .then_deciding(
             tx,
             Transition {
                 request_id: id,
@@ -177,6 +175,7 @@ pub(super) async fn decide(
             },
             true,
             &messages,
+            Some(&decided),
         )
         .await
         .map_err(to_handler_error)?;

@@ -47,7 +47,7 @@ use shared::notify::{
     OutgoingEmail, RefundChannel, SendError, named_address, named_message_id, render,
     render_escalation, render_plain, request_tag,
 };
-use shared::payments::{self, Payment};
+use shared::payments::Payment;
 use shared::policy::StoredDecision;
 use shared::requests::{self, RequestRecord};
 use shared::transition;
@@ -516,16 +516,26 @@ impl Notify {
             .collect();
         let recorded = async {
             let mut recorded = Vec::with_capacity(ready.len() + finals.len());
+            // The emails sent, marked and settled together at the end.
+            let mut marks = Marks::default();
             for ((i, notice, pending, prepared), sent) in ready.iter().zip(sent) {
-                let result = self
-                    .record_outcome(&mut tx, &messages[*i], *notice, pending, prepared, sent)
-                    .await?;
+                let result = Self::record_outcome(
+                    &mut tx,
+                    &messages[*i],
+                    *notice,
+                    pending,
+                    prepared,
+                    sent,
+                    Some(&mut marks),
+                )
+                .await?;
                 recorded.push((*i, result));
             }
             for &i in &finals {
-                shared::outbox::settle(&mut *tx, ids[i]).await?;
+                marks.settled.push(ids[i]);
                 recorded.push((i, Ok(Settled::InTransaction)));
             }
+            marks.write(&mut tx).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(recorded)
         }
@@ -646,9 +656,9 @@ impl Notify {
         };
         let went_out = matches!(sent, Some(Ok(())));
         let recorded = async {
-            let result = self
-                .record_outcome(&mut tx, message, notice, pending, &prepared, sent)
-                .await?;
+            let result =
+                Self::record_outcome(&mut tx, message, notice, pending, &prepared, sent, None)
+                    .await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(result)
         }
@@ -671,15 +681,17 @@ impl Notify {
 
     /// Records what became of a prepared email in the caller's transaction: `sent` is the
     /// mailer's answer, `None` when nothing was sent now (it went out earlier and was not
-    /// recorded, or it cannot go out). The handler's result for the message.
-    async fn record_outcome(
-        &self,
+    /// recorded, or it cannot go out). The handler's result for the message. With `marks`
+    /// (a batch), a sent email's mark and settle are left to [`Marks::write`], which the
+    /// caller runs before it commits.
+    async fn record_outcome<'p>(
         tx: &mut PgConnection,
         message: &WorkMessage,
         notice: Notice,
         pending: &Pending,
-        prepared: &Prepared,
+        prepared: &'p Prepared,
         sent: Option<Result<(), SendError>>,
+        marks: Option<&mut Marks<'p>>,
     ) -> sqlx::Result<Result<Settled, HandlerError>> {
         let message_id = message.message_id;
         let request_id = (!notice.about_inbound_email()).then_some(message.request_id);
@@ -697,9 +709,28 @@ impl Notify {
             Some(Ok(())) | None => {
                 // The row is the record: the request's history shows it as `email sent:
                 // <event>` (`requests::history`); no audit event is written for it.
-                notifications::mark_sent(tx, message_id, &email.to, language, &email.rendered)
-                    .await?;
-                shared::outbox::settle(&mut *tx, message_id).await?;
+                match marks {
+                    Some(marks) => {
+                        marks.sent.push(notifications::SentEmail {
+                            id: message_id,
+                            recipient: &email.to,
+                            language,
+                            rendered: &email.rendered,
+                        });
+                        marks.settled.push(message_id);
+                    }
+                    None => {
+                        notifications::mark_sent(
+                            tx,
+                            message_id,
+                            &email.to,
+                            language,
+                            &email.rendered,
+                        )
+                        .await?;
+                        shared::outbox::settle(&mut *tx, message_id).await?;
+                    }
+                }
                 if sent.is_none() {
                     tracing::info!(request_id = ?request_id, event = notice.name(), seq = pending.seq, "email sent earlier now recorded (not sent again)");
                 } else {
@@ -756,19 +787,28 @@ impl Notify {
     }
 }
 
+/// A batch's emails sent and messages done, written by two statements before it commits.
+#[derive(Default)]
+struct Marks<'p> {
+    sent: Vec<notifications::SentEmail<'p>>,
+    settled: Vec<Uuid>,
+}
+
+impl Marks<'_> {
+    async fn write(&self, tx: &mut PgConnection) -> sqlx::Result<()> {
+        notifications::mark_sent_many(&mut *tx, &self.sent).await?;
+        shared::outbox::settle_many(&mut *tx, &self.settled).await
+    }
+}
+
 /// The request an email is about, with its payment.
 async fn read_request(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> Result<(RequestRecord, Option<Payment>), HandlerError> {
-    let request = requests::find(conn, id)
+    requests::find_with_payment(conn, id)
         .await?
-        .ok_or_else(|| HandlerError::Permanent(anyhow::anyhow!("request {id} does not exist")))?;
-    let payment = match request.payment_id {
-        Some(payment_id) => payments::find(conn, payment_id).await?,
-        None => None,
-    };
-    Ok((request, payment))
+        .ok_or_else(|| HandlerError::Permanent(anyhow::anyhow!("request {id} does not exist")))
 }
 
 /// What a notify message asks for, or why it cannot be read.

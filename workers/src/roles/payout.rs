@@ -126,12 +126,10 @@ impl<G: Gateway + 'static> Payout<G> {
 
         // 1. Under the lock: what to do, and the attempt row committed before any call.
         let mut tx = self.pool.begin().await?;
-        let (state, version) = transition::lock_state(&mut tx, id)
-            .await
-            .map_err(to_handler_error)?;
-        let record = requests::find(&mut tx, id)
+        let record = requests::lock(&mut tx, id)
             .await?
-            .ok_or_else(|| permanent(format!("request {id} vanished")))?;
+            .ok_or_else(|| permanent(format!("request {id} does not exist")))?;
+        let (state, version) = (record.state, record.version);
         let payment_id = record
             .payment_id
             .ok_or_else(|| permanent(format!("request {id} has no payment")))?;

@@ -17,7 +17,7 @@ use shared::transition::{self, Transition, TransitionError};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::assessment::assess;
+use super::assessment::{assess, locked};
 use super::scans::Scans;
 
 pub struct Validate {
@@ -93,12 +93,25 @@ impl Entering<'_> {
         email: bool,
         messages: &[shared::outbox::OutboxMessage],
     ) -> Result<i32, TransitionError> {
+        self.then_deciding(conn, t, email, messages, None).await
+    }
+
+    /// [`Entering::then`] for the move a decision causes, the decision stored by the same
+    /// UPDATE (`transition::apply_steps_deciding`).
+    pub(super) async fn then_deciding(
+        &self,
+        conn: &mut PgConnection,
+        t: Transition<'_>,
+        email: bool,
+        messages: &[shared::outbox::OutboxMessage],
+        decided: Option<&shared::requests::Decided<'_>>,
+    ) -> Result<i32, TransitionError> {
         let mut steps = Vec::with_capacity(2);
         if let Some(entering) = &self.0 {
             steps.push((entering.clone(), true));
         }
         steps.push((t, email));
-        transition::apply_steps(conn, &steps, messages).await
+        transition::apply_steps_deciding(conn, &steps, messages, decided).await
     }
 
     /// How many moves it adds to the version.
@@ -159,9 +172,8 @@ impl TransactionalWork for Validate {
         if !transition::first_delivery(tx, "validate", message.message_id).await? {
             return Ok(());
         }
-        let (state, version) = transition::lock_state(&mut *tx, id)
-            .await
-            .map_err(to_handler_error)?;
+        let record = locked(&mut *tx, id).await?;
+        let (state, version) = (record.state, record.version);
         // The move into validating, written together with the move this message ends in
         // (one UPDATE of the row: `Entering::then`).
         let entering = Entering((state == RequestState::Received).then(|| Transition {
@@ -183,7 +195,7 @@ impl TransactionalWork for Validate {
             return Ok(());
         }
 
-        let mut a = assess(&mut *tx, id, &self.packs, &self.calendars).await?;
+        let mut a = assess(&mut *tx, record, &self.packs, &self.calendars).await?;
         if a.documents
             .iter()
             .any(shared::documents::DocumentSummary::scan_pending)
@@ -290,7 +302,7 @@ impl TransactionalWork for Validate {
             .await?
             .unwrap_or(a.record.received_at);
         // Decided in the same transaction: nothing must be read from a document first. The
-        // decision counts from the complete date, stored with it (`record_decision`).
+        // decision counts from the complete date, stored with it (`requests::Decided`).
         a.record.complete_at = Some(complete);
         a.evaluate(&self.packs, &self.calendars)?;
         tracing::info!(request_id = %id, "request complete; deciding");

@@ -215,8 +215,8 @@ pub(in crate::api) async fn submit(
         OutboxMessage::from(WorkMessage::new(Stage::Notify, id).with_event("received")),
     ];
     let created = requests::create(&mut tx, &new, &caller.actor(), &messages).await;
-    match created {
-        Ok(()) => {}
+    let record = match created {
+        Ok(record) => record,
         Err(sqlx::Error::Database(e))
             if e.constraint() == Some("refund_requests_idempotency_key") =>
         {
@@ -232,8 +232,8 @@ pub(in crate::api) async fn submit(
             return replay(existing, hash);
         }
         Err(e) => return Err(e.into()),
-    }
-    engine_accepts(ctx, &mut tx, id).await?;
+    };
+    engine_accepts_record(ctx, &record, &payment)?;
     tx.commit().await?;
     tracing::info!(request_id = %id, merchant = payment.merchant, "refund application accepted");
     Ok(Submitted {
@@ -260,6 +260,16 @@ pub(super) async fn engine_accepts(
     }) else {
         return Ok(());
     };
+    engine_accepts_record(ctx, &record, &payment)
+}
+
+/// [`engine_accepts`] for a request and its payment the caller holds already (the create
+/// path has both from its own statements: no second read).
+fn engine_accepts_record(
+    ctx: &ApiContext,
+    record: &RequestRecord,
+    payment: &Payment,
+) -> Result<(), ApiError> {
     let refused = |e: shared::policy::QuoteError| {
         let field = match &e {
             shared::policy::QuoteError::BadAmount { field, .. }
@@ -268,7 +278,7 @@ pub(super) async fn engine_accepts(
         };
         ApiError::field(field, format!("{e}; the policy cannot decide on it"))
     };
-    let facts = requests::policy_facts(&record).map_err(|e| ApiError::field("facts", e))?;
+    let facts = requests::policy_facts(record).map_err(|e| ApiError::field("facts", e))?;
     shared::policy::decide::check_amount_facts(&facts, payment.currency).map_err(refused)?;
     if record.reason.is_none() {
         return Ok(());
@@ -277,8 +287,8 @@ pub(super) async fn engine_accepts(
         return Ok(());
     };
     let input = requests::quote_input(
-        &record,
-        &payment,
+        record,
+        payment,
         Money::from_minor(0, payment.currency),
         Vec::new(),
     )
