@@ -234,7 +234,19 @@ pub async fn find_with_payment(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> sqlx::Result<Option<(RequestRecord, Option<crate::payments::Payment>)>> {
-    let Some(r) = sqlx::query!(
+    Ok(find_many_with_payment(conn, &[id]).await?.remove(&id))
+}
+
+/// [`find_with_payment`] for several requests, by one statement: those that exist, by id.
+pub async fn find_many_with_payment(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> sqlx::Result<std::collections::HashMap<Uuid, (RequestRecord, Option<crate::payments::Payment>)>>
+{
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows = sqlx::query!(
         r#"SELECT r.id, r.payment_id, r.merchant, r.state AS "state: RequestState", r.version,
                   r.channel, r.reason AS "reason: Reason", r.facts, r.policy_id, r.policy_version,
                   r.decision, r.amount_minor, r.currency AS "currency?: String", r.received_at,
@@ -248,76 +260,77 @@ pub async fn find_with_payment(
                   p.customer_email AS p_customer_email,
                   p.customer_language AS p_customer_language, p.order_number AS p_order_number
              FROM refund_requests r LEFT JOIN payments p ON p.id = r.payment_id
-            WHERE r.id = $1"#,
-        id
+            WHERE r.id = ANY($1)"#,
+        ids
     )
-    .fetch_optional(conn)
-    .await?
-    else {
-        return Ok(None);
-    };
-    let payment = match (
-        r.p_id,
-        r.p_merchant,
-        r.p_policy_id,
-        r.p_gateway,
-        r.p_gateway_txn_id,
-        r.p_amount_minor,
-        r.p_currency,
-        r.p_paid_at,
-    ) {
-        (
-            Some(id),
-            Some(merchant),
-            Some(policy_id),
-            Some(gateway),
-            Some(gateway_txn_id),
-            Some(amount_minor),
-            Some(currency),
-            Some(paid_at),
-        ) => Some(crate::payments::Payment::try_from(crate::payments::Row {
-            id,
-            merchant,
-            policy_id,
-            gateway,
-            gateway_txn_id,
-            amount_minor,
-            currency,
-            paid_at,
-            card_brand: r.p_card_brand,
-            card_last4: r.p_card_last4,
-            cardholder_name: r.p_cardholder_name,
-            customer_email: r.p_customer_email,
-            customer_language: r.p_customer_language,
-            order_number: r.p_order_number,
-        })?),
-        _ => None,
-    };
-    let record = RequestRecord {
-        id: r.id,
-        payment_id: r.payment_id,
-        merchant: r.merchant,
-        state: r.state,
-        version: r.version,
-        channel: r.channel,
-        reason: r.reason,
-        facts: r.facts,
-        policy_id: r.policy_id,
-        policy_version: r.policy_version,
-        decision: r.decision,
-        amount_minor: r.amount_minor,
-        currency: r.currency,
-        received_at: r.received_at,
-        complete_at: r.complete_at,
-        due_on: r.due_on,
-        contact_email: r.contact_email,
-        language: r.language,
-        request_hash: r.request_hash,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        sla_state: r.sla_state,
-    };
-    Ok(Some((record, payment)))
+    .fetch_all(conn)
+    .await?;
+    let mut found = std::collections::HashMap::with_capacity(rows.len());
+    for r in rows {
+        let payment = match (
+            r.p_id,
+            r.p_merchant,
+            r.p_policy_id,
+            r.p_gateway,
+            r.p_gateway_txn_id,
+            r.p_amount_minor,
+            r.p_currency,
+            r.p_paid_at,
+        ) {
+            (
+                Some(id),
+                Some(merchant),
+                Some(policy_id),
+                Some(gateway),
+                Some(gateway_txn_id),
+                Some(amount_minor),
+                Some(currency),
+                Some(paid_at),
+            ) => Some(crate::payments::Payment::try_from(crate::payments::Row {
+                id,
+                merchant,
+                policy_id,
+                gateway,
+                gateway_txn_id,
+                amount_minor,
+                currency,
+                paid_at,
+                card_brand: r.p_card_brand,
+                card_last4: r.p_card_last4,
+                cardholder_name: r.p_cardholder_name,
+                customer_email: r.p_customer_email,
+                customer_language: r.p_customer_language,
+                order_number: r.p_order_number,
+            })?),
+            _ => None,
+        };
+        let record = RequestRecord {
+            id: r.id,
+            payment_id: r.payment_id,
+            merchant: r.merchant,
+            state: r.state,
+            version: r.version,
+            channel: r.channel,
+            reason: r.reason,
+            facts: r.facts,
+            policy_id: r.policy_id,
+            policy_version: r.policy_version,
+            decision: r.decision,
+            amount_minor: r.amount_minor,
+            currency: r.currency,
+            received_at: r.received_at,
+            complete_at: r.complete_at,
+            due_on: r.due_on,
+            contact_email: r.contact_email,
+            language: r.language,
+            request_hash: r.request_hash,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            sla_state: r.sla_state,
+        };
+        found.insert(record.id, (record, payment));
+    }
+    Ok(found)
 }
 
 /// The request with this id, locked for the rest of the transaction (the row is read as it

@@ -131,8 +131,13 @@ impl Mailer {
             }
             Mailer::Spool { dir } => {
                 let path = dir.join(email.spool_file_name());
-                write_spool_file(dir, &path, &message.formatted())
+                let (folder, file, bytes) = (dir.clone(), path.clone(), message.formatted());
+                // One trip to the blocking pool for the folder, the write and the rename
+                // (tokio::fs would make three).
+                tokio::task::spawn_blocking(move || write_spool_file(&folder, &file, &bytes))
                     .await
+                    .map_err(std::io::Error::other)
+                    .and_then(|written| written)
                     .map_err(|e| {
                         SendError::Transient(format!("cannot write {}: {e}", path.display()))
                     })?;
@@ -144,13 +149,13 @@ impl Mailer {
 }
 
 /// Writes the file next to its final name, then renames it: a reader never sees half an email.
-async fn write_spool_file(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    tokio::fs::create_dir_all(dir).await?;
+fn write_spool_file(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
     let mut partial = path.as_os_str().to_owned();
     partial.push(".partial");
     let partial = PathBuf::from(partial);
-    tokio::fs::write(&partial, bytes).await?;
-    tokio::fs::rename(&partial, path).await
+    std::fs::write(&partial, bytes)?;
+    std::fs::rename(&partial, path)
 }
 
 fn classify(error: lettre::transport::smtp::Error) -> SendError {

@@ -396,7 +396,9 @@ impl Notify {
             let mut tx = self.pool.begin().await?;
             match notifications::lock_for_sending(&mut tx, message.message_id).await? {
                 SendLock::Held(pending) => {
-                    let prepared = self.prepare(&mut tx, &message, notice, &pending).await?;
+                    let prepared = self
+                        .prepare(&mut tx, &message, notice, &pending, None)
+                        .await?;
                     return self.deliver(tx, &message, notice, &pending, prepared).await;
                 }
                 SendLock::Final => {
@@ -453,6 +455,17 @@ impl Notify {
         let Ok(locked) = notifications::lock_many(&mut tx, &ids).await else {
             return self.one_by_one(messages).await;
         };
+        // The requests the held emails are about, with their payments: one statement.
+        let about: Vec<Uuid> = messages
+            .iter()
+            .filter(|m| matches!(locked.get(&m.message_id), Some(SendLock::Held(_))))
+            .filter(|m| notice_of(m).is_ok_and(|n| !n.about_inbound_email()))
+            .map(|m| m.request_id)
+            .collect();
+        let Ok(read) = requests::find_many_with_payment(&mut tx, &about).await else {
+            drop(tx);
+            return self.one_by_one(messages).await;
+        };
         // Each message: its email written (reads only), already final, or on its own later.
         let mut ready: Vec<(usize, Notice, Pending, Prepared)> = Vec::new();
         let mut finals: Vec<usize> = Vec::new();
@@ -475,7 +488,8 @@ impl Notify {
             }
             match locked.get(&message.message_id) {
                 Some(SendLock::Held(pending)) => {
-                    match self.prepare(&mut tx, message, notice, pending).await {
+                    let known = read.get(&message.request_id).cloned();
+                    match self.prepare(&mut tx, message, notice, pending, known).await {
                         Ok(prepared) => ready.push((i, notice, pending.clone(), prepared)),
                         Err(HandlerError::Permanent(e)) => {
                             results[i] = Some(Err(HandlerError::Permanent(e)));
@@ -584,19 +598,24 @@ impl Notify {
     }
 
     /// The email of a row the caller's transaction holds, written from what it is about; or
-    /// why it cannot go out. Reads only.
+    /// why it cannot go out. Reads only. `known`: the request and its payment, when the
+    /// caller read them already (a batch reads them together).
     async fn prepare(
         &self,
         conn: &mut PgConnection,
         message: &WorkMessage,
         notice: Notice,
         pending: &Pending,
+        known: Option<(RequestRecord, Option<Payment>)>,
     ) -> Result<Prepared, HandlerError> {
         if notice.about_inbound_email() {
             return self.prepare_letter(conn, message, notice, pending).await;
         }
         let id = message.request_id;
-        let (request, payment) = read_request(conn, id).await?;
+        let (request, payment) = match known {
+            Some(known) => known,
+            None => read_request(conn, id).await?,
+        };
         let answer = match notice {
             Notice::IntakeReply => IntakeAnswer::find(conn, message.message_id).await?,
             _ => None,
