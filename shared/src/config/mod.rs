@@ -80,7 +80,9 @@ pub struct Settings {
     /// How log lines are written.
     #[serde(deserialize_with = "values::log_format")]
     pub log_format: LogFormat,
-    /// How many unacknowledged messages one consumer holds at once.
+    /// How many unacknowledged messages one consumer holds at once. 32 unless set: a
+    /// consumer taking batches (validate and notify take 8) keeps four in flight; at 16 the
+    /// notify stage fell behind at 200 refunds a second (docs/PERFORMANCE.md, 19).
     #[serde(deserialize_with = "values::prefetch")]
     pub prefetch: u16,
     /// How many times RabbitMQ delivers a message before it is parked (quorum `x-delivery-limit`).
@@ -207,7 +209,7 @@ impl Default for Settings {
             api_body_timeout: Duration::from_secs(30),
             api_request_timeout: Duration::from_secs(60),
             log_format: LogFormat::Human,
-            prefetch: 16,
+            prefetch: 32,
             delivery_limit: 5,
             retry_delays: vec![
                 Duration::from_secs(5),
