@@ -387,6 +387,110 @@ async fn a_chain_of_moves_is_one_update_with_every_event() {
     db.drop_database().await;
 }
 
+/// The engine's decision is stored by the UPDATE of the move it causes: a stale move stores
+/// none of it; the move that is written stores all of it (decision, policy, amount, due date,
+/// complete date) with the state, in one UPDATE of the row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_is_stored_by_its_moves_update_and_never_by_a_stale_one() {
+    let db = TestDb::new().await;
+    let id = insert_request(&db.pool, RequestState::Validating).await;
+    let mut stored = shared::policy::StoredDecision::waiting(
+        shared::policy::DecisionKind::Approve,
+        Vec::new(),
+        Vec::new(),
+        None,
+        None,
+    );
+    stored.policy = Some("by-app-studio".into());
+    stored.policy_version = Some("2026-11".into());
+    let due = chrono::NaiveDate::from_ymd_opt(2026, 12, 18).unwrap();
+    let decided = shared::requests::Decided {
+        decision: &stored,
+        amount_minor: Some(48_514),
+        due_on: Some(due),
+        complete_at: None,
+    };
+    let row = |pool: sqlx::PgPool| async move {
+        sqlx::query_as::<
+            _,
+            (
+                String,
+                i32,
+                Option<serde_json::Value>,
+                Option<String>,
+                Option<i64>,
+                Option<chrono::NaiveDate>,
+                bool,
+            ),
+        >(
+            "SELECT state, version, decision, policy_version, amount_minor, due_on,
+                    complete_at IS NOT DISTINCT FROM received_at
+               FROM refund_requests WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let before = row(db.pool.clone()).await;
+
+    let mut tx = db.pool.begin().await.unwrap();
+    let stale = transition::apply_steps_deciding(
+        &mut tx,
+        &[(
+            transition(id, 9, RequestState::Validating, RequestState::Approved),
+            true,
+        )],
+        &[],
+        Some(&decided),
+    )
+    .await;
+    assert!(
+        matches!(stale, Err(TransitionError::Stale { .. })),
+        "{stale:?}"
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(
+        row(db.pool.clone()).await,
+        before,
+        "a stale move stores no decision"
+    );
+
+    let mut tx = db.pool.begin().await.unwrap();
+    transition::apply_steps_deciding(
+        &mut tx,
+        &[(
+            transition(id, 1, RequestState::Validating, RequestState::Approved),
+            true,
+        )],
+        &[],
+        Some(&decided),
+    )
+    .await
+    .unwrap();
+    // The transaction's own count of row updates of the table: the decision and the state
+    // were one UPDATE of one row (a second UPDATE of the decision would make it 2).
+    let updates: i64 = sqlx::query_scalar(
+        "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'refund_requests'",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(updates, 1, "one row version for the decision and the move");
+    tx.commit().await.unwrap();
+    let (state, version, decision, policy_version, amount, due_on, complete_is_received) =
+        row(db.pool.clone()).await;
+    assert_eq!((state.as_str(), version), ("approved", 2));
+    assert_eq!(decision.unwrap()["decision"], "approve");
+    assert_eq!(policy_version.as_deref(), Some("2026-11"));
+    assert_eq!((amount, due_on), (Some(48_514), Some(due)));
+    assert!(
+        complete_is_received,
+        "no complete date given: the received date"
+    );
+    db.drop_database().await;
+}
+
 /// The move that causes a customer's email claims its `notifications` row in the same
 /// transaction, under the id of the notify message it queues, with the sequence number and
 /// Message-ID the notify stage would have given it: notify then only reads, sends and marks.
