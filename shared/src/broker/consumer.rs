@@ -134,6 +134,10 @@ pub trait TransactionalWork: Send + Sync {
 /// whose work fails has its own changes undone and keeps its error; the others commit
 /// together. If the transaction cannot begin or commit, every message gets that error (none
 /// is applied). For [`Handler::handle_batch`].
+///
+/// Statements saved: a savepoint that held is never released (the commit ends them all, and
+/// a batch is at most a prefetch long, well under the 64 subtransactions a backend caches); a
+/// batch of one takes no savepoint at all: its failure rolls the transaction back.
 pub async fn in_one_transaction<W: TransactionalWork>(
     pool: &sqlx::PgPool,
     work: &W,
@@ -148,18 +152,32 @@ pub async fn in_one_transaction<W: TransactionalWork>(
         Ok(tx) => tx,
         Err(e) => return every(&e),
     };
+    if let [message] = messages.as_slice() {
+        let result = work.apply(&mut tx, message.clone()).await;
+        let ended = match result {
+            Ok(()) => tx.commit().await,
+            Err(_) => tx.rollback().await,
+        };
+        return match ended {
+            Ok(()) => vec![result],
+            Err(e) => every(&e),
+        };
+    }
     let mut results = Vec::with_capacity(messages.len());
     for message in messages.iter().cloned() {
-        let mut savepoint = match sqlx::Connection::begin(&mut *tx).await {
-            Ok(savepoint) => savepoint,
-            Err(e) => return every(&e),
-        };
-        let result = work.apply(&mut savepoint, message).await;
-        let ended = match result {
-            Ok(()) => savepoint.commit().await,
-            Err(_) => savepoint.rollback().await,
-        };
-        if let Err(e) = ended {
+        // The most recent savepoint of this name is the one a rollback goes back to.
+        if let Err(e) = sqlx::query("SAVEPOINT batch_message")
+            .execute(&mut *tx)
+            .await
+        {
+            return every(&e);
+        }
+        let result = work.apply(&mut tx, message).await;
+        if result.is_err()
+            && let Err(e) = sqlx::query("ROLLBACK TO SAVEPOINT batch_message")
+                .execute(&mut *tx)
+                .await
+        {
             return every(&e);
         }
         results.push(result);

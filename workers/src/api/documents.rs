@@ -35,7 +35,7 @@ use super::extract::{PathText, TextLimits, TextShape};
 use super::limits::BodyDeadline;
 use super::payments::parse_id;
 use super::problem::{ApiError, FieldProblem, JsonBodyProblems, KeyProblems, Problem};
-use super::requests::{find_visible, no_request};
+use super::requests::find_visible;
 
 /// Largest upload: a 10 MiB file plus the form around it.
 const UPLOAD_LIMIT: usize = 11 * 1024 * 1024;
@@ -221,9 +221,9 @@ pub async fn upload(
     }
 
     let mut tx = ctx.db.begin().await?;
-    let (state, version) = transition::lock_state(&mut tx, id)
-        .await
-        .map_err(|_| no_request(id))?;
+    // Not found is a 404 (the same words as another merchant's request); a database that
+    // failed is a database failure, not a missing request.
+    let (state, version) = transition::lock_state(&mut tx, id).await?;
     let record = find_visible(&mut tx, caller, id).await?;
     if !matches!(
         state,
@@ -442,9 +442,7 @@ pub async fn download(
     let bytes = documents::read(&mut tx, &ctx.document_keys, document_id)
         .await
         .map_err(ApiError::internal)?;
-    let (state, _) = transition::lock_state(&mut tx, id)
-        .await
-        .map_err(ApiError::internal)?;
+    let (state, _) = transition::lock_state(&mut tx, id).await?;
     transition::record_event(
         &mut tx,
         id,
