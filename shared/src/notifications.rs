@@ -193,32 +193,6 @@ pub async fn note_error(conn: &mut PgConnection, id: Uuid, why: &str) -> sqlx::R
     .map(drop)
 }
 
-/// Marks a pending email sent to `recipient` in `language`, keeping what it said (`rendered`:
-/// subject, text and HTML parts) for the console: whether it was pending.
-pub async fn mark_sent(
-    conn: &mut PgConnection,
-    id: Uuid,
-    recipient: &str,
-    language: Option<&str>,
-    rendered: &crate::notify::RenderedEmail,
-) -> sqlx::Result<bool> {
-    let marked = sqlx::query!(
-        "UPDATE notifications
-            SET status = 'sent', sent_at = now(), error = NULL, recipient = $2,
-                language = coalesce($3, language), subject = $4, body_text = $5, body_html = $6
-          WHERE id = $1 AND status = 'pending'",
-        id,
-        recipient,
-        language,
-        rendered.subject,
-        rendered.text,
-        rendered.html
-    )
-    .execute(conn)
-    .await?;
-    Ok(marked.rows_affected() == 1)
-}
-
 /// One email to mark sent with [`mark_sent_many`].
 #[derive(Clone, Copy, Debug)]
 pub struct SentEmail<'a> {
@@ -232,7 +206,8 @@ pub struct SentEmail<'a> {
     pub rendered: &'a crate::notify::RenderedEmail,
 }
 
-/// [`mark_sent`] for the emails of a batch, by one statement.
+/// Marks pending emails sent, each to its recipient in its language, keeping what it said
+/// (subject, text and HTML parts) for the console: one statement for a batch or for one.
 pub async fn mark_sent_many(conn: &mut PgConnection, sent: &[SentEmail<'_>]) -> sqlx::Result<()> {
     if sent.is_empty() {
         return Ok(());

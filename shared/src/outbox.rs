@@ -107,16 +107,11 @@ pub const TRACKED: [crate::messages::Stage; 2] = [
 /// message: 4 ms and 1,700 blocks a call under load instead of 2 blocks (`scripts/bench-e2e`
 /// with `PROFILE=1`, docs/PERFORMANCE.md).
 pub async fn settle(conn: impl sqlx::PgExecutor<'_>, message_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE outbox SET settled_at = now() WHERE message_id = $1 AND settled_at IS NULL",
-        message_id
-    )
-    .execute(conn)
-    .await
-    .map(drop)
+    settle_many(conn, &[message_id]).await
 }
 
-/// [`settle`] for the messages of a batch, by one statement.
+/// [`settle`] for the messages of a batch, by one statement (found by `message_id` alone,
+/// as [`settle`] says why).
 pub async fn settle_many(
     conn: impl sqlx::PgExecutor<'_>,
     message_ids: &[Uuid],

@@ -540,7 +540,7 @@ impl Notify {
                     pending,
                     prepared,
                     sent,
-                    Some(&mut marks),
+                    &mut marks,
                 )
                 .await?;
                 recorded.push((*i, result));
@@ -675,9 +675,12 @@ impl Notify {
         };
         let went_out = matches!(sent, Some(Ok(())));
         let recorded = async {
-            let result =
-                Self::record_outcome(&mut tx, message, notice, pending, &prepared, sent, None)
-                    .await?;
+            let mut marks = Marks::default();
+            let result = Self::record_outcome(
+                &mut tx, message, notice, pending, &prepared, sent, &mut marks,
+            )
+            .await?;
+            marks.write(&mut tx).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(result)
         }
@@ -700,9 +703,9 @@ impl Notify {
 
     /// Records what became of a prepared email in the caller's transaction: `sent` is the
     /// mailer's answer, `None` when nothing was sent now (it went out earlier and was not
-    /// recorded, or it cannot go out). The handler's result for the message. With `marks`
-    /// (a batch), a sent email's mark and settle are left to [`Marks::write`], which the
-    /// caller runs before it commits.
+    /// recorded, or it cannot go out). The handler's result for the message. A sent email's
+    /// mark and every settle are left to `marks` ([`Marks::write`]), which the caller runs
+    /// before it commits: one statement each for a batch.
     async fn record_outcome<'p>(
         tx: &mut PgConnection,
         message: &WorkMessage,
@@ -710,7 +713,7 @@ impl Notify {
         pending: &Pending,
         prepared: &'p Prepared,
         sent: Option<Result<(), SendError>>,
-        marks: Option<&mut Marks<'p>>,
+        marks: &mut Marks<'p>,
     ) -> sqlx::Result<Result<Settled, HandlerError>> {
         let message_id = message.message_id;
         let request_id = (!notice.about_inbound_email()).then_some(message.request_id);
@@ -718,7 +721,7 @@ impl Notify {
             Prepared::Fail(why) => {
                 tracing::warn!(request_id = ?request_id, event = notice.name(), error = %why, "email cannot be sent; marked failed");
                 Self::record_failed(tx, message_id, request_id, notice, why).await?;
-                shared::outbox::settle(&mut *tx, message_id).await?;
+                marks.settled.push(message_id);
                 return Ok(Ok(Settled::InTransaction));
             }
             Prepared::Send { email, language } => (email, language.as_deref()),
@@ -728,28 +731,13 @@ impl Notify {
             Some(Ok(())) | None => {
                 // The row is the record: the request's history shows it as `email sent:
                 // <event>` (`requests::history`); no audit event is written for it.
-                match marks {
-                    Some(marks) => {
-                        marks.sent.push(notifications::SentEmail {
-                            id: message_id,
-                            recipient: &email.to,
-                            language,
-                            rendered: &email.rendered,
-                        });
-                        marks.settled.push(message_id);
-                    }
-                    None => {
-                        notifications::mark_sent(
-                            tx,
-                            message_id,
-                            &email.to,
-                            language,
-                            &email.rendered,
-                        )
-                        .await?;
-                        shared::outbox::settle(&mut *tx, message_id).await?;
-                    }
-                }
+                marks.sent.push(notifications::SentEmail {
+                    id: message_id,
+                    recipient: &email.to,
+                    language,
+                    rendered: &email.rendered,
+                });
+                marks.settled.push(message_id);
                 if sent.is_none() {
                     tracing::info!(request_id = ?request_id, event = notice.name(), seq = pending.seq, "email sent earlier now recorded (not sent again)");
                 } else {
@@ -768,7 +756,7 @@ impl Notify {
             Some(Err(SendError::Permanent(why))) => {
                 tracing::warn!(request_id = ?request_id, event = notice.name(), error = %why, "email refused; marked failed");
                 Self::record_failed(tx, message_id, request_id, notice, &why).await?;
-                shared::outbox::settle(&mut *tx, message_id).await?;
+                marks.settled.push(message_id);
                 Ok(Ok(Settled::InTransaction))
             }
         }
@@ -806,7 +794,8 @@ impl Notify {
     }
 }
 
-/// A batch's emails sent and messages done, written by two statements before it commits.
+/// The emails sent and the messages done of one transaction (a batch, or one email), written
+/// by two statements before it commits.
 #[derive(Default)]
 struct Marks<'p> {
     sent: Vec<notifications::SentEmail<'p>>,

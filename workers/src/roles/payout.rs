@@ -25,11 +25,11 @@ use shared::money::Money;
 use shared::outbox::OutboxMessage;
 use shared::payments::{self, Payment};
 use shared::payouts::{self, Attempt, AttemptStatus};
-use shared::requests;
 use shared::transition::{self, Transition};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::assessment::locked;
 use super::validate::to_handler_error;
 
 /// What to ask the gateway, decided under the request's lock.
@@ -126,9 +126,7 @@ impl<G: Gateway + 'static> Payout<G> {
 
         // 1. Under the lock: what to do, and the attempt row committed before any call.
         let mut tx = self.pool.begin().await?;
-        let record = requests::lock(&mut tx, id)
-            .await?
-            .ok_or_else(|| permanent(format!("request {id} does not exist")))?;
+        let record = locked(&mut tx, id).await?;
         let (state, version) = (record.state, record.version);
         let payment_id = record
             .payment_id
