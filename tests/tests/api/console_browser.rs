@@ -162,27 +162,57 @@ async fn fill(c: &Client, css: &str, text: &str) {
     e.send_keys(text).await.unwrap();
 }
 
+/// Whether a WebDriver error says the element went away under us: the page it was found on
+/// was replaced by the next one (a form's answer, a redirect) between finding and using it.
+fn went_stale(e: &fantoccini::error::CmdError) -> bool {
+    let text = e.to_string();
+    text.contains("stale element") || text.contains("does not belong to the document")
+}
+
+/// Clicks the element once it is there. A click on an element of a page being replaced is
+/// refused by the browser (nothing was clicked), so it is found again on the new page.
 async fn click(c: &Client, css: &str) {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let e = c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match e.click().await {
+            Ok(()) => return,
+            Err(e) if went_stale(&e) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("click {css}: {e}"),
+        }
+    }
 }
 
 /// The element's text, waiting for it to appear (a page may still be loading).
 async fn text_of(c: &Client, css: &str) -> String {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    text_when(c, css, |_| true).await
+}
+
+/// The element's text once it satisfies `wanted`, waiting up to 10 s: after a click the old
+/// page's element may still be found, or go stale between finding it and reading it.
+async fn text_when(c: &Client, css: &str, wanted: impl Fn(&str) -> bool) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let last = match c.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await,
+            Err(e) => Err(e),
+        };
+        match last {
+            Ok(text) if wanted(&text) => return text,
+            _ if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(text) => panic!("{css}: not the text wanted after 10 s: {text:?}"),
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
 }
 
 async fn sign_in(c: &Client, app: &TestApp, key: &str, name: &str) {
@@ -550,7 +580,8 @@ async fn support_and_supervisors_do_their_work_in_the_browser() {
         .click()
         .await
         .unwrap();
-    assert!(text_of(&c, "h1").await.contains("Очередь работы"));
+    // The queue's page is reloaded in Russian; until then the English one is still there.
+    text_when(&c, "h1", |h| h.contains("Очередь работы")).await;
     shot(&c, "6-queue-ru").await;
     click(&c, "#sign-out").await;
     shot(&c, "6-signed-out-ru").await;
