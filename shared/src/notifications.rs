@@ -62,34 +62,36 @@ pub async fn claim(conn: &mut PgConnection, n: &NewNotification<'_>) -> sqlx::Re
     Ok(inserted.rows_affected() == 1)
 }
 
-/// Writes the pending row of a customer's email about the request entering `state`, in the
+/// Writes the pending row of a customer's email about the request entering a state, in the
 /// transaction of the move that causes it (`transition::apply`; the creation of a request for
 /// `received`), so the notify stage finds its row and only reads, sends and marks it. `id` is
-/// the notify message's id. The sequence number counts the request's entries into `state` so
-/// far, this one included (the move's audit event is written first), at least 1: the same
-/// number the notify stage's own claim counts for a message with no row. The Message-ID is
-/// [`crate::notify::named_message_id`]'s, formed in the statement. The recipient and language
-/// are written when the email goes out (or fails): the request's contact address may still
-/// change before then.
+/// the notify message's id. The sequence number is the how-manieth email of `event` for the
+/// request, this one included: one more than the highest written. The move holds the
+/// request's row lock, so no other move numbers an email of the request at the same time; the
+/// number is read from the unique index `(request_id, event, seq)` alone, and the first email
+/// of an event reads no row (#19: counting the request's history instead read every audit
+/// event of it, ~10 rows a refund). Every entry into a state that tells the customer writes
+/// its row here, so the number is also the notify stage's count of the request's entries into
+/// the state, which it uses only for a message that has no row (`occurrences`). The Message-ID
+/// is [`crate::notify::named_message_id`]'s, formed in the statement. The recipient and
+/// language are written when the email goes out (or fails): the request's contact address may
+/// still change before then.
 pub async fn queue_for_move(
     conn: &mut PgConnection,
     id: Uuid,
     request_id: Uuid,
     event: &str,
-    state: &str,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         r#"INSERT INTO notifications (id, request_id, event, seq, recipient, status, email_message_id)
            SELECT $1, $2, $3, s.seq, '', 'pending',
                   '<rf-' || $2::uuid::text || '-' || $3 || '-' || s.seq || '@refundd>'
-             FROM (SELECT greatest(count(*), 1)::int AS seq FROM request_events
-                    WHERE request_id = $2 AND to_state = $4
-                      AND from_state IS DISTINCT FROM $4) s
+             FROM (SELECT coalesce(max(seq), 0) + 1 AS seq FROM notifications
+                    WHERE request_id = $2 AND event = $3) s
            ON CONFLICT DO NOTHING"#,
         id,
         request_id,
-        event,
-        state
+        event
     )
     .execute(conn)
     .await

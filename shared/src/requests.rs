@@ -200,14 +200,7 @@ pub async fn create(
             && m.payload["event"] == "received"
             && m.payload["request_id"] == serde_json::json!(r.id)
     }) {
-        crate::notifications::queue_for_move(
-            conn,
-            m.message_id,
-            r.id,
-            "received",
-            RequestState::Received.as_str(),
-        )
-        .await?;
+        crate::notifications::queue_for_move(conn, m.message_id, r.id, "received").await?;
     }
     outbox::enqueue(conn, messages).await?;
     Ok(record)

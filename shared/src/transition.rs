@@ -160,7 +160,6 @@ pub async fn apply_steps_deciding(
                 notify.message_id,
                 t.request_id,
                 event.as_str(),
-                t.to.as_str(),
             )
             .await?;
             all.push(notify.into());

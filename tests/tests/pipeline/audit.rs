@@ -492,8 +492,9 @@ async fn a_decision_is_stored_by_its_moves_update_and_never_by_a_stale_one() {
 }
 
 /// The move that causes a customer's email claims its `notifications` row in the same
-/// transaction, under the id of the notify message it queues, with the sequence number and
-/// Message-ID the notify stage would have given it: notify then only reads, sends and marks.
+/// transaction, under the id of the notify message it queues, numbered among the emails of
+/// its event, with the Message-ID the notify stage forms: notify then only reads, sends and
+/// marks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_move_claims_its_emails_row_with_the_notify_messages_id() {
     let db = TestDb::new().await;
@@ -557,6 +558,55 @@ async fn a_move_claims_its_emails_row_with_the_notify_messages_id() {
         .await
         .unwrap();
     assert_eq!(before, after);
+    // The question the intake's answer already asked (no email), then one with an email: that
+    // email is the third about `needs_info`, although the request entered it four times. Its
+    // number comes from the emails of its event (the unique index), not from reading the
+    // request's history: the move's transaction fetches no audit event (#19).
+    let mut version = version + 1;
+    for (from, to, email) in [
+        (RequestState::Validating, RequestState::NeedsInfo, false),
+        (RequestState::NeedsInfo, RequestState::Validating, true),
+        (RequestState::Validating, RequestState::NeedsInfo, true),
+    ] {
+        let mut tx = db.pool.begin().await.unwrap();
+        let t = transition(id, version, from, to);
+        version = if email {
+            transition::apply(&mut tx, &t, &[]).await.unwrap()
+        } else {
+            transition::apply_without_email(&mut tx, &t, &[])
+                .await
+                .unwrap()
+        };
+        let history_read: i64 = sqlx::query_scalar(
+            "SELECT coalesce(idx_tup_fetch, 0) + seq_tup_read FROM pg_stat_xact_user_tables
+              WHERE relname = 'request_events'",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(
+            history_read, 0,
+            "the move {from:?} → {to:?} read the history"
+        );
+        tx.commit().await.unwrap();
+    }
+    let seqs: Vec<(i32, String)> = sqlx::query_as(
+        "SELECT seq, email_message_id FROM notifications
+          WHERE request_id = $1 AND event = 'needs_info' ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        seqs,
+        (1..=3)
+            .map(|n| (
+                n,
+                shared::notify::named_message_id(id, "needs_info", n as u32)
+            ))
+            .collect::<Vec<_>>()
+    );
     db.drop_database().await;
 }
 

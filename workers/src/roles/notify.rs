@@ -19,11 +19,13 @@
 //!    outbox. A sent email needs no audit event: the request's history shows each `sent` row
 //!    as `email sent: <event>` (`shared::requests::history`).
 //!
-//! Which row a message maps to (`seq`): the email about an event is number N when the
-//! request's history holds N occurrences of that event so far (entries into the event's
-//! state, such as each entry into `needs_info`; for escalations, each change of SLA state to
-//! at risk or breached), at least 1. A redelivered message maps to its own row by id, however
-//! late it comes. A different message for an occurrence that already has a row (a late
+//! Which row a message maps to (`seq`): a customer's email about a move is number N when it
+//! is the N-th email of its event the moves wrote for the request (each entry into
+//! `needs_info` that tells the customer, say), numbered by the move itself. A message that
+//! has no row yet is number N when the request's history holds N occurrences of its event so
+//! far (for escalations, each change of SLA state to at risk or breached; for a customer's
+//! event, each entry into its state), at least 1. A redelivered message maps to its own row by
+//! id, however late it comes. A different message for an occurrence that already has a row (a late
 //! message overtaken by a later occurrence of the same event) sends nothing: the customer
 //! gets one email per occurrence, never more.
 //!
