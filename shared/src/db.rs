@@ -140,10 +140,62 @@ pub async fn explain(pool: &PgPool, error: &sqlx::Error) -> Option<String> {
     )
 }
 
-/// Brings the schema up to date; safe to run from several processes at once.
+/// Brings the schema up to date; safe to run from several processes at once. A database
+/// that fails under it (a backend killed, a restart) is waited for as [`while_unavailable`]
+/// does: each migration is its own transaction, so the next try starts where this one ended.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await?;
-    Ok(())
+    let mut delay = FIRST_RETRY;
+    loop {
+        match MIGRATOR.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(
+                sqlx::migrate::MigrateError::Execute(e)
+                | sqlx::migrate::MigrateError::ExecuteMigration(e, _),
+            ) if crate::broker::consumer::database_unavailable(&e) => {
+                tracing::warn!(step = "migrations", error = %e, retry_in_ms = delay.as_millis() as u64,
+                    "the database failed under a start-up step; trying it again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(LAST_RETRY);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The first wait of a start-up step the database failed under, and the longest.
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+const LAST_RETRY: Duration = Duration::from_secs(10);
+
+/// Runs a start-up step on the database (`what` names it in the log), again and again while
+/// the database fails under it as [`connect_waiting`] waits for one that is down (a backend
+/// killed by an operator, a restart, no connection to be had): a process starting in such a
+/// moment waits instead of exiting. Any other error is returned at once. `work` must be safe
+/// to run again (one transaction, or idempotent statements).
+pub async fn while_unavailable<T, F, Fut>(what: &str, work: F) -> sqlx::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = sqlx::Result<T>>,
+{
+    retry_unavailable(what, FIRST_RETRY, work).await
+}
+
+async fn retry_unavailable<T, F, Fut>(what: &str, first: Duration, mut work: F) -> sqlx::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = sqlx::Result<T>>,
+{
+    let mut delay = first;
+    loop {
+        match work().await {
+            Err(e) if crate::broker::consumer::database_unavailable(&e) => {
+                tracing::warn!(step = what, error = %e, retry_in_ms = delay.as_millis() as u64,
+                    "the database failed under a start-up step; trying it again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(LAST_RETRY);
+            }
+            done => return done,
+        }
+    }
 }
 
 /// Creates the database named in `url` when it does not exist yet (first run on a machine).
@@ -163,4 +215,42 @@ pub async fn create_if_missing(url: &str) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use super::retry_unavailable;
+
+    fn killed() -> sqlx::Error {
+        sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset by peer",
+        ))
+    }
+
+    /// A start-up step whose backend is killed twice is tried until it gets through; a step
+    /// that fails for another reason (here: what it looks for is not there) is not tried again.
+    #[tokio::test]
+    async fn a_start_up_step_is_tried_again_only_while_the_database_is_unavailable() {
+        let calls = AtomicU32::new(0);
+        let done = retry_unavailable("test", Duration::from_millis(1), || {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            async move { if n < 2 { Err(killed()) } else { Ok(n) } }
+        })
+        .await;
+        assert_eq!(done.unwrap(), 2);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+        let calls = AtomicU32::new(0);
+        let refused: sqlx::Result<()> = retry_unavailable("test", Duration::from_millis(1), || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err(sqlx::Error::RowNotFound) }
+        })
+        .await;
+        assert!(matches!(refused, Err(sqlx::Error::RowNotFound)));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
 }

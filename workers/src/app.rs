@@ -517,12 +517,16 @@ impl App {
         if mode == Mode::All {
             shared::db::migrate(&pool).await?;
         }
-        shared::merchants::record_webhooks(&pool, &reference.merchants)
-            .await
-            .context(
-                "writing which merchants take webhooks (merchant_webhooks); \
+        // A backend killed while a process starts makes it wait, not exit (found by the chaos
+        // test: seed 7019303195105708450).
+        shared::db::while_unavailable("merchant_webhooks", || {
+            shared::merchants::record_webhooks(&pool, &reference.merchants)
+        })
+        .await
+        .context(
+            "writing which merchants take webhooks (merchant_webhooks); \
                  has `refundd migrate` run on this database?",
-            )?;
+        )?;
         let topology = match mode {
             Mode::Worker(_) | Mode::All => Some(declare_topology(&settings).await?),
             Mode::Api | Mode::IntakeEmail => None,

@@ -298,9 +298,15 @@ impl TransactionalWork for Validate {
             return Ok(());
         }
 
-        let complete = complete_at(&mut *tx, id)
-            .await?
-            .unwrap_or(a.record.received_at);
+        // A request still `received` a moment ago was never asked anything (no move leads
+        // back into `received`): complete when received, without reading its history.
+        let complete = if entering.0.is_some() {
+            a.record.received_at
+        } else {
+            complete_at(&mut *tx, id)
+                .await?
+                .unwrap_or(a.record.received_at)
+        };
         // Decided in the same transaction: nothing must be read from a document first. The
         // decision counts from the complete date, stored with it (`requests::Decided`).
         a.record.complete_at = Some(complete);
