@@ -9,12 +9,17 @@
 //!     --mode open --rate 200 --duration 60 --pid 1234
 //! cargo run --release -p e2e --example bench_e2e -- --base http://127.0.0.1:8080 \
 //!     --mode capture --count 20 --concurrency 1
+//! cargo run --release -p e2e --example bench_e2e -- --mode broker --count 20000
 //! ```
 //! - `closed`: `--count` applications, `--concurrency` in flight at once (the most the system
 //!   takes); `open`: `--rate` a second for `--duration` seconds whatever the system does, each
 //!   request's latency counted from when it was due (no coordinated omission);
 //!   `capture`: `--concurrency` at a time, each group followed until done before the next,
-//!   printing `WINDOW <ids> <from> <to>` lines for `scripts/bench-replay` (the replay bound).
+//!   printing `WINDOW <ids> <from> <to>` lines for `scripts/bench-replay` (the replay bound);
+//!   `broker`: RabbitMQ alone (the broker's bound): `--count` work messages through a quorum
+//!   queue of their own as refundd moves them (persistent, published in batches of 100 with
+//!   publisher confirms as the relay does, consumed with a prefetch of 32 and acked one by
+//!   one), and what that cost `beam.smp` a message; no API key, database or refundd needed.
 //! - Every application is App Studio's "not accepted yet" withdrawal, which the policy refunds
 //!   in full to the card through the sandbox gateway with no person involved: received,
 //!   validated, approved, sent to the gateway, refunded, with the customer's emails.
@@ -45,6 +50,7 @@ enum Mode {
     Closed,
     Open,
     Capture,
+    Broker,
 }
 
 struct Args {
@@ -81,7 +87,8 @@ fn parse_args() -> anyhow::Result<Args> {
                     "closed" => Mode::Closed,
                     "open" => Mode::Open,
                     "capture" => Mode::Capture,
-                    other => bail!("--mode is closed, open or capture, not {other:?}"),
+                    "broker" => Mode::Broker,
+                    other => bail!("--mode is closed, open, capture or broker, not {other:?}"),
                 }
             }
             "--count" => args.count = value()?.parse().context("--count")?,
@@ -363,7 +370,7 @@ async fn run_load(
                 tokio::time::sleep_until(due.into()).await;
                 due
             }
-            Mode::Closed | Mode::Capture => {
+            Mode::Closed | Mode::Capture | Mode::Broker => {
                 while tasks.len() >= args.concurrency {
                     if let Some(Ok(s)) = tasks.join_next().await {
                         out.push(s);
@@ -618,6 +625,9 @@ fn seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
+    if args.mode == Mode::Broker {
+        return broker_bound(&args).await;
+    }
     let key: Arc<str> = std::env::var("LOADGEN_API_KEY").unwrap_or_default().into();
     if key.is_empty() {
         bail!("set LOADGEN_API_KEY to a support or supervisor key");
@@ -645,7 +655,7 @@ async fn main() -> anyhow::Result<()> {
         .build()?;
 
     let count = match args.mode {
-        Mode::Closed | Mode::Capture => args.count,
+        Mode::Closed | Mode::Capture | Mode::Broker => args.count,
         Mode::Open => (args.duration.as_secs_f64() * f64::from(args.rate)).round() as usize,
     };
     eprintln!("[bench] registering {count} payments (not timed)");
@@ -663,7 +673,7 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let started_wall = Utc::now();
     match args.mode {
-        Mode::Closed | Mode::Capture => eprintln!(
+        Mode::Closed | Mode::Capture | Mode::Broker => eprintln!(
             "[bench] closed loop: {count} applications, {} in flight",
             args.concurrency
         ),
@@ -822,7 +832,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "== refundd end to end ({})",
         match args.mode {
-            Mode::Closed | Mode::Capture => format!(
+            Mode::Closed | Mode::Capture | Mode::Broker => format!(
                 "closed loop, {count} applications, {} in flight",
                 args.concurrency
             ),
@@ -888,7 +898,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "RESULT mode={} count={count} rate={} concurrency={} submitted_per_s={submitted_per_s:.1} refunded={refunded} refunded_per_s={refunded_per_s:.1} done_per_s={done_per_s:.1} e2e_p50_s={:.2} e2e_p90_s={:.2} e2e_p99_s={:.2} done_p99_s={:.2} email_lag_p99_s={:.2} left_after_5s={left_after_5s} commits={:.1} inserted={:.1} updated={:.1} fetched={:.1} returned={:.1} cpu_refundd_ms={:.2} cpu_postgres_ms={:.2} cpu_rabbitmq_ms={:.2} cpu_total_ms={:.2} rss_peak_mib={rss_peak_mib:.1} failed={}",
         match args.mode {
-            Mode::Closed | Mode::Capture => "closed",
+            Mode::Closed | Mode::Capture | Mode::Broker => "closed",
             Mode::Open => "open",
         },
         args.rate,
@@ -912,5 +922,123 @@ async fn main() -> anyhow::Result<()> {
     if refunded == 0 {
         bail!("no application was refunded: see the final states above");
     }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The broker's bound: RabbitMQ alone, moving work messages as refundd does.
+
+/// `--count` work messages through a quorum queue of their own (`<prefix>_bound`, deleted
+/// after): published persistent in batches of 100, each batch's publisher confirms awaited
+/// (as the relay publishes), while a consumer with a prefetch of 32 acks each delivery on its
+/// own (as refundd's runtime acks each message after its result). Prints messages a second and
+/// `beam.smp`'s CPU a message; a refund moves five (validate, payout, three emails).
+async fn broker_bound(args: &Args) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    use lapin::options::{
+        BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+        ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    };
+    use lapin::types::{AMQPValue, FieldTable};
+
+    let amqp_url = std::env::var("AMQP_URL").context("AMQP_URL")?;
+    let prefix = std::env::var("REFUNDD_QUEUE_PREFIX").context("REFUNDD_QUEUE_PREFIX")?;
+    let queue = format!("{prefix}_bound");
+    let count = args.count;
+    let conn =
+        lapin::Connection::connect(&amqp_url, lapin::ConnectionProperties::default()).await?;
+    let publisher = conn.create_channel().await?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    let mut queue_args = FieldTable::default();
+    queue_args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    publisher
+        .queue_declare(
+            &queue,
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            queue_args,
+        )
+        .await?;
+    let consumer_channel = conn.create_channel().await?;
+    consumer_channel
+        .basic_qos(32, BasicQosOptions::default())
+        .await?;
+    let mut deliveries = consumer_channel
+        .basic_consume(
+            &queue,
+            "bench-bound",
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let body = serde_json::to_vec(&shared::messages::WorkMessage::new(
+        shared::messages::Stage::Notify,
+        uuid::Uuid::now_v7(),
+    ))?;
+    eprintln!(
+        "[bench] broker: {count} messages of {} bytes through {queue}",
+        body.len()
+    );
+    let cpu_before = Cpu::read(None);
+    let started = Instant::now();
+    let consume = tokio::spawn(async move {
+        let mut acked = 0usize;
+        while acked < count {
+            let Some(delivery) = deliveries.next().await else {
+                bail!("the consumer stopped after {acked} messages");
+            };
+            delivery?.ack(BasicAckOptions::default()).await?;
+            acked += 1;
+        }
+        anyhow::Ok(())
+    });
+    let mut sent = 0usize;
+    while sent < count {
+        let batch = (count - sent).min(100);
+        let mut confirms = Vec::with_capacity(batch);
+        for _ in 0..batch {
+            confirms.push(
+                publisher
+                    .basic_publish(
+                        "",
+                        &queue,
+                        BasicPublishOptions::default(),
+                        &body,
+                        lapin::BasicProperties::default().with_delivery_mode(2),
+                    )
+                    .await?,
+            );
+        }
+        for confirm in confirms {
+            confirm.await?;
+        }
+        sent += batch;
+    }
+    consume.await??;
+    let secs = started.elapsed().as_secs_f64();
+    let cpu_after = Cpu::read(None);
+    let beam_ms = (cpu_after.rabbitmq - cpu_before.rabbitmq) as f64 * 1000.0
+        / args.clock_ticks
+        / count as f64;
+    publisher
+        .queue_delete(&queue, QueueDeleteOptions::default())
+        .await?;
+    println!(
+        "broker alone: {count} messages in {secs:.1} s: {:.0}/s; RabbitMQ CPU {beam_ms:.3} ms a message, {:.2} ms a refund's five",
+        count as f64 / secs,
+        beam_ms * 5.0
+    );
+    println!(
+        "RESULT mode=broker messages={count} per_s={:.0} cpu_rabbitmq_ms_per_message={beam_ms:.3} cpu_rabbitmq_ms_per_refund={:.2}",
+        count as f64 / secs,
+        beam_ms * 5.0
+    );
     Ok(())
 }
