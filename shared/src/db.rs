@@ -141,25 +141,22 @@ pub async fn explain(pool: &PgPool, error: &sqlx::Error) -> Option<String> {
 }
 
 /// Brings the schema up to date; safe to run from several processes at once. A database
-/// that fails under it (a backend killed, a restart) is waited for as [`while_unavailable`]
-/// does: each migration is its own transaction, so the next try starts where this one ended.
+/// that fails under it (a backend killed, a restart) is waited for ([`while_unavailable`]):
+/// each migration is its own transaction, so the next try starts where this one ended.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    let mut delay = FIRST_RETRY;
-    loop {
-        match MIGRATOR.run(pool).await {
-            Ok(()) => return Ok(()),
-            Err(
-                sqlx::migrate::MigrateError::Execute(e)
-                | sqlx::migrate::MigrateError::ExecuteMigration(e, _),
-            ) if crate::broker::consumer::database_unavailable(&e) => {
-                tracing::warn!(step = "migrations", error = %e, retry_in_ms = delay.as_millis() as u64,
-                    "the database failed under a start-up step; trying it again");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(LAST_RETRY);
+    use sqlx::migrate::MigrateError;
+    while_unavailable("migrations", || async {
+        MIGRATOR.run(pool).await.map_err(|e| match e {
+            MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _)
+                if crate::broker::consumer::database_unavailable(&e) =>
+            {
+                e
             }
-            Err(e) => return Err(e.into()),
-        }
-    }
+            other => sqlx::Error::Migrate(Box::new(other)),
+        })
+    })
+    .await?;
+    Ok(())
 }
 
 /// The first wait of a start-up step the database failed under, and the longest.
