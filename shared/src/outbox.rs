@@ -47,51 +47,20 @@ impl From<WorkMessage> for OutboxMessage {
 
 /// Adds messages to the outbox inside the caller's transaction.
 pub async fn enqueue(conn: &mut PgConnection, messages: &[OutboxMessage]) -> sqlx::Result<()> {
-    enqueue_settling(conn, messages, &[]).await
-}
-
-/// [`enqueue`], settling the tracked messages `settled` ([`settle_many`]) by the same
-/// statement: a handler whose work ends in a move settles its own message with the move's
-/// outbox rows, one round trip instead of two (#19).
-pub async fn enqueue_settling(
-    conn: &mut PgConnection,
-    messages: &[OutboxMessage],
-    settled: &[Uuid],
-) -> sqlx::Result<()> {
     if messages.is_empty() {
-        return settle_many(conn, settled).await;
+        return Ok(());
     }
     // Not yet committed: the relay this wakes waits a moment before it looks (see `WAKE`).
     WAKE.notify_waiters();
     let ids: Vec<Uuid> = messages.iter().map(|m| m.message_id).collect();
     let keys: Vec<String> = messages.iter().map(|m| m.routing_key.clone()).collect();
     let payloads: Vec<serde_json::Value> = messages.iter().map(|m| m.payload.clone()).collect();
-    if settled.is_empty() {
-        // The plain INSERT: the form with an (empty) settle costs 80 blocks a call instead of
-        // 17 under load (`PROFILE=1 scripts/bench-e2e`, docs/PERFORMANCE.md).
-        sqlx::query!(
-            r#"INSERT INTO outbox (message_id, routing_key, payload)
-               SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::jsonb[])"#,
-            &ids,
-            &keys,
-            &payloads
-        )
-        .execute(conn)
-        .await?;
-        return Ok(());
-    }
-    // A data-modifying WITH runs whether or not the INSERT reads it. Found by `message_id`
-    // alone, as `settle` says why.
     sqlx::query!(
-        r#"WITH settled AS (
-               UPDATE outbox SET settled_at = now()
-                WHERE message_id = ANY($4) AND settled_at IS NULL)
-           INSERT INTO outbox (message_id, routing_key, payload)
+        r#"INSERT INTO outbox (message_id, routing_key, payload)
            SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::jsonb[])"#,
         &ids,
         &keys,
-        &payloads,
-        settled
+        &payloads
     )
     .execute(conn)
     .await?;

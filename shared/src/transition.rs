@@ -109,28 +109,6 @@ pub async fn apply_steps_deciding(
     messages: &[OutboxMessage],
     decided: Option<&crate::requests::Decided<'_>>,
 ) -> Result<i32, TransitionError> {
-    write_steps(conn, steps, messages, decided, &[]).await
-}
-
-/// [`apply_steps`] that also settles the tracked messages `settled` (the handler's own,
-/// whose work the moves end) by the statement that writes the moves' outbox rows
-/// ([`outbox::enqueue_settling`]).
-pub async fn apply_steps_settling(
-    conn: &mut PgConnection,
-    steps: &[(Transition<'_>, bool)],
-    messages: &[OutboxMessage],
-    settled: &[uuid::Uuid],
-) -> Result<i32, TransitionError> {
-    write_steps(conn, steps, messages, None, settled).await
-}
-
-async fn write_steps(
-    conn: &mut PgConnection,
-    steps: &[(Transition<'_>, bool)],
-    messages: &[OutboxMessage],
-    decided: Option<&crate::requests::Decided<'_>>,
-    settled: &[uuid::Uuid],
-) -> Result<i32, TransitionError> {
     let (Some((first, _)), Some((last, _))) = (steps.first(), steps.last()) else {
         return Err(TransitionError::Empty);
     };
@@ -191,7 +169,7 @@ async fn write_steps(
             all.push(webhook.into());
         }
     }
-    outbox::enqueue_settling(conn, &all, settled).await?;
+    outbox::enqueue(conn, &all).await?;
     Ok(version)
 }
 

@@ -485,21 +485,16 @@ impl<G: Gateway> Payout<G> {
             ));
             state = *to;
         }
-        // Work that ends here settles its message, by the moves' own outbox statement when
-        // there are moves.
-        let settled = if result.is_ok() {
-            vec![message_id]
-        } else {
-            Vec::new()
-        };
-        if moves.is_empty() {
-            shared::outbox::settle_many(&mut *tx, &settled).await?;
-        } else {
-            transition::apply_steps_settling(&mut tx, &moves, &[], &settled)
+        if !moves.is_empty() {
+            transition::apply_steps(&mut tx, &moves, &[])
                 .await
                 .map_err(to_handler_error)?;
         }
-        tx.commit().await?;
+        if result.is_ok() {
+            done(tx, message_id).await?;
+        } else {
+            tx.commit().await?;
+        }
         result
     }
 }
