@@ -32,6 +32,11 @@ fn pool_options(max_connections: u32) -> PgPoolOptions {
         .acquire_timeout(Duration::from_secs(5))
 }
 
+/// The first wait for a database that is not available, and the longest: the wait doubles
+/// from one to the other ([`connect_waiting`], [`while_unavailable`]).
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+const LAST_RETRY: Duration = Duration::from_secs(10);
+
 /// [`connect`] for a service: while the database is down, starting or out of connections
 /// (what [`crate::broker::consumer::database_unavailable`] calls unavailable) it waits and
 /// tries again, logging the server's own words each time, for as long as it takes; anything
@@ -52,7 +57,7 @@ pub async fn connect_waiting(
     if options.get_application_name().is_none() {
         options = options.application_name(application_name);
     }
-    let mut delay = Duration::from_millis(500);
+    let mut delay = FIRST_RETRY;
     let mut waited = false;
     loop {
         let pool = pool_options(max_connections)
@@ -81,7 +86,7 @@ pub async fn connect_waiting(
             "the database is not available; waiting for it");
         waited = true;
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(10));
+        delay = (delay * 2).min(LAST_RETRY);
     }
 }
 
@@ -158,10 +163,6 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     .await?;
     Ok(())
 }
-
-/// The first wait of a start-up step the database failed under, and the longest.
-const FIRST_RETRY: Duration = Duration::from_millis(500);
-const LAST_RETRY: Duration = Duration::from_secs(10);
 
 /// Runs a start-up step on the database (`what` names it in the log), again and again while
 /// the database fails under it as [`connect_waiting`] waits for one that is down (a backend
