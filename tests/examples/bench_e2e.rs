@@ -10,6 +10,7 @@
 //! cargo run --release -p e2e --example bench_e2e -- --base http://127.0.0.1:8080 \
 //!     --mode capture --count 20 --concurrency 1
 //! cargo run --release -p e2e --example bench_e2e -- --mode broker --count 20000
+//! cargo run --release -p e2e --example bench_e2e -- --mode cpu
 //! ```
 //! - `closed`: `--count` applications, `--concurrency` in flight at once (the most the system
 //!   takes); `open`: `--rate` a second for `--duration` seconds whatever the system does, each
@@ -19,7 +20,9 @@
 //!   `broker`: RabbitMQ alone (the broker's bound): `--count` work messages through a quorum
 //!   queue of their own as refundd moves them (persistent, published in batches of 100 with
 //!   publisher confirms as the relay does, consumed with a prefetch of 32 and acked one by
-//!   one), and what that cost `beam.smp` a message; no API key, database or refundd needed.
+//!   one), and what that cost `beam.smp` a message; no API key, database or refundd needed;
+//!   `cpu`: the clock ticks Postgres and RabbitMQ have spent so far (`postgres=N rabbitmq=N`),
+//!   counted as the loops count them, for a measurement the script takes around the replay.
 //! - Every application is App Studio's "not accepted yet" withdrawal, which the policy refunds
 //!   in full to the card through the sandbox gateway with no person involved: received,
 //!   validated, approved, sent to the gateway, refunded, with the customer's emails.
@@ -50,12 +53,22 @@ enum Mode {
     Closed,
     Open,
     Capture,
+}
+
+/// A measurement on its own, instead of a load.
+#[derive(Clone, Copy, PartialEq)]
+enum Tool {
+    /// RabbitMQ alone moving work messages ([`broker_bound`]).
     Broker,
+    /// The CPU clock ticks Postgres and RabbitMQ have spent so far, as [`Cpu::read`] counts
+    /// them (`scripts/bench-e2e` takes two readings around the replay).
+    Cpu,
 }
 
 struct Args {
     base: String,
     mode: Mode,
+    tool: Option<Tool>,
     count: usize,
     concurrency: usize,
     rate: u32,
@@ -69,6 +82,7 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut args = Args {
         base: "http://127.0.0.1:8080".into(),
         mode: Mode::Closed,
+        tool: None,
         count: 5000,
         concurrency: 64,
         rate: 200,
@@ -83,12 +97,13 @@ fn parse_args() -> anyhow::Result<Args> {
         match flag.as_str() {
             "--base" => args.base = value()?.trim_end_matches('/').to_string(),
             "--mode" => {
-                args.mode = match value()?.as_str() {
-                    "closed" => Mode::Closed,
-                    "open" => Mode::Open,
-                    "capture" => Mode::Capture,
-                    "broker" => Mode::Broker,
-                    other => bail!("--mode is closed, open, capture or broker, not {other:?}"),
+                match value()?.as_str() {
+                    "closed" => args.mode = Mode::Closed,
+                    "open" => args.mode = Mode::Open,
+                    "capture" => args.mode = Mode::Capture,
+                    "broker" => args.tool = Some(Tool::Broker),
+                    "cpu" => args.tool = Some(Tool::Cpu),
+                    other => bail!("--mode is closed, open, capture, broker or cpu, not {other:?}"),
                 }
             }
             "--count" => args.count = value()?.parse().context("--count")?,
@@ -370,7 +385,7 @@ async fn run_load(
                 tokio::time::sleep_until(due.into()).await;
                 due
             }
-            Mode::Closed | Mode::Capture | Mode::Broker => {
+            Mode::Closed | Mode::Capture => {
                 while tasks.len() >= args.concurrency {
                     if let Some(Ok(s)) = tasks.join_next().await {
                         out.push(s);
@@ -625,8 +640,14 @@ fn seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
-    if args.mode == Mode::Broker {
-        return broker_bound(&args).await;
+    match args.tool {
+        Some(Tool::Broker) => return broker_bound(&args).await,
+        Some(Tool::Cpu) => {
+            let cpu = Cpu::read(None);
+            println!("postgres={} rabbitmq={}", cpu.postgres, cpu.rabbitmq);
+            return Ok(());
+        }
+        None => {}
     }
     let key: Arc<str> = std::env::var("LOADGEN_API_KEY").unwrap_or_default().into();
     if key.is_empty() {
@@ -655,7 +676,7 @@ async fn main() -> anyhow::Result<()> {
         .build()?;
 
     let count = match args.mode {
-        Mode::Closed | Mode::Capture | Mode::Broker => args.count,
+        Mode::Closed | Mode::Capture => args.count,
         Mode::Open => (args.duration.as_secs_f64() * f64::from(args.rate)).round() as usize,
     };
     eprintln!("[bench] registering {count} payments (not timed)");
@@ -673,7 +694,7 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let started_wall = Utc::now();
     match args.mode {
-        Mode::Closed | Mode::Capture | Mode::Broker => eprintln!(
+        Mode::Closed | Mode::Capture => eprintln!(
             "[bench] closed loop: {count} applications, {} in flight",
             args.concurrency
         ),
@@ -832,7 +853,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "== refundd end to end ({})",
         match args.mode {
-            Mode::Closed | Mode::Capture | Mode::Broker => format!(
+            Mode::Closed | Mode::Capture => format!(
                 "closed loop, {count} applications, {} in flight",
                 args.concurrency
             ),
@@ -898,7 +919,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "RESULT mode={} count={count} rate={} concurrency={} submitted_per_s={submitted_per_s:.1} refunded={refunded} refunded_per_s={refunded_per_s:.1} done_per_s={done_per_s:.1} e2e_p50_s={:.2} e2e_p90_s={:.2} e2e_p99_s={:.2} done_p99_s={:.2} email_lag_p99_s={:.2} left_after_5s={left_after_5s} commits={:.1} inserted={:.1} updated={:.1} fetched={:.1} returned={:.1} cpu_refundd_ms={:.2} cpu_postgres_ms={:.2} cpu_rabbitmq_ms={:.2} cpu_total_ms={:.2} rss_peak_mib={rss_peak_mib:.1} failed={}",
         match args.mode {
-            Mode::Closed | Mode::Capture | Mode::Broker => "closed",
+            Mode::Closed | Mode::Capture => "closed",
             Mode::Open => "open",
         },
         args.rate,
