@@ -96,16 +96,14 @@ fn parse_args() -> anyhow::Result<Args> {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--base" => args.base = value()?.trim_end_matches('/').to_string(),
-            "--mode" => {
-                match value()?.as_str() {
-                    "closed" => args.mode = Mode::Closed,
-                    "open" => args.mode = Mode::Open,
-                    "capture" => args.mode = Mode::Capture,
-                    "broker" => args.tool = Some(Tool::Broker),
-                    "cpu" => args.tool = Some(Tool::Cpu),
-                    other => bail!("--mode is closed, open, capture, broker or cpu, not {other:?}"),
-                }
-            }
+            "--mode" => match value()?.as_str() {
+                "closed" => args.mode = Mode::Closed,
+                "open" => args.mode = Mode::Open,
+                "capture" => args.mode = Mode::Capture,
+                "broker" => args.tool = Some(Tool::Broker),
+                "cpu" => args.tool = Some(Tool::Cpu),
+                other => bail!("--mode is closed, open, capture, broker or cpu, not {other:?}"),
+            },
             "--count" => args.count = value()?.parse().context("--count")?,
             "--concurrency" => args.concurrency = value()?.parse().context("--concurrency")?,
             "--rate" => args.rate = value()?.parse().context("--rate")?,

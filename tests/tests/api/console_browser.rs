@@ -198,29 +198,25 @@ async fn text_of(c: &Client, css: &str) -> String {
 /// The element's text once it satisfies `wanted`, waiting up to 10 s: after a click the old
 /// page's element may still be found, or go stale between finding it and reading it.
 async fn text_when(c: &Client, css: &str, wanted: impl Fn(&str) -> bool) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let last = match c.find(Locator::Css(css)).await {
-            Ok(e) => e.text().await,
-            Err(e) => Err(e),
-        };
-        match last {
-            Ok(text) if wanted(&text) => return text,
-            _ if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Ok(text) => panic!("{css}: not the text wanted after 10 s: {text:?}"),
-            Err(e) => panic!("{css}: {e}"),
-        }
-    }
+    read_when(c, css, None, wanted).await
 }
 
-/// The element's attribute once it satisfies `wanted`, waiting up to 10 s, as [`text_when`].
-async fn attr_when(c: &Client, css: &str, name: &str, wanted: impl Fn(&str) -> bool) -> String {
+/// The element's text (`attribute` `None`) or the attribute's value, once it satisfies
+/// `wanted`, waiting up to 10 s (see [`text_when`]).
+async fn read_when(
+    c: &Client,
+    css: &str,
+    attribute: Option<&str>,
+    wanted: impl Fn(&str) -> bool,
+) -> String {
+    let what = attribute.map_or_else(|| css.to_owned(), |a| format!("{css} {a}"));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let last = match c.find(Locator::Css(css)).await {
-            Ok(e) => e.attr(name).await,
+            Ok(e) => match attribute {
+                None => e.text().await.map(Some),
+                Some(name) => e.attr(name).await,
+            },
             Err(e) => Err(e),
         };
         match last {
@@ -228,8 +224,8 @@ async fn attr_when(c: &Client, css: &str, name: &str, wanted: impl Fn(&str) -> b
             _ if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            Ok(value) => panic!("{css} {name}: not the value wanted after 10 s: {value:?}"),
-            Err(e) => panic!("{css} {name}: {e}"),
+            Ok(value) => panic!("{what}: not the value wanted after 10 s: {value:?}"),
+            Err(e) => panic!("{what}: {e}"),
         }
     }
 }
@@ -398,7 +394,7 @@ async fn support_and_supervisors_do_their_work_in_the_browser() {
     click(&c, "#show-decision").await;
     // §8.3 counts 14 days from the access date, which nobody gave yet: the policy would ask.
     // The script may still be replacing the quote it showed for the reason alone.
-    let kind = attr_when(&c, "#quote-decision", "data-decision", |k| {
+    let kind = read_when(&c, "#quote-decision", Some("data-decision"), |k| {
         k == "needs_info"
     })
     .await;

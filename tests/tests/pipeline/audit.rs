@@ -470,12 +470,7 @@ async fn a_decision_is_stored_by_its_moves_update_and_never_by_a_stale_one() {
     .unwrap();
     // The transaction's own count of row updates of the table: the decision and the state
     // were one UPDATE of one row (a second UPDATE of the decision would make it 2).
-    let updates: i64 = sqlx::query_scalar(
-        "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'refund_requests'",
-    )
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
+    let (_, updates) = this_transaction(&mut tx, "refund_requests").await;
     assert_eq!(updates, 1, "one row version for the decision and the move");
     tx.commit().await.unwrap();
     let (state, version, decision, policy_version, amount, due_on, complete_is_received) =
@@ -577,13 +572,7 @@ async fn a_move_claims_its_emails_row_with_the_notify_messages_id() {
                 .await
                 .unwrap()
         };
-        let history_read: i64 = sqlx::query_scalar(
-            "SELECT coalesce(idx_tup_fetch, 0) + seq_tup_read FROM pg_stat_xact_user_tables
-              WHERE relname = 'request_events'",
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+        let (history_read, _) = this_transaction(&mut tx, "request_events").await;
         assert_eq!(
             history_read, 0,
             "the move {from:?} → {to:?} read the history"
@@ -608,6 +597,19 @@ async fn a_move_claims_its_emails_row_with_the_notify_messages_id() {
             .collect::<Vec<_>>()
     );
     db.drop_database().await;
+}
+
+/// What the caller's transaction has done to `table` so far, by Postgres' own count
+/// (`pg_stat_xact_user_tables`): rows read (by index or by scan), rows updated.
+async fn this_transaction(conn: &mut sqlx::PgConnection, table: &str) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT coalesce(idx_tup_fetch, 0) + seq_tup_read, n_tup_upd
+           FROM pg_stat_xact_user_tables WHERE relname = $1",
+    )
+    .bind(table)
+    .fetch_one(conn)
+    .await
+    .unwrap()
 }
 
 /// The database knows the same names as the code: every state, language and reason the code
