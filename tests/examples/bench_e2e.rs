@@ -10,6 +10,8 @@
 //! cargo run --release -p e2e --example bench_e2e -- --base http://127.0.0.1:8080 \
 //!     --mode capture --count 20 --concurrency 1
 //! cargo run --release -p e2e --example bench_e2e -- --mode broker --count 20000
+//! cargo run --release -p e2e --example bench_e2e -- --mode broker --count 10000 \
+//!     --publish-batch 3 --ack-every 4 --message-rate 1000
 //! cargo run --release -p e2e --example bench_e2e -- --mode cpu
 //! ```
 //! - `closed`: `--count` applications, `--concurrency` in flight at once (the most the system
@@ -20,7 +22,9 @@
 //!   `broker`: RabbitMQ alone (the broker's bound): `--count` work messages through a quorum
 //!   queue of their own as refundd moves them (persistent, published in batches of 100 with
 //!   publisher confirms as the relay does, consumed with a prefetch of 32 and acked one by
-//!   one), and what that cost `beam.smp` a message; no API key, database or refundd needed;
+//!   one), and what that cost `beam.smp` a message; no API key, database or refundd needed.
+//!   `--publish-batch` (100), `--ack-every` (1: each on its own; n: `multiple` on every n-th)
+//!   and `--message-rate` (0: as fast as confirms come) change how they are grouped in time;
 //!   `cpu`: the clock ticks Postgres and RabbitMQ have spent so far (`postgres=N rabbitmq=N`),
 //!   counted as the loops count them, for a measurement the script takes around the replay.
 //! - Every application is App Studio's "not accepted yet" withdrawal, which the policy refunds
@@ -30,7 +34,8 @@
 //!   `REFUNDD_QUEUE_PREFIX`) until nothing moves; then each request's times are read once.
 //! - Cost per refund: commits and rows from `pg_stat_database` (the benchmark's own polling
 //!   reads are counted and subtracted), CPU from `/proc` for refundd (`--pid`), every Postgres
-//!   process and RabbitMQ (`beam.smp`), refundd's peak resident memory.
+//!   process and RabbitMQ (`beam.smp`), refundd's peak resident memory; the commands written
+//!   to the quorum queues' Raft logs (`rabbitmqctl eval`, where it can be run).
 //!
 //! Prints a readable report and one `RESULT key=value ...` line for the script. The API key
 //! comes from `LOADGEN_API_KEY`, never argv.
@@ -76,6 +81,12 @@ struct Args {
     pid: Option<u32>,
     clock_ticks: f64,
     sandbox: String,
+    /// The broker's bound: messages published per confirmed batch.
+    publish_batch: usize,
+    /// The broker's bound: deliveries acked together (`multiple=true` on every n-th).
+    ack_every: usize,
+    /// The broker's bound: messages published a second (0: as fast as confirms allow).
+    message_rate: u32,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -90,6 +101,9 @@ fn parse_args() -> anyhow::Result<Args> {
         pid: None,
         clock_ticks: 100.0,
         sandbox: shared::gateway::sandbox::DEFAULT_URL.into(),
+        publish_batch: 100,
+        ack_every: 1,
+        message_rate: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -111,13 +125,23 @@ fn parse_args() -> anyhow::Result<Args> {
             "--pid" => args.pid = Some(value()?.parse()?),
             "--clock-ticks" => args.clock_ticks = value()?.parse()?,
             "--sandbox" => args.sandbox = value()?.trim_end_matches('/').to_string(),
+            "--publish-batch" => {
+                args.publish_batch = value()?.parse().context("--publish-batch")?;
+            }
+            "--ack-every" => args.ack_every = value()?.parse().context("--ack-every")?,
+            "--message-rate" => args.message_rate = value()?.parse().context("--message-rate")?,
             other => bail!(
                 "unknown argument {other:?}; see the comment at the top of tests/examples/bench_e2e.rs"
             ),
         }
     }
-    if args.count == 0 || args.concurrency == 0 || args.rate == 0 {
-        bail!("--count, --concurrency and --rate must be at least 1");
+    if args.count == 0
+        || args.concurrency == 0
+        || args.rate == 0
+        || args.publish_batch == 0
+        || args.ack_every == 0
+    {
+        bail!("--count, --concurrency, --rate, --publish-batch and --ack-every must be at least 1");
     }
     Ok(args)
 }
@@ -243,6 +267,31 @@ impl Cpu {
             generator: self.generator.saturating_sub(o.generator),
         }
     }
+}
+
+/// The commands written so far to the Raft logs of the quorum queues whose names start with
+/// `prefix` (each queue's last log index, summed), read from RabbitMQ by `rabbitmqctl eval`:
+/// every publish, every `basic.ack` and every consumer's attach is a command, so this counts
+/// how many of them a refund costs the broker, whatever the machine's speed. `None` when
+/// `rabbitmqctl` cannot be run (RabbitMQ elsewhere, or not root).
+fn raft_commands(prefix: &str) -> Option<u64> {
+    let expr = format!(
+        "P = <<\"{prefix}\">>, lists:sum([case amqqueue:get_type(Q) of \
+         rabbit_quorum_queue -> {{resource, V, queue, N}} = amqqueue:get_name(Q), \
+         [S | _] = rabbit_quorum_queue:status(V, N), \
+         proplists:get_value(<<\"Log Index\">>, S); _ -> 0 end \
+         || Q <- rabbit_amqqueue:list(), \
+         binary:longest_common_prefix([element(4, amqqueue:get_name(Q)), P]) =:= byte_size(P)])."
+    );
+    let out = std::process::Command::new("rabbitmqctl")
+        .args(["-q", "eval", &expr])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
 /// Postgres publishes a backend's counters up to a second after its transaction, and an idle
@@ -685,6 +734,8 @@ async fn main() -> anyhow::Result<()> {
     // Nothing moves before the load: the counters Postgres publishes late are in.
     tokio::time::sleep(STATS_SETTLE).await;
     let db_before = DbCounters::read(&pool).await?;
+    let prefix = std::env::var("REFUNDD_QUEUE_PREFIX").unwrap_or_default();
+    let raft_before = raft_commands(&prefix);
     let cpu_before = Cpu::read(args.pid);
     let rss_before = args.pid.and_then(rss_kib).unwrap_or(0);
     let rss_peak = Arc::new(AtomicU64::new(rss_before));
@@ -730,6 +781,9 @@ async fn main() -> anyhow::Result<()> {
     follow(&pool, &channel, &queues, &mut backlog, &rss_peak, args.pid).await?;
     let settled_secs = started.elapsed().as_secs_f64();
     let cpu_after = Cpu::read(args.pid);
+    let raft = raft_before
+        .zip(raft_commands(&prefix))
+        .map(|(b, a)| a.saturating_sub(b));
     sampler.abort();
     tokio::time::sleep(STATS_SETTLE).await;
     let db = DbCounters::read(&pool).await?.minus(db_before);
@@ -911,11 +965,17 @@ async fn main() -> anyhow::Result<()> {
         cpu_ms(cpu.generator),
         rss_before as f64 / 1024.0
     );
+    let raft_per_refund = raft.map_or(-1.0, |n| per(n as i64));
+    if raft.is_some() {
+        println!(
+            "RabbitMQ: {raft_per_refund:.1} commands a refund in its quorum queues' logs (publishes, acks)"
+        );
+    }
     for s in failed.iter().take(5) {
         eprintln!("[bench] failed: {}", s.error.as_deref().unwrap_or(""));
     }
     println!(
-        "RESULT mode={} count={count} rate={} concurrency={} submitted_per_s={submitted_per_s:.1} refunded={refunded} refunded_per_s={refunded_per_s:.1} done_per_s={done_per_s:.1} e2e_p50_s={:.2} e2e_p90_s={:.2} e2e_p99_s={:.2} done_p99_s={:.2} email_lag_p99_s={:.2} left_after_5s={left_after_5s} commits={:.1} inserted={:.1} updated={:.1} fetched={:.1} returned={:.1} cpu_refundd_ms={:.2} cpu_postgres_ms={:.2} cpu_rabbitmq_ms={:.2} cpu_total_ms={:.2} rss_peak_mib={rss_peak_mib:.1} failed={}",
+        "RESULT mode={} count={count} rate={} concurrency={} submitted_per_s={submitted_per_s:.1} refunded={refunded} refunded_per_s={refunded_per_s:.1} done_per_s={done_per_s:.1} e2e_p50_s={:.2} e2e_p90_s={:.2} e2e_p99_s={:.2} done_p99_s={:.2} email_lag_p99_s={:.2} left_after_5s={left_after_5s} commits={:.1} inserted={:.1} updated={:.1} fetched={:.1} returned={:.1} cpu_refundd_ms={:.2} cpu_postgres_ms={:.2} cpu_rabbitmq_ms={:.2} cpu_total_ms={:.2} rss_peak_mib={rss_peak_mib:.1} raft_commands={raft_per_refund:.1} failed={}",
         match args.mode {
             Mode::Closed | Mode::Capture => "closed",
             Mode::Open => "open",
@@ -1005,22 +1065,34 @@ async fn broker_bound(args: &Args) -> anyhow::Result<()> {
         "[bench] broker: {count} messages of {} bytes through {queue}",
         body.len()
     );
+    let raft_before = raft_commands(&queue);
     let cpu_before = Cpu::read(None);
     let started = Instant::now();
+    let ack_every = args.ack_every;
     let consume = tokio::spawn(async move {
-        let mut acked = 0usize;
-        while acked < count {
+        let mut taken = 0usize;
+        while taken < count {
             let Some(delivery) = deliveries.next().await else {
-                bail!("the consumer stopped after {acked} messages");
+                bail!("the consumer stopped after {taken} messages");
             };
-            delivery?.ack(BasicAckOptions::default()).await?;
-            acked += 1;
+            taken += 1;
+            if taken.is_multiple_of(ack_every) || taken == count {
+                let multiple = ack_every > 1;
+                delivery?.ack(BasicAckOptions { multiple }).await?;
+            }
         }
         anyhow::Ok(())
     });
     let mut sent = 0usize;
+    let mut pace = (args.message_rate > 0).then(|| {
+        let batches_a_second = f64::from(args.message_rate) / args.publish_batch as f64;
+        tokio::time::interval(Duration::from_secs_f64(1.0 / batches_a_second))
+    });
     while sent < count {
-        let batch = (count - sent).min(100);
+        if let Some(pace) = pace.as_mut() {
+            pace.tick().await;
+        }
+        let batch = (count - sent).min(args.publish_batch);
         let mut confirms = Vec::with_capacity(batch);
         for _ in 0..batch {
             confirms.push(
@@ -1043,6 +1115,9 @@ async fn broker_bound(args: &Args) -> anyhow::Result<()> {
     consume.await??;
     let secs = started.elapsed().as_secs_f64();
     let cpu_after = Cpu::read(None);
+    let raft = raft_before
+        .zip(raft_commands(&queue))
+        .map_or(-1.0, |(b, a)| a.saturating_sub(b) as f64 / count as f64);
     let beam_ms = (cpu_after.rabbitmq - cpu_before.rabbitmq) as f64 * 1000.0
         / args.clock_ticks
         / count as f64;
@@ -1050,12 +1125,12 @@ async fn broker_bound(args: &Args) -> anyhow::Result<()> {
         .queue_delete(&queue, QueueDeleteOptions::default())
         .await?;
     println!(
-        "broker alone: {count} messages in {secs:.1} s: {:.0}/s; RabbitMQ CPU {beam_ms:.3} ms a message, {:.2} ms a refund's five",
+        "broker alone: {count} messages in {secs:.1} s: {:.0}/s; RabbitMQ CPU {beam_ms:.3} ms a message, {:.2} ms a refund's five; {raft:.2} log commands a message",
         count as f64 / secs,
         beam_ms * 5.0
     );
     println!(
-        "RESULT mode=broker messages={count} per_s={:.0} cpu_rabbitmq_ms_per_message={beam_ms:.3} cpu_rabbitmq_ms_per_refund={:.2}",
+        "RESULT mode=broker messages={count} per_s={:.0} cpu_rabbitmq_ms_per_message={beam_ms:.3} cpu_rabbitmq_ms_per_refund={:.2} raft_commands_per_message={raft:.2}",
         count as f64 / secs,
         beam_ms * 5.0
     );

@@ -291,6 +291,7 @@ fn spawn_role(
                 topology: topology.clone(),
                 batch_size: settings.relay_batch_size,
                 poll_interval: settings.relay_poll_interval,
+                gather: settings.relay_gather,
             };
             tracker.spawn(relay::run(pool.clone(), config, shutdown.clone()));
         }

@@ -8,13 +8,17 @@
 //!   the reason in headers;
 //! - a message that does not parse: parking queue and a log line; the consumer goes on;
 //! - lost connection: reconnects with backoff; unacked messages are redelivered by RabbitMQ;
+//! - acks: a message is acked once its fate is committed; the finished messages at the head of
+//!   the channel's open deliveries go in one `basic.ack` with `multiple` (see `Acks`);
 //! - shutdown: stops taking messages, finishes the ones in flight, acks them, returns.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
 use futures_util::{FutureExt, StreamExt};
 use lapin::Channel;
+use lapin::acker::Acker;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
@@ -278,6 +282,7 @@ async fn consume<H: Handler>(
     backoff.reset();
 
     let tracker = TaskTracker::new();
+    let acks = Arc::new(Acks::default());
     let most = handler
         .batch_size()
         .clamp(1, usize::from(config.prefetch.max(1)));
@@ -305,11 +310,13 @@ async fn consume<H: Handler>(
                             None => break,
                         }
                     }
+                    acks.taken(&batch).await;
                     let handler = Arc::clone(handler);
                     let publisher = publisher.clone();
                     let topology = config.topology.clone();
+                    let acks = Arc::clone(&acks);
                     tracker.spawn(async move {
-                        process(batch, stage, &topology, &publisher, handler.as_ref()).await;
+                        process(batch, stage, &topology, &publisher, handler.as_ref(), &acks).await;
                     });
                     if let Some(ended) = ended {
                         break ended;
@@ -343,13 +350,15 @@ async fn consume<H: Handler>(
 }
 
 /// Handles the deliveries taken together (one, or a batch for a handler that takes batches)
-/// and settles each: ack, retry tier or parking, one by one after the handler's results.
+/// and settles each (done, retry tier or parking) after the handler's results, then acks
+/// them together.
 async fn process<H: Handler>(
     deliveries: Vec<Delivery>,
     stage: Stage,
     topology: &Topology,
     publisher: &Channel,
     handler: &H,
+    acks: &Acks,
 ) {
     let mut taken: Vec<(Delivery, WorkMessage, i64)> = Vec::with_capacity(deliveries.len());
     for delivery in deliveries {
@@ -360,11 +369,8 @@ async fn process<H: Handler>(
             Err(e) => {
                 let reason = format!("unparseable message: {e}");
                 tracing::error!(%stage, error = %e, bytes = delivery.data.len(), "unparseable message parked");
-                finish(
-                    &delivery,
-                    park(&delivery, stage, topology, publisher, &reason).await,
-                )
-                .await;
+                let outcome = park(&delivery, stage, topology, publisher, &reason).await;
+                acks.finish(vec![(delivery, outcome)]).await;
             }
         }
     }
@@ -394,6 +400,7 @@ async fn process<H: Handler>(
         }
     };
     let mut results = results.into_iter();
+    let mut settled = Vec::with_capacity(taken.len());
     for (delivery, message, attempt) in taken {
         let result = results.next().unwrap_or_else(|| {
             Err(HandlerError::Transient(anyhow::anyhow!(
@@ -403,8 +410,9 @@ async fn process<H: Handler>(
         let outcome = settle(result, &delivery, attempt, stage, topology, publisher)
             .instrument(span(&message, attempt))
             .await;
-        finish(&delivery, outcome).await;
+        settled.push((delivery, outcome));
     }
+    acks.finish(settled).await;
 }
 
 /// Where a message goes after its handler's result: done, a retry tier, or parking.
@@ -453,24 +461,94 @@ async fn settle(
     }
 }
 
-/// Acks once the message's fate is committed somewhere; otherwise hands it back to the queue
-/// (the delivery limit stops a message from bouncing for ever).
-async fn finish(delivery: &Delivery, outcome: lapin::Result<Outcome>) {
-    let result = match outcome {
-        Ok(_) => delivery.acker.ack(BasicAckOptions::default()).await,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not retry or park the message; returning it to the queue");
-            delivery
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..Default::default()
-                })
-                .await
+/// The deliveries of one channel that are neither acked nor handed back, by delivery tag, each
+/// with its acker once its fate is committed (done, in a retry tier or parked).
+///
+/// RabbitMQ makes every `basic.ack` a command of the quorum queue's log, so a message acked
+/// on its own costs the broker about a third more CPU than one acked with others
+/// (`docs/PERFORMANCE.md`, 25). A finished delivery waits [`ACK_GATHER`] for others to
+/// finish; then the finished deliveries at the head (no unfinished delivery before them) go
+/// in one `basic.ack` with `multiple`, which acks every open delivery up to its tag, so a
+/// delivery still being handled is never below it. A finished delivery still behind an
+/// unfinished one then is acked on its own, so a slow message never holds the others'
+/// prefetch places for longer than that. The lock is held while an ack is sent, so the acks
+/// leave in the order they were decided.
+#[derive(Default)]
+struct Acks(tokio::sync::Mutex<BTreeMap<u64, Option<Acker>>>);
+
+impl Acks {
+    /// Deliveries taken from the channel, before their handler runs.
+    async fn taken(&self, deliveries: &[Delivery]) {
+        let mut open = self.0.lock().await;
+        for delivery in deliveries {
+            open.insert(delivery.delivery_tag, None);
         }
-    };
+    }
+
+    /// Acks the deliveries whose fate is committed somewhere, with the others that finish
+    /// within [`ACK_GATHER`]; hands the rest back to the queue at once (the delivery limit
+    /// stops a message from bouncing for ever).
+    async fn finish(&self, settled: Vec<(Delivery, lapin::Result<Outcome>)>) {
+        let mut open = self.0.lock().await;
+        let mut finished = Vec::with_capacity(settled.len());
+        for (delivery, outcome) in settled {
+            match outcome {
+                Ok(_) => {
+                    if let Some(slot) = open.get_mut(&delivery.delivery_tag) {
+                        *slot = Some(delivery.acker.clone());
+                    }
+                    finished.push(delivery.delivery_tag);
+                }
+                Err(e) => {
+                    open.remove(&delivery.delivery_tag);
+                    tracing::warn!(error = %e, "could not retry or park the message; returning it to the queue");
+                    let nack = BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    };
+                    lost(delivery.acker.nack(nack).await);
+                }
+            }
+        }
+        if finished.is_empty() {
+            return;
+        }
+        drop(open);
+        tokio::time::sleep(ACK_GATHER).await;
+        let mut open = self.0.lock().await;
+        // The finished head, acked as one (another finish may have acked it already).
+        let head: Vec<u64> = open
+            .iter()
+            .take_while(|(_, acker)| acker.is_some())
+            .map(|(tag, _)| *tag)
+            .collect();
+        if let Some(last) = head.last() {
+            let acker = open.get(last).cloned().flatten();
+            for tag in &head {
+                open.remove(tag);
+            }
+            if let Some(acker) = acker {
+                let multiple = head.len() > 1;
+                lost(acker.ack(BasicAckOptions { multiple }).await);
+            }
+        }
+        // Finished behind an unfinished one: each on its own.
+        for tag in finished {
+            if let Some(Some(acker)) = open.remove(&tag) {
+                lost(acker.ack(BasicAckOptions::default()).await);
+            }
+        }
+    }
+}
+
+/// How long a finished delivery waits for others before it is acked: long enough that most
+/// acks of a busy queue go several at a time, short against the time a message takes.
+const ACK_GATHER: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// An ack or nack that could not be sent: the connection is gone, RabbitMQ delivers the
+/// message again, and the handler is idempotent.
+fn lost(result: lapin::Result<()>) {
     if let Err(e) = result {
-        // The connection is gone: RabbitMQ redelivers the message, and the handler is idempotent.
         tracing::warn!(error = %e, "ack lost; the message will be redelivered");
     }
 }

@@ -97,6 +97,9 @@ pub struct Settings {
     /// How often the relay looks at the outbox when nothing in its own process woke it.
     #[serde(deserialize_with = "values::duration")]
     pub relay_poll_interval: Duration,
+    /// After a batch that was not full, how long the relay lets rows gather before the next.
+    #[serde(deserialize_with = "values::duration")]
+    pub relay_gather: Duration,
     /// Directory of policy packs overriding the shipped ones.
     #[serde(deserialize_with = "values::existing_dir")]
     pub policy_dir: Option<PathBuf>,
@@ -218,6 +221,7 @@ impl Default for Settings {
             ],
             relay_batch_size: 100,
             relay_poll_interval: Duration::from_millis(100),
+            relay_gather: Duration::from_millis(10),
             policy_dir: None,
             calendar_dir: None,
             merchants_file: None,
@@ -266,6 +270,7 @@ pub const SETTING_NAMES: &[&str] = &[
     "retry_delays",
     "relay_batch_size",
     "relay_poll_interval",
+    "relay_gather",
     "policy_dir",
     "calendar_dir",
     "merchants_file",

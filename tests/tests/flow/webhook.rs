@@ -102,6 +102,7 @@ async fn a_decision_reaches_the_merchants_webhook_signed_even_after_a_failure() 
             topology: broker.topology.clone(),
             batch_size: 10,
             poll_interval: Duration::from_millis(100),
+            gather: shared::config::Settings::default().relay_gather,
         },
         shutdown.clone(),
     ));

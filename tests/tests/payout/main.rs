@@ -100,6 +100,7 @@ fn start_workers(
                 topology: broker.topology.clone(),
                 batch_size: 200,
                 poll_interval: Duration::from_millis(100),
+                gather: shared::config::Settings::default().relay_gather,
             },
             shutdown.clone(),
         )),
@@ -454,6 +455,7 @@ async fn refunds_survive_the_payout_worker_being_killed_at_random_moments() {
             topology: broker.topology.clone(),
             batch_size: 200,
             poll_interval: Duration::from_millis(100),
+            gather: shared::config::Settings::default().relay_gather,
         },
         shutdown.clone(),
     ));

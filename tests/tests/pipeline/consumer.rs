@@ -435,3 +435,90 @@ async fn shutdown_finishes_the_message_in_flight_and_acks_it() {
     broker.cleanup().await;
     db.drop_database().await;
 }
+
+/// Acks go several at a time (`basic.ack` with `multiple`), which acks every open delivery up to
+/// the one named: a message still being handled must never be acked with the ones after it.
+/// The first message hangs while six after it finish together; the consumer is then stopped
+/// with a short grace, abandoning it. RabbitMQ must deliver it again, and only it: the six
+/// were acked, it was not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_still_in_flight_is_never_acked_with_the_ones_after_it() {
+    /// Records what it is given; a message named `hang` never finishes.
+    #[derive(Clone, Default)]
+    struct Hanging {
+        hang: Option<uuid::Uuid>,
+        seen: Arc<std::sync::Mutex<Vec<uuid::Uuid>>>,
+    }
+    impl consumer::Handler for Hanging {
+        async fn handle(&self, message: WorkMessage) -> Result<(), HandlerError> {
+            self.seen.lock().unwrap().push(message.message_id);
+            if Some(message.message_id) == self.hang {
+                std::future::pending::<()>().await;
+            }
+            Ok(())
+        }
+    }
+    let broker = TestBroker::new(&[Duration::from_millis(100)]);
+    broker.declare().await;
+    let queue = broker.topology.stage_queue(Stage::Decide);
+    let slow = WorkMessage::new(Stage::Decide, uuid::Uuid::now_v7());
+    let fast: Vec<WorkMessage> = (0..6)
+        .map(|_| WorkMessage::new(Stage::Decide, uuid::Uuid::now_v7()))
+        .collect();
+    // All waiting before the consumer starts, the hanging one first: the six finish together,
+    // so their acks go as one.
+    publish(&broker, &slow).await;
+    for message in &fast {
+        publish(&broker, message).await;
+    }
+    let first = Hanging {
+        hang: Some(slow.message_id),
+        ..Hanging::default()
+    };
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(consumer::run(
+        ConsumerConfig {
+            shutdown_grace: Duration::from_millis(300),
+            ..config(&broker, Stage::Decide)
+        },
+        Arc::new(first.clone()),
+        shutdown.clone(),
+    ));
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            first.seen.lock().unwrap().len() == 7
+        })
+        .await,
+        "all seven delivered"
+    );
+    // Longer than the acks wait for each other.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    shutdown.cancel();
+    worker.await.unwrap();
+
+    let second = Hanging::default();
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(consumer::run(
+        config(&broker, Stage::Decide),
+        Arc::new(second.clone()),
+        shutdown.clone(),
+    ));
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            !second.seen.lock().unwrap().is_empty()
+        })
+        .await,
+        "the abandoned message is delivered again"
+    );
+    // Time for anything else to come wrongly.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    shutdown.cancel();
+    worker.await.unwrap();
+    assert_eq!(
+        second.seen.lock().unwrap().as_slice(),
+        [slow.message_id],
+        "only the abandoned message came back: the six were acked once, it was not"
+    );
+    assert_eq!(broker.queue_depth(&queue).await, 0);
+    broker.cleanup().await;
+}

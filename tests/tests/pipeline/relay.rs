@@ -168,6 +168,7 @@ async fn relay_and_consumer_reconnect_after_the_broker_closes_their_connections(
             topology: broker.topology.clone(),
             batch_size: 20,
             poll_interval: Duration::from_millis(100),
+            gather: shared::config::Settings::default().relay_gather,
         },
         shutdown.clone(),
     ));
@@ -226,6 +227,7 @@ async fn an_unroutable_message_is_an_error_not_a_silent_ack() {
             topology: broker.topology.clone(),
             batch_size: 10,
             poll_interval: Duration::from_millis(100),
+            gather: shared::config::Settings::default().relay_gather,
         },
         shutdown.clone(),
     ));
