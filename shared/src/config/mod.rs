@@ -875,7 +875,8 @@ mod tests {
                 n if n.ends_with("_timeout")
                     || n.ends_with("_interval")
                     || n.ends_with("_after")
-                    || n == "shutdown_grace" =>
+                    || n == "shutdown_grace"
+                    || n == "relay_gather" =>
                 {
                     "2s".into()
                 }
