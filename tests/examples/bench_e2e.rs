@@ -143,6 +143,11 @@ fn parse_args() -> anyhow::Result<Args> {
     {
         bail!("--count, --concurrency, --rate, --publish-batch and --ack-every must be at least 1");
     }
+    if args.ack_every > usize::from(BOUND_PREFETCH) {
+        bail!(
+            "--ack-every is at most {BOUND_PREFETCH}, the bound's prefetch: more would never be delivered"
+        );
+    }
     Ok(args)
 }
 
@@ -1007,6 +1012,9 @@ async fn main() -> anyhow::Result<()> {
 // ---------------------------------------------------------------------------------------------
 // The broker's bound: RabbitMQ alone, moving work messages as refundd does.
 
+/// The broker bound's consumer prefetch, as refundd's (`prefetch`, 32 unless set).
+const BOUND_PREFETCH: u16 = 32;
+
 /// `--count` work messages through a quorum queue of their own (`<prefix>_bound`, deleted
 /// after): published persistent in batches of 100, each batch's publisher confirms awaited
 /// (as the relay publishes), while a consumer with a prefetch of 32 acks each delivery on its
@@ -1047,7 +1055,7 @@ async fn broker_bound(args: &Args) -> anyhow::Result<()> {
         .await?;
     let consumer_channel = conn.create_channel().await?;
     consumer_channel
-        .basic_qos(32, BasicQosOptions::default())
+        .basic_qos(BOUND_PREFETCH, BasicQosOptions::default())
         .await?;
     let mut deliveries = consumer_channel
         .basic_consume(

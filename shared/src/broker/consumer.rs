@@ -361,6 +361,7 @@ async fn process<H: Handler>(
     acks: &Acks,
 ) {
     let mut taken: Vec<(Delivery, WorkMessage, i64)> = Vec::with_capacity(deliveries.len());
+    let mut settled = Vec::with_capacity(deliveries.len());
     for delivery in deliveries {
         let attempt =
             header_int(delivery.properties.headers().as_ref(), HEADER_ATTEMPT).unwrap_or(0);
@@ -370,7 +371,7 @@ async fn process<H: Handler>(
                 let reason = format!("unparseable message: {e}");
                 tracing::error!(%stage, error = %e, bytes = delivery.data.len(), "unparseable message parked");
                 let outcome = park(&delivery, stage, topology, publisher, &reason).await;
-                acks.finish(vec![(delivery, outcome)]).await;
+                settled.push((delivery, outcome));
             }
         }
     }
@@ -384,7 +385,7 @@ async fn process<H: Handler>(
         )
     };
     let results = match taken.as_slice() {
-        [] => return,
+        [] => Vec::new(),
         [(_, message, attempt)] => vec![
             handler
                 .handle(message.clone())
@@ -400,7 +401,6 @@ async fn process<H: Handler>(
         }
     };
     let mut results = results.into_iter();
-    let mut settled = Vec::with_capacity(taken.len());
     for (delivery, message, attempt) in taken {
         let result = results.next().unwrap_or_else(|| {
             Err(HandlerError::Transient(anyhow::anyhow!(
@@ -516,21 +516,17 @@ impl Acks {
         drop(open);
         tokio::time::sleep(ACK_GATHER).await;
         let mut open = self.0.lock().await;
-        // The finished head, acked as one (another finish may have acked it already).
-        let head: Vec<u64> = open
-            .iter()
-            .take_while(|(_, acker)| acker.is_some())
-            .map(|(tag, _)| *tag)
-            .collect();
-        if let Some(last) = head.last() {
-            let acker = open.get(last).cloned().flatten();
-            for tag in &head {
-                open.remove(tag);
+        // The finished head, acked as one by its last (another finish may have acked it).
+        let (mut last, mut head) = (None, 0);
+        while let Some(entry) = open.first_entry() {
+            if entry.get().is_none() {
+                break;
             }
-            if let Some(acker) = acker {
-                let multiple = head.len() > 1;
-                lost(acker.ack(BasicAckOptions { multiple }).await);
-            }
+            last = entry.remove();
+            head += 1;
+        }
+        if let Some(acker) = last {
+            lost(acker.ack(BasicAckOptions { multiple: head > 1 }).await);
         }
         // Finished behind an unfinished one: each on its own.
         for tag in finished {
