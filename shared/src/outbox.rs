@@ -67,11 +67,22 @@ pub async fn enqueue(conn: &mut PgConnection, messages: &[OutboxMessage]) -> sql
     Ok(())
 }
 
-/// The rows the broker confirmed: published, never sent again.
-pub async fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> {
+/// The rows the broker confirmed. A row of an untracked stage is done and deleted; a tracked
+/// one ([`TRACKED`]) is marked published and stays open until its handler settles it
+/// ([`settle`]). One statement, both by primary key.
+pub async fn mark_published(
+    conn: &mut PgConnection,
+    done: &[i64],
+    open: &[i64],
+) -> sqlx::Result<()> {
+    if done.is_empty() && open.is_empty() {
+        return Ok(());
+    }
     sqlx::query!(
-        "UPDATE outbox SET published_at = now() WHERE id = ANY($1)",
-        ids
+        "WITH done AS (DELETE FROM outbox WHERE id = ANY($1))
+         UPDATE outbox SET published_at = now() WHERE id = ANY($2)",
+        done,
+        open
     )
     .execute(conn)
     .await
@@ -92,14 +103,26 @@ pub async fn mark_failed(conn: &mut PgConnection, id: i64, error: &str) -> sqlx:
 
 /// The stages whose messages stay open from publishing until their handler settles them
 /// ([`settle`]); the sweeper publishes open ones again ([`open_stalled`], [`republish`]).
+/// Every other stage's row is deleted as soon as the broker confirmed it ([`mark_published`]).
 /// The SQL below and the migration's partial indexes name the same routing keys.
 pub const TRACKED: [crate::messages::Stage; 2] = [
     crate::messages::Stage::Notify,
     crate::messages::Stage::Payout,
 ];
 
-/// The handler is done with message `message_id` (finished, or parked for good): the
-/// sweeper leaves it alone from now on. Only the notify and payout stages call it.
+/// Whether messages with this routing key are tracked until settled ([`TRACKED`]).
+pub fn is_tracked(routing_key: &str) -> bool {
+    routing_key
+        .strip_prefix("request.")
+        .and_then(|stage| stage.parse::<crate::messages::Stage>().ok())
+        .is_some_and(|stage| TRACKED.contains(&stage))
+}
+
+/// The handler is done with message `message_id` (finished, or parked for good): its row is
+/// deleted, so the sweeper leaves it alone from now on. Only the notify and payout stages
+/// call it. A row still locked by the relay (the handler was quicker than the relay's
+/// commit) is deleted once the relay commits; one the relay never marked (it stopped after
+/// the broker's confirm) is deleted all the same, so it is not published again.
 ///
 /// The row is found by its unique `message_id` alone. Naming the routing keys too would
 /// match the predicate of the sweeper's partial index (`outbox_open_idx`), and a planner
@@ -119,13 +142,10 @@ pub async fn settle_many(
     if message_ids.is_empty() {
         return Ok(());
     }
-    sqlx::query!(
-        "UPDATE outbox SET settled_at = now() WHERE message_id = ANY($1) AND settled_at IS NULL",
-        message_ids
-    )
-    .execute(conn)
-    .await
-    .map(drop)
+    sqlx::query!("DELETE FROM outbox WHERE message_id = ANY($1)", message_ids)
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// Settles a tracked message after its handler ran, unless the outcome sends it round
@@ -176,7 +196,7 @@ pub async fn open_stalled(
         r#"SELECT id, message_id, routing_key,
                   (payload->>'request_id')::uuid AS request_id, resent
              FROM outbox
-            WHERE settled_at IS NULL
+            WHERE published_at IS NOT NULL
               AND routing_key IN ('request.notify', 'request.payout')
               AND published_at < now() - make_interval(secs => $1)
               AND published_at < now() - make_interval(secs => $1 * power(2, least(resent, 6)))
@@ -202,12 +222,13 @@ pub async fn republish(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()>
     .map(drop)
 }
 
-/// Whether a payout message for `request` is still open (published or waiting, not settled):
+/// Whether a payout message for `request` is still open (waiting, or published and not
+/// settled: its row is there):
 /// one payout message at a time, so a person's retry or the recheck queues none while one is.
 pub async fn payout_open(conn: &mut PgConnection, request: Uuid) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM outbox o
-                           WHERE o.settled_at IS NULL AND o.routing_key = 'request.payout'
+                           WHERE o.routing_key = 'request.payout'
                              AND o.payload->>'request_id' = $1::text) AS "open!""#,
         request.to_string()
     )
@@ -223,7 +244,8 @@ mod tests {
     /// as literals (a partial index can only be used with literals): they must be these.
     #[test]
     fn the_tracked_stages_are_the_ones_the_sql_names() {
-        let migration = include_str!("../../migrations/20261203001100_outbox_settled.sql");
+        let migration =
+            include_str!("../../migrations/20261205000400_outbox_rows_deleted_when_done.sql");
         let here = include_str!("outbox.rs");
         let keys: Vec<String> = TRACKED.iter().map(|s| s.routing_key()).collect();
         assert_eq!(keys, ["request.notify", "request.payout"]);
@@ -233,5 +255,17 @@ mod tests {
             "the migration's index names {listed}"
         );
         assert!(here.contains(&listed), "open_stalled names {listed}");
+        for key in &keys {
+            assert!(super::is_tracked(key), "{key} is tracked");
+        }
+        for key in [
+            "request.validate",
+            "request.decide",
+            "request.webhook",
+            "request.nowhere",
+            "notify",
+        ] {
+            assert!(!super::is_tracked(key), "{key} is not tracked");
+        }
     }
 }

@@ -870,7 +870,7 @@ pub async fn stalled(
                    OR swept_at < now() - make_interval(secs => $2 * power(2, least(sweeps, 6))))
               -- A payout message still open is the message sweep's (outbox::open_stalled).
               AND NOT EXISTS (SELECT 1 FROM outbox o
-                               WHERE o.settled_at IS NULL AND o.routing_key = 'request.payout'
+                               WHERE o.routing_key = 'request.payout'
                                  AND o.payload->>'request_id' = refund_requests.id::text)
             ORDER BY updated_at
             LIMIT $3

@@ -510,9 +510,7 @@ async fn capture(
                     AND r.state = 'refunded' \
                     AND (SELECT count(*) FROM notifications n WHERE n.request_id = r.id AND n.status = 'sent') >= 3 \
                     AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.request_id = r.id AND n.status <> 'sent') \
-                    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.payload->>'request_id' = r.id::text \
-                                    AND (o.published_at IS NULL OR (o.settled_at IS NULL \
-                                         AND o.routing_key IN ('request.notify', 'request.payout'))))",
+                    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.payload->>'request_id' = r.id::text)",
             )
             .bind(&ids)
             .fetch_one(pool)

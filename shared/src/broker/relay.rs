@@ -158,11 +158,15 @@ async fn publish_batch(
         confirms.push(confirm);
     }
 
-    let mut published = Vec::with_capacity(rows.len());
+    // Confirmed rows: done (deleted) unless their stage is tracked until settled.
+    let (mut done, mut open) = (Vec::with_capacity(rows.len()), Vec::new());
     let mut failed: Vec<(i64, String)> = Vec::new();
     for (row, confirm) in rows.iter().zip(confirms) {
         match confirm.await? {
-            Confirmation::Ack(None) => published.push(row.id),
+            Confirmation::Ack(None) if crate::outbox::is_tracked(&row.routing_key) => {
+                open.push(row.id);
+            }
+            Confirmation::Ack(None) => done.push(row.id),
             Confirmation::Ack(Some(returned)) => failed.push((
                 row.id,
                 format!(
@@ -177,16 +181,17 @@ async fn publish_batch(
         }
     }
 
-    crate::outbox::mark_published(&mut tx, &published).await?;
+    crate::outbox::mark_published(&mut tx, &done, &open).await?;
+    let published = done.len() + open.len();
     for (id, error) in &failed {
         tracing::error!(outbox_id = id, error = %error, "outbox message not published");
         crate::outbox::mark_failed(&mut tx, *id, error).await?;
     }
     tx.commit().await?;
-    if !failed.is_empty() && published.is_empty() {
+    if !failed.is_empty() && published == 0 {
         // Only failures: don't spin on them.
         tokio::time::sleep(config.poll_interval).await;
     }
-    tracing::debug!(published = published.len(), "outbox batch published");
-    Ok(published.len())
+    tracing::debug!(published, "outbox batch published");
+    Ok(published)
 }

@@ -55,8 +55,10 @@ async fn run_transitions(pool: PgPool, ids: Vec<Uuid>, committed: Arc<AtomicUsiz
     }
 }
 
-async fn published(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+/// Outbox rows still waiting to be published. A decide message's row is deleted once the broker
+/// confirmed it (its stage is not tracked until settled), so none left means every one went.
+async fn unpublished(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         .fetch_one(pool)
         .await
         .unwrap()
@@ -107,11 +109,11 @@ async fn a_thousand_transitions_survive_two_relay_crashes_and_apply_exactly_once
 
     assert!(
         eventually(Duration::from_secs(60), || async {
-            published(&db.pool).await == 1000
+            unpublished(&db.pool).await == 0
         })
         .await,
-        "every outbox row is published (published: {})",
-        published(&db.pool).await
+        "every outbox row is published (unpublished: {})",
+        unpublished(&db.pool).await
     );
     assert!(
         eventually(Duration::from_secs(60), || async {
@@ -184,13 +186,13 @@ async fn relay_and_consumer_reconnect_after_the_broker_closes_their_connections(
             effect_rows(&db.pool).await.0 == 300
         })
         .await,
-        "nothing lost after forced closes (applied: {:?}, published: {})",
+        "nothing lost after forced closes (applied: {:?}, unpublished: {})",
         effect_rows(&db.pool).await,
-        published(&db.pool).await
+        unpublished(&db.pool).await
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(effect_rows(&db.pool).await, (300, 300));
-    assert_eq!(published(&db.pool).await, 300);
+    assert_eq!(unpublished(&db.pool).await, 0);
     shutdown.cancel();
     relay_task.await.unwrap();
     consumer_task.await.unwrap();
@@ -204,6 +206,8 @@ async fn an_unroutable_message_is_an_error_not_a_silent_ack() {
     let broker = TestBroker::new(&[Duration::from_millis(200)]);
     broker.declare().await;
     let good = WorkMessage::new(Stage::Validate, Uuid::now_v7());
+    // A tracked stage's message stays, marked published, until its handler settles it.
+    let tracked = WorkMessage::new(Stage::Notify, Uuid::now_v7()).with_event("received");
     let mut conn = db.pool.acquire().await.unwrap();
     shared::outbox::enqueue(
         &mut conn,
@@ -214,6 +218,7 @@ async fn an_unroutable_message_is_an_error_not_a_silent_ack() {
                 payload: json!({"nothing": "binds this"}),
             },
             (&good).into(),
+            (&tracked).into(),
         ],
     )
     .await
@@ -254,16 +259,26 @@ async fn an_unroutable_message_is_an_error_not_a_silent_ack() {
         .unwrap();
     assert!(published_at.is_none(), "not marked published");
     assert!(error.unwrap().contains("unroutable"));
+    for stage in [Stage::Validate, Stage::Notify] {
+        assert_eq!(
+            broker
+                .queue_depth(&broker.topology.stage_queue(stage))
+                .await,
+            1,
+            "the routable {stage} message went out"
+        );
+    }
+    let left: Vec<(Uuid, bool)> = sqlx::query_as(
+        "SELECT message_id, published_at IS NOT NULL FROM outbox
+          WHERE routing_key <> 'request.nowhere' ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
     assert_eq!(
-        published(&db.pool).await,
-        1,
-        "the routable message went out"
-    );
-    assert_eq!(
-        broker
-            .queue_depth(&broker.topology.stage_queue(Stage::Validate))
-            .await,
-        1
+        left,
+        [(tracked.message_id, true)],
+        "the validate message's row is done and deleted; the notify one stays open, published"
     );
     broker.cleanup().await;
     db.drop_database().await;

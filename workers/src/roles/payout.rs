@@ -532,7 +532,7 @@ pub async fn recheck_stuck(
             -- One payout message at a time: while one is open (waiting in a retry tier, or
             -- parked until the sweeper publishes it again) nothing new is queued.
             AND NOT EXISTS (SELECT 1 FROM outbox o
-                             WHERE o.settled_at IS NULL AND o.routing_key = 'request.payout'
+                             WHERE o.routing_key = 'request.payout'
                                AND o.payload->>'request_id' = r.id::text)
           ORDER BY r.id
           LIMIT 500

@@ -209,8 +209,8 @@ async fn pipeline(tx: &mut sqlx::PgConnection, moves_after: Option<i64>) -> sqlx
     .fetch_optional(&mut *tx)
     .await?
     .unwrap_or(0.0);
-    // Validate and decide work on requests by state; notify and payout messages stay open
-    // in the outbox until their handler is done (the sweeper's partial index). The routing
+    // Validate and decide work on requests by state; notify and payout messages stay in the
+    // outbox, published, until their handler is done (the sweeper's partial index). The routing
     // keys are literals, so the partial index applies.
     let oldest = sqlx::query!(
         r#"SELECT
@@ -219,11 +219,11 @@ async fn pipeline(tx: &mut sqlx::PgConnection, moves_after: Option<i64>) -> sqlx
              (SELECT EXTRACT(EPOCH FROM now() - min(updated_at))::float8
                 FROM refund_requests WHERE state = 'validating') AS decide,
              (SELECT EXTRACT(EPOCH FROM now() - min(published_at))::float8
-                FROM outbox WHERE settled_at IS NULL AND routing_key = 'request.payout'
-                 AND published_at IS NOT NULL) AS payout,
+                FROM outbox WHERE published_at IS NOT NULL
+                 AND routing_key = 'request.payout') AS payout,
              (SELECT EXTRACT(EPOCH FROM now() - min(published_at))::float8
-                FROM outbox WHERE settled_at IS NULL AND routing_key = 'request.notify'
-                 AND published_at IS NOT NULL) AS notify"#
+                FROM outbox WHERE published_at IS NOT NULL
+                 AND routing_key = 'request.notify') AS notify"#
     )
     .fetch_one(&mut *tx)
     .await?;
