@@ -163,13 +163,17 @@ struct DbCounters {
     inserted: i64,
     updated: i64,
     deleted: i64,
+    /// Bytes of write-ahead log the cluster wrote (every database: nothing else runs).
+    wal_bytes: i64,
 }
 
 impl DbCounters {
     async fn read(pool: &PgPool) -> anyhow::Result<Self> {
         let row = sqlx::query(
             "SELECT xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted, \
-             tup_updated, tup_deleted FROM pg_stat_database WHERE datname = current_database()",
+             tup_updated, tup_deleted, \
+             pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::int8 \
+             FROM pg_stat_database WHERE datname = current_database()",
         )
         .fetch_one(pool)
         .await?;
@@ -181,6 +185,7 @@ impl DbCounters {
             inserted: row.get(4),
             updated: row.get(5),
             deleted: row.get(6),
+            wal_bytes: row.get(7),
         })
     }
 
@@ -193,6 +198,7 @@ impl DbCounters {
             inserted: self.inserted - o.inserted,
             updated: self.updated - o.updated,
             deleted: self.deleted - o.deleted,
+            wal_bytes: self.wal_bytes - o.wal_bytes,
         }
     }
 }
@@ -948,12 +954,13 @@ async fn main() -> anyhow::Result<()> {
         backlog.open_peak, backlog.outbox_peak, backlog.queue_peak
     );
     println!(
-        "per refund: {:.1} commits ({:.1} rollbacks), {:.1} rows inserted, {:.1} updated, {:.1} deleted, {:.1} fetched by index, {:.1} returned (the benchmark's {} polls read {} rows, subtracted from fetched)",
+        "per refund: {:.1} commits ({:.1} rollbacks), {:.1} rows inserted, {:.1} updated, {:.1} deleted, {:.1} KiB of WAL, {:.1} fetched by index, {:.1} returned (the benchmark's {} polls read {} rows, subtracted from fetched)",
         per(db.commits - backlog.polls),
         per(db.rollbacks),
         per(db.inserted),
         per(db.updated),
         per(db.deleted),
+        per(db.wal_bytes) / 1024.0,
         per(fetched_own),
         per(db.returned - backlog.rows_read),
         backlog.polls,
@@ -978,7 +985,7 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("[bench] failed: {}", s.error.as_deref().unwrap_or(""));
     }
     println!(
-        "RESULT mode={} count={count} rate={} concurrency={} submitted_per_s={submitted_per_s:.1} refunded={refunded} refunded_per_s={refunded_per_s:.1} done_per_s={done_per_s:.1} e2e_p50_s={:.2} e2e_p90_s={:.2} e2e_p99_s={:.2} done_p99_s={:.2} email_lag_p99_s={:.2} left_after_5s={left_after_5s} commits={:.1} inserted={:.1} updated={:.1} fetched={:.1} returned={:.1} cpu_refundd_ms={:.2} cpu_postgres_ms={:.2} cpu_rabbitmq_ms={:.2} cpu_total_ms={:.2} rss_peak_mib={rss_peak_mib:.1} raft_commands={raft_per_refund:.1} failed={}",
+        "RESULT mode={} count={count} rate={} concurrency={} submitted_per_s={submitted_per_s:.1} refunded={refunded} refunded_per_s={refunded_per_s:.1} done_per_s={done_per_s:.1} e2e_p50_s={:.2} e2e_p90_s={:.2} e2e_p99_s={:.2} done_p99_s={:.2} email_lag_p99_s={:.2} left_after_5s={left_after_5s} commits={:.1} inserted={:.1} updated={:.1} deleted={:.1} wal_kib={:.1} fetched={:.1} returned={:.1} cpu_refundd_ms={:.2} cpu_postgres_ms={:.2} cpu_rabbitmq_ms={:.2} cpu_total_ms={:.2} rss_peak_mib={rss_peak_mib:.1} raft_commands={raft_per_refund:.1} failed={}",
         match args.mode {
             Mode::Closed | Mode::Capture => "closed",
             Mode::Open => "open",
@@ -993,6 +1000,8 @@ async fn main() -> anyhow::Result<()> {
         per(db.commits - backlog.polls),
         per(db.inserted),
         per(db.updated),
+        per(db.deleted),
+        per(db.wal_bytes) / 1024.0,
         per(fetched_own),
         per(db.returned - backlog.rows_read),
         cpu_ms(cpu.refundd),
