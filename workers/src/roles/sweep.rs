@@ -14,7 +14,8 @@
 //! for them. States that wait on a person or the customer are not stalls.
 //!
 //! Messages, too ([`sweep_messages`]): a notify or payout message stays open in the outbox
-//! from publishing until its handler is done with it ([`shared::outbox::settle`]). One open
+//! from publishing until its handler is done with it and deletes its row
+//! ([`shared::outbox::settle`]). One open
 //! for `stall_after` (parked after the retry tiers, say, while SMTP was down; dropped at the
 //! delivery limit; lost with a broker node) is handed back to the relay and published again
 //! as it was, same id, so its handler takes it for a redelivery: an email whose row is
