@@ -111,14 +111,15 @@ pub async fn new_attempt(
     payment: &Payment,
     amount_minor: i64,
 ) -> sqlx::Result<Result<Attempt, i64>> {
-    // What the others take and how many attempts this request made: one statement.
+    // What the others take and how many attempts this request made: one statement, one
+    // index each. (One scan with `payment_id = $1 OR request_id = $2` needs both indexes at
+    // once, and a planner without statistics yet, as in a database's first minute, scans
+    // the whole table instead: docs/PERFORMANCE.md, 26.)
     let seen = sqlx::query!(
-        r#"SELECT COALESCE(SUM(amount_minor) FILTER (WHERE payment_id = $1 AND request_id <> $2
-                                                        AND status <> 'declined'), 0)::bigint
+        r#"SELECT (SELECT COALESCE(SUM(amount_minor), 0) FROM payout_attempts
+                    WHERE payment_id = $1 AND request_id <> $2 AND status <> 'declined')::bigint
                       AS "others!",
-                  count(*) FILTER (WHERE request_id = $2) AS "n!"
-             FROM payout_attempts
-            WHERE payment_id = $1 OR request_id = $2"#,
+                  (SELECT count(*) FROM payout_attempts WHERE request_id = $2) AS "n!""#,
         payment.id,
         request
     )
