@@ -1526,11 +1526,11 @@ async fn check(
     // 4. The outbox is empty: nothing waits, nothing is open, and nothing finished is kept
     //    (a row goes when its message is done, whatever was killed or dropped on the way).
     let (unpublished, open, kept): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL),
-                (SELECT count(*) FROM outbox WHERE published_at IS NOT NULL
-                   AND routing_key IN ('request.notify', 'request.payout')),
-                (SELECT count(*) FROM outbox WHERE published_at IS NOT NULL
-                   AND routing_key NOT IN ('request.notify', 'request.payout'))",
+        "SELECT count(*) FILTER (WHERE published_at IS NULL),
+                count(*) FILTER (WHERE published_at IS NOT NULL AND tracked),
+                count(*) FILTER (WHERE published_at IS NOT NULL AND NOT tracked)
+           FROM (SELECT published_at, routing_key IN ('request.notify', 'request.payout') AS tracked
+                   FROM outbox) o",
     )
     .fetch_one(pool)
     .await?;

@@ -1,9 +1,10 @@
 //! The outbox relay: publishes committed outbox rows to RabbitMQ, in id order, with publisher
 //! confirms and `mandatory` (a message no queue would take is an error, not a silent ack),
 //! then deletes them, or marks them published when their stage is tracked until its handler
-//! settles them (notify, payout: [`crate::outbox::TRACKED`]). Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several
-//! relays run side by side without publishing a row twice. A crash between publishing and
-//! that commit publishes a row again: consumers treat redelivery as normal.
+//! settles them (notify, payout: [`crate::outbox::TRACKED`]). Rows are claimed with
+//! `FOR UPDATE SKIP LOCKED`, so several relays run side by side without publishing a row
+//! twice. A crash between publishing and that commit publishes a row again: consumers treat
+//! redelivery as normal.
 
 use std::time::Duration;
 
