@@ -172,9 +172,31 @@ async fn api_context(
 }
 
 /// Declares the broker topology once at start, so a misconfigured broker stops the process
-/// with a clear message instead of a retry loop.
+/// with a clear message instead of a retry loop. A connection the broker closes meanwhile
+/// (a node restarting, an operator closing connections) is not a misconfiguration: that is
+/// tried again, [`SETUP_TRIES`] times in all (found by the chaos test: seed
+/// 14921457500344895313, a notify process restarted while the connections were closed).
 async fn declare_topology(settings: &Settings) -> anyhow::Result<Topology> {
     let topology = Topology::from_settings(settings);
+    let mut backoff = shared::broker::Backoff::default();
+    let mut tries = 1;
+    loop {
+        match declare_once(&topology, settings).await {
+            Ok(()) => return Ok(topology),
+            Err(e) if tries < SETUP_TRIES && connection_lost(&e) => {
+                tracing::warn!(error = %format!("{e:#}"), tries, "the broker closed the setup connection; trying again");
+                tokio::time::sleep(backoff.next_delay()).await;
+                tries += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// How often the topology is declared before a lost connection stops the process.
+const SETUP_TRIES: u32 = 5;
+
+async fn declare_once(topology: &Topology, settings: &Settings) -> anyhow::Result<()> {
     let conn = connect(&settings.amqp_url, "refundd setup")
         .await
         .with_context(|| {
@@ -183,13 +205,36 @@ async fn declare_topology(settings: &Settings) -> anyhow::Result<Topology> {
                 settings.amqp_url_redacted()
             )
         })?;
-    let channel = conn.create_channel().await?;
+    let channel = conn
+        .create_channel()
+        .await
+        .context("cannot open a channel to RabbitMQ")?;
     topology
         .declare(&channel)
         .await
         .context("cannot declare the RabbitMQ exchanges and queues")?;
     let _ = conn.close(200, "topology declared").await;
-    Ok(topology)
+    Ok(())
+}
+
+/// Whether `e` is the connection going away (closed by the broker, the socket gone), not a
+/// refusal: a wrong password or a queue declared differently stops the process at once.
+fn connection_lost(e: &anyhow::Error) -> bool {
+    use lapin::protocol::{AMQPErrorKind, AMQPHardError};
+    e.chain()
+        .any(|cause| match cause.downcast_ref::<lapin::Error>() {
+            Some(
+                lapin::Error::IOError(_)
+                | lapin::Error::InvalidConnectionState(_)
+                | lapin::Error::InvalidChannelState(_)
+                | lapin::Error::MissingHeartbeatError,
+            ) => true,
+            Some(lapin::Error::ProtocolError(amqp)) => matches!(
+                amqp.kind(),
+                AMQPErrorKind::Hard(AMQPHardError::CONNECTIONFORCED)
+            ),
+            _ => false,
+        })
 }
 
 fn spawn_consumer<H: Handler>(
@@ -832,5 +877,34 @@ mod tests {
                 "{table} is written by {writers:?}; only {owner} may"
             );
         }
+    }
+
+    /// A connection the broker closes while the topology is declared is tried again; a
+    /// refusal is not.
+    #[test]
+    fn only_a_lost_connection_is_tried_again_at_setup() {
+        use lapin::protocol::{AMQPError, AMQPErrorKind, AMQPHardError, AMQPSoftError};
+        let amqp = |kind| {
+            anyhow::Error::new(lapin::Error::ProtocolError(AMQPError::new(
+                kind,
+                "x".into(),
+            )))
+            .context("cannot declare the RabbitMQ exchanges and queues")
+        };
+        assert!(super::connection_lost(&amqp(AMQPErrorKind::Hard(
+            AMQPHardError::CONNECTIONFORCED
+        ))));
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(super::connection_lost(
+            &anyhow::Error::new(lapin::Error::IOError(std::sync::Arc::new(io)))
+                .context("cannot connect")
+        ));
+        assert!(!super::connection_lost(&amqp(AMQPErrorKind::Soft(
+            AMQPSoftError::PRECONDITIONFAILED
+        ))));
+        assert!(!super::connection_lost(&amqp(AMQPErrorKind::Soft(
+            AMQPSoftError::ACCESSREFUSED
+        ))));
+        assert!(!super::connection_lost(&anyhow::anyhow!("no broker")));
     }
 }
