@@ -653,3 +653,119 @@ async fn the_database_refuses_names_the_code_does_not_know() {
     }
     db.drop_database().await;
 }
+
+/// Each list of names the database allows is a domain with exactly the code's names, and each
+/// column that holds such a name is checked against its domain (migration
+/// `20261205000600_name_lists_as_domains.sql`: a domain's check is parsed once per backend, a
+/// table's `IN (...)` list on every statement). The test above shows a refused name is refused;
+/// this one shows nothing is missing and nothing is extra, in every list and every column.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_list_of_names_is_the_codes_and_every_column_is_checked_against_it() {
+    use shared::language::Language;
+    use shared::payouts::AttemptStatus;
+    use shared::policy::Reason;
+    use shared::requests::Channel;
+    use shared::sla::SlaState;
+
+    let db = TestDb::new().await;
+    fn names<'a>(all: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        let mut all: Vec<String> = all.into_iter().map(str::to_owned).collect();
+        all.sort();
+        all
+    }
+    let channels = [Channel::Api, Channel::Email].map(|c| {
+        // A new channel fails to compile here until it is added to the list above.
+        match c {
+            Channel::Api | Channel::Email => c.as_str(),
+        }
+    });
+    let domains = [
+        (
+            "request_state",
+            names(RequestState::ALL.iter().map(|s| s.as_str())),
+        ),
+        (
+            "language_code",
+            names(Language::ALL.iter().map(|l| l.code())),
+        ),
+        ("refund_reason", names(Reason::ALL.iter().map(|r| r.name()))),
+        ("request_channel", names(channels)),
+        (
+            "sla_standing",
+            names(SlaState::ALL.iter().map(|s| s.as_str())),
+        ),
+        (
+            "payout_status",
+            names(AttemptStatus::ALL.iter().map(|s| s.as_str())),
+        ),
+        // Written by `shared::notifications` as literals: queued, sent, given up.
+        ("notification_status", names(["pending", "sent", "failed"])),
+    ];
+    for (domain, code) in &domains {
+        let def: String = sqlx::query_scalar(
+            "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
+               JOIN pg_type t ON t.oid = c.contypid WHERE t.typname = $1",
+        )
+        .bind(domain)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("domain {domain}: {e}"));
+        // CHECK ((VALUE = ANY (ARRAY['a'::text, 'b'::text]))): the quoted parts are the names.
+        let stored = names(def.split('\'').skip(1).step_by(2));
+        assert_eq!(&stored, code, "domain {domain}: {def}");
+    }
+
+    let columns = [
+        ("refund_requests", "state", "request_state"),
+        ("refund_requests", "language", "language_code"),
+        ("refund_requests", "reason", "refund_reason"),
+        ("refund_requests", "channel", "request_channel"),
+        ("refund_requests", "sla_state", "sla_standing"),
+        ("request_events", "to_state", "request_state"),
+        ("notifications", "language", "language_code"),
+        ("notifications", "status", "notification_status"),
+        ("payout_attempts", "status", "payout_status"),
+        ("payments", "customer_language", "language_code"),
+        ("inbound_emails", "language", "language_code"),
+        ("sender_confirmations", "language", "language_code"),
+    ];
+    for (table, column, domain) in columns {
+        let checks: Vec<String> = sqlx::query_scalar(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint
+              WHERE conrelid = $1::regclass AND contype = 'c' AND convalidated",
+        )
+        .bind(table)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        let cast = format!("((({column})::{domain})::text = {column})");
+        assert!(
+            checks.iter().any(|c| c.contains(&cast)),
+            "{table}.{column} is not checked against {domain}: {checks:?}"
+        );
+        // And no copy of a list is left behind on the table.
+        assert!(
+            !checks
+                .iter()
+                .any(|c| c.contains(&format!("({column} = ANY"))),
+            "{table}.{column} still has its own list: {checks:?}"
+        );
+    }
+
+    // The check is the domain's: a name it does not know is a check violation on any table.
+    let id = insert_request(&db.pool, RequestState::Received).await;
+    let err = sqlx::query(
+        "INSERT INTO request_events (request_id, actor, from_state, to_state)
+         VALUES ($1, 'test', 'received', 'approved_maybe')",
+    )
+    .bind(id)
+    .execute(&db.pool)
+    .await
+    .unwrap_err();
+    assert!(
+        err.as_database_error()
+            .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::CheckViolation),
+        "request_events.to_state = approved_maybe: {err}"
+    );
+    db.drop_database().await;
+}
