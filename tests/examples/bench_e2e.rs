@@ -13,6 +13,7 @@
 //! cargo run --release -p e2e --example bench_e2e -- --mode broker --count 10000 \
 //!     --publish-batch 3 --ack-every 4 --message-rate 1000
 //! cargo run --release -p e2e --example bench_e2e -- --mode cpu
+//! cargo run --release -p e2e --example bench_e2e -- --mode smtp-sink --listen 127.0.0.1:2525
 //! ```
 //! - `closed`: `--count` applications, `--concurrency` in flight at once (the most the system
 //!   takes); `open`: `--rate` a second for `--duration` seconds whatever the system does, each
@@ -26,7 +27,10 @@
 //!   `--publish-batch` (100), `--ack-every` (1: each on its own; n: `multiple` on every n-th)
 //!   and `--message-rate` (0: as fast as confirms come) change how they are grouped in time;
 //!   `cpu`: the clock ticks Postgres and RabbitMQ have spent so far (`postgres=N rabbitmq=N`),
-//!   counted as the loops count them, for a measurement the script takes around the replay.
+//!   counted as the loops count them, for a measurement the script takes around the replay;
+//!   `smtp-sink`: the customers' mail server for refundd (`REFUNDD_SMTP_URL`), accepting and
+//!   counting every message until SIGTERM; `--sink-pid` in the loops shows its CPU beside
+//!   the generator's (neither is in the total: both stand for the outside world).
 //! - Every application is App Studio's "not accepted yet" withdrawal, which the policy refunds
 //!   in full to the card through the sandbox gateway with no person involved: received,
 //!   validated, approved, sent to the gateway, refunded, with the customer's emails.
@@ -68,6 +72,9 @@ enum Tool {
     /// The CPU clock ticks Postgres and RabbitMQ have spent so far, as [`Cpu::read`] counts
     /// them (`scripts/bench-e2e` takes two readings around the replay).
     Cpu,
+    /// The mail server refundd sends the customers' emails to: an SMTP sink on `--listen`
+    /// that accepts and counts every message until it is stopped (`e2e::smtp_sink`).
+    SmtpSink,
 }
 
 struct Args {
@@ -79,6 +86,10 @@ struct Args {
     rate: u32,
     duration: Duration,
     pid: Option<u32>,
+    /// The SMTP sink's process, whose CPU is shown beside the generator's.
+    sink_pid: Option<u32>,
+    /// Where the SMTP sink listens.
+    listen: std::net::SocketAddr,
     clock_ticks: f64,
     sandbox: String,
     /// The broker's bound: messages published per confirmed batch.
@@ -99,6 +110,8 @@ fn parse_args() -> anyhow::Result<Args> {
         rate: 200,
         duration: Duration::from_secs(60),
         pid: None,
+        sink_pid: None,
+        listen: ([127, 0, 0, 1], 2525).into(),
         clock_ticks: 100.0,
         sandbox: shared::gateway::sandbox::DEFAULT_URL.into(),
         publish_batch: 100,
@@ -116,13 +129,18 @@ fn parse_args() -> anyhow::Result<Args> {
                 "capture" => args.mode = Mode::Capture,
                 "broker" => args.tool = Some(Tool::Broker),
                 "cpu" => args.tool = Some(Tool::Cpu),
-                other => bail!("--mode is closed, open, capture, broker or cpu, not {other:?}"),
+                "smtp-sink" => args.tool = Some(Tool::SmtpSink),
+                other => bail!(
+                    "--mode is closed, open, capture, broker, cpu or smtp-sink, not {other:?}"
+                ),
             },
             "--count" => args.count = value()?.parse().context("--count")?,
             "--concurrency" => args.concurrency = value()?.parse().context("--concurrency")?,
             "--rate" => args.rate = value()?.parse().context("--rate")?,
             "--duration" => args.duration = Duration::from_secs(value()?.parse()?),
             "--pid" => args.pid = Some(value()?.parse()?),
+            "--sink-pid" => args.sink_pid = Some(value()?.parse()?),
+            "--listen" => args.listen = value()?.parse().context("--listen")?,
             "--clock-ticks" => args.clock_ticks = value()?.parse()?,
             "--sandbox" => args.sandbox = value()?.trim_end_matches('/').to_string(),
             "--publish-batch" => {
@@ -211,6 +229,8 @@ struct Cpu {
     postgres: u64,
     rabbitmq: u64,
     generator: u64,
+    /// The SMTP sink (the customers' mail server), when there is one.
+    sink: u64,
 }
 
 /// `(comm, ppid, utime + stime, cutime + cstime)` of one process.
@@ -231,7 +251,7 @@ fn stat(pid: &str) -> Option<(String, u32, u64, u64)> {
 }
 
 impl Cpu {
-    fn read(refundd: Option<u32>) -> Self {
+    fn read(refundd: Option<u32>, sink: Option<u32>) -> Self {
         let mut cpu = Cpu::default();
         let mut postgres: HashMap<u32, (u32, u64, u64)> = HashMap::new();
         if let Ok(dir) = std::fs::read_dir("/proc") {
@@ -267,6 +287,9 @@ impl Cpu {
             }
         }
         cpu.generator = stat("self").map_or(0, |s| s.2);
+        cpu.sink = sink
+            .and_then(|pid| stat(&pid.to_string()))
+            .map_or(0, |s| s.2);
         cpu
     }
 
@@ -276,6 +299,7 @@ impl Cpu {
             postgres: self.postgres.saturating_sub(o.postgres),
             rabbitmq: self.rabbitmq.saturating_sub(o.rabbitmq),
             generator: self.generator.saturating_sub(o.generator),
+            sink: self.sink.saturating_sub(o.sink),
         }
     }
 }
@@ -698,8 +722,22 @@ async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     match args.tool {
         Some(Tool::Broker) => return broker_bound(&args).await,
+        Some(Tool::SmtpSink) => {
+            let sink = e2e::smtp_sink::SmtpSink::start_counting(args.listen)
+                .await
+                .with_context(|| format!("listening on {}", args.listen))?;
+            eprintln!("[bench] SMTP sink on {}", sink.url());
+            let mut stop =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                _ = stop.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            eprintln!("[bench] SMTP sink: {} messages accepted", sink.accepted());
+            return Ok(());
+        }
         Some(Tool::Cpu) => {
-            let cpu = Cpu::read(None);
+            let cpu = Cpu::read(None, None);
             println!("postgres={} rabbitmq={}", cpu.postgres, cpu.rabbitmq);
             return Ok(());
         }
@@ -745,7 +783,7 @@ async fn main() -> anyhow::Result<()> {
     let db_before = DbCounters::read(&pool).await?;
     let prefix = std::env::var("REFUNDD_QUEUE_PREFIX").unwrap_or_default();
     let raft_before = raft_commands(&prefix);
-    let cpu_before = Cpu::read(args.pid);
+    let cpu_before = Cpu::read(args.pid, args.sink_pid);
     let rss_before = args.pid.and_then(rss_kib).unwrap_or(0);
     let rss_peak = Arc::new(AtomicU64::new(rss_before));
 
@@ -789,7 +827,7 @@ async fn main() -> anyhow::Result<()> {
     let load_end_wall = Utc::now();
     follow(&pool, &channel, &queues, &mut backlog, &rss_peak, args.pid).await?;
     let settled_secs = started.elapsed().as_secs_f64();
-    let cpu_after = Cpu::read(args.pid);
+    let cpu_after = Cpu::read(args.pid, args.sink_pid);
     let raft = raft_before
         .zip(raft_commands(&prefix))
         .map(|(b, a)| a.saturating_sub(b));
@@ -967,12 +1005,13 @@ async fn main() -> anyhow::Result<()> {
         backlog.rows_read
     );
     println!(
-        "CPU per refund: refundd {:.2} ms, Postgres {:.2} ms, RabbitMQ {:.2} ms, total {:.2} ms (the generator {:.2} ms); refundd RSS {:.1} MiB before, peak {rss_peak_mib:.1} MiB",
+        "CPU per refund: refundd {:.2} ms, Postgres {:.2} ms, RabbitMQ {:.2} ms, total {:.2} ms (the generator {:.2} ms, the SMTP sink {:.2} ms); refundd RSS {:.1} MiB before, peak {rss_peak_mib:.1} MiB",
         cpu_ms(cpu.refundd),
         cpu_ms(cpu.postgres),
         cpu_ms(cpu.rabbitmq),
         cpu_ms(cpu.refundd + cpu.postgres + cpu.rabbitmq),
         cpu_ms(cpu.generator),
+        cpu_ms(cpu.sink),
         rss_before as f64 / 1024.0
     );
     let raft_per_refund = raft.map_or(-1.0, |n| per(n as i64));
@@ -1081,7 +1120,7 @@ async fn broker_bound(args: &Args) -> anyhow::Result<()> {
         body.len()
     );
     let raft_before = raft_commands(&queue);
-    let cpu_before = Cpu::read(None);
+    let cpu_before = Cpu::read(None, None);
     let started = Instant::now();
     let ack_every = args.ack_every;
     let consume = tokio::spawn(async move {
@@ -1129,7 +1168,7 @@ async fn broker_bound(args: &Args) -> anyhow::Result<()> {
     }
     consume.await??;
     let secs = started.elapsed().as_secs_f64();
-    let cpu_after = Cpu::read(None);
+    let cpu_after = Cpu::read(None, None);
     let raft = raft_before
         .zip(raft_commands(&queue))
         .map_or(-1.0, |(b, a)| a.saturating_sub(b) as f64 / count as f64);

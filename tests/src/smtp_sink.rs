@@ -40,7 +40,12 @@ pub struct Delivered {
 
 pub struct SmtpSink {
     addr: SocketAddr,
+    /// Keep each message ([`SmtpSink::delivered`]), or only count them
+    /// ([`SmtpSink::start_counting`]).
+    keep: bool,
     delivered: Arc<Mutex<Vec<Delivered>>>,
+    /// Messages accepted, kept or not.
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
     behaviour: Arc<Mutex<Behaviour>>,
     /// RCPT commands seen, accepted or not (how often a client tried).
     attempts: Arc<Mutex<usize>>,
@@ -51,9 +56,23 @@ impl SmtpSink {
     /// Listens on a free port of 127.0.0.1.
     pub async fn start() -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        SmtpSink::serving(listener, true)
+    }
+
+    /// Listens on `addr` and keeps no message, only their number
+    /// ([`SmtpSink::accepted`]): the mail server of `scripts/bench-e2e`, which sends
+    /// hundreds of thousands.
+    pub async fn start_counting(addr: SocketAddr) -> std::io::Result<SmtpSink> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(SmtpSink::serving(listener, false))
+    }
+
+    fn serving(listener: TcpListener, keep: bool) -> SmtpSink {
         let mut sink = SmtpSink {
             addr: listener.local_addr().unwrap(),
+            keep,
             delivered: Arc::new(Mutex::new(Vec::new())),
+            accepted: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             behaviour: Arc::new(Mutex::new(Behaviour {
                 rcpt: Answer::Accept,
                 data: Answer::Accept,
@@ -66,7 +85,8 @@ impl SmtpSink {
     }
 
     fn serve(&mut self, listener: TcpListener) {
-        let delivered = self.delivered.clone();
+        let delivered = self.keep.then(|| self.delivered.clone());
+        let counted = self.accepted.clone();
         let behaviour = self.behaviour.clone();
         let attempts = self.attempts.clone();
         self.server = Some(tokio::spawn(async move {
@@ -79,6 +99,7 @@ impl SmtpSink {
                         sessions.spawn(session(
                             stream,
                             delivered.clone(),
+                            counted.clone(),
                             behaviour.clone(),
                             attempts.clone(),
                         ));
@@ -130,6 +151,11 @@ impl SmtpSink {
         self.delivered.lock().unwrap().clone()
     }
 
+    /// How many messages the sink has accepted (kept or only counted).
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// How many RCPT commands the sink has seen, accepted or refused.
     pub fn rcpt_attempts(&self) -> usize {
         *self.attempts.lock().unwrap()
@@ -148,7 +174,8 @@ impl Drop for SmtpSink {
 /// leading dots unstuffed (RFC 5321 §4.5.2).
 async fn session(
     stream: TcpStream,
-    delivered: Arc<Mutex<Vec<Delivered>>>,
+    delivered: Option<Arc<Mutex<Vec<Delivered>>>>,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
     behaviour: Arc<Mutex<Behaviour>>,
     attempts: Arc<Mutex<usize>>,
 ) -> std::io::Result<()> {
@@ -206,13 +233,17 @@ async fn session(
                     let data = read_data(&mut lines).await?;
                     match current.data {
                         Answer::Accept => {
-                            delivered.lock().unwrap().push(Delivered {
+                            accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let message = Delivered {
                                 helo: helo.clone(),
                                 mail_from: mail_from.take().unwrap_or_default(),
                                 rcpt_to: std::mem::take(&mut rcpt_to),
                                 data,
                                 at: std::time::Instant::now(),
-                            });
+                            };
+                            if let Some(delivered) = &delivered {
+                                delivered.lock().unwrap().push(message);
+                            }
                             b"250 2.0.0 queued\r\n"
                         }
                         Answer::Transient => b"452 4.3.1 insufficient system storage\r\n",
