@@ -46,6 +46,8 @@ pub struct SmtpSink {
     delivered: Arc<Mutex<Vec<Delivered>>>,
     /// Messages accepted, kept or not.
     accepted: Arc<std::sync::atomic::AtomicUsize>,
+    /// Connections accepted.
+    connections: Arc<std::sync::atomic::AtomicUsize>,
     behaviour: Arc<Mutex<Behaviour>>,
     /// RCPT commands seen, accepted or not (how often a client tried).
     attempts: Arc<Mutex<usize>>,
@@ -73,6 +75,7 @@ impl SmtpSink {
             keep,
             delivered: Arc::new(Mutex::new(Vec::new())),
             accepted: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            connections: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             behaviour: Arc::new(Mutex::new(Behaviour {
                 rcpt: Answer::Accept,
                 data: Answer::Accept,
@@ -87,6 +90,7 @@ impl SmtpSink {
     fn serve(&mut self, listener: TcpListener) {
         let delivered = self.keep.then(|| self.delivered.clone());
         let counted = self.accepted.clone();
+        let connections = self.connections.clone();
         let behaviour = self.behaviour.clone();
         let attempts = self.attempts.clone();
         self.server = Some(tokio::spawn(async move {
@@ -96,6 +100,7 @@ impl SmtpSink {
                 tokio::select! {
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { return };
+                        connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         sessions.spawn(session(
                             stream,
                             delivered.clone(),
@@ -154,6 +159,11 @@ impl SmtpSink {
     /// How many messages the sink has accepted (kept or only counted).
     pub fn accepted(&self) -> usize {
         self.accepted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many connections the sink has accepted.
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many RCPT commands the sink has seen, accepted or refused.

@@ -121,9 +121,56 @@ async fn smtp_delivers_headers_threading_and_both_parts() {
     assert_eq!(message.rcpt_to, vec!["anna@example.com"]);
     assert_message_matches(&message.data, &email);
 
-    // The pooled connection carries the next email too.
+    // The pooled connection carries the next emails too: no new connection, no check first.
+    for _ in 0..4 {
+        mailer.send(&email).await.unwrap();
+    }
+    assert_eq!(sink.delivered().len(), 5);
+    assert_eq!(sink.connections(), 1);
+}
+
+/// A connection kept open that the server closed meanwhile (it restarted, or dropped an idle
+/// one) is not an error for the next email: nothing of it reached the server, so it goes on a
+/// new connection, once (`shared::notify::smtp`, which checks no connection before using it).
+#[tokio::test]
+async fn a_kept_connection_the_server_closed_is_replaced_and_the_email_goes_once() {
+    let mut sink = SmtpSink::start().await;
+    let mailer = sink.mailer();
+    mailer.send(&refunded_email()).await.unwrap();
+    assert_eq!(sink.connections(), 1);
+
+    sink.restart().await;
+    mailer.send(&refunded_email()).await.unwrap();
+
+    let delivered = sink.delivered();
+    assert_eq!(delivered.len(), 2, "each email once");
+    assert_eq!(sink.connections(), 2);
+    assert_eq!(
+        sink.rcpt_attempts(),
+        2,
+        "the second email was not half-sent on the old one"
+    );
+    assert_message_matches(&delivered[1].data, &refunded_email());
+}
+
+/// Lines of the message that start with a dot arrive as written: the DATA block doubles them
+/// and the server takes one away (RFC 5321 4.5.2); a line of a lone dot does not end the email.
+#[tokio::test]
+async fn lines_starting_with_a_dot_arrive_whole() {
+    let sink = SmtpSink::start().await;
+    let mailer = sink.mailer();
+    let mut email = refunded_email();
+    email.rendered.text = ".first line\n..\n.\nlast line\n".to_owned();
     mailer.send(&email).await.unwrap();
-    assert_eq!(sink.delivered().len(), 2);
+    let delivered = sink.delivered();
+    assert_eq!(delivered.len(), 1);
+    let parsed = MessageParser::default()
+        .parse(&delivered[0].data)
+        .expect("a parsable message");
+    let text = parsed.body_text(0).unwrap().replace("\r\n", "\n");
+    assert_eq!(text, email.rendered.text);
+    let html = parsed.body_html(0).unwrap().replace("\r\n", "\n");
+    assert_eq!(html, email.rendered.html);
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
-//! Where emails go ([`Mailer`]): an SMTP server through lettre's pooled async transport, or,
-//! when no server is configured, `.eml` files in a spool folder that a person can open.
+//! Where emails go ([`Mailer`]): an SMTP server through a few connections kept open
+//! (`notify::smtp`), or, when no server is configured, `.eml` files in a spool folder that a
+//! person can open.
 //!
 //! The SMTP server is a [`SmtpUrl`](crate::config::SmtpUrl), read and checked with the
 //! settings (a password never crosses a network in clear text, and never shows).
@@ -10,14 +11,14 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use lettre::transport::smtp::PoolConfig;
+use std::sync::Arc;
+
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::outgoing::OutgoingEmail;
+use super::smtp::SmtpPool;
 pub use crate::config::{SmtpSecurity, SmtpUrl, SmtpUrlError};
 
 /// Why an email was not sent, and whether trying again later can help.
@@ -53,8 +54,8 @@ pub enum MailerConfigError {
 pub enum Mailer {
     /// An SMTP server, through a connection pool.
     Smtp {
-        /// lettre's pooled async SMTP transport.
-        transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// The server's connections, shared by every clone of the mailer.
+        pool: Arc<SmtpPool>,
         /// The server (its password stays out of `Display` and `Debug`).
         server: SmtpUrl,
     },
@@ -64,12 +65,6 @@ pub enum Mailer {
         dir: PathBuf,
     },
 }
-
-/// How long one SMTP command may take before the attempt counts as a transient failure.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
-/// Connections kept open to the server; notify jobs are small and few at a time.
-const POOL_MAX: u32 = 4;
-const POOL_IDLE: Duration = Duration::from_secs(60);
 
 impl Mailer {
     /// The mailer for an SMTP URL written as text (see [`SmtpUrl`]), or the spool folder
@@ -103,16 +98,12 @@ impl Mailer {
             SmtpSecurity::StartTls => Tls::Required(tls_parameters()?),
             SmtpSecurity::Tls => Tls::Wrapper(tls_parameters()?),
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
-            .port(server.port)
-            .tls(tls)
-            .timeout(Some(SMTP_TIMEOUT))
-            .pool_config(PoolConfig::new().max_size(POOL_MAX).idle_timeout(POOL_IDLE));
-        if let Some((user, password)) = &server.credentials {
-            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
-        }
+        let credentials = server
+            .credentials
+            .as_ref()
+            .map(|(user, password)| Credentials::new(user.clone(), password.clone()));
         Ok(Mailer::Smtp {
-            transport: builder.build(),
+            pool: Arc::new(SmtpPool::new(host.clone(), server.port, tls, credentials)),
             server: server.clone(),
         })
     }
@@ -124,8 +115,8 @@ impl Mailer {
             .to_message()
             .map_err(|e| SendError::Permanent(e.to_string()))?;
         match self {
-            Mailer::Smtp { transport, .. } => {
-                transport.send(message).await.map_err(classify)?;
+            Mailer::Smtp { pool, .. } => {
+                pool.send(message.envelope(), &message.formatted()).await?;
                 tracing::info!(message_id = %email.message_id, mailer = %self, "email sent");
                 Ok(())
             }
@@ -156,15 +147,6 @@ fn write_spool_file(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()
     let partial = PathBuf::from(partial);
     std::fs::write(&partial, bytes)?;
     std::fs::rename(&partial, path)
-}
-
-fn classify(error: lettre::transport::smtp::Error) -> SendError {
-    let text = error.to_string();
-    if error.is_permanent() {
-        SendError::Permanent(text)
-    } else {
-        SendError::Transient(text)
-    }
 }
 
 impl fmt::Display for Mailer {

@@ -22,6 +22,7 @@ mod mailer;
 mod missing;
 mod outgoing;
 pub mod plural;
+mod smtp;
 mod templates;
 
 pub use escalation::{Escalation, EscalationContext, render_escalation};
@@ -33,6 +34,7 @@ pub use outgoing::{
     MessageError, OutgoingEmail, bracketed_id, message_id, named_address, named_message_id,
 };
 pub use plural::{PluralCategory, PluralForms, plural_category};
+pub use smtp::SmtpPool;
 pub use templates::{
     AmountReason, EmailContext, RefundChannel, RenderedEmail, render, render_plain, request_tag,
 };
