@@ -25,6 +25,9 @@ pub enum Answer {
 struct Behaviour {
     rcpt: Answer,
     data: Answer,
+    /// Sessions numbered below this answer their next command with 421 and close, as a
+    /// server closing idle connections does (RFC 5321 3.8).
+    close_sessions_below: usize,
 }
 
 /// One message the sink accepted: the envelope and the raw DATA.
@@ -79,6 +82,7 @@ impl SmtpSink {
             behaviour: Arc::new(Mutex::new(Behaviour {
                 rcpt: Answer::Accept,
                 data: Answer::Accept,
+                close_sessions_below: 0,
             })),
             attempts: Arc::new(Mutex::new(0)),
             server: None,
@@ -100,9 +104,11 @@ impl SmtpSink {
                 tokio::select! {
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { return };
-                        connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let number =
+                            connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         sessions.spawn(session(
                             stream,
+                            number,
                             delivered.clone(),
                             counted.clone(),
                             behaviour.clone(),
@@ -151,6 +157,12 @@ impl SmtpSink {
         self.behaviour.lock().unwrap().data = answer;
     }
 
+    /// Every session open now answers its next command with `421` and closes (a server
+    /// timing out idle connections); sessions opened later are served as usual.
+    pub fn close_open_sessions_with_421(&self) {
+        self.behaviour.lock().unwrap().close_sessions_below = self.connections();
+    }
+
     /// Every message accepted so far, in order.
     pub fn delivered(&self) -> Vec<Delivered> {
         self.delivered.lock().unwrap().clone()
@@ -184,6 +196,7 @@ impl Drop for SmtpSink {
 /// leading dots unstuffed (RFC 5321 §4.5.2).
 async fn session(
     stream: TcpStream,
+    number: usize,
     delivered: Option<Arc<Mutex<Vec<Delivered>>>>,
     accepted: Arc<std::sync::atomic::AtomicUsize>,
     behaviour: Arc<Mutex<Behaviour>>,
@@ -208,6 +221,12 @@ async fn session(
             .unwrap_or_default()
             .to_ascii_uppercase();
         let current = behaviour.lock().unwrap().clone();
+        if number < current.close_sessions_below {
+            write
+                .write_all(b"421 4.4.2 sink.test idle too long, closing\r\n")
+                .await?;
+            return Ok(());
+        }
         let reply: &[u8] = match verb.as_str() {
             "EHLO" => {
                 helo = command[4..].trim().to_owned();

@@ -153,6 +153,34 @@ async fn a_kept_connection_the_server_closed_is_replaced_and_the_email_goes_once
     assert_message_matches(&delivered[1].data, &refunded_email());
 }
 
+/// The same when the server answers the next command with 421 as it closes a kept connection
+/// (an idle timeout, a shutdown): the email goes on a new connection, once.
+#[tokio::test]
+async fn a_kept_connection_the_server_answers_421_on_is_replaced_and_the_email_goes_once() {
+    let sink = SmtpSink::start().await;
+    let mailer = sink.mailer();
+    mailer.send(&refunded_email()).await.unwrap();
+
+    sink.close_open_sessions_with_421();
+    mailer.send(&refunded_email()).await.unwrap();
+
+    assert_eq!(sink.delivered().len(), 2, "each email once");
+    assert_eq!(sink.connections(), 2);
+    assert_eq!(sink.rcpt_attempts(), 2);
+
+    // Replaced once only: what the new connection answers is the answer (here 451 on RCPT, a
+    // transient failure the notify stage tries again later).
+    sink.close_open_sessions_with_421();
+    sink.answer_rcpt(Answer::Transient);
+    let error = mailer.send(&refunded_email()).await.unwrap_err();
+    assert!(
+        matches!(&error, SendError::Transient(text) if text.contains("451")),
+        "{error:?}"
+    );
+    assert_eq!(sink.connections(), 3);
+    assert_eq!(sink.delivered().len(), 2);
+}
+
 /// Lines of the message that start with a dot arrive as written: the DATA block doubles them
 /// and the server takes one away (RFC 5321 4.5.2); a line of a lone dot does not end the email.
 #[tokio::test]

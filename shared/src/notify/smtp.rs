@@ -12,8 +12,8 @@
 //!   message and its end are one write ([`data_block`]).
 //! - it sent a `NOOP` before each email to check a pooled connection (one more round trip).
 //!   Here a connection is used as it is; if it turns out closed before anything of the email
-//!   was handed over (the server dropped an idle connection), the email goes once more on a new
-//!   connection. Once the message itself was written, a failure is not tried again here: the
+//!   was handed over (the server dropped an idle connection, or answers 421 as it closes it),
+//!   the email goes once more on a new connection. Once the message itself was written, a failure is not tried again here: the
 //!   server may have taken it, and the notify stage decides (a retry tier, the same Message-ID).
 
 use std::sync::Mutex;
@@ -53,7 +53,7 @@ struct Failed {
     error: SendError,
     /// The server answered nothing, or the connection broke, before the message was written.
     before_message: bool,
-    /// The failure was the connection's (closed, reset), not a 4xx or 5xx answer.
+    /// The failure was the connection's (closed, reset, 421), not the server refusing.
     connection: bool,
 }
 
@@ -170,9 +170,8 @@ async fn transaction(
     envelope: &Envelope,
     message: &[u8],
 ) -> Result<(), Failed> {
-    // No 4xx or 5xx code: the connection failed (closed: "incomplete response", reset, ...).
     let before = |e: lettre::transport::smtp::Error| Failed {
-        connection: !(e.is_transient() || e.is_permanent()),
+        connection: connection_gone(&e),
         error: classify(&e),
         before_message: true,
     };
@@ -207,7 +206,7 @@ async fn transaction(
     }
     conn.command(Data).await.map_err(before)?;
     let after = |e: lettre::transport::smtp::Error| Failed {
-        connection: !(e.is_transient() || e.is_permanent()),
+        connection: connection_gone(&e),
         error: classify(&e),
         before_message: false,
     };
@@ -218,6 +217,13 @@ async fn transaction(
         Err(_) => conn.message(message).await.map_err(after)?,
     };
     Ok(())
+}
+
+/// The connection is gone rather than the command refused: no answer with a code (closed,
+/// "incomplete response", reset), or 421, which a server sends as it closes the connection
+/// (RFC 5321 3.8: shutting down, or an idle connection timed out).
+fn connection_gone(error: &lettre::transport::smtp::Error) -> bool {
+    error.status().is_none_or(|code| code.to_string() == "421")
 }
 
 fn refused(why: &str) -> Failed {
