@@ -11,7 +11,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-
 use std::sync::Arc;
 
 use lettre::transport::smtp::authentication::Credentials;

@@ -29,9 +29,9 @@ use super::mailer::SendError;
 
 /// How long connecting, or one email's whole transaction, may take before it counts as a
 /// transient failure.
-pub(crate) const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections open to the server at once (and emails in flight to it).
-pub(crate) const POOL_MAX: usize = 4;
+const POOL_MAX: usize = 4;
 /// A connection idle longer than this is closed rather than used (servers drop idle ones).
 const POOL_IDLE: Duration = Duration::from_secs(60);
 
@@ -48,13 +48,12 @@ pub struct SmtpPool {
     slots: tokio::sync::Semaphore,
 }
 
-/// Where a transaction failed: before anything of the email was handed to the server, or not.
+/// Why a transaction failed, and whether the email may go again on a new connection.
 struct Failed {
     error: SendError,
-    /// The server answered nothing, or the connection broke, before the message was written.
-    before_message: bool,
-    /// The failure was the connection's (closed, reset, 421), not the server refusing.
-    connection: bool,
+    /// The connection was gone (closed, reset, 421) before anything of the message was
+    /// written: the server has nothing of this email.
+    gone_before_message: bool,
 }
 
 impl SmtpPool {
@@ -98,8 +97,7 @@ impl SmtpPool {
                                 "the SMTP server did not answer within {} s",
                                 SMTP_TIMEOUT.as_secs()
                             )),
-                            before_message: false,
-                            connection: true,
+                            gone_before_message: false,
                         })
                     });
             match outcome {
@@ -112,7 +110,7 @@ impl SmtpPool {
                 }
                 // A kept connection the server had closed meanwhile: nothing of this email
                 // reached it, so it goes once more on a new connection.
-                Err(f) if reused && f.connection && f.before_message => {
+                Err(f) if reused && f.gone_before_message => {
                     tracing::debug!(error = %f.error, "a kept SMTP connection was closed; sending on a new one");
                 }
                 // The connection is dropped (closed without QUIT: a server that stopped
@@ -171,16 +169,12 @@ async fn transaction(
     message: &[u8],
 ) -> Result<(), Failed> {
     let before = |e: lettre::transport::smtp::Error| Failed {
-        connection: connection_gone(&e),
+        gone_before_message: connection_gone(&e),
         error: classify(&e),
-        before_message: true,
     };
     let mut parameters = Vec::new();
-    let addresses = envelope.from().into_iter().chain(envelope.to());
-    if addresses
-        .clone()
-        .any(|a| !AsRef::<str>::as_ref(a).is_ascii())
-    {
+    let mut addresses = envelope.from().into_iter().chain(envelope.to());
+    if addresses.any(|a| !AsRef::<str>::as_ref(a).is_ascii()) {
         if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
             return Err(refused(
                 "an address is not ASCII and the server does not take SMTPUTF8",
@@ -206,9 +200,8 @@ async fn transaction(
     }
     conn.command(Data).await.map_err(before)?;
     let after = |e: lettre::transport::smtp::Error| Failed {
-        connection: connection_gone(&e),
+        gone_before_message: false,
         error: classify(&e),
-        before_message: false,
     };
     match String::from_utf8(data_block(message)) {
         // `command` writes its text in one write and reads the answer.
@@ -229,14 +222,13 @@ fn connection_gone(error: &lettre::transport::smtp::Error) -> bool {
 fn refused(why: &str) -> Failed {
     Failed {
         error: SendError::Permanent(why.to_owned()),
-        before_message: true,
-        connection: false,
+        gone_before_message: false,
     }
 }
 
 /// The DATA block (RFC 5321 4.1.1.4, 4.5.2): the message with a `.` added before every line
 /// that starts with one, then `<CRLF>.<CRLF>`, which ends it.
-pub(crate) fn data_block(message: &[u8]) -> Vec<u8> {
+fn data_block(message: &[u8]) -> Vec<u8> {
     let mut block = Vec::with_capacity(message.len() + 64);
     let mut line_start = true;
     for &b in message {
@@ -251,7 +243,7 @@ pub(crate) fn data_block(message: &[u8]) -> Vec<u8> {
 }
 
 /// A 5xx answer is permanent; anything else (4xx, a network or TLS failure) transient.
-pub(crate) fn classify(error: &lettre::transport::smtp::Error) -> SendError {
+fn classify(error: &lettre::transport::smtp::Error) -> SendError {
     let text = error.to_string();
     if error.is_permanent() {
         SendError::Permanent(text)
