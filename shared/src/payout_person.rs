@@ -415,6 +415,7 @@ pub async fn needing_person(
                                  ORDER BY x.created_at DESC, x.id DESC LIMIT 1) a ON true
             WHERE ($1::text IS NULL OR r.merchant = $1)
               AND ($3::uuid IS NULL OR r.id = $3)
+              AND r.ended_at IS NULL
               AND (r.state IN ('payout_failed', 'manual_payout')
                    OR (r.state IN ('payout_pending', 'payout_sent')
                        AND a.status IN ('unknown', 'started') AND a.updated_at < $2))

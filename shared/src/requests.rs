@@ -865,6 +865,8 @@ pub async fn stalled(
         r#"SELECT id, state AS "state: RequestState", sweeps
              FROM refund_requests
             WHERE state = ANY($1)
+              -- Open requests only (`refund_requests_open_idx`): the swept states all are.
+              AND ended_at IS NULL
               AND updated_at < now() - make_interval(secs => $2)
               AND (swept_at IS NULL
                    OR swept_at < now() - make_interval(secs => $2 * power(2, least(sweeps, 6))))

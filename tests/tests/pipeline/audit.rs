@@ -769,3 +769,99 @@ async fn every_list_of_names_is_the_codes_and_every_column_is_checked_against_it
     );
     db.drop_database().await;
 }
+
+/// A request's moves rewrite its row in place (Postgres' HOT update: no index entry written)
+/// until the move that ends it (migration `20261205000700_request_moves_in_place.sql`). No
+/// index names a column a move changes before the end (`state`, `due_on`, the decision, the
+/// SLA standing), and the pages keep room for the row's next versions. Each move in its own
+/// transaction, as the stages write them: decided (received → validating → approved, with
+/// the decision), booked (→ payout_pending), watched (the SLA role's standing), refunded
+/// (→ payout_sent → refunded, which sets `ended_at` and is indexed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requests_moves_rewrite_its_row_in_place_until_it_ends() {
+    use shared::policy::{DecisionKind, StoredDecision};
+    use shared::requests::Decided;
+
+    let db = TestDb::new().await;
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(insert_request(&db.pool, RequestState::Received).await);
+    }
+    let decision = StoredDecision::waiting(
+        DecisionKind::Approve,
+        Vec::new(),
+        Vec::new(),
+        None,
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 18),
+    );
+    let decided = Decided {
+        decision: &decision,
+        amount_minor: Some(45000),
+        due_on: chrono::NaiveDate::from_ymd_opt(2026, 12, 18),
+        complete_at: Some(chrono::Utc::now()),
+    };
+    // One connection, so its statistics are the ones read at the end.
+    let mut conn = db.pool.acquire().await.unwrap();
+    let moves: [&[(RequestState, RequestState)]; 3] = [
+        &[
+            (RequestState::Received, RequestState::Validating),
+            (RequestState::Validating, RequestState::Approved),
+        ],
+        &[(RequestState::Approved, RequestState::PayoutPending)],
+        &[
+            (RequestState::PayoutPending, RequestState::PayoutSent),
+            (RequestState::PayoutSent, RequestState::Refunded),
+        ],
+    ];
+    let mut versions = vec![1; ids.len()];
+    for (step, chain) in moves.iter().enumerate() {
+        for (id, version) in ids.iter().zip(versions.iter_mut()) {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+            let steps: Vec<(Transition<'_>, bool)> = chain
+                .iter()
+                .map(|&(from, to)| (transition(*id, *version, from, to), false))
+                .collect();
+            *version = transition::apply_steps_deciding(
+                &mut tx,
+                &steps,
+                &[],
+                (step == 0).then_some(&decided),
+            )
+            .await
+            .unwrap();
+            if step == 1 {
+                // The SLA role's standing, written while the refund is on its way.
+                let written = shared::requests::set_sla_state(
+                    &mut tx,
+                    *id,
+                    RequestState::PayoutPending,
+                    None,
+                    "at_risk",
+                )
+                .await
+                .unwrap();
+                assert!(written);
+            }
+            tx.commit().await.unwrap();
+        }
+    }
+    // This backend's counters, published now instead of within the next second or so.
+    sqlx::query("SELECT pg_stat_force_next_flush()")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let (updated, in_place): (i64, i64) = sqlx::query_as(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'refund_requests'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    let n = ids.len() as i64;
+    // Four UPDATEs a request: decided, booked, watched, refunded.
+    assert_eq!(updated, 4 * n, "UPDATEs of refund_requests");
+    assert_eq!(
+        in_place,
+        3 * n,
+        "every UPDATE but the refund's (which sets ended_at) is in place; {in_place} of {updated} were"
+    );
+}

@@ -381,7 +381,7 @@ pub async fn manual_payouts(
         r#"SELECT id, merchant, amount_minor, currency::text AS currency, facts, contact_email,
                 due_on, received_at
            FROM refund_requests
-          WHERE state = 'manual_payout' AND ($1::text IS NULL OR merchant = $1)
+          WHERE state = 'manual_payout' AND ended_at IS NULL AND ($1::text IS NULL OR merchant = $1)
           ORDER BY received_at, id"#,
         merchant
     )

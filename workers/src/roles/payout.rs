@@ -523,7 +523,7 @@ pub async fn recheck_stuck(
           LEFT JOIN LATERAL (SELECT status, updated_at FROM payout_attempts a
                               WHERE a.request_id = r.id
                               ORDER BY a.created_at DESC LIMIT 1) a ON true
-          WHERE r.state IN ('payout_pending', 'payout_sent')
+          WHERE r.state IN ('payout_pending', 'payout_sent') AND r.ended_at IS NULL
             AND CASE WHEN a.status IS NULL
                      THEN (SELECT max(e.at) FROM request_events e
                             WHERE e.request_id = r.id AND e.to_state = r.state) < $1

@@ -112,8 +112,9 @@ async fn load(
                   amount_minor, currency::text AS currency, reason
              FROM refund_requests
             WHERE ($1::text IS NULL OR merchant = $1)
+              AND ended_at IS NULL
               AND (state IN ('manual_review', 'awaiting_confirmation')
-                   OR (ended_at IS NULL AND sla_state IN ('at_risk', 'breached')))
+                   OR sla_state IN ('at_risk', 'breached'))
             ORDER BY due_on ASC NULLS LAST, id
             LIMIT $2"#,
         merchant,

@@ -215,9 +215,9 @@ async fn pipeline(tx: &mut sqlx::PgConnection, moves_after: Option<i64>) -> sqlx
     let oldest = sqlx::query!(
         r#"SELECT
              (SELECT EXTRACT(EPOCH FROM now() - min(updated_at))::float8
-                FROM refund_requests WHERE state = 'received') AS validate,
+                FROM refund_requests WHERE state = 'received' AND ended_at IS NULL) AS validate,
              (SELECT EXTRACT(EPOCH FROM now() - min(updated_at))::float8
-                FROM refund_requests WHERE state = 'validating') AS decide,
+                FROM refund_requests WHERE state = 'validating' AND ended_at IS NULL) AS decide,
              (SELECT EXTRACT(EPOCH FROM now() - min(published_at))::float8
                 FROM outbox WHERE published_at IS NOT NULL
                  AND routing_key = 'request.payout') AS payout,
