@@ -232,3 +232,67 @@ async fn refundd_all_answers_the_api_while_every_worker_connection_waits_on_a_lo
     broker.cleanup().await;
     db.drop_database().await;
 }
+
+/// On the database's own machine refundd connects through Postgres' Unix socket when its URL
+/// names the socket's folder (`?host=/var/run/postgresql`, README: Configuration): a worker so
+/// configured does its work, and its connections are the socket's (no client port).
+/// `scripts/bench-e2e` connects so by default (docs/PERFORMANCE.md, 32).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_reaches_postgres_through_its_unix_socket() {
+    let db = TestDb::new().await;
+    let broker = TestBroker::new(&[Duration::from_millis(200)]);
+    broker.declare().await;
+    let id = insert_request(&db.pool, RequestState::Received).await;
+    let (folders, port): (String, String) = sqlx::query_as(
+        "SELECT current_setting('unix_socket_directories'), current_setting('port')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let folder = folders.split(',').next().unwrap().trim();
+    assert!(!folder.is_empty(), "the server listens on a Unix socket");
+    let url = format!(
+        "postgres://postgres@localhost:{port}/{}?host={folder}",
+        db.name
+    );
+
+    let mut worker = refundd_with(
+        &db,
+        &broker,
+        &["worker", "validate"],
+        &[("DATABASE_URL", &url)],
+    );
+    publish(&broker, &WorkMessage::new(Stage::Validate, id)).await;
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            state_of(&db, id).await == "approved"
+        })
+        .await,
+        "validated and decided by the worker on the socket"
+    );
+    let on_socket: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+          WHERE datname = $1 AND application_name LIKE 'refundd%' AND client_port = -1",
+    )
+    .bind(&db.name)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(on_socket > 0, "the worker's connections are the socket's");
+    let by_tcp: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+          WHERE datname = $1 AND application_name LIKE 'refundd%' AND client_port <> -1",
+    )
+    .bind(&db.name)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(by_tcp, 0, "and none by TCP");
+
+    terminate(&worker);
+    let status = tokio::task::block_in_place(|| wait_exit(&mut worker, Duration::from_secs(15)))
+        .expect("exits");
+    assert!(status.success(), "exit status {status:?}");
+    broker.cleanup().await;
+    db.drop_database().await;
+}
