@@ -8,8 +8,10 @@
 -- being worked on) through `refund_requests_open_idx`, or the ended ones by `ended_at`. Only
 -- the last move, which sets `ended_at`, still writes index entries.
 --
--- An update in place also needs room on the row's page: `fillfactor` keeps a quarter of each
--- new page free for the request's next versions (the old ones are pruned as the page fills).
+-- An update in place also needs room on the row's page: a request is about 400 bytes when
+-- received and about 1,150 once decided, so `fillfactor` 25 fills a new page to a quarter
+-- (about five requests) and leaves the rest for their next versions (the old ones are pruned
+-- as the page fills); decided, the five fill it to about 70 %.
 DROP INDEX refund_requests_state_idx;
 DROP INDEX refund_requests_sla_idx;
 DROP INDEX refund_requests_refunded_idx;

@@ -13,8 +13,9 @@
 //! - it sent a `NOOP` before each email to check a pooled connection (one more round trip).
 //!   Here a connection is used as it is; if it turns out closed before anything of the email
 //!   was handed over (the server dropped an idle connection, or answers 421 as it closes it),
-//!   the email goes once more on a new connection. Once the message itself was written, a failure is not tried again here: the
-//!   server may have taken it, and the notify stage decides (a retry tier, the same Message-ID).
+//!   the email goes once more on a new connection. Once the message itself was written, a
+//!   failure is not tried again here: the server may have taken it, and the notify stage
+//!   decides (a retry tier, the same Message-ID).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
