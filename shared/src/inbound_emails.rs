@@ -229,7 +229,7 @@ pub async fn insert_read(
     sqlx::query_scalar!(
         "INSERT INTO inbound_emails (id, message_id, source, sender, subject, outcome, kind,
                                      language, body_text)
-         VALUES ($1, $2, $3, $4, $5, 'ignored', $6, $7, $8)
+         VALUES ($1, $2, $3, $4, $5, 'ignored', $6, $7::text, $8)
          ON CONFLICT (message_id) DO NOTHING RETURNING id",
         m.id,
         m.message_id,
@@ -409,7 +409,7 @@ pub async fn insert_confirmation(
         "INSERT INTO sender_confirmations
                 (id, inbound_email_id, payment_id, merchant, recipient, language, subject,
                  body_text, notify_message_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         VALUES ($1, $2, $3, $4, $5, $6::text, $7, $8, $9)",
         Uuid::now_v7(),
         c.inbound_email_id,
         c.payment_id,

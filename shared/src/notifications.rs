@@ -43,7 +43,7 @@ pub async fn claim(conn: &mut PgConnection, n: &NewNotification<'_>) -> sqlx::Re
         "INSERT INTO notifications
                 (id, request_id, inbound_email_id, event, seq, recipient, language, status,
                  email_message_id, error, reconciliation)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::text, $8::text, $9, $10, $11)
          ON CONFLICT DO NOTHING",
         n.id,
         n.request_id,

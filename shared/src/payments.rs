@@ -164,7 +164,7 @@ pub async fn register(conn: &mut PgConnection, p: &Payment) -> sqlx::Result<Regi
         r#"INSERT INTO payments (id, merchant, policy_id, gateway, gateway_txn_id, amount_minor,
                                  currency, paid_at, card_brand, card_last4, cardholder_name,
                                  customer_email, customer_language, order_number)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+           VALUES ($1, $2, $3, $4, $5, $6::bigint, $7, $8, $9, $10, $11, $12, $13::text, $14)
            ON CONFLICT ON CONSTRAINT payments_gateway_txn_key DO NOTHING"#,
         p.id,
         p.merchant,

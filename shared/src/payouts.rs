@@ -133,7 +133,7 @@ pub async fn new_attempt(
         Attempt,
         r#"INSERT INTO payout_attempts (id, request_id, payment_id, idempotency_key, gateway,
                                         amount_minor, currency, status, request_key, sends)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 'started', $4, 1)
+           VALUES ($1, $2, $3, $4, $5, $6::bigint, $7, 'started', $4, 1)
            RETURNING id, idempotency_key, amount_minor, status AS "status: AttemptStatus",
                      gateway_ref, created_at, request_key AS "request_key!", sends, server_error"#,
         Uuid::now_v7(),

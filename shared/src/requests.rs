@@ -160,7 +160,7 @@ pub async fn create(
         r#"INSERT INTO refund_requests (id, payment_id, merchant, state, channel, reason, facts,
                                         policy_id, currency, received_at, contact_email, language,
                                         idempotency_key, request_hash)
-           VALUES ($1, $2, $3, 'received', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           VALUES ($1, $2, $3, 'received', $4::text, $5::text, $6, $7, $8, $9, $10, $11::text, $12, $13)
         RETURNING id, payment_id, merchant, state AS "state: RequestState", version, channel,
                   reason AS "reason: Reason", facts, policy_id, policy_version, decision,
                   amount_minor, currency AS "currency?: String", received_at, complete_at,
@@ -565,7 +565,7 @@ pub(crate) async fn move_state(
     let decision = decided.map(|d| d.decision.to_value());
     let moved = sqlx::query!(
         r#"UPDATE refund_requests r
-              SET state = $1, version = version + $6, updated_at = now(),
+              SET state = $1::text, version = version + $6, updated_at = now(),
                   ended_at = CASE WHEN $5 THEN now() ELSE NULL END,
                   sweeps = 0, swept_at = NULL,
                   decision = CASE WHEN $7 THEN $8 ELSE decision END,
@@ -629,7 +629,7 @@ pub async fn set_reason(
     reason: crate::policy::Reason,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE refund_requests SET reason = $2 WHERE id = $1",
+        "UPDATE refund_requests SET reason = $2::text WHERE id = $1",
         id,
         reason.name()
     )
@@ -721,7 +721,7 @@ pub async fn record_approval(
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "UPDATE refund_requests
-            SET amount_minor = $2, due_on = $3, decision = COALESCE($4, decision)
+            SET amount_minor = $2::bigint, due_on = $3, decision = COALESCE($4, decision)
           WHERE id = $1",
         id,
         amount_minor,
@@ -755,7 +755,7 @@ pub async fn set_sla_state(
     new: &str,
 ) -> sqlx::Result<bool> {
     let updated = sqlx::query!(
-        "UPDATE refund_requests SET sla_state = $2, sla_checked_at = now()
+        "UPDATE refund_requests SET sla_state = $2::text, sla_checked_at = now()
           WHERE id = $1 AND state = $3 AND sla_state IS NOT DISTINCT FROM $4",
         id,
         new,

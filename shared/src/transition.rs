@@ -185,7 +185,7 @@ pub async fn record_event(
 ) -> sqlx::Result<()> {
     sqlx::query!(
         r#"INSERT INTO request_events (request_id, actor, from_state, to_state, reason, details)
-           VALUES ($1, $2, $3, $4, $5, $6)"#,
+           VALUES ($1, $2, $3::text, $4::text, $5, $6)"#,
         request_id,
         actor,
         from.map(RequestState::as_str),
