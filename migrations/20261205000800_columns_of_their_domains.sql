@@ -16,7 +16,8 @@
 -- The code still binds and reads text and integers: a domain column reads as its base type,
 -- and a value bound as text or bigint is checked when it is stored. Upgrading rewrites each of
 -- these tables once (a column's type changes to a domain with a check), under a lock that
--- stops reads and writes of the table while it runs: seconds a million rows.
+-- stops reads and writes of the table while it runs: on the 2-core machine, 5.7 s for a
+-- million requests, 3.2 s for a million audit events.
 
 CREATE DOMAIN row_version AS integer CONSTRAINT row_version_positive CHECK (VALUE > 0);
 CREATE DOMAIN minor_units AS bigint CONSTRAINT minor_units_not_negative CHECK (VALUE >= 0);
