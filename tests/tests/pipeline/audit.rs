@@ -612,6 +612,12 @@ async fn this_transaction(conn: &mut sqlx::PgConnection, table: &str) -> (i64, i
     .unwrap()
 }
 
+/// The database refused a value by a CHECK (a table's or a domain's: the same error class).
+fn refused_by_a_check(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::CheckViolation)
+}
+
 /// The database knows the same names as the code: every state, language and reason the code
 /// has can be stored, and a name it does not know is refused by the database itself, as are a
 /// negative amount and a version of 0.
@@ -646,11 +652,7 @@ async fn the_database_refuses_names_the_code_does_not_know() {
         ("reason", "whim"),
     ] {
         let err = set(column, bogus.to_owned()).await.unwrap_err();
-        assert!(
-            err.as_database_error()
-                .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::CheckViolation),
-            "{column} = {bogus}: {err}"
-        );
+        assert!(refused_by_a_check(&err), "{column} = {bogus}: {err}");
     }
     // Amounts and versions too: a negative amount and a version of 0 are refused.
     for (column, bogus) in [("amount_minor", -1_i64), ("version", 0)] {
@@ -662,11 +664,7 @@ async fn the_database_refuses_names_the_code_does_not_know() {
         .execute(&db.pool)
         .await
         .unwrap_err();
-        assert!(
-            err.as_database_error()
-                .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::CheckViolation),
-            "{column} = {bogus}: {err}"
-        );
+        assert!(refused_by_a_check(&err), "{column} = {bogus}: {err}");
     }
     db.drop_database().await;
 }
@@ -805,8 +803,7 @@ async fn every_list_of_names_is_the_codes_and_every_column_is_checked_against_it
     .await
     .unwrap_err();
     assert!(
-        err.as_database_error()
-            .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::CheckViolation),
+        refused_by_a_check(&err),
         "request_events.to_state = approved_maybe: {err}"
     );
     db.drop_database().await;
