@@ -25,11 +25,34 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
     ))
 }
 
+/// A pooled connection idle longer than this is checked (one round trip) before it is handed
+/// out; one used more recently is handed out as it is ([`pool_options`]).
+pub const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// The pool every process uses: `max_connections`, and a 5 s wait for a connection.
+///
+/// sqlx checks a connection with a round trip to the server (an empty `Sync`) when it goes
+/// back to the pool, and by default again when it is taken out: two round trips for every
+/// transaction and every statement run on the pool, about 10 of each a refund. The second
+/// is only asked for a connection idle longer than [`CHECK_IDLE_AFTER`]: one released
+/// sooner was checked as it was released (docs/PERFORMANCE.md, 34). A connection that died
+/// since (the server restarted or ended it within that second) fails its first statement, as
+/// one dying between the check and the statement always could, and the caller's error
+/// handling (a transient failure, tried again) applies; one idle longer is checked and,
+/// when dead, replaced, so after an outage the pool's old connections are not handed out.
 fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= CHECK_IDLE_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// The first wait for a database that is not available, and the longest: the wait doubles

@@ -296,3 +296,48 @@ async fn a_worker_reaches_postgres_through_its_unix_socket() {
     broker.cleanup().await;
     db.drop_database().await;
 }
+
+/// The pool hands out a connection released less than `CHECK_IDLE_AFTER` ago without a round
+/// trip to check it (it was checked as it was released), and checks one idle longer: a
+/// connection the server ended while it sat idle is replaced, and the caller never sees it
+/// (docs/PERFORMANCE.md, 34).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_connection_the_server_ended_while_idle_is_replaced_unseen() {
+    let db = TestDb::new().await;
+    let pool = shared::db::connect(&db.url, 1).await.unwrap();
+    let pid = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let first = pid(pool.clone()).await;
+    // Used again at once: the same connection.
+    assert_eq!(pid(pool.clone()).await, first);
+
+    // Idle past the check, then ended by the server (an administrator, a restart).
+    tokio::time::sleep(shared::db::CHECK_IDLE_AFTER + Duration::from_millis(300)).await;
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(first)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(ended);
+    // The server needs a moment to end it; the pool's check then finds it gone.
+    for _ in 0..50 {
+        let gone: bool =
+            sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)")
+                .bind(first)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        if gone {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = pid(pool.clone()).await;
+    assert_ne!(second, first, "a new connection, no error");
+    pool.close().await;
+    db.drop_database().await;
+}
