@@ -32,14 +32,14 @@ pub const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// The pool every process uses: `max_connections`, and a 5 s wait for a connection.
 ///
 /// sqlx checks a connection with a round trip to the server (an empty `Sync`) when it goes
-/// back to the pool, and by default again when it is taken out: two round trips for every
-/// transaction and every statement run on the pool, about 10 of each a refund. The second
-/// is only asked for a connection idle longer than [`CHECK_IDLE_AFTER`]: one released
-/// sooner was checked as it was released (docs/PERFORMANCE.md, 34). A connection that died
-/// since (the server restarted or ended it within that second) fails its first statement, as
-/// one dying between the check and the statement always could, and the caller's error
-/// handling (a transient failure, tried again) applies; one idle longer is checked and,
-/// when dead, replaced, so after an outage the pool's old connections are not handed out.
+/// back to the pool, and by default again when it is taken out: two round trips besides the
+/// work for every transaction and every statement run on the pool. The second is only asked
+/// for a connection idle longer than [`CHECK_IDLE_AFTER`]: one released sooner was checked
+/// as it was released (docs/PERFORMANCE.md, 34). A connection that died since (the server
+/// restarted or ended it within that second) fails its first statement, as one dying between
+/// the check and the statement always could, and the caller's error handling (a transient
+/// failure, tried again) applies; one idle longer is checked and, when dead, replaced, so
+/// after an outage the pool's old connections are not handed out.
 fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
