@@ -297,10 +297,10 @@ async fn a_worker_reaches_postgres_through_its_unix_socket() {
     db.drop_database().await;
 }
 
-/// The pool hands out a connection released less than `CHECK_IDLE_AFTER` ago without a round
-/// trip to check it (it was checked as it was released), and checks one idle longer: a
-/// connection the server ended while it sat idle is replaced, and the caller never sees it
-/// (docs/PERFORMANCE.md, 34).
+/// The pool checks a connection that sat idle longer than `CHECK_IDLE_AFTER` before handing it
+/// out (one used more recently was checked as it was released and goes out unchecked: the
+/// round trip docs/PERFORMANCE.md 34 saves): a connection the server ended while it sat idle
+/// is replaced, and the caller never sees it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pooled_connection_the_server_ended_while_idle_is_replaced_unseen() {
     let db = TestDb::new().await;
