@@ -26,7 +26,8 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
 }
 
 /// A pooled connection idle longer than this is checked (one round trip) before it is handed
-/// out; one used more recently is handed out as it is ([`pool_options`]).
+/// out; one used more recently is handed out as it is (the pools of [`connect`] and
+/// [`connect_waiting`]).
 pub const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// The pool every process uses: `max_connections`, and a 5 s wait for a connection.
