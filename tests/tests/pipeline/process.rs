@@ -270,23 +270,16 @@ async fn a_worker_reaches_postgres_through_its_unix_socket() {
         .await,
         "validated and decided by the worker on the socket"
     );
-    let on_socket: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity
-          WHERE datname = $1 AND application_name LIKE 'refundd%' AND client_port = -1",
+    // A connection through a Unix socket has no client port (-1).
+    let (on_socket, by_tcp): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE client_port = -1), count(*) FILTER (WHERE client_port <> -1)
+           FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'refundd%'",
     )
     .bind(&db.name)
     .fetch_one(&db.pool)
     .await
     .unwrap();
     assert!(on_socket > 0, "the worker's connections are the socket's");
-    let by_tcp: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity
-          WHERE datname = $1 AND application_name LIKE 'refundd%' AND client_port <> -1",
-    )
-    .bind(&db.name)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
     assert_eq!(by_tcp, 0, "and none by TCP");
 
     terminate(&worker);
@@ -324,18 +317,19 @@ async fn a_pooled_connection_the_server_ended_while_idle_is_replaced_unseen() {
         .unwrap();
     assert!(ended);
     // The server needs a moment to end it; the pool's check then finds it gone.
-    for _ in 0..50 {
-        let gone: bool =
-            sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)")
-                .bind(first)
-                .fetch_one(&db.pool)
-                .await
-                .unwrap();
-        if gone {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)",
+            )
+            .bind(first)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+        })
+        .await,
+        "the server ended backend {first}"
+    );
     let second = pid(pool.clone()).await;
     assert_ne!(second, first, "a new connection, no error");
     pool.close().await;
