@@ -64,8 +64,10 @@ pub async fn claim(conn: &mut PgConnection, n: &NewNotification<'_>) -> sqlx::Re
 
 /// Writes the pending row of a customer's email about the request entering a state, in the
 /// transaction of the move that causes it (`transition::apply`; the creation of a request for
-/// `received`), so the notify stage finds its row and only reads, sends and marks it. `id` is
-/// the notify message's id. The sequence number is the how-manieth email of `event` for the
+/// `received`), due at once: the notify stage claims it ([`claim_due`]), sends it and marks
+/// it, with no work message (#19: a message per email was a third of the pipeline's messages).
+/// `id` is the row's own (a UUIDv7). It wakes the notify stage of this process ([`DUE`]). The
+/// sequence number is the how-manieth email of `event` for the
 /// request, this one included: one more than the highest written. The move holds the
 /// request's row lock, so no other move numbers an email of the request at the same time; the
 /// number is read from the unique index `(request_id, event, seq)` alone, and the first email
@@ -82,10 +84,13 @@ pub async fn queue_for_move(
     request_id: Uuid,
     event: &str,
 ) -> sqlx::Result<()> {
+    // Not yet committed: the task this wakes waits a moment before it looks (see `DUE`).
+    DUE.notify_one();
     sqlx::query!(
-        r#"INSERT INTO notifications (id, request_id, event, seq, recipient, status, email_message_id)
+        r#"INSERT INTO notifications
+                  (id, request_id, event, seq, recipient, status, email_message_id, due_at)
            SELECT $1, $2, $3, s.seq, '', 'pending',
-                  '<rf-' || $2::uuid::text || '-' || $3 || '-' || s.seq || '@refundd>'
+                  '<rf-' || $2::uuid::text || '-' || $3 || '-' || s.seq || '@refundd>', now()
              FROM (SELECT coalesce(max(seq), 0) + 1 AS seq FROM notifications
                     WHERE request_id = $2 AND event = $3) s
            ON CONFLICT DO NOTHING"#,
@@ -96,6 +101,59 @@ pub async fn queue_for_move(
     .execute(conn)
     .await
     .map(drop)
+}
+
+/// Wakes one of this process's notify tasks when a move writes a customer's email
+/// ([`queue_for_move`]; `refundd all` runs the moves and the notify stage in one process).
+/// The row is not committed yet when it fires, so the woken task waits
+/// [`crate::outbox::WAKE_SETTLE`] before it looks; what it misses, and every row another
+/// process writes, it finds at its next poll. A hint, not a guarantee: the row is.
+pub static DUE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// A customer's email that is due, claimed by [`claim_due`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Due {
+    /// The row's id.
+    pub id: Uuid,
+    /// The request it is about.
+    pub request_id: Uuid,
+    /// The customer event it tells.
+    pub event: String,
+    /// The row as the sender needs it.
+    pub pending: Pending,
+    /// Tries that failed for a reason that passes (the server down, say).
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` customer emails that are due, oldest first, locked for the caller's
+/// transaction until it commits (`FOR UPDATE SKIP LOCKED`: concurrent callers, in this
+/// process or another, take different rows and never wait). By the partial index
+/// `notifications_due`, which holds only the pending rows that are sent when due.
+pub async fn claim_due(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<Due>> {
+    let rows = sqlx::query!(
+        r#"SELECT id, request_id AS "request_id!", event, seq, email_message_id, attempts
+             FROM notifications
+            WHERE status = 'pending' AND due_at IS NOT NULL AND due_at <= now()
+            ORDER BY due_at
+            LIMIT $1
+              FOR UPDATE SKIP LOCKED"#,
+        limit
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Due {
+            id: row.id,
+            request_id: row.request_id,
+            event: row.event,
+            pending: Pending {
+                seq: row.seq,
+                email_message_id: row.email_message_id.unwrap_or_default(),
+            },
+            attempts: row.attempts,
+        })
+        .collect())
 }
 
 /// A pending email's row, as the sender needs it.
@@ -183,12 +241,30 @@ fn held_or_final(status: &str, seq: i32, email_message_id: Option<String>) -> Se
     }
 }
 
-/// Why a pending email was not sent yet (it will be tried again).
-pub async fn note_error(conn: &mut PgConnection, id: Uuid, why: &str) -> sqlx::Result<()> {
+/// Why a pending email was not sent yet; it will be tried again. The attempt is counted, and
+/// a row sent when due ([`claim_due`]) is due again after the next of `retry_delays` (the
+/// last one over and over once they are used up: an email is never given up for a failure
+/// that passes). A row sent for a work message leaves the waiting to the message's retry
+/// tiers.
+pub async fn note_error(
+    conn: &mut PgConnection,
+    id: Uuid,
+    why: &str,
+    retry_delays: &[std::time::Duration],
+) -> sqlx::Result<()> {
+    let delays: Vec<f64> = retry_delays.iter().map(std::time::Duration::as_secs_f64).collect();
     sqlx::query!(
-        "UPDATE notifications SET error = $2 WHERE id = $1 AND status = 'pending'",
+        "UPDATE notifications
+            SET error = $2, attempts = attempts + 1,
+                due_at = CASE WHEN due_at IS NOT NULL
+                              THEN now() + make_interval(secs => coalesce(
+                                  ($3::float8[])[least(attempts + 1, cardinality($3::float8[]))],
+                                  0))
+                         END
+          WHERE id = $1 AND status = 'pending'",
         id,
-        why
+        why,
+        &delays
     )
     .execute(conn)
     .await

@@ -146,14 +146,16 @@ pub struct Event {
     pub details: Value,
 }
 
-/// Inserts a request in `received` with its first audit event and `messages` (a `received`
-/// email among them gets its `notifications` row). Returns the row as stored (read by the
-/// INSERT itself).
+/// Inserts a request in `received` with its first audit event and `messages`, and, with
+/// `received_email`, the customer's `received` email (its `notifications` row, sent when due
+/// as a move's email is: `notifications::queue_for_move`). Returns the row as stored (read by
+/// the INSERT itself).
 pub async fn create(
     conn: &mut PgConnection,
     r: &NewRequest,
     actor: &str,
     messages: &[OutboxMessage],
+    received_email: bool,
 ) -> sqlx::Result<RequestRecord> {
     let record = sqlx::query_as!(
         RequestRecord,
@@ -192,15 +194,8 @@ pub async fn create(
         &serde_json::json!({"channel": r.channel.as_str()}),
     )
     .await?;
-    // The `received` email among `messages` is claimed here, as a move's email is claimed by
-    // the move (`notifications::queue_for_move`).
-    let notify_key = crate::messages::Stage::Notify.routing_key();
-    for m in messages.iter().filter(|m| {
-        m.routing_key == notify_key
-            && m.payload["event"] == "received"
-            && m.payload["request_id"] == serde_json::json!(r.id)
-    }) {
-        crate::notifications::queue_for_move(conn, m.message_id, r.id, "received").await?;
+    if received_email {
+        crate::notifications::queue_for_move(conn, Uuid::now_v7(), r.id, "received").await?;
     }
     outbox::enqueue(conn, messages).await?;
     Ok(record)

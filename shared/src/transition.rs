@@ -148,21 +148,19 @@ pub async fn apply_steps_deciding(
         });
     };
     record_moves(conn, steps.iter().map(|(t, _)| t)).await?;
-    // One INSERT for everything the moves send: the caller's messages, the customer's
-    // emails, and the merchant's webhooks when the merchant takes webhooks.
+    // One INSERT for everything the moves send: the caller's messages and the merchant's
+    // webhooks when the merchant takes webhooks. A customer's email is its row, due at once:
+    // the notify stage claims it, sends it and marks it.
     let mut all = messages.to_vec();
     for (t, email) in steps {
         if let Some(event) = t.to.tells_customer().filter(|_| *email) {
-            let notify = WorkMessage::new(Stage::Notify, t.request_id).with_event(event.as_str());
-            // The email's row, claimed by the move: notify reads, sends and marks it.
             crate::notifications::queue_for_move(
                 conn,
-                notify.message_id,
+                Uuid::now_v7(),
                 t.request_id,
                 event.as_str(),
             )
             .await?;
-            all.push(notify.into());
         }
         if t.to.tells_merchant() && takes_webhooks {
             let webhook = WorkMessage::new(Stage::Webhook, t.request_id).with_event(t.to.as_str());

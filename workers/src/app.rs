@@ -415,23 +415,31 @@ fn spawn_role(
                 .map_err(|e| anyhow::anyhow!("setting REFUNDD_SMTP_URL: {e}"))?;
             // The mailer shows scheme, host and port, never credentials.
             tracing::info!(mailer = %mailer, "notify: where emails go");
+            let notify = notify::Notify::new(
+                pool.clone(),
+                reference.merchants.clone(),
+                mailer,
+                notify::MailAddresses {
+                    intake: settings.intake_address.clone(),
+                    from: settings.mail_from.clone(),
+                },
+            )
+            .retrying_after(settings.retry_delays.clone());
+            // The customers' emails about moves, sent when due from their rows: as many
+            // batches at once as the consumer keeps in flight, looking as often as the relay.
+            notify.send_when_due(
+                tracker,
+                usize::from(settings.prefetch) / notify::BATCH,
+                settings.relay_poll_interval,
+                settings.shutdown_grace,
+                shutdown,
+            );
             spawn_consumer(
                 tracker,
                 settings,
                 topology,
                 Stage::Notify,
-                (
-                    pool,
-                    notify::Notify::new(
-                        pool.clone(),
-                        reference.merchants.clone(),
-                        mailer,
-                        notify::MailAddresses {
-                            intake: settings.intake_address.clone(),
-                            from: settings.mail_from.clone(),
-                        },
-                    ),
-                ),
+                (pool, notify),
                 shutdown,
             );
         }

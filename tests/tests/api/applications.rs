@@ -41,7 +41,17 @@ async fn an_application_is_stored_with_its_history_and_outbox_messages() {
         .fetch_all(&app.db.pool)
         .await
         .unwrap();
-    assert_eq!(keys, ["request.validate", "request.notify"]);
+    assert_eq!(keys, ["request.validate"]);
+    // The `received` email: its row, due at once (sent from it, with no message).
+    let emails: Vec<(String, String, bool)> = sqlx::query_as(
+        "SELECT event, status, due_at IS NOT NULL FROM notifications
+          WHERE request_id = $1::uuid",
+    )
+    .bind(r["id"].as_str().unwrap())
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(emails, [("received".into(), "pending".into(), true)]);
     app.stop().await;
 }
 

@@ -94,22 +94,24 @@ fn received(sink: &SmtpSink) -> Vec<Received> {
         .collect()
 }
 
-/// The Message-ID (without brackets) of the `seq`-th `event` email of a request.
-/// The notify message the move (or the creation) of request `id` queued for `event`, as the
-/// relay would publish it: its `notifications` row was written with it.
-async fn queued_notify(pool: &sqlx::PgPool, id: Uuid, event: &str) -> WorkMessage {
-    let payload: Value = sqlx::query_scalar(
-        "SELECT payload FROM outbox
-          WHERE routing_key = 'request.notify' AND payload->>'request_id' = $1::text
-            AND payload->>'event' = $2
-          ORDER BY id DESC LIMIT 1",
+/// The pending `event` email of request `id` made what a move wrote before migration
+/// `20261205000900` was: a row sent when its notify message comes (no `due_at`), and that
+/// message, as the relay published it (its id is the row's). Rows and messages of that kind
+/// are still in the outbox and the queues when a system upgrades.
+async fn message_for_row(pool: &sqlx::PgPool, id: Uuid, event: &str) -> WorkMessage {
+    let row: Uuid = sqlx::query_scalar(
+        "UPDATE notifications SET due_at = NULL
+          WHERE request_id = $1 AND event = $2 AND status = 'pending'
+      RETURNING id",
     )
     .bind(id)
     .bind(event)
     .fetch_one(pool)
     .await
     .unwrap();
-    serde_json::from_value(payload).unwrap()
+    let mut message = WorkMessage::new(Stage::Notify, id).with_event(event);
+    message.message_id = row;
+    message
 }
 
 /// Whether a request's history has an event with this reason.
@@ -721,59 +723,62 @@ async fn open_notify_messages(pool: &sqlx::PgPool) -> i64 {
         .unwrap()
 }
 
+/// The customers' emails are sent from their rows when due: an outage of the SMTP server
+/// longer than the retry tiers gives up nothing (each row is due again at the last tier, over
+/// and over, its attempts counted, never parked), storms nothing (the attempts follow the
+/// tiers), and when the server is back each email goes out once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_down_longer_than_the_retry_tiers_parks_nothing_for_good() {
     let app = TestApp::spawn().await;
-    // Tiers that give up in about a second: the outage outlasts them.
+    // Tiers that are used up in well under a second: the outage outlasts them.
     let broker = TestBroker::new(&[Duration::from_millis(200), Duration::from_millis(400)]);
     broker.declare().await;
     let mut sink = SmtpSink::start().await;
     sink.stop().await;
     let pipeline = Pipeline::start_with_notify(&app.db, &broker, &sink).await;
     let ids = three_refused(&app, "wp-park", "p").await;
-    // The tiers give up: all six emails parked, their rows pending, their messages open.
-    let parking = format!("{}.parking", broker.topology.prefix);
+    // Past the tiers: every row still pending, tried again and again at the last tier.
+    let attempts = || async {
+        sqlx::query_as::<_, (String, i32, Option<String>)>(
+            "SELECT status, attempts, error FROM notifications ORDER BY id",
+        )
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap()
+    };
     assert!(
         eventually(Duration::from_secs(30), || async {
-            broker.queue_depth(&parking).await == 6
+            let rows = attempts().await;
+            rows.len() == 6
+                && rows
+                    .iter()
+                    .all(|(status, n, error)| status == "pending" && *n >= 4 && error.is_some())
         })
         .await,
-        "six notify messages parked after the tiers, {} there",
-        broker.queue_depth(&parking).await
+        "six emails pending, each tried past the tiers: {:?}",
+        attempts().await
     );
-    assert_eq!(open_notify_messages(&app.db.pool).await, 6);
-    // One of them, as published, for the race at the end (its row goes when it is settled).
-    let racer = &ids[0];
-    let (racer_id, payload): (Uuid, Value) = sqlx::query_as(
-        "SELECT n.id, o.payload FROM notifications n JOIN outbox o ON o.message_id = n.id
-          WHERE n.request_id = $1::uuid AND n.event = 'rejected'",
-    )
-    .bind(racer)
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    let before: i32 = attempts().await.iter().map(|(_, n, _)| n).sum();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after: i32 = attempts().await.iter().map(|(_, n, _)| n).sum();
+    // Two seconds at the last tier (0.4 s) and the sender's poll: about five tries an email.
+    assert!(
+        (6..=6 * 8).contains(&(after - before)),
+        "{} tries in 2 s for six emails: the last tier paces them",
+        after - before
+    );
+    assert_eq!(open_notify_messages(&app.db.pool).await, 0, "no message");
+    let parking = format!("{}.parking", broker.topology.prefix);
+    assert_eq!(broker.queue_depth(&parking).await, 0, "nothing parked");
+    assert!(received(&sink).is_empty());
 
     sink.restart().await;
-    // Nothing comes back by itself; the sweep (once they are out for the stall time) does.
-    let stall = Duration::from_secs(1);
-    tokio::time::sleep(stall).await;
-    let swept = workers::roles::sweep::sweep_messages(&app.db.pool, stall)
-        .await
-        .unwrap();
-    assert_eq!(swept.len(), 6, "{swept:?}");
     let mut expected = Vec::new();
     for id in &ids {
         expected.push(mid(id, "received", 1));
         expected.push(mid(id, "rejected", 1));
     }
     assert_received_exactly(&sink, &expected).await;
-    assert!(
-        eventually(Duration::from_secs(10), || async {
-            open_notify_messages(&app.db.pool).await == 0
-        })
-        .await,
-        "every message settled once its email went"
-    );
     for id in &ids {
         assert_eq!(
             notifications(&app.db.pool, id).await,
@@ -783,64 +788,9 @@ async fn smtp_down_longer_than_the_retry_tiers_parks_nothing_for_good() {
             ]
         );
     }
-    // Settled is settled: later sweeps publish nothing, however long they wait.
-    tokio::time::sleep(stall * 2).await;
-    assert!(
-        workers::roles::sweep::sweep_messages(&app.db.pool, stall)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-
-    // Two copies of one message at once (a redelivery racing a copy the sweeper published):
-    // the row is locked while its email goes out, so one email.
-    sqlx::query("UPDATE notifications SET status = 'pending', sent_at = NULL WHERE id = $1")
-        .bind(racer_id)
-        .execute(&app.db.pool)
-        .await
-        .unwrap();
-    // Its outbox row back, published and open, as the sweeper leaves one it publishes again.
-    sqlx::query(
-        "INSERT INTO outbox (message_id, routing_key, payload, published_at)
-         VALUES ($1, 'request.notify', $2, now())",
-    )
-    .bind(racer_id)
-    .bind(&payload)
-    .execute(&app.db.pool)
-    .await
-    .unwrap();
-    let conn = shared::broker::connect(&broker.url, "test racer")
-        .await
-        .unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    let body = serde_json::to_vec(&payload).unwrap();
-    for _ in 0..2 {
-        ch.basic_publish(
-            &broker.topology.work_exchange(),
-            &Stage::Notify.routing_key(),
-            lapin::options::BasicPublishOptions::default(),
-            &body,
-            lapin::BasicProperties::default()
-                .with_message_id(racer_id.to_string().into())
-                .with_delivery_mode(2),
-        )
-        .await
-        .unwrap();
-    }
-    conn.close(200, "done").await.ok();
-    let one_more = mid(racer, "rejected", 1);
-    assert!(
-        eventually(Duration::from_secs(20), || async {
-            open_notify_messages(&app.db.pool).await == 0
-        })
-        .await
-    );
+    // Sent is sent: later passes send nothing, however long they wait.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        counts(&sink).get(&one_more),
-        Some(&2),
-        "the pending row went out once more (the at-least-once edge, same Message-ID), not twice more"
-    );
+    assert_received_exactly(&sink, &expected).await;
 
     pipeline.stop().await;
     broker.cleanup().await;
@@ -931,7 +881,7 @@ async fn redelivered_and_repeated_messages_send_nothing_new() {
     )
     .await;
     let request: Uuid = id.parse().unwrap();
-    let message = queued_notify(&app.db.pool, request, "received").await;
+    let message = message_for_row(&app.db.pool, request, "received").await;
 
     notify.handle(message.clone()).await.unwrap();
     // The same message again (a lost ack), and another message about the same event.
@@ -1111,7 +1061,7 @@ async fn emails_taken_together_go_out_once_each_and_a_failure_stays_alone() {
         .unwrap();
     let mut messages = Vec::new();
     for id in &ids {
-        messages.push(queued_notify(&app.db.pool, id.parse().unwrap(), "received").await);
+        messages.push(message_for_row(&app.db.pool, id.parse().unwrap(), "received").await);
     }
 
     let results = notify.handle_batch(messages.clone()).await;
@@ -1148,6 +1098,156 @@ async fn emails_taken_together_go_out_once_each_and_a_failure_stays_alone() {
     let again = notify.handle_batch(messages).await;
     assert!(again.iter().all(Result::is_ok), "{again:?}");
     assert_eq!(counts(&sink), expected);
+    app.stop().await;
+}
+
+/// The customers' emails about moves are sent from their rows when due, with no message: a
+/// batch claimed, sent at once and marked in one transaction; an email that cannot go out
+/// fails alone, visibly; a failure that passes leaves the row due again after the next retry
+/// tier, its attempt counted; a row sent and left pending (a crash between sending and
+/// marking) goes out once more with the same Message-ID; two senders at once send each
+/// email once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_emails_go_out_once_each_and_a_failure_stays_alone() {
+    let app = TestApp::spawn().await;
+    let sink = SmtpSink::start().await;
+    let notify = notify_worker(&app.db, sink.mailer())
+        .retrying_after(vec![Duration::from_secs(60), Duration::from_secs(600)]);
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let id = apply(
+            &app,
+            json!({
+                "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
+                "gateway_transaction_id": format!("wp-due-{n}"), "amount": "120.00",
+                "currency": "BYN", "paid_at": "2026-03-02T10:15:00+03:00",
+                "customer": {"email": format!("due{n}@example.com"), "language": "en"}
+            }),
+            json!({"reason": "withdrawal", "received_at": "2026-03-05T12:00:00+03:00"}),
+        )
+        .await;
+        ids.push(id);
+    }
+    // No notify message for any of them: the rows are the work.
+    let messages: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE routing_key = 'request.notify'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(messages, 0);
+    // The last request loses every address before its email goes out.
+    sqlx::query(
+        "UPDATE payments SET customer_email = NULL
+          WHERE id = (SELECT payment_id FROM refund_requests WHERE id = $1::uuid)",
+    )
+    .bind(&ids[3])
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE refund_requests SET contact_email = NULL WHERE id = $1::uuid")
+        .bind(&ids[3])
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+
+    assert_eq!(notify.send_due().await.unwrap(), 4, "one batch claims all four");
+    let expected: BTreeMap<String, usize> = ids[..3]
+        .iter()
+        .map(|id| (mid(id, "received", 1), 1))
+        .collect();
+    assert_eq!(counts(&sink), expected);
+    for (n, id) in ids.iter().enumerate() {
+        let expected = if n == 3 { "failed" } else { "sent" };
+        assert_eq!(
+            notifications(&app.db.pool, id).await,
+            [("received".to_string(), 1, expected.to_string())],
+            "request {n}"
+        );
+    }
+    let history = get(&app, &ids[3]).await["history"].clone();
+    assert!(
+        has_reason(
+            &history,
+            "email failed: received: the request has no customer email address"
+        ),
+        "{history:#}"
+    );
+    // Nothing is due any more: nothing new.
+    assert_eq!(notify.send_due().await.unwrap(), 0);
+    assert_eq!(counts(&sink), expected);
+
+    // A crash between sending and marking leaves the row pending and due: it goes out once
+    // more with the same Message-ID (for the receiving side to drop), then never again, even
+    // with two senders at once.
+    sqlx::query(
+        "UPDATE notifications SET status = 'pending', sent_at = NULL, due_at = now()
+          WHERE request_id = $1::uuid",
+    )
+    .bind(&ids[0])
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let other = notify_worker(&app.db, sink.mailer());
+    let (a, b) = tokio::join!(notify.send_due(), other.send_due());
+    assert_eq!(a.unwrap() + b.unwrap(), 1, "the row is claimed by one of the two");
+    assert_eq!(counts(&sink)[&mid(&ids[0], "received", 1)], 2);
+    assert_eq!(notify.send_due().await.unwrap(), 0);
+    assert_eq!(counts(&sink)[&mid(&ids[0], "received", 1)], 2);
+
+    // A failure that passes: the row stays pending with the server's answer, due again
+    // after the first retry tier (60 s here), the attempt counted; not claimed before then.
+    sink.answer_rcpt(Answer::Transient);
+    let later = apply(
+        &app,
+        json!({
+            "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
+            "gateway_transaction_id": "wp-due-later", "amount": "120.00",
+            "currency": "BYN", "paid_at": "2026-03-02T10:15:00+03:00",
+            "customer": {"email": "later@example.com", "language": "en"}
+        }),
+        json!({"reason": "withdrawal", "received_at": "2026-03-05T12:00:00+03:00"}),
+    )
+    .await;
+    assert_eq!(notify.send_due().await.unwrap(), 1);
+    let (status, attempts, wait, error): (String, i32, f64, Option<String>) = sqlx::query_as(
+        "SELECT status, attempts, EXTRACT(EPOCH FROM due_at - now())::float8, error
+           FROM notifications WHERE request_id = $1::uuid",
+    )
+    .bind(&later)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), attempts), ("pending", 1));
+    assert!((50.0..=60.0).contains(&wait), "due again in {wait} s");
+    assert!(error.is_some_and(|e| e.contains("451")), "the server's answer kept");
+    assert_eq!(notify.send_due().await.unwrap(), 0, "not due yet");
+    // The second failure waits the second tier, and every one after it the last.
+    for (n, tier) in [(2, 600.0), (3, 600.0)] {
+        sqlx::query("UPDATE notifications SET due_at = now() WHERE request_id = $1::uuid")
+            .bind(&later)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(notify.send_due().await.unwrap(), 1);
+        let (attempts, wait): (i32, f64) = sqlx::query_as(
+            "SELECT attempts, EXTRACT(EPOCH FROM due_at - now())::float8
+               FROM notifications WHERE request_id = $1::uuid",
+        )
+        .bind(&later)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(attempts, n);
+        assert!((tier - 10.0..=tier).contains(&wait), "attempt {n}: due again in {wait} s");
+    }
+    sink.answer_rcpt(Answer::Accept);
+    sqlx::query("UPDATE notifications SET due_at = now() WHERE request_id = $1::uuid")
+        .bind(&later)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(notify.send_due().await.unwrap(), 1);
+    assert_eq!(counts(&sink)[&mid(&later, "received", 1)], 1);
     app.stop().await;
 }
 
@@ -1195,10 +1295,7 @@ async fn replies_to_an_emailed_application_join_the_customers_thread() {
         .unwrap();
     }
 
-    notify
-        .handle(queued_notify(&app.db.pool, request, "received").await)
-        .await
-        .unwrap();
+    assert_eq!(notify.send_due().await.unwrap(), 1);
     let delivered = sink.delivered();
     assert_eq!(delivered.len(), 1);
     let parsed = MessageParser::default().parse(&delivered[0].data).unwrap();

@@ -615,8 +615,8 @@ async fn support_lists_unverified_emails_and_accepts_one_once_under_its_own_name
         count(
             &pool,
             &format!(
-                "SELECT count(*) FROM outbox WHERE payload->>'request_id' = '{id}'
-                    AND payload->>'event' = 'received'"
+                "SELECT count(*) FROM notifications WHERE request_id = '{id}'
+                    AND event = 'received' AND due_at IS NOT NULL"
             )
         )
         .await,

@@ -318,7 +318,7 @@ async fn an_expired_card_goes_to_bank_details_then_a_manual_payout_marked_paid()
     );
     assert!(history.iter().all(|(_, actor)| actor == "worker:payout"));
     let asked: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox WHERE payload->>'event' = 'bank_details_needed'",
+        "SELECT count(*) FROM notifications WHERE event = 'bank_details_needed'",
     )
     .fetch_one(&db.pool)
     .await

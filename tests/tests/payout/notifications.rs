@@ -219,10 +219,16 @@ async fn stripe_a_booked_refund_reported_failed_goes_back_to_a_person_and_the_cu
     let (status, answer) = send(&app, "stripe", &signed, json_type, &event).await;
     assert_eq!((status, answer), (200, json!({"received": true})));
     assert_eq!(state_of(pool, id).await, "payout_failed");
+    // The emails queued: as notify messages, or as rows the moves wrote, due.
     let told: Vec<String> = sqlx::query_scalar(
-        "SELECT payload->>'event' FROM outbox WHERE routing_key = 'request.notify' AND payload->>'request_id' = $1 ORDER BY id",
+        "SELECT event FROM (
+             SELECT payload->>'event' AS event, created_at AS at FROM outbox
+              WHERE routing_key = 'request.notify' AND payload->>'request_id' = $1::text
+             UNION ALL
+             SELECT event, due_at FROM notifications WHERE request_id = $1 AND due_at IS NOT NULL
+         ) e ORDER BY at",
     )
-    .bind(id.to_string())
+    .bind(id)
     .fetch_all(pool)
     .await
     .unwrap();

@@ -237,10 +237,10 @@ async fn a_declined_payout_switches_to_bank_transfer_asking_the_customer_or_with
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["request"]["state"], "needs_bank_details");
     let bank_details_emails: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox WHERE routing_key = 'request.notify'
-            AND payload->>'request_id' = $1 AND payload->>'event' = 'bank_details_needed'",
+        "SELECT count(*) FROM notifications
+          WHERE request_id = $1 AND event = 'bank_details_needed' AND status = 'pending'",
     )
-    .bind(asked.to_string())
+    .bind(asked)
     .fetch_one(pool)
     .await
     .unwrap();
@@ -389,10 +389,10 @@ async fn an_unknown_payout_is_never_switched_to_bank_transfer_and_is_recorded_wh
         ("succeeded", Some("68cd7fa6-1338-4745-ba5c-28d16cbcdb3d"))
     );
     let told: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox WHERE routing_key = 'request.notify'
-            AND payload->>'request_id' = $1 AND payload->>'event' = 'refunded'",
+        "SELECT count(*) FROM notifications
+          WHERE request_id = $1 AND event = 'refunded' AND status = 'pending'",
     )
-    .bind(id.to_string())
+    .bind(id)
     .fetch_one(pool)
     .await
     .unwrap();

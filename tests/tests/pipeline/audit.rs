@@ -170,9 +170,9 @@ async fn a_transition_and_its_outbox_rows_commit_or_roll_back_together() {
 }
 
 /// The side effects follow from the state entered: a move into a state the customer hears
-/// of queues that email, one the merchant hears of queues the webhook when the merchant takes
-/// webhooks (and nothing for the merchant otherwise), whoever applies it;
-/// `apply_without_email` leaves the email out and nothing else.
+/// of writes that email's row, due (no message: `email`), one the merchant hears of queues the
+/// webhook when the merchant takes webhooks (and nothing for the merchant otherwise),
+/// whoever applies it; `apply_without_email` leaves the email out and nothing else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_move_queues_the_email_and_webhook_its_state_calls_for() {
     let db = TestDb::new().await;
@@ -181,9 +181,12 @@ async fn a_move_queues_the_email_and_webhook_its_state_calls_for() {
         async move {
             let mut rows: Vec<(String, Option<String>)> = sqlx::query_as(
                 "SELECT payload->>'stage', payload->>'event' FROM outbox
-                  WHERE payload->>'request_id' = $1 ORDER BY id",
+                  WHERE payload->>'request_id' = $1::text
+                 UNION ALL
+                 SELECT 'email', event FROM notifications
+                  WHERE request_id = $1 AND status = 'pending' AND due_at IS NOT NULL",
             )
-            .bind(id.to_string())
+            .bind(id)
             .fetch_all(&pool)
             .await
             .unwrap();
@@ -212,7 +215,7 @@ async fn a_move_queues_the_email_and_webhook_its_state_calls_for() {
         (
             RequestState::Validating,
             RequestState::Rejected,
-            vec![pair("notify", "rejected")],
+            vec![pair("email", "rejected")],
         ),
         (RequestState::Validating, RequestState::ManualReview, vec![]),
     ] {
@@ -241,12 +244,12 @@ webhook_secret_env = "DEMO_WEBHOOK_SECRET"
         (
             RequestState::Validating,
             RequestState::NeedsInfo,
-            vec![pair("notify", "needs_info")],
+            vec![pair("email", "needs_info")],
         ),
         (
             RequestState::Validating,
             RequestState::Rejected,
-            vec![pair("notify", "rejected"), pair("webhook", "rejected")],
+            vec![pair("email", "rejected"), pair("webhook", "rejected")],
         ),
         (
             RequestState::Validating,
@@ -486,12 +489,12 @@ async fn a_decision_is_stored_by_its_moves_update_and_never_by_a_stale_one() {
     db.drop_database().await;
 }
 
-/// The move that causes a customer's email claims its `notifications` row in the same
-/// transaction, under the id of the notify message it queues, numbered among the emails of
-/// its event, with the Message-ID the notify stage forms: notify then only reads, sends and
-/// marks.
+/// The move that causes a customer's email writes its `notifications` row in the same
+/// transaction, due at once and with no notify message, numbered among the emails of its
+/// event, with the Message-ID the notify stage forms: notify then only claims, sends and
+/// marks it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_move_claims_its_emails_row_with_the_notify_messages_id() {
+async fn a_move_writes_its_emails_row_due_at_once_and_queues_no_message() {
     let db = TestDb::new().await;
     let id = insert_request(&db.pool, RequestState::Validating).await;
     // validating → needs_info → validating → needs_info: the second question is email 2.
@@ -507,9 +510,10 @@ async fn a_move_claims_its_emails_row_with_the_notify_messages_id() {
             .unwrap();
         tx.commit().await.unwrap();
     }
-    let rows: Vec<(uuid::Uuid, String, i32, String, String, String)> = sqlx::query_as(
-        "SELECT n.id, n.event, n.seq, n.status, n.email_message_id, o.payload->>'event'
-           FROM notifications n JOIN outbox o ON o.message_id = n.id
+    let rows: Vec<(String, i32, String, String, bool)> = sqlx::query_as(
+        "SELECT n.event, n.seq, n.status, n.email_message_id,
+                n.due_at <= now() AND n.due_at > now() - interval '1 minute'
+           FROM notifications n
           WHERE n.request_id = $1 ORDER BY n.seq",
     )
     .bind(id)
@@ -517,12 +521,17 @@ async fn a_move_claims_its_emails_row_with_the_notify_messages_id() {
     .await
     .unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
-    for (n, (_, event, seq, status, message_id, queued)) in rows.iter().enumerate() {
+    let messages: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(messages, 0, "no notify message");
+    for (n, (event, seq, status, message_id, due)) in rows.iter().enumerate() {
         assert_eq!(
             (event.as_str(), *seq, status.as_str()),
             ("needs_info", n as i32 + 1, "pending")
         );
-        assert_eq!(queued, "needs_info");
+        assert!(due, "due at once");
         assert_eq!(
             message_id,
             &shared::notify::named_message_id(id, "needs_info", *seq as u32),

@@ -478,19 +478,14 @@ impl Intake {
                 )
                 .await?
             }
-            Answer::ReceivedEmail => {
-                messages.push(
-                    WorkMessage::new(Stage::Notify, id)
-                        .with_event("received")
-                        .into(),
-                );
-                None
-            }
+            // The `received` email: written by `requests::create`, sent when due.
+            Answer::ReceivedEmail => None,
         };
         if let Some(notify) = &reply {
             messages.push(notify.clone().into());
         }
-        requests::create(tx, &new, actor, &messages).await?;
+        let received_email = matches!(answer, Answer::ReceivedEmail);
+        requests::create(tx, &new, actor, &messages, received_email).await?;
         requests::set_email_reading(tx, id, &serde_json::to_value(reading)?).await?;
         if let Some(notify) = &reply {
             inbound_emails::set_answer_message(tx, outcome.inbound_id, notify.message_id).await?;

@@ -36,12 +36,13 @@
 //! a permanent refusal marks the row failed, writes it into the history, and stops.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use shared::broker::consumer::{Handler, HandlerError};
 use shared::lifecycle::RequestState;
 use shared::merchants::{Merchant, Merchants};
-use shared::messages::WorkMessage;
+use shared::messages::{Stage, WorkMessage};
 use shared::money::{Currency, Money};
 use shared::notifications::{self, NewNotification, Pending, SendLock};
 use shared::notify::{
@@ -54,6 +55,7 @@ use shared::policy::StoredDecision;
 use shared::requests::{self, RequestRecord};
 use shared::transition;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::intake::{SENDER_CHECK, UNVERIFIED_REPLY};
@@ -71,15 +73,21 @@ pub struct MailAddresses {
     pub from: Option<String>,
 }
 
+/// The notify stage: the handler of notify messages, and the sender of the customers' emails
+/// that are due ([`Notify::send_when_due`]). Its clones share what they remember.
+#[derive(Clone)]
 pub struct Notify {
     pool: PgPool,
     merchants: Arc<Merchants>,
     mailer: Mailer,
     addresses: MailAddresses,
+    /// When an email sent when due is tried again after a failure that passes: the retry
+    /// tiers' delays (`retry_delays`), the last one over and over.
+    retry_delays: Vec<Duration>,
     /// Emails the SMTP server accepted whose `sent` mark did not reach the database (it went
-    /// down, or our connection was cut, between the two): when their message comes back to
-    /// this process it is recorded, not sent again.
-    unrecorded: std::sync::Mutex<std::collections::HashSet<Uuid>>,
+    /// down, or our connection was cut, between the two): when their row or message comes
+    /// back to this process it is recorded, not sent again.
+    unrecorded: Arc<std::sync::Mutex<std::collections::HashSet<Uuid>>>,
 }
 
 impl Notify {
@@ -94,8 +102,16 @@ impl Notify {
             merchants,
             mailer,
             addresses,
-            unrecorded: std::sync::Mutex::default(),
+            retry_delays: shared::config::Settings::default().retry_delays,
+            unrecorded: Arc::default(),
         }
+    }
+
+    /// The same stage with these retry tiers (`retry_delays`) for the emails sent when due.
+    #[must_use]
+    pub fn retrying_after(mut self, retry_delays: Vec<Duration>) -> Self {
+        self.retry_delays = retry_delays;
+        self
     }
 }
 
@@ -325,7 +341,7 @@ enum Settled {
 }
 
 /// The most emails sent together from one transaction (and so, at once, to the SMTP server).
-const BATCH: usize = 8;
+pub const BATCH: usize = 8;
 
 impl Handler for Notify {
     /// Settles the message's outbox row when done with it (sent, failed, or nothing to send),
@@ -533,7 +549,7 @@ impl Notify {
         let recorded = async {
             let mut recorded = Vec::with_capacity(ready.len() + finals.len());
             // The emails sent, marked and settled together at the end.
-            let mut marks = Marks::default();
+            let mut marks = Marks::new(&self.retry_delays);
             for ((i, notice, pending, prepared), sent) in ready.iter().zip(sent) {
                 let result = Self::record_outcome(
                     &mut tx,
@@ -597,6 +613,159 @@ impl Notify {
             results.push(self.handle_message(message).await);
         }
         results
+    }
+
+    /// Sends the customers' emails that are due, in `tasks` tasks, until `shutdown`: each
+    /// task sends a batch ([`Notify::send_due`]) and goes on at once while batches come full;
+    /// then it waits for a move of this process to write an email
+    /// ([`notifications::DUE`]) or for `every` to pass. When the database does not answer it
+    /// waits longer each time, up to 5 s. On shutdown a batch being sent has `grace` to
+    /// finish; one cut short is sent again, with the same Message-ID, by the next process.
+    pub fn send_when_due(
+        &self,
+        tracker: &tokio_util::task::TaskTracker,
+        tasks: usize,
+        every: Duration,
+        grace: Duration,
+        shutdown: &CancellationToken,
+    ) {
+        for _ in 0..tasks.max(1) {
+            let (notify, shutdown) = (self.clone(), shutdown.clone());
+            tracker.spawn(async move { notify.sender(every, grace, shutdown).await });
+        }
+    }
+
+    /// One task of [`Notify::send_when_due`].
+    async fn sender(self, every: Duration, grace: Duration, shutdown: CancellationToken) {
+        const LONGEST_PAUSE: Duration = Duration::from_secs(5);
+        let mut failures: u32 = 0;
+        while !shutdown.is_cancelled() {
+            let cut_short = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(grace).await;
+            };
+            let sent = tokio::select! {
+                biased;
+                sent = self.send_due() => sent,
+                () = cut_short => break,
+            };
+            let pause = match sent {
+                Ok(claimed) if claimed == BATCH => {
+                    failures = 0;
+                    continue;
+                }
+                Ok(_) => {
+                    failures = 0;
+                    None
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let pause = every
+                        .saturating_mul(2u32.saturating_pow(failures.min(16)))
+                        .min(LONGEST_PAUSE);
+                    tracing::warn!(error = %format!("{e:#}"), retry_in_ms = pause.as_millis() as u64,
+                        "due emails not sent: the database did not answer; they wait, nothing is lost");
+                    Some(pause)
+                }
+            };
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                () = notifications::DUE.notified(), if pause.is_none() => {
+                    tokio::time::sleep(shared::outbox::WAKE_SETTLE).await;
+                }
+                () = tokio::time::sleep(pause.unwrap_or(every)) => {}
+            }
+        }
+    }
+
+    /// Sends up to `BATCH` customer emails that are due, in one transaction: their rows
+    /// claimed (`FOR UPDATE SKIP LOCKED`, so concurrent senders take different ones), their
+    /// requests read by one statement, the emails written and sent at once, and each row
+    /// marked before the commit: sent; failed for a permanent refusal or an email that cannot
+    /// be written (with an audit event); or due again after the next retry tier for a failure
+    /// that passes. How many rows it claimed. When the database fails nothing is marked and
+    /// the rows stay due; an email the server accepted meanwhile is remembered and recorded,
+    /// not sent again, when its row comes back.
+    pub async fn send_due(&self) -> anyhow::Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let due = notifications::claim_due(&mut tx, BATCH as i64).await?;
+        if due.is_empty() {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        let about: Vec<Uuid> = due.iter().map(|d| d.request_id).collect();
+        let read = requests::find_many_with_payment(&mut tx, &about).await?;
+        let mut ready: Vec<(WorkMessage, Notice, &Pending, Prepared)> = Vec::new();
+        for d in &due {
+            let mut message = WorkMessage::new(Stage::Notify, d.request_id).with_event(&d.event);
+            message.message_id = d.id;
+            let Ok(notice @ Notice::Customer(_)) = Notice::parse(&d.event) else {
+                // Only moves write rows that are sent when due, each for an event they know.
+                let why = format!("no customer email is called {:?}", d.event);
+                tracing::error!(request_id = %d.request_id, event = %d.event, "email cannot be written; marked failed");
+                notifications::mark_failed(&mut tx, d.id, &why).await?;
+                continue;
+            };
+            let known = read.get(&d.request_id).cloned();
+            let prepared = match self.prepare(&mut tx, &message, notice, &d.pending, known).await {
+                Ok(prepared) => prepared,
+                Err(HandlerError::Permanent(e)) => Prepared::Fail(format!("{e:#}")),
+                // The database: nothing sent, nothing marked; the rows stay due.
+                Err(e) => return Err(e.into()),
+            };
+            ready.push((message, notice, &d.pending, prepared));
+        }
+        let sends = ready.iter().map(|(message, _, _, prepared)| async move {
+            match prepared {
+                Prepared::Send { email, .. } if !self.sent_before(message.message_id) => {
+                    Some(self.mailer.send(email).await)
+                }
+                _ => None,
+            }
+        });
+        let sent = futures_util::future::join_all(sends).await;
+        let went_out: Vec<Uuid> = ready
+            .iter()
+            .zip(&sent)
+            .filter(|(_, sent)| matches!(sent, Some(Ok(()))))
+            .map(|((message, ..), _)| message.message_id)
+            .collect();
+        let recorded = async {
+            let mut marks = Marks::new(&self.retry_delays);
+            for ((message, notice, pending, prepared), sent) in ready.iter().zip(sent) {
+                let result = Self::record_outcome(
+                    &mut tx,
+                    message,
+                    *notice,
+                    pending,
+                    prepared,
+                    sent,
+                    &mut marks,
+                )
+                .await?;
+                if let Err(e) = result {
+                    tracing::warn!(request_id = %message.request_id, event = notice.name(), error = %e,
+                        "email not sent yet; its row is due again after the next retry tier");
+                }
+            }
+            // No message to settle: the rows are the work.
+            notifications::mark_sent_many(&mut tx, &marks.sent).await?;
+            tx.commit().await
+        }
+        .await;
+        match recorded {
+            Ok(()) => {
+                for (message, ..) in &ready {
+                    self.forget_unrecorded(message.message_id);
+                }
+                Ok(due.len())
+            }
+            Err(e) => {
+                self.remember_unrecorded(&went_out, &e);
+                Err(e.into())
+            }
+        }
     }
 
     /// The email of a row the caller's transaction holds, written from what it is about; or
@@ -677,9 +846,15 @@ impl Notify {
         };
         let went_out = matches!(sent, Some(Ok(())));
         let recorded = async {
-            let mut marks = Marks::default();
+            let mut marks = Marks::new(&self.retry_delays);
             let result = Self::record_outcome(
-                &mut tx, message, notice, pending, &prepared, sent, &mut marks,
+                &mut tx,
+                message,
+                notice,
+                pending,
+                &prepared,
+                sent,
+                &mut marks,
             )
             .await?;
             marks.write(&mut tx).await?;
@@ -748,7 +923,7 @@ impl Notify {
                 Ok(Ok(Settled::InTransaction))
             }
             Some(Err(SendError::Transient(why))) => {
-                notifications::note_error(tx, message_id, &why).await?;
+                notifications::note_error(tx, message_id, &why, marks.retry_delays).await?;
                 Ok(Err(HandlerError::Transient(anyhow::anyhow!(
                     "{} email for {} not sent yet: {why}",
                     notice.name(),
@@ -798,13 +973,22 @@ impl Notify {
 
 /// The emails sent and the messages done of one transaction (a batch, or one email), written
 /// by two statements before it commits.
-#[derive(Default)]
 struct Marks<'p> {
     sent: Vec<notifications::SentEmail<'p>>,
     settled: Vec<Uuid>,
+    /// When an email that failed for a reason that passes is due again (rows sent when due).
+    retry_delays: &'p [Duration],
 }
 
-impl Marks<'_> {
+impl<'p> Marks<'p> {
+    fn new(retry_delays: &'p [Duration]) -> Self {
+        Self {
+            sent: Vec::new(),
+            settled: Vec::new(),
+            retry_delays,
+        }
+    }
+
     async fn write(&self, tx: &mut PgConnection) -> sqlx::Result<()> {
         notifications::mark_sent_many(&mut *tx, &self.sent).await?;
         shared::outbox::settle_many(&mut *tx, &self.settled).await

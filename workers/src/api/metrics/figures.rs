@@ -211,7 +211,8 @@ async fn pipeline(tx: &mut sqlx::PgConnection, moves_after: Option<i64>) -> sqlx
     .unwrap_or(0.0);
     // Validate and decide work on requests by state; notify and payout messages stay in the
     // outbox, published, until their handler is done (the sweeper's partial index). The routing
-    // keys are literals, so the partial index applies.
+    // keys are literals, so the partial index applies. Notify also waits on the customers'
+    // emails that are due and not sent (the partial index `notifications_due`): the older.
     let oldest = sqlx::query!(
         r#"SELECT
              (SELECT EXTRACT(EPOCH FROM now() - min(updated_at))::float8
@@ -221,9 +222,13 @@ async fn pipeline(tx: &mut sqlx::PgConnection, moves_after: Option<i64>) -> sqlx
              (SELECT EXTRACT(EPOCH FROM now() - min(published_at))::float8
                 FROM outbox WHERE published_at IS NOT NULL
                  AND routing_key = 'request.payout') AS payout,
-             (SELECT EXTRACT(EPOCH FROM now() - min(published_at))::float8
-                FROM outbox WHERE published_at IS NOT NULL
-                 AND routing_key = 'request.notify') AS notify"#
+             greatest(
+               (SELECT EXTRACT(EPOCH FROM now() - min(published_at))::float8
+                  FROM outbox WHERE published_at IS NOT NULL
+                   AND routing_key = 'request.notify'),
+               (SELECT EXTRACT(EPOCH FROM now() - min(due_at))::float8
+                  FROM notifications WHERE status = 'pending' AND due_at IS NOT NULL)
+             ) AS notify"#
     )
     .fetch_one(&mut *tx)
     .await?;

@@ -210,11 +210,10 @@ pub(in crate::api) async fn submit(
         idempotency_key: key.clone(),
         request_hash: Some(hash.to_string()),
     };
-    let messages = [
-        OutboxMessage::from(WorkMessage::new(Stage::Validate, id).with_version(1)),
-        OutboxMessage::from(WorkMessage::new(Stage::Notify, id).with_event("received")),
-    ];
-    let created = requests::create(&mut tx, &new, &caller.actor(), &messages).await;
+    let messages = [OutboxMessage::from(
+        WorkMessage::new(Stage::Validate, id).with_version(1),
+    )];
+    let created = requests::create(&mut tx, &new, &caller.actor(), &messages, true).await;
     let record = match created {
         Ok(record) => record,
         Err(sqlx::Error::Database(e))
