@@ -1058,6 +1058,10 @@ async fn main() -> anyhow::Result<()> {
 // ---------------------------------------------------------------------------------------------
 // The broker's bound: RabbitMQ alone, moving work messages as refundd does.
 
+/// The work messages a refund moves through RabbitMQ: validate and payout. Its customer's
+/// emails are sent from their rows, with no message (docs/PERFORMANCE.md, 35).
+const MESSAGES_PER_REFUND: f64 = 2.0;
+
 /// The broker bound's consumer prefetch, as refundd's (`prefetch`, 32 unless set).
 const BOUND_PREFETCH: u16 = 32;
 
@@ -1065,7 +1069,7 @@ const BOUND_PREFETCH: u16 = 32;
 /// after): published persistent in batches of 100, each batch's publisher confirms awaited
 /// (as the relay publishes), while a consumer with a prefetch of 32 acks each delivery on its
 /// own (as refundd's runtime acks each message after its result). Prints messages a second and
-/// `beam.smp`'s CPU a message; a refund moves five (validate, payout, three emails).
+/// `beam.smp`'s CPU a message, and a refund's ([`MESSAGES_PER_REFUND`]).
 async fn broker_bound(args: &Args) -> anyhow::Result<()> {
     use futures_util::StreamExt;
     use lapin::options::{
@@ -1179,14 +1183,14 @@ async fn broker_bound(args: &Args) -> anyhow::Result<()> {
         .queue_delete(&queue, QueueDeleteOptions::default())
         .await?;
     println!(
-        "broker alone: {count} messages in {secs:.1} s: {:.0}/s; RabbitMQ CPU {beam_ms:.3} ms a message, {:.2} ms a refund's five; {raft:.2} log commands a message",
+        "broker alone: {count} messages in {secs:.1} s: {:.0}/s; RabbitMQ CPU {beam_ms:.3} ms a message, {:.2} ms a refund's {MESSAGES_PER_REFUND}; {raft:.2} log commands a message",
         count as f64 / secs,
-        beam_ms * 5.0
+        beam_ms * MESSAGES_PER_REFUND
     );
     println!(
         "RESULT mode=broker messages={count} per_s={:.0} cpu_rabbitmq_ms_per_message={beam_ms:.3} cpu_rabbitmq_ms_per_refund={:.2} raft_commands_per_message={raft:.2}",
         count as f64 / secs,
-        beam_ms * 5.0
+        beam_ms * MESSAGES_PER_REFUND
     );
     Ok(())
 }

@@ -557,6 +557,25 @@ async fn the_pipeline_figures_show_where_the_time_goes() {
         let lag = value(&m, "refundd_outbox_lag_seconds", &[]).unwrap();
         assert!((20.0..50.0).contains(&lag), "{lag}");
     }
+    // A customer's email due 90 s ago and not sent (its row, no message): notify's oldest.
+    sqlx::query(
+        "INSERT INTO notifications (id, request_id, event, seq, recipient, status,
+                                    email_message_id, due_at)
+         VALUES (gen_random_uuid(), $1, 'received', 1, '', 'pending', '<m@refundd>',
+                 now() - interval '90 s')",
+    )
+    .bind(waiting)
+    .execute(pool)
+    .await
+    .unwrap();
+    let m = scrape(&app, ApiRole::Viewer).await;
+    let notify = value(
+        &m,
+        "refundd_stage_oldest_waiting_seconds",
+        &[("stage", "notify")],
+    )
+    .unwrap();
+    assert!((90.0..120.0).contains(&notify), "{notify}");
 
     let one = app.merchant_key(ApiRole::Viewer, "byskills").await;
     let r = client()

@@ -616,11 +616,13 @@ impl Notify {
     }
 
     /// Sends the customers' emails that are due, in `tasks` tasks, until `shutdown`: each
-    /// task sends a batch ([`Notify::send_due`]) and goes on at once while batches come full;
-    /// then it waits for a move of this process to write an email
-    /// ([`notifications::DUE`]) or for `every` to pass. When the database does not answer it
-    /// waits longer each time, up to 5 s. On shutdown a batch being sent has `grace` to
-    /// finish; one cut short is sent again, with the same Message-ID, by the next process.
+    /// task sends a batch ([`Notify::send_due`]) and goes on at once while batches come full,
+    /// waking another task to help; then it waits for a move of this process to write an
+    /// email ([`notifications::DUE`]), or for its turn to look (the tasks together look once
+    /// every `every`: what another process wrote, or a wake that came before its row was
+    /// committed). When the database does not answer a task waits longer each time, up to
+    /// 5 s. On shutdown a batch being sent has `grace` to finish; one cut short is sent again,
+    /// with the same Message-ID, by the next process.
     pub fn send_when_due(
         &self,
         tracker: &tokio_util::task::TaskTracker,
@@ -629,9 +631,11 @@ impl Notify {
         grace: Duration,
         shutdown: &CancellationToken,
     ) {
-        for _ in 0..tasks.max(1) {
+        let tasks = tasks.max(1);
+        let each_looks = every.saturating_mul(u32::try_from(tasks).unwrap_or(u32::MAX));
+        for _ in 0..tasks {
             let (notify, shutdown) = (self.clone(), shutdown.clone());
-            tracker.spawn(async move { notify.sender(every, grace, shutdown).await });
+            tracker.spawn(async move { notify.sender(each_looks, grace, shutdown).await });
         }
     }
 
@@ -651,7 +655,9 @@ impl Notify {
             };
             let pause = match sent {
                 Ok(claimed) if claimed == BATCH => {
+                    // More may be due: another task helps.
                     failures = 0;
+                    notifications::DUE.notify_one();
                     continue;
                 }
                 Ok(_) => {
