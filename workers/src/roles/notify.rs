@@ -343,6 +343,11 @@ enum Settled {
 /// The most emails sent together from one transaction (and so, at once, to the SMTP server).
 pub const BATCH: usize = 8;
 
+/// How long the emails of other moves gather after a move woke the first sender, before it
+/// looks ([`Notify::send_when_due`]); longer than [`shared::outbox::WAKE_SETTLE`], so the
+/// move that woke it has committed.
+const GATHER: Duration = Duration::from_millis(10);
+
 impl Handler for Notify {
     /// Settles the message's outbox row when done with it (sent, failed, or nothing to send),
     /// so the sweeper publishes again only what was lost or is still going round the tiers:
@@ -615,14 +620,17 @@ impl Notify {
         results
     }
 
-    /// Sends the customers' emails that are due, in `tasks` tasks, until `shutdown`: each
-    /// task sends a batch ([`Notify::send_due`]) and goes on at once while batches come full,
-    /// waking another task to help; then it waits for a move of this process to write an
-    /// email ([`notifications::DUE`]), or for its turn to look (the tasks together look once
-    /// every `every`: what another process wrote, or a wake that came before its row was
-    /// committed). When the database does not answer a task waits longer each time, up to
-    /// 5 s. On shutdown a batch being sent has `grace` to finish; one cut short is sent again,
-    /// with the same Message-ID, by the next process.
+    /// Sends the customers' emails that are due, in up to `tasks` tasks at once, until
+    /// `shutdown`. The first task is woken when a move of this process writes an email
+    /// ([`notifications::DUE`]), lets the emails of other moves gather for [`GATHER`], and
+    /// sends what is due, a batch at a time ([`Notify::send_due`]); a batch that came full
+    /// wakes another task to help, and each goes on at once while its batches come full. So
+    /// a trickle is one transaction for several emails, not a transaction and an empty claim
+    /// per email, and a backlog gets every task. Each task also looks by itself, the tasks
+    /// together once every `every`: for the rows another process writes, and a wake that
+    /// came before its row was committed. When the database does not answer a task waits
+    /// longer each time, up to 5 s. On shutdown a batch being sent has `grace` to finish; one
+    /// cut short is sent again, with the same Message-ID, by the next process.
     pub fn send_when_due(
         &self,
         tracker: &tokio_util::task::TaskTracker,
@@ -633,14 +641,28 @@ impl Notify {
     ) {
         let tasks = tasks.max(1);
         let each_looks = every.saturating_mul(u32::try_from(tasks).unwrap_or(u32::MAX));
-        for _ in 0..tasks {
-            let (notify, shutdown) = (self.clone(), shutdown.clone());
-            tracker.spawn(async move { notify.sender(each_looks, grace, shutdown).await });
+        let help = Arc::new(tokio::sync::Notify::new());
+        for n in 0..tasks {
+            let (notify, help, shutdown) = (self.clone(), help.clone(), shutdown.clone());
+            let first = n == 0;
+            tracker.spawn(async move {
+                notify
+                    .sender(first, &help, each_looks, grace, shutdown)
+                    .await;
+            });
         }
     }
 
-    /// One task of [`Notify::send_when_due`].
-    async fn sender(self, every: Duration, grace: Duration, shutdown: CancellationToken) {
+    /// One task of [`Notify::send_when_due`]: the `first` is woken by moves, the others by
+    /// `help`.
+    async fn sender(
+        self,
+        first: bool,
+        help: &tokio::sync::Notify,
+        every: Duration,
+        grace: Duration,
+        shutdown: CancellationToken,
+    ) {
         const LONGEST_PAUSE: Duration = Duration::from_secs(5);
         let mut failures: u32 = 0;
         while !shutdown.is_cancelled() {
@@ -657,7 +679,7 @@ impl Notify {
                 Ok(claimed) if claimed == BATCH => {
                     // More may be due: another task helps.
                     failures = 0;
-                    notifications::DUE.notify_one();
+                    help.notify_one();
                     continue;
                 }
                 Ok(_) => {
@@ -677,9 +699,10 @@ impl Notify {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
-                () = notifications::DUE.notified(), if pause.is_none() => {
-                    tokio::time::sleep(shared::outbox::WAKE_SETTLE).await;
+                () = notifications::DUE.notified(), if first && pause.is_none() => {
+                    tokio::time::sleep(GATHER).await;
                 }
+                () = help.notified(), if !first && pause.is_none() => {}
                 () = tokio::time::sleep(pause.unwrap_or(every)) => {}
             }
         }
