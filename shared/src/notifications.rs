@@ -252,7 +252,10 @@ pub async fn note_error(
     why: &str,
     retry_delays: &[std::time::Duration],
 ) -> sqlx::Result<()> {
-    let delays: Vec<f64> = retry_delays.iter().map(std::time::Duration::as_secs_f64).collect();
+    let delays: Vec<f64> = retry_delays
+        .iter()
+        .map(std::time::Duration::as_secs_f64)
+        .collect();
     sqlx::query!(
         "UPDATE notifications
             SET error = $2, attempts = attempts + 1,

@@ -1150,7 +1150,11 @@ async fn due_emails_go_out_once_each_and_a_failure_stays_alone() {
         .await
         .unwrap();
 
-    assert_eq!(notify.send_due().await.unwrap(), 4, "one batch claims all four");
+    assert_eq!(
+        notify.send_due().await.unwrap(),
+        4,
+        "one batch claims all four"
+    );
     let expected: BTreeMap<String, usize> = ids[..3]
         .iter()
         .map(|id| (mid(id, "received", 1), 1))
@@ -1189,7 +1193,11 @@ async fn due_emails_go_out_once_each_and_a_failure_stays_alone() {
     .unwrap();
     let other = notify_worker(&app.db, sink.mailer());
     let (a, b) = tokio::join!(notify.send_due(), other.send_due());
-    assert_eq!(a.unwrap() + b.unwrap(), 1, "the row is claimed by one of the two");
+    assert_eq!(
+        a.unwrap() + b.unwrap(),
+        1,
+        "the row is claimed by one of the two"
+    );
     assert_eq!(counts(&sink)[&mid(&ids[0], "received", 1)], 2);
     assert_eq!(notify.send_due().await.unwrap(), 0);
     assert_eq!(counts(&sink)[&mid(&ids[0], "received", 1)], 2);
@@ -1219,7 +1227,10 @@ async fn due_emails_go_out_once_each_and_a_failure_stays_alone() {
     .unwrap();
     assert_eq!((status.as_str(), attempts), ("pending", 1));
     assert!((50.0..=60.0).contains(&wait), "due again in {wait} s");
-    assert!(error.is_some_and(|e| e.contains("451")), "the server's answer kept");
+    assert!(
+        error.is_some_and(|e| e.contains("451")),
+        "the server's answer kept"
+    );
     assert_eq!(notify.send_due().await.unwrap(), 0, "not due yet");
     // The second failure waits the second tier, and every one after it the last.
     for (n, tier) in [(2, 600.0), (3, 600.0)] {
@@ -1238,7 +1249,10 @@ async fn due_emails_go_out_once_each_and_a_failure_stays_alone() {
         .await
         .unwrap();
         assert_eq!(attempts, n);
-        assert!((tier - 10.0..=tier).contains(&wait), "attempt {n}: due again in {wait} s");
+        assert!(
+            (tier - 10.0..=tier).contains(&wait),
+            "attempt {n}: due again in {wait} s"
+        );
     }
     sink.answer_rcpt(Answer::Accept);
     sqlx::query("UPDATE notifications SET due_at = now() WHERE request_id = $1::uuid")

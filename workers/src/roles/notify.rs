@@ -622,7 +622,7 @@ impl Notify {
 
     /// Sends the customers' emails that are due, in up to `tasks` tasks at once, until
     /// `shutdown`. The first task is woken when a move of this process writes an email
-    /// ([`notifications::DUE`]), lets the emails of other moves gather for [`GATHER`], and
+    /// ([`notifications::DUE`]), lets the emails of other moves gather for 10 ms (`GATHER`), and
     /// sends what is due, a batch at a time ([`Notify::send_due`]); a batch that came full
     /// wakes another task to help, and each goes on at once while its batches come full. So
     /// a trickle is one transaction for several emails, not a transaction and an empty claim
@@ -737,7 +737,10 @@ impl Notify {
                 continue;
             };
             let known = read.get(&d.request_id).cloned();
-            let prepared = match self.prepare(&mut tx, &message, notice, &d.pending, known).await {
+            let prepared = match self
+                .prepare(&mut tx, &message, notice, &d.pending, known)
+                .await
+            {
                 Ok(prepared) => prepared,
                 Err(HandlerError::Permanent(e)) => Prepared::Fail(format!("{e:#}")),
                 // The database: nothing sent, nothing marked; the rows stay due.
@@ -877,13 +880,7 @@ impl Notify {
         let recorded = async {
             let mut marks = Marks::new(&self.retry_delays);
             let result = Self::record_outcome(
-                &mut tx,
-                message,
-                notice,
-                pending,
-                &prepared,
-                sent,
-                &mut marks,
+                &mut tx, message, notice, pending, &prepared, sent, &mut marks,
             )
             .await?;
             marks.write(&mut tx).await?;
