@@ -1022,30 +1022,25 @@ async fn escalations_go_to_the_merchant_and_missing_addresses_fail_visibly() {
     app.stop().await;
 }
 
-/// Emails waiting together go out together (`Handler::handle_batch`): each once, each row
-/// marked sent and its message settled in the batch's one transaction; an email that cannot
-/// go out fails alone, visibly; the same batch delivered again sends nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn emails_taken_together_go_out_once_each_and_a_failure_stays_alone() {
-    let app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    let notify = notify_worker(&app.db, sink.mailer());
+/// Four App Studio applications (transaction ids `{txn}-0..3`, customers
+/// `{mail}0..3@example.com`), each with its `received` email pending; the last request then
+/// loses every address before its email goes out.
+async fn four_the_last_with_no_address(app: &TestApp, txn: &str, mail: &str) -> Vec<String> {
     let mut ids = Vec::new();
     for n in 0..4 {
         let id = apply(
-            &app,
+            app,
             json!({
                 "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
-                "gateway_transaction_id": format!("wp-batch-{n}"), "amount": "120.00",
+                "gateway_transaction_id": format!("{txn}-{n}"), "amount": "120.00",
                 "currency": "BYN", "paid_at": "2026-03-02T10:15:00+03:00",
-                "customer": {"email": format!("anna{n}@example.com"), "language": "en"}
+                "customer": {"email": format!("{mail}{n}@example.com"), "language": "en"}
             }),
             json!({"reason": "withdrawal", "received_at": "2026-03-05T12:00:00+03:00"}),
         )
         .await;
         ids.push(id);
     }
-    // The last request loses every address before its email goes out.
     sqlx::query(
         "UPDATE payments SET customer_email = NULL
           WHERE id = (SELECT payment_id FROM refund_requests WHERE id = $1::uuid)",
@@ -1059,6 +1054,18 @@ async fn emails_taken_together_go_out_once_each_and_a_failure_stays_alone() {
         .execute(&app.db.pool)
         .await
         .unwrap();
+    ids
+}
+
+/// Emails waiting together go out together (`Handler::handle_batch`): each once, each row
+/// marked sent and its message settled in the batch's one transaction; an email that cannot
+/// go out fails alone, visibly; the same batch delivered again sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emails_taken_together_go_out_once_each_and_a_failure_stays_alone() {
+    let app = TestApp::spawn().await;
+    let sink = SmtpSink::start().await;
+    let notify = notify_worker(&app.db, sink.mailer());
+    let ids = four_the_last_with_no_address(&app, "wp-batch", "anna").await;
     let mut messages = Vec::new();
     for id in &ids {
         messages.push(message_for_row(&app.db.pool, id.parse().unwrap(), "received").await);
@@ -1113,21 +1120,7 @@ async fn due_emails_go_out_once_each_and_a_failure_stays_alone() {
     let sink = SmtpSink::start().await;
     let notify = notify_worker(&app.db, sink.mailer())
         .retrying_after(vec![Duration::from_secs(60), Duration::from_secs(600)]);
-    let mut ids = Vec::new();
-    for n in 0..4 {
-        let id = apply(
-            &app,
-            json!({
-                "merchant": "app-studio", "policy": "by-app-studio", "gateway": "sandbox",
-                "gateway_transaction_id": format!("wp-due-{n}"), "amount": "120.00",
-                "currency": "BYN", "paid_at": "2026-03-02T10:15:00+03:00",
-                "customer": {"email": format!("due{n}@example.com"), "language": "en"}
-            }),
-            json!({"reason": "withdrawal", "received_at": "2026-03-05T12:00:00+03:00"}),
-        )
-        .await;
-        ids.push(id);
-    }
+    let ids = four_the_last_with_no_address(&app, "wp-due", "due").await;
     // No notify message for any of them: the rows are the work.
     let messages: i64 =
         sqlx::query_scalar("SELECT count(*) FROM outbox WHERE routing_key = 'request.notify'")
@@ -1135,20 +1128,6 @@ async fn due_emails_go_out_once_each_and_a_failure_stays_alone() {
             .await
             .unwrap();
     assert_eq!(messages, 0);
-    // The last request loses every address before its email goes out.
-    sqlx::query(
-        "UPDATE payments SET customer_email = NULL
-          WHERE id = (SELECT payment_id FROM refund_requests WHERE id = $1::uuid)",
-    )
-    .bind(&ids[3])
-    .execute(&app.db.pool)
-    .await
-    .unwrap();
-    sqlx::query("UPDATE refund_requests SET contact_email = NULL WHERE id = $1::uuid")
-        .bind(&ids[3])
-        .execute(&app.db.pool)
-        .await
-        .unwrap();
 
     assert_eq!(
         notify.send_due().await.unwrap(),

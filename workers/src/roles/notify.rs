@@ -533,24 +533,8 @@ impl Notify {
             return self.one_by_one(messages).await;
         }
         // Everything written: what is to be sent goes out at once.
-        let sends = ready.iter().map(|(i, _, _, prepared)| {
-            let id = ids[*i];
-            async move {
-                match prepared {
-                    Prepared::Send { email, .. } if !self.sent_before(id) => {
-                        Some(self.mailer.send(email).await)
-                    }
-                    _ => None,
-                }
-            }
-        });
-        let sent = futures_util::future::join_all(sends).await;
-        let went_out: Vec<Uuid> = ready
-            .iter()
-            .zip(&sent)
-            .filter(|(_, sent)| matches!(sent, Some(Ok(()))))
-            .map(|((i, ..), _)| ids[*i])
-            .collect();
+        let emails: Vec<(Uuid, &Prepared)> = ready.iter().map(|(i, .., p)| (ids[*i], p)).collect();
+        let (sent, went_out) = self.send_at_once(&emails).await;
         let recorded = async {
             let mut recorded = Vec::with_capacity(ready.len() + finals.len());
             // The emails sent, marked and settled together at the end.
@@ -610,6 +594,32 @@ impl Notify {
                 })
             })
             .collect()
+    }
+
+    /// Sends prepared emails (a batch: at most `BATCH`) to the server at the same time: the
+    /// mailer's answer for each, in their order, `None` where nothing was sent now (it cannot
+    /// go out, or this process sent it before and could not record it); and the ids of those
+    /// the server took.
+    async fn send_at_once(
+        &self,
+        emails: &[(Uuid, &Prepared)],
+    ) -> (Vec<Option<Result<(), SendError>>>, Vec<Uuid>) {
+        let sends = emails.iter().map(|(id, prepared)| async move {
+            match prepared {
+                Prepared::Send { email, .. } if !self.sent_before(*id) => {
+                    Some(self.mailer.send(email).await)
+                }
+                _ => None,
+            }
+        });
+        let sent = futures_util::future::join_all(sends).await;
+        let went_out = emails
+            .iter()
+            .zip(&sent)
+            .filter(|(_, sent)| matches!(sent, Some(Ok(()))))
+            .map(|((id, _), _)| *id)
+            .collect();
+        (sent, went_out)
     }
 
     async fn one_by_one(&self, messages: Vec<WorkMessage>) -> Vec<Result<Settled, HandlerError>> {
@@ -748,21 +758,9 @@ impl Notify {
             };
             ready.push((message, notice, &d.pending, prepared));
         }
-        let sends = ready.iter().map(|(message, _, _, prepared)| async move {
-            match prepared {
-                Prepared::Send { email, .. } if !self.sent_before(message.message_id) => {
-                    Some(self.mailer.send(email).await)
-                }
-                _ => None,
-            }
-        });
-        let sent = futures_util::future::join_all(sends).await;
-        let went_out: Vec<Uuid> = ready
-            .iter()
-            .zip(&sent)
-            .filter(|(_, sent)| matches!(sent, Some(Ok(()))))
-            .map(|((message, ..), _)| message.message_id)
-            .collect();
+        let emails: Vec<(Uuid, &Prepared)> =
+            ready.iter().map(|(m, .., p)| (m.message_id, p)).collect();
+        let (sent, went_out) = self.send_at_once(&emails).await;
         let recorded = async {
             let mut marks = Marks::new(&self.retry_delays);
             for ((message, notice, pending, prepared), sent) in ready.iter().zip(sent) {
