@@ -1,9 +1,10 @@
 //! The emails we send, one `notifications` row each: claimed (`pending`, or `failed` when it
 //! cannot be sent at all) before it is sent, then marked `sent` or `failed`. A customer's
-//! email about a move is claimed by the move itself ([`queue_for_move`]); the others by the
-//! notify stage ([`claim`]). The row's id is the notify message's id, and the request, event
-//! and sequence number are unique, so an email is sent at most once however often its message
-//! is delivered. This module is the only code that writes `notifications`; the moves and the
+//! email about a move is written by the move itself, due at once ([`queue_for_move`]), and
+//! the notify stage claims it when due ([`claim_due`]); the others are claimed by the notify
+//! stage when their message comes ([`claim`]), under the message's id. The request, event and
+//! sequence number are unique, and a row is locked while its email goes out, so an email is
+//! sent at most once however often it is claimed or its message delivered. This module is the only code that writes `notifications`; the moves and the
 //! notify stage decide when.
 
 use sqlx::PgConnection;
@@ -65,8 +66,8 @@ pub async fn claim(conn: &mut PgConnection, n: &NewNotification<'_>) -> sqlx::Re
 /// Writes the pending row of a customer's email about the request entering a state, in the
 /// transaction of the move that causes it (`transition::apply`; the creation of a request for
 /// `received`), due at once: the notify stage claims it ([`claim_due`]), sends it and marks
-/// it, with no work message (#19: a message per email was a third of the pipeline's messages).
-/// `id` is the row's own (a UUIDv7). It wakes the notify stage of this process ([`DUE`]). The
+/// it, with no work message (#19: a message per email was three of a refund's five). The row
+/// gets an id of its own (a UUIDv7). It wakes the notify stage of this process ([`DUE`]). The
 /// sequence number is the how-manieth email of `event` for the
 /// request, this one included: one more than the highest written. The move holds the
 /// request's row lock, so no other move numbers an email of the request at the same time; the
@@ -80,7 +81,6 @@ pub async fn claim(conn: &mut PgConnection, n: &NewNotification<'_>) -> sqlx::Re
 /// still change before then.
 pub async fn queue_for_move(
     conn: &mut PgConnection,
-    id: Uuid,
     request_id: Uuid,
     event: &str,
 ) -> sqlx::Result<()> {
@@ -94,7 +94,7 @@ pub async fn queue_for_move(
              FROM (SELECT coalesce(max(seq), 0) + 1 AS seq FROM notifications
                     WHERE request_id = $2 AND event = $3) s
            ON CONFLICT DO NOTHING"#,
-        id,
+        Uuid::now_v7(),
         request_id,
         event
     )
@@ -103,11 +103,12 @@ pub async fn queue_for_move(
     .map(drop)
 }
 
-/// Wakes one of this process's notify tasks when a move writes a customer's email
-/// ([`queue_for_move`]; `refundd all` runs the moves and the notify stage in one process).
-/// The row is not committed yet when it fires, so the woken task waits
-/// [`crate::outbox::WAKE_SETTLE`] before it looks; what it misses, and every row another
-/// process writes, it finds at its next poll. A hint, not a guarantee: the row is.
+/// Wakes the notify stage's first sender in this process when a move writes a customer's
+/// email ([`queue_for_move`]; `refundd all` runs the moves and the notify stage in one
+/// process). The row is not committed yet when it fires, so the woken sender lets emails
+/// gather a moment (longer than [`crate::outbox::WAKE_SETTLE`]) before it looks; what it
+/// misses, and every row another process writes, the senders find at their next look. A
+/// hint, not a guarantee: the row is.
 pub static DUE: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 /// A customer's email that is due, claimed by [`claim_due`].
@@ -121,8 +122,6 @@ pub struct Due {
     pub event: String,
     /// The row as the sender needs it.
     pub pending: Pending,
-    /// Tries that failed for a reason that passes (the server down, say).
-    pub attempts: i32,
 }
 
 /// Claims up to `limit` customer emails that are due, oldest first, locked for the caller's
@@ -131,7 +130,7 @@ pub struct Due {
 /// `notifications_due`, which holds only the pending rows that are sent when due.
 pub async fn claim_due(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<Due>> {
     let rows = sqlx::query!(
-        r#"SELECT id, request_id AS "request_id!", event, seq, email_message_id, attempts
+        r#"SELECT id, request_id AS "request_id!", event, seq, email_message_id
              FROM notifications
             WHERE status = 'pending' AND due_at IS NOT NULL AND due_at <= now()
             ORDER BY due_at
@@ -151,7 +150,6 @@ pub async fn claim_due(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<
                 seq: row.seq,
                 email_message_id: row.email_message_id.unwrap_or_default(),
             },
-            attempts: row.attempts,
         })
         .collect())
 }

@@ -195,7 +195,7 @@ pub async fn create(
     )
     .await?;
     if received_email {
-        crate::notifications::queue_for_move(conn, Uuid::now_v7(), r.id, "received").await?;
+        crate::notifications::queue_for_move(conn, r.id, "received").await?;
     }
     outbox::enqueue(conn, messages).await?;
     Ok(record)

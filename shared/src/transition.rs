@@ -154,13 +154,7 @@ pub async fn apply_steps_deciding(
     let mut all = messages.to_vec();
     for (t, email) in steps {
         if let Some(event) = t.to.tells_customer().filter(|_| *email) {
-            crate::notifications::queue_for_move(
-                conn,
-                Uuid::now_v7(),
-                t.request_id,
-                event.as_str(),
-            )
-            .await?;
+            crate::notifications::queue_for_move(conn, t.request_id, event.as_str()).await?;
         }
         if t.to.tells_merchant() && takes_webhooks {
             let webhook = WorkMessage::new(Stage::Webhook, t.request_id).with_event(t.to.as_str());

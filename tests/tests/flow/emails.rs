@@ -1022,6 +1022,18 @@ async fn escalations_go_to_the_merchant_and_missing_addresses_fail_visibly() {
     app.stop().await;
 }
 
+/// The request's history says its `received` email failed for want of an address.
+async fn assert_failed_for_no_address(app: &TestApp, id: &str) {
+    let history = get(app, id).await["history"].clone();
+    assert!(
+        has_reason(
+            &history,
+            "email failed: received: the request has no customer email address"
+        ),
+        "{history:#}"
+    );
+}
+
 /// Four App Studio applications (transaction ids `{txn}-0..3`, customers
 /// `{mail}0..3@example.com`), each with its `received` email pending; the last request then
 /// loses every address before its email goes out.
@@ -1092,14 +1104,7 @@ async fn emails_taken_together_go_out_once_each_and_a_failure_stays_alone() {
         let expected = if n == 3 { "failed" } else { "sent" };
         assert_eq!((status.as_str(), settled), (expected, true), "request {n}");
     }
-    let history = get(&app, &ids[3]).await["history"].clone();
-    assert!(
-        has_reason(
-            &history,
-            "email failed: received: the request has no customer email address"
-        ),
-        "{history:#}"
-    );
+    assert_failed_for_no_address(&app, &ids[3]).await;
 
     // Delivered again (a lost ack): nothing new.
     let again = notify.handle_batch(messages).await;
@@ -1147,14 +1152,7 @@ async fn due_emails_go_out_once_each_and_a_failure_stays_alone() {
             "request {n}"
         );
     }
-    let history = get(&app, &ids[3]).await["history"].clone();
-    assert!(
-        has_reason(
-            &history,
-            "email failed: received: the request has no customer email address"
-        ),
-        "{history:#}"
-    );
+    assert_failed_for_no_address(&app, &ids[3]).await;
     // Nothing is due any more: nothing new.
     assert_eq!(notify.send_due().await.unwrap(), 0);
     assert_eq!(counts(&sink), expected);

@@ -7,16 +7,17 @@
 //!
 //! Exactly once, step by step:
 //! 1. A `notifications` row is claimed and committed (status `pending`) before anything is
-//!    sent. Its id is the id of the work message that asked for it, so a redelivered message
-//!    finds its own row. A customer's email about a move is claimed by the move itself, in its
-//!    transaction (`shared::notifications::queue_for_move`); any other email (escalations, the
-//!    intake's answers, letters about inbound emails) by this stage, in a transaction of its
-//!    own, when its message first comes.
-//! 2. In one transaction: the row is locked (`FOR UPDATE SKIP LOCKED`: a second delivery of
-//!    the same message waits for a retry tier instead of sending too), the request read, the
-//!    email sent with the row's Message-ID, the row marked `sent` (keeping the subject, text
-//!    and HTML as sent) or `failed` (with an audit event), and the message settled in the
-//!    outbox. A sent email needs no audit event: the request's history shows each `sent` row
+//!    sent. A customer's email about a move is written by the move itself, in its
+//!    transaction, due at once and with no message (`shared::notifications::queue_for_move`);
+//!    any other email (escalations, the intake's answers, letters about inbound emails) is
+//!    claimed by this stage, in a transaction of its own, when its message first comes,
+//!    under the message's id, so a redelivered message finds its own row.
+//! 2. In one transaction: the row is locked (`FOR UPDATE SKIP LOCKED`: a due row by one
+//!    sender only ([`Notify::send_due`]); a second delivery of the same message waits for a
+//!    retry tier instead of sending too), the request read, the email sent with the row's
+//!    Message-ID, the row marked `sent` (keeping the subject, text and HTML as sent),
+//!    `failed` (with an audit event) or, for a due row that failed for a reason that passes,
+//!    due again after the next retry tier; and a message settled in the outbox. A sent email needs no audit event: the request's history shows each `sent` row
 //!    as `email sent: <event>` (`shared::requests::history`).
 //!
 //! Which row a message maps to (`seq`): a customer's email about a move is number N when it
@@ -32,8 +33,9 @@
 //! The at-least-once edge: a row found `pending` (a crash between sending and marking, or a
 //! transient failure) is sent again with the same Message-ID. The spool overwrites the same
 //! file; mail clients and mailbox providers drop a second message with a Message-ID they
-//! already have. A transient failure goes to the retry tiers (the row keeps the last error);
-//! a permanent refusal marks the row failed, writes it into the history, and stops.
+//! already have. A transient failure goes to the retry tiers (the row keeps the last error:
+//! a due row waits in itself, a message in the tiers' queues); a permanent refusal marks the
+//! row failed, writes it into the history, and stops.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -408,10 +410,10 @@ impl Notify {
         }
     }
 
-    /// One transaction per email in the common case: the row the move wrote is locked, the
-    /// request read, the email sent, the row marked and the message settled. A message with
-    /// no row yet (escalations, the intake's answers, letters about inbound emails) claims
-    /// one first, committed before anything is sent.
+    /// One transaction per email: the message's row is locked, the request read, the email
+    /// sent, the row marked and the message settled. A message with no row yet (escalations,
+    /// the intake's answers, letters about inbound emails; all but those a move queued before
+    /// its emails were sent when due) claims one first, committed before anything is sent.
     async fn handle_message(&self, message: WorkMessage) -> Result<Settled, HandlerError> {
         let notice = notice_of(&message)?;
         let mut claimed_here = false;
